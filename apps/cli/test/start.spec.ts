@@ -1,0 +1,120 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+}
+
+/** `tollgate <args>` as the README's start command runs it, on Node 24 through tsx. */
+function run(args: string[], env: Record<string, string>): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  return { child, stdout: () => out, stderr: () => err };
+}
+
+async function waitFor(cond: () => boolean, what: () => string, ms = 90_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting: ${what()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stop(r: Running): Promise<number | null> {
+  if (r.child.exitCode !== null) return r.child.exitCode;
+  const exited = new Promise<number | null>((resolve) => r.child.once('exit', (code) => resolve(code)));
+  r.child.kill('SIGTERM');
+  return exited;
+}
+
+describe('tollgate start on the embedded default', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  let base: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'tollgate-start-'));
+    const cp = await freePort();
+    env = {
+      TOLLGATE_DATA_DIR: path.join(dir, '.tollgate'),
+      TOLLGATE_CONTROL_PLANE_PORT: String(cp),
+      TOLLGATE_DATA_PLANE_PORT: String(await freePort()),
+    };
+    base = `http://127.0.0.1:${cp}`;
+  });
+  afterAll(async () => rm(dir, { recursive: true, force: true }));
+
+  it('prints the admin key once, serves the seed call, and keeps everything across a restart', async () => {
+    const first = run(['start'], env);
+    try {
+      await waitFor(() => /control plane listening/.test(first.stdout() + first.stderr()) || first.child.exitCode !== null, () => first.stderr());
+      expect(first.child.exitCode).toBeNull();
+      const adminKey = /(sk-tg-admin-[A-Za-z0-9]+)/.exec(first.stdout())?.[1];
+      expect(adminKey).toBeDefined();
+      // The plaintext admin key is printed, never logged, and never stored.
+      expect(first.stderr()).not.toContain(adminKey!);
+      await stat(path.join(env.TOLLGATE_DATA_DIR!, 'pgdata'));
+
+      const res = await fetch(`${base}/v1/sub-accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'acme-corp', spend_cap_cents: 50000, rate_limit_rpm: 300, default_tag: 'acme' }),
+      });
+      expect(res.status).toBe(201);
+      const sa = (await res.json()) as { id: string; key: string; spend_cap_cents: number };
+      expect(sa.id).toMatch(/^sa_/);
+      expect(sa.key).toMatch(/^sk-tg-/);
+      expect(sa.spend_cap_cents).toBe(50000);
+      expect(first.stdout() + first.stderr()).not.toContain(sa.key);
+      expect(await stop(first)).toBe(0);
+
+      const second = run(['start'], env);
+      try {
+        await waitFor(() => /control plane listening/.test(second.stdout() + second.stderr()) || second.child.exitCode !== null, () => second.stderr());
+        // Not printed again: it was shown once.
+        expect(second.stdout()).not.toMatch(/sk-tg-admin-/);
+        const again = await fetch(`${base}/v1/sub-accounts/${sa.id}`, { headers: { authorization: `Bearer ${adminKey}` } });
+        expect(again.status).toBe(200);
+        expect(await again.json()).toMatchObject({ id: sa.id, name: 'acme-corp', spend_cap_cents: 50000 });
+      } finally {
+        await stop(second);
+      }
+    } finally {
+      await stop(first);
+    }
+  }, 180_000);
+
+  it('stops at start-up with one clear line naming a bad variable', async () => {
+    const bad = run(['start'], { ...env, TOLLGATE_CONTROL_PLANE_PORT: 'not-a-port', TOLLGATE_SECRET_KEY: 'c2hvcnQ=' });
+    const code = await new Promise<number | null>((resolve) => bad.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(bad.stderr()).toMatch(/TOLLGATE_CONTROL_PLANE_PORT/);
+    expect(bad.stderr()).toMatch(/TOLLGATE_SECRET_KEY/);
+    expect(bad.stderr()).not.toContain('c2hvcnQ=');
+  });
+});

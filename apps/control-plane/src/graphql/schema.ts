@@ -1,0 +1,14 @@
+import { builder } from './builder.ts';
+import './types/errors.ts';
+import './types/common.ts';
+import './types/workspace.ts';
+import './types/sub-account.ts';
+import './types/sub-account-key.ts';
+import './types/usage.ts';
+import './types/budget.ts';
+import './types/price.ts';
+import './types/provider-key.ts';
+import './types/webhook.ts';
+
+/** The control-plane schema: every domain registers itself on the builder when imported. */
+export const schema = builder.toSchema();

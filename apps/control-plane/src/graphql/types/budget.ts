@@ -1,0 +1,53 @@
+import { centsOf } from '../../lib/money.ts';
+import * as budgets from '../../services/budgets.ts';
+import { callerFor, serviceInput } from '../access.ts';
+import { builder } from '../builder.ts';
+import { BudgetPeriod } from './common.ts';
+import { MUTATION_ERRORS } from './errors.ts';
+
+export const TagBudget = builder.prismaObject('TagBudget', {
+  description: 'A cap over every request carrying `tag`, across all sub-accounts of the workspace.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    tag: t.exposeString('tag'),
+    capCents: t.float({ resolve: (b) => centsOf(b.capMicros)! }),
+    period: t.field({ type: BudgetPeriod, resolve: (b) => b.budgetPeriod }),
+    monthlyCapCents: t.float({
+      nullable: true,
+      description: 'Same as capCents when the period is monthly; null otherwise.',
+      resolve: (b) => (b.budgetPeriod === 'monthly' ? centsOf(b.capMicros) : null),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  budgets: t.field({
+    type: [TagBudget],
+    resolve: (_root, _args, ctx) => budgets.listBudgets(ctx.deps, callerFor(ctx, 'workspace.read')),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createBudget: t.field({
+    type: TagBudget,
+    description:
+      'Give `monthlyCapCents`, or `capCents` with an optional `period` (default monthly).',
+    errors: { types: MUTATION_ERRORS },
+    args: {
+      tag: t.arg.string({ required: true }),
+      monthlyCapCents: t.arg.float(),
+      capCents: t.arg.float(),
+      period: t.arg({ type: BudgetPeriod }),
+    },
+    resolve: (_root, args, ctx) =>
+      budgets.createBudget(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
+  }),
+  deleteBudget: t.field({
+    type: TagBudget,
+    errors: { types: MUTATION_ERRORS },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      budgets.deleteBudget(ctx.deps, callerFor(ctx, 'workspace.write'), id),
+  }),
+}));

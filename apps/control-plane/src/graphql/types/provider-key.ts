@@ -1,0 +1,48 @@
+import * as providerKeys from '../../services/provider-keys.ts';
+import { callerFor, serviceInput } from '../access.ts';
+import { builder } from '../builder.ts';
+import { MUTATION_ERRORS } from './errors.ts';
+
+/** A BYOK credential. The key itself is sealed at rest and never leaves: only its last four characters. */
+const ProviderKey = builder.prismaObject('ProviderCredential', {
+  name: 'ProviderKey',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    provider: t.exposeString('provider'),
+    baseUrl: t.exposeString('baseUrl', { nullable: true }),
+    keyHint: t.string({ resolve: (k) => `…${k.keyHint}` }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  providerKeys: t.field({
+    type: [ProviderKey],
+    resolve: (_root, _args, ctx) =>
+      providerKeys.listProviderKeys(ctx.deps, callerFor(ctx, 'workspace.read')),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createProviderKey: t.field({
+    type: ProviderKey,
+    description:
+      "Stores (or replaces) the workspace's key for `provider`; it is never returned again.",
+    errors: { types: MUTATION_ERRORS },
+    args: {
+      provider: t.arg.string({ required: true }),
+      apiKey: t.arg.string({ required: true }),
+      baseUrl: t.arg.string(),
+    },
+    resolve: (_root, args, ctx) =>
+      providerKeys.setProviderKey(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
+  }),
+  deleteProviderKey: t.field({
+    type: ProviderKey,
+    errors: { types: MUTATION_ERRORS },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      providerKeys.deleteProviderKey(ctx.deps, callerFor(ctx, 'workspace.write'), id),
+  }),
+}));

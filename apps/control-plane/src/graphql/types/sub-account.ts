@@ -1,0 +1,210 @@
+import { NotFoundError } from '../../lib/errors.ts';
+import { centsOf } from '../../lib/money.ts';
+import { encodeCursor } from '../../services/pagination.ts';
+import * as subAccounts from '../../services/sub-accounts.ts';
+import { callerFor, serviceInput, withInputErrors } from '../access.ts';
+import { builder } from '../builder.ts';
+import type { GraphQLContext } from '../context.ts';
+import { BudgetPeriod, SettableSubAccountStatus, SubAccountStatus } from './common.ts';
+import { MUTATION_ERRORS } from './errors.ts';
+
+type SubAccountRow = Parameters<typeof subAccounts.periodSpend>[1];
+type PeriodSpend = ReturnType<typeof subAccounts.periodSpend>;
+
+/** periodSpend once per sub-account per request, however many of its three fields are asked. */
+const spendByRequest = new WeakMap<GraphQLContext, Map<string, PeriodSpend>>();
+function spendOf(ctx: GraphQLContext, sa: SubAccountRow): PeriodSpend {
+  const cache = spendByRequest.get(ctx) ?? new Map<string, PeriodSpend>();
+  spendByRequest.set(ctx, cache);
+  const spend = cache.get(sa.id) ?? subAccounts.periodSpend(ctx.deps, sa);
+  cache.set(sa.id, spend);
+  return spend;
+}
+
+export const SubAccount = builder.prismaObject('SubAccount', {
+  description:
+    'An end customer of the operator: its own keys, cap, limits, allow-list and default tag.',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    name: t.exposeString('name'),
+    status: t.field({ type: SubAccountStatus, resolve: (sa) => sa.status }),
+    externalId: t.exposeString('externalId', { nullable: true }),
+    metadata: t.field({ type: 'JSON', resolve: (sa) => sa.metadata }),
+    spendCapCents: t.float({ nullable: true, resolve: (sa) => centsOf(sa.spendCapMicros) }),
+    budgetPeriod: t.field({ type: BudgetPeriod, resolve: (sa) => sa.budgetPeriod }),
+    rateLimitRpm: t.exposeInt('rateLimitRpm', { nullable: true }),
+    rateLimitRpd: t.exposeInt('rateLimitRpd', { nullable: true }),
+    rateLimitTpm: t.exposeInt('rateLimitTpm', { nullable: true }),
+    maxConcurrent: t.exposeInt('maxConcurrent', { nullable: true }),
+    allowedModels: t.exposeStringList('allowedModels', {
+      description: 'Empty = every priced model.',
+    }),
+    defaultTag: t.exposeString('defaultTag', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
+    spentCents: t.float({
+      description: 'Settled spend of the current budget period.',
+      resolve: async (sa, _args, ctx) => centsOf((await spendOf(ctx, sa)).spentMicros)!,
+    }),
+    reservedCents: t.float({
+      description: 'Spend reserved by requests in flight.',
+      resolve: async (sa, _args, ctx) => centsOf((await spendOf(ctx, sa)).reservedMicros)!,
+    }),
+    resetsAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the current period ends; null for `total`.',
+      resolve: async (sa, _args, ctx) => (await spendOf(ctx, sa)).resetsAt,
+    }),
+    keys: t.relation('keys', {
+      description: 'Every key, revoked and expired included.',
+      query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+    }),
+  }),
+});
+
+const SubAccountConnection = builder.connectionObject({
+  type: SubAccount,
+  name: 'SubAccountConnection',
+});
+
+const CreateSubAccountPayload = builder
+  .objectRef<{ subAccount: SubAccountRow; key: string }>('CreateSubAccountPayload')
+  .implement({
+    fields: (t) => ({
+      subAccount: t.field({ type: SubAccount, resolve: (p) => p.subAccount }),
+      key: t.exposeString('key', { description: 'Its first key (`sk-tg-…`), shown this once.' }),
+    }),
+  });
+
+/** Settings shared by create and update, named as the services name them. */
+const CLEARABLE = [
+  'spendCapCents',
+  'rateLimitRpm',
+  'rateLimitRpd',
+  'rateLimitTpm',
+  'maxConcurrent',
+  'allowedModels',
+  'defaultTag',
+  'externalId',
+] as const;
+
+const CreateSubAccountInput = builder.inputType('CreateSubAccountInput', {
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    spendCapCents: t.float(),
+    rateLimitRpm: t.int(),
+    rateLimitRpd: t.int(),
+    rateLimitTpm: t.int(),
+    maxConcurrent: t.int(),
+    allowedModels: t.stringList({ description: 'Absent or empty = every priced model.' }),
+    defaultTag: t.string(),
+    externalId: t.string(),
+    metadata: t.field({ type: 'JSON', description: 'A JSON object, at most 16 KiB.' }),
+    budgetPeriod: t.field({ type: BudgetPeriod, description: 'Default `monthly`.' }),
+  }),
+});
+
+const UpdateSubAccountInput = builder.inputType('UpdateSubAccountInput', {
+  description: `Absent fields stay unchanged; null clears ${CLEARABLE.join(', ')}.`,
+  fields: (t) => ({
+    name: t.string(),
+    status: t.field({ type: SettableSubAccountStatus }),
+    spendCapCents: t.float(),
+    rateLimitRpm: t.int(),
+    rateLimitRpd: t.int(),
+    rateLimitTpm: t.int(),
+    maxConcurrent: t.int(),
+    allowedModels: t.stringList(),
+    defaultTag: t.string(),
+    externalId: t.string(),
+    metadata: t.field({ type: 'JSON' }),
+    budgetPeriod: t.field({ type: BudgetPeriod }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  subAccounts: t.field({
+    type: SubAccountConnection,
+    description: 'Sub-accounts, oldest first, forward pages of `first` (default 50, at most 200).',
+    args: {
+      first: t.arg.int(),
+      after: t.arg.string(),
+      externalId: t.arg.string(),
+      tag: t.arg.string({ description: 'Default tag.' }),
+      status: t.arg({ type: SubAccountStatus }),
+      search: t.arg.string({ description: 'Case-insensitive substring of the name.' }),
+    },
+    resolve: async (_root, { first, after, ...filters }, ctx) => {
+      const caller = callerFor(ctx, 'workspace.read');
+      const page = await withInputErrors(
+        subAccounts.listSubAccounts(
+          ctx.deps,
+          caller,
+          serviceInput({ limit: first, cursor: after, ...filters }),
+        ),
+        { limit: 'first', cursor: 'after' },
+      );
+      // Each edge gets the service's signed cursor of its row (the last one equals nextCursor).
+      const edges = page.data.map((node) => ({
+        cursor: encodeCursor(ctx.deps.secretKey, node),
+        node,
+      }));
+      return {
+        edges,
+        pageInfo: {
+          hasNextPage: page.nextCursor !== null,
+          hasPreviousPage: Boolean(after),
+          startCursor: edges[0]?.cursor ?? null,
+          endCursor: edges.at(-1)?.cursor ?? null,
+        },
+      };
+    },
+  }),
+  subAccount: t.field({
+    type: SubAccount,
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      subAccounts.findSubAccount(ctx.deps, callerFor(ctx, 'workspace.read'), id),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createSubAccount: t.field({
+    type: CreateSubAccountPayload,
+    errors: { types: MUTATION_ERRORS },
+    args: { input: t.arg({ type: CreateSubAccountInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      subAccounts.createSubAccount(
+        ctx.deps,
+        callerFor(ctx, 'workspace.write'),
+        serviceInput(input),
+      ),
+  }),
+  updateSubAccount: t.field({
+    type: SubAccount,
+    description: 'Takes effect on every data plane within 1 s.',
+    errors: { types: MUTATION_ERRORS },
+    args: {
+      id: t.arg.id({ required: true }),
+      input: t.arg({ type: UpdateSubAccountInput, required: true }),
+    },
+    resolve: (_root, { id, input }, ctx) =>
+      subAccounts.updateSubAccount(
+        ctx.deps,
+        callerFor(ctx, 'workspace.write'),
+        id,
+        serviceInput(input, CLEARABLE),
+      ),
+  }),
+  deleteSubAccount: t.field({
+    type: SubAccount,
+    description: 'Revokes the sub-account and its keys; its usage stays queryable.',
+    errors: { types: MUTATION_ERRORS },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      subAccounts.deleteSubAccount(ctx.deps, callerFor(ctx, 'workspace.write'), id),
+  }),
+}));

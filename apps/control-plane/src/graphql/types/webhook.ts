@@ -1,0 +1,97 @@
+import { NotFoundError } from '../../lib/errors.ts';
+import * as webhooks from '../../services/webhooks.ts';
+import { callerFor, serviceInput } from '../access.ts';
+import { builder } from '../builder.ts';
+import { MUTATION_ERRORS } from './errors.ts';
+
+export const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
+  description: 'A URL receiving signed event POSTs (Standard Webhooks).',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    url: t.exposeString('url'),
+    events: t.exposeStringList('events'),
+    status: t.exposeString('status', { description: '`enabled` or `disabled`.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const WebhookAttempt = builder.prismaObject('WebhookAttempt', {
+  fields: (t) => ({
+    attempt: t.exposeInt('attempt'),
+    statusCode: t.exposeInt('statusCode', {
+      nullable: true,
+      description: 'Null on network error or timeout.',
+    }),
+    error: t.exposeString('error', { nullable: true }),
+    responseExcerpt: t.exposeString('responseExcerpt', { nullable: true }),
+    durationMs: t.exposeInt('durationMs'),
+    at: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+// The delivery log query (services/webhooks.ts listDeliveries) always includes the attempts.
+const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
+  include: { log: { orderBy: { attempt: 'asc' } } },
+  fields: (t) => ({
+    id: t.exposeID('id', { description: '`msg_…`, also the `webhook-id` header.' }),
+    eventType: t.exposeString('eventType'),
+    status: t.exposeString('status', { description: '`pending`, `succeeded` or `failed`.' }),
+    attempts: t.field({ type: [WebhookAttempt], resolve: (d) => d.log }),
+    nextAttemptAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the next retry is due; null unless pending.',
+      resolve: (d) => (d.status === 'pending' ? d.nextAttemptAt : null),
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const CreateWebhookPayload = builder
+  .objectRef<{ endpoint: typeof WebhookEndpoint.$inferType; secret: string }>(
+    'CreateWebhookPayload',
+  )
+  .implement({
+    fields: (t) => ({
+      endpoint: t.field({ type: WebhookEndpoint, resolve: (p) => p.endpoint }),
+      secret: t.exposeString('secret', {
+        description: 'The signing secret (`whsec_…`), shown this once.',
+      }),
+    }),
+  });
+
+builder.queryFields((t) => ({
+  webhooks: t.field({
+    type: [WebhookEndpoint],
+    resolve: (_root, _args, ctx) =>
+      webhooks.listWebhooks(ctx.deps, callerFor(ctx, 'workspace.read')),
+  }),
+  webhookDeliveries: t.field({
+    type: [WebhookDelivery],
+    description: 'The latest 100 deliveries of an endpoint, newest first, with every attempt.',
+    errors: { types: [NotFoundError] },
+    args: { webhookId: t.arg.id({ required: true }) },
+    resolve: (_root, { webhookId }, ctx) =>
+      webhooks.listDeliveries(ctx.deps, callerFor(ctx, 'workspace.read'), webhookId),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  createWebhook: t.field({
+    type: CreateWebhookPayload,
+    errors: { types: MUTATION_ERRORS },
+    args: {
+      url: t.arg.string({ required: true }),
+      events: t.arg.stringList({ required: true }),
+    },
+    resolve: (_root, args, ctx) =>
+      webhooks.createWebhook(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
+  }),
+  deleteWebhook: t.field({
+    type: WebhookEndpoint,
+    errors: { types: MUTATION_ERRORS },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      webhooks.deleteWebhook(ctx.deps, callerFor(ctx, 'workspace.write'), id),
+  }),
+}));

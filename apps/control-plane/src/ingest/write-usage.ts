@@ -1,0 +1,61 @@
+import type { PrismaClient, Tx } from '@tollgate/db';
+import type { UsageEvent } from '@tollgate/usage';
+
+/**
+ * Writes usage events to the books: one record per request id (a replayed event is a no-op) and,
+ * only for records actually inserted, the sub-account × model × day and tag × day rollups — in the
+ * same transaction, so records and rollups never disagree. Returns the events that were new.
+ */
+export async function writeUsage(prisma: PrismaClient, events: readonly UsageEvent[]): Promise<UsageEvent[]> {
+  if (events.length === 0) return [];
+  return prisma.$transaction(async (tx: Tx) => {
+    const fresh: UsageEvent[] = [];
+    for (const e of events) {
+      const inserted = await tx.$executeRaw`
+        INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
+          "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
+          "providerCostMicros", "billedCostMicros", estimated, status, "errorClass", "httpStatus", "latencyMs",
+          "ttftMs", retries, stream, "startedAt", "finishedAt")
+        VALUES (${e.requestId}, ${e.attempt}, ${e.workspaceId}, ${e.subAccountId}, ${e.keyId}, ${e.tags}::text[],
+          ${e.model}, ${e.servedModel}, ${e.provider}, ${e.byok}, ${e.inputTokens}, ${e.outputTokens},
+          ${e.cachedInputTokens}, ${e.cacheWriteTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)},
+          ${e.estimated}, ${e.status}, ${e.errorClass}, ${e.httpStatus}, ${e.latencyMs}, ${e.ttftMs}, ${e.retries},
+          ${e.stream}, ${new Date(e.startedAt)}, ${new Date(e.finishedAt)})
+        ON CONFLICT ("requestId") DO NOTHING`;
+      if (inserted === 0) continue;
+      fresh.push(e);
+      const day = e.startedAt.slice(0, 10);
+      if (e.subAccountId) {
+        await tx.$executeRaw`
+          INSERT INTO "UsageRollupDaily" ("workspaceId", "subAccountId", model, day, requests, errors, blocked,
+            "inputTokens", "outputTokens", "cachedInputTokens", "providerCostMicros", "billedCostMicros")
+          VALUES (${e.workspaceId}, ${e.subAccountId}, ${e.model}, ${day}::date, 1,
+            ${e.status === 'error' ? 1 : 0}, ${e.status === 'blocked' ? 1 : 0}, ${e.inputTokens}, ${e.outputTokens},
+            ${e.cachedInputTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)})
+          ON CONFLICT ("subAccountId", model, day) DO UPDATE SET
+            requests = "UsageRollupDaily".requests + 1,
+            errors = "UsageRollupDaily".errors + EXCLUDED.errors,
+            blocked = "UsageRollupDaily".blocked + EXCLUDED.blocked,
+            "inputTokens" = "UsageRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
+            "outputTokens" = "UsageRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
+            "cachedInputTokens" = "UsageRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
+            "providerCostMicros" = "UsageRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
+            "billedCostMicros" = "UsageRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
+      }
+      for (const tag of e.tags) {
+        await tx.$executeRaw`
+          INSERT INTO "TagRollupDaily" ("workspaceId", tag, day, requests, "inputTokens", "outputTokens",
+            "providerCostMicros", "billedCostMicros")
+          VALUES (${e.workspaceId}, ${tag}, ${day}::date, 1, ${e.inputTokens}, ${e.outputTokens},
+            ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)})
+          ON CONFLICT ("workspaceId", tag, day) DO UPDATE SET
+            requests = "TagRollupDaily".requests + EXCLUDED.requests,
+            "inputTokens" = "TagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
+            "outputTokens" = "TagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
+            "providerCostMicros" = "TagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
+            "billedCostMicros" = "TagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
+      }
+    }
+    return fresh;
+  });
+}

@@ -1,0 +1,112 @@
+import type { PrismaClient } from '@tollgate/db';
+import type { PolicySnapshotBody } from '@tollgate/policy';
+import { CATALOGUE } from '@tollgate/pricing';
+
+/**
+ * Builds the full policy snapshot from the books (SPEC §1: the data plane never reads the
+ * database; this is everything it needs to judge a request). Deleted sub-accounts and revoked keys
+ * stay in, so their keys answer 401 rather than vanish. Money columns are BigInt micro-USD; the wire
+ * carries safe-integer numbers, and a value beyond that range throws (a cap of $9 billion is a bug,
+ * not a policy to publish).
+ */
+
+/** The read side of Prisma the builder needs: the client itself or a transaction client. */
+export type SnapshotReader = Pick<
+  PrismaClient,
+  'workspace' | 'subAccount' | 'subAccountKey' | 'tagBudget' | 'modelPrice' | 'providerCredential'
+>;
+
+const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
+
+export function micros(value: bigint, what: string): number {
+  if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
+    throw new RangeError(`${what} = ${value} is outside 0..MAX_SAFE_INTEGER micro-USD`);
+  }
+  return Number(value);
+}
+
+function microsOrNull(value: bigint | null, what: string): number | null {
+  return value === null ? null : micros(value, what);
+}
+
+/** `markupBp` stores hundredths of a percent (12.5 % = 1250); the wire carries the percent. */
+function markupPercent(markupBp: number): number {
+  return Number((markupBp / 100).toFixed(2));
+}
+
+export async function buildSnapshot(
+  prisma: SnapshotReader,
+  revision: number,
+  now: Date = new Date(),
+): Promise<PolicySnapshotBody> {
+  const [workspaces, subAccounts, keys, tagBudgets, prices, routes] = await Promise.all([
+    prisma.workspace.findMany({ orderBy: { id: 'asc' } }),
+    prisma.subAccount.findMany({ orderBy: { id: 'asc' } }),
+    prisma.subAccountKey.findMany({ orderBy: { id: 'asc' } }),
+    prisma.tagBudget.findMany({ orderBy: { id: 'asc' } }),
+    prisma.modelPrice.findMany({ orderBy: { id: 'asc' } }),
+    prisma.providerCredential.findMany({ orderBy: { id: 'asc' } }),
+  ]);
+  return {
+    version: 1,
+    revision,
+    generatedAt: now.toISOString(),
+    workspaces: workspaces.map((w) => ({
+      id: w.id,
+      markupPercent: markupPercent(w.markupBp),
+      spendCapMicros: microsOrNull(w.spendCapMicros, `workspace ${w.id} spendCapMicros`),
+      budgetPeriod: w.budgetPeriod,
+      byokWaivesMarkup: w.byokWaivesMarkup,
+    })),
+    subAccounts: subAccounts.map((a) => ({
+      id: a.id,
+      workspaceId: a.workspaceId,
+      status: a.status,
+      spendCapMicros: microsOrNull(a.spendCapMicros, `sub-account ${a.id} spendCapMicros`),
+      budgetPeriod: a.budgetPeriod,
+      rateLimitRpm: a.rateLimitRpm,
+      rateLimitRpd: a.rateLimitRpd,
+      rateLimitTpm: a.rateLimitTpm,
+      maxConcurrent: a.maxConcurrent,
+      allowedModels: [...a.allowedModels],
+      defaultTag: a.defaultTag,
+    })),
+    keys: keys.map((k) => ({
+      id: k.id,
+      subAccountId: k.subAccountId,
+      hash: k.hash,
+      expiresAt: k.expiresAt === null ? null : k.expiresAt.toISOString(),
+      revoked: k.revokedAt !== null,
+    })),
+    tagBudgets: tagBudgets.map((b) => ({
+      id: b.id,
+      workspaceId: b.workspaceId,
+      tag: b.tag,
+      capMicros: micros(b.capMicros, `tag budget ${b.id} capMicros`),
+      budgetPeriod: b.budgetPeriod,
+    })),
+    prices: prices.map((p) => {
+      const input = micros(p.inputPerMTokMicros, `price ${p.id} input`);
+      const base = catalogueByModel.get(p.model);
+      // The table has no cache-write column: the catalogue's rate for a known model, else input
+      // (never a discount the operator did not set).
+      return {
+        workspaceId: p.workspaceId,
+        model: p.model,
+        inputPerMTok: input,
+        outputPerMTok: micros(p.outputPerMTokMicros, `price ${p.id} output`),
+        cachedInputPerMTok:
+          p.cachedPerMTokMicros === null
+            ? (base?.cachedInputPerMTok ?? input)
+            : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
+        cacheWritePerMTok: base?.cacheWritePerMTok ?? input,
+      };
+    }),
+    providerRoutes: routes.map((r) => ({
+      workspaceId: r.workspaceId,
+      provider: r.provider,
+      baseUrl: r.baseUrl,
+      sealedApiKey: r.sealedKey,
+    })),
+  };
+}

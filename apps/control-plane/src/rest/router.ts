@@ -1,0 +1,73 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Authenticator, authorize } from '../lib/authz.ts';
+import type { WebhookDeps } from '../services/webhooks.ts';
+import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
+import { ROUTES, type Route } from './routes.ts';
+
+export interface RestDeps extends WebhookDeps {
+  authenticator: Authenticator;
+  log: (level: 'error' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Compiled {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+}
+
+const ID_SEGMENT = '([A-Za-z0-9_-]{1,100})';
+
+function compile(routes: Route[]): Compiled[] {
+  return routes.map((route) => {
+    const names: string[] = [];
+    const source = route.path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+      names.push(name);
+      return ID_SEGMENT;
+    });
+    return { route, pattern: new RegExp(`^${source}/?$`), names };
+  });
+}
+
+/** Paths this router owns (the data plane forwards exactly these to the control plane). */
+export const REST_PREFIXES = ['/v1/workspaces', '/v1/workspace', '/v1/sub-accounts', '/v1/usage/by-tag', '/v1/budgets', '/v1/prices', '/v1/provider-keys', '/v1/webhooks'];
+
+/**
+ * The REST façade of SPEC §4. Returns false when no route matches the path (the caller answers
+ * 404). Every route authenticates, authorizes through the one `authorize()`, then calls a service.
+ */
+export function createRestHandler(deps: RestDeps) {
+  const compiled = compile(ROUTES);
+  return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
+    const matches = compiled
+      .map((c) => ({ c, m: c.pattern.exec(url.pathname) }))
+      .filter((x): x is { c: Compiled; m: RegExpExecArray } => x.m !== null);
+    if (matches.length === 0) return false;
+    try {
+      const hit = matches.find((x) => x.c.route.method === req.method);
+      if (!hit) {
+        const allow = matches.map((x) => x.c.route.method).join(', ');
+        throw new HttpError(405, 'invalid_request_error', 'method_not_allowed', `use ${allow} on ${url.pathname}`, null, { allow });
+      }
+      const principal = await deps.authenticator.authenticate(req.headers.authorization, req.socket.remoteAddress ?? '');
+      const caller = authorize(principal, hit.c.route.action);
+      const params = Object.fromEntries(hit.c.names.map((n, i) => [n, hit.m[i + 1]!]));
+      const query: Record<string, string> = {};
+      for (const [k, v] of url.searchParams) {
+        if (k in query) throw new HttpError(400, 'invalid_request_error', 'validation_error', `query parameter '${k}' given twice`, k);
+        query[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
+      }
+      const bodyless = req.method === 'GET' || req.method === 'DELETE';
+      const body = () => readJsonObject(req, bodyless || hit.c.route.path.endsWith('/keys'));
+      const [status, payload] = await hit.c.route.handle({ deps, caller, params, query, body });
+      sendJson(res, status, payload);
+    } catch (err) {
+      const httpErr = toHttpError(err);
+      if (httpErr) sendError(res, httpErr);
+      else {
+        deps.log('error', 'unexpected error in REST handler', { path: url.pathname, error: String((err as Error)?.stack ?? err) });
+        sendError(res, new HttpError(500, 'server_error', 'internal_error', 'internal error'));
+      }
+    }
+    return true;
+  };
+}

@@ -1,0 +1,152 @@
+import type {
+  ProviderCredential,
+  SubAccount,
+  SubAccountKey,
+  TagBudget,
+  WebhookAttempt,
+  WebhookDelivery,
+  WebhookEndpoint,
+  Workspace,
+} from '@tollgate/db';
+import type { ModelPrice } from '@tollgate/pricing';
+import { centsOf } from '../lib/money.ts';
+
+/** Snake_case shapes of SPEC §4. Money as cents (≤ 4 decimals), times as ISO strings. */
+const iso = (d: Date | null) => (d ? d.toISOString() : null);
+
+export function workspaceJson(ws: Workspace) {
+  return {
+    id: ws.id,
+    name: ws.name,
+    markup_percent: ws.markupBp / 100,
+    spend_cap_cents: centsOf(ws.spendCapMicros),
+    budget_period: ws.budgetPeriod,
+    byok_waives_markup: ws.byokWaivesMarkup,
+    created_at: iso(ws.createdAt),
+  };
+}
+
+export function subAccountJson(sa: SubAccount) {
+  return {
+    id: sa.id,
+    name: sa.name,
+    status: sa.status,
+    external_id: sa.externalId,
+    metadata: sa.metadata,
+    spend_cap_cents: centsOf(sa.spendCapMicros),
+    budget_period: sa.budgetPeriod,
+    rate_limit_rpm: sa.rateLimitRpm,
+    rate_limit_rpd: sa.rateLimitRpd,
+    rate_limit_tpm: sa.rateLimitTpm,
+    max_concurrent: sa.maxConcurrent,
+    allowed_models: sa.allowedModels,
+    default_tag: sa.defaultTag,
+    created_at: iso(sa.createdAt),
+    updated_at: iso(sa.updatedAt),
+  };
+}
+
+export function keyJson(k: SubAccountKey) {
+  return {
+    id: k.id,
+    sub_account_id: k.subAccountId,
+    prefix: k.prefix,
+    created_at: iso(k.createdAt),
+    expires_at: iso(k.expiresAt),
+    revoked_at: iso(k.revokedAt),
+  };
+}
+
+export function budgetJson(b: TagBudget) {
+  return {
+    id: b.id,
+    tag: b.tag,
+    cap_cents: centsOf(b.capMicros),
+    period: b.budgetPeriod,
+    ...(b.budgetPeriod === 'monthly' ? { monthly_cap_cents: centsOf(b.capMicros) } : {}),
+    created_at: iso(b.createdAt),
+  };
+}
+
+export function priceJson(p: ModelPrice) {
+  return {
+    model: p.model,
+    provider: p.provider,
+    input_per_mtok_cents: centsOf(p.inputPerMTok),
+    output_per_mtok_cents: centsOf(p.outputPerMTok),
+    cached_input_per_mtok_cents: centsOf(p.cachedInputPerMTok),
+    context_window: p.contextWindow,
+    max_output_tokens: p.maxOutputTokens,
+    source: p.source,
+    as_of: p.asOf,
+  };
+}
+
+/** Never carries the key itself: only its last four characters. */
+export function providerKeyJson(k: ProviderCredential) {
+  return {
+    id: k.id,
+    provider: k.provider,
+    base_url: k.baseUrl,
+    key_hint: `…${k.keyHint}`,
+    created_at: iso(k.createdAt),
+    updated_at: iso(k.updatedAt),
+  };
+}
+
+export function webhookJson(w: WebhookEndpoint) {
+  return { id: w.id, url: w.url, events: w.events, status: w.status, created_at: iso(w.createdAt) };
+}
+
+export function deliveryJson(d: WebhookDelivery & { log: WebhookAttempt[] }) {
+  return {
+    id: d.id,
+    event_type: d.eventType,
+    status: d.status,
+    attempts: d.log.map((a) => ({
+      attempt: a.attempt,
+      status_code: a.statusCode,
+      error: a.error,
+      response_excerpt: a.responseExcerpt,
+      duration_ms: a.durationMs,
+      at: iso(a.createdAt),
+    })),
+    next_attempt_at: d.status === 'pending' ? iso(d.nextAttemptAt) : null,
+    created_at: iso(d.createdAt),
+  };
+}
+
+interface Totals {
+  requests: number;
+  costMicros: bigint;
+  inputTokens: bigint;
+  outputTokens: bigint;
+}
+
+const totals = (t: Totals) => ({
+  requests: t.requests,
+  cost_cents: centsOf(t.costMicros),
+  input_tokens: Number(t.inputTokens),
+  output_tokens: Number(t.outputTokens),
+});
+
+export function usageJson(u: {
+  range: { from: Date; to: Date };
+  summary: Totals & { errors: number; blocked: number };
+  byModel: (Totals & { model: string })[];
+  byDay: (Totals & { day: string })[];
+  byTag: (Totals & { tag: string })[];
+}) {
+  return {
+    from: iso(u.range.from),
+    to: iso(u.range.to),
+    summary: { ...totals(u.summary), errors: u.summary.errors, blocked: u.summary.blocked },
+    by_model: u.byModel.map((m) => ({ model_id: m.model, ...totals(m) })),
+    by_day: u.byDay.map((d) => ({ date: d.day, requests: d.requests, cost_cents: centsOf(d.costMicros) })),
+    by_tag: u.byTag.map((t) => ({ tag: t.tag, ...totals(t) })),
+  };
+}
+
+export function tagUsageJson(rows: (Totals & { tag: string })[]) {
+  return rows.map((t) => ({ tag: t.tag, ...totals(t) }));
+}

@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
+import { newId } from '../lib/ids.ts';
+import { budgetPeriodField, centsField, parseInput, tagField } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+
+const createSchema = z.strictObject({
+  tag: tagField,
+  monthlyCapCents: centsField.optional(),
+  capCents: centsField.optional(),
+  period: budgetPeriodField.optional(),
+});
+
+/** A tag budget caps every request carrying the tag, across all sub-accounts of the workspace. */
+export async function createBudget(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  const input = parseInput(createSchema, raw);
+  if ((input.monthlyCapCents === undefined) === (input.capCents === undefined)) {
+    throw new ValidationError('give exactly one of monthlyCapCents or capCents (+ period)', 'capCents');
+  }
+  if (input.monthlyCapCents !== undefined && input.period !== undefined) {
+    throw new ValidationError('period goes with capCents, not monthlyCapCents', 'period');
+  }
+  const capMicros = BigInt(input.monthlyCapCents ?? input.capCents!);
+  const budgetPeriod = input.monthlyCapCents !== undefined ? 'monthly' : (input.period ?? 'monthly');
+  const existing = await deps.prisma.tagBudget.findUnique({
+    where: { workspaceId_tag: { workspaceId: caller.workspaceId, tag: input.tag } },
+  });
+  if (existing) throw new ConflictError(`a budget for tag '${input.tag}' already exists (${existing.id})`);
+  return mutate(
+    deps,
+    caller,
+    (b) => ({ action: 'budget.create', targetType: 'tag_budget', targetId: b.id }),
+    'tag_budget',
+    (tx: Tx) =>
+      tx.tagBudget.create({
+        data: { id: newId('bud'), workspaceId: caller.workspaceId, tag: input.tag, capMicros, budgetPeriod },
+      }),
+  );
+}
+
+export function listBudgets(deps: ServiceDeps, caller: Caller) {
+  return deps.prisma.tagBudget.findMany({
+    where: { workspaceId: caller.workspaceId },
+    orderBy: [{ tag: 'asc' }],
+  });
+}
+
+export async function deleteBudget(deps: ServiceDeps, caller: Caller, id: string) {
+  const budget = await deps.prisma.tagBudget.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+  if (!budget) throw new NotFoundError('budget', id);
+  return mutate(
+    deps,
+    caller,
+    () => ({ action: 'budget.delete', targetType: 'tag_budget', targetId: id }),
+    'tag_budget',
+    (tx: Tx) => tx.tagBudget.delete({ where: { id } }),
+  );
+}

@@ -1,0 +1,77 @@
+import type { Prisma, PrismaClient } from '@tollgate/db';
+import { newId } from '../lib/ids.ts';
+
+/** What a policy-affecting change touched, so the publisher can send an incremental update. */
+export interface PolicyChange {
+  workspaceId: string;
+  kind: 'workspace' | 'sub_account' | 'key' | 'tag_budget' | 'price' | 'provider_key';
+  id: string;
+  revision: bigint;
+}
+
+/** Optional view of live reservations (Redis or in-process counters), for `reserved_cents`. */
+export interface ReservationView {
+  reservedMicros(workspaceId: string, scope: string, period: string): Promise<number>;
+}
+
+export interface ServiceDeps {
+  prisma: PrismaClient;
+  /** 32-byte key sealing provider keys and webhook secrets (AES-256-GCM). */
+  secretKey: Buffer;
+  /** Called after a change commits — never inside the transaction (DESIGN: commit, then publish). */
+  onPolicyChange?: (change: PolicyChange) => void;
+  /** Called after a committed sub-account creation, for the `created` event. */
+  onSubAccountCreated?: (workspaceId: string, subAccountId: string) => void;
+  reservations?: ReservationView;
+  now?: () => Date;
+}
+
+/** Who is acting: the workspace every query is scoped to, and the actor for the audit log. */
+export interface Caller {
+  workspaceId: string;
+  actor: string;
+}
+
+export type Tx = Prisma.TransactionClient;
+
+interface Audit {
+  action: string;
+  targetType: string;
+  targetId: string;
+  data?: Prisma.InputJsonValue;
+}
+
+/**
+ * Runs an admin change in one transaction with its audit entry and, when it affects policy, a
+ * bump of the global policy revision. Listeners hear about it only after the commit.
+ */
+export async function mutate<T>(
+  deps: ServiceDeps,
+  caller: Caller,
+  audit: (result: T) => Audit,
+  policyKind: PolicyChange['kind'] | null,
+  fn: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  let revision = 0n;
+  const result = await deps.prisma.$transaction(async (tx: Tx) => {
+    const value = await fn(tx);
+    const entry = audit(value);
+    await tx.auditLog.create({
+      data: { id: newId('aud'), workspaceId: caller.workspaceId, actor: caller.actor, ...entry, data: entry.data ?? {} },
+    });
+    if (policyKind) {
+      const state = await tx.policyState.upsert({
+        where: { id: 1 },
+        create: { id: 1, revision: 1n },
+        update: { revision: { increment: 1n } },
+      });
+      revision = state.revision;
+    }
+    return value;
+  });
+  if (policyKind) {
+    const { targetId } = audit(result);
+    deps.onPolicyChange?.({ workspaceId: caller.workspaceId, kind: policyKind, id: targetId, revision });
+  }
+  return result;
+}

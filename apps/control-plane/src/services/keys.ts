@@ -1,0 +1,62 @@
+import { z } from 'zod';
+import { NotFoundError } from '../lib/errors.ts';
+import { mintKey, newId } from '../lib/ids.ts';
+import { parseInput } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import { findSubAccount } from './sub-accounts.ts';
+
+const rotateSchema = z.strictObject({
+  expiresInSeconds: z.number().int().min(60).max(10 * 365 * 86_400).nullable().optional(),
+});
+
+/** A new key for rotation with overlap: the old keys keep working until revoked or expired. */
+export async function createKey(deps: ServiceDeps, caller: Caller, subAccountId: string, raw: unknown) {
+  const input = parseInput(rotateSchema, raw ?? {});
+  const sa = await findSubAccount(deps, caller, subAccountId);
+  if (sa.status === 'deleted') throw new NotFoundError('sub-account', subAccountId);
+  const now = deps.now?.() ?? new Date();
+  const minted = mintKey('sub_account');
+  const key = await mutate(
+    deps,
+    caller,
+    (k) => ({ action: 'key.create', targetType: 'key', targetId: k.id }),
+    'key',
+    (tx: Tx) =>
+      tx.subAccountKey.create({
+        data: {
+          id: newId('key'),
+          subAccountId,
+          workspaceId: caller.workspaceId,
+          hash: minted.hash,
+          prefix: minted.prefix,
+          expiresAt: input.expiresInSeconds ? new Date(now.getTime() + input.expiresInSeconds * 1000) : null,
+        },
+      }),
+  );
+  return { key, plaintext: minted.plaintext };
+}
+
+export async function listKeys(deps: ServiceDeps, caller: Caller, subAccountId: string) {
+  await findSubAccount(deps, caller, subAccountId);
+  return deps.prisma.subAccountKey.findMany({
+    where: { subAccountId, workspaceId: caller.workspaceId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+}
+
+export async function revokeKey(deps: ServiceDeps, caller: Caller, subAccountId: string, keyId: string) {
+  await findSubAccount(deps, caller, subAccountId);
+  const key = await deps.prisma.subAccountKey.findFirst({
+    where: { id: keyId, subAccountId, workspaceId: caller.workspaceId },
+  });
+  if (!key) throw new NotFoundError('key', keyId);
+  if (key.revokedAt) return key;
+  const now = deps.now?.() ?? new Date();
+  return mutate(
+    deps,
+    caller,
+    () => ({ action: 'key.revoke', targetType: 'key', targetId: keyId }),
+    'key',
+    (tx: Tx) => tx.subAccountKey.update({ where: { id: keyId }, data: { revokedAt: now } }),
+  );
+}

@@ -1,0 +1,69 @@
+import { CATALOGUE, centsToMicros, createPriceBook, type ModelPrice } from '@tollgate/pricing';
+import { z } from 'zod';
+import { newId } from '../lib/ids.ts';
+import { modelField, parseInput } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+
+/**
+ * Prices on the wire are cents per million tokens (≤ 4 decimals), i.e. integer micro-USD per
+ * million tokens inside: the same exact conversion as every other money field.
+ */
+const perMTokCents = z.number().transform((cents, ctx) => {
+  try {
+    return centsToMicros(cents);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
+
+const setSchema = z.strictObject({
+  model: modelField,
+  inputPerMtokCents: perMTokCents,
+  outputPerMtokCents: perMTokCents,
+  cachedInputPerMtokCents: perMTokCents.nullable().optional(),
+});
+
+export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  const input = parseInput(setSchema, raw);
+  const data = {
+    inputPerMTokMicros: BigInt(input.inputPerMtokCents),
+    outputPerMTokMicros: BigInt(input.outputPerMtokCents),
+    cachedPerMTokMicros: input.cachedInputPerMtokCents == null ? null : BigInt(input.cachedInputPerMtokCents),
+  };
+  const row = await mutate(
+    deps,
+    caller,
+    (p) => ({ action: 'price.set', targetType: 'price', targetId: p.id, data: { model: input.model } }),
+    'price',
+    (tx: Tx) =>
+      tx.modelPrice.upsert({
+        where: { workspaceId_model: { workspaceId: caller.workspaceId, model: input.model } },
+        create: { id: newId('price'), workspaceId: caller.workspaceId, model: input.model, ...data },
+        update: data,
+      }),
+  );
+  return (await workspacePriceBook(deps, caller)).get(row.model)!;
+}
+
+/** The catalogue as this workspace sees it: built-in prices with its overrides applied. */
+export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
+  const rows = await deps.prisma.modelPrice.findMany({ where: { workspaceId: caller.workspaceId } });
+  return createPriceBook(
+    rows.map((r) => ({
+      model: r.model,
+      inputPerMTok: Number(r.inputPerMTokMicros),
+      outputPerMTok: Number(r.outputPerMTokMicros),
+      cachedInputPerMTok: r.cachedPerMTokMicros === null ? undefined : Number(r.cachedPerMTokMicros),
+    })),
+    CATALOGUE,
+  );
+}
+
+export async function listPrices(deps: ServiceDeps, caller: Caller): Promise<ModelPrice[]> {
+  return (await workspacePriceBook(deps, caller)).list();
+}
+
+export async function knownModels(deps: ServiceDeps, caller: Caller): Promise<Set<string>> {
+  return new Set((await listPrices(deps, caller)).map((p) => p.model));
+}

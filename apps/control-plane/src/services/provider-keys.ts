@@ -1,0 +1,67 @@
+import { z } from 'zod';
+import { NotFoundError } from '../lib/errors.ts';
+import { newId } from '../lib/ids.ts';
+import { seal } from '../lib/seal.ts';
+import { parseInput } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+
+const httpUrl = z
+  .string()
+  .max(2000)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password;
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without credentials');
+
+const createSchema = z.strictObject({
+  provider: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'provider names are lowercase [a-z0-9_.-]'),
+  apiKey: z.string().min(8).max(4096).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  baseUrl: httpUrl.nullable().optional(),
+});
+
+/** BYOK: stored sealed with TOLLGATE_SECRET_KEY; the plaintext is never returned again. */
+export async function setProviderKey(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  const input = parseInput(createSchema, raw);
+  const data = {
+    baseUrl: input.baseUrl ?? null,
+    sealedKey: seal(deps.secretKey, input.apiKey),
+    keyHint: input.apiKey.slice(-4),
+  };
+  return mutate(
+    deps,
+    caller,
+    (k) => ({ action: 'provider_key.set', targetType: 'provider_key', targetId: k.id, data: { provider: input.provider } }),
+    'provider_key',
+    (tx: Tx) =>
+      tx.providerCredential.upsert({
+        where: { workspaceId_provider: { workspaceId: caller.workspaceId, provider: input.provider } },
+        create: { id: newId('pk'), workspaceId: caller.workspaceId, provider: input.provider, ...data },
+        update: data,
+      }),
+  );
+}
+
+export function listProviderKeys(deps: ServiceDeps, caller: Caller) {
+  return deps.prisma.providerCredential.findMany({
+    where: { workspaceId: caller.workspaceId },
+    orderBy: { provider: 'asc' },
+  });
+}
+
+export async function deleteProviderKey(deps: ServiceDeps, caller: Caller, id: string) {
+  const row = await deps.prisma.providerCredential.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+  if (!row) throw new NotFoundError('provider key', id);
+  return mutate(
+    deps,
+    caller,
+    () => ({ action: 'provider_key.delete', targetType: 'provider_key', targetId: id }),
+    'provider_key',
+    (tx: Tx) => tx.providerCredential.delete({ where: { id } }),
+  );
+}
+
+export { httpUrl };

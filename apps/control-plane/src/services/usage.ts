@@ -1,0 +1,111 @@
+import { Prisma } from '@tollgate/db';
+import { z } from 'zod';
+import { ValidationError } from '../lib/errors.ts';
+import { parseInput, tagField } from '../lib/validation.ts';
+import type { Caller, ServiceDeps } from './context.ts';
+import { findSubAccount } from './sub-accounts.ts';
+
+const WINDOW = /^(\d{1,4})([hdw])$/;
+const HOUR = 3_600_000;
+
+const windowSchema = z.strictObject({
+  window: z.string().regex(WINDOW, "window is like '24h', '7d', '30d' or '4w'").optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+});
+
+export interface Range {
+  from: Date;
+  to: Date;
+}
+
+/** `window` (default 30d) or `from`/`to`; at most 400 days, from before to. */
+export function resolveRange(raw: unknown, now: Date): Range {
+  const q = parseInput(windowSchema, raw);
+  if (q.window && (q.from || q.to)) throw new ValidationError('give window or from/to, not both', 'window');
+  let range: Range;
+  if (q.from || q.to) {
+    range = { from: q.from ? new Date(q.from) : new Date(0), to: q.to ? new Date(q.to) : now };
+  } else {
+    const [, n, unit] = WINDOW.exec(q.window ?? '30d')!;
+    const hours = Number(n) * (unit === 'h' ? 1 : unit === 'd' ? 24 : 168);
+    range = { from: new Date(now.getTime() - hours * HOUR), to: now };
+  }
+  if (range.from > range.to) throw new ValidationError('from must be before to', 'from');
+  if (range.to.getTime() - range.from.getTime() > 400 * 24 * HOUR && (q.window || q.from)) {
+    throw new ValidationError('range is limited to 400 days', q.window ? 'window' : 'from');
+  }
+  return range;
+}
+
+interface Totals {
+  requests: number;
+  costMicros: bigint;
+  inputTokens: bigint;
+  outputTokens: bigint;
+}
+
+/** Usage of one sub-account, exact over raw records for the range (SPEC §4 usage answer). */
+export async function subAccountUsage(deps: ServiceDeps, caller: Caller, subAccountId: string, raw: unknown) {
+  await findSubAccount(deps, caller, subAccountId);
+  return usageReport(deps, caller.workspaceId, subAccountId, resolveRange(raw, deps.now?.() ?? new Date()));
+}
+
+export async function usageReport(deps: ServiceDeps, workspaceId: string, subAccountId: string, range: Range) {
+  const where = Prisma.sql`"workspaceId" = ${workspaceId} AND "subAccountId" = ${subAccountId} AND "startedAt" >= ${range.from} AND "startedAt" < ${range.to}`;
+  const db = deps.prisma;
+  const [summary] = await db.$queryRaw<(Totals & { errors: number; blocked: number })[]>`
+    SELECT count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
+      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
+      count(*) FILTER (WHERE status = 'error')::int AS errors, count(*) FILTER (WHERE status = 'blocked')::int AS blocked
+    FROM "UsageRecord" WHERE ${where}`;
+  const byModel = await db.$queryRaw<(Totals & { model: string })[]>`
+    SELECT model, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
+      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
+    FROM "UsageRecord" WHERE ${where} AND status <> 'blocked' GROUP BY model ORDER BY model`;
+  const byDay = await db.$queryRaw<(Totals & { day: string })[]>`
+    SELECT to_char(date_trunc('day', "startedAt"), 'YYYY-MM-DD') AS day, count(*)::int AS requests,
+      coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros", 0::bigint AS "inputTokens", 0::bigint AS "outputTokens"
+    FROM "UsageRecord" WHERE ${where} GROUP BY 1 ORDER BY 1`;
+  const byTag = await db.$queryRaw<(Totals & { tag: string })[]>`
+    SELECT t.tag, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
+      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
+    FROM "UsageRecord", unnest(tags) AS t(tag) WHERE ${where} GROUP BY t.tag ORDER BY t.tag`;
+  return { range, summary: summary!, byModel, byDay, byTag };
+}
+
+const byTagSchema = z.strictObject({
+  month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "month is like '2026-04'").optional(),
+  window: z.string().optional(),
+  from: z.string().optional(),
+  to: z.string().optional(),
+  tag: tagField.optional(),
+});
+
+/** Spend by tag over a calendar month (UTC) or a window, from the tag × day rollups. */
+export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  const q = parseInput(byTagSchema, raw);
+  let range: Range;
+  if (q.month) {
+    if (q.window || q.from || q.to) throw new ValidationError('give month or window, not both', 'month');
+    const [y, m] = q.month.split('-').map(Number) as [number, number];
+    range = { from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 1)) };
+  } else {
+    range = resolveRange({ window: q.window, from: q.from, to: q.to }, deps.now?.() ?? new Date());
+  }
+  // Rollups are per UTC day: a window covers the days it touches.
+  const fromDay = new Date(Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()));
+  const rows = await deps.prisma.tagRollupDaily.groupBy({
+    by: ['tag'],
+    where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: fromDay, lt: range.to } },
+    _sum: { requests: true, billedCostMicros: true, inputTokens: true, outputTokens: true },
+    orderBy: { tag: 'asc' },
+  });
+  return rows.map((r) => ({
+    tag: r.tag,
+    requests: r._sum.requests ?? 0,
+    costMicros: r._sum.billedCostMicros ?? 0n,
+    inputTokens: r._sum.inputTokens ?? 0n,
+    outputTokens: r._sum.outputTokens ?? 0n,
+  }));
+}

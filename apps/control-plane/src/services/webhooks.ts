@@ -1,0 +1,104 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { NotFoundError, ValidationError } from '../lib/errors.ts';
+import { newId, randomBase62 } from '../lib/ids.ts';
+import { seal } from '../lib/seal.ts';
+import { parseInput } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import { httpUrl } from './provider-keys.ts';
+
+/** Event names of SPEC §8 that an endpoint may subscribe to. */
+export const WEBHOOK_EVENTS = [
+  'sub_account.created',
+  'sub_account.budget.warning',
+  'sub_account.budget.exhausted',
+  'sub_account.rate_limited',
+  'sub_account.request.failed',
+  'tag.budget.warning',
+  'tag.budget.exhausted',
+  'workspace.budget.warning',
+  'workspace.budget.exhausted',
+  'webhook.endpoint.disabled',
+] as const;
+
+const createSchema = z.strictObject({
+  url: httpUrl,
+  events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length),
+});
+
+export interface WebhookDeps extends ServiceDeps {
+  /** Allow loopback/private receivers (tests, on-prem). Off by default: SSRF protection. */
+  allowPrivateWebhookUrls?: boolean;
+}
+
+/** Literal private, loopback and link-local targets are refused (names are checked at delivery). */
+export function isPrivateHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return true;
+  const v = isIP(host);
+  if (v === 4) {
+    const [a = 0, b = 0] = host.split('.').map(Number);
+    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+  }
+  if (v === 6) return host === '::1' || host === '::' || /^f[cd]/.test(host) || /^fe[89ab]/.test(host) || host.startsWith('::ffff:');
+  return false;
+}
+
+export async function createWebhook(deps: WebhookDeps, caller: Caller, raw: unknown) {
+  const input = parseInput(createSchema, raw);
+  if (!deps.allowPrivateWebhookUrls && isPrivateHost(new URL(input.url).hostname)) {
+    throw new ValidationError('url: private, loopback and link-local addresses are not allowed', 'url');
+  }
+  const secret = `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
+  const endpoint = await mutate(
+    deps,
+    caller,
+    (w) => ({ action: 'webhook.create', targetType: 'webhook', targetId: w.id }),
+    null,
+    (tx: Tx) =>
+      tx.webhookEndpoint.create({
+        data: {
+          id: newId('wh'),
+          workspaceId: caller.workspaceId,
+          url: input.url,
+          events: [...new Set(input.events)],
+          sealedSecret: seal(deps.secretKey, secret),
+        },
+      }),
+  );
+  return { endpoint, secret };
+}
+
+export function listWebhooks(deps: ServiceDeps, caller: Caller) {
+  return deps.prisma.webhookEndpoint.findMany({
+    where: { workspaceId: caller.workspaceId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
+}
+
+export async function findWebhook(deps: ServiceDeps, caller: Caller, id: string) {
+  const row = await deps.prisma.webhookEndpoint.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+  if (!row) throw new NotFoundError('webhook', id);
+  return row;
+}
+
+export async function deleteWebhook(deps: ServiceDeps, caller: Caller, id: string) {
+  await findWebhook(deps, caller, id);
+  return mutate(
+    deps,
+    caller,
+    () => ({ action: 'webhook.delete', targetType: 'webhook', targetId: id }),
+    null,
+    (tx: Tx) => tx.webhookEndpoint.delete({ where: { id } }),
+  );
+}
+
+export async function listDeliveries(deps: ServiceDeps, caller: Caller, endpointId: string) {
+  await findWebhook(deps, caller, endpointId);
+  return deps.prisma.webhookDelivery.findMany({
+    where: { endpointId, workspaceId: caller.workspaceId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: 100,
+    include: { log: { orderBy: { attempt: 'asc' } } },
+  });
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../lib/errors.ts';
+import { hashKey, mintKey, newId } from '../lib/ids.ts';
+import { budgetPeriodField, centsField, markupField, parseInput } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+
+const createSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space, _ . -'),
+  markupPercent: markupField.optional(),
+});
+
+const updateSchema = z.strictObject({
+  markupPercent: markupField.optional(),
+  spendCapCents: centsField.nullable().optional(),
+  budgetPeriod: budgetPeriodField.optional(),
+  byokWaivesMarkup: z.boolean().optional(),
+});
+
+/** Creates a workspace with its first admin key; the plaintext key is returned exactly once. */
+export async function createWorkspace(deps: ServiceDeps, actor: string, raw: unknown) {
+  const input = parseInput(createSchema, raw);
+  if (await deps.prisma.workspace.findUnique({ where: { name: input.name } })) {
+    throw new ConflictError(`a workspace named '${input.name}' already exists`);
+  }
+  const id = newId('ws');
+  const key = mintKey('admin');
+  const workspace = await mutate(
+    deps,
+    { workspaceId: id, actor },
+    () => ({ action: 'workspace.create', targetType: 'workspace', targetId: id }),
+    'workspace',
+    async (tx: Tx) => {
+      const ws = await tx.workspace.create({ data: { id, name: input.name, markupBp: input.markupPercent ?? 0 } });
+      await tx.adminKey.create({ data: { id: newId('ak'), workspaceId: id, hash: key.hash, prefix: key.prefix } });
+      return ws;
+    },
+  );
+  return { workspace, adminKey: key.plaintext };
+}
+
+export function listWorkspaces(deps: ServiceDeps) {
+  return deps.prisma.workspace.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+}
+
+export async function getWorkspace(deps: ServiceDeps, caller: Caller) {
+  const ws = await deps.prisma.workspace.findUnique({ where: { id: caller.workspaceId } });
+  if (!ws) throw new NotFoundError('workspace', caller.workspaceId);
+  return ws;
+}
+
+export async function updateWorkspace(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  const input = parseInput(updateSchema, raw);
+  return mutate(
+    deps,
+    caller,
+    () => ({ action: 'workspace.update', targetType: 'workspace', targetId: caller.workspaceId, data: Object.keys(input) }),
+    'workspace',
+    (tx: Tx) =>
+      tx.workspace.update({
+        where: { id: caller.workspaceId },
+        data: {
+          markupBp: input.markupPercent,
+          spendCapMicros: input.spendCapCents === undefined ? undefined : input.spendCapCents === null ? null : BigInt(input.spendCapCents),
+          budgetPeriod: input.budgetPeriod,
+          byokWaivesMarkup: input.byokWaivesMarkup,
+        },
+      }),
+  );
+}
+
+/**
+ * Start-up: make sure a workspace `default` exists. With `adminKey` (TOLLGATE_ADMIN_KEY) that key
+ * is registered for it; without, the first start mints one and returns it to be printed once —
+ * later starts return null (only its hash was stored).
+ */
+export async function ensureDefaultWorkspace(
+  deps: ServiceDeps,
+  adminKey: string | null,
+): Promise<{ workspaceId: string; printOnce: string | null }> {
+  let ws = await deps.prisma.workspace.findUnique({ where: { name: 'default' } });
+  let printOnce: string | null = null;
+  if (!ws) {
+    if ((await deps.prisma.workspace.count()) > 0 && !adminKey) {
+      // Other workspaces exist (created by the CLI or the root key): nothing to bootstrap.
+      return { workspaceId: '', printOnce: null };
+    }
+    const created = await createWorkspace(deps, 'bootstrap', { name: 'default' });
+    ws = created.workspace;
+    if (!adminKey) printOnce = created.adminKey;
+  }
+  if (adminKey) {
+    const hash = hashKey(adminKey);
+    const existing = await deps.prisma.adminKey.findUnique({ where: { hash } });
+    if (existing && existing.workspaceId !== ws.id) throw new ConflictError('TOLLGATE_ADMIN_KEY belongs to another workspace');
+    if (!existing) {
+      await deps.prisma.adminKey.create({
+        data: { id: newId('ak'), workspaceId: ws.id, hash, prefix: adminKey.slice(0, 16) },
+      });
+    }
+  }
+  return { workspaceId: ws.id, printOnce };
+}

@@ -1,0 +1,100 @@
+import { buildControlPlane, createAuthenticator, ensureDefaultWorkspace } from '@tollgate/control-plane';
+import type { PrismaClient } from '@tollgate/db';
+import { openTestDatabase, pgAvailable } from '@tollgate/testkit';
+
+/** Database kinds every control-plane suite runs on; PostgreSQL only when its tier is on. */
+export const KINDS = ['pglite', 'postgres'] as const;
+export type Kind = (typeof KINDS)[number];
+export const skipKind = (kind: Kind) => kind === 'postgres' && !pgAvailable();
+
+export const ADMIN_KEY = `sk-tg-admin-${'T'.repeat(43)}`;
+export const ROOT_KEY = `root-${'R'.repeat(40)}`;
+
+export interface Answer {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field in tests
+  body: any;
+}
+
+export interface Harness {
+  url: string;
+  prisma: PrismaClient;
+  workspaceId: string;
+  api(method: string, path: string, body?: unknown, key?: string | null): Promise<Answer>;
+  raw(method: string, path: string, init: { body?: string; headers?: Record<string, string> }): Promise<Answer>;
+  // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field in tests
+  gql(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<any>;
+  close(): Promise<void>;
+}
+
+async function answer(res: Response): Promise<Answer> {
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : null;
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, headers: res.headers, body };
+}
+
+/** A control plane on a fresh database of `kind`, with workspace "default" and ADMIN_KEY. */
+export async function startHarness(kind: Kind): Promise<Harness> {
+  const { db, cleanup } = await openTestDatabase(kind);
+  const deps = {
+    prisma: db.prisma,
+    secretKey: Buffer.alloc(32, 7),
+    allowPrivateWebhookUrls: false,
+    authenticator: createAuthenticator(db.prisma, ROOT_KEY),
+    log: () => {},
+  };
+  const boot = await ensureDefaultWorkspace(deps, ADMIN_KEY);
+  const plane = buildControlPlane(deps);
+  const port = await plane.start(0);
+  const url = `http://127.0.0.1:${port}`;
+  const raw: Harness['raw'] = async (method, path, init) =>
+    answer(await fetch(url + path, { method, body: init.body, headers: init.headers }));
+  return {
+    url,
+    prisma: db.prisma,
+    workspaceId: boot.workspaceId,
+    raw,
+    api: (method, path, body, key = ADMIN_KEY) =>
+      raw(method, path, {
+        body: body === undefined ? undefined : JSON.stringify(body),
+        headers: {
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+      }),
+    gql: async (query, variables = {}, key = ADMIN_KEY) => {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      return res.json();
+    },
+    close: async () => {
+      await plane.stop();
+      await cleanup();
+    },
+  };
+}
+
+/** Row counts of every table an admin call could write: a refused call must leave them unchanged. */
+export async function rowCounts(prisma: PrismaClient): Promise<Record<string, number>> {
+  const [workspaces, adminKeys, subAccounts, keys, budgets, prices, providerKeys, webhooks, audit] = await Promise.all([
+    prisma.workspace.count(),
+    prisma.adminKey.count(),
+    prisma.subAccount.count(),
+    prisma.subAccountKey.count(),
+    prisma.tagBudget.count(),
+    prisma.modelPrice.count(),
+    prisma.providerCredential.count(),
+    prisma.webhookEndpoint.count(),
+    prisma.auditLog.count(),
+  ]);
+  return { workspaces, adminKeys, subAccounts, keys, budgets, prices, providerKeys, webhooks, audit };
+}

@@ -1,0 +1,123 @@
+import type { PolicyBus } from '@tollgate/bus';
+import {
+  applyDelta,
+  type BasePriceLookup,
+  type CompiledPolicy,
+  compile,
+  decodePolicyMessage,
+  decodeSnapshot,
+} from '@tollgate/policy';
+import type { Logger } from '../log.ts';
+
+/**
+ * Holds the data plane's compiled policy and keeps it current (SPEC §3, §10): "latest" is read on
+ * start, on every gap, on an unreadable announcement and on a slow timer; announcements carrying a
+ * newer snapshot or a chaining delta are applied in place. Whatever fails to decode is logged and
+ * ignored: the last good policy stays in force. The reference is swapped whole, so a request judged
+ * against one revision never sees half of the next.
+ */
+export interface PolicyHolder {
+  current(): CompiledPolicy | null;
+  revision(): number;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Re-reads "latest" now (coalesced with a read in flight). */
+  refresh(): Promise<void>;
+}
+
+export interface PolicyHolderOptions {
+  bus: PolicyBus;
+  basePrices: BasePriceLookup;
+  pollMs?: number;
+  log: Logger;
+}
+
+export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
+  const { bus, log } = opts;
+  let policy: CompiledPolicy | null = null;
+  let unsubscribe: (() => Promise<void>) | null = null;
+  let timer: NodeJS.Timeout | null = null;
+  let reading: Promise<void> | null = null;
+  let again = false;
+
+  const revision = () => policy?.revision ?? -1;
+
+  function swap(next: CompiledPolicy, how: string) {
+    if (policy !== null && next.revision <= policy.revision) return;
+    policy = next;
+    log.debug('policy applied', { revision: next.revision, how });
+  }
+
+  async function readLatest(): Promise<void> {
+    const text = await bus.getLatest();
+    if (text === null) return;
+    const decoded = decodeSnapshot(text);
+    if (!decoded.ok) {
+      log.warn('latest policy refused; keeping last good', { reason: decoded.reason });
+      return;
+    }
+    if (decoded.value.revision <= revision()) return;
+    swap(compile(decoded.value, { basePrices: opts.basePrices }), 'latest');
+  }
+
+  /** One read at a time; calls during a read share one follow-up read. */
+  function refresh(): Promise<void> {
+    if (reading !== null) {
+      again = true;
+      return reading;
+    }
+    reading = (async () => {
+      try {
+        do {
+          again = false;
+          await readLatest().catch((err) => log.warn('policy read failed', { err: String(err) }));
+        } while (again);
+      } finally {
+        reading = null;
+      }
+    })();
+    return reading;
+  }
+
+  function onAnnounce(rev: number, payload: string | null) {
+    if (rev >= 0 && rev <= revision()) return;
+    if (rev < 0 || payload === null || payload === '' || policy === null) {
+      void refresh();
+      return;
+    }
+    const decoded = decodePolicyMessage(payload);
+    if (!decoded.ok) {
+      log.warn('policy announcement refused; re-reading latest', { reason: decoded.reason });
+      void refresh();
+      return;
+    }
+    const message = decoded.value;
+    if (message.kind === 'snapshot') {
+      swap(compile(message.snapshot, { basePrices: opts.basePrices }), 'announce');
+      return;
+    }
+    const applied = applyDelta(policy, message.delta);
+    if (applied.ok) swap(applied.policy, 'delta');
+    else if (applied.reason === 'gap') void refresh();
+  }
+
+  return {
+    current: () => policy,
+    revision,
+    refresh,
+    async start() {
+      // Subscribe before reading, so nothing published in between is missed.
+      unsubscribe = await bus.subscribe(onAnnounce);
+      await refresh();
+      timer = setInterval(() => void refresh(), opts.pollMs ?? 5_000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer !== null) clearInterval(timer);
+      timer = null;
+      await unsubscribe?.();
+      unsubscribe = null;
+      await reading;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { Redis } from 'ioredis';
+import { createMemoryLimiter } from './limiter/memory.ts';
+import { createRedisLimiter } from './limiter/redis.ts';
+import { createMemoryPolicyBus } from './policy/memory.ts';
+import { createRedisPolicyBus } from './policy/redis.ts';
+import type { Bus } from './types.ts';
+import { createMemoryUsageStream } from './usage/memory.ts';
+import { createRedisUsageStream } from './usage/redis.ts';
+
+export interface BusOptions {
+  /** Set: Redis (scale-out). Unset: in-process (valid only when both planes share one process). */
+  redisUrl?: string;
+  /** Namespaces every key, channel and stream ([A-Za-z0-9_.-]); tests pass a unique one per run. */
+  prefix: string;
+  /** Idempotency window of settle(). Default 1 h. */
+  settledTtlMs?: number;
+  /** Approximate cap on the usage stream's length. */
+  usageMaxLen?: number;
+  /** Redis only: a command not answered in this time rejects, so a request never hangs on a dead
+   * Redis — the caller fails closed (SPEC §10). Default 2 000. A timed-out admit may still have
+   * reserved: its reservation expires after its TTL. */
+  commandTimeoutMs?: number;
+}
+
+/** Chooses the implementation once, at start-up; everything above it uses the interfaces only. */
+export function createBus(opts: BusOptions): Bus {
+  if (!opts.redisUrl) {
+    const limiter = createMemoryLimiter({ prefix: opts.prefix, settledTtlMs: opts.settledTtlMs });
+    const policy = createMemoryPolicyBus();
+    const usage = createMemoryUsageStream({ maxLen: opts.usageMaxLen });
+    const close = async () => {
+      await Promise.all([limiter.close(), policy.close(), usage.close()]);
+    };
+    return { mode: 'in-process', limiter, policy, usage, close };
+  }
+  const client = new Redis(opts.redisUrl, {
+    commandTimeout: opts.commandTimeoutMs ?? 2_000,
+    maxRetriesPerRequest: 1,
+  });
+  // Errors surface on the commands that hit them; an unhandled 'error' event would crash the process.
+  client.on('error', () => {});
+  const { prefix } = opts;
+  const limiter = createRedisLimiter({ client, prefix, settledTtlMs: opts.settledTtlMs });
+  const policy = createRedisPolicyBus({ client, prefix });
+  const usage = createRedisUsageStream({ client, prefix, maxLen: opts.usageMaxLen });
+  const close = async () => {
+    await Promise.all([policy.close(), usage.close()]);
+    await limiter.close();
+    await client.quit().catch(() => client.disconnect());
+  };
+  return { mode: 'redis', limiter, policy, usage, close };
+}

@@ -1,0 +1,250 @@
+import { createKeys } from '@tollgate/redis';
+import {
+  CONCURRENCY_RETRY_MS,
+  checkAdmit,
+  checkCounters,
+  checkSettle,
+  checkUint,
+  counterKeyTtlMs,
+  DAY_MS,
+  DEFAULT_SETTLED_TTL_MS,
+  rateSnapshot,
+  type WindowUse,
+  windows,
+} from '../limits.ts';
+import type {
+  AdmitRequest,
+  AdmitResult,
+  Counter,
+  Limiter,
+  RateLimitName,
+  SettleRequest,
+} from '../types.ts';
+import { TtlMap } from './ttl-map.ts';
+
+/**
+ * The embedded limiter: the same semantics as the admit/settle scripts (see packages/redis/src/lua),
+ * over Maps. What must hold: admit() and settle() contain no `await`, so each runs to completion on
+ * the one JS thread — the same critical section a Lua script gets on Redis. Keys are built by the
+ * same key builders, so ids are validated and identified exactly as in Redis.
+ */
+
+interface CounterState {
+  /** null until the first settle or seed (seed only fills an absent figure). */
+  spent: number | null;
+  /** Always the sum of `reservations` amounts. */
+  reserved: number;
+  reservations: Map<string, { amount: number; expiresAt: number }>;
+}
+
+const WINDOW_KEY_MS = 120_000;
+const DAY_KEY_MS = 2 * DAY_MS;
+const newState = (): CounterState => ({ spent: null, reserved: 0, reservations: new Map() });
+
+function purge(c: CounterState, nowMs: number) {
+  for (const [id, r] of c.reservations) {
+    if (r.expiresAt <= nowMs) {
+      c.reservations.delete(id);
+      c.reserved -= r.amount;
+    }
+  }
+}
+
+function release(c: CounterState, id: string) {
+  const r = c.reservations.get(id);
+  if (!r) return;
+  c.reservations.delete(id);
+  c.reserved -= r.amount;
+}
+
+export interface MemoryLimiterOptions {
+  /** Only shapes the internal keys; one process needs no isolation. */
+  prefix?: string;
+  /** How long a settled request id is remembered (idempotency window). Default 1 h. */
+  settledTtlMs?: number;
+}
+
+type Keys = ReturnType<MemoryLimiter['keysOf']>;
+
+/** Public methods are arrow properties: callers may pass `limiter.admit` around unbound. */
+class MemoryLimiter implements Limiter {
+  readonly #keys;
+  readonly #settledTtlMs: number;
+  readonly #counters = new TtlMap<CounterState>();
+  readonly #counts = new TtlMap<{ n: number }>();
+  readonly #slots = new TtlMap<Map<string, number>>();
+  readonly #tokenRecords = new TtlMap<{ minuteIndex: number; estimate: number }>();
+  readonly #settledIds = new TtlMap<true>();
+
+  constructor(opts: MemoryLimiterOptions) {
+    this.#keys = createKeys(opts.prefix ?? 'embedded');
+    this.#settledTtlMs = opts.settledTtlMs ?? DEFAULT_SETTLED_TTL_MS;
+  }
+
+  admit = async (req: AdmitRequest): Promise<AdmitResult> => {
+    // No await below: this whole body is one critical section.
+    const { minMicros } = checkAdmit(req);
+    const k = this.keysOf(req);
+    const { rate } = req;
+    const count = (key: string, limit: number | null) =>
+      limit === null ? 0 : (this.#counts.get(key)?.n ?? 0);
+    const use: WindowUse = {
+      rpmUsed: count(k.rpm, rate.rpm),
+      rpdUsed: count(k.rpd, rate.rpd),
+      tpmUsed: count(k.tpm, rate.tpm),
+    };
+    // Replace semantics for a retried request id, then drop crashed requests' reservations.
+    this.#slots.get(k.conc)?.delete(req.requestId);
+    for (const key of k.counters) {
+      const st = this.#counters.get(key);
+      if (st) {
+        purge(st, req.nowMs);
+        release(st, req.requestId);
+      }
+    }
+    const refused = this.#rateRefusal(req, use, k);
+    if (refused) return refused;
+    const x = this.#fit(req, minMicros, k);
+    if (typeof x !== 'number') return x;
+    this.#reserve(req, k, x);
+    const snapshot = rateSnapshot(req, use, 1, rate.estimatedTokens);
+    return { ok: true, reservedMicros: x, clamped: x < req.worstCaseMicros, rate: snapshot };
+  };
+
+  settle = async (s: SettleRequest) => {
+    checkSettle(s);
+    const done = this.#keys.settled(s.workspaceId, s.requestId);
+    if (this.#settledIds.get(done)) return { settled: false };
+    this.#settledIds.set(done, true, this.#settledTtlMs);
+    this.#slots.get(this.#keys.concurrency(s.workspaceId, s.subAccountId))?.delete(s.requestId);
+    this.#settleTokens(s);
+    for (const c of s.spend) {
+      const key = this.#keys.counter(s.workspaceId, c.scope, c.periodKey).state;
+      const st = this.#counters.getOrCreate(key, newState);
+      release(st, s.requestId);
+      st.spent = (st.spent ?? 0) + s.actualMicros;
+      this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
+    }
+    return { settled: true };
+  };
+
+  spent = async (ws: string, cs: Counter[], nowMs = Date.now()) => {
+    checkCounters(cs);
+    return cs.map(({ scope, periodKey }) => {
+      const st = this.#counters.get(this.#keys.counter(ws, scope, periodKey).state);
+      let reserved = st?.reserved ?? 0;
+      for (const r of st?.reservations.values() ?? [])
+        if (r.expiresAt <= nowMs) reserved -= r.amount;
+      return { scope, spentMicros: st?.spent ?? 0, reservedMicros: Math.max(0, reserved) };
+    });
+  };
+
+  seed = async (ws: string, counter: Counter, spentMicros: number) => {
+    checkUint('spentMicros', spentMicros);
+    checkCounters([counter]);
+    const key = this.#keys.counter(ws, counter.scope, counter.periodKey).state;
+    const st = this.#counters.getOrCreate(key, newState);
+    if (st.spent === null) st.spent = spentMicros;
+    this.#counters.extend(key, counterKeyTtlMs(counter.periodKey));
+  };
+
+  close = async () => {};
+
+  keysOf(req: AdmitRequest) {
+    const { workspaceId: ws, subAccountId: sa } = req;
+    const w = windows(req.nowMs);
+    return {
+      conc: this.#keys.concurrency(ws, sa),
+      rpm: this.#keys.rpmWindow(ws, sa, w.minuteIndex),
+      rpd: this.#keys.rpdWindow(ws, sa, w.dayIndex),
+      tpm: this.#keys.tpmWindow(ws, sa, w.minuteIndex),
+      tokens: this.#keys.requestTokens(ws, req.requestId),
+      counters: req.spend.map((c) => this.#keys.counter(ws, c.scope, c.periodKey).state),
+    };
+  }
+
+  #bump(key: string, by: number, ttlMs: number) {
+    this.#counts.getOrCreate(key, () => ({ n: 0 })).n += by;
+    this.#counts.extend(key, ttlMs);
+  }
+
+  #rateRefusal(req: AdmitRequest, use: WindowUse, k: Keys): AdmitResult | null {
+    const { rpm, rpd, tpm, maxConcurrent, estimatedTokens } = req.rate;
+    const w = windows(req.nowMs);
+    const refuse = (limit: RateLimitName, retryAfterMs: number): AdmitResult => {
+      const rate = rateSnapshot(req, use, 0, 0);
+      return { ok: false, kind: 'rate', limit, retryAfterMs: Math.max(1, retryAfterMs), rate };
+    };
+    if (rpm !== null && use.rpmUsed + 1 > rpm) return refuse('rpm', w.minuteEndMs - req.nowMs);
+    if (rpd !== null && use.rpdUsed + 1 > rpd) return refuse('rpd', w.dayEndMs - req.nowMs);
+    if (tpm !== null && use.tpmUsed + estimatedTokens > tpm) {
+      return refuse('tpm', w.minuteEndMs - req.nowMs);
+    }
+    if (maxConcurrent !== null) {
+      const s = this.#slots.get(k.conc);
+      if (s) for (const [id, exp] of s) if (exp <= req.nowMs) s.delete(id);
+      if ((s?.size ?? 0) >= maxConcurrent) return refuse('concurrency', CONCURRENCY_RETRY_MS);
+    }
+    return null;
+  }
+
+  /** x = min(worst case, smallest remaining); or the refusal naming the first counter that failed. */
+  #fit(req: AdmitRequest, minMicros: number, k: Keys): number | AdmitResult {
+    let x = req.worstCaseMicros;
+    for (const [i, c] of req.spend.entries()) {
+      if (c.capMicros === null) continue;
+      const st = this.#counters.get(k.counters[i]!);
+      const spentMicros = st?.spent ?? 0;
+      const reservedMicros = Math.max(0, st?.reserved ?? 0);
+      const remaining = c.capMicros - spentMicros - reservedMicros;
+      if (remaining < minMicros) {
+        const { scope, capMicros } = c;
+        return { ok: false, kind: 'spend', scope, capMicros, spentMicros, reservedMicros };
+      }
+      x = Math.min(x, remaining);
+    }
+    return x;
+  }
+
+  #reserve(req: AdmitRequest, k: Keys, x: number) {
+    const { requestId: id, nowMs, reservationTtlMs: ttl, rate } = req;
+    const expiresAt = nowMs + ttl;
+    for (const [i, c] of req.spend.entries()) {
+      const key = k.counters[i]!;
+      const st = this.#counters.getOrCreate(key, newState);
+      st.reserved += x;
+      st.reservations.set(id, { amount: x, expiresAt });
+      this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
+    }
+    if (rate.rpm !== null) this.#bump(k.rpm, 1, WINDOW_KEY_MS);
+    if (rate.rpd !== null) this.#bump(k.rpd, 1, DAY_KEY_MS);
+    if (rate.tpm !== null) {
+      this.#bump(k.tpm, rate.estimatedTokens, WINDOW_KEY_MS);
+      const record = { minuteIndex: windows(nowMs).minuteIndex, estimate: rate.estimatedTokens };
+      this.#tokenRecords.set(k.tokens, record, Math.max(ttl, 60_000) + 60_000);
+    }
+    if (rate.maxConcurrent !== null) {
+      this.#slots.getOrCreate(k.conc, () => new Map()).set(id, expiresAt);
+      this.#slots.extend(k.conc, ttl + 60_000);
+    }
+  }
+
+  /** Same-minute settle: the estimate is replaced by the actual tokens; later: actual tokens are
+   * charged to the current minute (the estimate stays in its own, closed window). */
+  #settleTokens(s: SettleRequest) {
+    const recordKey = this.#keys.requestTokens(s.workspaceId, s.requestId);
+    const rec = this.#tokenRecords.get(recordKey);
+    if (!rec) return;
+    const { minuteIndex } = windows(s.nowMs);
+    const windowKey = this.#keys.tpmWindow(s.workspaceId, s.subAccountId, minuteIndex);
+    const delta = rec.minuteIndex === minuteIndex ? s.actualTokens - rec.estimate : s.actualTokens;
+    if (delta > 0 || (delta < 0 && this.#counts.get(windowKey))) {
+      this.#bump(windowKey, delta, WINDOW_KEY_MS);
+    }
+    this.#tokenRecords.delete(recordKey);
+  }
+}
+
+export function createMemoryLimiter(opts: MemoryLimiterOptions = {}): Limiter {
+  return new MemoryLimiter(opts);
+}

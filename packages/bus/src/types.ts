@@ -1,0 +1,167 @@
+/**
+ * The interfaces the planes talk through. Each has a Redis implementation (scale-out) and an in-process
+ * one (embedded single-process mode); both pass the same behavioural suite. Money is integer micro-USD.
+ */
+
+/** One spend counter: a scope's budget for one period. */
+export interface Counter {
+  /** e.g. 'sa:<id>', 'tag:<name>', 'ws'. Unique within one request's `spend` list. */
+  scope: string;
+  /** null = uncapped: still tracked (spent/reserved), never refuses. */
+  capMicros: number | null;
+  /** e.g. 'm2026-11' (monthly), 'w2026-47', 'd2026-11-23', 'total'. [A-Za-z0-9_.-] only. The first
+   * letter decides how long the counter outlives its last write: m 40 d, w 10 d, d 3 d, else 400 d. */
+  periodKey: string;
+}
+
+export interface RateLimits {
+  rpm: number | null;
+  rpd: number | null;
+  tpm: number | null;
+  maxConcurrent: number | null;
+  /** Charged to the TPM window at admission, replaced by the actual tokens at settle. */
+  estimatedTokens: number;
+}
+
+export interface AdmitRequest {
+  workspaceId: string;
+  subAccountId: string;
+  requestId: string;
+  /** Wall clock of the caller (ms). Windows and reservation expiry are judged on it, so replicas
+   * need synchronised clocks (NTP); skew only shifts window edges and expiry by the skew. */
+  nowMs: number;
+  rate: RateLimits;
+  /** Sub-account, each tag budget, workspace — all-or-nothing. */
+  spend: Counter[];
+  /** Estimated maximum cost of the request as asked. */
+  worstCaseMicros: number;
+  /** Cost with max_tokens clamped to the minimum useful; if even this does not fit → refusal. */
+  minMicros: number;
+  /** The reservation (and concurrency slot) expires after this if nobody settles it. */
+  reservationTtlMs: number;
+}
+
+export interface RateSnapshot {
+  limitRequests: number | null;
+  remainingRequests: number | null;
+  resetRequestsMs: number | null;
+  limitTokens: number | null;
+  remainingTokens: number | null;
+  resetTokensMs: number | null;
+}
+
+export type RateLimitName = 'rpm' | 'rpd' | 'tpm' | 'concurrency';
+
+export type AdmitResult =
+  | {
+      ok: true;
+      /** min(worstCase, smallest remaining across capped counters). */
+      reservedMicros: number;
+      /** reservedMicros < worstCaseMicros: the caller must lower max_tokens to fit. */
+      clamped: boolean;
+      rate: RateSnapshot;
+    }
+  | { ok: false; kind: 'rate'; limit: RateLimitName; retryAfterMs: number; rate: RateSnapshot }
+  | {
+      ok: false;
+      kind: 'spend';
+      /** The first counter (in `spend` order) where even minMicros did not fit. */
+      scope: string;
+      capMicros: number;
+      spentMicros: number;
+      reservedMicros: number;
+    };
+
+export interface SettleRequest {
+  workspaceId: string;
+  subAccountId: string;
+  requestId: string;
+  /** The same counters the admission reserved on. */
+  spend: Counter[];
+  /** Added to spent exactly as given (the caller caps it at the reservation when it must). */
+  actualMicros: number;
+  actualTokens: number;
+  nowMs: number;
+}
+
+export interface CounterBalance {
+  scope: string;
+  spentMicros: number;
+  /** Live reservations only (expired ones are not counted). */
+  reservedMicros: number;
+}
+
+export interface Limiter {
+  /** One atomic check-and-reserve of rate limits and every spend counter. Rejects (throws) when the
+   * store is unreachable: the caller decides to fail closed or open. */
+  admit(req: AdmitRequest): Promise<AdmitResult>;
+  /** Idempotent by requestId: a second settle answers settled:false and changes nothing. */
+  settle(s: SettleRequest): Promise<{ settled: boolean }>;
+  spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
+  /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
+  seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Called for every announcement. revision -1 / payload null: an announcement may have been missed
+ * (unreadable message, or the subscription reconnected) — the receiver re-reads `getLatest()`. */
+export type PolicyAnnounce = (revision: number, payload: string | null) => void;
+
+export interface PolicyBus {
+  /** Announce a revision to every subscriber (payload may be a delta). Fire-and-forget: a subscriber
+   * that was away misses it and must detect the gap from revision numbers. */
+  publish(revision: number, payload: string): Promise<void>;
+  setLatest(payload: string): Promise<void>;
+  getLatest(): Promise<string | null>;
+  /** Resolves once subscribed; the returned function unsubscribes. */
+  subscribe(onAnnounce: PolicyAnnounce): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+export interface UsageEntry {
+  id: string;
+  data: string;
+}
+
+export interface UsageConsumerOptions {
+  group: string;
+  consumer: string;
+  /** Entries are acknowledged only after this resolves; if it throws, the whole batch is delivered
+   * again (at least once), so it must be idempotent. */
+  handler: (entries: UsageEntry[]) => Promise<void>;
+  /** How long one read waits for new entries. */
+  blockMs: number;
+  /** Most entries per handler call. Default 100. */
+  batchSize?: number;
+  /** Entries pending this long in another (dead) consumer are claimed. Default 30 000. */
+  claimIdleMs?: number;
+  /** Pause after a failed handler call (or read) before trying again. Default 1 000. */
+  retryDelayMs?: number;
+  /** Told about every handler or store failure (the consumer keeps going). Default: ignored. */
+  onError?: (err: unknown) => void;
+}
+
+export interface UsageConsumer {
+  start(): Promise<void>;
+  /** Stops reading; waits for the handler call in flight and acknowledges it if it succeeds. */
+  stop(): Promise<void>;
+}
+
+export interface UsageStream {
+  /** All or nothing is not promised: on a rejection some entries may be in; retrying may duplicate
+   * them, which ingestion absorbs (idempotent by request id). */
+  append(batch: string[]): Promise<void>;
+  createConsumer(opts: UsageConsumerOptions): UsageConsumer;
+  /** Stops every consumer it created. */
+  close(): Promise<void>;
+}
+
+export interface Bus {
+  mode: 'redis' | 'in-process';
+  limiter: Limiter;
+  policy: PolicyBus;
+  usage: UsageStream;
+  /** Stops the consumers and subscriptions it created (a consumer's batch in flight is finished and
+   * acked first), then closes the connections it opened. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,136 @@
+import { createKeys } from '@tollgate/redis';
+import type { Redis } from 'ioredis';
+import type { UsageConsumerOptions, UsageEntry, UsageStream } from '../types.ts';
+import { type ConsumerSource, runConsumer } from './consumer-loop.ts';
+
+export interface RedisUsageStreamOptions {
+  client: Redis;
+  prefix: string;
+  /** Approximate cap on the stream length (XADD MAXLEN ~). Entries beyond it are trimmed even if no
+   * consumer read them — size it for the longest control-plane outage to ride out. Default 1e6. */
+  maxLen?: number;
+  /** close() quits the client only when the stream owns it. */
+  ownsClient?: boolean;
+}
+
+const FIELD = 'd';
+type RawEntry = [id: string, fields: string[] | null];
+
+/** An entry whose fields are null was trimmed while pending: it can only be acked away. */
+function toEntries(raw: RawEntry[]): { live: UsageEntry[]; gone: string[] } {
+  const live: UsageEntry[] = [];
+  const gone: string[] = [];
+  for (const [id, fields] of raw) {
+    const at = fields ? fields.indexOf(FIELD) : -1;
+    const data = at >= 0 && at % 2 === 0 ? fields![at + 1] : undefined;
+    if (data === undefined) gone.push(id);
+    else live.push({ id, data });
+  }
+  return { live, gone };
+}
+
+/** XREADGROUP answers [[stream, entries]] (or null); one stream is read. */
+function entriesOf(reply: unknown): RawEntry[] {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const first = reply[0] as unknown;
+  return (Array.isArray(first) ? first[1] : reply[1]) as RawEntry[];
+}
+
+function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): ConsumerSource {
+  // A blocking read holds its connection, so each consumer has its own.
+  let conn: Redis | null = null;
+  let claimCursor = '0-0';
+  const use = () => {
+    if (!conn) throw new Error('usage consumer is not started');
+    return conn;
+  };
+  async function live(raw: RawEntry[]) {
+    const { live, gone } = toEntries(raw);
+    if (gone.length > 0) await use().xack(stream, o.group, ...gone);
+    return live;
+  }
+  const read = async (count: number, id: string, blockMs?: number) => {
+    const block = blockMs === undefined ? [] : ['BLOCK', String(blockMs)];
+    const args = ['GROUP', o.group, o.consumer, 'COUNT', String(count), ...block];
+    const reply = await (use().xreadgroup as (...a: string[]) => Promise<unknown>)(
+      ...args,
+      'STREAMS',
+      stream,
+      id,
+    );
+    return live(entriesOf(reply));
+  };
+  return {
+    async init() {
+      // Own timeout: the shared client's commandTimeout would cut a long BLOCK short, while a read
+      // must still fail (and be retried) if the connection silently died.
+      conn = client.duplicate({
+        commandTimeout: o.blockMs + 5_000,
+        connectionName: `${stream}:consumer`,
+      });
+      conn.on('error', () => {});
+      try {
+        // From '0': entries appended before the group existed are usage too.
+        await conn.xgroup('CREATE', stream, o.group, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+      }
+    },
+    ownPending: (count) => read(count, '0'),
+    async claim(count, idleMs) {
+      const reply = (await use().xautoclaim(
+        stream,
+        o.group,
+        o.consumer,
+        idleMs,
+        claimCursor,
+        'COUNT',
+        count,
+      )) as [string, RawEntry[]];
+      claimCursor = reply[0];
+      return live(reply[1]);
+    },
+    readNew: (count, blockMs) => read(count, '>', blockMs),
+    async ack(ids) {
+      if (ids.length > 0) await use().xack(stream, o.group, ...ids);
+    },
+    interrupt() {
+      // Rejects the blocked XREADGROUP at once; nothing is lost (unread entries stay in the stream).
+      conn?.disconnect();
+    },
+    async close() {
+      const c = conn;
+      conn = null;
+      if (c && c.status !== 'end') await c.quit().catch(() => c.disconnect());
+    },
+  };
+}
+
+/** Usage events on a Redis Stream, consumed through consumer groups (XREADGROUP/XACK/XAUTOCLAIM). */
+export function createRedisUsageStream(opts: RedisUsageStreamOptions): UsageStream {
+  const { client } = opts;
+  const stream = createKeys(opts.prefix).usageStream();
+  const maxLen = String(opts.maxLen ?? 1_000_000);
+  const consumers = new Set<ReturnType<typeof runConsumer>>();
+
+  return {
+    async append(batch) {
+      if (batch.length === 0) return;
+      const p = client.pipeline();
+      for (const data of batch) p.xadd(stream, 'MAXLEN', '~', maxLen, '*', FIELD, data);
+      const results = (await p.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed) throw failed[0];
+    },
+    createConsumer(o) {
+      const consumer = runConsumer(redisSource(client, stream, o), o);
+      consumers.add(consumer);
+      return consumer;
+    },
+    async close() {
+      await Promise.all([...consumers].map((c) => c.stop()));
+      consumers.clear();
+      if (opts.ownsClient) await client.quit();
+    },
+  };
+}

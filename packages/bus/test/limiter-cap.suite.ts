@@ -1,0 +1,230 @@
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import type { AdmitRequest, Limiter } from '../src/types.ts';
+import { admitReq, counter, newId, okOf, settleReq } from './fixtures.ts';
+import { type Harness, type Impl, prng, sleep } from './harness.ts';
+
+/** SPEC §6, the cap guarantee, and the reservation lifecycle — the same for every implementation. */
+export function capSuite(impl: Impl) {
+  let h: Harness;
+  let ws: string;
+  beforeEach(async () => {
+    h = await impl.make();
+    ws = newId('ws');
+  });
+  afterEach(() => h.close());
+
+  const total = async (l: Limiter, scope: string) =>
+    (await l.spent(ws, [counter(scope, null)]))[0]!;
+
+  it('holds the cap under 500 concurrent admits from two replicas, clamping the last fit', async () => {
+    // Cap odd, every worst case even: a full reservation never empties the budget exactly, so some
+    // admission must meet a remainder below its worst case (≥ minMicros = 1) and be clamped.
+    const cap = 90_001;
+    const rand = prng(20261123);
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, cap)];
+    const reqs = Array.from({ length: 500 }, () =>
+      admitReq(
+        { workspaceId: ws, subAccountId: sa, spend },
+        { worstCaseMicros: 2 * (500 + Math.floor(rand() * 2_000)), minMicros: 1 },
+      ),
+    );
+    const results = await Promise.all(reqs.map((r, i) => h.replicas[i % 2]!.admit(r)));
+    const admitted = reqs.flatMap((r, i) => {
+      const res = results[i]!;
+      if (res.ok) expect(res.reservedMicros).toBeLessThanOrEqual(r.worstCaseMicros);
+      return res.ok ? [{ req: r, res }] : [];
+    });
+    const reserved = admitted.reduce((s, a) => s + a.res.reservedMicros, 0);
+    expect(reserved).toBeLessThanOrEqual(cap);
+    expect(admitted.length).toBeGreaterThan(15);
+    expect(admitted.length).toBeLessThan(60);
+    expect(
+      admitted.some((a) => a.res.clamped && a.res.reservedMicros < a.req.worstCaseMicros),
+    ).toBe(true);
+    expect(results.filter((r) => !r.ok).every((r) => !r.ok && r.kind === 'spend')).toBe(true);
+    expect(await total(h.replicas[0], `sa:${sa}`)).toEqual({
+      scope: `sa:${sa}`,
+      spentMicros: 0,
+      reservedMicros: reserved,
+    });
+
+    const actuals = admitted.map((a) => Math.floor(a.res.reservedMicros * rand()));
+    await Promise.all(
+      admitted.map((a, i) => h.replicas[(i + 1) % 2]!.settle(settleReq(a.req, actuals[i]!))),
+    );
+    const after = await total(h.replicas[1], `sa:${sa}`);
+    expect(after.spentMicros).toBe(actuals.reduce((s, x) => s + x, 0));
+    expect(after.spentMicros).toBeLessThanOrEqual(cap);
+    expect(after.reservedMicros).toBe(0);
+  });
+
+  it('holds every cap when admits and settles interleave, spending the full reservation', async () => {
+    const cap = 50_000;
+    const rand = prng(7);
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, cap), counter('tag:t', 80_000), counter('ws', 60_000)];
+    await Promise.all(
+      Array.from({ length: 300 }, async (_, i) => {
+        const l = h.replicas[i % 2]!;
+        const r = admitReq(
+          { workspaceId: ws, subAccountId: sa, spend },
+          { worstCaseMicros: 500 + Math.floor(rand() * 3_000), minMicros: 200 },
+        );
+        const res = await l.admit(r);
+        if (!res.ok) return;
+        await sleep(Math.floor(rand() * 5));
+        await h.replicas[(i + 1) % 2]!.settle(settleReq(r, res.reservedMicros));
+      }),
+    );
+    const rows = await h.replicas[0].spent(ws, spend);
+    expect(rows[0]!.spentMicros).toBeLessThanOrEqual(cap);
+    expect(rows[0]!.spentMicros).toBeGreaterThan(cap - 200);
+    // One sub-account carries all the spend, so every counter saw exactly the same settles.
+    expect(rows.map((r) => r.spentMicros)).toEqual([0, 0, 0].map(() => rows[0]!.spentMicros));
+    expect(rows.every((r) => r.reservedMicros === 0)).toBe(true);
+  });
+
+  it('is all-or-nothing across sub-account, tag and workspace counters', async () => {
+    const sas = [newId('sa'), newId('sa'), newId('sa')];
+    const shared = [counter('tag:search', 60_000), counter('ws', 100_000)];
+    const spendOf = (sa: string) => [counter(`sa:${sa}`, 40_000), ...shared];
+    const rand = prng(42);
+    const reqs = Array.from({ length: 300 }, (_, i) => {
+      const sa = sas[i % 3]!;
+      const worstCaseMicros = 1_000 + Math.floor(rand() * 2_000);
+      return admitReq(
+        { workspaceId: ws, subAccountId: sa, spend: spendOf(sa) },
+        { worstCaseMicros },
+      );
+    });
+    const results = await Promise.all(reqs.map((r, i) => h.replicas[i % 2]!.admit(r)));
+    const held = new Map<string, number>();
+    reqs.forEach((r, i) => {
+      const res = results[i]!;
+      if (!res.ok) return;
+      for (const c of r.spend) held.set(c.scope, (held.get(c.scope) ?? 0) + res.reservedMicros);
+    });
+    const all = [...sas.map((sa) => counter(`sa:${sa}`, 40_000)), ...shared];
+    for (const row of await h.replicas[1].spent(ws, all)) {
+      // Each counter holds exactly what the admitted requests reserved: no partial reservations.
+      expect(row.reservedMicros).toBe(held.get(row.scope) ?? 0);
+      expect(row.reservedMicros).toBeLessThanOrEqual(
+        all.find((c) => c.scope === row.scope)!.capMicros!,
+      );
+    }
+    expect(held.get('tag:search')).toBeGreaterThan(60_000 - 1_000);
+  });
+
+  it('names the first counter that refused and leaves no reservation anywhere', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 1_000_000), counter('tag:x', null), counter('ws', 10_000)];
+    await h.replicas[0].seed(ws, spend[2]!, 9_950);
+    const base = { workspaceId: ws, subAccountId: sa, spend };
+    const refused = await h.replicas[1].admit(
+      admitReq(base, { worstCaseMicros: 500, minMicros: 100 }),
+    );
+    expect(refused).toEqual({
+      ok: false,
+      kind: 'spend',
+      scope: 'ws',
+      capMicros: 10_000,
+      spentMicros: 9_950,
+      reservedMicros: 0,
+    });
+    for (const row of await h.replicas[0].spent(ws, spend)) expect(row.reservedMicros).toBe(0);
+
+    const fits = okOf(
+      await h.replicas[0].admit(admitReq(base, { worstCaseMicros: 500, minMicros: 40 })),
+    );
+    expect(fits).toMatchObject({ reservedMicros: 50, clamped: true });
+    const rows = await h.replicas[1].spent(ws, spend);
+    expect(rows.map((r) => r.reservedMicros)).toEqual([50, 50, 50]);
+  });
+
+  it('reserves min(worst case, smallest remaining) and refuses below minMicros', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 10_000)];
+    await h.replicas[0].seed(ws, spend[0]!, 7_000);
+    const base = { workspaceId: ws, subAccountId: sa, spend };
+    const full = okOf(await h.replicas[0].admit(admitReq(base, { worstCaseMicros: 1_000 })));
+    expect(full).toMatchObject({ reservedMicros: 1_000, clamped: false });
+    const clamped = okOf(await h.replicas[1].admit(admitReq(base, { worstCaseMicros: 5_000 })));
+    expect(clamped).toMatchObject({ reservedMicros: 2_000, clamped: true });
+    const none = await h.replicas[0].admit(
+      admitReq(base, { worstCaseMicros: 5_000, minMicros: 1 }),
+    );
+    expect(none).toMatchObject({
+      ok: false,
+      kind: 'spend',
+      spentMicros: 7_000,
+      reservedMicros: 3_000,
+    });
+  });
+
+  it('releases a crashed replica’s reservation after its TTL, and still books its late settle once', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 1_000)];
+    const base = { workspaceId: ws, subAccountId: sa, spend };
+    const a = admitReq(base, { worstCaseMicros: 1_000, reservationTtlMs: 200 });
+    okOf(await h.replicas[0].admit(a));
+    const b = admitReq(base, { worstCaseMicros: 1_000, reservationTtlMs: 200 });
+    expect(await h.replicas[1].admit(b)).toMatchObject({
+      ok: false,
+      kind: 'spend',
+      reservedMicros: 1_000,
+    });
+    await sleep(250);
+    expect((await h.replicas[0].spent(ws, spend))[0]!.reservedMicros).toBe(0);
+    okOf(await h.replicas[1].admit({ ...b, nowMs: Date.now(), reservationTtlMs: 30_000 }));
+
+    expect(await h.replicas[0].settle(settleReq(a, 300))).toEqual({ settled: true });
+    // a's expired reservation is not released twice: b's 1 000 is still held.
+    expect(await total(h.replicas[0], `sa:${sa}`)).toMatchObject({
+      spentMicros: 300,
+      reservedMicros: 1_000,
+    });
+    await h.replicas[1].settle(settleReq(b, 700));
+    expect(await total(h.replicas[1], `sa:${sa}`)).toMatchObject({
+      spentMicros: 1_000,
+      reservedMicros: 0,
+    });
+  });
+
+  it('settles idempotently by request id, on any replica', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 10_000), counter('ws', null)];
+    const r = admitReq({ workspaceId: ws, subAccountId: sa, spend });
+    okOf(await h.replicas[0].admit(r));
+    expect(await h.replicas[0].settle(settleReq(r, 500))).toEqual({ settled: true });
+    expect(await h.replicas[1].settle(settleReq(r, 500))).toEqual({ settled: false });
+    expect(await h.replicas[0].settle(settleReq(r, 900))).toEqual({ settled: false });
+    const rows = await h.replicas[1].spent(ws, spend);
+    expect(rows.map((x) => [x.spentMicros, x.reservedMicros])).toEqual([
+      [500, 0],
+      [500, 0],
+    ]);
+  });
+
+  it('re-admitting a request id replaces its reservation instead of adding one', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 10_000)];
+    const r = admitReq({ workspaceId: ws, subAccountId: sa, spend }, { worstCaseMicros: 4_000 });
+    okOf(await h.replicas[0].admit(r));
+    okOf(await h.replicas[1].admit(r));
+    expect((await h.replicas[0].spent(ws, spend))[0]!.reservedMicros).toBe(4_000);
+  });
+
+  it('seeds spent only when the counter holds none', async () => {
+    const sa = newId('sa');
+    const c = counter(`sa:${sa}`, 10_000);
+    await h.replicas[0].seed(ws, c, 5_000);
+    await h.replicas[1].seed(ws, c, 9_999);
+    expect((await h.replicas[0].spent(ws, [c]))[0]!.spentMicros).toBe(5_000);
+    const r: AdmitRequest = admitReq({ workspaceId: ws, subAccountId: sa, spend: [c] });
+    okOf(await h.replicas[0].admit(r));
+    await h.replicas[0].settle(settleReq(r, 100));
+    await h.replicas[0].seed(ws, c, 0);
+    expect((await h.replicas[1].spent(ws, [c]))[0]!.spentMicros).toBe(5_100);
+  });
+}

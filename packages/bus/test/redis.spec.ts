@@ -1,0 +1,113 @@
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createBus } from '../src/factory.ts';
+import { createRedisLimiter } from '../src/limiter/redis.ts';
+import { admitReq, counter, newId, okOf, settleReq } from './fixtures.ts';
+import { deletePrefix, REDIS_URL, scanKeys, sleep, uniquePrefix, waitFor } from './harness.ts';
+
+/** What only the Redis implementation can show: where keys live, key lifetimes, the factory. */
+describe('redis specifics', () => {
+  const client = new Redis(REDIS_URL);
+  const prefixes: string[] = [];
+  const prefix = () => {
+    const p = uniquePrefix('r');
+    prefixes.push(p);
+    return p;
+  };
+  afterAll(async () => {
+    for (const p of prefixes) await deletePrefix(client, p);
+    await client.quit();
+  });
+
+  it('keeps every key of an admission in the workspace hash slot, each with a TTL', async () => {
+    const p = prefix();
+    const limiter = createRedisLimiter({ client, prefix: p });
+    const ws = newId('ws');
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 10_000), counter('tag:a', 10_000), counter('ws', null)];
+    const rate = { rpm: 10, rpd: 100, tpm: 1_000, maxConcurrent: 5, estimatedTokens: 10 };
+    okOf(await limiter.admit(admitReq({ workspaceId: ws, subAccountId: sa, spend }, { rate })));
+    const found = await scanKeys(client, `{tg:${p}:*`);
+    expect(found.length).toBeGreaterThanOrEqual(3 * 3 + 5);
+    for (const key of found) {
+      expect(key.startsWith(`{tg:${p}:ws:${ws}}:`)).toBe(true);
+      expect(await client.pttl(key)).toBeGreaterThan(0);
+    }
+    const [state] = found.filter((k) => k.includes(':cs:m2026-11:sa:'));
+    expect(await client.pttl(state!)).toBeGreaterThan(39 * 86_400_000);
+  });
+
+  it('createBus picks Redis with a URL and in-process without, behind the same interfaces', async () => {
+    const local = createBus({ prefix: 'embedded' });
+    expect(local.mode).toBe('in-process');
+    await local.close();
+
+    const p = prefix();
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: p });
+    expect(bus.mode).toBe('redis');
+    const base = {
+      workspaceId: newId('ws'),
+      subAccountId: newId('sa'),
+      spend: [counter('ws', 500)],
+    };
+    const r = admitReq(base, { worstCaseMicros: 800, minMicros: 100 });
+    expect(okOf(await bus.limiter.admit(r))).toMatchObject({ reservedMicros: 500, clamped: true });
+    expect(await bus.limiter.settle(settleReq(r, 400))).toEqual({ settled: true });
+    await bus.policy.setLatest('snap');
+    expect(await bus.policy.getLatest()).toBe('snap');
+    await bus.close();
+  });
+
+  it('stops a consumer blocked on a long read at once', async () => {
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: prefix() });
+    const c = bus.usage.createConsumer({
+      group: 'g',
+      consumer: 'c',
+      blockMs: 10_000,
+      handler: async () => {},
+    });
+    await c.start();
+    await sleep(50);
+    const t = Date.now();
+    await c.stop();
+    expect(Date.now() - t).toBeLessThan(1_000);
+    await bus.close();
+  });
+
+  it('lets a long blocking read outlive the shared command timeout', async () => {
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: prefix(), commandTimeoutMs: 200 });
+    const errors: unknown[] = [];
+    const got: string[] = [];
+    const c = bus.usage.createConsumer({
+      group: 'g',
+      consumer: 'c',
+      blockMs: 1_000,
+      handler: async (entries) => void got.push(...entries.map((e) => e.data)),
+      onError: (err) => errors.push(err),
+    });
+    await c.start();
+    await sleep(500);
+    await bus.usage.append(['late']);
+    await waitFor(() => got.length === 1, 2_000, 'entry');
+    expect(errors).toEqual([]);
+    await bus.close();
+  });
+
+  it('tells a policy subscriber to re-read after its connection dropped', async () => {
+    const p = prefix();
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: p });
+    const seen: [number, string | null][] = [];
+    await bus.policy.subscribe((rev, payload) => seen.push([rev, payload]));
+    const list = (await client.client('LIST')) as string;
+    const line = list.split('\n').find((l) => l.includes(`name=tg:${p}:policy-sub`));
+    const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+    expect(id).toBeDefined();
+    await client.client('KILL', 'ID', id!);
+    await waitFor(() => seen.length === 1, 5_000, 'reconnect notice');
+    expect(seen[0]).toEqual([-1, null]);
+    await bus.policy.publish(7, 'after');
+    await waitFor(() => seen.length === 2, 2_000, 'announcement after reconnect');
+    expect(seen[1]).toEqual([7, 'after']);
+    await bus.close();
+  });
+});

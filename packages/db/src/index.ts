@@ -1,0 +1,73 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
+
+export * from './generated/prisma/client.ts';
+export { hashMigrations, readMigrationList, readSchemaFiles } from './migration-files.ts';
+export {
+  checkDrift,
+  createMigration,
+  type DriftResult,
+  type MigrateOptions,
+  type MigrateTarget,
+  migrate,
+} from './migrate.ts';
+export { findPrismaPaths, type PrismaPaths } from './paths.ts';
+
+/** The client handed to `prisma.$transaction(async (tx) => …)` callbacks. */
+export type Tx = Prisma.TransactionClient;
+
+/** An open database: PostgreSQL through adapter-pg, or embedded PGlite. */
+export interface Db {
+  prisma: PrismaClient;
+  kind: 'postgres' | 'pglite';
+  /** The PGlite instance, when `kind` is `pglite`. */
+  pglite?: PGlite;
+  /** Disconnects Prisma; closes the PGlite only if `openDatabase` opened it. */
+  close(): Promise<void>;
+}
+
+export type OpenDatabaseOptions = { databaseUrl: string } | { dataDir: string } | { pglite: PGlite };
+
+/**
+ * Opens the database (without migrating it — see `migrate`):
+ * - `databaseUrl`: PostgreSQL through `@prisma/adapter-pg`;
+ * - `dataDir`: embedded PGlite persisted in that folder (created if missing; one process per folder);
+ * - `pglite`: an already open PGlite, left open by `close()`.
+ */
+export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
+  if ('databaseUrl' in opts) {
+    const prisma = new PrismaClient({
+      adapter: new PrismaPg({ connectionString: opts.databaseUrl }),
+    });
+    return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
+  }
+  let pglite: PGlite;
+  let owned = false;
+  if ('dataDir' in opts) {
+    const dataDir = path.resolve(opts.dataDir);
+    // PGlite creates the data folder itself but not its parents.
+    await mkdir(path.dirname(dataDir), { recursive: true });
+    pglite = await PGlite.create({ dataDir });
+    owned = true;
+  } else {
+    pglite = opts.pglite;
+    await pglite.waitReady;
+  }
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    prisma,
+    kind: 'pglite',
+    pglite,
+    close: async () => {
+      try {
+        await prisma.$disconnect();
+      } finally {
+        if (owned && !pglite.closed) await pglite.close();
+      }
+    },
+  };
+}

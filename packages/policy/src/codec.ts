@@ -1,0 +1,144 @@
+import type { z } from 'zod';
+import { computeChecksum } from './checksum.ts';
+import { deltaProblem, snapshotProblem } from './invariants.ts';
+import {
+  POLICY_WIRE_VERSION,
+  type PolicyDelta,
+  type PolicyDeltaBody,
+  PolicyDeltaSchema,
+  type PolicySnapshot,
+  type PolicySnapshotBody,
+  PolicySnapshotSchema,
+} from './wire.ts';
+
+/**
+ * Text in, text out. Decoding never throws: a consumer gets a reason it can log and count, and keeps
+ * the policy it already holds (SPEC §10). Encoding throws, because publishing a message every data
+ * plane will refuse is a bug that must surface at the publisher.
+ */
+
+export type DecodeFailure = {
+  ok: false;
+  /** `unknown_version`: written by a newer (or older) publisher this build cannot read.
+   * `bad_checksum`: altered or truncated in transit or storage. `invalid`: not a valid message. */
+  reason: 'unknown_version' | 'bad_checksum' | 'invalid';
+  /** Human-readable detail for logs; never contains key material beyond what the message held. */
+  message: string;
+};
+export type DecodeResult<T> = { ok: true; value: T } | DecodeFailure;
+
+/** Thrown by the encoders when the message would be refused by its consumers. */
+export class PolicyEncodeError extends Error {
+  override readonly name = 'PolicyEncodeError';
+}
+
+function fail(reason: DecodeFailure['reason'], message: string): DecodeFailure {
+  return { ok: false, reason, message };
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`)
+    .join('; ');
+}
+
+/** JSON text to a plain object, or the reason it is not one. */
+function parseObject(text: string): DecodeResult<Record<string, unknown>> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    return fail('invalid', `not JSON: ${(error as Error).message}`);
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return fail('invalid', 'not a JSON object');
+  }
+  return { ok: true, value: raw as Record<string, unknown> };
+}
+
+/**
+ * The checks common to both messages, in an order that gives the most useful reason: version before
+ * shape (a v2 message would fail v1's schema, and the operator needs to know it is an upgrade
+ * problem), checksum before shape (corruption is not a publisher bug). The checksum is verified over
+ * the document as received, so fields this build strips are still covered.
+ */
+function verify<T>(
+  doc: Record<string, unknown>,
+  schema: z.ZodType<T>,
+  problem: (value: T) => string | undefined,
+): DecodeResult<T> {
+  if (typeof doc.version !== 'number') return fail('invalid', 'missing numeric version');
+  if (doc.version !== POLICY_WIRE_VERSION) {
+    return fail('unknown_version', `version ${doc.version} (this build reads ${POLICY_WIRE_VERSION})`);
+  }
+  if (typeof doc.checksum !== 'string') return fail('invalid', 'missing checksum');
+  const actual = computeChecksum(doc);
+  if (actual !== doc.checksum) {
+    return fail('bad_checksum', `checksum ${doc.checksum} does not match content (${actual})`);
+  }
+  const parsed = schema.safeParse(doc);
+  if (!parsed.success) return fail('invalid', describe(parsed.error));
+  const broken = problem(parsed.data);
+  return broken === undefined ? { ok: true, value: parsed.data } : fail('invalid', broken);
+}
+
+/**
+ * Validates `body`, computes its checksum and serialises it. A `checksum` already on the input is
+ * replaced: the checksum always covers exactly what is sent. Throws PolicyEncodeError.
+ */
+function encodeWith<T extends { checksum: string }>(
+  body: object,
+  schema: z.ZodType<T>,
+  problem: (value: T) => string | undefined,
+): string {
+  const candidate = { ...body, checksum: '0'.repeat(64) };
+  const parsed = schema.safeParse(candidate);
+  if (!parsed.success) throw new PolicyEncodeError(describe(parsed.error));
+  const broken = problem(parsed.data);
+  if (broken !== undefined) throw new PolicyEncodeError(broken);
+  // The parsed copy, not the input: unknown fields are stripped, exactly as consumers will see it.
+  const message = { ...parsed.data, checksum: computeChecksum(parsed.data) };
+  return JSON.stringify(message);
+}
+
+/** Serialise a snapshot for the wire (stored as "latest"). Throws PolicyEncodeError. */
+export function encodeSnapshot(snapshot: PolicySnapshotBody): string {
+  return encodeWith(snapshot, PolicySnapshotSchema, snapshotProblem);
+}
+
+/** Read a snapshot: version, checksum, schema and cross-entity rules, in that order. */
+export function decodeSnapshot(text: string): DecodeResult<PolicySnapshot> {
+  const doc = parseObject(text);
+  return doc.ok ? verify(doc.value, PolicySnapshotSchema, snapshotProblem) : doc;
+}
+
+/** Serialise a delta for the wire (announced on pub/sub). Throws PolicyEncodeError. */
+export function encodeDelta(delta: PolicyDeltaBody): string {
+  return encodeWith(delta, PolicyDeltaSchema, deltaProblem);
+}
+
+/** Read a delta: version, checksum, schema, revision chaining and single mention per entity. */
+export function decodeDelta(text: string): DecodeResult<PolicyDelta> {
+  const doc = parseObject(text);
+  return doc.ok ? verify(doc.value, PolicyDeltaSchema, deltaProblem) : doc;
+}
+
+export type PolicyMessage =
+  | { kind: 'snapshot'; snapshot: PolicySnapshot }
+  | { kind: 'delta'; delta: PolicyDelta };
+
+/**
+ * Read either message, for a channel that may carry both: a delta is told apart by its
+ * `baseRevision` field, which a snapshot never has. The text is parsed once (snapshots are large).
+ */
+export function decodePolicyMessage(text: string): DecodeResult<PolicyMessage> {
+  const doc = parseObject(text);
+  if (!doc.ok) return doc;
+  if ('baseRevision' in doc.value) {
+    const result = verify(doc.value, PolicyDeltaSchema, deltaProblem);
+    return result.ok ? { ok: true, value: { kind: 'delta', delta: result.value } } : result;
+  }
+  const result = verify(doc.value, PolicySnapshotSchema, snapshotProblem);
+  return result.ok ? { ok: true, value: { kind: 'snapshot', snapshot: result.value } } : result;
+}

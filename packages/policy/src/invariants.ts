@@ -1,0 +1,102 @@
+import type { PolicyDelta, PolicySnapshot } from './wire.ts';
+
+/**
+ * Cross-entity rules a schema cannot express. A snapshot breaking one is a publisher bug; refusing
+ * it keeps the last good policy in force instead of enforcing a half-consistent one (a duplicate key
+ * hash would make authentication depend on array order).
+ */
+
+/** The first identity that occurs twice, or undefined. */
+function firstDuplicate(identities: Iterable<string>): string | undefined {
+  const seen = new Set<string>();
+  for (const identity of identities) {
+    if (seen.has(identity)) return identity;
+    seen.add(identity);
+  }
+  return undefined;
+}
+
+/** Composite identity of per-workspace entries; NUL cannot occur in ids, so no two pairs collide. */
+export function pairKey(workspaceId: string, name: string): string {
+  return `${workspaceId}\u0000${name}`;
+}
+
+function uniquenessProblem(s: PolicySnapshot): string | undefined {
+  const checks: [string, Iterable<string>][] = [
+    ['workspace id', s.workspaces.map((w) => w.id)],
+    ['sub-account id', s.subAccounts.map((a) => a.id)],
+    ['key id', s.keys.map((k) => k.id)],
+    ['key hash', s.keys.map((k) => k.hash)],
+    ['tag budget id', s.tagBudgets.map((b) => b.id)],
+    ['tag budget (workspace, tag)', s.tagBudgets.map((b) => pairKey(b.workspaceId, b.tag))],
+    ['price (workspace, model)', s.prices.map((p) => pairKey(p.workspaceId, p.model))],
+    ['route (workspace, provider)', s.providerRoutes.map((r) => pairKey(r.workspaceId, r.provider))],
+  ];
+  for (const [what, identities] of checks) {
+    const duplicate = firstDuplicate(identities);
+    if (duplicate !== undefined) {
+      return `duplicate ${what}: ${JSON.stringify(duplicate.replace('\u0000', ' / '))}`;
+    }
+  }
+  return undefined;
+}
+
+function referenceProblem(s: PolicySnapshot): string | undefined {
+  const workspaces = new Set(s.workspaces.map((w) => w.id));
+  const subAccounts = new Set(s.subAccounts.map((a) => a.id));
+  const dangling = (what: string, id: string, ref: string) => `${what} ${id} refers to unknown ${ref}`;
+  for (const a of s.subAccounts) {
+    if (!workspaces.has(a.workspaceId)) return dangling('sub-account', a.id, a.workspaceId);
+  }
+  for (const k of s.keys) {
+    if (!subAccounts.has(k.subAccountId)) return dangling('key', k.id, k.subAccountId);
+  }
+  for (const b of s.tagBudgets) {
+    if (!workspaces.has(b.workspaceId)) return dangling('tag budget', b.id, b.workspaceId);
+  }
+  for (const p of s.prices) {
+    if (!workspaces.has(p.workspaceId)) return dangling('price', p.model, p.workspaceId);
+  }
+  for (const r of s.providerRoutes) {
+    if (!workspaces.has(r.workspaceId)) return dangling('route', r.provider, r.workspaceId);
+  }
+  return undefined;
+}
+
+/** A description of the first broken rule, or undefined when the snapshot is consistent. O(n). */
+export function snapshotProblem(s: PolicySnapshot): string | undefined {
+  return uniquenessProblem(s) ?? referenceProblem(s);
+}
+
+/**
+ * A delta must name each entity at most once across its upserts and deletes, so that the order in
+ * which applyDelta processes them cannot change the result. References are not checked: a delta
+ * cannot see the whole policy, and a dangling reference fails closed at lookup (unknown key).
+ */
+export function deltaProblem(d: PolicyDelta): string | undefined {
+  const { upserts: u, deletes: x } = d;
+  const groups: [string, string[]][] = [
+    ['workspace', [...ids(u.workspaces), ...(x.workspaces ?? [])]],
+    ['sub-account', [...ids(u.subAccounts), ...(x.subAccounts ?? [])]],
+    ['key', [...ids(u.keys), ...(x.keys ?? [])]],
+    ['tag budget', [...ids(u.tagBudgets), ...(x.tagBudgets ?? [])]],
+    ['price', [...(u.prices ?? []), ...(x.prices ?? [])].map((p) => pairKey(p.workspaceId, p.model))],
+    [
+      'route',
+      [...(u.providerRoutes ?? []), ...(x.providerRoutes ?? [])].map((r) =>
+        pairKey(r.workspaceId, r.provider),
+      ),
+    ],
+  ];
+  for (const [what, identities] of groups) {
+    const duplicate = firstDuplicate(identities);
+    if (duplicate !== undefined) {
+      return `${what} ${JSON.stringify(duplicate.replace('\u0000', ' / '))} appears twice in the delta`;
+    }
+  }
+  return undefined;
+}
+
+function ids(list: readonly { id: string }[] | undefined): string[] {
+  return (list ?? []).map((e) => e.id);
+}

@@ -1,0 +1,114 @@
+import { describe, expect, it } from 'vitest';
+import { applyMarkup, centsToMicros, microsToCents } from './money.ts';
+
+describe('applyMarkup', () => {
+  it.each([
+    [1000, 0, 1000],
+    [1000, 10, 1100], // 1000 * 110 / 100
+    [1000, 12.5, 1125], // 1000 * 11250 / 10000
+    [1, 12.5, 2], // 1.125 -> 2
+    [999, 0.01, 1000], // 999 * 10001 / 10000 = 999.0999 -> 1000
+    [7, 33.33, 10], // 7 * 13333 / 10000 = 9.3331 -> 10
+    [0, 50, 0],
+    [123_456, 100, 246_912], // doubled
+    [10_000, 250.75, 35_075], // 10000 * 35075 / 10000
+  ])('applyMarkup(%d, %d) = %d', (micros, markup, billed) => {
+    expect(applyMarkup(micros, markup)).toBe(billed);
+  });
+
+  it('is exact where float arithmetic is not', () => {
+    // 10000 * 100.29 / 100 is 10029.000000000002 as a float, which Math.ceil turns into 10030.
+    expect(Math.ceil((10_000 * (100 + 0.29)) / 100)).toBe(10_030); // the float trap
+    // 10000 * 10029 / 10000 = 10029 exactly
+    expect(applyMarkup(10_000, 0.29)).toBe(10_029);
+  });
+
+  it('handles amounts whose product exceeds 2^53', () => {
+    // 9e15 * 10001 = 9.0009e19 (beyond 2^53), / 10000 = 9_000_900_000_000_000 exactly
+    expect(applyMarkup(9_000_000_000_000_000, 0.01)).toBe(9_000_900_000_000_000);
+  });
+
+  it('refuses a billed amount beyond a safe integer', () => {
+    expect(() => applyMarkup(Number.MAX_SAFE_INTEGER, 1)).toThrow(RangeError);
+  });
+
+  it.each([
+    ['three decimals', 1000, 12.345],
+    ['negative markup', 1000, -5],
+    ['NaN markup', 1000, Number.NaN],
+    ['infinite markup', 1000, Number.POSITIVE_INFINITY],
+    ['fractional micros', 1.5, 10],
+    ['negative micros', -1, 10],
+    ['unsafe micros', 2 ** 53, 0],
+  ])('refuses %s', (_case, micros, markup) => {
+    expect(() => applyMarkup(micros, markup)).toThrow(RangeError);
+  });
+});
+
+describe('microsToCents', () => {
+  it.each([
+    [0, 0],
+    [1, 0.0001],
+    [10_000, 1],
+    [123_456, 12.3456],
+    [2_900, 0.29],
+    [999_999_999_999_999, 99_999_999_999.9999],
+    [-5, -0.0005], // a negative balance can still be printed
+  ])('microsToCents(%d) = %d', (micros, cents) => {
+    expect(microsToCents(micros)).toBe(cents);
+  });
+
+  it('refuses a non-integer or unsafe amount', () => {
+    expect(() => microsToCents(1.5)).toThrow(RangeError);
+    expect(() => microsToCents(Number.NaN)).toThrow(RangeError);
+    expect(() => microsToCents(2 ** 53)).toThrow(RangeError);
+  });
+});
+
+describe('centsToMicros', () => {
+  it.each([
+    [0, 0],
+    [-0, 0],
+    [0.0001, 1],
+    [1e-4, 1], // same double as 0.0001
+    [12.3456, 123_456],
+    [0.29, 2_900], // 0.29 * 10000 is 2900.0000000000005 as a float
+    [1.5e-3, 15],
+    [100, 1_000_000],
+    [1e11, 1e15], // printed without exponent: 100000000000
+    [99_999_999_999.9999, 999_999_999_999_999],
+    [900_719_925_474, 9_007_199_254_740_000],
+  ])('centsToMicros(%d) = %d', (cents, micros) => {
+    expect(centsToMicros(cents)).toBe(micros);
+  });
+
+  it.each([
+    ['five decimals', 0.00001],
+    ['exponent form below a micro', 1e-7],
+    ['exponent form with a fraction', 1.5e-7],
+    ['more than four decimals', 12.34567],
+    ['float noise', 0.1 + 0.2], // 0.30000000000000004
+    ['NaN', Number.NaN],
+    ['Infinity', Number.POSITIVE_INFINITY],
+    ['-Infinity', Number.NEGATIVE_INFINITY],
+    ['negative', -0.0001],
+    ['negative whole', -1],
+    ['beyond a safe integer', 1e12], // 1e16 micros
+    ['exponent form beyond a safe integer', 1e21],
+    ['a string', '12.5' as unknown as number],
+  ])('refuses %s', (_case, cents) => {
+    expect(() => centsToMicros(cents)).toThrow(RangeError);
+  });
+
+  it('inverts microsToCents below 10^15 micros (property)', () => {
+    const edges = [0, 1, 9, 10, 9_999, 10_000, 10_001, 123_456_789, 999_999_999_999_999];
+    for (const micros of edges) expect(centsToMicros(microsToCents(micros))).toBe(micros);
+    let seed = 42;
+    for (let i = 0; i < 20_000; i++) {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      // Mix magnitudes: small amounts and ones near $1B.
+      const micros = i % 2 === 0 ? seed % 1_000_000 : (seed * 465_661) % 1e15;
+      expect(centsToMicros(microsToCents(micros))).toBe(micros);
+    }
+  });
+});

@@ -1,0 +1,12 @@
+export { type CounterKeys, createKeys, type TollgateKeys } from './keys.ts';
+export {
+  type AdmitScriptInput,
+  type AdmitScriptReply,
+  admitScript,
+  peekScript,
+  type RedisClient,
+  type ScriptRateSnapshot,
+  type SettleScriptInput,
+  seedScript,
+  settleScript,
+} from './scripts.ts';

@@ -1,0 +1,98 @@
+import { COMMON_LUA } from './common.ts';
+
+/**
+ * One admission, atomic (one script = one critical section on the Redis server, across every replica):
+ * rate limits first, then every spend counter, then — only if everything passed — the reservations.
+ * A refusal reserves nothing anywhere (all-or-nothing). Re-admitting a request id first releases its
+ * earlier reservation and concurrency slot, so a retried admit never holds budget twice.
+ *
+ * KEYS: 1 concurrency zset, 2 rpm window, 3 rpd window, 4 tpm window, 5 request-tokens record,
+ *       then 3 per counter: state hash, expiry zset, amount hash.
+ * ARGV: 1 requestId, 2 nowMs, 3 reservationTtlMs, 4 rpm, 5 rpd, 6 tpm, 7 maxConcurrent (-1 = none),
+ *       8 estimatedTokens, 9 worstCaseMicros, 10 minMicros, 11 minuteIndex, 12 minuteEndMs,
+ *       13 dayEndMs, 14 purgeLimit, 15 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs.
+ * Reply: {1, reserved, clamped, snapshot×6} | {2, limitCode, retryAfterMs, snapshot×6}
+ *        | {3, counterIndex (1-based), cap, spent, reserved}. Snapshot nulls are -1.
+ */
+export const ADMIT_LUA = `${COMMON_LUA}
+local id, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local rpm, rpd, tpm, maxConc = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local est, worst, minMicros = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10])
+local minuteIdx, minuteEnd, dayEnd = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
+local purgeLimit, n = tonumber(ARGV[14]), tonumber(ARGV[15])
+local WINDOW_KEY_MS, DAY_KEY_MS, CONCURRENCY_RETRY_MS = 120000, 172800000, 1000
+
+local rpmUsed = rpm >= 0 and num(redis.call('GET', KEYS[2])) or 0
+local rpdUsed = rpd >= 0 and num(redis.call('GET', KEYS[3])) or 0
+local tpmUsed = tpm >= 0 and num(redis.call('GET', KEYS[4])) or 0
+
+-- The requests trio reports whichever of rpm/rpd has fewer requests left (the binding one).
+local function snapshot(addReq, addTok)
+  local lr, rr, tr = -1, -1, -1
+  if rpm >= 0 then lr, rr, tr = rpm, math.max(0, rpm - rpmUsed - addReq), minuteEnd - now end
+  if rpd >= 0 then
+    local rem = math.max(0, rpd - rpdUsed - addReq)
+    if lr < 0 or rem < rr then lr, rr, tr = rpd, rem, dayEnd - now end
+  end
+  local lt, rt, tt = -1, -1, -1
+  if tpm >= 0 then lt, rt, tt = tpm, math.max(0, tpm - tpmUsed - addTok), minuteEnd - now end
+  return {lr, rr, tr, lt, rt, tt}
+end
+
+local function refuseRate(code, retry)
+  local s = snapshot(0, 0)
+  return {2, code, math.max(1, retry), s[1], s[2], s[3], s[4], s[5], s[6]}
+end
+
+-- Replace semantics for a retried request id: its earlier slot and reservations go first.
+redis.call('ZREM', KEYS[1], id)
+for i = 1, n do
+  local k = 5 + (i - 1) * 3
+  purge(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, purgeLimit)
+  release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id)
+end
+
+if rpm >= 0 and rpmUsed + 1 > rpm then return refuseRate(1, minuteEnd - now) end
+if rpd >= 0 and rpdUsed + 1 > rpd then return refuseRate(2, dayEnd - now) end
+if tpm >= 0 and tpmUsed + est > tpm then return refuseRate(3, minuteEnd - now) end
+if maxConc >= 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
+  if redis.call('ZCARD', KEYS[1]) >= maxConc then return refuseRate(4, CONCURRENCY_RETRY_MS) end
+end
+
+-- x = min(worst case, smallest remaining over capped counters); the first counter whose remaining
+-- is below the minimum useful cost is the one named in the refusal.
+local x = worst
+for i = 1, n do
+  local cap = tonumber(ARGV[14 + i * 2])
+  if cap >= 0 then
+    local st = redis.call('HMGET', KEYS[5 + (i - 1) * 3 + 1], 'spent', 'reserved')
+    local spent, reserved = num(st[1]), math.max(0, num(st[2]))
+    local rem = cap - spent - reserved
+    if rem < minMicros then return {3, i, cap, spent, reserved} end
+    if rem < x then x = rem end
+  end
+end
+
+local expiresAt = now + ttl
+for i = 1, n do
+  local k = 5 + (i - 1) * 3
+  local keyTtl = tonumber(ARGV[15 + i * 2])
+  redis.call('HINCRBY', KEYS[k + 1], 'reserved', int(x))
+  redis.call('ZADD', KEYS[k + 2], int(expiresAt), id)
+  redis.call('HSET', KEYS[k + 3], id, int(x))
+  for j = 1, 3 do extend(KEYS[k + j], keyTtl) end
+end
+if rpm >= 0 then redis.call('INCR', KEYS[2]); extend(KEYS[2], WINDOW_KEY_MS) end
+if rpd >= 0 then redis.call('INCR', KEYS[3]); extend(KEYS[3], DAY_KEY_MS) end
+if tpm >= 0 then
+  redis.call('INCRBY', KEYS[4], int(est)); extend(KEYS[4], WINDOW_KEY_MS)
+  redis.call('SET', KEYS[5], minuteIdx .. ':' .. int(est), 'PX', int(math.max(ttl, 60000) + 60000))
+end
+if maxConc >= 0 then
+  redis.call('ZADD', KEYS[1], int(expiresAt), id)
+  extend(KEYS[1], ttl + 60000)
+end
+local s = snapshot(1, est)
+return {1, x, x < worst and 1 or 0, s[1], s[2], s[3], s[4], s[5], s[6]}
+`;

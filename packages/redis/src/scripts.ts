@@ -1,0 +1,198 @@
+import type { Cluster, Redis } from 'ioredis';
+import type { CounterKeys } from './keys.ts';
+import { ADMIT_LUA } from './lua/admit.ts';
+import { PEEK_LUA, SEED_LUA } from './lua/peek.ts';
+import { SETTLE_LUA } from './lua/settle.ts';
+
+export type RedisClient = Redis | Cluster;
+
+/**
+ * Scripts are registered with ioredis' defineCommand: EVALSHA, falling back to EVAL (which loads the
+ * script) on NOSCRIPT — so a Redis restart or failover needs no special handling here.
+ */
+const SCRIPTS = {
+  tollgateAdmit: { lua: ADMIT_LUA },
+  tollgateSettle: { lua: SETTLE_LUA },
+  tollgatePeek: { lua: PEEK_LUA, readOnly: true },
+  tollgateSeed: { lua: SEED_LUA },
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+type ScriptFn = (numKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
+
+const registered = new WeakSet<object>();
+
+function run(client: RedisClient, name: ScriptName, keys: string[], args: string[]) {
+  if (!registered.has(client)) {
+    for (const [n, def] of Object.entries(SCRIPTS)) client.defineCommand(n, def);
+    registered.add(client);
+  }
+  const fn = (client as unknown as Record<ScriptName, ScriptFn>)[name];
+  return fn.call(client, keys.length, ...keys, ...args);
+}
+
+/** Integers only: `String()` of a safe integer never uses exponent form. null → -1 ("no limit"). */
+const arg = (n: number | null): string => String(n ?? -1);
+const orNull = (n: number | undefined): number | null => (n === undefined || n < 0 ? null : n);
+
+export interface ScriptRateSnapshot {
+  limitRequests: number | null;
+  remainingRequests: number | null;
+  resetRequestsMs: number | null;
+  limitTokens: number | null;
+  remainingTokens: number | null;
+  resetTokensMs: number | null;
+}
+
+export interface AdmitScriptInput {
+  keys: {
+    concurrency: string;
+    rpmWindow: string;
+    rpdWindow: string;
+    tpmWindow: string;
+    requestTokens: string;
+    counters: CounterKeys[];
+  };
+  requestId: string;
+  nowMs: number;
+  reservationTtlMs: number;
+  rpm: number | null;
+  rpd: number | null;
+  tpm: number | null;
+  maxConcurrent: number | null;
+  estimatedTokens: number;
+  worstCaseMicros: number;
+  minMicros: number;
+  minuteIndex: number;
+  minuteEndMs: number;
+  dayEndMs: number;
+  /** Same order as keys.counters. keyTtlMs: how long the counter's keys live after their last write. */
+  counters: { capMicros: number | null; keyTtlMs: number }[];
+  /** Most expired reservations dropped per counter per call (bounds the script's run time). */
+  purgeLimit: number;
+}
+
+export type AdmitScriptReply =
+  | { kind: 'ok'; reservedMicros: number; clamped: boolean; rate: ScriptRateSnapshot }
+  | {
+      kind: 'rate';
+      limit: 'rpm' | 'rpd' | 'tpm' | 'concurrency';
+      retryAfterMs: number;
+      rate: ScriptRateSnapshot;
+    }
+  | {
+      kind: 'spend';
+      /** 0-based index into the input's counters. */
+      counterIndex: number;
+      capMicros: number;
+      spentMicros: number;
+      reservedMicros: number;
+    };
+
+const RATE_LIMITS = ['rpm', 'rpd', 'tpm', 'concurrency'] as const;
+
+function snapshot(r: number[], from: number): ScriptRateSnapshot {
+  return {
+    limitRequests: orNull(r[from]),
+    remainingRequests: orNull(r[from + 1]),
+    resetRequestsMs: orNull(r[from + 2]),
+    limitTokens: orNull(r[from + 3]),
+    remainingTokens: orNull(r[from + 4]),
+    resetTokensMs: orNull(r[from + 5]),
+  };
+}
+
+export async function admitScript(
+  client: RedisClient,
+  input: AdmitScriptInput,
+): Promise<AdmitScriptReply> {
+  const k = input.keys;
+  if (k.counters.length !== input.counters.length) throw new RangeError('counters/keys mismatch');
+  const keys = [k.concurrency, k.rpmWindow, k.rpdWindow, k.tpmWindow, k.requestTokens];
+  for (const c of k.counters) keys.push(c.state, c.expiry, c.amount);
+  const args = [
+    input.requestId,
+    ...[input.nowMs, input.reservationTtlMs, input.rpm, input.rpd, input.tpm].map(arg),
+    ...[input.maxConcurrent, input.estimatedTokens, input.worstCaseMicros, input.minMicros].map(
+      arg,
+    ),
+    ...[input.minuteIndex, input.minuteEndMs, input.dayEndMs, input.purgeLimit].map(arg),
+    arg(input.counters.length),
+  ];
+  for (const c of input.counters) args.push(arg(c.capMicros), arg(c.keyTtlMs));
+  const r = (await run(client, 'tollgateAdmit', keys, args)) as number[];
+  if (r[0] === 1)
+    return { kind: 'ok', reservedMicros: r[1]!, clamped: r[2] === 1, rate: snapshot(r, 3) };
+  if (r[0] === 2) {
+    const limit = RATE_LIMITS[r[1]! - 1];
+    if (!limit) throw new Error(`admit script: unknown rate limit code ${r[1]}`);
+    return { kind: 'rate', limit, retryAfterMs: r[2]!, rate: snapshot(r, 3) };
+  }
+  if (r[0] === 3) {
+    const [, index, cap, spent, reserved] = r as [number, number, number, number, number];
+    return {
+      kind: 'spend',
+      counterIndex: index - 1,
+      capMicros: cap,
+      spentMicros: spent,
+      reservedMicros: reserved,
+    };
+  }
+  throw new Error(`admit script: unexpected reply ${JSON.stringify(r)}`);
+}
+
+export interface SettleScriptInput {
+  keys: {
+    settled: string;
+    concurrency: string;
+    requestTokens: string;
+    /** The TPM window of the settle's own minute. */
+    tpmWindow: string;
+    counters: CounterKeys[];
+  };
+  requestId: string;
+  actualMicros: number;
+  actualTokens: number;
+  minuteIndex: number;
+  settledTtlMs: number;
+  counterKeyTtlMs: number[];
+}
+
+/** Answers true when this call settled the request, false when it had already been settled. */
+export async function settleScript(client: RedisClient, input: SettleScriptInput) {
+  const k = input.keys;
+  if (k.counters.length !== input.counterKeyTtlMs.length) throw new RangeError('counters mismatch');
+  const keys = [k.settled, k.concurrency, k.requestTokens, k.tpmWindow];
+  for (const c of k.counters) keys.push(c.state, c.expiry, c.amount);
+  const args = [input.requestId, arg(input.actualMicros), arg(input.actualTokens)];
+  args.push(arg(input.minuteIndex), arg(input.settledTtlMs), arg(input.counterKeyTtlMs.length));
+  for (const ttl of input.counterKeyTtlMs) args.push(arg(ttl));
+  return (await run(client, 'tollgateSettle', keys, args)) === 1;
+}
+
+/** spent and live reserved (expired reservations excluded) per counter, in input order. */
+export async function peekScript(
+  client: RedisClient,
+  counters: CounterKeys[],
+  nowMs: number,
+  limit: number,
+): Promise<{ spentMicros: number; reservedMicros: number }[]> {
+  const keys = counters.flatMap((c) => [c.state, c.expiry, c.amount]);
+  const r = (await run(client, 'tollgatePeek', keys, [
+    arg(nowMs),
+    arg(counters.length),
+    arg(limit),
+  ])) as number[];
+  return counters.map((_, i) => ({ spentMicros: r[i * 2]!, reservedMicros: r[i * 2 + 1]! }));
+}
+
+/** Sets spent only when the counter holds none. Answers true when it set it. */
+export async function seedScript(
+  client: RedisClient,
+  counter: CounterKeys,
+  spentMicros: number,
+  keyTtlMs: number,
+) {
+  return (
+    (await run(client, 'tollgateSeed', [counter.state], [arg(spentMicros), arg(keyTtlMs)])) === 1
+  );
+}
