@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   // graphql ships CommonJS and ESM builds; resolve every import to the same (ESM) one, or
   // graphql-yoga and our schema would hold two copies and refuse each other's types.
-  ssr: { resolve: { conditions: ['module-sync', 'node', 'import', 'default'] } },
+  ssr: { resolve: { conditions: ['module-sync', 'node', 'default'] } },
   test: {
     include: ['{packages,apps}/*/{src,test}/**/*.spec.ts'],
     exclude: ['**/node_modules/**', 'apps/console/**'],

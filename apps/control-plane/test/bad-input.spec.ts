@@ -35,6 +35,8 @@ describe.each(KINDS)('bad input on the REST façade (%s)', (kind) => {
     ['unknown field', 'POST', () => '/v1/sub-accounts', '{"name":"x","spend_cap":5}', 400, 'spend_cap'],
     ['bad budget period', 'POST', () => '/v1/sub-accounts', '{"name":"x","budget_period":"hourly"}', 400, 'budget_period'],
     ['model without provider', 'POST', () => '/v1/sub-accounts', '{"name":"x","allowed_models":["gpt-4o"]}', 400],
+    ['unknown model in the allow-list', 'POST', () => '/v1/sub-accounts', '{"name":"x","allowed_models":["openai/no-such-model"]}', 400, 'allowed_models'],
+    ['tampered cursor', 'GET', () => '/v1/sub-accounts?cursor=eyJpZCI6InNhX3gifQ.forged', undefined, 400, 'cursor'],
     ['tag with a space', 'POST', () => '/v1/sub-accounts', '{"name":"x","default_tag":"a b"}', 400, 'default_tag'],
     ['metadata not an object', 'POST', () => '/v1/sub-accounts', '{"name":"x","metadata":[1,2]}', 400, 'metadata'],
     ['patch with a bad status', 'PATCH', () => `/v1/sub-accounts/${saId}`, '{"status":"deleted"}', 400, 'status'],

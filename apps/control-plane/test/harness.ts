@@ -84,7 +84,7 @@ export async function startHarness(kind: Kind): Promise<Harness> {
 }
 
 /** Row counts of every table an admin call could write: a refused call must leave them unchanged. */
-export async function rowCounts(prisma: PrismaClient): Promise<Record<string, number>> {
+export async function rowCounts(prisma: PrismaClient) {
   const [workspaces, adminKeys, subAccounts, keys, budgets, prices, providerKeys, webhooks, audit] = await Promise.all([
     prisma.workspace.count(),
     prisma.adminKey.count(),

@@ -70,7 +70,10 @@ function verify<T>(
 ): DecodeResult<T> {
   if (typeof doc.version !== 'number') return fail('invalid', 'missing numeric version');
   if (doc.version !== POLICY_WIRE_VERSION) {
-    return fail('unknown_version', `version ${doc.version} (this build reads ${POLICY_WIRE_VERSION})`);
+    return fail(
+      'unknown_version',
+      `version ${doc.version} (this build reads ${POLICY_WIRE_VERSION})`,
+    );
   }
   if (typeof doc.checksum !== 'string') return fail('invalid', 'missing checksum');
   const actual = computeChecksum(doc);

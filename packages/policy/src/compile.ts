@@ -172,7 +172,7 @@ function rates(model: string, source: ResolvedPrice['source'], p: PriceRates): R
   };
 }
 
-const NO_ENTRIES: ReadonlyMap<string, never> = new Map();
+const NO_ENTRIES: ReadonlyMap<string, never> = new Map<string, never>();
 
 /** The workspace's price overrides by model (for listing its own models). */
 export function workspacePrices(

@@ -1,4 +1,10 @@
-import { type CompiledPolicy, type KeyChain, lookupKey, priceFor, type ResolvedPrice } from './compile.ts';
+import {
+  type CompiledPolicy,
+  type KeyChain,
+  lookupKey,
+  priceFor,
+  type ResolvedPrice,
+} from './compile.ts';
 
 /**
  * The policy half of the request path (DESIGN.md, request path step 3): after the data plane has

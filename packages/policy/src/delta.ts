@@ -80,7 +80,11 @@ function editById<T extends { id: string }>(
  * allows it), so the old hash entry is removed first — and only if it still points to this key, so
  * that a key that took over the hash is never unindexed by its predecessor.
  */
-function editKeys(policy: CompiledPolicy, deletes: readonly string[], upserts: readonly KeyPolicy[]) {
+function editKeys(
+  policy: CompiledPolicy,
+  deletes: readonly string[],
+  upserts: readonly KeyPolicy[],
+) {
   if (deletes.length === 0 && upserts.length === 0) {
     return { byId: policy.keysById, byHash: policy.keysByHash };
   }

@@ -11,10 +11,14 @@ import { z } from 'zod';
  */
 
 /** Ids are used verbatim inside Redis keys (packages/redis), which only accept this alphabet. */
-export const ID = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'id must match [A-Za-z0-9_.-]{1,128}');
+export const ID = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'id must match [A-Za-z0-9_.-]{1,128}');
 
 /** Cost-attribution tag: what `x-tollgate-tag` / `metadata.tags` may carry (see tags.ts). */
-export const TAG = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'tag must match [A-Za-z0-9_.:-]{1,64}');
+export const TAG = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'tag must match [A-Za-z0-9_.:-]{1,64}');
 
 /** `provider/model`, e.g. `openai/gpt-5.4-mini` (same rule as @tollgate/pricing). */
 export const MODEL = z.string().regex(/^[^/\s]+\/\S+$/, 'model must be named provider/model');

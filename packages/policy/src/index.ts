@@ -34,8 +34,8 @@ export {
 export {
   type DecideInput,
   type Decision,
-  type DenyCode,
   type Denial,
+  type DenyCode,
   type DenyReason,
   type DenyType,
   decide,

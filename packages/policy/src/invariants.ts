@@ -30,7 +30,10 @@ function uniquenessProblem(s: PolicySnapshot): string | undefined {
     ['tag budget id', s.tagBudgets.map((b) => b.id)],
     ['tag budget (workspace, tag)', s.tagBudgets.map((b) => pairKey(b.workspaceId, b.tag))],
     ['price (workspace, model)', s.prices.map((p) => pairKey(p.workspaceId, p.model))],
-    ['route (workspace, provider)', s.providerRoutes.map((r) => pairKey(r.workspaceId, r.provider))],
+    [
+      'route (workspace, provider)',
+      s.providerRoutes.map((r) => pairKey(r.workspaceId, r.provider)),
+    ],
   ];
   for (const [what, identities] of checks) {
     const duplicate = firstDuplicate(identities);
@@ -44,7 +47,8 @@ function uniquenessProblem(s: PolicySnapshot): string | undefined {
 function referenceProblem(s: PolicySnapshot): string | undefined {
   const workspaces = new Set(s.workspaces.map((w) => w.id));
   const subAccounts = new Set(s.subAccounts.map((a) => a.id));
-  const dangling = (what: string, id: string, ref: string) => `${what} ${id} refers to unknown ${ref}`;
+  const dangling = (what: string, id: string, ref: string) =>
+    `${what} ${id} refers to unknown ${ref}`;
   for (const a of s.subAccounts) {
     if (!workspaces.has(a.workspaceId)) return dangling('sub-account', a.id, a.workspaceId);
   }
@@ -80,7 +84,10 @@ export function deltaProblem(d: PolicyDelta): string | undefined {
     ['sub-account', [...ids(u.subAccounts), ...(x.subAccounts ?? [])]],
     ['key', [...ids(u.keys), ...(x.keys ?? [])]],
     ['tag budget', [...ids(u.tagBudgets), ...(x.tagBudgets ?? [])]],
-    ['price', [...(u.prices ?? []), ...(x.prices ?? [])].map((p) => pairKey(p.workspaceId, p.model))],
+    [
+      'price',
+      [...(u.prices ?? []), ...(x.prices ?? [])].map((p) => pairKey(p.workspaceId, p.model)),
+    ],
     [
       'route',
       [...(u.providerRoutes ?? []), ...(x.providerRoutes ?? [])].map((r) =>

@@ -24,7 +24,7 @@ function shardOf(key: string): number {
   return (hash >>> 0) & MASK;
 }
 
-const EMPTY_SHARD: ReadonlyMap<string, never> = new Map();
+const EMPTY_SHARD: ReadonlyMap<string, never> = new Map<string, never>();
 
 /** Mutable view used to build the next version of a ShardedMap; see ShardedMap.edit(). */
 export interface ShardedMapEditor<V> {

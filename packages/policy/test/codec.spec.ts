@@ -53,7 +53,10 @@ describe('snapshot codec', () => {
   it('refuses a bad checksum', () => {
     const doc = JSON.parse(encodeSnapshot(snapshot()));
     doc.subAccounts[0].spendCapMicros = 999_999_999;
-    expect(decodeSnapshot(JSON.stringify(doc))).toMatchObject({ ok: false, reason: 'bad_checksum' });
+    expect(decodeSnapshot(JSON.stringify(doc))).toMatchObject({
+      ok: false,
+      reason: 'bad_checksum',
+    });
   });
 
   it('refuses a truncated message and non-objects as invalid', () => {
@@ -86,14 +89,21 @@ describe('snapshot codec', () => {
 
   it('refuses a fractional markup beyond two decimals and a bad hash', () => {
     expect(() =>
-      encodeSnapshot(snapshot({ workspaces: [{ ...snapshot().workspaces[0]!, markupPercent: 1.234 }] })),
+      encodeSnapshot(
+        snapshot({ workspaces: [{ ...snapshot().workspaces[0]!, markupPercent: 1.234 }] }),
+      ),
     ).toThrow(PolicyEncodeError);
-    expect(() => encodeSnapshot(snapshot({ keys: [key({ hash: 'ABC' })] }))).toThrow(PolicyEncodeError);
+    expect(() => encodeSnapshot(snapshot({ keys: [key({ hash: 'ABC' })] }))).toThrow(
+      PolicyEncodeError,
+    );
   });
 });
 
 describe('delta codec', () => {
-  const upsert = delta(7, { upserts: { keys: [key({ revoked: true })] }, deletes: { tagBudgets: ['bud_1'] } });
+  const upsert = delta(7, {
+    upserts: { keys: [key({ revoked: true })] },
+    deletes: { tagBudgets: ['bud_1'] },
+  });
 
   it('round-trips a delta', () => {
     const decoded = decodeDelta(encodeDelta(upsert));

@@ -69,7 +69,12 @@ describe('decide', () => {
     const policy = policyWith({ keys: [key({ expiresAt: '2026-11-23T12:00:00.000Z' })] });
     expect(run(policy, 'openai/gpt-5.4-mini', NOW - 1).ok).toBe(true);
     const decision = run(policy, 'openai/gpt-5.4-mini', NOW);
-    expect(decision).toMatchObject({ ok: false, reason: 'key_expired', status: 401, code: 'invalid_api_key' });
+    expect(decision).toMatchObject({
+      ok: false,
+      reason: 'key_expired',
+      status: 401,
+      code: 'invalid_api_key',
+    });
     expectNoSecrets(decision);
   });
 
@@ -134,7 +139,9 @@ describe('decide', () => {
     const suspendedAndDisallowed = policyWith({
       subAccounts: [subAccount({ status: 'suspended', allowedModels: ['self/llama'] })],
     });
-    expect(run(suspendedAndDisallowed, 'none/such')).toMatchObject({ reason: 'sub_account_suspended' });
+    expect(run(suspendedAndDisallowed, 'none/such')).toMatchObject({
+      reason: 'sub_account_suspended',
+    });
     const disallowedAndUnpriced = policyWith({
       subAccounts: [subAccount({ allowedModels: ['self/llama'] })],
     });

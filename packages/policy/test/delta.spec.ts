@@ -14,8 +14,12 @@ import {
 } from '../src/index.ts';
 import { delta, hashOf, key, snapshot, subAccount } from './fixtures.ts';
 
-const compiled = (body = snapshot()): CompiledPolicy => compile({ ...body, checksum: '0'.repeat(64) });
-const asDelta = (body: ReturnType<typeof delta>): PolicyDelta => ({ ...body, checksum: '0'.repeat(64) });
+const compiled = (body = snapshot()): CompiledPolicy =>
+  compile({ ...body, checksum: '0'.repeat(64) });
+const asDelta = (body: ReturnType<typeof delta>): PolicyDelta => ({
+  ...body,
+  checksum: '0'.repeat(64),
+});
 
 function applied(policy: CompiledPolicy, body: ReturnType<typeof delta>): CompiledPolicy {
   const result = applyDelta(policy, asDelta(body));
@@ -50,7 +54,10 @@ describe('applyDelta', () => {
   });
 
   it('removes keys from both indexes, and re-indexes a changed hash', () => {
-    const rehashed = applied(compiled(), delta(7, { upserts: { keys: [key({ hash: hashOf('new') })] } }));
+    const rehashed = applied(
+      compiled(),
+      delta(7, { upserts: { keys: [key({ hash: hashOf('new') })] } }),
+    );
     expect(lookupKey(rehashed, hashOf('sk-tg-one'))).toBeUndefined();
     expect(lookupKey(rehashed, hashOf('new'))?.key.id).toBe('key_1');
 
@@ -105,7 +112,12 @@ describe('a delta on a large policy', () => {
     const before = compile(body);
     expect(before.keysByHash.size).toBe(N);
 
-    const revoked = key({ id: 'key_42', subAccountId: 'sa_42', hash: hashOf('sk-tg-42'), revoked: true });
+    const revoked = key({
+      id: 'key_42',
+      subAccountId: 'sa_42',
+      hash: hashOf('sk-tg-42'),
+      revoked: true,
+    });
     const after = applied(before, delta(7, { upserts: { keys: [revoked] } }));
 
     // Indexes the delta does not touch are the very same objects.

@@ -60,7 +60,13 @@ export function snapshot(over: Partial<PolicySnapshotBody> = {}): PolicySnapshot
     subAccounts: [subAccount()],
     keys: [key()],
     tagBudgets: [
-      { id: 'bud_1', workspaceId: 'ws_1', tag: 'feature-x', capMicros: 1_000_000, budgetPeriod: 'daily' },
+      {
+        id: 'bud_1',
+        workspaceId: 'ws_1',
+        tag: 'feature-x',
+        capMicros: 1_000_000,
+        budgetPeriod: 'daily',
+      },
     ],
     prices: [
       {
@@ -83,11 +89,23 @@ export function delta(
   baseRevision: number,
   over: Partial<Pick<PolicyDeltaBody, 'upserts' | 'deletes'>> = {},
 ): PolicyDeltaBody {
-  return { version: 1, baseRevision, revision: baseRevision + 1, upserts: {}, deletes: {}, ...over };
+  return {
+    version: 1,
+    baseRevision,
+    revision: baseRevision + 1,
+    upserts: {},
+    deletes: {},
+    ...over,
+  };
 }
 
 /** A catalogue with one model, as @tollgate/pricing would provide. */
 export const basePrices = (model: string) =>
   model === 'openai/gpt-5.4-mini'
-    ? { inputPerMTok: 250_000, outputPerMTok: 2_000_000, cachedInputPerMTok: 25_000, cacheWritePerMTok: 250_000 }
+    ? {
+        inputPerMTok: 250_000,
+        outputPerMTok: 2_000_000,
+        cachedInputPerMTok: 25_000,
+        cacheWritePerMTok: 250_000,
+      }
     : undefined;

@@ -9,7 +9,9 @@ describe('periodWindow', () => {
       start: at('2026-11-23T00:00:00Z'),
       resetsAt: at('2026-11-24T00:00:00Z'),
     });
-    expect(periodWindow('daily', at('2026-11-24T00:00:00Z')).start).toBe(at('2026-11-24T00:00:00Z'));
+    expect(periodWindow('daily', at('2026-11-24T00:00:00Z')).start).toBe(
+      at('2026-11-24T00:00:00Z'),
+    );
   });
 
   it('starts weeks on the ISO Monday', () => {
@@ -17,9 +19,13 @@ describe('periodWindow', () => {
     expect(periodWindow('weekly', at('2026-11-23T00:00:00Z'))).toEqual(monday); // Monday
     expect(periodWindow('weekly', at('2026-11-26T12:00:00Z'))).toEqual(monday); // Thursday
     expect(periodWindow('weekly', at('2026-11-29T23:59:59.999Z'))).toEqual(monday); // Sunday
-    expect(periodWindow('weekly', at('2026-11-30T00:00:00Z')).start).toBe(at('2026-11-30T00:00:00Z'));
+    expect(periodWindow('weekly', at('2026-11-30T00:00:00Z')).start).toBe(
+      at('2026-11-30T00:00:00Z'),
+    );
     // A week spanning New Year starts in the old year.
-    expect(periodWindow('weekly', at('2027-01-01T08:00:00Z')).start).toBe(at('2026-12-28T00:00:00Z'));
+    expect(periodWindow('weekly', at('2027-01-01T08:00:00Z')).start).toBe(
+      at('2026-12-28T00:00:00Z'),
+    );
   });
 
   it('cuts months on the 1st, across year ends and leap days', () => {
@@ -31,7 +37,9 @@ describe('periodWindow', () => {
       start: at('2026-12-01T00:00:00Z'),
       resetsAt: at('2027-01-01T00:00:00Z'),
     });
-    expect(periodWindow('monthly', at('2024-02-29T12:00:00Z')).resetsAt).toBe(at('2024-03-01T00:00:00Z'));
+    expect(periodWindow('monthly', at('2024-02-29T12:00:00Z')).resetsAt).toBe(
+      at('2024-03-01T00:00:00Z'),
+    );
   });
 
   it('never resets a total', () => {

@@ -1,0 +1,86 @@
+import type { AdmitResult, Counter, RateSnapshot } from '@tollgate/bus';
+import { type BudgetPeriod, periodWindow } from '@tollgate/policy';
+import { microsToCents } from '@tollgate/pricing';
+import type { ErrorSpec } from '../http/errors.ts';
+
+/** OpenAI's reset format: `1s`, `6m0s`, `1h2m3s`. */
+function duration(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/** The `x-ratelimit-*` headers (OpenAI's names) for what the sub-account has limits on. */
+export function rateHeaders(rate: RateSnapshot | null): Record<string, string> {
+  const h: Record<string, string> = {};
+  if (rate === null) return h;
+  if (rate.limitRequests !== null) {
+    h['x-ratelimit-limit-requests'] = String(rate.limitRequests);
+    h['x-ratelimit-remaining-requests'] = String(rate.remainingRequests ?? 0);
+    h['x-ratelimit-reset-requests'] = duration(rate.resetRequestsMs ?? 0);
+  }
+  if (rate.limitTokens !== null) {
+    h['x-ratelimit-limit-tokens'] = String(rate.limitTokens);
+    h['x-ratelimit-remaining-tokens'] = String(rate.remainingTokens ?? 0);
+    h['x-ratelimit-reset-tokens'] = duration(rate.resetTokensMs ?? 0);
+  }
+  return h;
+}
+
+const RATE_MESSAGES = {
+  rpm: 'Rate limit reached for requests per minute.',
+  rpd: 'Rate limit reached for requests per day.',
+  tpm: 'Rate limit reached for tokens per minute.',
+  concurrency: 'Too many concurrent requests.',
+} as const;
+
+/** A counter's period, kept beside the counter so a refusal can say when it resets. */
+export interface CounterInfo {
+  counter: Counter;
+  period: BudgetPeriod;
+}
+
+/** SPEC §6's 402 and 429 bodies for a limiter refusal. */
+export function admitRefusal(
+  result: Exclude<AdmitResult, { ok: true }>,
+  counters: readonly CounterInfo[],
+  nowMs: number,
+): ErrorSpec {
+  if (result.kind === 'rate') {
+    const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+    return {
+      status: 429,
+      type: 'rate_limit_exceeded',
+      code: result.limit,
+      message: `${RATE_MESSAGES[result.limit]} Retry after ${seconds}s.`,
+      headers: { 'retry-after': String(seconds), ...rateHeaders(result.rate) },
+    };
+  }
+  const info = counters.find((c) => c.counter.scope === result.scope);
+  const resetsAt = info === undefined ? null : periodWindow(info.period, nowMs).resetsAt;
+  const scope = result.scope.startsWith('sa:')
+    ? 'sub_account'
+    : result.scope === 'ws'
+      ? 'workspace'
+      : result.scope;
+  const isTag = scope.startsWith('tag:');
+  return {
+    status: 402,
+    type: 'budget_exceeded',
+    code: isTag ? 'tag_budget_reached' : 'spend_cap_reached',
+    message: isTag
+      ? `The budget of tag ${scope.slice(4)} is exhausted for this period.`
+      : `The ${scope === 'workspace' ? 'workspace' : 'sub-account'} spend cap is reached for this period.`,
+    extra: {
+      scope,
+      cap_cents: microsToCents(result.capMicros),
+      spent_cents: microsToCents(result.spentMicros),
+      reserved_cents: microsToCents(result.reservedMicros),
+      resets_at: resetsAt === null ? null : new Date(resetsAt).toISOString(),
+    },
+  };
+}

@@ -1,0 +1,172 @@
+import type { Limiter, RateSnapshot } from '@tollgate/bus';
+import type { KeyChain } from '@tollgate/policy';
+import { estimateTokensFromText, priceUsage, type TokenUsage } from '@tollgate/pricing';
+import type { UsageEvent } from '@tollgate/usage';
+import { billedCost, type CostModel } from './enforce/cost.ts';
+import type { CounterInfo } from './enforce/refusals.ts';
+import type { Logger } from './log.ts';
+import type { EndpointSpec } from './providers/types.ts';
+import type { UsageEmitter } from './usage/emitter.ts';
+
+/**
+ * One request in flight, from admission to its single settlement. Whatever ends it — the upstream
+ * finishing, failing or being cut, the cap guard, the client leaving — calls `finish` once; later
+ * calls are ignored, so a reservation is settled and a usage event emitted exactly once.
+ */
+export interface Flight {
+  requestId: string;
+  startedMs: number;
+  endpoint: EndpointSpec;
+  model: string;
+  stream: boolean;
+  chain: KeyChain;
+  tags: string[];
+  provider: string;
+  byok: boolean;
+  cost: CostModel;
+  counters: CounterInfo[];
+  /** Billed micro-USD reserved at admission (0 when not admitted). */
+  reservedMicros: number;
+  /** Whether the limiter holds a reservation (and a concurrency slot) to settle. */
+  admitted: boolean;
+  rate: RateSnapshot | null;
+  done: boolean;
+}
+
+export interface Outcome {
+  status: UsageEvent['status'];
+  errorClass: string | null;
+  httpStatus: number;
+  /** What the provider reported; null = none (estimated from `text` when anything was served). */
+  usage: TokenUsage | null;
+  /** Whether the upstream produced an answer that may be billed (2xx). */
+  served: boolean;
+  text: string;
+  chunks: number;
+  ttftMs: number | null;
+  servedModel: string | null;
+}
+
+export interface SettleDeps {
+  limiter: Limiter;
+  emitter: UsageEmitter;
+  log: Logger;
+  now: () => number;
+}
+
+/** Tokens when the provider reported none: the prompt as estimated at admission and what was
+ * streamed — never zero when something was served (SPEC §6). */
+function estimateUsage(flight: Flight, o: Outcome): TokenUsage {
+  const output = Math.max(o.chunks, estimateTokensFromText(o.text));
+  return { inputTokens: Math.max(1, flight.cost.inputTokens), outputTokens: output };
+}
+
+export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Promise<void> {
+  if (flight.done) return;
+  flight.done = true;
+  const nowMs = deps.now();
+  let usage: TokenUsage = { inputTokens: 0, outputTokens: 0 };
+  let estimated = false;
+  if (o.usage !== null) usage = o.usage;
+  else if (o.served) {
+    usage = estimateUsage(flight, o);
+    estimated = true;
+  }
+  let providerMicros = 0;
+  let billedMicros = 0;
+  try {
+    providerMicros = priceUsage(flight.cost.price, usage);
+    // The cap guarantee: never settle more than was reserved (the reservation fit the cap).
+    billedMicros = Math.min(billedCost(providerMicros, flight.cost.markupPercent), flight.reservedMicros);
+  } catch (err) {
+    deps.log.error('pricing failed', { requestId: flight.requestId, err: String(err) });
+  }
+  if (flight.admitted) {
+    try {
+      await deps.limiter.settle({
+        workspaceId: flight.chain.workspace.id,
+        subAccountId: flight.chain.subAccount.id,
+        requestId: flight.requestId,
+        spend: flight.counters.map((c) => c.counter),
+        actualMicros: billedMicros,
+        actualTokens: usage.inputTokens + usage.outputTokens,
+        nowMs,
+      });
+    } catch (err) {
+      // The reservation expires by itself; the usage record below still carries the money.
+      deps.log.error('settle failed', { requestId: flight.requestId, err: String(err) });
+    }
+  }
+  const cached = usage.cachedInputTokens ?? 0;
+  const cacheWrite = usage.cacheWriteTokens ?? 0;
+  deps.emitter.add({
+    v: 1,
+    requestId: flight.requestId,
+    attempt: 0,
+    workspaceId: flight.chain.workspace.id,
+    subAccountId: flight.chain.subAccount.id,
+    keyId: flight.chain.key.id,
+    tags: flight.tags,
+    model: flight.model,
+    servedModel: o.servedModel,
+    provider: flight.provider,
+    byok: flight.byok,
+    inputTokens: Math.max(0, usage.inputTokens - cached - cacheWrite),
+    outputTokens: usage.outputTokens,
+    cachedInputTokens: cached,
+    cacheWriteTokens: cacheWrite,
+    providerCostMicros: providerMicros,
+    billedCostMicros: billedMicros,
+    estimated,
+    status: o.status,
+    errorClass: o.errorClass,
+    httpStatus: o.httpStatus,
+    latencyMs: Math.max(0, nowMs - flight.startedMs),
+    ttftMs: o.ttftMs,
+    retries: 0,
+    stream: flight.stream,
+    startedAt: new Date(flight.startedMs).toISOString(),
+    finishedAt: new Date(nowMs).toISOString(),
+    reservationMicros: flight.reservedMicros,
+  });
+}
+
+/** A request refused before dispatch, attributed to the key's chain when it is known. */
+export function blockedEvent(
+  requestId: string,
+  startedMs: number,
+  nowMs: number,
+  chain: KeyChain,
+  fields: { model: string; tags: string[]; stream: boolean; errorClass: string; httpStatus: number; provider: string | null },
+): UsageEvent {
+  return {
+    v: 1,
+    requestId,
+    attempt: 0,
+    workspaceId: chain.workspace.id,
+    subAccountId: chain.subAccount.id,
+    keyId: chain.key.id,
+    tags: fields.tags,
+    model: fields.model.slice(0, 256),
+    servedModel: null,
+    provider: fields.provider,
+    byok: false,
+    inputTokens: 0,
+    outputTokens: 0,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    providerCostMicros: 0,
+    billedCostMicros: 0,
+    estimated: false,
+    status: 'blocked',
+    errorClass: fields.errorClass,
+    httpStatus: fields.httpStatus,
+    latencyMs: Math.max(0, nowMs - startedMs),
+    ttftMs: null,
+    retries: 0,
+    stream: fields.stream,
+    startedAt: new Date(startedMs).toISOString(),
+    finishedAt: new Date(nowMs).toISOString(),
+    reservationMicros: 0,
+  };
+}

@@ -1,0 +1,71 @@
+import type { TokenUsage } from '@tollgate/pricing';
+
+/**
+ * One OpenAI-compatible endpoint, as data (DESIGN: providers are folders, endpoints are files):
+ * where it is forwarded, which body fields bound its output, whether it streams, and how usage and
+ * text are read from its answers.
+ */
+export interface EndpointSpec {
+  /** Path on the data plane, e.g. `/v1/chat/completions`. */
+  path: string;
+  /** Path appended to the provider base URL (which ends in `/v1`). */
+  upstreamPath: string;
+  kind: 'chat' | 'completion' | 'embedding' | 'responses';
+  /** Body fields bounding output tokens; all present ones are lowered on a clamp. */
+  maxTokenFields: readonly string[];
+  /** Whether `stream: true` is allowed. */
+  canStream: boolean;
+  /** Whether the upstream reports usage on streams only when asked (`stream_options.include_usage`). */
+  streamUsageOption: boolean;
+  /** Endpoint-specific body checks; the message and param of a 400, or null when fine. */
+  validate(body: Record<string, unknown>): { message: string; param: string } | null;
+  /** Usage from a non-streaming JSON answer; null when the answer carries none. */
+  usageOf(json: unknown): TokenUsage | null;
+  /** Generated text of a non-streaming answer (for estimating when usage is missing). */
+  textOf(json: unknown): string;
+  /** Reads one parsed SSE `data:` payload. */
+  streamEvent(data: unknown): StreamEventInfo;
+}
+
+export interface StreamEventInfo {
+  /** Generated text this event carries. */
+  text?: string;
+  /** Usage this event reports. */
+  usage?: TokenUsage;
+  /** The event exists only to report usage (chat/completions usage chunk: `choices: []`). */
+  usageOnly?: boolean;
+  /** The event carries a usage field that must be removed when the client did not ask for it. */
+  hasUsageField?: boolean;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+}
+
+/** Chat/completions/embeddings usage: `prompt_tokens`, `completion_tokens`, cached details. */
+export function promptCompletionUsage(usage: unknown): TokenUsage | null {
+  if (!isRecord(usage)) return null;
+  if (typeof usage.prompt_tokens !== 'number') return null;
+  const details = isRecord(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
+  return {
+    inputTokens: count(usage.prompt_tokens),
+    outputTokens: count(usage.completion_tokens),
+    cachedInputTokens: count(details.cached_tokens),
+  };
+}
+
+/** Responses usage: `input_tokens`, `output_tokens`, cached details. */
+export function inputOutputUsage(usage: unknown): TokenUsage | null {
+  if (!isRecord(usage)) return null;
+  if (typeof usage.input_tokens !== 'number') return null;
+  const details = isRecord(usage.input_tokens_details) ? usage.input_tokens_details : {};
+  return {
+    inputTokens: count(usage.input_tokens),
+    outputTokens: count(usage.output_tokens),
+    cachedInputTokens: count(details.cached_tokens),
+  };
+}
