@@ -1,6 +1,6 @@
 import type { Limiter, RateSnapshot } from '@tollgate/bus';
 import type { KeyChain } from '@tollgate/policy';
-import { estimateTokensFromText, priceUsage, type TokenUsage } from '@tollgate/pricing';
+import { priceUsage, type TokenUsage } from '@tollgate/pricing';
 import type { UsageEvent } from '@tollgate/usage';
 import { billedCost, type CostModel } from './enforce/cost.ts';
 import type { CounterInfo } from './enforce/refusals.ts';
@@ -41,8 +41,8 @@ export interface Outcome {
   usage: TokenUsage | null;
   /** Whether the upstream produced an answer that may be billed (2xx). */
   served: boolean;
-  text: string;
-  chunks: number;
+  /** Output tokens estimated from what was generated (used only when `usage` is null). */
+  outputEstimate: number;
   ttftMs: number | null;
   servedModel: string | null;
 }
@@ -55,10 +55,9 @@ export interface SettleDeps {
 }
 
 /** Tokens when the provider reported none: the prompt as estimated at admission and what was
- * streamed — never zero when something was served (SPEC §6). */
+ * generated — never zero when something was served (SPEC §6). */
 function estimateUsage(flight: Flight, o: Outcome): TokenUsage {
-  const output = Math.max(o.chunks, estimateTokensFromText(o.text));
-  return { inputTokens: Math.max(1, flight.cost.inputTokens), outputTokens: output };
+  return { inputTokens: Math.max(1, flight.cost.inputTokens), outputTokens: o.outputEstimate };
 }
 
 export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Promise<void> {

@@ -41,7 +41,9 @@ async function main(argv: string[]): Promise<number> {
       }
       const created = await createMigration(name);
       console.log(
-        created ? `created ${path.relative(process.cwd(), created.dir)}` : 'no changes: no migration',
+        created
+          ? `created ${path.relative(process.cwd(), created.dir)}`
+          : 'no changes: no migration',
       );
       return 0;
     }

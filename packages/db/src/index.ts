@@ -6,7 +6,6 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
 
 export * from './generated/prisma/client.ts';
-export { hashMigrations, readMigrationList, readSchemaFiles } from './migration-files.ts';
 export {
   checkDrift,
   createMigration,
@@ -15,6 +14,7 @@ export {
   type MigrateTarget,
   migrate,
 } from './migrate.ts';
+export { hashMigrations, readMigrationList, readSchemaFiles } from './migration-files.ts';
 export { findPrismaPaths, type PrismaPaths } from './paths.ts';
 
 /** The client handed to `prisma.$transaction(async (tx) => …)` callbacks. */
@@ -30,7 +30,10 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export type OpenDatabaseOptions = { databaseUrl: string } | { dataDir: string } | { pglite: PGlite };
+export type OpenDatabaseOptions =
+  | { databaseUrl: string }
+  | { dataDir: string }
+  | { pglite: PGlite };
 
 /**
  * Opens the database (without migrating it — see `migrate`):

@@ -45,9 +45,10 @@ interface EngineGlobals {
 // "FnOnce called more than once"). `SchemaEngine.new()` itself may be called many times on that one
 // instance, so each operation gets its own engine bound to its own adapter. Kept on globalThis so
 // that module re-evaluation (test isolation, duplicated copies of this file) shares the instance.
-const globals: EngineGlobals = ((globalThis as Record<symbol, unknown>)[
-  Symbol.for('tollgate.db.schemaEngine')
-] ??= { queue: Promise.resolve() }) as EngineGlobals;
+const GLOBALS_KEY = Symbol.for('tollgate.db.schemaEngine');
+const globalSlots = globalThis as Record<symbol, EngineGlobals | undefined>;
+globalSlots[GLOBALS_KEY] ??= { queue: Promise.resolve() };
+const globals: EngineGlobals = globalSlots[GLOBALS_KEY];
 
 function loadEngineModule(): Promise<EngineModule> {
   globals.module ??= import('@prisma/schema-engine-wasm');
@@ -134,7 +135,10 @@ function scratchFactory(resources: Resources): SqlMigrationAwareDriverAdapterFac
   };
 }
 
-function pgFactory(databaseUrl: string, resources: Resources): SqlMigrationAwareDriverAdapterFactory {
+function pgFactory(
+  databaseUrl: string,
+  resources: Resources,
+): SqlMigrationAwareDriverAdapterFactory {
   const inner = new PrismaPg({ connectionString: databaseUrl });
   return {
     provider: inner.provider,
@@ -153,6 +157,7 @@ async function withEngine<T>(
   const { SchemaEngine } = await loadEngineModule();
   const schemaFiles = await readSchemaFiles(paths);
   return serialize(async () => {
+    const restoreTimers = unrefEngineTimers();
     const resources = new Resources();
     const logs: string[] = [];
     let engine: SchemaEngine | undefined;
@@ -171,8 +176,27 @@ async function withEngine<T>(
     } finally {
       engine?.free();
       await resources.release();
+      restoreTimers();
     }
   });
+}
+
+/**
+ * The engine arms timers it never clears (e.g. a 10 s advisory-lock timeout) through the global
+ * `setTimeout`; each would keep the process alive after the work is done. While an operation runs,
+ * timers armed from the engine's glue code are unref'd. Other callers' timers are left alone.
+ */
+function unrefEngineTimers(): () => void {
+  const original = globalThis.setTimeout;
+  const wrapped = ((...args: Parameters<typeof setTimeout>) => {
+    const timer = original(...args);
+    if (new Error().stack?.includes('schema_engine_bg')) timer.unref();
+    return timer;
+  }) as typeof setTimeout;
+  globalThis.setTimeout = Object.assign(wrapped, original);
+  return () => {
+    if (globalThis.setTimeout === wrapped) globalThis.setTimeout = original;
+  };
 }
 
 /** Engine errors arrive as plain objects or strings; make them real errors with a readable message. */
@@ -218,27 +242,21 @@ export async function checkDrift(opts: MigrateOptions = {}): Promise<DriftResult
   // The engine learns the connector from the lock file; before the first migration there is none.
   migrationsList.lockfile.content ??= LOCKFILE_CONTENT;
   const files = await readSchemaFiles(paths);
-  const result = await withEngine(
-    paths,
-    scratchFactory,
-    (engine) =>
-      engine.diff({
-        from: { tag: 'migrations', ...migrationsList },
-        to: { tag: 'schemaDatamodel', files },
-        script: true,
-        exitCode: true,
-        filters: NO_FILTER,
-      }),
+  const result = await withEngine(paths, scratchFactory, (engine) =>
+    engine.diff({
+      from: { tag: 'migrations', ...migrationsList },
+      to: { tag: 'schemaDatamodel', files },
+      script: true,
+      exitCode: true,
+      filters: NO_FILTER,
+    }),
   );
   return { drift: result.exitCode === 2, script: result.stdout ?? '' };
 }
 
 /** `YYYYMMDDHHMMSS` in UTC, the prefix Prisma gives migration folders. */
 function timestamp(date = new Date()): string {
-  return date
-    .toISOString()
-    .replace(/[-:T]/g, '')
-    .replace(/\..*$/, '');
+  return date.toISOString().replace(/[-:T]/g, '').replace(/\..*$/, '');
 }
 
 /**

@@ -1,0 +1,226 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Bus } from '@tollgate/bus';
+import { decide, lookupKey } from '@tollgate/policy';
+import { CATALOGUE } from '@tollgate/pricing';
+import { createProxyServer } from 'http-proxy-3';
+import { type Flight, finish } from './flight.ts';
+import { createForwarder } from './forward/proxy.ts';
+import { bearerHash, handleModelRequest, INVALID_KEY, NO_POLICY } from './handle-model.ts';
+import { sendError, sendJson } from './http/errors.ts';
+import { type Logger, silentLogger } from './log.ts';
+import { listModels } from './models.ts';
+import { createPolicyHolder } from './policy/holder.ts';
+import { createKeyOpener } from './policy/seal.ts';
+import { ENDPOINTS } from './providers/registry.ts';
+import type { UpstreamConfig } from './upstreams.ts';
+import { createUsageEmitter } from './usage/emitter.ts';
+
+export interface DataPlaneOptions {
+  bus: Pick<Bus, 'limiter' | 'policy' | 'usage'>;
+  /** TOLLGATE_SECRET_KEY (32 bytes): opens BYOK provider keys from the snapshot. */
+  secretKey?: Buffer;
+  /** Platform credentials per provider name. */
+  upstreams: Record<string, UpstreamConfig | undefined>;
+  /** Admin paths (SPEC §4) are forwarded here when set. */
+  controlPlaneUrl?: string;
+  log?: Logger;
+  now?: () => number;
+  /** Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Upstream idle timeout (no answer / no stream bytes), ms. Default 120 000. */
+  upstreamTimeoutMs?: number;
+  /** How long an unsettled reservation lives. Default 10 min. */
+  reservationTtlMs?: number;
+  /** Safety-net re-read of the latest policy, ms. Default 5 000. */
+  policyPollMs?: number;
+  /** Usage batching (defaults 100 events / 50 ms). */
+  usageBatch?: { maxBatch?: number; flushMs?: number };
+}
+
+export interface DataPlane {
+  server: Server;
+  /** Loads the policy, subscribes, then listens. Resolves with the bound port. */
+  start(port: number, host?: string): Promise<number>;
+  /** Stops listening, waits for requests in flight, flushes usage. Does not close the bus. */
+  stop(): Promise<void>;
+  policyRevision(): number;
+  /** Re-reads the latest policy now (tests, admin hooks). */
+  refreshPolicy(): Promise<void>;
+  /** Sends buffered usage events now. */
+  flushUsage(): Promise<void>;
+}
+
+/** Admin paths of SPEC §4 reachable through the data plane's base URL. */
+const ADMIN_PREFIXES = [
+  '/v1/workspaces',
+  '/v1/workspace',
+  '/v1/sub-accounts',
+  '/v1/usage/by-tag',
+  '/v1/budgets',
+  '/v1/prices',
+  '/v1/provider-keys',
+  '/v1/webhooks',
+];
+
+function isAdminPath(path: string): boolean {
+  return ADMIN_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
+}
+
+const catalogue = new Map(CATALOGUE.map((p) => [p.model, p]));
+
+export function createDataPlane(opts: DataPlaneOptions): DataPlane {
+  const log = opts.log ?? silentLogger;
+  const now = opts.now ?? Date.now;
+  const { limiter } = opts.bus;
+  const holder = createPolicyHolder({
+    bus: opts.bus.policy,
+    basePrices: (model) => catalogue.get(model),
+    pollMs: opts.policyPollMs,
+    log,
+  });
+  const emitter = createUsageEmitter({ usage: opts.bus.usage, log, ...opts.usageBatch });
+  const settleDeps = { limiter, emitter, log, now };
+  const inFlight = new Set<Promise<void>>();
+  const track = (flight: Flight, outcome: Parameters<typeof finish>[2]) => {
+    const p = finish(settleDeps, flight, outcome);
+    inFlight.add(p);
+    return p.finally(() => inFlight.delete(p));
+  };
+  const forwarder = createForwarder({
+    timeoutMs: opts.upstreamTimeoutMs ?? 120_000,
+    finish: track,
+    now,
+  });
+  const adminProxy = createProxyServer({ changeOrigin: true });
+  adminProxy.on('error', (_err, _req, res) => {
+    if ('writeHead' in res) {
+      sendError(res, {
+        status: 502,
+        type: 'upstream_error',
+        code: 'control_plane_unreachable',
+        message: 'The control plane could not be reached.',
+      });
+    }
+  });
+  const modelDeps = {
+    policy: holder.current,
+    limiter,
+    emitter,
+    forward: forwarder.forward,
+    finishUnforwarded: (flight: Flight) =>
+      track(flight, {
+        status: 'blocked',
+        errorClass: 'spend_cap_reached',
+        httpStatus: 402,
+        usage: null,
+        served: false,
+        outputEstimate: 0,
+        ttftMs: null,
+        servedModel: null,
+      }),
+    openKey: createKeyOpener(opts.secretKey),
+    upstreams: opts.upstreams,
+    log,
+    now,
+    maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
+    reservationTtlMs: opts.reservationTtlMs ?? 600_000,
+  };
+
+  function ownModels(req: IncomingMessage, res: ServerResponse) {
+    const policy = holder.current();
+    if (policy === null) return sendError(res, NO_POLICY);
+    const hash = bearerHash(req);
+    const chain = hash === null ? undefined : lookupKey(policy, hash);
+    if (hash === null || chain === undefined) return sendError(res, INVALID_KEY);
+    // Same key checks as a model request, without a model: any model name passes the key part.
+    const d = decide(policy, { keyHash: hash, model: chain.subAccount.allowedModels[0] ?? '', nowMs: now() });
+    if (!d.ok && (d.status === 401 || d.reason === 'sub_account_suspended')) return sendError(res, d);
+    sendJson(res, 200, listModels(policy, chain));
+  }
+
+  function toControlPlane(req: IncomingMessage, res: ServerResponse) {
+    if (opts.controlPlaneUrl === undefined) {
+      return sendError(res, {
+        status: 404,
+        type: 'invalid_request_error',
+        code: 'unknown_url',
+        message: 'The admin API is not reachable through this data plane.',
+      });
+    }
+    adminProxy.web(req, res, { target: opts.controlPlaneUrl });
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse) {
+    const startedMs = now();
+    const incoming = req.headers['x-request-id'];
+    const requestId =
+      typeof incoming === 'string' && /^[A-Za-z0-9_.:-]{8,128}$/.test(incoming)
+        ? incoming
+        : `req_${randomUUID().replaceAll('-', '')}`;
+    res.setHeader('x-request-id', requestId);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const endpoint = ENDPOINTS.get(path);
+    if (endpoint !== undefined) {
+      if (req.method !== 'POST') {
+        return sendError(res, {
+          status: 405,
+          type: 'invalid_request_error',
+          code: 'method_not_allowed',
+          message: `${path} accepts POST only.`,
+        });
+      }
+      return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs);
+    }
+    if (path === '/v1/models' && req.method === 'GET') return ownModels(req, res);
+    if (path === '/healthz') return sendJson(res, 200, { ok: true });
+    if (path === '/readyz') {
+      const ready = holder.current() !== null;
+      return sendJson(res, ready ? 200 : 503, { ready, policyRevision: holder.revision() });
+    }
+    if (path === '/v1/usage' || isAdminPath(path)) return toControlPlane(req, res);
+    sendError(res, {
+      status: 404,
+      type: 'invalid_request_error',
+      code: 'unknown_url',
+      message: `Unknown request URL: ${req.method} ${path}.`,
+    });
+  }
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((err) => {
+      log.error('request failed', { err: String(err) });
+      sendError(res, { status: 500, type: 'server_error', code: null, message: 'Internal error.' });
+    });
+  });
+
+  return {
+    server,
+    async start(port, host = '127.0.0.1') {
+      await holder.start();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return (server.address() as AddressInfo).port;
+    },
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      forwarder.close();
+      adminProxy.close();
+      await holder.stop();
+      await emitter.stop();
+    },
+    policyRevision: holder.revision,
+    refreshPolicy: holder.refresh,
+    flushUsage: emitter.flush,
+  };
+}

@@ -1,0 +1,358 @@
+import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { estimateTokensFromText, type TokenUsage } from '@tollgate/pricing';
+import { createProxyServer } from 'http-proxy-3';
+import type { Flight, Outcome } from '../flight.ts';
+import { sendError, sendJson } from '../http/errors.ts';
+import { isRecord } from '../providers/types.ts';
+import { createSseSplitter, type SseEvent } from './sse.ts';
+
+/**
+ * Forwarding with http-proxy-3 (ENVIRONMENT.md, "Proxying"): the rewritten body is sent through
+ * `buffer`, and every answer is handled here (`selfHandleResponse`). JSON answers are read whole
+ * (their usage is at the end); event streams pass through event by event while a tap reads text
+ * and usage, strips the usage chunk the client did not ask for, and ends the stream when its
+ * estimated cost passes the reservation.
+ */
+export interface ForwardJob {
+  flight: Flight;
+  /** Full upstream URL of the endpoint. */
+  target: string;
+  apiKey: string | null;
+  body: Buffer;
+  /** `stream_options.include_usage` was injected: its chunk is not the client's to see. */
+  stripUsage: boolean;
+  /** Added to every answer (x-request-id, x-ratelimit-*). */
+  responseHeaders: Record<string, string>;
+  /** Whether output of this many (estimated) tokens would cost more than was reserved. */
+  overBudget(outputTokens: number): boolean;
+}
+
+export interface ForwarderOptions {
+  timeoutMs: number;
+  finish: (flight: Flight, outcome: Outcome) => Promise<void>;
+  now: () => number;
+}
+
+/** Upstream 4xx whose OpenAI envelope is the client's business (bad parameter and the like). */
+const PASS_THROUGH = new Set([400, 404, 409, 413, 422, 429]);
+const MAX_JSON_BYTES = 64 * 1024 * 1024;
+/** Request headers worth passing to a provider; everything else (cookies, our key) stays here. */
+const FORWARDED = ['accept', 'user-agent', 'openai-beta', 'idempotency-key'];
+
+interface Live {
+  job: ForwardJob;
+  proxyReq: ClientRequest | null;
+  timedOut: boolean;
+  ended: boolean;
+  /** What a stream has produced so far, for an end that comes from outside the tap. */
+  partial: (() => Partial<Outcome>) | null;
+}
+
+function outcome(fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>): Outcome {
+  return {
+    errorClass: null,
+    usage: null,
+    served: false,
+    outputEstimate: 0,
+    ttftMs: null,
+    servedModel: null,
+    ...fields,
+  };
+}
+
+export function createForwarder(opts: ForwarderOptions) {
+  const proxy = createProxyServer({ selfHandleResponse: true, ignorePath: true, changeOrigin: true });
+  const lives = new WeakMap<IncomingMessage, Live>();
+
+  const end = (live: Live, o: Outcome) => {
+    if (live.ended) return;
+    live.ended = true;
+    void opts.finish(live.job.flight, o);
+  };
+
+  proxy.on('proxyReq', (proxyReq, req) => {
+    const live = lives.get(req);
+    if (live === undefined) return;
+    live.proxyReq = proxyReq;
+    proxyReq.on('timeout', () => {
+      live.timedOut = true;
+    });
+  });
+
+  proxy.on('proxyRes', (proxyRes, req, res) => {
+    const live = lives.get(req);
+    if (live === undefined) return;
+    const status = proxyRes.statusCode ?? 502;
+    const type = String(proxyRes.headers['content-type'] ?? '');
+    if (status >= 400) upstreamError(live, proxyRes, res, status);
+    else if (type.includes('text/event-stream')) relayStream(live, proxyRes, res, status);
+    else relayJson(live, proxyRes, res, status, type);
+  });
+
+  // Errors are handled per call (the callback of web()); this only keeps the emitter from throwing.
+  proxy.on('error', () => {});
+
+  function collect(proxyRes: IncomingMessage, limit: number, done: (body: Buffer | null) => void) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let over = false;
+    proxyRes.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) over = true;
+      else chunks.push(c);
+    });
+    proxyRes.on('end', () => done(over ? null : Buffer.concat(chunks)));
+  }
+
+  function upstreamError(live: Live, proxyRes: IncomingMessage, res: ServerResponse, status: number) {
+    const f = live.job.flight;
+    collect(proxyRes, 64 * 1024, (body) => {
+      const errorClass = status >= 500 ? 'upstream_error' : `upstream_${status}`;
+      if (PASS_THROUGH.has(status) && body !== null) {
+        res.writeHead(status, {
+          'content-type': String(proxyRes.headers['content-type'] ?? 'application/json'),
+          'content-length': body.length,
+          ...live.job.responseHeaders,
+        });
+        res.end(body);
+      } else {
+        sendError(res, {
+          status: 502,
+          type: 'upstream_error',
+          code: 'upstream_error',
+          message: `The provider answered ${status}.`,
+          extra: { provider_status: status },
+          headers: live.job.responseHeaders,
+        });
+      }
+      const httpStatus = PASS_THROUGH.has(status) ? status : 502;
+      end(live, outcome({ status: 'error', errorClass, httpStatus }));
+    });
+  }
+
+  function relayJson(
+    live: Live,
+    proxyRes: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    type: string,
+  ) {
+    const { endpoint } = live.job.flight;
+    const ttftMs = opts.now() - live.job.flight.startedMs;
+    collect(proxyRes, MAX_JSON_BYTES, (body) => {
+      let json: unknown = null;
+      try {
+        json = body === null ? null : JSON.parse(body.toString('utf8'));
+      } catch {
+        json = null;
+      }
+      const data = body ?? Buffer.alloc(0);
+      res.writeHead(status, {
+        'content-type': type || 'application/json',
+        'content-length': data.length,
+        ...live.job.responseHeaders,
+      });
+      res.end(data);
+      const usage = endpoint.usageOf(json);
+      end(
+        live,
+        outcome({
+          status: 'ok',
+          httpStatus: status,
+          usage,
+          served: true,
+          outputEstimate: estimateTokensFromText(endpoint.textOf(json)),
+          ttftMs,
+          servedModel: isRecord(json) && typeof json.model === 'string' ? json.model : null,
+        }),
+      );
+    });
+  }
+
+  function relayStream(live: Live, proxyRes: IncomingMessage, res: ServerResponse, status: number) {
+    const { job } = live;
+    const { endpoint } = job.flight;
+    res.writeHead(status, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      ...job.responseHeaders,
+    });
+    res.flushHeaders();
+    const splitter = createSseSplitter();
+    let usage: TokenUsage | null = null;
+    let chunks = 0;
+    let textBytes = 0;
+    let ttftMs: number | null = null;
+    let servedModel: string | null = null;
+    let last: Record<string, unknown> | null = null;
+    let upstreamDone = false;
+    const estimate = () => Math.max(chunks, Math.ceil(textBytes / 4));
+    live.partial = () => ({ usage, outputEstimate: estimate(), ttftMs, servedModel });
+    const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
+      outcome({ usage, served: true, outputEstimate: estimate(), ttftMs, servedModel, ...fields });
+
+    const write = (text: string) => {
+      if (!res.writableEnded && !res.write(text)) {
+        proxyRes.pause();
+        res.once('drain', () => proxyRes.resume());
+      }
+    };
+
+    /** The cap guard: close the answer as a normal `length` stop and cut the upstream. */
+    const capEnd = () => {
+      if (endpoint.kind === 'chat' && last !== null) {
+        const stop = {
+          id: last.id,
+          object: 'chat.completion.chunk',
+          created: last.created,
+          model: last.model,
+          choices: [{ index: 0, delta: {}, finish_reason: 'length', logprobs: null }],
+        };
+        write(`data: ${JSON.stringify(stop)}\n\n`);
+      }
+      if (endpoint.kind !== 'responses') write('data: [DONE]\n\n');
+      res.end();
+      end(live, result({ status: 'ok', httpStatus: status, errorClass: null, usage: null }));
+      live.proxyReq?.destroy();
+      proxyRes.destroy();
+    };
+
+    const onEvent = (ev: SseEvent) => {
+      if (live.ended) return;
+      if (ev.data === null || ev.data === '[DONE]') {
+        write(`${ev.raw}\n\n`);
+        return;
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(ev.data);
+      } catch {
+        write(`${ev.raw}\n\n`);
+        return;
+      }
+      const info = endpoint.streamEvent(json);
+      if (ttftMs === null) ttftMs = opts.now() - job.flight.startedMs;
+      if (info.usage !== undefined) usage = info.usage;
+      if (isRecord(json)) {
+        if (typeof json.model === 'string') servedModel = json.model;
+        if (isRecord(json.response) && typeof json.response.model === 'string') {
+          servedModel = json.response.model;
+        }
+        if (json.object === 'chat.completion.chunk') last = json;
+      }
+      if (info.text) {
+        chunks += 1;
+        textBytes += Buffer.byteLength(info.text);
+      }
+      if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
+        if (!info.usageOnly) {
+          delete json.usage;
+          write(`data: ${JSON.stringify(json)}\n\n`);
+        }
+      } else {
+        write(`${ev.raw}\n\n`);
+      }
+      // A lower bound of the tokens streamed (one per content chunk, or 8 bytes per token), so a
+      // well-behaved upstream honouring the clamped bound is never cut early.
+      if (info.text && job.overBudget(Math.max(chunks, Math.ceil(textBytes / 8)))) capEnd();
+    };
+
+    proxyRes.on('data', (chunk: Buffer) => {
+      for (const ev of splitter.push(chunk)) onEvent(ev);
+    });
+    proxyRes.on('end', () => {
+      upstreamDone = true;
+      for (const ev of splitter.end()) onEvent(ev);
+      if (live.ended) return;
+      res.end();
+      end(live, result({ status: 'ok', httpStatus: status }));
+    });
+    proxyRes.on('close', () => {
+      if (upstreamDone || live.ended) return;
+      // The upstream went away mid-stream: bill what was streamed, end the client's stream.
+      if (!res.writableEnded) res.end();
+      end(live, result({ status: 'error', errorClass: 'upstream_cut', httpStatus: status }));
+    });
+  }
+
+  function forward(req: IncomingMessage, res: ServerResponse, job: ForwardJob) {
+    const live: Live = { job, proxyReq: null, timedOut: false, ended: false, partial: null };
+    lives.set(req, live);
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (name.startsWith('x-stainless-') && typeof value === 'string') headers[name] = value;
+    }
+    headers['content-type'] = 'application/json';
+    headers['content-length'] = String(job.body.length);
+    // Identity, so usage can be read from the answer without decompressing it.
+    headers['accept-encoding'] = 'identity';
+    if (job.apiKey !== null) headers.authorization = `Bearer ${job.apiKey}`;
+    req.headers = headers;
+
+    res.on('close', () => {
+      if (res.writableFinished || live.ended) return;
+      // The client left first: http-proxy-3 aborts the upstream; bill what was produced.
+      end(
+        live,
+        outcome({
+          status: 'error',
+          errorClass: 'client_disconnected',
+          httpStatus: 499,
+          served: res.headersSent,
+          ...live.partial?.(),
+        }),
+      );
+    });
+
+    proxy.web(
+      req,
+      res,
+      {
+        target: job.target,
+        buffer: Readable.from([job.body]),
+        proxyTimeout: opts.timeoutMs,
+      },
+      () => {
+        if (live.ended) return;
+        if (res.headersSent) {
+          if (!res.writableEnded) res.end();
+          end(
+            live,
+            outcome({
+              status: 'error',
+              errorClass: 'upstream_cut',
+              httpStatus: res.statusCode,
+              served: true,
+              ...live.partial?.(),
+            }),
+          );
+          return;
+        }
+        const timeout = live.timedOut;
+        sendError(res, {
+          status: timeout ? 504 : 502,
+          type: timeout ? 'upstream_timeout' : 'upstream_error',
+          code: timeout ? 'upstream_timeout' : 'upstream_error',
+          message: timeout ? 'The provider did not answer in time.' : 'The provider could not be reached.',
+          headers: job.responseHeaders,
+        });
+        const errorClass = timeout ? 'upstream_timeout' : 'upstream_error';
+        end(live, outcome({ status: 'error', errorClass, httpStatus: timeout ? 504 : 502 }));
+      },
+    );
+  }
+
+  return {
+    forward,
+    close() {
+      proxy.close();
+    },
+  };
+}
+
+export { sendJson };

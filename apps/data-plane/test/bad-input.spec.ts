@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startHarness, subAccount } from './harness.ts';
+
+const MINI = 'openai/gpt-5.4-mini';
+const OK_MESSAGES = [{ role: 'user', content: 'hi' }];
+
+interface Case {
+  name: string;
+  status: number;
+  path?: string;
+  method?: string;
+  auth?: string | null;
+  body?: string;
+  headers?: Record<string, string>;
+  param?: string;
+}
+
+const chat = (over: Record<string, unknown>) => JSON.stringify({ model: MINI, messages: OK_MESSAGES, ...over });
+
+const CASES: Case[] = [
+  { name: 'no Authorization header', status: 401, auth: null, body: chat({}) },
+  { name: 'unknown key', status: 401, auth: 'Bearer sk-tg-unknown', body: chat({}) },
+  { name: 'Basic instead of Bearer', status: 401, auth: 'Basic c2stdGc6eA==', body: chat({}) },
+  { name: 'malformed JSON', status: 400, body: '{"model": "openai/gpt-5.4-mini",' },
+  { name: 'empty body', status: 400, body: '' },
+  { name: 'array body', status: 400, body: '[1,2]' },
+  { name: 'string body', status: 400, body: '"hello"' },
+  { name: 'null body', status: 400, body: 'null' },
+  { name: 'missing model', status: 400, body: JSON.stringify({ messages: OK_MESSAGES }), param: 'model' },
+  { name: 'numeric model', status: 400, body: chat({ model: 42 }), param: 'model' },
+  { name: 'empty model', status: 400, body: chat({ model: '' }), param: 'model' },
+  { name: 'max_tokens as string', status: 400, body: chat({ max_tokens: '100' }), param: 'max_tokens' },
+  { name: 'negative max_tokens', status: 400, body: chat({ max_tokens: -5 }), param: 'max_tokens' },
+  { name: 'fractional max_tokens', status: 400, body: chat({ max_tokens: 1.5 }), param: 'max_tokens' },
+  { name: 'zero max_completion_tokens', status: 400, body: chat({ max_completion_tokens: 0 }), param: 'max_completion_tokens' },
+  { name: 'stream as string', status: 400, body: chat({ stream: 'yes' }), param: 'stream' },
+  { name: 'stream_options not an object', status: 400, body: chat({ stream: true, stream_options: 1 }), param: 'stream_options' },
+  { name: 'messages missing', status: 400, body: JSON.stringify({ model: MINI }), param: 'messages' },
+  { name: 'messages empty', status: 400, body: chat({ messages: [] }), param: 'messages' },
+  { name: 'n = 0', status: 400, body: chat({ n: 0 }), param: 'n' },
+  { name: 'metadata.tags not a list', status: 400, body: chat({ metadata: { tags: 'a' } }), param: 'metadata.tags' },
+  { name: 'invalid tag header', status: 400, body: chat({}), headers: { 'x-tollgate-tag': 'bad tag!' }, param: 'x-tollgate-tag' },
+  { name: 'embeddings with stream', status: 400, path: '/v1/embeddings', body: JSON.stringify({ model: 'openai/text-embedding-3-small', input: 'x', stream: true }) },
+  { name: 'embeddings without input', status: 400, path: '/v1/embeddings', body: JSON.stringify({ model: 'openai/text-embedding-3-small' }), param: 'input' },
+  { name: 'huge body (2 MiB)', status: 413, body: chat({ pad: 'x'.repeat(2 * 1024 * 1024) }) },
+  { name: 'unknown endpoint', status: 404, path: '/v1/nope', body: chat({}) },
+  { name: 'GET on a POST endpoint', status: 405, method: 'GET' },
+  { name: 'model without provider prefix', status: 404, body: chat({ model: 'gpt-5.4-mini' }) },
+];
+
+describe('data plane: bad input answers the SPEC §6 envelope and forwards nothing', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ subs: [subAccount('sa_main')] });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it.each(CASES)('$name → $status', async (c) => {
+    const before = h.upstream.hits();
+    const headers: Record<string, string> = { 'content-type': 'application/json', ...c.headers };
+    const auth = c.auth === undefined ? `Bearer ${h.keys.sa_main}` : c.auth;
+    if (auth !== null) headers.authorization = auth;
+    const method = c.method ?? 'POST';
+    const res = await fetch(`${h.urls[0]}${c.path ?? '/v1/chat/completions'}`, {
+      method,
+      headers,
+      body: method === 'GET' ? undefined : c.body,
+    });
+    expect(res.status).toBe(c.status);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    const body = (await res.json()) as { error: Record<string, unknown> };
+    expect(Object.keys(body)).toEqual(['error']);
+    expect(typeof body.error.message).toBe('string');
+    expect(typeof body.error.type).toBe('string');
+    expect('code' in body.error && 'param' in body.error).toBe(true);
+    if (c.param) expect(body.error.param).toBe(c.param);
+    expect(h.upstream.hits()).toBe(before);
+  });
+});

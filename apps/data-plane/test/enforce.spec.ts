@@ -1,0 +1,119 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHEAP, type Harness, startHarness, subAccount, WS } from './harness.ts';
+import { runCapBurst } from './cap-burst.ts';
+
+describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      subs: [
+        subAccount('sa_cap', { spendCapMicros: 1_000 }),
+        subAccount('sa_clamp', { spendCapMicros: 60 }),
+        subAccount('sa_guard', { spendCapMicros: 60 }),
+        subAccount('sa_rpm', { rateLimitRpm: 2 }),
+        subAccount('sa_tag'),
+      ],
+      tagBudgets: [{ id: 'bud_feat', workspaceId: WS, tag: 'feat', capMicros: 300, budgetPeriod: 'monthly' }],
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('cap guarantee: 60 concurrent requests against a small cap; blocked ones never reach upstream', async () => {
+    const r = await runCapBurst(h, { sub: 'sa_cap', requests: 60 });
+    expect(r.ok).toBeGreaterThan(0);
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.ok + r.refused).toBe(60);
+    expect(r.upstreamHits).toBe(r.ok);
+    const [balance] = await h.bus.limiter.spent(WS, [
+      { scope: 'sa:sa_cap', capMicros: 1_000, periodKey: r.periodKey },
+    ]);
+    expect(balance!.spentMicros).toBeLessThanOrEqual(1_000);
+    expect(balance!.reservedMicros).toBe(0);
+    const events = (await h.events()).filter((e) => e.subAccountId === 'sa_cap');
+    expect(events.length).toBe(60);
+    const billed = events.reduce((s, e) => s + e.billedCostMicros, 0);
+    expect(billed).toBe(balance!.spentMicros);
+    expect(events.filter((e) => e.status === 'blocked').length).toBe(r.refused);
+    const body = r.refusals[0]!;
+    expect(body.error).toMatchObject({
+      type: 'budget_exceeded',
+      code: 'spend_cap_reached',
+      scope: 'sub_account',
+      cap_cents: 0.1,
+    });
+    expect(typeof body.error.spent_cents).toBe('number');
+    expect(typeof body.error.reserved_cents).toBe('number');
+    expect(body.error.resets_at).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
+  });
+
+  it('clamp: a worst case that only partly fits is admitted with max_tokens lowered', async () => {
+    const before = h.upstream.received.length;
+    const r = await h.client('sa_clamp').chat.completions.create({
+      model: CHEAP,
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 100,
+    });
+    expect(r.choices[0]?.message.content).toBeTruthy();
+    const sent = h.upstream.received[before]!.body!.max_tokens as number;
+    expect(sent).toBeGreaterThanOrEqual(16);
+    expect(sent).toBeLessThan(100);
+    const events = (await h.events()).filter((e) => e.subAccountId === 'sa_clamp');
+    expect(events[0]!.billedCostMicros).toBeLessThanOrEqual(60);
+    expect(events[0]!.reservationMicros).toBeLessThanOrEqual(60);
+  });
+
+  it('a stream whose upstream ignores the lowered bound is ended at the reservation', async () => {
+    h.upstream.options.ignoreBound = true;
+    h.upstream.options.outputTokens = 300;
+    try {
+      const stream = await h.client('sa_guard').chat.completions.create({
+        model: CHEAP,
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 100,
+        stream: true,
+      });
+      const chunks = [];
+      for await (const c of stream) chunks.push(c);
+      expect(chunks.length).toBeLessThan(100);
+      expect(chunks.at(-1)!.choices[0]!.finish_reason).toBe('length');
+    } finally {
+      h.upstream.options.ignoreBound = false;
+      h.upstream.options.outputTokens = 10;
+    }
+    const events = (await h.events()).filter((e) => e.subAccountId === 'sa_guard');
+    expect(events[0]!.billedCostMicros).toBeGreaterThan(0);
+    expect(events[0]!.billedCostMicros).toBeLessThanOrEqual(60);
+    expect(events[0]!.estimated).toBe(true);
+  });
+
+  it('RPM: the third request in a minute answers 429 with Retry-After and x-ratelimit-* headers', async () => {
+    const c = h.client('sa_rpm');
+    const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 1 };
+    const first = await c.chat.completions.create(req).withResponse();
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    expect(first.response.headers.get('x-ratelimit-reset-requests')).toMatch(/^\d+s$/);
+    await c.chat.completions.create(req);
+    const before = h.upstream.hits();
+    const err = await c.chat.completions.create(req).catch((e) => e);
+    expect(err.status).toBe(429);
+    expect(err.code).toBe('rpm');
+    expect(err.type).toBe('rate_limit_exceeded');
+    expect(Number(err.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    expect(h.upstream.hits()).toBe(before);
+  });
+
+  it('tag budget: concurrent tagged requests across sub-accounts stay within the tag cap', async () => {
+    const r = await runCapBurst(h, { sub: 'sa_tag', requests: 30, tag: 'feat' });
+    expect(r.refused).toBeGreaterThan(0);
+    expect(r.upstreamHits).toBe(r.ok);
+    const [balance] = await h.bus.limiter.spent(WS, [
+      { scope: 'tag:feat', capMicros: 300, periodKey: r.periodKey },
+    ]);
+    expect(balance!.spentMicros).toBeLessThanOrEqual(300);
+    expect(r.refusals[0]!.error).toMatchObject({ code: 'tag_budget_reached', scope: 'tag:feat' });
+  });
+});

@@ -1,0 +1,256 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A fake OpenAI-compatible upstream speaking the wire format exactly (chat completions, streaming
+ * with the usage chunk when `stream_options.include_usage` is set and `usage: null` on every other
+ * chunk, completions, embeddings, responses with its event stream, models). Every request it
+ * receives is recorded. Output length: `outputTokens` words, never more than the request's bound;
+ * each word is one token and one stream chunk.
+ */
+export interface Received {
+  method: string;
+  path: string;
+  headers: IncomingMessage['headers'];
+  body: Record<string, unknown> | null;
+}
+
+export interface FakeUpstreamOptions {
+  /** Prompt tokens reported. Default 12. */
+  promptTokens?: number;
+  /** Output tokens produced when the request sets no lower bound. Default 10. */
+  outputTokens?: number;
+  /** Answer this status with an OpenAI error envelope instead. */
+  failWith?: number;
+  /** Wait this long before answering. */
+  delayMs?: number;
+  /** Report no usage at all (non-stream) / send no usage chunk (stream). */
+  omitUsage?: boolean;
+  /** Close the connection after this many streamed content chunks. */
+  cutAfterChunks?: number;
+  /** Ms between streamed chunks. */
+  chunkDelayMs?: number;
+  /** Produce `outputTokens` whatever bound the request sets (a misbehaving upstream). */
+  ignoreBound?: boolean;
+}
+
+export interface FakeUpstream {
+  url: string;
+  received: Received[];
+  options: FakeUpstreamOptions;
+  /** Requests to model endpoints (what would have cost money). */
+  hits(): number;
+  close(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function bound(body: Record<string, unknown>, fields: string[], fallback: number): number {
+  let n = fallback;
+  for (const f of fields) if (typeof body[f] === 'number') n = Math.min(n, body[f] as number);
+  return n;
+}
+
+export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
+  const received: Received[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    let body: Record<string, unknown> | null = null;
+    try {
+      body = text ? (JSON.parse(text) as Record<string, unknown>) : null;
+    } catch {
+      body = null;
+    }
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    received.push({ method: req.method ?? '', path, headers: req.headers, body });
+    if (options.delayMs) await sleep(options.delayMs);
+    if (options.failWith) {
+      const payload = JSON.stringify({
+        error: { message: 'upstream failure', type: 'server_error', code: null, param: null },
+      });
+      res.writeHead(options.failWith, { 'content-type': 'application/json' });
+      res.end(payload);
+      return;
+    }
+    if (path === '/v1/models' && req.method === 'GET') {
+      return json(res, { object: 'list', data: [{ id: 'gpt-5.4-mini', object: 'model', created: 1, owned_by: 'openai' }] });
+    }
+    if (body === null) return json(res, { error: { message: 'bad json', type: 'invalid_request_error' } }, 400);
+    const prompt = options.promptTokens ?? 12;
+    const model = String(body.model);
+    if (path === '/v1/embeddings') {
+      return json(res, {
+        object: 'list',
+        data: [{ object: 'embedding', index: 0, embedding: [0.1, 0.2, 0.3] }],
+        model,
+        usage: options.omitUsage ? undefined : { prompt_tokens: prompt, total_tokens: prompt },
+      });
+    }
+    const fields = path === '/v1/responses' ? ['max_output_tokens'] : ['max_tokens', 'max_completion_tokens'];
+    const out = options.ignoreBound
+      ? (options.outputTokens ?? 10)
+      : bound(body, fields, options.outputTokens ?? 10);
+    const words = Array.from({ length: out }, (_, i) => `w${i} `);
+    const finish = out < (options.outputTokens ?? 10) ? 'length' : 'stop';
+    const usage = { prompt_tokens: prompt, completion_tokens: out, total_tokens: prompt + out };
+    if (path === '/v1/chat/completions' && body.stream === true) return streamChat(res, body, words, finish, usage);
+    if (path === '/v1/completions' && body.stream === true) return streamCompletion(res, body, words, usage);
+    if (path === '/v1/responses' && body.stream === true) return streamResponses(res, model, words, prompt);
+    if (path === '/v1/chat/completions') {
+      return json(res, {
+        id: 'chatcmpl-fake',
+        object: 'chat.completion',
+        created: 1_700_000_000,
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: words.join(''), refusal: null },
+            logprobs: null,
+            finish_reason: finish,
+          },
+        ],
+        usage: options.omitUsage ? undefined : { ...usage, prompt_tokens_details: { cached_tokens: 0 } },
+      });
+    }
+    if (path === '/v1/completions') {
+      return json(res, {
+        id: 'cmpl-fake',
+        object: 'text_completion',
+        created: 1_700_000_000,
+        model,
+        choices: [{ index: 0, text: words.join(''), logprobs: null, finish_reason: finish }],
+        usage: options.omitUsage ? undefined : usage,
+      });
+    }
+    if (path === '/v1/responses') {
+      return json(res, responseObject(model, words, prompt, 'completed'));
+    }
+    json(res, { error: { message: 'not found', type: 'invalid_request_error' } }, 404);
+  }
+
+  function responseObject(model: string, words: string[], prompt: number, status: string) {
+    return {
+      id: 'resp_fake',
+      object: 'response',
+      created_at: 1_700_000_000,
+      status,
+      model,
+      output: [
+        {
+          type: 'message',
+          id: 'msg_fake',
+          status: 'completed',
+          role: 'assistant',
+          content: [{ type: 'output_text', text: words.join(''), annotations: [] }],
+        },
+      ],
+      usage: options.omitUsage
+        ? null
+        : {
+            input_tokens: prompt,
+            input_tokens_details: { cached_tokens: 0 },
+            output_tokens: words.length,
+            output_tokens_details: { reasoning_tokens: 0 },
+            total_tokens: prompt + words.length,
+          },
+    };
+  }
+
+  function json(res: ServerResponse, value: unknown, status = 200) {
+    const text = JSON.stringify(value);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
+  async function sse(res: ServerResponse, events: string[]) {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    let content = 0;
+    for (const e of events) {
+      if (res.destroyed) return;
+      res.write(`data: ${e}\n\n`);
+      if (e.includes('"content":"w') || e.includes('"text":"w') || e.includes('output_text.delta')) content += 1;
+      if (options.cutAfterChunks !== undefined && content >= options.cutAfterChunks) {
+        await sleep(30); // let what was written reach the proxy before the cut
+        res.socket?.destroy();
+        return;
+      }
+      if (options.chunkDelayMs) await sleep(options.chunkDelayMs);
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  function streamChat(
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    words: string[],
+    finish: string,
+    usage: Record<string, number>,
+  ) {
+    const withUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model };
+    const extra = withUsage ? { usage: null } : {};
+    const events = [
+      JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra }),
+      ...words.map((w) =>
+        JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }], ...extra }),
+      ),
+      JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }], ...extra }),
+    ];
+    if (withUsage && !options.omitUsage) events.push(JSON.stringify({ ...base, choices: [], usage }));
+    void sse(res, events);
+  }
+
+  function streamCompletion(res: ServerResponse, body: Record<string, unknown>, words: string[], usage: Record<string, number>) {
+    const withUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const base = { id: 'cmpl-fake', object: 'text_completion', created: 1_700_000_000, model: body.model };
+    const events = words.map((w) =>
+      JSON.stringify({ ...base, choices: [{ index: 0, text: w, logprobs: null, finish_reason: null }], ...(withUsage ? { usage: null } : {}) }),
+    );
+    if (withUsage && !options.omitUsage) events.push(JSON.stringify({ ...base, choices: [], usage }));
+    void sse(res, events);
+  }
+
+  function streamResponses(res: ServerResponse, model: string, words: string[], prompt: number) {
+    let seq = 0;
+    const ev = (type: string, rest: Record<string, unknown>) => JSON.stringify({ type, sequence_number: seq++, ...rest });
+    const events = [
+      ev('response.created', { response: { ...responseObject(model, [], prompt, 'in_progress'), usage: null } }),
+      ...words.map((w) =>
+        ev('response.output_text.delta', { item_id: 'msg_fake', output_index: 0, content_index: 0, delta: w, logprobs: [] }),
+      ),
+      ev('response.completed', { response: responseObject(model, words, prompt, 'completed') }),
+    ];
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    for (const e of events) res.write(`event: ${JSON.parse(e).type}\ndata: ${e}\n\n`);
+    res.end();
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    received,
+    options,
+    hits: () => received.filter((r) => r.path !== '/v1/models').length,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}

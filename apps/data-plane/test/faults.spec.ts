@@ -1,0 +1,122 @@
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHEAP, type Harness, startHarness, subAccount } from './harness.ts';
+
+const req = (over: Record<string, unknown> = {}) => ({
+  model: CHEAP,
+  messages: [{ role: 'user' as const, content: 'x' }],
+  max_tokens: 50,
+  ...over,
+});
+
+describe('data plane: upstream faults and client disconnects', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ subs: [subAccount('sa_main', { spendCapMicros: 1_000_000 })], upstreamTimeoutMs: 300 });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('upstream 500 → 502 upstream_error with the provider status; record says error, nothing billed', async () => {
+    h.upstream.options.failWith = 500;
+    try {
+      const err = await h.client('sa_main').chat.completions.create(req()).catch((e) => e);
+      expect(err.status).toBe(502);
+      expect(err.type).toBe('upstream_error');
+      expect(err.error.provider_status).toBe(500);
+      const id = err.headers.get('x-request-id');
+      const e = (await h.events()).find((x) => x.requestId === id)!;
+      expect(e).toMatchObject({ status: 'error', errorClass: 'upstream_error', httpStatus: 502, billedCostMicros: 0 });
+    } finally {
+      h.upstream.options.failWith = undefined;
+    }
+  });
+
+  it('upstream 400 passes through as the provider envelope', async () => {
+    h.upstream.options.failWith = 400;
+    try {
+      const err = await h.client('sa_main').chat.completions.create(req()).catch((e) => e);
+      expect(err.status).toBe(400);
+    } finally {
+      h.upstream.options.failWith = undefined;
+    }
+  });
+
+  it('upstream timeout → 504 upstream_timeout', async () => {
+    h.upstream.options.delayMs = 1_500;
+    try {
+      const err = await h.client('sa_main').chat.completions.create(req()).catch((e) => e);
+      expect(err.status).toBe(504);
+      expect(err.type).toBe('upstream_timeout');
+    } finally {
+      h.upstream.options.delayMs = undefined;
+    }
+  });
+
+  it('upstream cut mid-stream: the client stream ends, the record is estimated and not zero', async () => {
+    h.upstream.options.cutAfterChunks = 5;
+    h.upstream.options.outputTokens = 40;
+    try {
+      const stream = await h.client('sa_main').chat.completions.create(req({ stream: true }));
+      let text = '';
+      await (async () => {
+        for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+      })().catch(() => {});
+      expect(text.startsWith('w0 w1 w2 w3')).toBe(true);
+    } finally {
+      h.upstream.options.cutAfterChunks = undefined;
+      h.upstream.options.outputTokens = 10;
+    }
+    const e = (await h.events()).filter((x) => x.stream).at(-1)!;
+    expect(e.status).toBe('error');
+    expect(e.errorClass).toBe('upstream_cut');
+    expect(e.estimated).toBe(true);
+    expect(e.outputTokens).toBeGreaterThanOrEqual(4);
+    expect(e.billedCostMicros).toBeGreaterThan(0);
+  });
+
+  it('client disconnect mid-stream: upstream aborted, record 499 with a non-zero estimated cost', async () => {
+    h.upstream.options.chunkDelayMs = 20;
+    h.upstream.options.outputTokens = 200;
+    const ac = new AbortController();
+    try {
+      const stream = await h.client('sa_main').chat.completions.create(req({ stream: true, max_tokens: 1000 }), {
+        signal: ac.signal,
+      });
+      let n = 0;
+      await (async () => {
+        for await (const _ of stream) if (++n === 5) ac.abort();
+      })().catch(() => {});
+    } finally {
+      h.upstream.options.chunkDelayMs = undefined;
+      h.upstream.options.outputTokens = 10;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const e = (await h.events()).filter((x) => x.stream).at(-1)!;
+    expect(e.httpStatus).toBe(499);
+    expect(e.errorClass).toBe('client_disconnected');
+    expect(e.estimated).toBe(true);
+    expect(e.billedCostMicros).toBeGreaterThan(0);
+  });
+});
+
+describe('data plane: unreachable upstream', () => {
+  it('connection refused → 502 upstream_error', async () => {
+    const probe = createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as { port: number }).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const h = await startHarness({ subs: [subAccount('sa_main')] });
+    try {
+      // Point the platform upstream at a closed port by closing the fake first.
+      await h.upstream.close();
+      const err = await h.client('sa_main').chat.completions.create(req()).catch((e) => e);
+      expect(err.status).toBe(502);
+      expect(err.type).toBe('upstream_error');
+      expect(port).toBeGreaterThan(0);
+    } finally {
+      await h.close();
+    }
+  });
+});

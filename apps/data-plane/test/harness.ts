@@ -1,0 +1,178 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type Bus, createBus } from '@tollgate/bus';
+import {
+  encodeSnapshot,
+  type PolicySnapshotBody,
+  type SubAccountPolicy,
+  type TagBudgetPolicy,
+} from '@tollgate/policy';
+import { decodeUsageBatch, type UsageEvent } from '@tollgate/usage';
+import OpenAI from 'openai';
+import { createDataPlane, type DataPlane } from '../src/index.ts';
+import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.ts';
+
+/** A test tenant: one workspace, sub-accounts built from overrides, one key each. */
+export const WS = 'ws_test';
+/** 1 micro-USD per token in and out: costs in tests are plain token counts. */
+export const CHEAP = 'openai/test-model';
+
+export const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export interface Tenant {
+  key: string;
+  subAccountId: string;
+}
+
+export function subAccount(id: string, over: Partial<SubAccountPolicy> = {}): SubAccountPolicy {
+  return {
+    id,
+    workspaceId: WS,
+    status: 'active',
+    spendCapMicros: null,
+    budgetPeriod: 'monthly',
+    rateLimitRpm: null,
+    rateLimitRpd: null,
+    rateLimitTpm: null,
+    maxConcurrent: null,
+    allowedModels: [],
+    defaultTag: null,
+    ...over,
+  };
+}
+
+export function snapshot(
+  revision: number,
+  subs: SubAccountPolicy[],
+  opts: { tagBudgets?: TagBudgetPolicy[]; markupPercent?: number; revokedKeys?: string[] } = {},
+): { body: PolicySnapshotBody; keys: Record<string, string> } {
+  const keys: Record<string, string> = {};
+  for (const s of subs) keys[s.id] = `sk-tg-${s.id}-${'x'.repeat(32)}`;
+  const body: PolicySnapshotBody = {
+    version: 1,
+    revision,
+    generatedAt: new Date().toISOString(),
+    workspaces: [
+      {
+        id: WS,
+        markupPercent: opts.markupPercent ?? 0,
+        spendCapMicros: null,
+        budgetPeriod: 'monthly',
+        byokWaivesMarkup: true,
+      },
+    ],
+    subAccounts: subs,
+    keys: subs.map((s) => ({
+      id: `key_${s.id}`,
+      subAccountId: s.id,
+      hash: sha256(keys[s.id]!),
+      expiresAt: null,
+      revoked: opts.revokedKeys?.includes(s.id) ?? false,
+    })),
+    tagBudgets: opts.tagBudgets ?? [],
+    prices: [
+      {
+        workspaceId: WS,
+        model: CHEAP,
+        inputPerMTok: 1_000_000,
+        outputPerMTok: 1_000_000,
+        cachedInputPerMTok: 1_000_000,
+        cacheWritePerMTok: 1_000_000,
+      },
+    ],
+    providerRoutes: [],
+  };
+  return { body, keys };
+}
+
+export interface Harness {
+  bus: Bus;
+  upstream: FakeUpstream;
+  planes: DataPlane[];
+  urls: string[];
+  keys: Record<string, string>;
+  client(subId: string, plane?: number): OpenAI;
+  /** Publishes a snapshot (setLatest + announce) and waits until every plane holds it. */
+  publish(body: PolicySnapshotBody): Promise<void>;
+  /** Every usage event emitted so far (flushes the planes first). */
+  events(): Promise<UsageEvent[]>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  subs: SubAccountPolicy[];
+  tagBudgets?: TagBudgetPolicy[];
+  markupPercent?: number;
+  upstream?: FakeUpstreamOptions;
+  planes?: number;
+  redisUrl?: string;
+  upstreamTimeoutMs?: number;
+}
+
+export async function startHarness(o: HarnessOptions): Promise<Harness> {
+  const prefix = `dp-${randomBytes(6).toString('hex')}`;
+  const buses: Bus[] = [];
+  const newBus = () => {
+    const b = createBus({ redisUrl: o.redisUrl, prefix });
+    buses.push(b);
+    return b;
+  };
+  const bus = newBus();
+  const upstream = await startFakeUpstream(o.upstream);
+  const { body, keys } = snapshot(1, o.subs, o);
+  await bus.policy.setLatest(encodeSnapshot(body));
+  const planes: DataPlane[] = [];
+  const urls: string[] = [];
+  for (let i = 0; i < (o.planes ?? 1); i++) {
+    // In-process mode shares one bus; on Redis each plane has its own connections, as in production.
+    const planeBus = i === 0 || !o.redisUrl ? bus : newBus();
+    const plane = createDataPlane({
+      bus: planeBus,
+      upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
+      upstreamTimeoutMs: o.upstreamTimeoutMs,
+      usageBatch: { flushMs: 5 },
+    });
+    const port = await plane.start(0);
+    planes.push(plane);
+    urls.push(`http://127.0.0.1:${port}`);
+  }
+  const collected: UsageEvent[] = [];
+  const consumer = bus.usage.createConsumer({
+    group: 'test',
+    consumer: 'c1',
+    blockMs: 50,
+    handler: async (entries) => {
+      for (const e of entries) collected.push(...decodeUsageBatch(e.data).events);
+    },
+  });
+  await consumer.start();
+  return {
+    bus,
+    upstream,
+    planes,
+    urls,
+    keys,
+    client: (subId, plane = 0) =>
+      new OpenAI({ apiKey: keys[subId]!, baseURL: `${urls[plane]}/v1`, maxRetries: 0 }),
+    async publish(next) {
+      const text = encodeSnapshot(next);
+      await bus.policy.setLatest(text);
+      await bus.policy.publish(next.revision, text);
+      const deadline = Date.now() + 2_000;
+      while (planes.some((p) => p.policyRevision() < next.revision)) {
+        if (Date.now() > deadline) throw new Error('policy did not propagate');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    },
+    async events() {
+      for (const p of planes) await p.flushUsage();
+      await new Promise((r) => setTimeout(r, 150));
+      return [...collected];
+    },
+    async close() {
+      for (const p of planes) await p.stop();
+      await consumer.stop();
+      await upstream.close();
+      for (const b of buses) await b.close();
+    },
+  };
+}

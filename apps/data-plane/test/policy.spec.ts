@@ -1,0 +1,55 @@
+import { encodeSnapshot } from '@tollgate/policy';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHEAP, type Harness, snapshot, startHarness, subAccount } from './harness.ts';
+
+const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 1 };
+
+describe('data plane: policy propagation', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ subs: [subAccount('sa_a'), subAccount('sa_b')] });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('suspend, revoke and cap changes apply from the announcement', async () => {
+    await h.client('sa_a').chat.completions.create(req);
+    const { body } = snapshot(2, [subAccount('sa_a', { status: 'suspended' }), subAccount('sa_b')], {
+      revokedKeys: ['sa_b'],
+    });
+    await h.publish(body);
+    const e1 = await h.client('sa_a').chat.completions.create(req).catch((e) => e);
+    expect(e1.status).toBe(403);
+    const e2 = await h.client('sa_b').chat.completions.create(req).catch((e) => e);
+    expect(e2.status).toBe(401);
+  });
+
+  it('an unreadable announcement keeps the last good policy; a missed one is recovered', async () => {
+    const rev = h.planes[0]!.policyRevision();
+    await h.bus.policy.publish(rev + 1, '{"version":1,"broken":true}');
+    await new Promise((r) => setTimeout(r, 50));
+    expect(h.planes[0]!.policyRevision()).toBe(rev);
+    // A snapshot stored as latest but never announced (a dropped message) …
+    const { body } = snapshot(rev + 5, [subAccount('sa_a'), subAccount('sa_b')]);
+    await h.bus.policy.setLatest(encodeSnapshot(body));
+    // … is picked up on the next announcement that reveals a gap (here: a bare announcement).
+    await h.bus.policy.publish(rev + 6, '');
+    const deadline = Date.now() + 1_000;
+    while (h.planes[0]!.policyRevision() < rev + 5 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(h.planes[0]!.policyRevision()).toBe(rev + 5);
+    const ok = await h.client('sa_a').chat.completions.create(req);
+    expect(ok.choices.length).toBe(1);
+  });
+
+  it('a tampered latest snapshot is refused and the policy held stays', async () => {
+    const rev = h.planes[0]!.policyRevision();
+    const { body } = snapshot(rev + 1, [subAccount('sa_a', { status: 'suspended' })]);
+    const text = encodeSnapshot(body).replace('"suspended"', '"active"');
+    await h.bus.policy.setLatest(text);
+    await h.planes[0]!.refreshPolicy();
+    expect(h.planes[0]!.policyRevision()).toBe(rev);
+  });
+});

@@ -1,0 +1,176 @@
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHEAP, type Harness, startHarness, subAccount } from './harness.ts';
+
+const MINI = 'openai/gpt-5.4-mini';
+// Catalogue price of gpt-5.4-mini, micro-USD per 1M tokens.
+const MINI_IN = 750_000;
+const MINI_OUT = 4_500_000;
+
+describe('data plane: OpenAI SDK against a fake upstream', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({
+      subs: [
+        subAccount('sa_main'),
+        subAccount('sa_susp', { status: 'suspended' }),
+        subAccount('sa_allow', { allowedModels: [CHEAP] }),
+        subAccount('sa_tagged', { defaultTag: 'team-a' }),
+      ],
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('chat completion (non-stream): forwarded with the provider prefix stripped, usage billed', async () => {
+    const before = h.upstream.received.length;
+    const r = await h.client('sa_main').chat.completions.create({
+      model: MINI,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 5,
+    });
+    expect(r.choices[0]?.message.content).toBe('w0 w1 w2 w3 w4 ');
+    expect(r.usage?.completion_tokens).toBe(5);
+    const got = h.upstream.received[before]!;
+    expect(got.path).toBe('/v1/chat/completions');
+    expect(got.body?.model).toBe('gpt-5.4-mini');
+    expect(got.headers.authorization).toBe('Bearer sk-platform-upstream');
+    const id = (await h.client('sa_main').chat.completions
+      .create({ model: MINI, messages: [{ role: 'user', content: 'x' }], max_tokens: 3 })
+      .withResponse()).response.headers.get('x-request-id');
+    expect(id).toMatch(/^req_/);
+    const events = await h.events();
+    const e = events.find((x) => x.requestId === id)!;
+    expect(e).toMatchObject({
+      status: 'ok',
+      workspaceId: 'ws_test',
+      subAccountId: 'sa_main',
+      keyId: 'key_sa_main',
+      model: MINI,
+      provider: 'openai',
+      inputTokens: 12,
+      outputTokens: 3,
+      estimated: false,
+      httpStatus: 200,
+    });
+    const cost = Math.ceil((12 * MINI_IN + 3 * MINI_OUT) / 1_000_000);
+    expect(e.providerCostMicros).toBe(cost);
+    expect(e.billedCostMicros).toBe(cost);
+  });
+
+  it('chat stream: include_usage injected upstream and its chunk stripped for the client', async () => {
+    const before = h.upstream.received.length;
+    const stream = await h.client('sa_main').chat.completions.create({
+      model: MINI,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 4,
+      stream: true,
+    });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(h.upstream.received[before]!.body?.stream_options).toEqual({ include_usage: true });
+    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('w0 w1 w2 w3 ');
+    expect(chunks.every((c) => c.choices.length > 0)).toBe(true);
+    expect(chunks.some((c) => c.usage)).toBe(false);
+    const events = await h.events();
+    const e = events.filter((x) => x.stream).at(-1)!;
+    expect(e).toMatchObject({ status: 'ok', inputTokens: 12, outputTokens: 4, estimated: false });
+    expect(e.ttftMs).not.toBeNull();
+  });
+
+  it('chat stream: a client asking for usage gets the usage chunk', async () => {
+    const stream = await h.client('sa_main').chat.completions.create({
+      model: MINI,
+      messages: [{ role: 'user', content: 'hello' }],
+      max_tokens: 2,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage?.completion_tokens).toBe(2);
+  });
+
+  it('completions, embeddings and responses (plain and streamed) are served and billed', async () => {
+    const c = h.client('sa_main');
+    const comp = await c.completions.create({ model: MINI, prompt: 'hi', max_tokens: 2 });
+    expect(comp.choices[0]?.text).toBe('w0 w1 ');
+    const emb = await c.embeddings.create({ model: 'openai/text-embedding-3-small', input: 'hi' });
+    expect(emb.data[0]?.embedding.length).toBe(3);
+    const resp = await c.responses.create({ model: MINI, input: 'hi', max_output_tokens: 16 });
+    expect(resp.output_text.length).toBeGreaterThan(0);
+    const rs = await c.responses.create({ model: MINI, input: 'hi', max_output_tokens: 16, stream: true });
+    let text = '';
+    for await (const ev of rs) if (ev.type === 'response.output_text.delta') text += ev.delta;
+    expect(text).toBe('w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 ');
+    const cs = await c.completions.create({ model: MINI, prompt: 'hi', max_tokens: 3, stream: true });
+    let ctext = '';
+    for await (const ch of cs) ctext += ch.choices[0]?.text ?? '';
+    expect(ctext).toBe('w0 w1 w2 ');
+    const events = await h.events();
+    const byModel = events.filter((e) => e.status === 'ok');
+    expect(byModel.some((e) => e.model === 'openai/text-embedding-3-small' && e.inputTokens === 12)).toBe(true);
+    const streamedResp = byModel.filter((e) => e.stream && e.outputTokens === 10);
+    expect(streamedResp.length).toBeGreaterThan(0);
+    expect(streamedResp[0]!.estimated).toBe(false);
+  });
+
+  it('models list shows only what the key may use', async () => {
+    const all = await h.client('sa_main').models.list();
+    expect(all.data.map((m) => m.id)).toContain(MINI);
+    const some = await h.client('sa_allow').models.list();
+    expect(some.data.map((m) => m.id)).toEqual([CHEAP]);
+  });
+
+  it('invalid key 401, suspended 403, model not allowed 403 with allowed_models; nothing forwarded', async () => {
+    const before = h.upstream.hits();
+    const bad = new OpenAI({ apiKey: 'sk-tg-nope', baseURL: `${h.urls[0]}/v1`, maxRetries: 0 });
+    const msg = { model: MINI, messages: [{ role: 'user' as const, content: 'x' }] };
+    const e1 = await bad.chat.completions.create(msg).catch((e) => e);
+    expect(e1).toBeInstanceOf(OpenAI.AuthenticationError);
+    expect(e1.code).toBe('invalid_api_key');
+    const e2 = await h.client('sa_susp').chat.completions.create(msg).catch((e) => e);
+    expect(e2.status).toBe(403);
+    expect(e2.code).toBe('sub_account_suspended');
+    const e3 = await h.client('sa_allow').chat.completions.create(msg).catch((e) => e);
+    expect(e3.status).toBe(403);
+    expect(e3.code).toBe('model_not_allowed');
+    expect(e3.error.allowed_models).toEqual([CHEAP]);
+    const e4 = await h.client('sa_main').chat.completions
+      .create({ ...msg, model: 'openai/no-such-model' })
+      .catch((e) => e);
+    expect(e4.status).toBe(404);
+    expect(e4.code).toBe('model_not_found');
+    expect(h.upstream.hits()).toBe(before);
+    const events = await h.events();
+    expect(events.some((e) => e.status === 'blocked' && e.errorClass === 'model_not_allowed')).toBe(true);
+  });
+
+  it('tags: header, body metadata.tags (stripped upstream) and the default tag', async () => {
+    const before = h.upstream.received.length;
+    await h.client('sa_main').chat.completions.create(
+      { model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
+      { headers: { 'x-tollgate-tag': 'feat-1,feat-2' } },
+    );
+    await h.client('sa_main').chat.completions.create({
+      model: CHEAP,
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 1,
+      metadata: { tags: ['from-body'] } as unknown as Record<string, string>,
+    });
+    await h.client('sa_tagged').chat.completions.create({
+      model: CHEAP,
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 1,
+    });
+    expect(h.upstream.received[before + 1]!.body?.metadata).toBeUndefined();
+    const events = (await h.events()).filter((e) => e.model === CHEAP && e.status === 'ok');
+    const tags = events.map((e) => e.tags);
+    expect(tags).toContainEqual(['feat-1', 'feat-2']);
+    expect(tags).toContainEqual(['from-body']);
+    expect(tags).toContainEqual(['team-a']);
+  });
+});
