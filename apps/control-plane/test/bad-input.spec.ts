@@ -49,7 +49,7 @@ describe.each(KINDS)('bad input on the REST façade (%s)', (kind) => {
     ['price without provider', 'POST', () => '/v1/prices', '{"model":"gpt","input_per_mtok_cents":1,"output_per_mtok_cents":1}', 400, 'model'],
     ['negative price', 'POST', () => '/v1/prices', '{"model":"a/b","input_per_mtok_cents":-1,"output_per_mtok_cents":1}', 400],
     ['provider key without a key', 'POST', () => '/v1/provider-keys', '{"provider":"openai"}', 400, 'api_key'],
-    ['provider key with a non-http base url', 'POST', () => '/v1/provider-keys', '{"provider":"x","api_key":"k","base_url":"file:///etc/passwd"}', 400, 'base_url'],
+    ['provider key with a non-http base url', 'POST', () => '/v1/provider-keys', '{"provider":"x","api_key":"sk-a-long-enough-provider-key","base_url":"file:///etc/passwd"}', 400, 'base_url'],
     ['webhook with an unknown event', 'POST', () => '/v1/webhooks', '{"url":"https://e.example.com","events":["nope"]}', 400],
     ['webhook with a bad url', 'POST', () => '/v1/webhooks', '{"url":"not a url","events":["sub_account.created"]}', 400, 'url'],
     ['usage with a bad window', 'GET', () => `/v1/sub-accounts/${saId}/usage?window=forever`, undefined, 400, 'window'],

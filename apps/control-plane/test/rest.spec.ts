@@ -90,7 +90,7 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ spend_cap_cents: 75000.1234, status: 'suspended', rate_limit_rpm: 300 });
     const stored = await h.prisma.subAccount.findUniqueOrThrow({ where: { id: sa.id } });
-    expect(stored.spendCapMicros).toBe(7_500_012_340n);
+    expect(stored.spendCapMicros).toBe(750_001_234n);
 
     const list = await h.api('GET', '/v1/sub-accounts?limit=50');
     expect(list.status).toBe(200);

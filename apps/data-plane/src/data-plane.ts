@@ -135,8 +135,13 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const chain = hash === null ? undefined : lookupKey(policy, hash);
     if (hash === null || chain === undefined) return sendError(res, INVALID_KEY);
     // Same key checks as a model request, without a model: any model name passes the key part.
-    const d = decide(policy, { keyHash: hash, model: chain.subAccount.allowedModels[0] ?? '', nowMs: now() });
-    if (!d.ok && (d.status === 401 || d.reason === 'sub_account_suspended')) return sendError(res, d);
+    const d = decide(policy, {
+      keyHash: hash,
+      model: chain.subAccount.allowedModels[0] ?? '',
+      nowMs: now(),
+    });
+    if (!d.ok && (d.status === 401 || d.reason === 'sub_account_suspended'))
+      return sendError(res, d);
     sendJson(res, 200, listModels(policy, chain));
   }
 
@@ -154,11 +159,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   async function route(req: IncomingMessage, res: ServerResponse) {
     const startedMs = now();
-    const incoming = req.headers['x-request-id'];
-    const requestId =
-      typeof incoming === 'string' && /^[A-Za-z0-9_.:-]{8,128}$/.test(incoming)
-        ? incoming
-        : `req_${randomUUID().replaceAll('-', '')}`;
+    // Always our own id: it keys settlement idempotency, so a client-chosen id could replay one
+    // settlement to make later requests free.
+    const requestId = `req_${randomUUID().replaceAll('-', '')}`;
     res.setHeader('x-request-id', requestId);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const endpoint = ENDPOINTS.get(path);

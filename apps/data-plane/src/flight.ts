@@ -76,7 +76,10 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   try {
     providerMicros = priceUsage(flight.cost.price, usage);
     // The cap guarantee: never settle more than was reserved (the reservation fit the cap).
-    billedMicros = Math.min(billedCost(providerMicros, flight.cost.markupPercent), flight.reservedMicros);
+    billedMicros = Math.min(
+      billedCost(providerMicros, flight.cost.markupPercent),
+      flight.reservedMicros,
+    );
   } catch (err) {
     deps.log.error('pricing failed', { requestId: flight.requestId, err: String(err) });
   }
@@ -136,7 +139,14 @@ export function blockedEvent(
   startedMs: number,
   nowMs: number,
   chain: KeyChain,
-  fields: { model: string; tags: string[]; stream: boolean; errorClass: string; httpStatus: number; provider: string | null },
+  fields: {
+    model: string;
+    tags: string[];
+    stream: boolean;
+    errorClass: string;
+    httpStatus: number;
+    provider: string | null;
+  },
 ): UsageEvent {
   return {
     v: 1,

@@ -1,7 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Limiter } from '@tollgate/bus';
-import { type CompiledPolicy, decide, type KeyChain, resolveTags, TagError } from '@tollgate/policy';
+import {
+  type CompiledPolicy,
+  decide,
+  type KeyChain,
+  resolveTags,
+  TagError,
+} from '@tollgate/policy';
 import { estimateInputTokens } from '@tollgate/pricing';
 import { admit, spendCounters } from './enforce/admission.ts';
 import { billedWorstCase, type CostModel, modelPrice, perChoiceWithin } from './enforce/cost.ts';
@@ -82,17 +88,25 @@ function rewriteBody(
   const body: Record<string, unknown> = { ...p.body, model: p.model.slice(provider.length + 1) };
   let stripUsage = false;
   if (p.stream && endpoint.streamUsageOption && !p.clientWantsUsage) {
-    const options = typeof body.stream_options === 'object' && body.stream_options !== null ? body.stream_options : {};
+    const options =
+      typeof body.stream_options === 'object' && body.stream_options !== null
+        ? body.stream_options
+        : {};
     body.stream_options = { ...options, include_usage: true };
     stripUsage = true;
   }
-  if (p.bodyTags.length > 0 || (body.metadata as Record<string, unknown> | undefined)?.tags !== undefined) {
+  if (
+    p.bodyTags.length > 0 ||
+    (body.metadata as Record<string, unknown> | undefined)?.tags !== undefined
+  ) {
     const { tags: _tags, ...rest } = body.metadata as Record<string, unknown>;
     if (Object.keys(rest).length === 0) delete body.metadata;
     else body.metadata = rest;
   }
   if (clampTo !== null) {
-    const present = endpoint.maxTokenFields.filter((f) => body[f] !== undefined && body[f] !== null);
+    const present = endpoint.maxTokenFields.filter(
+      (f) => body[f] !== undefined && body[f] !== null,
+    );
     const fields = present.length > 0 ? present : [defaultMaxTokenField(endpoint, provider)];
     for (const f of fields) if (f !== null) body[f] = clampTo;
   }
@@ -134,7 +148,11 @@ export async function handleModelRequest(
     nowMs,
   });
   const chain: KeyChain | undefined = decision.ok ? decision.chain : decision.chain;
-  const block = (spec: ErrorSpec, errorClass: string, extra: { tags?: string[]; provider?: string | null } = {}) => {
+  const block = (
+    spec: ErrorSpec,
+    errorClass: string,
+    extra: { tags?: string[]; provider?: string | null } = {},
+  ) => {
     sendError(res, spec);
     if (chain === undefined) return;
     deps.emitter.add(
@@ -172,7 +190,12 @@ export async function handleModelRequest(
   const provider = parsed.model.slice(0, parsed.model.indexOf('/'));
   const upstream = resolveUpstream(policy, workspace.id, provider, deps.upstreams, deps.openKey);
   if (!upstream.ok) {
-    const spec = { status: 502, type: 'upstream_error', code: 'no_upstream', message: upstream.message };
+    const spec = {
+      status: 502,
+      type: 'upstream_error',
+      code: 'no_upstream',
+      message: upstream.message,
+    };
     return block(spec, 'no_upstream', { tags, provider });
   }
 
@@ -184,7 +207,9 @@ export async function handleModelRequest(
     choices: parsed.choices,
   };
   const embedding = endpoint.kind === 'embedding';
-  const requested = embedding ? 0 : Math.min(parsed.maxOutput ?? price.maxOutputTokens, price.maxOutputTokens);
+  const requested = embedding
+    ? 0
+    : Math.min(parsed.maxOutput ?? price.maxOutputTokens, price.maxOutputTokens);
   const minOut = embedding ? 0 : Math.min(MIN_OUTPUT_TOKENS, requested);
   const counters = spendCounters(policy, decision.chain, tags, nowMs);
   const result = await admit({

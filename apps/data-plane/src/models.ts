@@ -9,7 +9,9 @@ export function listModels(policy: CompiledPolicy, chain: KeyChain) {
   const names =
     allowed.length > 0
       ? allowed.filter((m) => priceFor(policy, ws, m) !== undefined)
-      : [...new Set([...CATALOGUE.map((p) => p.model), ...workspacePrices(policy, ws).keys()])].sort();
+      : [
+          ...new Set([...CATALOGUE.map((p) => p.model), ...workspacePrices(policy, ws).keys()]),
+        ].sort();
   return {
     object: 'list',
     data: names.map((id) => ({

@@ -15,7 +15,8 @@ interface Case {
   param?: string;
 }
 
-const chat = (over: Record<string, unknown>) => JSON.stringify({ model: MINI, messages: OK_MESSAGES, ...over });
+const chat = (over: Record<string, unknown>) =>
+  JSON.stringify({ model: MINI, messages: OK_MESSAGES, ...over });
 
 const CASES: Case[] = [
   { name: 'no Authorization header', status: 401, auth: null, body: chat({}) },
@@ -26,22 +27,74 @@ const CASES: Case[] = [
   { name: 'array body', status: 400, body: '[1,2]' },
   { name: 'string body', status: 400, body: '"hello"' },
   { name: 'null body', status: 400, body: 'null' },
-  { name: 'missing model', status: 400, body: JSON.stringify({ messages: OK_MESSAGES }), param: 'model' },
+  {
+    name: 'missing model',
+    status: 400,
+    body: JSON.stringify({ messages: OK_MESSAGES }),
+    param: 'model',
+  },
   { name: 'numeric model', status: 400, body: chat({ model: 42 }), param: 'model' },
   { name: 'empty model', status: 400, body: chat({ model: '' }), param: 'model' },
-  { name: 'max_tokens as string', status: 400, body: chat({ max_tokens: '100' }), param: 'max_tokens' },
+  {
+    name: 'max_tokens as string',
+    status: 400,
+    body: chat({ max_tokens: '100' }),
+    param: 'max_tokens',
+  },
   { name: 'negative max_tokens', status: 400, body: chat({ max_tokens: -5 }), param: 'max_tokens' },
-  { name: 'fractional max_tokens', status: 400, body: chat({ max_tokens: 1.5 }), param: 'max_tokens' },
-  { name: 'zero max_completion_tokens', status: 400, body: chat({ max_completion_tokens: 0 }), param: 'max_completion_tokens' },
+  {
+    name: 'fractional max_tokens',
+    status: 400,
+    body: chat({ max_tokens: 1.5 }),
+    param: 'max_tokens',
+  },
+  {
+    name: 'zero max_completion_tokens',
+    status: 400,
+    body: chat({ max_completion_tokens: 0 }),
+    param: 'max_completion_tokens',
+  },
   { name: 'stream as string', status: 400, body: chat({ stream: 'yes' }), param: 'stream' },
-  { name: 'stream_options not an object', status: 400, body: chat({ stream: true, stream_options: 1 }), param: 'stream_options' },
-  { name: 'messages missing', status: 400, body: JSON.stringify({ model: MINI }), param: 'messages' },
+  {
+    name: 'stream_options not an object',
+    status: 400,
+    body: chat({ stream: true, stream_options: 1 }),
+    param: 'stream_options',
+  },
+  {
+    name: 'messages missing',
+    status: 400,
+    body: JSON.stringify({ model: MINI }),
+    param: 'messages',
+  },
   { name: 'messages empty', status: 400, body: chat({ messages: [] }), param: 'messages' },
   { name: 'n = 0', status: 400, body: chat({ n: 0 }), param: 'n' },
-  { name: 'metadata.tags not a list', status: 400, body: chat({ metadata: { tags: 'a' } }), param: 'metadata.tags' },
-  { name: 'invalid tag header', status: 400, body: chat({}), headers: { 'x-tollgate-tag': 'bad tag!' }, param: 'x-tollgate-tag' },
-  { name: 'embeddings with stream', status: 400, path: '/v1/embeddings', body: JSON.stringify({ model: 'openai/text-embedding-3-small', input: 'x', stream: true }) },
-  { name: 'embeddings without input', status: 400, path: '/v1/embeddings', body: JSON.stringify({ model: 'openai/text-embedding-3-small' }), param: 'input' },
+  {
+    name: 'metadata.tags not a list',
+    status: 400,
+    body: chat({ metadata: { tags: 'a' } }),
+    param: 'metadata.tags',
+  },
+  {
+    name: 'invalid tag header',
+    status: 400,
+    body: chat({}),
+    headers: { 'x-tollgate-tag': 'bad tag!' },
+    param: 'x-tollgate-tag',
+  },
+  {
+    name: 'embeddings with stream',
+    status: 400,
+    path: '/v1/embeddings',
+    body: JSON.stringify({ model: 'openai/text-embedding-3-small', input: 'x', stream: true }),
+  },
+  {
+    name: 'embeddings without input',
+    status: 400,
+    path: '/v1/embeddings',
+    body: JSON.stringify({ model: 'openai/text-embedding-3-small' }),
+    param: 'input',
+  },
   { name: 'huge body (2 MiB)', status: 413, body: chat({ pad: 'x'.repeat(2 * 1024 * 1024) }) },
   { name: 'unknown endpoint', status: 404, path: '/v1/nope', body: chat({}) },
   { name: 'GET on a POST endpoint', status: 405, method: 'GET' },

@@ -26,7 +26,11 @@ export async function runCapBurst(
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 100 }),
+        body: JSON.stringify({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 100,
+        }),
       });
       return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> } };
     }),

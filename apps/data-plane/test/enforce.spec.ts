@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHEAP, type Harness, startHarness, subAccount, WS } from './harness.ts';
 import { runCapBurst } from './cap-burst.ts';
+import { CHEAP, type Harness, startHarness, subAccount, WS } from './harness.ts';
 
 describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
   let h: Harness;
@@ -13,7 +13,9 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
         subAccount('sa_tag'),
       ],
-      tagBudgets: [{ id: 'bud_feat', workspaceId: WS, tag: 'feat', capMicros: 300, budgetPeriod: 'monthly' }],
+      tagBudgets: [
+        { id: 'bud_feat', workspaceId: WS, tag: 'feat', capMicros: 300, budgetPeriod: 'monthly' },
+      ],
     });
   });
   afterAll(async () => {
@@ -90,7 +92,11 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
 
   it('RPM: the third request in a minute answers 429 with Retry-After and x-ratelimit-* headers', async () => {
     const c = h.client('sa_rpm');
-    const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 1 };
+    const req = {
+      model: CHEAP,
+      messages: [{ role: 'user' as const, content: 'x' }],
+      max_tokens: 1,
+    };
     const first = await c.chat.completions.create(req).withResponse();
     expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('2');
     expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');

@@ -77,9 +77,13 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       return;
     }
     if (path === '/v1/models' && req.method === 'GET') {
-      return json(res, { object: 'list', data: [{ id: 'gpt-5.4-mini', object: 'model', created: 1, owned_by: 'openai' }] });
+      return json(res, {
+        object: 'list',
+        data: [{ id: 'gpt-5.4-mini', object: 'model', created: 1, owned_by: 'openai' }],
+      });
     }
-    if (body === null) return json(res, { error: { message: 'bad json', type: 'invalid_request_error' } }, 400);
+    if (body === null)
+      return json(res, { error: { message: 'bad json', type: 'invalid_request_error' } }, 400);
     const prompt = options.promptTokens ?? 12;
     const model = String(body.model);
     if (path === '/v1/embeddings') {
@@ -90,16 +94,20 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         usage: options.omitUsage ? undefined : { prompt_tokens: prompt, total_tokens: prompt },
       });
     }
-    const fields = path === '/v1/responses' ? ['max_output_tokens'] : ['max_tokens', 'max_completion_tokens'];
+    const fields =
+      path === '/v1/responses' ? ['max_output_tokens'] : ['max_tokens', 'max_completion_tokens'];
     const out = options.ignoreBound
       ? (options.outputTokens ?? 10)
       : bound(body, fields, options.outputTokens ?? 10);
     const words = Array.from({ length: out }, (_, i) => `w${i} `);
     const finish = out < (options.outputTokens ?? 10) ? 'length' : 'stop';
     const usage = { prompt_tokens: prompt, completion_tokens: out, total_tokens: prompt + out };
-    if (path === '/v1/chat/completions' && body.stream === true) return streamChat(res, body, words, finish, usage);
-    if (path === '/v1/completions' && body.stream === true) return streamCompletion(res, body, words, usage);
-    if (path === '/v1/responses' && body.stream === true) return streamResponses(res, model, words, prompt);
+    if (path === '/v1/chat/completions' && body.stream === true)
+      return streamChat(res, body, words, finish, usage);
+    if (path === '/v1/completions' && body.stream === true)
+      return streamCompletion(res, body, words, usage);
+    if (path === '/v1/responses' && body.stream === true)
+      return streamResponses(res, model, words, prompt);
     if (path === '/v1/chat/completions') {
       return json(res, {
         id: 'chatcmpl-fake',
@@ -114,7 +122,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
             finish_reason: finish,
           },
         ],
-        usage: options.omitUsage ? undefined : { ...usage, prompt_tokens_details: { cached_tokens: 0 } },
+        usage: options.omitUsage
+          ? undefined
+          : { ...usage, prompt_tokens_details: { cached_tokens: 0 } },
       });
     }
     if (path === '/v1/completions') {
@@ -163,7 +173,10 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
 
   function json(res: ServerResponse, value: unknown, status = 200) {
     const text = JSON.stringify(value);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -173,7 +186,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     for (const e of events) {
       if (res.destroyed) return;
       res.write(`data: ${e}\n\n`);
-      if (e.includes('"content":"w') || e.includes('"text":"w') || e.includes('output_text.delta')) content += 1;
+      if (e.includes('"content":"w') || e.includes('"text":"w') || e.includes('output_text.delta'))
+        content += 1;
       if (options.cutAfterChunks !== undefined && content >= options.cutAfterChunks) {
         await sleep(30); // let what was written reach the proxy before the cut
         res.socket?.destroy();
@@ -191,37 +205,88 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     finish: string,
     usage: Record<string, number>,
   ) {
-    const withUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-    const base = { id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model: body.model };
+    const withUsage =
+      (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const base = {
+      id: 'chatcmpl-fake',
+      object: 'chat.completion.chunk',
+      created: 1_700_000_000,
+      model: body.model,
+    };
     const extra = withUsage ? { usage: null } : {};
     const events = [
-      JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }], ...extra }),
+      JSON.stringify({
+        ...base,
+        choices: [
+          {
+            index: 0,
+            delta: { role: 'assistant', content: '' },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ],
+        ...extra,
+      }),
       ...words.map((w) =>
-        JSON.stringify({ ...base, choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }], ...extra }),
+        JSON.stringify({
+          ...base,
+          choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }],
+          ...extra,
+        }),
       ),
-      JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }], ...extra }),
+      JSON.stringify({
+        ...base,
+        choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }],
+        ...extra,
+      }),
     ];
-    if (withUsage && !options.omitUsage) events.push(JSON.stringify({ ...base, choices: [], usage }));
+    if (withUsage && !options.omitUsage)
+      events.push(JSON.stringify({ ...base, choices: [], usage }));
     void sse(res, events);
   }
 
-  function streamCompletion(res: ServerResponse, body: Record<string, unknown>, words: string[], usage: Record<string, number>) {
-    const withUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-    const base = { id: 'cmpl-fake', object: 'text_completion', created: 1_700_000_000, model: body.model };
+  function streamCompletion(
+    res: ServerResponse,
+    body: Record<string, unknown>,
+    words: string[],
+    usage: Record<string, number>,
+  ) {
+    const withUsage =
+      (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const base = {
+      id: 'cmpl-fake',
+      object: 'text_completion',
+      created: 1_700_000_000,
+      model: body.model,
+    };
     const events = words.map((w) =>
-      JSON.stringify({ ...base, choices: [{ index: 0, text: w, logprobs: null, finish_reason: null }], ...(withUsage ? { usage: null } : {}) }),
+      JSON.stringify({
+        ...base,
+        choices: [{ index: 0, text: w, logprobs: null, finish_reason: null }],
+        ...(withUsage ? { usage: null } : {}),
+      }),
     );
-    if (withUsage && !options.omitUsage) events.push(JSON.stringify({ ...base, choices: [], usage }));
+    if (withUsage && !options.omitUsage)
+      events.push(JSON.stringify({ ...base, choices: [], usage }));
     void sse(res, events);
   }
 
   function streamResponses(res: ServerResponse, model: string, words: string[], prompt: number) {
     let seq = 0;
-    const ev = (type: string, rest: Record<string, unknown>) => JSON.stringify({ type, sequence_number: seq++, ...rest });
+    const ev = (type: string, rest: Record<string, unknown>) =>
+      JSON.stringify({ type, sequence_number: seq++, ...rest });
     const events = [
-      ev('response.created', { response: { ...responseObject(model, [], prompt, 'in_progress'), usage: null } }),
+      ev('response.created', {
+        response: { ...responseObject(model, [], prompt, 'in_progress'), usage: null },
+      }),
       ...words.map((w) =>
-        ev('response.output_text.delta', { item_id: 'msg_fake', output_index: 0, content_index: 0, delta: w, logprobs: [] }),
+        ev('response.output_text.delta', {
+          item_id: 'msg_fake',
+          output_index: 0,
+          content_index: 0,
+          delta: w,
+          logprobs: [],
+        }),
       ),
       ev('response.completed', { response: responseObject(model, words, prompt, 'completed') }),
     ];

@@ -1,12 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { type Bus, createBus } from '@tollgate/bus';
 import {
   encodeSnapshot,
   type PolicySnapshotBody,
+  type ProviderRoutePolicy,
   type SubAccountPolicy,
   type TagBudgetPolicy,
 } from '@tollgate/policy';
+import { createKeys } from '@tollgate/redis';
 import { decodeUsageBatch, type UsageEvent } from '@tollgate/usage';
+import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { createDataPlane, type DataPlane } from '../src/index.ts';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.ts';
@@ -43,7 +46,12 @@ export function subAccount(id: string, over: Partial<SubAccountPolicy> = {}): Su
 export function snapshot(
   revision: number,
   subs: SubAccountPolicy[],
-  opts: { tagBudgets?: TagBudgetPolicy[]; markupPercent?: number; revokedKeys?: string[] } = {},
+  opts: {
+    tagBudgets?: TagBudgetPolicy[];
+    markupPercent?: number;
+    revokedKeys?: string[];
+    routes?: ProviderRoutePolicy[];
+  } = {},
 ): { body: PolicySnapshotBody; keys: Record<string, string> } {
   const keys: Record<string, string> = {};
   for (const s of subs) keys[s.id] = `sk-tg-${s.id}-${'x'.repeat(32)}`;
@@ -79,7 +87,7 @@ export function snapshot(
         cacheWritePerMTok: 1_000_000,
       },
     ],
-    providerRoutes: [],
+    providerRoutes: opts.routes ?? [],
   };
   return { body, keys };
 }
@@ -106,6 +114,8 @@ export interface HarnessOptions {
   planes?: number;
   redisUrl?: string;
   upstreamTimeoutMs?: number;
+  routes?: ProviderRoutePolicy[];
+  secretKey?: Buffer;
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -129,6 +139,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       bus: planeBus,
       upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
       upstreamTimeoutMs: o.upstreamTimeoutMs,
+      secretKey: o.secretKey,
       usageBatch: { flushMs: 5 },
     });
     const port = await plane.start(0);
@@ -173,6 +184,34 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       await consumer.stop();
       await upstream.close();
       for (const b of buses) await b.close();
+      if (o.redisUrl) await deleteRedisKeys(o.redisUrl, prefix);
     },
   };
+}
+
+/** Removes every key of a test prefix, so runs leave nothing behind in the shared Redis. */
+async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    for (const pattern of createKeys(prefix).patterns()) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        if (keys.length > 0) await client.del(...keys);
+      } while (cursor !== '0');
+    }
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Seals like the control plane (AES-256-GCM, `v1.<iv>.<tag>.<ct>`), for BYOK snapshots. */
+export function sealForTest(secretKey: Buffer, plaintext: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', secretKey, iv);
+  const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+  return ['v1', iv, cipher.getAuthTag(), ct]
+    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+    .join('.');
 }

@@ -15,13 +15,23 @@ describe('data plane: policy propagation', () => {
 
   it('suspend, revoke and cap changes apply from the announcement', async () => {
     await h.client('sa_a').chat.completions.create(req);
-    const { body } = snapshot(2, [subAccount('sa_a', { status: 'suspended' }), subAccount('sa_b')], {
-      revokedKeys: ['sa_b'],
-    });
+    const { body } = snapshot(
+      2,
+      [subAccount('sa_a', { status: 'suspended' }), subAccount('sa_b')],
+      {
+        revokedKeys: ['sa_b'],
+      },
+    );
     await h.publish(body);
-    const e1 = await h.client('sa_a').chat.completions.create(req).catch((e) => e);
+    const e1 = await h
+      .client('sa_a')
+      .chat.completions.create(req)
+      .catch((e) => e);
     expect(e1.status).toBe(403);
-    const e2 = await h.client('sa_b').chat.completions.create(req).catch((e) => e);
+    const e2 = await h
+      .client('sa_b')
+      .chat.completions.create(req)
+      .catch((e) => e);
     expect(e2.status).toBe(401);
   });
 

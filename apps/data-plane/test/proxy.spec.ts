@@ -36,9 +36,16 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     expect(got.path).toBe('/v1/chat/completions');
     expect(got.body?.model).toBe('gpt-5.4-mini');
     expect(got.headers.authorization).toBe('Bearer sk-platform-upstream');
-    const id = (await h.client('sa_main').chat.completions
-      .create({ model: MINI, messages: [{ role: 'user', content: 'x' }], max_tokens: 3 })
-      .withResponse()).response.headers.get('x-request-id');
+    const id = (
+      await h
+        .client('sa_main')
+        .chat.completions.create({
+          model: MINI,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 3,
+        })
+        .withResponse()
+    ).response.headers.get('x-request-id');
     expect(id).toMatch(/^req_/);
     const events = await h.events();
     const e = events.find((x) => x.requestId === id)!;
@@ -102,17 +109,29 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     expect(emb.data[0]?.embedding.length).toBe(3);
     const resp = await c.responses.create({ model: MINI, input: 'hi', max_output_tokens: 16 });
     expect(resp.output_text.length).toBeGreaterThan(0);
-    const rs = await c.responses.create({ model: MINI, input: 'hi', max_output_tokens: 16, stream: true });
+    const rs = await c.responses.create({
+      model: MINI,
+      input: 'hi',
+      max_output_tokens: 16,
+      stream: true,
+    });
     let text = '';
     for await (const ev of rs) if (ev.type === 'response.output_text.delta') text += ev.delta;
     expect(text).toBe('w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 ');
-    const cs = await c.completions.create({ model: MINI, prompt: 'hi', max_tokens: 3, stream: true });
+    const cs = await c.completions.create({
+      model: MINI,
+      prompt: 'hi',
+      max_tokens: 3,
+      stream: true,
+    });
     let ctext = '';
     for await (const ch of cs) ctext += ch.choices[0]?.text ?? '';
     expect(ctext).toBe('w0 w1 w2 ');
     const events = await h.events();
     const byModel = events.filter((e) => e.status === 'ok');
-    expect(byModel.some((e) => e.model === 'openai/text-embedding-3-small' && e.inputTokens === 12)).toBe(true);
+    expect(
+      byModel.some((e) => e.model === 'openai/text-embedding-3-small' && e.inputTokens === 12),
+    ).toBe(true);
     const streamedResp = byModel.filter((e) => e.stream && e.outputTokens === 10);
     expect(streamedResp.length).toBeGreaterThan(0);
     expect(streamedResp[0]!.estimated).toBe(false);
@@ -132,29 +151,40 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     const e1 = await bad.chat.completions.create(msg).catch((e) => e);
     expect(e1).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(e1.code).toBe('invalid_api_key');
-    const e2 = await h.client('sa_susp').chat.completions.create(msg).catch((e) => e);
+    const e2 = await h
+      .client('sa_susp')
+      .chat.completions.create(msg)
+      .catch((e) => e);
     expect(e2.status).toBe(403);
     expect(e2.code).toBe('sub_account_suspended');
-    const e3 = await h.client('sa_allow').chat.completions.create(msg).catch((e) => e);
+    const e3 = await h
+      .client('sa_allow')
+      .chat.completions.create(msg)
+      .catch((e) => e);
     expect(e3.status).toBe(403);
     expect(e3.code).toBe('model_not_allowed');
     expect(e3.error.allowed_models).toEqual([CHEAP]);
-    const e4 = await h.client('sa_main').chat.completions
-      .create({ ...msg, model: 'openai/no-such-model' })
+    const e4 = await h
+      .client('sa_main')
+      .chat.completions.create({ ...msg, model: 'openai/no-such-model' })
       .catch((e) => e);
     expect(e4.status).toBe(404);
     expect(e4.code).toBe('model_not_found');
     expect(h.upstream.hits()).toBe(before);
     const events = await h.events();
-    expect(events.some((e) => e.status === 'blocked' && e.errorClass === 'model_not_allowed')).toBe(true);
+    expect(events.some((e) => e.status === 'blocked' && e.errorClass === 'model_not_allowed')).toBe(
+      true,
+    );
   });
 
   it('tags: header, body metadata.tags (stripped upstream) and the default tag', async () => {
     const before = h.upstream.received.length;
-    await h.client('sa_main').chat.completions.create(
-      { model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
-      { headers: { 'x-tollgate-tag': 'feat-1,feat-2' } },
-    );
+    await h
+      .client('sa_main')
+      .chat.completions.create(
+        { model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 },
+        { headers: { 'x-tollgate-tag': 'feat-1,feat-2' } },
+      );
     await h.client('sa_main').chat.completions.create({
       model: CHEAP,
       messages: [{ role: 'user', content: 'x' }],

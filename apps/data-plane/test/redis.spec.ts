@@ -16,7 +16,9 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
         subAccount('sa_rpm', { rateLimitRpm: 3 }),
         subAccount('sa_x'),
       ],
-      tagBudgets: [{ id: 'bud_t', workspaceId: WS, tag: 'shared', capMicros: 500, budgetPeriod: 'monthly' }],
+      tagBudgets: [
+        { id: 'bud_t', workspaceId: WS, tag: 'shared', capMicros: 500, budgetPeriod: 'monthly' },
+      ],
     });
   });
   afterAll(async () => {
@@ -49,8 +51,13 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
   it('RPM holds across replicas', async () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
-      const res = await h.client('sa_rpm', i % 2).chat.completions
-        .create({ model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 })
+      const res = await h
+        .client('sa_rpm', i % 2)
+        .chat.completions.create({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 1,
+        })
         .then(() => 200)
         .catch((e) => e.status as number);
       statuses.push(res);
@@ -69,8 +76,13 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
     await h.publish(body);
     expect(Date.now() - t0).toBeLessThan(1_000);
     for (const plane of [0, 1]) {
-      const err = await h.client('sa_x', plane).chat.completions
-        .create({ model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 })
+      const err = await h
+        .client('sa_x', plane)
+        .chat.completions.create({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 1,
+        })
         .catch((e) => e);
       expect(err.status).toBe(403);
     }

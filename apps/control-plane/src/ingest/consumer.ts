@@ -40,7 +40,9 @@ export function decodeEntries(
       events.push(...batch.events);
       if (batch.rejected.length > 0) {
         onError?.(
-          new Error(`usage entry ${entry.id}: ${batch.rejected.length} events refused: ${batch.rejected[0]?.error}`),
+          new Error(
+            `usage entry ${entry.id}: ${batch.rejected.length} events refused: ${batch.rejected[0]?.error}`,
+          ),
         );
       }
     } catch (err) {

@@ -1,5 +1,13 @@
 import type { PrismaClient } from '@tollgate/db';
-import type { PolicySnapshotBody } from '@tollgate/policy';
+import type {
+  KeyPolicy,
+  PolicySnapshotBody,
+  PricePolicy,
+  ProviderRoutePolicy,
+  SubAccountPolicy,
+  TagBudgetPolicy,
+  WorkspacePolicy,
+} from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 
 /**
@@ -34,6 +42,83 @@ function markupPercent(markupBp: number): number {
   return Number((markupBp / 100).toFixed(2));
 }
 
+type Row<K extends keyof SnapshotReader> = NonNullable<
+  Awaited<ReturnType<SnapshotReader[K]['findFirst']>>
+>;
+
+export function toWorkspace(w: Row<'workspace'>): WorkspacePolicy {
+  return {
+    id: w.id,
+    markupPercent: markupPercent(w.markupBp),
+    spendCapMicros: microsOrNull(w.spendCapMicros, `workspace ${w.id} spendCapMicros`),
+    budgetPeriod: w.budgetPeriod,
+    byokWaivesMarkup: w.byokWaivesMarkup,
+  };
+}
+
+export function toSubAccount(a: Row<'subAccount'>): SubAccountPolicy {
+  return {
+    id: a.id,
+    workspaceId: a.workspaceId,
+    status: a.status,
+    spendCapMicros: microsOrNull(a.spendCapMicros, `sub-account ${a.id} spendCapMicros`),
+    budgetPeriod: a.budgetPeriod,
+    rateLimitRpm: a.rateLimitRpm,
+    rateLimitRpd: a.rateLimitRpd,
+    rateLimitTpm: a.rateLimitTpm,
+    maxConcurrent: a.maxConcurrent,
+    allowedModels: [...a.allowedModels],
+    defaultTag: a.defaultTag,
+  };
+}
+
+export function toKey(k: Row<'subAccountKey'>): KeyPolicy {
+  return {
+    id: k.id,
+    subAccountId: k.subAccountId,
+    hash: k.hash,
+    expiresAt: k.expiresAt === null ? null : k.expiresAt.toISOString(),
+    revoked: k.revokedAt !== null,
+  };
+}
+
+export function toTagBudget(b: Row<'tagBudget'>): TagBudgetPolicy {
+  return {
+    id: b.id,
+    workspaceId: b.workspaceId,
+    tag: b.tag,
+    capMicros: micros(b.capMicros, `tag budget ${b.id} capMicros`),
+    budgetPeriod: b.budgetPeriod,
+  };
+}
+
+export function toPrice(p: Row<'modelPrice'>): PricePolicy {
+  const input = micros(p.inputPerMTokMicros, `price ${p.id} input`);
+  const base = catalogueByModel.get(p.model);
+  // The table has no cache-write column: the catalogue's rate for a known model, else input
+  // (never a discount the operator did not set).
+  return {
+    workspaceId: p.workspaceId,
+    model: p.model,
+    inputPerMTok: input,
+    outputPerMTok: micros(p.outputPerMTokMicros, `price ${p.id} output`),
+    cachedInputPerMTok:
+      p.cachedPerMTokMicros === null
+        ? (base?.cachedInputPerMTok ?? input)
+        : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
+    cacheWritePerMTok: base?.cacheWritePerMTok ?? input,
+  };
+}
+
+export function toRoute(r: Row<'providerCredential'>): ProviderRoutePolicy {
+  return {
+    workspaceId: r.workspaceId,
+    provider: r.provider,
+    baseUrl: r.baseUrl,
+    sealedApiKey: r.sealedKey,
+  };
+}
+
 export async function buildSnapshot(
   prisma: SnapshotReader,
   revision: number,
@@ -51,62 +136,11 @@ export async function buildSnapshot(
     version: 1,
     revision,
     generatedAt: now.toISOString(),
-    workspaces: workspaces.map((w) => ({
-      id: w.id,
-      markupPercent: markupPercent(w.markupBp),
-      spendCapMicros: microsOrNull(w.spendCapMicros, `workspace ${w.id} spendCapMicros`),
-      budgetPeriod: w.budgetPeriod,
-      byokWaivesMarkup: w.byokWaivesMarkup,
-    })),
-    subAccounts: subAccounts.map((a) => ({
-      id: a.id,
-      workspaceId: a.workspaceId,
-      status: a.status,
-      spendCapMicros: microsOrNull(a.spendCapMicros, `sub-account ${a.id} spendCapMicros`),
-      budgetPeriod: a.budgetPeriod,
-      rateLimitRpm: a.rateLimitRpm,
-      rateLimitRpd: a.rateLimitRpd,
-      rateLimitTpm: a.rateLimitTpm,
-      maxConcurrent: a.maxConcurrent,
-      allowedModels: [...a.allowedModels],
-      defaultTag: a.defaultTag,
-    })),
-    keys: keys.map((k) => ({
-      id: k.id,
-      subAccountId: k.subAccountId,
-      hash: k.hash,
-      expiresAt: k.expiresAt === null ? null : k.expiresAt.toISOString(),
-      revoked: k.revokedAt !== null,
-    })),
-    tagBudgets: tagBudgets.map((b) => ({
-      id: b.id,
-      workspaceId: b.workspaceId,
-      tag: b.tag,
-      capMicros: micros(b.capMicros, `tag budget ${b.id} capMicros`),
-      budgetPeriod: b.budgetPeriod,
-    })),
-    prices: prices.map((p) => {
-      const input = micros(p.inputPerMTokMicros, `price ${p.id} input`);
-      const base = catalogueByModel.get(p.model);
-      // The table has no cache-write column: the catalogue's rate for a known model, else input
-      // (never a discount the operator did not set).
-      return {
-        workspaceId: p.workspaceId,
-        model: p.model,
-        inputPerMTok: input,
-        outputPerMTok: micros(p.outputPerMTokMicros, `price ${p.id} output`),
-        cachedInputPerMTok:
-          p.cachedPerMTokMicros === null
-            ? (base?.cachedInputPerMTok ?? input)
-            : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
-        cacheWritePerMTok: base?.cacheWritePerMTok ?? input,
-      };
-    }),
-    providerRoutes: routes.map((r) => ({
-      workspaceId: r.workspaceId,
-      provider: r.provider,
-      baseUrl: r.baseUrl,
-      sealedApiKey: r.sealedKey,
-    })),
+    workspaces: workspaces.map(toWorkspace),
+    subAccounts: subAccounts.map(toSubAccount),
+    keys: keys.map(toKey),
+    tagBudgets: tagBudgets.map(toTagBudget),
+    prices: prices.map(toPrice),
+    providerRoutes: routes.map(toRoute),
   };
 }

@@ -62,7 +62,7 @@ export async function usageReport(deps: ServiceDeps, workspaceId: string, subAcc
   const byModel = await db.$queryRaw<(Totals & { model: string })[]>`
     SELECT model, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
       coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
-    FROM "UsageRecord" WHERE ${where} AND status <> 'blocked' GROUP BY model ORDER BY model`;
+    FROM "UsageRecord" WHERE ${where} GROUP BY model ORDER BY model`;
   const byDay = await db.$queryRaw<(Totals & { day: string })[]>`
     SELECT to_char(date_trunc('day', "startedAt"), 'YYYY-MM-DD') AS day, count(*)::int AS requests,
       coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros", 0::bigint AS "inputTokens", 0::bigint AS "outputTokens"

@@ -1,10 +1,5 @@
 import type { AdmitResult, Limiter } from '@tollgate/bus';
-import {
-  type CompiledPolicy,
-  type KeyChain,
-  periodKey,
-  tagBudgetFor,
-} from '@tollgate/policy';
+import { type CompiledPolicy, type KeyChain, periodKey, tagBudgetFor } from '@tollgate/policy';
 import type { CounterInfo } from './refusals.ts';
 
 /** The spend counters of one request, in SPEC §6 order: sub-account, each tag budget, workspace. */

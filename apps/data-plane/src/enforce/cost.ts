@@ -1,6 +1,11 @@
-import { applyMarkup, type ModelPrice, maxOutputTokensWithin, priceUsage } from '@tollgate/pricing';
-import { CATALOGUE } from '@tollgate/pricing';
 import type { ResolvedPrice } from '@tollgate/policy';
+import {
+  applyMarkup,
+  CATALOGUE,
+  type ModelPrice,
+  maxOutputTokensWithin,
+  priceUsage,
+} from '@tollgate/pricing';
 
 /**
  * Cost arithmetic of one request, in billed micro-USD (provider cost plus the workspace markup):

@@ -62,7 +62,11 @@ function outcome(fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus
 }
 
 export function createForwarder(opts: ForwarderOptions) {
-  const proxy = createProxyServer({ selfHandleResponse: true, ignorePath: true, changeOrigin: true });
+  const proxy = createProxyServer({
+    selfHandleResponse: true,
+    ignorePath: true,
+    changeOrigin: true,
+  });
   const lives = new WeakMap<IncomingMessage, Live>();
 
   const end = (live: Live, o: Outcome) => {
@@ -105,8 +109,12 @@ export function createForwarder(opts: ForwarderOptions) {
     proxyRes.on('end', () => done(over ? null : Buffer.concat(chunks)));
   }
 
-  function upstreamError(live: Live, proxyRes: IncomingMessage, res: ServerResponse, status: number) {
-    const f = live.job.flight;
+  function upstreamError(
+    live: Live,
+    proxyRes: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+  ) {
     collect(proxyRes, 64 * 1024, (body) => {
       const errorClass = status >= 500 ? 'upstream_error' : `upstream_${status}`;
       if (PASS_THROUGH.has(status) && body !== null) {
@@ -338,7 +346,9 @@ export function createForwarder(opts: ForwarderOptions) {
           status: timeout ? 504 : 502,
           type: timeout ? 'upstream_timeout' : 'upstream_error',
           code: timeout ? 'upstream_timeout' : 'upstream_error',
-          message: timeout ? 'The provider did not answer in time.' : 'The provider could not be reached.',
+          message: timeout
+            ? 'The provider did not answer in time.'
+            : 'The provider could not be reached.',
           headers: job.responseHeaders,
         });
         const errorClass = timeout ? 'upstream_timeout' : 'upstream_error';

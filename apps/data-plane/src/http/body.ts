@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 
-export type BodyResult = { ok: true; body: Buffer } | { ok: false; reason: 'too_large' | 'aborted' };
+export type BodyResult =
+  | { ok: true; body: Buffer }
+  | { ok: false; reason: 'too_large' | 'aborted' };
 
 /**
  * Reads the request body, refusing it as soon as it passes `limit` bytes (declared or actual), so

@@ -46,6 +46,10 @@ export function sendError(res: ServerResponse, spec: ErrorSpec): void {
 }
 
 /** 400 invalid_request_error; `param` names the offending field when there is one. */
-export function badRequest(message: string, param: string | null = null, code: string | null = null) {
+export function badRequest(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+) {
   return { status: 400, type: 'invalid_request_error', code, message, param } satisfies ErrorSpec;
 }

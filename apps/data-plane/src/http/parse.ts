@@ -1,6 +1,6 @@
-import { badRequest, type ErrorSpec } from './errors.ts';
 import type { EndpointSpec } from '../providers/types.ts';
 import { isRecord } from '../providers/types.ts';
+import { badRequest, type ErrorSpec } from './errors.ts';
 
 /** Largest accepted output bound; anything above is surely a mistake (and no model allows it). */
 const MAX_OUTPUT_BOUND = 10_000_000;
@@ -40,7 +40,7 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
   if (!isRecord(body)) return badRequest('The request body must be a JSON object.');
   const model = body.model;
   if (model === undefined || model === null) {
-    return badRequest("you must provide a model parameter", 'model');
+    return badRequest('you must provide a model parameter', 'model');
   }
   if (typeof model !== 'string' || model.trim() === '') {
     return badRequest("'model' must be a non-empty string", 'model');
@@ -49,10 +49,12 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
     return badRequest("'stream' must be a boolean", 'stream');
   }
   const stream = body.stream === true;
-  if (stream && !endpoint.canStream) return badRequest(`${endpoint.path} does not stream`, 'stream');
+  if (stream && !endpoint.canStream)
+    return badRequest(`${endpoint.path} does not stream`, 'stream');
   const options = body.stream_options;
   if (options !== undefined && options !== null) {
-    if (!isRecord(options)) return badRequest("'stream_options' must be an object", 'stream_options');
+    if (!isRecord(options))
+      return badRequest("'stream_options' must be an object", 'stream_options');
     if (options.include_usage !== undefined && typeof options.include_usage !== 'boolean') {
       return badRequest("'stream_options.include_usage' must be a boolean", 'stream_options');
     }
@@ -82,7 +84,8 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
     if (!isRecord(body.metadata)) return badRequest("'metadata' must be an object", 'metadata');
     const tags = body.metadata.tags;
     if (tags !== undefined) {
-      if (!Array.isArray(tags)) return badRequest("'metadata.tags' must be a list", 'metadata.tags');
+      if (!Array.isArray(tags))
+        return badRequest("'metadata.tags' must be a list", 'metadata.tags');
       bodyTags = tags;
     }
   }

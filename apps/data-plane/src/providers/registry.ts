@@ -16,6 +16,7 @@ export const ENDPOINTS: ReadonlyMap<string, EndpointSpec> = new Map(
 /** The field written when clamping a request that set no output bound: OpenAI's newer models
  * refuse `max_tokens` on chat, other OpenAI-compatible servers may not know its successor. */
 export function defaultMaxTokenField(endpoint: EndpointSpec, provider: string): string | null {
-  if (endpoint.kind === 'chat') return provider === 'openai' ? 'max_completion_tokens' : 'max_tokens';
+  if (endpoint.kind === 'chat')
+    return provider === 'openai' ? 'max_completion_tokens' : 'max_tokens';
   return endpoint.maxTokenFields[0] ?? null;
 }

@@ -38,7 +38,10 @@ export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
       try {
         await opts.usage.append([encodeUsageBatch(batch)]);
       } catch (err) {
-        opts.log.warn('usage append failed; will retry', { err: String(err), events: batch.length });
+        opts.log.warn('usage append failed; will retry', {
+          err: String(err),
+          events: batch.length,
+        });
         schedule(1_000);
         return;
       }

@@ -17,7 +17,9 @@ export const completions: EndpointSpec = {
   validate(body) {
     const p = body.prompt;
     const ok = typeof p === 'string' || (Array.isArray(p) && p.length > 0);
-    return ok ? null : { message: "'prompt' must be a string or a non-empty array", param: 'prompt' };
+    return ok
+      ? null
+      : { message: "'prompt' must be a string or a non-empty array", param: 'prompt' };
   },
   usageOf: (json) => (isRecord(json) ? promptCompletionUsage(json.usage) : null),
   textOf: (json) => (isRecord(json) ? choiceText(json.choices) : ''),

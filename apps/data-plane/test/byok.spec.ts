@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import { CHEAP, type Harness, sealForTest, startHarness, subAccount, WS } from './harness.ts';
+
+const secret = Buffer.alloc(32, 3);
+const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 5 };
+
+describe('data plane: markup and BYOK routes', () => {
+  let platform: Harness;
+  let byok: Harness;
+  let own: FakeUpstream;
+  beforeAll(async () => {
+    own = await startFakeUpstream();
+    platform = await startHarness({ subs: [subAccount('sa_m')], markupPercent: 10 });
+    byok = await startHarness({
+      subs: [subAccount('sa_b')],
+      markupPercent: 10,
+      secretKey: secret,
+      routes: [
+        {
+          workspaceId: WS,
+          provider: 'openai',
+          baseUrl: own.url,
+          sealedApiKey: sealForTest(secret, 'sk-byok-123'),
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await platform.close();
+    await byok.close();
+    await own.close();
+  });
+
+  it('platform traffic is billed with the workspace markup, rounded up', async () => {
+    const r = await platform.client('sa_m').chat.completions.create(req);
+    const e = (await platform.events()).at(-1)!;
+    const cost = 12 + 5; // 1 micro per token
+    expect(r.usage?.total_tokens).toBe(cost);
+    expect(e.providerCostMicros).toBe(cost);
+    expect(e.billedCostMicros).toBe(Math.ceil(cost * 1.1));
+    expect(e.byok).toBe(false);
+  });
+
+  it('BYOK traffic goes to the workspace upstream with its own key, markup waived', async () => {
+    await byok.client('sa_b').chat.completions.create(req);
+    expect(byok.upstream.hits()).toBe(0);
+    expect(own.received.at(-1)!.headers.authorization).toBe('Bearer sk-byok-123');
+    const e = (await byok.events()).at(-1)!;
+    expect(e.byok).toBe(true);
+    expect(e.billedCostMicros).toBe(e.providerCostMicros);
+  });
+});
