@@ -22,7 +22,7 @@ step "typecheck"
 "${PNPM[@]}" exec tsc -p tsconfig.json --noEmit
 
 step "lint (biome)"
-"${PNPM[@]}" exec biome check --error-on-warnings=false .
+"${PNPM[@]}" exec biome check .
 
 step "service tiers"
 probe() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }

@@ -5,31 +5,46 @@ import { z } from 'zod';
  * line per variable, and start-up stops. Secrets are never echoed back.
  */
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a ${protocols.join(' or ')} URL`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a ${protocols.join(' or ')} URL`,
+  );
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const secretKey = z
   .string()
-  .refine((v) => Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, base64-encoded (openssl rand -base64 32)');
+  .refine(
+    (v) => Buffer.from(v, 'base64').length === 32,
+    'must be 32 bytes, base64-encoded (openssl rand -base64 32)',
+  );
 
 const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   TOLLGATE_DATA_DIR: z.string().min(1).default('./.tollgate'),
-  TOLLGATE_ADMIN_KEY: z.string().regex(/^sk-tg-admin-[A-Za-z0-9]{32,}$/, "must look like 'sk-tg-admin-' + at least 32 letters/digits").optional(),
+  TOLLGATE_ADMIN_KEY: z
+    .string()
+    .regex(
+      /^sk-tg-admin-[A-Za-z0-9]{32,}$/,
+      "must look like 'sk-tg-admin-' + at least 32 letters/digits",
+    )
+    .optional(),
   TOLLGATE_ROOT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   TOLLGATE_SECRET_KEY: secretKey.optional(),
   TOLLGATE_HOST: z.string().min(1).default('127.0.0.1'),
   TOLLGATE_DATA_PLANE_PORT: port.default(8080),
   TOLLGATE_CONTROL_PLANE_PORT: port.default(4000),
   TOLLGATE_CONTROL_PLANE_URL: url(['http:', 'https:']).optional(),
-  TOLLGATE_ALLOW_PRIVATE_WEBHOOKS: z.enum(['true', 'false', '1', '0']).default('false').transform((v) => v === 'true' || v === '1'),
+  TOLLGATE_ALLOW_PRIVATE_WEBHOOKS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   TOLLGATE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: url(['http:', 'https:']).optional(),
@@ -47,8 +62,12 @@ export class EnvError extends Error {
 
 /** Empty strings count as unset, so `FOO=` in a compose file does not fail validation oddly. */
 export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const cleaned = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = Object.fromEntries(
+    Object.entries(source).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const result = schema.safeParse(cleaned);
   if (result.success) return result.data;
-  throw new EnvError(result.error.issues.map((i) => `invalid configuration: ${i.path.join('.')} ${i.message}`));
+  throw new EnvError(
+    result.error.issues.map((i) => `invalid configuration: ${i.path.join('.')} ${i.message}`),
+  );
 }

@@ -8,7 +8,13 @@ const SECRET = /(sk-tg-(admin-)?[A-Za-z0-9]{8})[A-Za-z0-9]+/g;
 export function createLogger(minLevel: LogLevel, component: string): Logger {
   return (level, msg, fields = {}) => {
     if (ORDER[level] < ORDER[minLevel]) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, component, msg, ...fields });
+    const line = JSON.stringify({
+      time: new Date().toISOString(),
+      level,
+      component,
+      msg,
+      ...fields,
+    });
     // Belt and braces: a key that slipped into a message is cut to its display prefix.
     process.stdout.write(`${line.replace(SECRET, '$1…')}\n`);
   };

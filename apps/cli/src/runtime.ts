@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { buildControlPlane, createAuthenticator, ensureDefaultWorkspace } from '@tollgate/control-plane';
+import {
+  buildControlPlane,
+  createAuthenticator,
+  ensureDefaultWorkspace,
+} from '@tollgate/control-plane';
 import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
 import type { Env } from './env.ts';
@@ -28,7 +32,9 @@ export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
 export async function loadSecretKey(env: Env): Promise<Buffer> {
   if (env.TOLLGATE_SECRET_KEY) return Buffer.from(env.TOLLGATE_SECRET_KEY, 'base64');
   if (env.DATABASE_URL) {
-    throw new Error('invalid configuration: TOLLGATE_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)');
+    throw new Error(
+      'invalid configuration: TOLLGATE_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)',
+    );
   }
   const file = path.resolve(env.TOLLGATE_DATA_DIR, 'secret.key');
   try {
@@ -45,7 +51,12 @@ export async function loadSecretKey(env: Env): Promise<Buffer> {
 }
 
 /** Starts the control plane on the given database; prints a generated admin key once. */
-export async function startControlPlane(env: Env, db: Db, log: Logger, print: (line: string) => void) {
+export async function startControlPlane(
+  env: Env,
+  db: Db,
+  log: Logger,
+  print: (line: string) => void,
+) {
   const secretKey = await loadSecretKey(env);
   const deps = {
     prisma: db.prisma,
@@ -67,6 +78,9 @@ export async function startControlPlane(env: Env, db: Db, log: Logger, print: (l
   }
   const plane = buildControlPlane(deps);
   const port = await plane.start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST);
-  log('info', 'control plane listening', { url: `http://${env.TOLLGATE_HOST}:${port}`, database: db.kind });
+  log('info', 'control plane listening', {
+    url: `http://${env.TOLLGATE_HOST}:${port}`,
+    database: db.kind,
+  });
   return { plane, port, deps };
 }

@@ -48,7 +48,9 @@ async function waitFor(cond: () => boolean, what: () => string, ms = 90_000): Pr
 
 async function stop(r: Running): Promise<number | null> {
   if (r.child.exitCode !== null) return r.child.exitCode;
-  const exited = new Promise<number | null>((resolve) => r.child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    r.child.once('exit', (code) => resolve(code)),
+  );
   r.child.kill('SIGTERM');
   return exited;
 }
@@ -72,7 +74,12 @@ describe('tollgate start on the embedded default', () => {
   it('prints the admin key once, serves the seed call, and keeps everything across a restart', async () => {
     const first = run(['start'], env);
     try {
-      await waitFor(() => /control plane listening/.test(first.stdout() + first.stderr()) || first.child.exitCode !== null, () => first.stderr());
+      await waitFor(
+        () =>
+          /control plane listening/.test(first.stdout() + first.stderr()) ||
+          first.child.exitCode !== null,
+        () => first.stderr(),
+      );
       expect(first.child.exitCode).toBeNull();
       const adminKey = /(sk-tg-admin-[A-Za-z0-9]+)/.exec(first.stdout())?.[1];
       expect(adminKey).toBeDefined();
@@ -83,7 +90,12 @@ describe('tollgate start on the embedded default', () => {
       const res = await fetch(`${base}/v1/sub-accounts`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'acme-corp', spend_cap_cents: 50000, rate_limit_rpm: 300, default_tag: 'acme' }),
+        body: JSON.stringify({
+          name: 'acme-corp',
+          spend_cap_cents: 50000,
+          rate_limit_rpm: 300,
+          default_tag: 'acme',
+        }),
       });
       expect(res.status).toBe(201);
       const sa = (await res.json()) as { id: string; key: string; spend_cap_cents: number };
@@ -95,12 +107,23 @@ describe('tollgate start on the embedded default', () => {
 
       const second = run(['start'], env);
       try {
-        await waitFor(() => /control plane listening/.test(second.stdout() + second.stderr()) || second.child.exitCode !== null, () => second.stderr());
+        await waitFor(
+          () =>
+            /control plane listening/.test(second.stdout() + second.stderr()) ||
+            second.child.exitCode !== null,
+          () => second.stderr(),
+        );
         // Not printed again: it was shown once.
         expect(second.stdout()).not.toMatch(/sk-tg-admin-/);
-        const again = await fetch(`${base}/v1/sub-accounts/${sa.id}`, { headers: { authorization: `Bearer ${adminKey}` } });
+        const again = await fetch(`${base}/v1/sub-accounts/${sa.id}`, {
+          headers: { authorization: `Bearer ${adminKey}` },
+        });
         expect(again.status).toBe(200);
-        expect(await again.json()).toMatchObject({ id: sa.id, name: 'acme-corp', spend_cap_cents: 50000 });
+        expect(await again.json()).toMatchObject({
+          id: sa.id,
+          name: 'acme-corp',
+          spend_cap_cents: 50000,
+        });
       } finally {
         await stop(second);
       }
@@ -110,7 +133,11 @@ describe('tollgate start on the embedded default', () => {
   }, 180_000);
 
   it('stops at start-up with one clear line naming a bad variable', async () => {
-    const bad = run(['start'], { ...env, TOLLGATE_CONTROL_PLANE_PORT: 'not-a-port', TOLLGATE_SECRET_KEY: 'c2hvcnQ=' });
+    const bad = run(['start'], {
+      ...env,
+      TOLLGATE_CONTROL_PLANE_PORT: 'not-a-port',
+      TOLLGATE_SECRET_KEY: 'c2hvcnQ=',
+    });
     const code = await new Promise<number | null>((resolve) => bad.child.once('exit', resolve));
     expect(code).toBe(1);
     expect(bad.stderr()).toMatch(/TOLLGATE_CONTROL_PLANE_PORT/);

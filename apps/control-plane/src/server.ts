@@ -30,12 +30,21 @@ export function buildControlPlane(deps: ControlPlaneOptions): ControlPlane {
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not_ready' });
     }
     if (await rest(req, res, url)) return;
-    sendError(res, new HttpError(404, 'invalid_request_error', 'not_found', `no route for ${req.method} ${url.pathname}`));
+    sendError(
+      res,
+      new HttpError(
+        404,
+        'invalid_request_error',
+        'not_found',
+        `no route for ${req.method} ${url.pathname}`,
+      ),
+    );
   };
   const server = createServer({ maxHeaderSize: 16 * 1024 }, (req, res) => {
     handler(req, res).catch((err) => {
       deps.log('error', 'unhandled error', { error: String(err) });
-      if (!res.headersSent) sendError(res, new HttpError(500, 'server_error', 'internal_error', 'internal error'));
+      if (!res.headersSent)
+        sendError(res, new HttpError(500, 'server_error', 'internal_error', 'internal error'));
       else res.destroy();
     });
   });

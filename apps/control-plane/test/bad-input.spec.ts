@@ -14,11 +14,20 @@ describe.each(KINDS)('bad input on the REST façade (%s)', (kind) => {
     if (skipKind(kind)) return;
     h = await startHarness(kind);
     saId = (await h.api('POST', '/v1/sub-accounts', { name: 'target' })).body.id;
-    expect((await h.api('POST', '/v1/budgets', { tag: 'taken', monthly_cap_cents: 5 })).status).toBe(201);
+    expect(
+      (await h.api('POST', '/v1/budgets', { tag: 'taken', monthly_cap_cents: 5 })).status,
+    ).toBe(201);
   });
   afterAll(async () => h?.close());
 
-  type Case = [name: string, method: string, path: () => string, body: string | undefined, status: number, param?: string];
+  type Case = [
+    name: string,
+    method: string,
+    path: () => string,
+    body: string | undefined,
+    status: number,
+    param?: string,
+  ];
   const cases: Case[] = [
     ['malformed JSON', 'POST', () => '/v1/sub-accounts', '{"name": "x",', 400],
     ['JSON array body', 'POST', () => '/v1/sub-accounts', '[{"name":"x"}]', 400],
@@ -27,35 +36,225 @@ describe.each(KINDS)('bad input on the REST façade (%s)', (kind) => {
     ['missing name', 'POST', () => '/v1/sub-accounts', '{"spend_cap_cents": 100}', 400, 'name'],
     ['empty name', 'POST', () => '/v1/sub-accounts', '{"name": ""}', 400, 'name'],
     ['name of the wrong type', 'POST', () => '/v1/sub-accounts', '{"name": 42}', 400, 'name'],
-    ['negative cap', 'POST', () => '/v1/sub-accounts', '{"name":"x","spend_cap_cents":-1}', 400, 'spend_cap_cents'],
-    ['cap with 5 decimals', 'POST', () => '/v1/sub-accounts', '{"name":"x","spend_cap_cents":1.00001}', 400, 'spend_cap_cents'],
-    ['cap as a string', 'POST', () => '/v1/sub-accounts', '{"name":"x","spend_cap_cents":"500"}', 400, 'spend_cap_cents'],
-    ['fractional rpm', 'POST', () => '/v1/sub-accounts', '{"name":"x","rate_limit_rpm":1.5}', 400, 'rate_limit_rpm'],
-    ['zero rpm', 'POST', () => '/v1/sub-accounts', '{"name":"x","rate_limit_rpm":0}', 400, 'rate_limit_rpm'],
-    ['unknown field', 'POST', () => '/v1/sub-accounts', '{"name":"x","spend_cap":5}', 400, 'spend_cap'],
-    ['bad budget period', 'POST', () => '/v1/sub-accounts', '{"name":"x","budget_period":"hourly"}', 400, 'budget_period'],
-    ['model without provider', 'POST', () => '/v1/sub-accounts', '{"name":"x","allowed_models":["gpt-4o"]}', 400],
-    ['unknown model in the allow-list', 'POST', () => '/v1/sub-accounts', '{"name":"x","allowed_models":["openai/no-such-model"]}', 400, 'allowed_models'],
-    ['tampered cursor', 'GET', () => '/v1/sub-accounts?cursor=eyJpZCI6InNhX3gifQ.forged', undefined, 400, 'cursor'],
-    ['tag with a space', 'POST', () => '/v1/sub-accounts', '{"name":"x","default_tag":"a b"}', 400, 'default_tag'],
-    ['metadata not an object', 'POST', () => '/v1/sub-accounts', '{"name":"x","metadata":[1,2]}', 400, 'metadata'],
-    ['patch with a bad status', 'PATCH', () => `/v1/sub-accounts/${saId}`, '{"status":"deleted"}', 400, 'status'],
-    ['patch with an unknown field', 'PATCH', () => `/v1/sub-accounts/${saId}`, '{"id":"sa_other"}', 400],
-    ['patch of a missing sub-account', 'PATCH', () => '/v1/sub-accounts/sa_missing', '{"name":"y"}', 404],
-    ['key with negative expiry', 'POST', () => `/v1/sub-accounts/${saId}/keys`, '{"expires_in_seconds":-5}', 400, 'expires_in_seconds'],
-    ['revoke a missing key', 'DELETE', () => `/v1/sub-accounts/${saId}/keys/key_missing`, undefined, 404],
+    [
+      'negative cap',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","spend_cap_cents":-1}',
+      400,
+      'spend_cap_cents',
+    ],
+    [
+      'cap with 5 decimals',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","spend_cap_cents":1.00001}',
+      400,
+      'spend_cap_cents',
+    ],
+    [
+      'cap as a string',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","spend_cap_cents":"500"}',
+      400,
+      'spend_cap_cents',
+    ],
+    [
+      'fractional rpm',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","rate_limit_rpm":1.5}',
+      400,
+      'rate_limit_rpm',
+    ],
+    [
+      'zero rpm',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","rate_limit_rpm":0}',
+      400,
+      'rate_limit_rpm',
+    ],
+    [
+      'unknown field',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","spend_cap":5}',
+      400,
+      'spend_cap',
+    ],
+    [
+      'camelCase field on the snake_case API',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","spendCapCents":5}',
+      400,
+      'spendCapCents',
+    ],
+    [
+      'bad budget period',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","budget_period":"hourly"}',
+      400,
+      'budget_period',
+    ],
+    [
+      'model without provider',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","allowed_models":["gpt-4o"]}',
+      400,
+    ],
+    [
+      'unknown model in the allow-list',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","allowed_models":["openai/no-such-model"]}',
+      400,
+      'allowed_models',
+    ],
+    [
+      'tampered cursor',
+      'GET',
+      () => '/v1/sub-accounts?cursor=eyJpZCI6InNhX3gifQ.forged',
+      undefined,
+      400,
+      'cursor',
+    ],
+    [
+      'tag with a space',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","default_tag":"a b"}',
+      400,
+      'default_tag',
+    ],
+    [
+      'metadata not an object',
+      'POST',
+      () => '/v1/sub-accounts',
+      '{"name":"x","metadata":[1,2]}',
+      400,
+      'metadata',
+    ],
+    [
+      'patch with a bad status',
+      'PATCH',
+      () => `/v1/sub-accounts/${saId}`,
+      '{"status":"deleted"}',
+      400,
+      'status',
+    ],
+    [
+      'patch with an unknown field',
+      'PATCH',
+      () => `/v1/sub-accounts/${saId}`,
+      '{"id":"sa_other"}',
+      400,
+    ],
+    [
+      'patch of a missing sub-account',
+      'PATCH',
+      () => '/v1/sub-accounts/sa_missing',
+      '{"name":"y"}',
+      404,
+    ],
+    [
+      'key with negative expiry',
+      'POST',
+      () => `/v1/sub-accounts/${saId}/keys`,
+      '{"expires_in_seconds":-5}',
+      400,
+      'expires_in_seconds',
+    ],
+    [
+      'revoke a missing key',
+      'DELETE',
+      () => `/v1/sub-accounts/${saId}/keys/key_missing`,
+      undefined,
+      404,
+    ],
     ['budget without a cap', 'POST', () => '/v1/budgets', '{"tag":"t1"}', 400],
-    ['budget on a taken tag', 'POST', () => '/v1/budgets', '{"tag":"taken","monthly_cap_cents":1}', 409],
-    ['price without provider', 'POST', () => '/v1/prices', '{"model":"gpt","input_per_mtok_cents":1,"output_per_mtok_cents":1}', 400, 'model'],
-    ['negative price', 'POST', () => '/v1/prices', '{"model":"a/b","input_per_mtok_cents":-1,"output_per_mtok_cents":1}', 400],
-    ['provider key without a key', 'POST', () => '/v1/provider-keys', '{"provider":"openai"}', 400, 'api_key'],
-    ['provider key with a non-http base url', 'POST', () => '/v1/provider-keys', '{"provider":"x","api_key":"sk-a-long-enough-provider-key","base_url":"file:///etc/passwd"}', 400, 'base_url'],
-    ['webhook with an unknown event', 'POST', () => '/v1/webhooks', '{"url":"https://e.example.com","events":["nope"]}', 400],
-    ['webhook with a bad url', 'POST', () => '/v1/webhooks', '{"url":"not a url","events":["sub_account.created"]}', 400, 'url'],
-    ['usage with a bad window', 'GET', () => `/v1/sub-accounts/${saId}/usage?window=forever`, undefined, 400, 'window'],
-    ['by-tag with a bad month', 'GET', () => '/v1/usage/by-tag?month=2026-13', undefined, 400, 'month'],
+    [
+      'budget on a taken tag',
+      'POST',
+      () => '/v1/budgets',
+      '{"tag":"taken","monthly_cap_cents":1}',
+      409,
+    ],
+    [
+      'price without provider',
+      'POST',
+      () => '/v1/prices',
+      '{"model":"gpt","input_per_mtok_cents":1,"output_per_mtok_cents":1}',
+      400,
+      'model',
+    ],
+    [
+      'negative price',
+      'POST',
+      () => '/v1/prices',
+      '{"model":"a/b","input_per_mtok_cents":-1,"output_per_mtok_cents":1}',
+      400,
+    ],
+    [
+      'provider key without a key',
+      'POST',
+      () => '/v1/provider-keys',
+      '{"provider":"openai"}',
+      400,
+      'api_key',
+    ],
+    [
+      'provider key with a non-http base url',
+      'POST',
+      () => '/v1/provider-keys',
+      '{"provider":"x","api_key":"sk-a-long-enough-provider-key","base_url":"file:///etc/passwd"}',
+      400,
+      'base_url',
+    ],
+    [
+      'webhook with an unknown event',
+      'POST',
+      () => '/v1/webhooks',
+      '{"url":"https://e.example.com","events":["nope"]}',
+      400,
+    ],
+    [
+      'webhook with a bad url',
+      'POST',
+      () => '/v1/webhooks',
+      '{"url":"not a url","events":["sub_account.created"]}',
+      400,
+      'url',
+    ],
+    [
+      'usage with a bad window',
+      'GET',
+      () => `/v1/sub-accounts/${saId}/usage?window=forever`,
+      undefined,
+      400,
+      'window',
+    ],
+    [
+      'by-tag with a bad month',
+      'GET',
+      () => '/v1/usage/by-tag?month=2026-13',
+      undefined,
+      400,
+      'month',
+    ],
     ['limit out of range', 'GET', () => '/v1/sub-accounts?limit=100000', undefined, 400, 'limit'],
-    ['workspace markup with 3 decimals', 'PATCH', () => '/v1/workspace', '{"markup_percent":1.234}', 400, 'markup_percent'],
+    [
+      'workspace markup with 3 decimals',
+      'PATCH',
+      () => '/v1/workspace',
+      '{"markup_percent":1.234}',
+      400,
+      'markup_percent',
+    ],
     ['wrong method', 'PUT', () => '/v1/sub-accounts', '{}', 405],
     ['unknown route', 'GET', () => '/v1/nothing-here', undefined, 404],
   ];
@@ -72,12 +271,18 @@ describe.each(KINDS)('bad input on the REST façade (%s)', (kind) => {
       expect(r.status).toBe(status);
       expect(r.headers.get('content-type')).toMatch(/^application\/json/);
       const { param: gotParam, allow: _allow, ...envelope } = r.body.error;
-      expect(envelope).toEqual({ message: expect.any(String), type: expect.any(String), code: expect.any(String) });
+      expect(envelope).toEqual({
+        message: expect.any(String),
+        type: expect.any(String),
+        code: expect.any(String),
+      });
       if (param !== undefined) expect(gotParam).toBe(param);
       else expect(gotParam === null || typeof gotParam === 'string').toBe(true);
       expect(r.body.error.message.length).toBeGreaterThan(5);
       expect(await rowCounts(h.prisma)).toEqual(before);
-      expect(await h.prisma.subAccount.findUniqueOrThrow({ where: { id: saId } })).toEqual(targetBefore);
+      expect(await h.prisma.subAccount.findUniqueOrThrow({ where: { id: saId } })).toEqual(
+        targetBefore,
+      );
     });
   }
 

@@ -1,4 +1,8 @@
-import { buildControlPlane, createAuthenticator, ensureDefaultWorkspace } from '@tollgate/control-plane';
+import {
+  buildControlPlane,
+  createAuthenticator,
+  ensureDefaultWorkspace,
+} from '@tollgate/control-plane';
 import type { PrismaClient } from '@tollgate/db';
 import { openTestDatabase, pgAvailable } from '@tollgate/testkit';
 
@@ -22,7 +26,11 @@ export interface Harness {
   prisma: PrismaClient;
   workspaceId: string;
   api(method: string, path: string, body?: unknown, key?: string | null): Promise<Answer>;
-  raw(method: string, path: string, init: { body?: string; headers?: Record<string, string> }): Promise<Answer>;
+  raw(
+    method: string,
+    path: string,
+    init: { body?: string; headers?: Record<string, string> },
+  ): Promise<Answer>;
   // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field in tests
   gql(query: string, variables?: Record<string, unknown>, key?: string | null): Promise<any>;
   close(): Promise<void>;
@@ -71,7 +79,10 @@ export async function startHarness(kind: Kind): Promise<Harness> {
     gql: async (query, variables = {}, key = ADMIN_KEY) => {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(key ? { authorization: `Bearer ${key}` } : {}),
+        },
         body: JSON.stringify({ query, variables }),
       });
       return res.json();
@@ -85,16 +96,27 @@ export async function startHarness(kind: Kind): Promise<Harness> {
 
 /** Row counts of every table an admin call could write: a refused call must leave them unchanged. */
 export async function rowCounts(prisma: PrismaClient) {
-  const [workspaces, adminKeys, subAccounts, keys, budgets, prices, providerKeys, webhooks, audit] = await Promise.all([
-    prisma.workspace.count(),
-    prisma.adminKey.count(),
-    prisma.subAccount.count(),
-    prisma.subAccountKey.count(),
-    prisma.tagBudget.count(),
-    prisma.modelPrice.count(),
-    prisma.providerCredential.count(),
-    prisma.webhookEndpoint.count(),
-    prisma.auditLog.count(),
-  ]);
-  return { workspaces, adminKeys, subAccounts, keys, budgets, prices, providerKeys, webhooks, audit };
+  const [workspaces, adminKeys, subAccounts, keys, budgets, prices, providerKeys, webhooks, audit] =
+    await Promise.all([
+      prisma.workspace.count(),
+      prisma.adminKey.count(),
+      prisma.subAccount.count(),
+      prisma.subAccountKey.count(),
+      prisma.tagBudget.count(),
+      prisma.modelPrice.count(),
+      prisma.providerCredential.count(),
+      prisma.webhookEndpoint.count(),
+      prisma.auditLog.count(),
+    ]);
+  return {
+    workspaces,
+    adminKeys,
+    subAccounts,
+    keys,
+    budgets,
+    prices,
+    providerKeys,
+    webhooks,
+    audit,
+  };
 }

@@ -6,7 +6,9 @@ import { ADMIN_KEY, type Harness, KINDS, ROOT_KEY, skipKind, startHarness } from
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
-function usageEvent(over: Partial<UsageEvent> & Pick<UsageEvent, 'requestId' | 'workspaceId'>): UsageEvent {
+function usageEvent(
+  over: Partial<UsageEvent> & Pick<UsageEvent, 'requestId' | 'workspaceId'>,
+): UsageEvent {
   const now = new Date().toISOString();
   return {
     v: 1,
@@ -46,260 +48,389 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
   });
   afterAll(async () => h?.close());
 
-  it.skipIf(skipKind(kind))('runs the seed: create, fetch, patch, list, rotate, revoke, delete', async () => {
-    const created = await h.api('POST', '/v1/sub-accounts', {
-      name: 'acme-corp',
-      spend_cap_cents: 50000,
-      rate_limit_rpm: 300,
-      default_tag: 'acme',
-    });
-    expect(created.status).toBe(201);
-    const sa = created.body;
-    expect(sa.id).toMatch(/^sa_/);
-    expect(sa.key).toMatch(/^sk-tg-[A-Za-z0-9]{43,}$/);
-    expect(sa.key.startsWith('sk-tg-admin-')).toBe(false);
-    expect(sa).toMatchObject({
-      name: 'acme-corp',
-      spend_cap_cents: 50000,
-      rate_limit_rpm: 300,
-      default_tag: 'acme',
-      budget_period: 'monthly',
-      status: 'active',
-      allowed_models: [],
-    });
-    expect(typeof sa.created_at).toBe('string');
-
-    // Only the hash and a short prefix are stored, never the plaintext.
-    const rows = await h.prisma.subAccountKey.findMany({ where: { subAccountId: sa.id } });
-    expect(rows).toHaveLength(1);
-    expect(rows[0]!.hash).toBe(sha256(sa.key));
-    expect(JSON.stringify(rows)).not.toContain(sa.key);
-    expect(sa.key.startsWith(rows[0]!.prefix)).toBe(true);
-
-    const fetched = await h.api('GET', `/v1/sub-accounts/${sa.id}`);
-    expect(fetched.status).toBe(200);
-    expect(fetched.body).toMatchObject({ id: sa.id, spent_cents: 0, reserved_cents: 0 });
-    expect(fetched.body.key).toBeUndefined();
-    expect(fetched.body.keys).toHaveLength(1);
-
-    const patched = await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, {
-      spend_cap_cents: 75000.1234,
-      allowed_models: ['openai/gpt-4o-mini'],
-      status: 'suspended',
-    });
-    expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ spend_cap_cents: 75000.1234, status: 'suspended', rate_limit_rpm: 300 });
-    const stored = await h.prisma.subAccount.findUniqueOrThrow({ where: { id: sa.id } });
-    expect(stored.spendCapMicros).toBe(750_001_234n);
-
-    const list = await h.api('GET', '/v1/sub-accounts?limit=50');
-    expect(list.status).toBe(200);
-    expect(list.body.data.map((s: { id: string }) => s.id)).toContain(sa.id);
-
-    const rotated = await h.api('POST', `/v1/sub-accounts/${sa.id}/keys`, { expires_in_seconds: 3600 });
-    expect(rotated.status).toBe(201);
-    expect(rotated.body.key).toMatch(/^sk-tg-/);
-    expect(rotated.body.key).not.toBe(sa.key);
-    expect(Date.parse(rotated.body.expires_at)).toBeGreaterThan(Date.now() + 3_500_000);
-
-    const revoked = await h.api('DELETE', `/v1/sub-accounts/${sa.id}/keys/${rotated.body.id}`);
-    expect(revoked.status).toBe(200);
-    expect(revoked.body.revoked_at).not.toBeNull();
-    const keyRow = await h.prisma.subAccountKey.findUniqueOrThrow({ where: { id: rotated.body.id } });
-    expect(keyRow.revokedAt).not.toBeNull();
-
-    const deleted = await h.api('DELETE', `/v1/sub-accounts/${sa.id}`);
-    expect(deleted.status).toBe(200);
-    expect(deleted.body.status).toBe('deleted');
-    const live = await h.prisma.subAccountKey.count({ where: { subAccountId: sa.id, revokedAt: null } });
-    expect(live).toBe(0);
-    // Deleted stays readable (its usage stays queryable) but cannot be reactivated.
-    const again = await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'active' });
-    expect(again.status).toBeGreaterThanOrEqual(400);
-    expect(again.body.error).toBeDefined();
-  });
-
-  it.skipIf(skipKind(kind))('pages sub-accounts with a cursor and filters by external id and tag', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await h.api('POST', '/v1/sub-accounts', {
-        name: `page-${i}`,
-        external_id: `ext-page-${i}`,
-        default_tag: i % 2 === 0 ? 'even' : 'odd',
-        metadata: { plan: 'pro', i },
+  it.skipIf(skipKind(kind))(
+    'runs the seed: create, fetch, patch, list, rotate, revoke, delete',
+    async () => {
+      const created = await h.api('POST', '/v1/sub-accounts', {
+        name: 'acme-corp',
+        spend_cap_cents: 50000,
+        rate_limit_rpm: 300,
+        default_tag: 'acme',
       });
-      expect(r.status).toBe(201);
-      ids.push(r.body.id);
-    }
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
-      const page = await h.api('GET', `/v1/sub-accounts?limit=2${q}`);
-      expect(page.status).toBe(200);
-      expect(page.body.data.length).toBeLessThanOrEqual(2);
-      seen.push(...page.body.data.map((s: { id: string }) => s.id));
-      cursor = page.body.next_cursor;
-    } while (cursor);
-    for (const id of ids) expect(seen).toContain(id);
-    expect(new Set(seen).size).toBe(seen.length);
+      expect(created.status).toBe(201);
+      const sa = created.body;
+      expect(sa.id).toMatch(/^sa_/);
+      expect(sa.key).toMatch(/^sk-tg-[A-Za-z0-9]{43,}$/);
+      expect(sa.key.startsWith('sk-tg-admin-')).toBe(false);
+      expect(sa).toMatchObject({
+        name: 'acme-corp',
+        spend_cap_cents: 50000,
+        rate_limit_rpm: 300,
+        default_tag: 'acme',
+        budget_period: 'monthly',
+        status: 'active',
+        allowed_models: [],
+      });
+      expect(typeof sa.created_at).toBe('string');
 
-    const byExt = await h.api('GET', '/v1/sub-accounts?external_id=ext-page-3');
-    expect(byExt.body.data).toHaveLength(1);
-    expect(byExt.body.data[0].id).toBe(ids[3]);
-    expect(byExt.body.data[0].metadata).toEqual({ plan: 'pro', i: 3 });
+      // Only the hash and a short prefix are stored, never the plaintext.
+      const rows = await h.prisma.subAccountKey.findMany({ where: { subAccountId: sa.id } });
+      expect(rows).toHaveLength(1);
+      expect(rows[0]!.hash).toBe(sha256(sa.key));
+      expect(JSON.stringify(rows)).not.toContain(sa.key);
+      expect(sa.key.startsWith(rows[0]!.prefix)).toBe(true);
 
-    const byTag = await h.api('GET', '/v1/sub-accounts?tag=odd');
-    expect(byTag.body.data.map((s: { id: string }) => s.id).sort()).toEqual([ids[1], ids[3]].sort());
+      const fetched = await h.api('GET', `/v1/sub-accounts/${sa.id}`);
+      expect(fetched.status).toBe(200);
+      expect(fetched.body).toMatchObject({ id: sa.id, spent_cents: 0, reserved_cents: 0 });
+      expect(fetched.body.key).toBeUndefined();
+      expect(fetched.body.keys).toHaveLength(1);
 
-    const forged = await h.api('GET', '/v1/sub-accounts?cursor=not-a-real-cursor');
-    expect(forged.status).toBe(400);
-    expect(forged.body.error.type).toBe('invalid_request_error');
-  });
+      const patched = await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, {
+        spend_cap_cents: 75000.1234,
+        allowed_models: ['openai/gpt-4o-mini'],
+        status: 'suspended',
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({
+        spend_cap_cents: 75000.1234,
+        status: 'suspended',
+        rate_limit_rpm: 300,
+      });
+      const stored = await h.prisma.subAccount.findUniqueOrThrow({ where: { id: sa.id } });
+      expect(stored.spendCapMicros).toBe(750_001_234n);
 
-  it.skipIf(skipKind(kind))('manages workspace settings, budgets, prices, provider keys and webhooks', async () => {
-    const ws = await h.api('PATCH', '/v1/workspace', {
-      markup_percent: 12.5,
-      spend_cap_cents: 1_000_000,
-      budget_period: 'monthly',
-      byok_waives_markup: true,
-    });
-    expect(ws.status).toBe(200);
-    expect(ws.body).toMatchObject({ name: 'default', markup_percent: 12.5, spend_cap_cents: 1_000_000 });
-    expect((await h.api('GET', '/v1/workspace')).body.markup_percent).toBe(12.5);
+      const list = await h.api('GET', '/v1/sub-accounts?limit=50');
+      expect(list.status).toBe(200);
+      expect(list.body.data.map((s: { id: string }) => s.id)).toContain(sa.id);
 
-    const budget = await h.api('POST', '/v1/budgets', { tag: 'feature-x', monthly_cap_cents: 2500 });
-    expect(budget.status).toBe(201);
-    expect(budget.body).toMatchObject({ tag: 'feature-x', cap_cents: 2500, period: 'monthly' });
-    const daily = await h.api('POST', '/v1/budgets', { tag: 'feature-y', cap_cents: 10.5, period: 'daily' });
-    expect(daily.status).toBe(201);
-    expect(daily.body).toMatchObject({ cap_cents: 10.5, period: 'daily' });
-    const dup = await h.api('POST', '/v1/budgets', { tag: 'feature-x', monthly_cap_cents: 1 });
-    expect(dup.status).toBe(409);
-    expect((await h.api('GET', '/v1/budgets')).body.data).toHaveLength(2);
-    expect((await h.api('DELETE', `/v1/budgets/${daily.body.id}`)).status).toBe(200);
-    expect((await h.api('GET', '/v1/budgets')).body.data).toHaveLength(1);
+      const rotated = await h.api('POST', `/v1/sub-accounts/${sa.id}/keys`, {
+        expires_in_seconds: 3600,
+      });
+      expect(rotated.status).toBe(201);
+      expect(rotated.body.key).toMatch(/^sk-tg-/);
+      expect(rotated.body.key).not.toBe(sa.key);
+      expect(Date.parse(rotated.body.expires_at)).toBeGreaterThan(Date.now() + 3_500_000);
 
-    const price = await h.api('POST', '/v1/prices', {
-      model: 'vllm/llama-3.1-8b',
-      input_per_mtok_cents: 5,
-      output_per_mtok_cents: 7.5,
-      cached_input_per_mtok_cents: 1,
-    });
-    expect(price.status).toBe(201);
-    expect(price.body).toMatchObject({ model: 'vllm/llama-3.1-8b', input_per_mtok_cents: 5, output_per_mtok_cents: 7.5 });
-    const prices = await h.api('GET', '/v1/prices');
-    expect(prices.status).toBe(200);
-    const mine = prices.body.data.find((p: { model: string }) => p.model === 'vllm/llama-3.1-8b');
-    expect(mine).toMatchObject({ output_per_mtok_cents: 7.5 });
-    expect(prices.body.data.length).toBeGreaterThan(5); // the catalogue is there too
+      const revoked = await h.api('DELETE', `/v1/sub-accounts/${sa.id}/keys/${rotated.body.id}`);
+      expect(revoked.status).toBe(200);
+      expect(revoked.body.revoked_at).not.toBeNull();
+      const keyRow = await h.prisma.subAccountKey.findUniqueOrThrow({
+        where: { id: rotated.body.id },
+      });
+      expect(keyRow.revokedAt).not.toBeNull();
 
-    const secret = 'sk-proj-THIS-IS-A-PROVIDER-SECRET-1234';
-    const pk = await h.api('POST', '/v1/provider-keys', { provider: 'openai', api_key: secret });
-    expect(pk.status).toBe(201);
-    expect(JSON.stringify(pk.body)).not.toContain(secret);
-    expect(pk.body.key_hint).toBe('…1234');
-    const cred = await h.prisma.providerCredential.findUniqueOrThrow({ where: { id: pk.body.id } });
-    expect(cred.sealedKey).not.toContain(secret);
-    expect(JSON.stringify(await h.api('GET', '/v1/provider-keys'))).not.toContain(secret);
-    expect((await h.api('DELETE', `/v1/provider-keys/${pk.body.id}`)).status).toBe(200);
+      const deleted = await h.api('DELETE', `/v1/sub-accounts/${sa.id}`);
+      expect(deleted.status).toBe(200);
+      expect(deleted.body.status).toBe('deleted');
+      const live = await h.prisma.subAccountKey.count({
+        where: { subAccountId: sa.id, revokedAt: null },
+      });
+      expect(live).toBe(0);
+      // Deleted stays readable (its usage stays queryable) but cannot be reactivated.
+      const again = await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'active' });
+      expect(again.status).toBeGreaterThanOrEqual(400);
+      expect(again.body.error).toBeDefined();
+    },
+  );
 
-    const hook = await h.api('POST', '/v1/webhooks', {
-      url: 'https://hooks.example.com/tollgate',
-      events: ['sub_account.created', 'sub_account.budget.exhausted'],
-    });
-    expect(hook.status).toBe(201);
-    expect(hook.body.id).toMatch(/^wh/);
-    expect(hook.body.secret).toMatch(/^whsec_/);
-    const hooks = await h.api('GET', '/v1/webhooks');
-    expect(JSON.stringify(hooks.body)).not.toContain(hook.body.secret);
-    const deliveries = await h.api('GET', `/v1/webhooks/${hook.body.id}/deliveries`);
-    expect(deliveries.status).toBe(200);
-    expect(deliveries.body.data).toEqual([]);
-    const privateHook = await h.api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/x', events: ['sub_account.created'] });
-    expect(privateHook.status).toBe(400);
-    expect((await h.api('DELETE', `/v1/webhooks/${hook.body.id}`)).status).toBe(200);
-  });
+  it.skipIf(skipKind(kind))(
+    'pages sub-accounts with a cursor and filters by external id and tag',
+    async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await h.api('POST', '/v1/sub-accounts', {
+          name: `page-${i}`,
+          external_id: `ext-page-${i}`,
+          default_tag: i % 2 === 0 ? 'even' : 'odd',
+          metadata: { plan: 'pro', i },
+        });
+        expect(r.status).toBe(201);
+        ids.push(r.body.id);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const q: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+        const page = await h.api('GET', `/v1/sub-accounts?limit=2${q}`);
+        expect(page.status).toBe(200);
+        expect(page.body.data.length).toBeLessThanOrEqual(2);
+        seen.push(...page.body.data.map((s: { id: string }) => s.id));
+        cursor = page.body.next_cursor;
+      } while (cursor);
+      for (const id of ids) expect(seen).toContain(id);
+      expect(new Set(seen).size).toBe(seen.length);
 
-  it.skipIf(skipKind(kind))('reports usage per sub-account and per tag from the books', async () => {
-    const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'usage-co', default_tag: 'usage-co' })).body;
-    const today = new Date();
-    const at = (daysAgo: number) => new Date(today.getTime() - daysAgo * 86_400_000).toISOString();
-    const events = [
-      usageEvent({ requestId: `req_${sa.id}_1`, workspaceId: h.workspaceId, subAccountId: sa.id, tags: ['usage-co'], inputTokens: 100, outputTokens: 50, providerCostMicros: 1_234, billedCostMicros: 1_500, startedAt: at(0), finishedAt: at(0) }),
-      usageEvent({ requestId: `req_${sa.id}_2`, workspaceId: h.workspaceId, subAccountId: sa.id, tags: ['usage-co', 'beta'], model: 'openai/gpt-4o', inputTokens: 10, outputTokens: 5, providerCostMicros: 20_000, billedCostMicros: 22_500, startedAt: at(2), finishedAt: at(2) }),
-      usageEvent({ requestId: `req_${sa.id}_3`, workspaceId: h.workspaceId, subAccountId: sa.id, tags: ['usage-co'], status: 'blocked', errorClass: 'spend_cap_reached', httpStatus: 402, startedAt: at(0), finishedAt: at(0) }),
-      usageEvent({ requestId: `req_${sa.id}_4`, workspaceId: h.workspaceId, subAccountId: sa.id, tags: ['usage-co'], status: 'error', errorClass: 'upstream_error', httpStatus: 502, inputTokens: 7, providerCostMicros: 100, billedCostMicros: 100, startedAt: at(40), finishedAt: at(40) }),
-    ];
-    expect(await writeUsage(h.prisma, events)).toHaveLength(4);
-    // Replaying the same events counts nothing twice.
-    expect(await writeUsage(h.prisma, events)).toHaveLength(0);
+      const byExt = await h.api('GET', '/v1/sub-accounts?external_id=ext-page-3');
+      expect(byExt.body.data).toHaveLength(1);
+      expect(byExt.body.data[0].id).toBe(ids[3]);
+      expect(byExt.body.data[0].metadata).toEqual({ plan: 'pro', i: 3 });
 
-    const u = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?window=30d`);
-    expect(u.status).toBe(200);
-    expect(u.body.summary).toEqual({ requests: 3, cost_cents: 2.4, input_tokens: 110, output_tokens: 55, errors: 0, blocked: 1 });
-    const byModel = Object.fromEntries(u.body.by_model.map((m: { model_id: string }) => [m.model_id, m]));
-    expect(byModel['openai/gpt-4o']).toMatchObject({ requests: 1, cost_cents: 2.25, input_tokens: 10 });
-    expect(byModel['openai/gpt-4o-mini']).toMatchObject({ requests: 2, cost_cents: 0.15 });
-    expect(u.body.by_day.reduce((n: number, d: { requests: number }) => n + d.requests, 0)).toBe(3);
-    expect(u.body.by_tag.find((t: { tag: string }) => t.tag === 'beta')).toMatchObject({ requests: 1, cost_cents: 2.25 });
+      const byTag = await h.api('GET', '/v1/sub-accounts?tag=odd');
+      expect(byTag.body.data.map((s: { id: string }) => s.id).sort()).toEqual(
+        [ids[1], ids[3]].sort(),
+      );
 
-    const wide = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?from=${encodeURIComponent(at(60))}&to=${encodeURIComponent(at(-1))}`);
-    expect(wide.body.summary).toMatchObject({ requests: 4, errors: 1, blocked: 1, cost_cents: 2.41 });
+      const forged = await h.api('GET', '/v1/sub-accounts?cursor=not-a-real-cursor');
+      expect(forged.status).toBe(400);
+      expect(forged.body.error.type).toBe('invalid_request_error');
+    },
+  );
 
-    const month = today.toISOString().slice(0, 7);
-    const tags = await h.api('GET', `/v1/usage/by-tag?month=${month}`);
-    expect(tags.status).toBe(200);
-    expect(Array.isArray(tags.body)).toBe(true);
-    const usageCo = tags.body.find((t: { tag: string }) => t.tag === 'usage-co');
-    expect(usageCo.cost_cents).toBeGreaterThanOrEqual(0.15);
-    const one = await h.api('GET', `/v1/usage/by-tag?window=7d&tag=beta`);
-    expect(one.body).toEqual([expect.objectContaining({ tag: 'beta', requests: 1, cost_cents: 2.25 })]);
+  it.skipIf(skipKind(kind))(
+    'manages workspace settings, budgets, prices, provider keys and webhooks',
+    async () => {
+      const ws = await h.api('PATCH', '/v1/workspace', {
+        markup_percent: 12.5,
+        spend_cap_cents: 1_000_000,
+        budget_period: 'monthly',
+        byok_waives_markup: true,
+      });
+      expect(ws.status).toBe(200);
+      expect(ws.body).toMatchObject({
+        name: 'default',
+        markup_percent: 12.5,
+        spend_cap_cents: 1_000_000,
+      });
+      expect((await h.api('GET', '/v1/workspace')).body.markup_percent).toBe(12.5);
 
-    // The spend of the current period comes from the books on GET.
-    const fetched = await h.api('GET', `/v1/sub-accounts/${sa.id}`);
-    expect(fetched.body.spent_cents).toBeGreaterThanOrEqual(0.15);
-  });
+      const budget = await h.api('POST', '/v1/budgets', {
+        tag: 'feature-x',
+        monthly_cap_cents: 2500,
+      });
+      expect(budget.status).toBe(201);
+      expect(budget.body).toMatchObject({ tag: 'feature-x', cap_cents: 2500, period: 'monthly' });
+      const daily = await h.api('POST', '/v1/budgets', {
+        tag: 'feature-y',
+        cap_cents: 10.5,
+        period: 'daily',
+      });
+      expect(daily.status).toBe(201);
+      expect(daily.body).toMatchObject({ cap_cents: 10.5, period: 'daily' });
+      const dup = await h.api('POST', '/v1/budgets', { tag: 'feature-x', monthly_cap_cents: 1 });
+      expect(dup.status).toBe(409);
+      expect((await h.api('GET', '/v1/budgets')).body.data).toHaveLength(2);
+      expect((await h.api('DELETE', `/v1/budgets/${daily.body.id}`)).status).toBe(200);
+      expect((await h.api('GET', '/v1/budgets')).body.data).toHaveLength(1);
 
-  it.skipIf(skipKind(kind))('isolates workspaces: another admin key sees 404 exactly as for a missing id', async () => {
-    const other = await h.api('POST', '/v1/workspaces', { name: `other-${kind}` }, ROOT_KEY);
-    expect(other.status).toBe(201);
-    expect(other.body.admin_key).toMatch(/^sk-tg-admin-/);
-    const otherKey: string = other.body.admin_key;
-    // Admin keys are refused on the root-only route, and the root key cannot act inside a workspace.
-    expect((await h.api('POST', '/v1/workspaces', { name: 'x' }, ADMIN_KEY)).status).toBe(403);
-    expect((await h.api('GET', '/v1/sub-accounts', undefined, ROOT_KEY)).status).toBe(403);
+      const price = await h.api('POST', '/v1/prices', {
+        model: 'vllm/llama-3.1-8b',
+        input_per_mtok_cents: 5,
+        output_per_mtok_cents: 7.5,
+        cached_input_per_mtok_cents: 1,
+      });
+      expect(price.status).toBe(201);
+      expect(price.body).toMatchObject({
+        model: 'vllm/llama-3.1-8b',
+        input_per_mtok_cents: 5,
+        output_per_mtok_cents: 7.5,
+      });
+      const prices = await h.api('GET', '/v1/prices');
+      expect(prices.status).toBe(200);
+      const mine = prices.body.data.find((p: { model: string }) => p.model === 'vllm/llama-3.1-8b');
+      expect(mine).toMatchObject({ output_per_mtok_cents: 7.5 });
+      expect(prices.body.data.length).toBeGreaterThan(5); // the catalogue is there too
 
-    const mine = (await h.api('POST', '/v1/sub-accounts', { name: 'private' })).body;
-    const theirs = await h.api('GET', `/v1/sub-accounts/${mine.id}`, undefined, otherKey);
-    const missing = await h.api('GET', '/v1/sub-accounts/sa_doesnotexist', undefined, otherKey);
-    expect(theirs.status).toBe(404);
-    expect(missing.status).toBe(404);
-    expect(theirs.body.error.code).toBe(missing.body.error.code);
-    expect(theirs.body.error.message.replace(mine.id, 'ID')).toBe(missing.body.error.message.replace('sa_doesnotexist', 'ID'));
-    for (const [method, path, body] of [
-      ['PATCH', `/v1/sub-accounts/${mine.id}`, { name: 'stolen' }],
-      ['DELETE', `/v1/sub-accounts/${mine.id}`, undefined],
-      ['POST', `/v1/sub-accounts/${mine.id}/keys`, {}],
-      ['GET', `/v1/sub-accounts/${mine.id}/usage?window=7d`, undefined],
-    ] as const) {
-      const r = await h.api(method, path, body, otherKey);
-      expect(r.status, `${method} ${path}`).toBe(404);
-    }
-    const list = await h.api('GET', '/v1/sub-accounts', undefined, otherKey);
-    expect(list.body.data).toEqual([]);
-    const still = await h.prisma.subAccount.findUniqueOrThrow({ where: { id: mine.id } });
-    expect(still.name).toBe('private');
-    expect(still.status).toBe('active');
-  });
+      const secret = 'sk-proj-THIS-IS-A-PROVIDER-SECRET-1234';
+      const pk = await h.api('POST', '/v1/provider-keys', { provider: 'openai', api_key: secret });
+      expect(pk.status).toBe(201);
+      expect(JSON.stringify(pk.body)).not.toContain(secret);
+      expect(pk.body.key_hint).toBe('…1234');
+      const cred = await h.prisma.providerCredential.findUniqueOrThrow({
+        where: { id: pk.body.id },
+      });
+      expect(cred.sealedKey).not.toContain(secret);
+      expect(JSON.stringify(await h.api('GET', '/v1/provider-keys'))).not.toContain(secret);
+      expect((await h.api('DELETE', `/v1/provider-keys/${pk.body.id}`)).status).toBe(200);
 
-  it.skipIf(skipKind(kind))('refuses missing, malformed and revoked admin keys with 401', async () => {
-    expect((await h.api('GET', '/v1/sub-accounts', undefined, null)).status).toBe(401);
-    const bad = await h.api('GET', '/v1/sub-accounts', undefined, 'sk-tg-admin-nope');
-    expect(bad.status).toBe(401);
-    expect(bad.body.error).toMatchObject({ code: 'invalid_api_key' });
-    // A sub-account key is not an admin key.
-    const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'not-admin' })).body;
-    expect((await h.api('GET', '/v1/sub-accounts', undefined, sa.key)).status).toBe(401);
-  });
+      const hook = await h.api('POST', '/v1/webhooks', {
+        url: 'https://hooks.example.com/tollgate',
+        events: ['sub_account.created', 'sub_account.budget.exhausted'],
+      });
+      expect(hook.status).toBe(201);
+      expect(hook.body.id).toMatch(/^wh/);
+      expect(hook.body.secret).toMatch(/^whsec_/);
+      const hooks = await h.api('GET', '/v1/webhooks');
+      expect(JSON.stringify(hooks.body)).not.toContain(hook.body.secret);
+      const deliveries = await h.api('GET', `/v1/webhooks/${hook.body.id}/deliveries`);
+      expect(deliveries.status).toBe(200);
+      expect(deliveries.body.data).toEqual([]);
+      const privateHook = await h.api('POST', '/v1/webhooks', {
+        url: 'http://127.0.0.1:9/x',
+        events: ['sub_account.created'],
+      });
+      expect(privateHook.status).toBe(400);
+      expect((await h.api('DELETE', `/v1/webhooks/${hook.body.id}`)).status).toBe(200);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    'reports usage per sub-account and per tag from the books',
+    async () => {
+      const sa = (
+        await h.api('POST', '/v1/sub-accounts', { name: 'usage-co', default_tag: 'usage-co' })
+      ).body;
+      const today = new Date();
+      const at = (daysAgo: number) =>
+        new Date(today.getTime() - daysAgo * 86_400_000).toISOString();
+      const events = [
+        usageEvent({
+          requestId: `req_${sa.id}_1`,
+          workspaceId: h.workspaceId,
+          subAccountId: sa.id,
+          tags: ['usage-co'],
+          inputTokens: 100,
+          outputTokens: 50,
+          providerCostMicros: 1_234,
+          billedCostMicros: 1_500,
+          startedAt: at(0),
+          finishedAt: at(0),
+        }),
+        usageEvent({
+          requestId: `req_${sa.id}_2`,
+          workspaceId: h.workspaceId,
+          subAccountId: sa.id,
+          tags: ['usage-co', 'beta'],
+          model: 'openai/gpt-4o',
+          inputTokens: 10,
+          outputTokens: 5,
+          providerCostMicros: 20_000,
+          billedCostMicros: 22_500,
+          startedAt: at(2),
+          finishedAt: at(2),
+        }),
+        usageEvent({
+          requestId: `req_${sa.id}_3`,
+          workspaceId: h.workspaceId,
+          subAccountId: sa.id,
+          tags: ['usage-co'],
+          status: 'blocked',
+          errorClass: 'spend_cap_reached',
+          httpStatus: 402,
+          startedAt: at(0),
+          finishedAt: at(0),
+        }),
+        usageEvent({
+          requestId: `req_${sa.id}_4`,
+          workspaceId: h.workspaceId,
+          subAccountId: sa.id,
+          tags: ['usage-co'],
+          status: 'error',
+          errorClass: 'upstream_error',
+          httpStatus: 502,
+          inputTokens: 7,
+          providerCostMicros: 100,
+          billedCostMicros: 100,
+          startedAt: at(40),
+          finishedAt: at(40),
+        }),
+      ];
+      expect(await writeUsage(h.prisma, events)).toHaveLength(4);
+      // Replaying the same events counts nothing twice.
+      expect(await writeUsage(h.prisma, events)).toHaveLength(0);
+
+      const u = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?window=30d`);
+      expect(u.status).toBe(200);
+      expect(u.body.summary).toEqual({
+        requests: 3,
+        cost_cents: 2.4,
+        input_tokens: 110,
+        output_tokens: 55,
+        errors: 0,
+        blocked: 1,
+      });
+      const byModel = Object.fromEntries(
+        u.body.by_model.map((m: { model_id: string }) => [m.model_id, m]),
+      );
+      expect(byModel['openai/gpt-4o']).toMatchObject({
+        requests: 1,
+        cost_cents: 2.25,
+        input_tokens: 10,
+      });
+      expect(byModel['openai/gpt-4o-mini']).toMatchObject({ requests: 2, cost_cents: 0.15 });
+      expect(u.body.by_day.reduce((n: number, d: { requests: number }) => n + d.requests, 0)).toBe(
+        3,
+      );
+      expect(u.body.by_tag.find((t: { tag: string }) => t.tag === 'beta')).toMatchObject({
+        requests: 1,
+        cost_cents: 2.25,
+      });
+
+      const wide = await h.api(
+        'GET',
+        `/v1/sub-accounts/${sa.id}/usage?from=${encodeURIComponent(at(60))}&to=${encodeURIComponent(at(-1))}`,
+      );
+      expect(wide.body.summary).toMatchObject({
+        requests: 4,
+        errors: 1,
+        blocked: 1,
+        cost_cents: 2.41,
+      });
+
+      const month = today.toISOString().slice(0, 7);
+      const tags = await h.api('GET', `/v1/usage/by-tag?month=${month}`);
+      expect(tags.status).toBe(200);
+      expect(Array.isArray(tags.body)).toBe(true);
+      const usageCo = tags.body.find((t: { tag: string }) => t.tag === 'usage-co');
+      expect(usageCo.cost_cents).toBeGreaterThanOrEqual(0.15);
+      const one = await h.api('GET', `/v1/usage/by-tag?window=7d&tag=beta`);
+      expect(one.body).toEqual([
+        expect.objectContaining({ tag: 'beta', requests: 1, cost_cents: 2.25 }),
+      ]);
+
+      // The spend of the current period comes from the books on GET.
+      const fetched = await h.api('GET', `/v1/sub-accounts/${sa.id}`);
+      expect(fetched.body.spent_cents).toBeGreaterThanOrEqual(0.15);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    'isolates workspaces: another admin key sees 404 exactly as for a missing id',
+    async () => {
+      const other = await h.api('POST', '/v1/workspaces', { name: `other-${kind}` }, ROOT_KEY);
+      expect(other.status).toBe(201);
+      expect(other.body.admin_key).toMatch(/^sk-tg-admin-/);
+      const otherKey: string = other.body.admin_key;
+      // Admin keys are refused on the root-only route, and the root key cannot act inside a workspace.
+      expect((await h.api('POST', '/v1/workspaces', { name: 'x' }, ADMIN_KEY)).status).toBe(403);
+      expect((await h.api('GET', '/v1/sub-accounts', undefined, ROOT_KEY)).status).toBe(403);
+
+      const mine = (await h.api('POST', '/v1/sub-accounts', { name: 'private' })).body;
+      const theirs = await h.api('GET', `/v1/sub-accounts/${mine.id}`, undefined, otherKey);
+      const missing = await h.api('GET', '/v1/sub-accounts/sa_doesnotexist', undefined, otherKey);
+      expect(theirs.status).toBe(404);
+      expect(missing.status).toBe(404);
+      expect(theirs.body.error.code).toBe(missing.body.error.code);
+      expect(theirs.body.error.message.replace(mine.id, 'ID')).toBe(
+        missing.body.error.message.replace('sa_doesnotexist', 'ID'),
+      );
+      for (const [method, path, body] of [
+        ['PATCH', `/v1/sub-accounts/${mine.id}`, { name: 'stolen' }],
+        ['DELETE', `/v1/sub-accounts/${mine.id}`, undefined],
+        ['POST', `/v1/sub-accounts/${mine.id}/keys`, {}],
+        ['GET', `/v1/sub-accounts/${mine.id}/usage?window=7d`, undefined],
+      ] as const) {
+        const r = await h.api(method, path, body, otherKey);
+        expect(r.status, `${method} ${path}`).toBe(404);
+      }
+      const list = await h.api('GET', '/v1/sub-accounts', undefined, otherKey);
+      expect(list.body.data).toEqual([]);
+      const still = await h.prisma.subAccount.findUniqueOrThrow({ where: { id: mine.id } });
+      expect(still.name).toBe('private');
+      expect(still.status).toBe('active');
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    'refuses missing, malformed and revoked admin keys with 401',
+    async () => {
+      expect((await h.api('GET', '/v1/sub-accounts', undefined, null)).status).toBe(401);
+      const bad = await h.api('GET', '/v1/sub-accounts', undefined, 'sk-tg-admin-nope');
+      expect(bad.status).toBe(401);
+      expect(bad.body.error).toMatchObject({ code: 'invalid_api_key' });
+      // A sub-account key is not an admin key.
+      const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'not-admin' })).body;
+      expect((await h.api('GET', '/v1/sub-accounts', undefined, sa.key)).status).toBe(401);
+    },
+  );
 });

@@ -76,10 +76,9 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   try {
     providerMicros = priceUsage(flight.cost.price, usage);
     // The cap guarantee: never settle more than was reserved (the reservation fit the cap).
-    billedMicros = Math.min(
-      billedCost(providerMicros, flight.cost.markupPercent),
-      flight.reservedMicros,
-    );
+    // A request served unreserved (limiter down, nothing limited) is billed in full.
+    const billed = billedCost(providerMicros, flight.cost.markupPercent);
+    billedMicros = flight.admitted ? Math.min(billed, flight.reservedMicros) : billed;
   } catch (err) {
     deps.log.error('pricing failed', { requestId: flight.requestId, err: String(err) });
   }

@@ -71,10 +71,15 @@ describe('data plane: upstream faults and client disconnects', () => {
   });
 
   it('upstream cut mid-stream: the client stream ends, the record is estimated and not zero', async () => {
+    let id: string | null = null;
     h.upstream.options.cutAfterChunks = 5;
     h.upstream.options.outputTokens = 40;
     try {
-      const stream = await h.client('sa_main').chat.completions.create(streamReq());
+      const { data: stream, response } = await h
+        .client('sa_main')
+        .chat.completions.create(streamReq())
+        .withResponse();
+      id = response.headers.get('x-request-id');
       let text = '';
       await (async () => {
         for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
@@ -84,7 +89,7 @@ describe('data plane: upstream faults and client disconnects', () => {
       h.upstream.options.cutAfterChunks = undefined;
       h.upstream.options.outputTokens = 10;
     }
-    const e = (await h.events()).filter((x) => x.stream).at(-1)!;
+    const e = await h.eventFor(id);
     expect(e.status).toBe('error');
     expect(e.errorClass).toBe('upstream_cut');
     expect(e.estimated).toBe(true);
@@ -96,10 +101,13 @@ describe('data plane: upstream faults and client disconnects', () => {
     h.upstream.options.chunkDelayMs = 20;
     h.upstream.options.outputTokens = 200;
     const ac = new AbortController();
+    let id: string | null = null;
     try {
-      const stream = await h.client('sa_main').chat.completions.create(streamReq(1000), {
-        signal: ac.signal,
-      });
+      const { data: stream, response } = await h
+        .client('sa_main')
+        .chat.completions.create(streamReq(1000), { signal: ac.signal })
+        .withResponse();
+      id = response.headers.get('x-request-id');
       let n = 0;
       await (async () => {
         for await (const _ of stream) if (++n === 5) ac.abort();
@@ -108,8 +116,7 @@ describe('data plane: upstream faults and client disconnects', () => {
       h.upstream.options.chunkDelayMs = undefined;
       h.upstream.options.outputTokens = 10;
     }
-    await new Promise((r) => setTimeout(r, 100));
-    const e = (await h.events()).filter((x) => x.stream).at(-1)!;
+    const e = await h.eventFor(id);
     expect(e.httpStatus).toBe(499);
     expect(e.errorClass).toBe('client_disconnected');
     expect(e.estimated).toBe(true);

@@ -103,6 +103,8 @@ export interface Harness {
   publish(body: PolicySnapshotBody): Promise<void>;
   /** Every usage event emitted so far (flushes the planes first). */
   events(): Promise<UsageEvent[]>;
+  /** The usage event of one request, waiting for it to be ingested (up to 3 s). */
+  eventFor(requestId: string | null): Promise<UsageEvent>;
   close(): Promise<void>;
 }
 
@@ -178,6 +180,16 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       for (const p of planes) await p.flushUsage();
       await new Promise((r) => setTimeout(r, 150));
       return [...collected];
+    },
+    async eventFor(requestId) {
+      const deadline = Date.now() + 3_000;
+      for (;;) {
+        for (const p of planes) await p.flushUsage();
+        const found = collected.find((e) => e.requestId === requestId);
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no usage event for ${requestId}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
     },
     async close() {
       for (const p of planes) await p.stop();

@@ -6,7 +6,10 @@ import type { UsageEvent } from '@tollgate/usage';
  * only for records actually inserted, the sub-account × model × day and tag × day rollups — in the
  * same transaction, so records and rollups never disagree. Returns the events that were new.
  */
-export async function writeUsage(prisma: PrismaClient, events: readonly UsageEvent[]): Promise<UsageEvent[]> {
+export async function writeUsage(
+  prisma: PrismaClient,
+  events: readonly UsageEvent[],
+): Promise<UsageEvent[]> {
   if (events.length === 0) return [];
   return prisma.$transaction(async (tx: Tx) => {
     const fresh: UsageEvent[] = [];

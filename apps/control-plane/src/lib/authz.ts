@@ -50,7 +50,8 @@ export function createAuthenticator(prisma: PrismaClient, rootKey: string | null
   const fail = (clientId: string): never => {
     const now = Date.now();
     const entry = failures.get(clientId);
-    if (!entry || now - entry.since > FAILURE_WINDOW_MS) failures.set(clientId, { count: 1, since: now });
+    if (!entry || now - entry.since > FAILURE_WINDOW_MS)
+      failures.set(clientId, { count: 1, since: now });
     else entry.count++;
     if (failures.size > 10_000) failures.clear();
     throw new AuthenticationError('invalid admin key');
@@ -59,7 +60,9 @@ export function createAuthenticator(prisma: PrismaClient, rootKey: string | null
     async authenticate(authorization, clientId) {
       const entry = failures.get(clientId);
       if (entry && entry.count >= MAX_FAILURES && Date.now() - entry.since < FAILURE_WINDOW_MS) {
-        throw new TooManyAttemptsError(Math.ceil((entry.since + FAILURE_WINDOW_MS - Date.now()) / 1000));
+        throw new TooManyAttemptsError(
+          Math.ceil((entry.since + FAILURE_WINDOW_MS - Date.now()) / 1000),
+        );
       }
       const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
       if (!token) return { kind: 'anonymous' };

@@ -29,7 +29,9 @@ export const centsField = z.number().transform((cents, ctx) => {
 export const limitField = z.number().int().min(1).max(1_000_000_000);
 
 export const TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
-export const tagField = z.string().regex(TAG_PATTERN, 'tags are 1–64 characters of A-Z a-z 0-9 _ . : -');
+export const tagField = z
+  .string()
+  .regex(TAG_PATTERN, 'tags are 1–64 characters of A-Z a-z 0-9 _ . : -');
 
 export const MODEL_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$/;
 export const modelField = z.string().regex(MODEL_PATTERN, "models are named 'provider/model'");
@@ -46,5 +48,8 @@ export const markupField = z
   .number()
   .min(0)
   .max(1000)
-  .refine((p) => Number.isInteger(Math.round(p * 100)) && Math.abs(p * 100 - Math.round(p * 100)) < 1e-9, 'at most 2 decimals')
+  .refine(
+    (p) => Number.isInteger(Math.round(p * 100)) && Math.abs(p * 100 - Math.round(p * 100)) < 1e-9,
+    'at most 2 decimals',
+  )
   .transform((p) => Math.round(p * 100));

@@ -39,28 +39,56 @@ export async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function tooLarge() {
-  return new HttpError(413, 'invalid_request_error', 'body_too_large', `request body exceeds ${MAX_BODY_BYTES} bytes`);
+  return new HttpError(
+    413,
+    'invalid_request_error',
+    'body_too_large',
+    `request body exceeds ${MAX_BODY_BYTES} bytes`,
+  );
 }
 
 /** JSON object body (snake_case keys → camelCase). Empty body = `{}` when `optional`. */
-export async function readJsonObject(req: IncomingMessage, optional = false): Promise<Record<string, unknown>> {
+export async function readJsonObject(
+  req: IncomingMessage,
+  optional = false,
+): Promise<Record<string, unknown>> {
   const raw = await readBody(req);
   if (raw.length === 0) {
     if (optional) return {};
-    throw new HttpError(400, 'invalid_request_error', 'invalid_json', 'request body must be a JSON object');
+    throw new HttpError(
+      400,
+      'invalid_request_error',
+      'invalid_json',
+      'request body must be a JSON object',
+    );
   }
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new HttpError(415, 'invalid_request_error', 'unsupported_media_type', "send 'Content-Type: application/json'");
+    throw new HttpError(
+      415,
+      'invalid_request_error',
+      'unsupported_media_type',
+      "send 'Content-Type: application/json'",
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
   } catch {
-    throw new HttpError(400, 'invalid_request_error', 'invalid_json', 'request body is not valid UTF-8 JSON');
+    throw new HttpError(
+      400,
+      'invalid_request_error',
+      'invalid_json',
+      'request body is not valid UTF-8 JSON',
+    );
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpError(400, 'invalid_request_error', 'invalid_json', 'request body must be a JSON object');
+    throw new HttpError(
+      400,
+      'invalid_request_error',
+      'invalid_json',
+      'request body must be a JSON object',
+    );
   }
   return camelizeKeys(parsed as Record<string, unknown>);
 }
@@ -79,17 +107,33 @@ export function camelizeKeys(obj: Record<string, unknown>): Record<string, unkno
   return out;
 }
 
+/** Marks a key the client itself sent in camelCase (see camelizeKeys). */
+const MARK = '\u0000';
+
 /** camelCase path → snake_case; a key the client itself sent in camelCase (marked \0) stays as sent. */
 export function snake(path: string): string {
   return path
     .split('.')
-    .map((part) => (part.includes('\u0000') ? part.replace(/\u0000/g, '') : part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)))
+    .map((part) =>
+      part.includes('\u0000')
+        ? part.split(MARK).join('')
+        : part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+    )
     .join('.');
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -98,12 +142,22 @@ export function toHttpError(err: unknown): HttpError | null {
   if (err instanceof HttpError) return err;
   if (err instanceof ValidationError) {
     const param = err.field ? snake(err.field) : null;
-    return new HttpError(400, 'invalid_request_error', 'validation_error', snakeMessage(err.message), param);
+    return new HttpError(
+      400,
+      'invalid_request_error',
+      'validation_error',
+      snakeMessage(err.message),
+      param,
+    );
   }
-  if (err instanceof NotFoundError) return new HttpError(404, 'invalid_request_error', 'not_found', err.message);
-  if (err instanceof ConflictError) return new HttpError(409, 'invalid_request_error', 'conflict', err.message);
-  if (err instanceof AuthenticationError) return new HttpError(401, 'invalid_request_error', 'invalid_api_key', err.message);
-  if (err instanceof PermissionError) return new HttpError(403, 'permission_denied', 'permission_denied', err.message);
+  if (err instanceof NotFoundError)
+    return new HttpError(404, 'invalid_request_error', 'not_found', err.message);
+  if (err instanceof ConflictError)
+    return new HttpError(409, 'invalid_request_error', 'conflict', err.message);
+  if (err instanceof AuthenticationError)
+    return new HttpError(401, 'invalid_request_error', 'invalid_api_key', err.message);
+  if (err instanceof PermissionError)
+    return new HttpError(403, 'permission_denied', 'permission_denied', err.message);
   if (err instanceof TooManyAttemptsError) {
     return new HttpError(429, 'rate_limit_exceeded', 'too_many_auth_failures', err.message, null, {
       'retry-after': String(err.retryAfterSeconds),
@@ -114,7 +168,12 @@ export function toHttpError(err: unknown): HttpError | null {
 
 /** Validation messages name camelCase fields; the REST API speaks snake_case. */
 function snakeMessage(message: string): string {
-  return message.replace(/\b([a-z]+(?:[A-Z][a-z0-9]*)+)\b(?!\u0000)/g, (m) => snake(m)).replace(/\u0000/g, '');
+  return message
+    .replace(/\b[a-z]+(?:[A-Z][a-z0-9]*)+\b/g, (m: string, offset: number, whole: string) =>
+      whole[offset + m.length] === MARK ? m : snake(m),
+    )
+    .split(MARK)
+    .join('');
 }
 
 export function sendError(res: ServerResponse, err: HttpError) {

@@ -29,7 +29,16 @@ function compile(routes: Route[]): Compiled[] {
 }
 
 /** Paths this router owns (the data plane forwards exactly these to the control plane). */
-export const REST_PREFIXES = ['/v1/workspaces', '/v1/workspace', '/v1/sub-accounts', '/v1/usage/by-tag', '/v1/budgets', '/v1/prices', '/v1/provider-keys', '/v1/webhooks'];
+export const REST_PREFIXES = [
+  '/v1/workspaces',
+  '/v1/workspace',
+  '/v1/sub-accounts',
+  '/v1/usage/by-tag',
+  '/v1/budgets',
+  '/v1/prices',
+  '/v1/provider-keys',
+  '/v1/webhooks',
+];
 
 /**
  * The REST façade of SPEC §4. Returns false when no route matches the path (the caller answers
@@ -46,14 +55,31 @@ export function createRestHandler(deps: RestDeps) {
       const hit = matches.find((x) => x.c.route.method === req.method);
       if (!hit) {
         const allow = matches.map((x) => x.c.route.method).join(', ');
-        throw new HttpError(405, 'invalid_request_error', 'method_not_allowed', `use ${allow} on ${url.pathname}`, null, { allow });
+        throw new HttpError(
+          405,
+          'invalid_request_error',
+          'method_not_allowed',
+          `use ${allow} on ${url.pathname}`,
+          null,
+          { allow },
+        );
       }
-      const principal = await deps.authenticator.authenticate(req.headers.authorization, req.socket.remoteAddress ?? '');
+      const principal = await deps.authenticator.authenticate(
+        req.headers.authorization,
+        req.socket.remoteAddress ?? '',
+      );
       const caller = authorize(principal, hit.c.route.action);
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, hit.m[i + 1]!]));
       const query: Record<string, string> = {};
       for (const [k, v] of url.searchParams) {
-        if (k in query) throw new HttpError(400, 'invalid_request_error', 'validation_error', `query parameter '${k}' given twice`, k);
+        if (k in query)
+          throw new HttpError(
+            400,
+            'invalid_request_error',
+            'validation_error',
+            `query parameter '${k}' given twice`,
+            k,
+          );
         query[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
       }
       const bodyless = req.method === 'GET' || req.method === 'DELETE';
@@ -64,7 +90,10 @@ export function createRestHandler(deps: RestDeps) {
       const httpErr = toHttpError(err);
       if (httpErr) sendError(res, httpErr);
       else {
-        deps.log('error', 'unexpected error in REST handler', { path: url.pathname, error: String((err as Error)?.stack ?? err) });
+        deps.log('error', 'unexpected error in REST handler', {
+          path: url.pathname,
+          error: String((err as Error)?.stack ?? err),
+        });
         sendError(res, new HttpError(500, 'server_error', 'internal_error', 'internal error'));
       }
     }

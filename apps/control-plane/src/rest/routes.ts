@@ -34,41 +34,57 @@ const created = (body: unknown): [number, unknown] => [201, body];
 /** SPEC §4, one line per endpoint; every handler calls the same services as GraphQL. */
 export const ROUTES: Route[] = [
   {
-    method: 'POST', path: '/v1/workspaces', action: 'workspaces.manage',
+    method: 'POST',
+    path: '/v1/workspaces',
+    action: 'workspaces.manage',
     handle: async ({ deps, body }) => {
       const r = await workspaces.createWorkspace(deps, 'root', await body());
       return created({ ...json.workspaceJson(r.workspace), admin_key: r.adminKey });
     },
   },
   {
-    method: 'GET', path: '/v1/workspaces', action: 'workspaces.manage',
-    handle: async ({ deps }) => ok({ data: (await workspaces.listWorkspaces(deps)).map(json.workspaceJson) }),
+    method: 'GET',
+    path: '/v1/workspaces',
+    action: 'workspaces.manage',
+    handle: async ({ deps }) =>
+      ok({ data: (await workspaces.listWorkspaces(deps)).map(json.workspaceJson) }),
   },
   {
-    method: 'GET', path: '/v1/workspace', action: 'workspace.read',
-    handle: async ({ deps, caller }) => ok(json.workspaceJson(await workspaces.getWorkspace(deps, caller))),
+    method: 'GET',
+    path: '/v1/workspace',
+    action: 'workspace.read',
+    handle: async ({ deps, caller }) =>
+      ok(json.workspaceJson(await workspaces.getWorkspace(deps, caller))),
   },
   {
-    method: 'PATCH', path: '/v1/workspace', action: 'workspace.write',
+    method: 'PATCH',
+    path: '/v1/workspace',
+    action: 'workspace.write',
     handle: async ({ deps, caller, body }) =>
       ok(json.workspaceJson(await workspaces.updateWorkspace(deps, caller, await body()))),
   },
   {
-    method: 'POST', path: '/v1/sub-accounts', action: 'workspace.write',
+    method: 'POST',
+    path: '/v1/sub-accounts',
+    action: 'workspace.write',
     handle: async ({ deps, caller, body }) => {
       const r = await subAccounts.createSubAccount(deps, caller, await body());
       return created({ ...json.subAccountJson(r.subAccount), key: r.key });
     },
   },
   {
-    method: 'GET', path: '/v1/sub-accounts', action: 'workspace.read',
+    method: 'GET',
+    path: '/v1/sub-accounts',
+    action: 'workspace.read',
     handle: async ({ deps, caller, query }) => {
       const page = await subAccounts.listSubAccounts(deps, caller, query);
       return ok({ data: page.data.map(json.subAccountJson), next_cursor: page.nextCursor });
     },
   },
   {
-    method: 'GET', path: '/v1/sub-accounts/:id', action: 'workspace.read',
+    method: 'GET',
+    path: '/v1/sub-accounts/:id',
+    action: 'workspace.read',
     handle: async ({ deps, caller, params }) => {
       const sa = await subAccounts.findSubAccount(deps, caller, params.id!);
       const spend = await subAccounts.periodSpend(deps, sa);
@@ -83,94 +99,146 @@ export const ROUTES: Route[] = [
     },
   },
   {
-    method: 'PATCH', path: '/v1/sub-accounts/:id', action: 'workspace.write',
+    method: 'PATCH',
+    path: '/v1/sub-accounts/:id',
+    action: 'workspace.write',
     handle: async ({ deps, caller, params, body }) =>
-      ok(json.subAccountJson(await subAccounts.updateSubAccount(deps, caller, params.id!, await body()))),
+      ok(
+        json.subAccountJson(
+          await subAccounts.updateSubAccount(deps, caller, params.id!, await body()),
+        ),
+      ),
   },
   {
-    method: 'DELETE', path: '/v1/sub-accounts/:id', action: 'workspace.write',
+    method: 'DELETE',
+    path: '/v1/sub-accounts/:id',
+    action: 'workspace.write',
     handle: async ({ deps, caller, params }) =>
       ok(json.subAccountJson(await subAccounts.deleteSubAccount(deps, caller, params.id!))),
   },
   {
-    method: 'POST', path: '/v1/sub-accounts/:id/keys', action: 'workspace.write',
+    method: 'POST',
+    path: '/v1/sub-accounts/:id/keys',
+    action: 'workspace.write',
     handle: async ({ deps, caller, params, body }) => {
       const r = await keys.createKey(deps, caller, params.id!, await body());
       return created({ ...json.keyJson(r.key), key: r.plaintext });
     },
   },
   {
-    method: 'GET', path: '/v1/sub-accounts/:id/keys', action: 'workspace.read',
+    method: 'GET',
+    path: '/v1/sub-accounts/:id/keys',
+    action: 'workspace.read',
     handle: async ({ deps, caller, params }) =>
       ok({ data: (await keys.listKeys(deps, caller, params.id!)).map(json.keyJson) }),
   },
   {
-    method: 'DELETE', path: '/v1/sub-accounts/:id/keys/:keyId', action: 'workspace.write',
+    method: 'DELETE',
+    path: '/v1/sub-accounts/:id/keys/:keyId',
+    action: 'workspace.write',
     handle: async ({ deps, caller, params }) =>
       ok(json.keyJson(await keys.revokeKey(deps, caller, params.id!, params.keyId!))),
   },
   {
-    method: 'GET', path: '/v1/sub-accounts/:id/usage', action: 'workspace.read',
+    method: 'GET',
+    path: '/v1/sub-accounts/:id/usage',
+    action: 'workspace.read',
     handle: async ({ deps, caller, params, query }) =>
       ok(json.usageJson(await usage.subAccountUsage(deps, caller, params.id!, query))),
   },
   {
-    method: 'GET', path: '/v1/usage/by-tag', action: 'workspace.read',
-    handle: async ({ deps, caller, query }) => ok(json.tagUsageJson(await usage.usageByTag(deps, caller, query))),
+    method: 'GET',
+    path: '/v1/usage/by-tag',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, query }) =>
+      ok(json.tagUsageJson(await usage.usageByTag(deps, caller, query))),
   },
   {
-    method: 'POST', path: '/v1/budgets', action: 'workspace.write',
-    handle: async ({ deps, caller, body }) => created(json.budgetJson(await budgets.createBudget(deps, caller, await body()))),
+    method: 'POST',
+    path: '/v1/budgets',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, body }) =>
+      created(json.budgetJson(await budgets.createBudget(deps, caller, await body()))),
   },
   {
-    method: 'GET', path: '/v1/budgets', action: 'workspace.read',
-    handle: async ({ deps, caller }) => ok({ data: (await budgets.listBudgets(deps, caller)).map(json.budgetJson) }),
+    method: 'GET',
+    path: '/v1/budgets',
+    action: 'workspace.read',
+    handle: async ({ deps, caller }) =>
+      ok({ data: (await budgets.listBudgets(deps, caller)).map(json.budgetJson) }),
   },
   {
-    method: 'DELETE', path: '/v1/budgets/:id', action: 'workspace.write',
-    handle: async ({ deps, caller, params }) => ok(json.budgetJson(await budgets.deleteBudget(deps, caller, params.id!))),
+    method: 'DELETE',
+    path: '/v1/budgets/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) =>
+      ok(json.budgetJson(await budgets.deleteBudget(deps, caller, params.id!))),
   },
   {
-    method: 'POST', path: '/v1/provider-keys', action: 'workspace.write',
+    method: 'POST',
+    path: '/v1/provider-keys',
+    action: 'workspace.write',
     handle: async ({ deps, caller, body }) =>
       created(json.providerKeyJson(await providerKeys.setProviderKey(deps, caller, await body()))),
   },
   {
-    method: 'GET', path: '/v1/provider-keys', action: 'workspace.read',
+    method: 'GET',
+    path: '/v1/provider-keys',
+    action: 'workspace.read',
     handle: async ({ deps, caller }) =>
       ok({ data: (await providerKeys.listProviderKeys(deps, caller)).map(json.providerKeyJson) }),
   },
   {
-    method: 'DELETE', path: '/v1/provider-keys/:id', action: 'workspace.write',
+    method: 'DELETE',
+    path: '/v1/provider-keys/:id',
+    action: 'workspace.write',
     handle: async ({ deps, caller, params }) =>
       ok(json.providerKeyJson(await providerKeys.deleteProviderKey(deps, caller, params.id!))),
   },
   {
-    method: 'POST', path: '/v1/prices', action: 'workspace.write',
-    handle: async ({ deps, caller, body }) => created(json.priceJson(await prices.setPrice(deps, caller, await body()))),
+    method: 'POST',
+    path: '/v1/prices',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, body }) =>
+      created(json.priceJson(await prices.setPrice(deps, caller, await body()))),
   },
   {
-    method: 'GET', path: '/v1/prices', action: 'workspace.read',
-    handle: async ({ deps, caller }) => ok({ data: (await prices.listPrices(deps, caller)).map(json.priceJson) }),
+    method: 'GET',
+    path: '/v1/prices',
+    action: 'workspace.read',
+    handle: async ({ deps, caller }) =>
+      ok({ data: (await prices.listPrices(deps, caller)).map(json.priceJson) }),
   },
   {
-    method: 'POST', path: '/v1/webhooks', action: 'workspace.write',
+    method: 'POST',
+    path: '/v1/webhooks',
+    action: 'workspace.write',
     handle: async ({ deps, caller, body }) => {
       const r = await webhooks.createWebhook(deps, caller, await body());
       return created({ ...json.webhookJson(r.endpoint), secret: r.secret });
     },
   },
   {
-    method: 'GET', path: '/v1/webhooks', action: 'workspace.read',
-    handle: async ({ deps, caller }) => ok({ data: (await webhooks.listWebhooks(deps, caller)).map(json.webhookJson) }),
+    method: 'GET',
+    path: '/v1/webhooks',
+    action: 'workspace.read',
+    handle: async ({ deps, caller }) =>
+      ok({ data: (await webhooks.listWebhooks(deps, caller)).map(json.webhookJson) }),
   },
   {
-    method: 'DELETE', path: '/v1/webhooks/:id', action: 'workspace.write',
-    handle: async ({ deps, caller, params }) => ok(json.webhookJson(await webhooks.deleteWebhook(deps, caller, params.id!))),
-  },
-  {
-    method: 'GET', path: '/v1/webhooks/:id/deliveries', action: 'workspace.read',
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    action: 'workspace.write',
     handle: async ({ deps, caller, params }) =>
-      ok({ data: (await webhooks.listDeliveries(deps, caller, params.id!)).map(json.deliveryJson) }),
+      ok(json.webhookJson(await webhooks.deleteWebhook(deps, caller, params.id!))),
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id/deliveries',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) =>
+      ok({
+        data: (await webhooks.listDeliveries(deps, caller, params.id!)).map(json.deliveryJson),
+      }),
   },
 ];

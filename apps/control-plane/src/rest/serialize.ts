@@ -142,7 +142,11 @@ export function usageJson(u: {
     to: iso(u.range.to),
     summary: { ...totals(u.summary), errors: u.summary.errors, blocked: u.summary.blocked },
     by_model: u.byModel.map((m) => ({ model_id: m.model, ...totals(m) })),
-    by_day: u.byDay.map((d) => ({ date: d.day, requests: d.requests, cost_cents: centsOf(d.costMicros) })),
+    by_day: u.byDay.map((d) => ({
+      date: d.day,
+      requests: d.requests,
+      cost_cents: centsOf(d.costMicros),
+    })),
     by_tag: u.byTag.map((t) => ({ tag: t.tag, ...totals(t) })),
   };
 }

@@ -15,17 +15,22 @@ const createSchema = z.strictObject({
 export async function createBudget(deps: ServiceDeps, caller: Caller, raw: unknown) {
   const input = parseInput(createSchema, raw);
   if ((input.monthlyCapCents === undefined) === (input.capCents === undefined)) {
-    throw new ValidationError('give exactly one of monthlyCapCents or capCents (+ period)', 'capCents');
+    throw new ValidationError(
+      'give exactly one of monthlyCapCents or capCents (+ period)',
+      'capCents',
+    );
   }
   if (input.monthlyCapCents !== undefined && input.period !== undefined) {
     throw new ValidationError('period goes with capCents, not monthlyCapCents', 'period');
   }
   const capMicros = BigInt(input.monthlyCapCents ?? input.capCents!);
-  const budgetPeriod = input.monthlyCapCents !== undefined ? 'monthly' : (input.period ?? 'monthly');
+  const budgetPeriod =
+    input.monthlyCapCents !== undefined ? 'monthly' : (input.period ?? 'monthly');
   const existing = await deps.prisma.tagBudget.findUnique({
     where: { workspaceId_tag: { workspaceId: caller.workspaceId, tag: input.tag } },
   });
-  if (existing) throw new ConflictError(`a budget for tag '${input.tag}' already exists (${existing.id})`);
+  if (existing)
+    throw new ConflictError(`a budget for tag '${input.tag}' already exists (${existing.id})`);
   return mutate(
     deps,
     caller,
@@ -33,7 +38,13 @@ export async function createBudget(deps: ServiceDeps, caller: Caller, raw: unkno
     'tag_budget',
     (tx: Tx) =>
       tx.tagBudget.create({
-        data: { id: newId('bud'), workspaceId: caller.workspaceId, tag: input.tag, capMicros, budgetPeriod },
+        data: {
+          id: newId('bud'),
+          workspaceId: caller.workspaceId,
+          tag: input.tag,
+          capMicros,
+          budgetPeriod,
+        },
       }),
   );
 }
@@ -46,7 +57,9 @@ export function listBudgets(deps: ServiceDeps, caller: Caller) {
 }
 
 export async function deleteBudget(deps: ServiceDeps, caller: Caller, id: string) {
-  const budget = await deps.prisma.tagBudget.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+  const budget = await deps.prisma.tagBudget.findFirst({
+    where: { id, workspaceId: caller.workspaceId },
+  });
   if (!budget) throw new NotFoundError('budget', id);
   return mutate(
     deps,

@@ -57,7 +57,13 @@ export async function mutate<T>(
     const value = await fn(tx);
     const entry = audit(value);
     await tx.auditLog.create({
-      data: { id: newId('aud'), workspaceId: caller.workspaceId, actor: caller.actor, ...entry, data: entry.data ?? {} },
+      data: {
+        id: newId('aud'),
+        workspaceId: caller.workspaceId,
+        actor: caller.actor,
+        ...entry,
+        data: entry.data ?? {},
+      },
     });
     if (policyKind) {
       const state = await tx.policyState.upsert({
@@ -71,7 +77,12 @@ export async function mutate<T>(
   });
   if (policyKind) {
     const { targetId } = audit(result);
-    deps.onPolicyChange?.({ workspaceId: caller.workspaceId, kind: policyKind, id: targetId, revision });
+    deps.onPolicyChange?.({
+      workspaceId: caller.workspaceId,
+      kind: policyKind,
+      id: targetId,
+      revision,
+    });
   }
   return result;
 }

@@ -6,11 +6,22 @@ import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import { findSubAccount } from './sub-accounts.ts';
 
 const rotateSchema = z.strictObject({
-  expiresInSeconds: z.number().int().min(60).max(10 * 365 * 86_400).nullable().optional(),
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(10 * 365 * 86_400)
+    .nullable()
+    .optional(),
 });
 
 /** A new key for rotation with overlap: the old keys keep working until revoked or expired. */
-export async function createKey(deps: ServiceDeps, caller: Caller, subAccountId: string, raw: unknown) {
+export async function createKey(
+  deps: ServiceDeps,
+  caller: Caller,
+  subAccountId: string,
+  raw: unknown,
+) {
   const input = parseInput(rotateSchema, raw ?? {});
   const sa = await findSubAccount(deps, caller, subAccountId);
   if (sa.status === 'deleted') throw new NotFoundError('sub-account', subAccountId);
@@ -29,7 +40,9 @@ export async function createKey(deps: ServiceDeps, caller: Caller, subAccountId:
           workspaceId: caller.workspaceId,
           hash: minted.hash,
           prefix: minted.prefix,
-          expiresAt: input.expiresInSeconds ? new Date(now.getTime() + input.expiresInSeconds * 1000) : null,
+          expiresAt: input.expiresInSeconds
+            ? new Date(now.getTime() + input.expiresInSeconds * 1000)
+            : null,
         },
       }),
   );
@@ -44,7 +57,12 @@ export async function listKeys(deps: ServiceDeps, caller: Caller, subAccountId: 
   });
 }
 
-export async function revokeKey(deps: ServiceDeps, caller: Caller, subAccountId: string, keyId: string) {
+export async function revokeKey(
+  deps: ServiceDeps,
+  caller: Caller,
+  subAccountId: string,
+  keyId: string,
+) {
   await findSubAccount(deps, caller, subAccountId);
   const key = await deps.prisma.subAccountKey.findFirst({
     where: { id: keyId, subAccountId, workspaceId: caller.workspaceId },

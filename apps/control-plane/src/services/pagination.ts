@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { safeEqual } from '../lib/ids.ts';
 import { ValidationError } from '../lib/errors.ts';
+import { safeEqual } from '../lib/ids.ts';
 
 /**
  * Opaque, signed list cursors: `<payload>.<mac>` where payload = base64url(JSON [createdAtMs, id]).
@@ -12,7 +12,9 @@ export interface CursorPosition {
 }
 
 export function encodeCursor(secret: Buffer, pos: CursorPosition): string {
-  const payload = Buffer.from(JSON.stringify([pos.createdAt.getTime(), pos.id])).toString('base64url');
+  const payload = Buffer.from(JSON.stringify([pos.createdAt.getTime(), pos.id])).toString(
+    'base64url',
+  );
   return `${payload}.${mac(secret, payload)}`;
 }
 

@@ -29,17 +29,28 @@ export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) 
   const data = {
     inputPerMTokMicros: BigInt(input.inputPerMtokCents),
     outputPerMTokMicros: BigInt(input.outputPerMtokCents),
-    cachedPerMTokMicros: input.cachedInputPerMtokCents == null ? null : BigInt(input.cachedInputPerMtokCents),
+    cachedPerMTokMicros:
+      input.cachedInputPerMtokCents == null ? null : BigInt(input.cachedInputPerMtokCents),
   };
   const row = await mutate(
     deps,
     caller,
-    (p) => ({ action: 'price.set', targetType: 'price', targetId: p.id, data: { model: input.model } }),
+    (p) => ({
+      action: 'price.set',
+      targetType: 'price',
+      targetId: p.id,
+      data: { model: input.model },
+    }),
     'price',
     (tx: Tx) =>
       tx.modelPrice.upsert({
         where: { workspaceId_model: { workspaceId: caller.workspaceId, model: input.model } },
-        create: { id: newId('price'), workspaceId: caller.workspaceId, model: input.model, ...data },
+        create: {
+          id: newId('price'),
+          workspaceId: caller.workspaceId,
+          model: input.model,
+          ...data,
+        },
         update: data,
       }),
   );
@@ -48,13 +59,16 @@ export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) 
 
 /** The catalogue as this workspace sees it: built-in prices with its overrides applied. */
 export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
-  const rows = await deps.prisma.modelPrice.findMany({ where: { workspaceId: caller.workspaceId } });
+  const rows = await deps.prisma.modelPrice.findMany({
+    where: { workspaceId: caller.workspaceId },
+  });
   return createPriceBook(
     rows.map((r) => ({
       model: r.model,
       inputPerMTok: Number(r.inputPerMTokMicros),
       outputPerMTok: Number(r.outputPerMTokMicros),
-      cachedInputPerMTok: r.cachedPerMTokMicros === null ? undefined : Number(r.cachedPerMTokMicros),
+      cachedInputPerMTok:
+        r.cachedPerMTokMicros === null ? undefined : Number(r.cachedPerMTokMicros),
     })),
     CATALOGUE,
   );

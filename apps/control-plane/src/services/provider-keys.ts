@@ -11,15 +11,23 @@ const httpUrl = z
   .refine((u) => {
     try {
       const url = new URL(u);
-      return (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password;
+      return (
+        (url.protocol === 'https:' || url.protocol === 'http:') && !url.username && !url.password
+      );
     } catch {
       return false;
     }
   }, 'must be an http(s) URL without credentials');
 
 const createSchema = z.strictObject({
-  provider: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'provider names are lowercase [a-z0-9_.-]'),
-  apiKey: z.string().min(8).max(4096).regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+  provider: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'provider names are lowercase [a-z0-9_.-]'),
+  apiKey: z
+    .string()
+    .min(8)
+    .max(4096)
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
   baseUrl: httpUrl.nullable().optional(),
 });
 
@@ -34,12 +42,24 @@ export async function setProviderKey(deps: ServiceDeps, caller: Caller, raw: unk
   return mutate(
     deps,
     caller,
-    (k) => ({ action: 'provider_key.set', targetType: 'provider_key', targetId: k.id, data: { provider: input.provider } }),
+    (k) => ({
+      action: 'provider_key.set',
+      targetType: 'provider_key',
+      targetId: k.id,
+      data: { provider: input.provider },
+    }),
     'provider_key',
     (tx: Tx) =>
       tx.providerCredential.upsert({
-        where: { workspaceId_provider: { workspaceId: caller.workspaceId, provider: input.provider } },
-        create: { id: newId('pk'), workspaceId: caller.workspaceId, provider: input.provider, ...data },
+        where: {
+          workspaceId_provider: { workspaceId: caller.workspaceId, provider: input.provider },
+        },
+        create: {
+          id: newId('pk'),
+          workspaceId: caller.workspaceId,
+          provider: input.provider,
+          ...data,
+        },
         update: data,
       }),
   );
@@ -53,7 +73,9 @@ export function listProviderKeys(deps: ServiceDeps, caller: Caller) {
 }
 
 export async function deleteProviderKey(deps: ServiceDeps, caller: Caller, id: string) {
-  const row = await deps.prisma.providerCredential.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+  const row = await deps.prisma.providerCredential.findFirst({
+    where: { id, workspaceId: caller.workspaceId },
+  });
   if (!row) throw new NotFoundError('provider key', id);
   return mutate(
     deps,

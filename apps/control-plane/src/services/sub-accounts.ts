@@ -29,14 +29,19 @@ const settings = {
   budgetPeriod: budgetPeriodField,
 };
 
-const createSchema = z.strictObject({ name: z.string().trim().min(1).max(200), ...partial(settings) });
+const createSchema = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  ...partial(settings),
+});
 const updateSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
   status: z.enum(['active', 'suspended']).optional(),
   ...partial(settings),
 });
 
-function partial<T extends Record<string, z.ZodType>>(shape: T): { [K in keyof T]: z.ZodOptional<T[K]> } {
+function partial<T extends Record<string, z.ZodType>>(
+  shape: T,
+): { [K in keyof T]: z.ZodOptional<T[K]> } {
   return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as never;
 }
 
@@ -47,12 +52,18 @@ function toData(input: Settings) {
   return {
     name: input.name,
     status: input.status,
-    spendCapMicros: input.spendCapCents === undefined ? undefined : input.spendCapCents === null ? null : BigInt(input.spendCapCents),
+    spendCapMicros:
+      input.spendCapCents === undefined
+        ? undefined
+        : input.spendCapCents === null
+          ? null
+          : BigInt(input.spendCapCents),
     rateLimitRpm: input.rateLimitRpm,
     rateLimitRpd: input.rateLimitRpd,
     rateLimitTpm: input.rateLimitTpm,
     maxConcurrent: input.maxConcurrent,
-    allowedModels: input.allowedModels === undefined ? undefined : [...new Set(input.allowedModels ?? [])],
+    allowedModels:
+      input.allowedModels === undefined ? undefined : [...new Set(input.allowedModels ?? [])],
     defaultTag: input.defaultTag,
     externalId: input.externalId,
     metadata: input.metadata as never,
@@ -65,7 +76,11 @@ async function checkModels(deps: ServiceDeps, caller: Caller, models: string[] |
   if (!models?.length) return;
   const known = await knownModels(deps, caller);
   const unknown = models.find((m) => !known.has(m));
-  if (unknown) throw new ValidationError(`allowedModels: unknown model '${unknown}' (no price)`, 'allowedModels');
+  if (unknown)
+    throw new ValidationError(
+      `allowedModels: unknown model '${unknown}' (no price)`,
+      'allowedModels',
+    );
 }
 
 export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: unknown) {
@@ -83,7 +98,13 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
         data: { ...toData(input), id, name: input.name, workspaceId: caller.workspaceId },
       });
       await tx.subAccountKey.create({
-        data: { id: newId('key'), subAccountId: id, workspaceId: caller.workspaceId, hash: key.hash, prefix: key.prefix },
+        data: {
+          id: newId('key'),
+          subAccountId: id,
+          workspaceId: caller.workspaceId,
+          hash: key.hash,
+          prefix: key.prefix,
+        },
       });
       return created;
     },
@@ -92,8 +113,14 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
   return { subAccount, key: key.plaintext };
 }
 
-export async function findSubAccount(deps: ServiceDeps, caller: Caller, id: string): Promise<SubAccount> {
-  const sa = await deps.prisma.subAccount.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+export async function findSubAccount(
+  deps: ServiceDeps,
+  caller: Caller,
+  id: string,
+): Promise<SubAccount> {
+  const sa = await deps.prisma.subAccount.findFirst({
+    where: { id, workspaceId: caller.workspaceId },
+  });
   if (!sa) throw new NotFoundError('sub-account', id);
   return sa;
 }
@@ -119,7 +146,12 @@ export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: un
       status: q.status,
       ...(q.search ? { name: { contains: q.search, mode: 'insensitive' as const } } : {}),
       ...(after
-        ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] }
+        ? {
+            OR: [
+              { createdAt: { gt: after.createdAt } },
+              { createdAt: after.createdAt, id: { gt: after.id } },
+            ],
+          }
         : {}),
     },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
@@ -131,7 +163,12 @@ export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: un
   return { data: page, nextCursor };
 }
 
-export async function updateSubAccount(deps: ServiceDeps, caller: Caller, id: string, raw: unknown) {
+export async function updateSubAccount(
+  deps: ServiceDeps,
+  caller: Caller,
+  id: string,
+  raw: unknown,
+) {
   const input = parseInput(updateSchema, raw);
   const current = await findSubAccount(deps, caller, id);
   if (current.status === 'deleted') throw new NotFoundError('sub-account', id);
@@ -139,7 +176,12 @@ export async function updateSubAccount(deps: ServiceDeps, caller: Caller, id: st
   return mutate(
     deps,
     caller,
-    () => ({ action: 'sub_account.update', targetType: 'sub_account', targetId: id, data: Object.keys(input) }),
+    () => ({
+      action: 'sub_account.update',
+      targetType: 'sub_account',
+      targetId: id,
+      data: Object.keys(input),
+    }),
     'sub_account',
     (tx: Tx) => tx.subAccount.update({ where: { id }, data: toData(input) }),
   );
@@ -156,7 +198,10 @@ export async function deleteSubAccount(deps: ServiceDeps, caller: Caller, id: st
     () => ({ action: 'sub_account.delete', targetType: 'sub_account', targetId: id }),
     'sub_account',
     async (tx: Tx) => {
-      await tx.subAccountKey.updateMany({ where: { subAccountId: id, revokedAt: null }, data: { revokedAt: now } });
+      await tx.subAccountKey.updateMany({
+        where: { subAccountId: id, revokedAt: null },
+        data: { revokedAt: now },
+      });
       return tx.subAccount.update({ where: { id }, data: { status: 'deleted', deletedAt: now } });
     },
   );
@@ -171,7 +216,11 @@ export async function periodSpend(deps: ServiceDeps, sa: SubAccount) {
     _sum: { billedCostMicros: true },
   });
   const reserved = deps.reservations
-    ? await deps.reservations.reservedMicros(sa.workspaceId, `sa:${sa.id}`, periodKey(sa.budgetPeriod, now.getTime()))
+    ? await deps.reservations.reservedMicros(
+        sa.workspaceId,
+        `sa:${sa.id}`,
+        periodKey(sa.budgetPeriod, now.getTime()),
+      )
     : 0;
   return {
     spentMicros: agg._sum.billedCostMicros ?? 0n,

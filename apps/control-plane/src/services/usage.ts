@@ -22,7 +22,8 @@ export interface Range {
 /** `window` (default 30d) or `from`/`to`; at most 400 days, from before to. */
 export function resolveRange(raw: unknown, now: Date): Range {
   const q = parseInput(windowSchema, raw);
-  if (q.window && (q.from || q.to)) throw new ValidationError('give window or from/to, not both', 'window');
+  if (q.window && (q.from || q.to))
+    throw new ValidationError('give window or from/to, not both', 'window');
   let range: Range;
   if (q.from || q.to) {
     range = { from: q.from ? new Date(q.from) : new Date(0), to: q.to ? new Date(q.to) : now };
@@ -46,12 +47,27 @@ interface Totals {
 }
 
 /** Usage of one sub-account, exact over raw records for the range (SPEC §4 usage answer). */
-export async function subAccountUsage(deps: ServiceDeps, caller: Caller, subAccountId: string, raw: unknown) {
+export async function subAccountUsage(
+  deps: ServiceDeps,
+  caller: Caller,
+  subAccountId: string,
+  raw: unknown,
+) {
   await findSubAccount(deps, caller, subAccountId);
-  return usageReport(deps, caller.workspaceId, subAccountId, resolveRange(raw, deps.now?.() ?? new Date()));
+  return usageReport(
+    deps,
+    caller.workspaceId,
+    subAccountId,
+    resolveRange(raw, deps.now?.() ?? new Date()),
+  );
 }
 
-export async function usageReport(deps: ServiceDeps, workspaceId: string, subAccountId: string, range: Range) {
+export async function usageReport(
+  deps: ServiceDeps,
+  workspaceId: string,
+  subAccountId: string,
+  range: Range,
+) {
   const where = Prisma.sql`"workspaceId" = ${workspaceId} AND "subAccountId" = ${subAccountId} AND "startedAt" >= ${range.from} AND "startedAt" < ${range.to}`;
   const db = deps.prisma;
   const [summary] = await db.$queryRaw<(Totals & { errors: number; blocked: number })[]>`
@@ -75,7 +91,10 @@ export async function usageReport(deps: ServiceDeps, workspaceId: string, subAcc
 }
 
 const byTagSchema = z.strictObject({
-  month: z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, "month is like '2026-04'").optional(),
+  month: z
+    .string()
+    .regex(/^\d{4}-(0[1-9]|1[0-2])$/, "month is like '2026-04'")
+    .optional(),
   window: z.string().optional(),
   from: z.string().optional(),
   to: z.string().optional(),
@@ -87,14 +106,17 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
   const q = parseInput(byTagSchema, raw);
   let range: Range;
   if (q.month) {
-    if (q.window || q.from || q.to) throw new ValidationError('give month or window, not both', 'month');
+    if (q.window || q.from || q.to)
+      throw new ValidationError('give month or window, not both', 'month');
     const [y, m] = q.month.split('-').map(Number) as [number, number];
     range = { from: new Date(Date.UTC(y, m - 1, 1)), to: new Date(Date.UTC(y, m, 1)) };
   } else {
     range = resolveRange({ window: q.window, from: q.from, to: q.to }, deps.now?.() ?? new Date());
   }
   // Rollups are per UTC day: a window covers the days it touches.
-  const fromDay = new Date(Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()));
+  const fromDay = new Date(
+    Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()),
+  );
   const rows = await deps.prisma.tagRollupDaily.groupBy({
     by: ['tag'],
     where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: fromDay, lt: range.to } },

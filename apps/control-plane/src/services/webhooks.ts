@@ -34,20 +34,39 @@ export interface WebhookDeps extends ServiceDeps {
 /** Literal private, loopback and link-local targets are refused (names are checked at delivery). */
 export function isPrivateHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return true;
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal'))
+    return true;
   const v = isIP(host);
   if (v === 4) {
     const [a = 0, b = 0] = host.split('.').map(Number);
-    return a === 10 || a === 127 || a === 0 || (a === 169 && b === 254) || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127);
+    return (
+      a === 10 ||
+      a === 127 ||
+      a === 0 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
   }
-  if (v === 6) return host === '::1' || host === '::' || /^f[cd]/.test(host) || /^fe[89ab]/.test(host) || host.startsWith('::ffff:');
+  if (v === 6)
+    return (
+      host === '::1' ||
+      host === '::' ||
+      /^f[cd]/.test(host) ||
+      /^fe[89ab]/.test(host) ||
+      host.startsWith('::ffff:')
+    );
   return false;
 }
 
 export async function createWebhook(deps: WebhookDeps, caller: Caller, raw: unknown) {
   const input = parseInput(createSchema, raw);
   if (!deps.allowPrivateWebhookUrls && isPrivateHost(new URL(input.url).hostname)) {
-    throw new ValidationError('url: private, loopback and link-local addresses are not allowed', 'url');
+    throw new ValidationError(
+      'url: private, loopback and link-local addresses are not allowed',
+      'url',
+    );
   }
   const secret = `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
   const endpoint = await mutate(
@@ -77,7 +96,9 @@ export function listWebhooks(deps: ServiceDeps, caller: Caller) {
 }
 
 export async function findWebhook(deps: ServiceDeps, caller: Caller, id: string) {
-  const row = await deps.prisma.webhookEndpoint.findFirst({ where: { id, workspaceId: caller.workspaceId } });
+  const row = await deps.prisma.webhookEndpoint.findFirst({
+    where: { id, workspaceId: caller.workspaceId },
+  });
   if (!row) throw new NotFoundError('webhook', id);
   return row;
 }

@@ -5,7 +5,12 @@ import { budgetPeriodField, centsField, markupField, parseInput } from '../lib/v
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 
 const createSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space, _ . -'),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(100)
+    .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space, _ . -'),
   markupPercent: markupField.optional(),
 });
 
@@ -30,8 +35,12 @@ export async function createWorkspace(deps: ServiceDeps, actor: string, raw: unk
     () => ({ action: 'workspace.create', targetType: 'workspace', targetId: id }),
     'workspace',
     async (tx: Tx) => {
-      const ws = await tx.workspace.create({ data: { id, name: input.name, markupBp: input.markupPercent ?? 0 } });
-      await tx.adminKey.create({ data: { id: newId('ak'), workspaceId: id, hash: key.hash, prefix: key.prefix } });
+      const ws = await tx.workspace.create({
+        data: { id, name: input.name, markupBp: input.markupPercent ?? 0 },
+      });
+      await tx.adminKey.create({
+        data: { id: newId('ak'), workspaceId: id, hash: key.hash, prefix: key.prefix },
+      });
       return ws;
     },
   );
@@ -53,14 +62,24 @@ export async function updateWorkspace(deps: ServiceDeps, caller: Caller, raw: un
   return mutate(
     deps,
     caller,
-    () => ({ action: 'workspace.update', targetType: 'workspace', targetId: caller.workspaceId, data: Object.keys(input) }),
+    () => ({
+      action: 'workspace.update',
+      targetType: 'workspace',
+      targetId: caller.workspaceId,
+      data: Object.keys(input),
+    }),
     'workspace',
     (tx: Tx) =>
       tx.workspace.update({
         where: { id: caller.workspaceId },
         data: {
           markupBp: input.markupPercent,
-          spendCapMicros: input.spendCapCents === undefined ? undefined : input.spendCapCents === null ? null : BigInt(input.spendCapCents),
+          spendCapMicros:
+            input.spendCapCents === undefined
+              ? undefined
+              : input.spendCapCents === null
+                ? null
+                : BigInt(input.spendCapCents),
           budgetPeriod: input.budgetPeriod,
           byokWaivesMarkup: input.byokWaivesMarkup,
         },
@@ -91,7 +110,8 @@ export async function ensureDefaultWorkspace(
   if (adminKey) {
     const hash = hashKey(adminKey);
     const existing = await deps.prisma.adminKey.findUnique({ where: { hash } });
-    if (existing && existing.workspaceId !== ws.id) throw new ConflictError('TOLLGATE_ADMIN_KEY belongs to another workspace');
+    if (existing && existing.workspaceId !== ws.id)
+      throw new ConflictError('TOLLGATE_ADMIN_KEY belongs to another workspace');
     if (!existing) {
       await deps.prisma.adminKey.create({
         data: { id: newId('ak'), workspaceId: ws.id, hash, prefix: adminKey.slice(0, 16) },

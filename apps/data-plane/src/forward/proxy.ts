@@ -1,11 +1,12 @@
-import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
-import { estimateTokensFromText, type TokenUsage } from '@tollgate/pricing';
+import { estimateTokensFromText } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import type { Flight, Outcome } from '../flight.ts';
-import { sendError, sendJson } from '../http/errors.ts';
+import { sendError } from '../http/errors.ts';
 import { isRecord } from '../providers/types.ts';
-import { createSseSplitter, type SseEvent } from './sse.ts';
+import { type Live, outcome } from './live.ts';
+import { relayStream } from './stream-relay.ts';
 
 /**
  * Forwarding with http-proxy-3 (ENVIRONMENT.md, "Proxying"): the rewritten body is sent through
@@ -40,27 +41,6 @@ const MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** Request headers worth passing to a provider; everything else (cookies, our key) stays here. */
 const FORWARDED = ['accept', 'user-agent', 'openai-beta', 'idempotency-key'];
 
-interface Live {
-  job: ForwardJob;
-  proxyReq: ClientRequest | null;
-  timedOut: boolean;
-  ended: boolean;
-  /** What a stream has produced so far, for an end that comes from outside the tap. */
-  partial: (() => Partial<Outcome>) | null;
-}
-
-function outcome(fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>): Outcome {
-  return {
-    errorClass: null,
-    usage: null,
-    served: false,
-    outputEstimate: 0,
-    ttftMs: null,
-    servedModel: null,
-    ...fields,
-  };
-}
-
 export function createForwarder(opts: ForwarderOptions) {
   const proxy = createProxyServer({
     selfHandleResponse: true,
@@ -90,9 +70,12 @@ export function createForwarder(opts: ForwarderOptions) {
     const status = proxyRes.statusCode ?? 502;
     const type = String(proxyRes.headers['content-type'] ?? '');
     if (status >= 400) upstreamError(live, proxyRes, res, status);
-    else if (type.includes('text/event-stream')) relayStream(live, proxyRes, res, status);
+    else if (type.includes('text/event-stream'))
+      relayStream(live, proxyRes, res, status, streamDeps);
     else relayJson(live, proxyRes, res, status, type);
   });
+
+  const streamDeps = { now: opts.now, end };
 
   // Errors are handled per call (the callback of web()); this only keeps the emitter from throwing.
   proxy.on('error', () => {});
@@ -178,112 +161,6 @@ export function createForwarder(opts: ForwarderOptions) {
     });
   }
 
-  function relayStream(live: Live, proxyRes: IncomingMessage, res: ServerResponse, status: number) {
-    const { job } = live;
-    const { endpoint } = job.flight;
-    res.writeHead(status, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      ...job.responseHeaders,
-    });
-    res.flushHeaders();
-    const splitter = createSseSplitter();
-    let usage: TokenUsage | null = null;
-    let chunks = 0;
-    let textBytes = 0;
-    let ttftMs: number | null = null;
-    let servedModel: string | null = null;
-    let last: Record<string, unknown> | null = null;
-    let upstreamDone = false;
-    const estimate = () => Math.max(chunks, Math.ceil(textBytes / 4));
-    live.partial = () => ({ usage, outputEstimate: estimate(), ttftMs, servedModel });
-    const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
-      outcome({ usage, served: true, outputEstimate: estimate(), ttftMs, servedModel, ...fields });
-
-    const write = (text: string) => {
-      if (!res.writableEnded && !res.write(text)) {
-        proxyRes.pause();
-        res.once('drain', () => proxyRes.resume());
-      }
-    };
-
-    /** The cap guard: close the answer as a normal `length` stop and cut the upstream. */
-    const capEnd = () => {
-      if (endpoint.kind === 'chat' && last !== null) {
-        const stop = {
-          id: last.id,
-          object: 'chat.completion.chunk',
-          created: last.created,
-          model: last.model,
-          choices: [{ index: 0, delta: {}, finish_reason: 'length', logprobs: null }],
-        };
-        write(`data: ${JSON.stringify(stop)}\n\n`);
-      }
-      if (endpoint.kind !== 'responses') write('data: [DONE]\n\n');
-      res.end();
-      end(live, result({ status: 'ok', httpStatus: status, errorClass: null, usage: null }));
-      live.proxyReq?.destroy();
-      proxyRes.destroy();
-    };
-
-    const onEvent = (ev: SseEvent) => {
-      if (live.ended) return;
-      if (ev.data === null || ev.data === '[DONE]') {
-        write(`${ev.raw}\n\n`);
-        return;
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(ev.data);
-      } catch {
-        write(`${ev.raw}\n\n`);
-        return;
-      }
-      const info = endpoint.streamEvent(json);
-      if (ttftMs === null) ttftMs = opts.now() - job.flight.startedMs;
-      if (info.usage !== undefined) usage = info.usage;
-      if (isRecord(json)) {
-        if (typeof json.model === 'string') servedModel = json.model;
-        if (isRecord(json.response) && typeof json.response.model === 'string') {
-          servedModel = json.response.model;
-        }
-        if (json.object === 'chat.completion.chunk') last = json;
-      }
-      if (info.text) {
-        chunks += 1;
-        textBytes += Buffer.byteLength(info.text);
-      }
-      if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
-        if (!info.usageOnly) {
-          delete json.usage;
-          write(`data: ${JSON.stringify(json)}\n\n`);
-        }
-      } else {
-        write(`${ev.raw}\n\n`);
-      }
-      // A lower bound of the tokens streamed (one per content chunk, or 8 bytes per token), so a
-      // well-behaved upstream honouring the clamped bound is never cut early.
-      if (info.text && job.overBudget(Math.max(chunks, Math.ceil(textBytes / 8)))) capEnd();
-    };
-
-    proxyRes.on('data', (chunk: Buffer) => {
-      for (const ev of splitter.push(chunk)) onEvent(ev);
-    });
-    proxyRes.on('end', () => {
-      upstreamDone = true;
-      for (const ev of splitter.end()) onEvent(ev);
-      if (live.ended) return;
-      res.end();
-      end(live, result({ status: 'ok', httpStatus: status }));
-    });
-    proxyRes.on('close', () => {
-      if (upstreamDone || live.ended) return;
-      // The upstream went away mid-stream: bill what was streamed, end the client's stream.
-      if (!res.writableEnded) res.end();
-      end(live, result({ status: 'error', errorClass: 'upstream_cut', httpStatus: status }));
-    });
-  }
-
   function forward(req: IncomingMessage, res: ServerResponse, job: ForwardJob) {
     const live: Live = { job, proxyReq: null, timedOut: false, ended: false, partial: null };
     lives.set(req, live);
@@ -364,5 +241,3 @@ export function createForwarder(opts: ForwarderOptions) {
     },
   };
 }
-
-export { sendJson };

@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TokenUsage } from '@tollgate/pricing';
+import type { Outcome } from '../flight.ts';
+import { isRecord } from '../providers/types.ts';
+import { type Live, outcome } from './live.ts';
+import { createSseSplitter, type SseEvent } from './sse.ts';
+
+/**
+ * Relays an upstream event stream to the client event by event (nothing is held back beyond one
+ * event) while a tap reads the text and usage: the usage chunk injected for billing is stripped
+ * when the client did not ask for it, and the stream is ended as a normal `length` stop when its
+ * estimated cost passes the reservation (the cap guarantee, streaming included).
+ */
+export interface StreamDeps {
+  now: () => number;
+  end: (live: Live, outcome: Outcome) => void;
+}
+
+export function relayStream(
+  live: Live,
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  deps: StreamDeps,
+) {
+  const { job } = live;
+  const { endpoint } = job.flight;
+  res.writeHead(status, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    ...job.responseHeaders,
+  });
+  res.flushHeaders();
+  const splitter = createSseSplitter();
+  let usage: TokenUsage | null = null;
+  let chunks = 0;
+  let textBytes = 0;
+  let ttftMs: number | null = null;
+  let servedModel: string | null = null;
+  let last: Record<string, unknown> | null = null;
+  let upstreamDone = false;
+  const estimate = () => Math.max(chunks, Math.ceil(textBytes / 4));
+  live.partial = () => ({ usage, outputEstimate: estimate(), ttftMs, servedModel });
+  const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
+    outcome({ usage, served: true, outputEstimate: estimate(), ttftMs, servedModel, ...fields });
+
+  const write = (text: string) => {
+    if (!res.writableEnded && !res.write(text)) {
+      proxyRes.pause();
+      res.once('drain', () => proxyRes.resume());
+    }
+  };
+
+  /** The cap guard: close the answer as a normal `length` stop and cut the upstream. */
+  const capEnd = () => {
+    if (endpoint.kind === 'chat' && last !== null) {
+      const stop = {
+        id: last.id,
+        object: 'chat.completion.chunk',
+        created: last.created,
+        model: last.model,
+        choices: [{ index: 0, delta: {}, finish_reason: 'length', logprobs: null }],
+      };
+      write(`data: ${JSON.stringify(stop)}\n\n`);
+    }
+    if (endpoint.kind !== 'responses') write('data: [DONE]\n\n');
+    res.end();
+    deps.end(live, result({ status: 'ok', httpStatus: status, errorClass: null, usage: null }));
+    live.proxyReq?.destroy();
+    proxyRes.destroy();
+  };
+
+  const onEvent = (ev: SseEvent) => {
+    if (live.ended) return;
+    if (ev.data === null || ev.data === '[DONE]') {
+      write(`${ev.raw}\n\n`);
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(ev.data);
+    } catch {
+      write(`${ev.raw}\n\n`);
+      return;
+    }
+    const info = endpoint.streamEvent(json);
+    if (ttftMs === null) ttftMs = deps.now() - job.flight.startedMs;
+    if (info.usage !== undefined) usage = info.usage;
+    if (isRecord(json)) {
+      if (typeof json.model === 'string') servedModel = json.model;
+      if (isRecord(json.response) && typeof json.response.model === 'string') {
+        servedModel = json.response.model;
+      }
+      if (json.object === 'chat.completion.chunk') last = json;
+    }
+    if (info.text) {
+      chunks += 1;
+      textBytes += Buffer.byteLength(info.text);
+    }
+    if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
+      if (!info.usageOnly) {
+        delete json.usage;
+        write(`data: ${JSON.stringify(json)}\n\n`);
+      }
+    } else {
+      write(`${ev.raw}\n\n`);
+    }
+    // A lower bound of the tokens streamed (one per content chunk, or 8 bytes per token), so a
+    // well-behaved upstream honouring the clamped bound is never cut early.
+    if (info.text && job.overBudget(Math.max(chunks, Math.ceil(textBytes / 8)))) capEnd();
+  };
+
+  proxyRes.on('data', (chunk: Buffer) => {
+    for (const ev of splitter.push(chunk)) onEvent(ev);
+  });
+  proxyRes.on('end', () => {
+    upstreamDone = true;
+    for (const ev of splitter.end()) onEvent(ev);
+    if (live.ended) return;
+    res.end();
+    deps.end(live, result({ status: 'ok', httpStatus: status }));
+  });
+  proxyRes.on('close', () => {
+    if (upstreamDone || live.ended) return;
+    // The upstream went away mid-stream: bill what was streamed, end the client's stream.
+    if (!res.writableEnded) res.end();
+    deps.end(live, result({ status: 'error', errorClass: 'upstream_cut', httpStatus: status }));
+  });
+}
