@@ -7,8 +7,9 @@ import { CATALOGUE } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
-import { bearerHash, handleModelRequest, INVALID_KEY, NO_POLICY } from './handle-model.ts';
+import { handleModelRequest } from './handle-model.ts';
 import { sendError, sendJson } from './http/errors.ts';
+import { bearerHash, INVALID_KEY, NO_POLICY } from './http/request.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { listModels } from './models.ts';
 import { createPolicyHolder } from './policy/holder.ts';
@@ -48,7 +49,7 @@ export interface DataPlane {
   policyRevision(): number;
   /** Re-reads the latest policy now (tests, admin hooks). */
   refreshPolicy(): Promise<void>;
-  /** Sends buffered usage events now. */
+  /** Waits for settlements in progress, then sends buffered usage events. */
   flushUsage(): Promise<void>;
 }
 
@@ -224,6 +225,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     },
     policyRevision: holder.revision,
     refreshPolicy: holder.refresh,
-    flushUsage: emitter.flush,
+    async flushUsage() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      await emitter.flush();
+    },
   };
 }

@@ -118,6 +118,7 @@ export interface HarnessOptions {
   upstreamTimeoutMs?: number;
   routes?: ProviderRoutePolicy[];
   secretKey?: Buffer;
+  controlPlaneUrl?: string;
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -142,6 +143,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
       upstreamTimeoutMs: o.upstreamTimeoutMs,
       secretKey: o.secretKey,
+      controlPlaneUrl: o.controlPlaneUrl,
       usageBatch: { flushMs: 5 },
     });
     const port = await plane.start(0);
@@ -178,7 +180,13 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     },
     async events() {
       for (const p of planes) await p.flushUsage();
-      await new Promise((r) => setTimeout(r, 150));
+      // Ingested once the count holds still for a few consumer reads.
+      let seen = -1;
+      const deadline = Date.now() + 3_000;
+      while (seen !== collected.length && Date.now() < deadline) {
+        seen = collected.length;
+        await new Promise((r) => setTimeout(r, 150));
+      }
       return [...collected];
     },
     async eventFor(requestId) {

@@ -4,6 +4,8 @@ import { CHEAP, type Harness, snapshot, startHarness, subAccount, WS } from './h
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const skip = process.env.TG_TIER_REDIS === '0';
+/** Fits ~30 worst cases (≈122 µ$ each: ~22 prompt tokens + max_tokens 100 at 1 µ$/token). */
+const CAP = 3_660;
 
 describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
   let h: Harness;
@@ -12,9 +14,11 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
       redisUrl: REDIS_URL,
       planes: 2,
       subs: [
-        subAccount('sa_cap', { spendCapMicros: 2_000 }),
+        subAccount('sa_cap', { spendCapMicros: CAP }),
         subAccount('sa_rpm', { rateLimitRpm: 3 }),
         subAccount('sa_x'),
+        subAccount('sa_conc', { maxConcurrent: 2 }),
+        subAccount('sa_tpm', { rateLimitTpm: 100 }),
       ],
       tagBudgets: [
         { id: 'bud_t', workspaceId: WS, tag: 'shared', capMicros: 500, budgetPeriod: 'monthly' },
@@ -25,18 +29,19 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
     await h?.close();
   });
 
-  it('cap guarantee across replicas: 200 concurrent requests, settled ≤ cap, blocked never forwarded', async () => {
-    const r = await runCapBurst(h, { sub: 'sa_cap', requests: 200 });
+  it('cap guarantee across replicas: 500 concurrent requests, settled ≤ cap, blocked never forwarded', async () => {
+    const r = await runCapBurst(h, { sub: 'sa_cap', requests: 500 });
     expect(r.ok).toBeGreaterThan(0);
     expect(r.refused).toBeGreaterThan(0);
     expect(r.upstreamHits).toBe(r.ok);
     const [balance] = await h.bus.limiter.spent(WS, [
-      { scope: 'sa:sa_cap', capMicros: 2_000, periodKey: r.periodKey },
+      { scope: 'sa:sa_cap', capMicros: CAP, periodKey: r.periodKey },
     ]);
-    expect(balance!.spentMicros).toBeLessThanOrEqual(2_000);
+    expect(balance!.spentMicros).toBeLessThanOrEqual(CAP);
     expect(balance!.reservedMicros).toBe(0);
     const events = (await h.events()).filter((e) => e.subAccountId === 'sa_cap');
-    expect(events.length).toBe(200);
+    expect(events.length).toBe(500);
+    expect(events.reduce((sum, e) => sum + e.billedCostMicros, 0)).toBe(balance!.spentMicros);
   });
 
   it('tag budget across replicas', async () => {
@@ -66,9 +71,50 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
     expect(statuses.filter((s) => s === 429).length).toBe(3);
   });
 
+  it('max concurrent requests hold across replicas', async () => {
+    h.upstream.options.delayMs = 300;
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 6 }, (_, i) =>
+          h
+            .client('sa_conc', i % 2)
+            .chat.completions.create({
+              model: CHEAP,
+              messages: [{ role: 'user', content: 'x' }],
+              max_tokens: 1,
+            })
+            .then(() => 200)
+            .catch((e) => (e.code === 'concurrency' ? 429 : e.status)),
+        ),
+      );
+      expect(statuses.filter((s) => s === 200).length).toBe(2);
+      expect(statuses.filter((s) => s === 429).length).toBe(4);
+    } finally {
+      h.upstream.options.delayMs = undefined;
+    }
+  });
+
+  it('TPM holds across replicas', async () => {
+    const codes: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const code = await h
+        .client('sa_tpm', i % 2)
+        .chat.completions.create({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 10,
+        })
+        .then(() => 'ok')
+        .catch((e) => String(e.code));
+      codes.push(code);
+    }
+    expect(codes[0]).toBe('ok');
+    expect(codes).toContain('tpm');
+  });
+
   it('a suspension reaches both replicas within 1 s', async () => {
     const { body } = snapshot(7, [
-      subAccount('sa_cap', { spendCapMicros: 2_000 }),
+      subAccount('sa_cap', { spendCapMicros: CAP }),
       subAccount('sa_rpm', { rateLimitRpm: 3 }),
       subAccount('sa_x', { status: 'suspended' }),
     ]);

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { defaultMaxTokenField } from '../providers/registry.ts';
+import type { EndpointSpec } from '../providers/types.ts';
+import type { ErrorSpec } from './errors.ts';
+import type { ParsedRequest } from './parse.ts';
+
+export function bearerHash(req: IncomingMessage): string | null {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (match?.[1] === undefined) return null;
+  return createHash('sha256').update(match[1]).digest('hex');
+}
+
+export const INVALID_KEY: ErrorSpec = {
+  status: 401,
+  type: 'invalid_request_error',
+  code: 'invalid_api_key',
+  message: 'Incorrect API key provided.',
+};
+
+export const NO_POLICY: ErrorSpec = {
+  status: 503,
+  type: 'service_unavailable',
+  code: 'policy_not_loaded',
+  message: 'The gateway has not loaded its policy yet; retry shortly.',
+  headers: { 'retry-after': '1' },
+};
+
+export function headerTags(req: IncomingMessage): string[] {
+  const out: string[] = [];
+  for (const name of ['x-tollgate-tag', 'x-aig-tag']) {
+    const v = req.headers[name];
+    if (typeof v === 'string') out.push(v);
+    else if (Array.isArray(v)) out.push(...v);
+  }
+  return out;
+}
+
+/** The body as forwarded: provider prefix stripped, usage asked for on streams, our own fields
+ * (`metadata.tags`) removed, output bound lowered when the budget required it. */
+export function rewriteBody(
+  p: ParsedRequest,
+  endpoint: EndpointSpec,
+  provider: string,
+  clampTo: number | null,
+): { body: Buffer; stripUsage: boolean } {
+  const body: Record<string, unknown> = { ...p.body, model: p.model.slice(provider.length + 1) };
+  let stripUsage = false;
+  if (p.stream && endpoint.streamUsageOption && !p.clientWantsUsage) {
+    const options =
+      typeof body.stream_options === 'object' && body.stream_options !== null
+        ? body.stream_options
+        : {};
+    body.stream_options = { ...options, include_usage: true };
+    stripUsage = true;
+  }
+  if (
+    p.bodyTags.length > 0 ||
+    (body.metadata as Record<string, unknown> | undefined)?.tags !== undefined
+  ) {
+    const { tags: _tags, ...rest } = body.metadata as Record<string, unknown>;
+    if (Object.keys(rest).length === 0) delete body.metadata;
+    else body.metadata = rest;
+  }
+  if (clampTo !== null) {
+    const present = endpoint.maxTokenFields.filter(
+      (f) => body[f] !== undefined && body[f] !== null,
+    );
+    const fields = present.length > 0 ? present : [defaultMaxTokenField(endpoint, provider)];
+    for (const f of fields) if (f !== null) body[f] = clampTo;
+  }
+  return { body: Buffer.from(JSON.stringify(body)), stripUsage };
+}
