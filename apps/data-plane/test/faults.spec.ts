@@ -112,15 +112,17 @@ describe('data plane: upstream faults and client disconnects', () => {
       await (async () => {
         for await (const _ of stream) if (++n === 5) ac.abort();
       })().catch(() => {});
+      // Keep the upstream slow until the record exists: resetting it earlier would let the rest of
+      // the stream rush through before the proxy notices the client is gone.
+      const e = await h.eventFor(id);
+      expect(e.httpStatus).toBe(499);
+      expect(e.errorClass).toBe('client_disconnected');
+      expect(e.estimated).toBe(true);
+      expect(e.billedCostMicros).toBeGreaterThan(0);
     } finally {
       h.upstream.options.chunkDelayMs = undefined;
       h.upstream.options.outputTokens = 10;
     }
-    const e = await h.eventFor(id);
-    expect(e.httpStatus).toBe(499);
-    expect(e.errorClass).toBe('client_disconnected');
-    expect(e.estimated).toBe(true);
-    expect(e.billedCostMicros).toBeGreaterThan(0);
   });
 });
 

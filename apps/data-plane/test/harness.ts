@@ -103,7 +103,7 @@ export interface Harness {
   publish(body: PolicySnapshotBody): Promise<void>;
   /** Every usage event emitted so far (flushes the planes first). */
   events(): Promise<UsageEvent[]>;
-  /** The usage event of one request, waiting for it to be ingested (up to 3 s). */
+  /** The usage event of one request, waiting for it to be ingested (up to 10 s). */
   eventFor(requestId: string | null): Promise<UsageEvent>;
   close(): Promise<void>;
 }
@@ -190,7 +190,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       return [...collected];
     },
     async eventFor(requestId) {
-      const deadline = Date.now() + 3_000;
+      const deadline = Date.now() + 10_000;
       for (;;) {
         for (const p of planes) await p.flushUsage();
         const found = collected.find((e) => e.requestId === requestId);
