@@ -41,6 +41,11 @@ const schema = z.object({
   TOLLGATE_DATA_PLANE_PORT: port.default(8080),
   TOLLGATE_CONTROL_PLANE_PORT: port.default(4000),
   TOLLGATE_CONTROL_PLANE_URL: url(['http:', 'https:']).optional(),
+  /** Namespace of every Redis key, channel and stream: several installations may share one Redis. */
+  TOLLGATE_REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'must be 1-32 characters of A-Z a-z 0-9 _ . -')
+    .default('tg'),
   TOLLGATE_ALLOW_PRIVATE_WEBHOOKS: z
     .enum(['true', 'false', '1', '0'])
     .default('false')

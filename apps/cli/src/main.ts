@@ -2,15 +2,43 @@ import { createWorkspace } from '@tollgate/control-plane';
 import { migrate } from '@tollgate/db/migrate';
 import { EnvError, parseEnv } from './env.ts';
 import { createLogger } from './log.ts';
-import { loadSecretKey, openMigratedDb, startControlPlane } from './runtime.ts';
+import {
+  loadSecretKey,
+  openBus,
+  openMigratedDb,
+  startControlPlane,
+  startDataPlane,
+} from './runtime.ts';
 
 const USAGE = `usage: tollgate <command>
-  start                      both planes in one process (embedded PGlite unless DATABASE_URL)
-  control-plane              the control plane only
+  start                      both planes in one process (embedded PGlite unless DATABASE_URL,
+                             in-process bus unless REDIS_URL)
+  control-plane              the control plane only (REDIS_URL to reach separate data planes)
+  data-plane                 one data plane (needs REDIS_URL and TOLLGATE_SECRET_KEY; admin paths
+                             are forwarded to TOLLGATE_CONTROL_PLANE_URL)
   migrate                    apply pending database migrations
   workspaces create <name>   create a workspace and print its first admin key once`;
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+
+/** SIGTERM/SIGINT: stop accepting, drain, flush, close — then exit 0 (SPEC §9). */
+function onShutdown(log: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log('info', 'shutting down', { signal });
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log('error', 'shutdown failed', { error: String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => handler('SIGTERM'));
+  process.once('SIGINT', () => handler('SIGINT'));
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -23,17 +51,59 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'start':
     case 'control-plane': {
+      const both = command === 'start';
+      if (!both && !env.REDIS_URL) {
+        log(
+          'warn',
+          'REDIS_URL is unset: data planes in other processes cannot reach this control plane',
+        );
+      }
       const db = await openMigratedDb(env, log);
-      const { plane } = await startControlPlane(env, db, log, print);
-      const shutdown = async (signal: string) => {
-        log('info', 'shutting down', { signal });
-        await plane.stop();
+      const bus = openBus(env);
+      const cp = await startControlPlane(env, db, bus, log, print);
+      const dp = both
+        ? await startDataPlane(
+            env,
+            bus,
+            await loadSecretKey(env),
+            `http://${env.TOLLGATE_HOST}:${cp.port}`,
+            log,
+          )
+        : null;
+      onShutdown(log, async () => {
+        // Drain the data plane first: its last usage events must reach the ingest before it stops.
+        await dp?.plane.stop();
+        if (dp && bus.mode === 'in-process') await new Promise((r) => setTimeout(r, 300));
+        await cp.stop();
+        await bus.close();
         await db.close();
-        process.exit(0);
-      };
-      process.once('SIGTERM', () => void shutdown('SIGTERM'));
-      process.once('SIGINT', () => void shutdown('SIGINT'));
+      });
       return -1; // keep running
+    }
+    case 'data-plane': {
+      if (!env.REDIS_URL) {
+        throw new EnvError([
+          'invalid configuration: REDIS_URL is required for a separate data plane (or run `tollgate start`)',
+        ]);
+      }
+      if (!env.TOLLGATE_SECRET_KEY) {
+        throw new EnvError([
+          "invalid configuration: TOLLGATE_SECRET_KEY is required for a separate data plane (the control plane's key)",
+        ]);
+      }
+      const bus = openBus(env);
+      const dp = await startDataPlane(
+        env,
+        bus,
+        Buffer.from(env.TOLLGATE_SECRET_KEY, 'base64'),
+        env.TOLLGATE_CONTROL_PLANE_URL,
+        log,
+      );
+      onShutdown(log, async () => {
+        await dp.plane.stop();
+        await bus.close();
+      });
+      return -1;
     }
     case 'migrate': {
       if (env.DATABASE_URL) {

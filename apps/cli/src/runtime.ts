@@ -1,11 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
+import { type Bus, createBus } from '@tollgate/bus';
 import {
   buildControlPlane,
+  type ControlPlane,
   createAuthenticator,
+  createPolicyPublisher,
   ensureDefaultWorkspace,
+  type PolicyPublisher,
+  startUsageIngest,
+  type UsageIngest,
 } from '@tollgate/control-plane';
+import {
+  createDataPlane,
+  type DataPlane,
+  type Logger as PlaneLogger,
+  type UpstreamConfig,
+} from '@tollgate/data-plane';
 import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
 import type { Env } from './env.ts';
@@ -50,19 +63,42 @@ export async function loadSecretKey(env: Env): Promise<Buffer> {
   return key;
 }
 
-/** Starts the control plane on the given database; prints a generated admin key once. */
+/** The bus: Redis when REDIS_URL is set, else in-process (only valid with both planes in one process). */
+export function openBus(env: Env): Bus {
+  return createBus({ redisUrl: env.REDIS_URL, prefix: env.TOLLGATE_REDIS_PREFIX });
+}
+
+export interface RunningControlPlane {
+  plane: ControlPlane;
+  port: number;
+  publisher: PolicyPublisher;
+  ingest: UsageIngest;
+  stop(): Promise<void>;
+}
+
+/**
+ * The control plane on `db`: the admin API, the policy publisher (a snapshot at start, then one
+ * delta per committed change) and the usage ingest. Prints a generated admin key once.
+ */
 export async function startControlPlane(
   env: Env,
   db: Db,
+  bus: Bus,
   log: Logger,
   print: (line: string) => void,
-) {
+): Promise<RunningControlPlane> {
   const secretKey = await loadSecretKey(env);
+  const publisher = createPolicyPublisher({
+    prisma: db.prisma,
+    bus: bus.policy,
+    onError: (err) => log('error', 'policy publish failed', { error: String(err) }),
+  });
   const deps = {
     prisma: db.prisma,
     secretKey,
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
     authenticator: createAuthenticator(db.prisma, env.TOLLGATE_ROOT_KEY ?? null),
+    onPolicyChange: publisher.onPolicyChange,
     log,
     ready: async () => {
       await db.prisma.$queryRaw`SELECT 1`;
@@ -76,11 +112,77 @@ export async function startControlPlane(
     print(`    ${boot.printOnce}`);
     print('');
   }
+  const revision = await publisher.publishNow();
+  log('info', 'policy published', { revision });
+  const ingest = await startUsageIngest({
+    prisma: db.prisma,
+    usage: bus.usage,
+    group: 'control-plane',
+    consumer: `${hostname()}-${process.pid}`,
+    onError: (err) => log('error', 'usage ingest failed', { error: String(err) }),
+  });
   const plane = buildControlPlane(deps);
   const port = await plane.start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST);
   log('info', 'control plane listening', {
     url: `http://${env.TOLLGATE_HOST}:${port}`,
     database: db.kind,
+    bus: bus.mode,
   });
-  return { plane, port, deps };
+  return {
+    plane,
+    port,
+    publisher,
+    ingest,
+    stop: async () => {
+      await plane.stop();
+      await publisher.stop();
+      await ingest.stop();
+    },
+  };
+}
+
+/** Platform provider credentials (SPEC §2); BYOK keys per workspace take precedence. */
+export function platformUpstreams(env: Env): Record<string, UpstreamConfig | undefined> {
+  const upstreams: Record<string, UpstreamConfig | undefined> = {};
+  if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
+    upstreams.openai = {
+      baseUrl: env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
+      apiKey: env.OPENAI_API_KEY ?? null,
+    };
+  }
+  return upstreams;
+}
+
+function planeLogger(log: Logger): PlaneLogger {
+  return {
+    debug: (msg, fields) => log('debug', msg, fields),
+    info: (msg, fields) => log('info', msg, fields),
+    warn: (msg, fields) => log('warn', msg, fields),
+    error: (msg, fields) => log('error', msg, fields),
+  };
+}
+
+/** The data plane: loads the latest policy from the bus, then serves the OpenAI-compatible API. */
+export async function startDataPlane(
+  env: Env,
+  bus: Bus,
+  secretKey: Buffer,
+  controlPlaneUrl: string | undefined,
+  log: Logger,
+): Promise<{ plane: DataPlane; port: number }> {
+  const plane = createDataPlane({
+    bus,
+    secretKey,
+    upstreams: platformUpstreams(env),
+    controlPlaneUrl,
+    log: planeLogger(log),
+  });
+  const port = await plane.start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST);
+  log('info', 'data plane listening', {
+    url: `http://${env.TOLLGATE_HOST}:${port}`,
+    bus: bus.mode,
+    policyRevision: plane.policyRevision(),
+    providers: Object.keys(platformUpstreams(env)),
+  });
+  return { plane, port };
 }

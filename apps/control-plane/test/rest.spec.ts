@@ -373,6 +373,11 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       expect(Array.isArray(tags.body)).toBe(true);
       const usageCo = tags.body.find((t: { tag: string }) => t.tag === 'usage-co');
       expect(usageCo.cost_cents).toBeGreaterThanOrEqual(0.15);
+      // A window ending now includes today's rollup (day-granular bounds must not cut it off).
+      const lastDay = await h.api('GET', '/v1/usage/by-tag?window=24h&tag=usage-co');
+      expect(lastDay.body).toEqual([
+        expect.objectContaining({ tag: 'usage-co', requests: 2, cost_cents: 0.15 }),
+      ]);
       const one = await h.api('GET', `/v1/usage/by-tag?window=7d&tag=beta`);
       expect(one.body).toEqual([
         expect.objectContaining({ tag: 'beta', requests: 1, cost_cents: 2.25 }),

@@ -1,6 +1,6 @@
 import { Prisma } from '@tollgate/db';
 import { z } from 'zod';
-import { ValidationError } from '../lib/errors.ts';
+import { PermissionError, ValidationError } from '../lib/errors.ts';
 import { parseInput, tagField } from '../lib/validation.ts';
 import type { Caller, ServiceDeps } from './context.ts';
 import { findSubAccount } from './sub-accounts.ts';
@@ -62,6 +62,18 @@ export async function subAccountUsage(
   );
 }
 
+/**
+ * The calling sub-account's own usage (SPEC §6 `GET /v1/usage`): the same report as the admin view,
+ * for the sub-account the key belongs to — taken from the authenticated caller, never from the
+ * request, so a key can only ever see its own.
+ */
+export async function ownUsage(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  if (caller.subAccountId === undefined) {
+    throw new PermissionError('own usage is read with a sub-account key');
+  }
+  return subAccountUsage(deps, caller, caller.subAccountId, raw);
+}
+
 export async function usageReport(
   deps: ServiceDeps,
   workspaceId: string,
@@ -117,9 +129,15 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
   const fromDay = new Date(
     Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()),
   );
+  // The bounds are compared as dates (the column's type), so `to` itself would cut off its own
+  // day: compare against the day after the range's last instant instead.
+  const last = new Date(range.to.getTime() - 1);
+  const toDay = new Date(
+    Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), last.getUTCDate() + 1),
+  );
   const rows = await deps.prisma.tagRollupDaily.groupBy({
     by: ['tag'],
-    where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: fromDay, lt: range.to } },
+    where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: fromDay, lt: toDay } },
     _sum: { requests: true, billedCostMicros: true, inputTokens: true, outputTokens: true },
     orderBy: { tag: 'asc' },
   });

@@ -1,0 +1,273 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createPgDatabase, pgAvailable, redisAvailable } from '@tollgate/testkit';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
+import { eventually, type Running, tollgate } from './processes.ts';
+
+const MODEL = 'openai/gpt-5.4-mini';
+const ADMIN_KEY = `sk-tg-admin-${randomBytes(24).toString('hex')}`;
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
+async function call(
+  base: string,
+  method: string,
+  p: string,
+  body?: unknown,
+  key = ADMIN_KEY,
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(base + p, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+const usageOf = async (base: string, id: string) =>
+  (await call(base, 'GET', `/v1/sub-accounts/${id}/usage?window=24h`)).body;
+
+describe('tollgate start: both planes in one process, embedded', () => {
+  let dir: string;
+  let upstream: FakeUpstream;
+  let proc: Running;
+  let dp: string;
+  let cp: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'tollgate-planes-'));
+    upstream = await startFakeUpstream();
+    proc = tollgate(['start'], {
+      TOLLGATE_DATA_DIR: path.join(dir, '.tollgate'),
+      TOLLGATE_CONTROL_PLANE_PORT: '0',
+      TOLLGATE_DATA_PLANE_PORT: '0',
+      TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+      OPENAI_BASE_URL: upstream.url,
+      OPENAI_API_KEY: 'sk-upstream-platform-key',
+    });
+    cp = await proc.listening('control');
+    dp = await proc.listening('data');
+  });
+  afterAll(async () => {
+    expect(await proc?.stop()).toBe(0);
+    await upstream?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('serves the OpenAI SDK with a minted key, and spend shows up in the usage report', async () => {
+    // One base URL serves both: the admin call goes through the data plane's port.
+    const created = await call(dp, 'POST', '/v1/sub-accounts', {
+      name: 'acme-corp',
+      spend_cap_cents: 50000,
+      rate_limit_rpm: 300,
+      default_tag: 'acme',
+    });
+    expect(created.status).toBe(201);
+    const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: created.body.key, maxRetries: 0 });
+
+    const chat = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(chat.choices[0]?.message.content).toBeTruthy();
+    const chunks: string[] = [];
+    const stream = await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'stream please' }],
+      stream: true,
+    });
+    for await (const c of stream) {
+      expect(c.usage ?? null).toBeNull(); // the injected usage chunk never reaches this client
+      chunks.push(c.choices[0]?.delta?.content ?? '');
+    }
+    expect(chunks.join('').length).toBeGreaterThan(0);
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toContain(MODEL);
+
+    // The upstream saw the platform key, the bare model name, and the usage request on the stream.
+    const seen = upstream.received.filter((r) => r.path === '/v1/chat/completions');
+    expect(seen).toHaveLength(2);
+    expect(seen[0]!.headers.authorization).toBe('Bearer sk-upstream-platform-key');
+    expect(seen[0]!.body?.model).toBe('gpt-5.4-mini');
+    expect(seen[1]!.body?.stream_options).toEqual({ include_usage: true });
+
+    const usage = await eventually(
+      async () => {
+        const u = await usageOf(cp, created.body.id);
+        return u.summary.requests === 2 ? u : undefined;
+      },
+      5_000,
+      'two requests in the usage report',
+    );
+    expect(usage.summary.input_tokens).toBe(24);
+    expect(usage.summary.cost_cents).toBeGreaterThan(0);
+    expect(usage.by_model).toEqual([expect.objectContaining({ model_id: MODEL, requests: 2 })]);
+    const tags = await call(cp, 'GET', '/v1/usage/by-tag?window=24h&tag=acme');
+    expect(tags.body).toEqual([expect.objectContaining({ tag: 'acme', requests: 2 })]);
+  });
+
+  it('enforces the allow-list, the cap and revocation before anything reaches the upstream', async () => {
+    const sa = (
+      await call(cp, 'POST', '/v1/sub-accounts', { name: 'limited', allowed_models: [MODEL] })
+    ).body;
+    const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: sa.key, maxRetries: 0 });
+    const before = upstream.hits();
+    const denied = await client.chat.completions
+      .create({ model: 'openai/gpt-5.4', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e) => e);
+    expect(denied.status).toBe(403);
+    expect(denied.code).toBe('model_not_allowed');
+    expect(upstream.hits()).toBe(before);
+
+    // A cap far below one request's cost: refused with the 402 body of SPEC §6 (propagated ≤ 1 s).
+    expect(
+      (await call(cp, 'PATCH', `/v1/sub-accounts/${sa.id}`, { spend_cap_cents: 0 })).status,
+    ).toBe(200);
+    const capped = await eventually(
+      async () => {
+        const e = await client.chat.completions
+          .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] })
+          .catch((err) => err);
+        return e?.status === 402 ? e : undefined;
+      },
+      1_000,
+      'the new cap enforced',
+    );
+    expect(capped.error).toMatchObject({
+      type: 'budget_exceeded',
+      code: 'spend_cap_reached',
+      scope: 'sub_account',
+      cap_cents: 0,
+    });
+    // Once enforced, refused requests never reach the upstream.
+    const hits = upstream.hits();
+
+    const key2 = (await call(cp, 'POST', `/v1/sub-accounts/${sa.id}/keys`, {})).body;
+    const revoked = new OpenAI({ baseURL: `${dp}/v1`, apiKey: key2.key, maxRetries: 0 });
+    // The rotated key works first (so the 401 below is the revocation, not an unknown key).
+    await eventually(
+      async () => (await revoked.models.list().catch(() => undefined)) ?? undefined,
+      1_000,
+      'the new key known to the data plane',
+    );
+    expect((await call(cp, 'DELETE', `/v1/sub-accounts/${sa.id}/keys/${key2.id}`)).status).toBe(
+      200,
+    );
+    const refused = await eventually(
+      async () => {
+        const e = await revoked.models.list().catch((err) => err);
+        return e?.status === 401 ? e : undefined;
+      },
+      1_000,
+      'the revoked key refused',
+    );
+    expect(refused.code).toBe('invalid_api_key');
+    expect(upstream.hits()).toBe(hits);
+  });
+});
+
+describe.skipIf(!pgAvailable() || !redisAvailable())(
+  'separate processes: one control plane and two data planes on PostgreSQL + Redis',
+  () => {
+    let upstream: FakeUpstream;
+    let db: { url: string; drop(): Promise<void> };
+    const procs: Running[] = [];
+    let cp: string;
+    let dps: string[];
+    beforeAll(async () => {
+      upstream = await startFakeUpstream();
+      db = await createPgDatabase();
+      const shared = {
+        DATABASE_URL: db.url,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        TOLLGATE_REDIS_PREFIX: `tgcli${randomBytes(4).toString('hex')}`,
+        TOLLGATE_SECRET_KEY: randomBytes(32).toString('base64'),
+        TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+        OPENAI_BASE_URL: upstream.url,
+        TOLLGATE_CONTROL_PLANE_PORT: '0',
+        TOLLGATE_DATA_PLANE_PORT: '0',
+      };
+      const control = tollgate(['control-plane'], shared);
+      procs.push(control);
+      cp = await control.listening('control');
+      const planes = [0, 1].map(() =>
+        tollgate(['data-plane'], { ...shared, TOLLGATE_CONTROL_PLANE_URL: cp }),
+      );
+      procs.push(...planes);
+      dps = await Promise.all(planes.map((p) => p.listening('data')));
+    });
+    afterAll(async () => {
+      for (const p of procs.reverse()) expect(await p.stop()).toBe(0);
+      await upstream?.close();
+      await db?.drop();
+    });
+
+    it('serves through either data plane, records usage once, and suspends everywhere within 1 s', async () => {
+      const sa = (
+        await call(dps[0]!, 'POST', '/v1/sub-accounts', { name: 'scaled', rate_limit_rpm: 1000 })
+      ).body;
+      expect(sa.key).toMatch(/^sk-tg-/);
+      const clients = dps.map(
+        (d) => new OpenAI({ baseURL: `${d}/v1`, apiKey: sa.key, maxRetries: 0 }),
+      );
+      // The new key reaches both data planes through the policy push.
+      for (const c of clients) {
+        await eventually(
+          async () => (await c.models.list().catch(() => undefined)) ?? undefined,
+          1_000,
+          'the new key known to a data plane',
+        );
+        await c.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: 'hello' }],
+        });
+      }
+      await eventually(
+        async () => ((await usageOf(cp, sa.id)).summary.requests === 2 ? true : undefined),
+        5_000,
+        'both requests ingested from the Redis stream',
+      );
+
+      const patched = await call(cp, 'PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'suspended' });
+      expect(patched.status).toBe(200);
+      await Promise.all(
+        clients.map((c) =>
+          eventually(
+            async () => {
+              const e = await c.chat.completions
+                .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] })
+                .catch((err) => err);
+              return e?.status === 403 ? e : undefined;
+            },
+            1_000,
+            'suspension enforced on a data plane',
+          ),
+        ),
+      );
+      // Once enforced, nothing more reaches the upstream from either plane.
+      const hits = upstream.hits();
+      for (const c of clients) {
+        const e = await c.chat.completions
+          .create({ model: MODEL, messages: [{ role: 'user', content: 'x' }] })
+          .catch((err) => err);
+        expect(e.status).toBe(403);
+        expect(e.code).toBe('sub_account_suspended');
+      }
+      expect(upstream.hits()).toBe(hits);
+    });
+
+    it('refuses to start a data plane without REDIS_URL, naming it', async () => {
+      const p = tollgate(['data-plane'], {
+        TOLLGATE_SECRET_KEY: randomBytes(32).toString('base64'),
+      });
+      const code = await new Promise<number | null>((r) => p.child.once('exit', r));
+      expect(code).toBe(1);
+      expect(p.stderr()).toMatch(/REDIS_URL/);
+    });
+  },
+);
