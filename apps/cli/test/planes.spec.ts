@@ -261,6 +261,69 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       expect(upstream.hits()).toBe(hits);
     });
 
+    it('holds the cap under 500 concurrent requests spread over both data-plane processes', async () => {
+      // ~54 µ$ per request (12 prompt + 10 output tokens); 1 700 µ$ pays for ~30 of them, while
+      // each request's worst case (max_tokens 40) reserves ~200 µ$, so the tail gets clamped.
+      const CAP_MICROS = 1_700;
+      const sa = (
+        await call(cp, 'POST', '/v1/sub-accounts', {
+          name: 'burst',
+          spend_cap_cents: CAP_MICROS / 10_000,
+        })
+      ).body;
+      const probe = new OpenAI({ baseURL: `${dps[1]}/v1`, apiKey: sa.key, maxRetries: 0 });
+      await eventually(
+        async () => (await probe.models.list().catch(() => undefined)) ?? undefined,
+        1_000,
+        'the burst key known to the data planes',
+      );
+      const before = upstream.hits();
+      const seenBefore = upstream.received.length;
+      const N = 500;
+      const statuses = await Promise.all(
+        Array.from({ length: N }, async (_, i) => {
+          const res = await fetch(`${dps[i % 2]}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${sa.key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              model: MODEL,
+              max_tokens: 40,
+              messages: [{ role: 'user', content: 'x' }],
+            }),
+          });
+          await res.arrayBuffer();
+          return res.status;
+        }),
+      );
+      const served = statuses.filter((st) => st === 200).length;
+      const blocked = statuses.filter((st) => st === 402).length;
+      expect(served + blocked).toBe(N);
+      expect(served).toBeGreaterThan(0);
+      expect(blocked).toBeGreaterThan(0);
+      // Blocked requests never reached the upstream.
+      expect(upstream.hits() - before).toBe(served);
+      // The clamp lowered max_tokens where only part of the worst case fitted.
+      const bounds = upstream.received
+        .slice(seenBefore)
+        .map((r) => r.body?.max_tokens ?? r.body?.max_completion_tokens);
+      expect(bounds.some((b) => typeof b === 'number' && b < 40)).toBe(true);
+
+      // Every request leaves exactly one record; the books never exceed the cap.
+      const usage = await eventually(
+        async () => {
+          const u = await usageOf(cp, sa.id);
+          return u.summary.requests === N ? u : undefined;
+        },
+        15_000,
+        'all 500 records ingested',
+      );
+      expect(usage.summary.blocked).toBe(blocked);
+      expect(usage.summary.cost_cents * 10_000).toBeLessThanOrEqual(CAP_MICROS);
+      const after = (await call(cp, 'GET', `/v1/sub-accounts/${sa.id}`)).body;
+      expect(after.spent_cents * 10_000).toBeLessThanOrEqual(CAP_MICROS);
+      expect(after.spent_cents).toBe(usage.summary.cost_cents);
+    });
+
     it('refuses to start a data plane without REDIS_URL, naming it', async () => {
       const p = tollgate(['data-plane'], {
         TOLLGATE_SECRET_KEY: randomBytes(32).toString('base64'),
