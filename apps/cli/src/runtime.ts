@@ -10,6 +10,7 @@ import {
   createPolicyPublisher,
   ensureDefaultWorkspace,
   type PolicyPublisher,
+  startCounterReconciler,
   startUsageIngest,
   type UsageIngest,
 } from '@tollgate/control-plane';
@@ -65,7 +66,13 @@ export async function loadSecretKey(env: Env): Promise<Buffer> {
 
 /** The bus: Redis when REDIS_URL is set, else in-process (only valid with both planes in one process). */
 export function openBus(env: Env): Bus {
-  return createBus({ redisUrl: env.REDIS_URL, prefix: env.TOLLGATE_REDIS_PREFIX });
+  // Capped requests fail closed (503) while a workspace's spend counters are missing — after a
+  // Redis flush, or before the control plane's first rebuild — instead of trusting empty counters.
+  return createBus({
+    redisUrl: env.REDIS_URL,
+    prefix: env.TOLLGATE_REDIS_PREFIX,
+    requireRebuiltCounters: true,
+  });
 }
 
 export interface RunningControlPlane {
@@ -121,6 +128,14 @@ export async function startControlPlane(
     consumer: `${hostname()}-${process.pid}`,
     onError: (err) => log('error', 'usage ingest failed', { error: String(err) }),
   });
+  // Spend counters come from the books whenever Redis has lost them (and on a first start).
+  const reconciler = await startCounterReconciler({
+    prisma: db.prisma,
+    limiter: bus.limiter,
+    onError: (err) => log('error', 'counter rebuild failed', { error: String(err) }),
+    onRebuilt: (workspaceId, counters) =>
+      log('warn', 'spend counters rebuilt from the books', { workspaceId, counters }),
+  });
   const plane = buildControlPlane(deps);
   const port = await plane.start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST);
   log('info', 'control plane listening', {
@@ -135,6 +150,7 @@ export async function startControlPlane(
     ingest,
     stop: async () => {
       await plane.stop();
+      await reconciler.stop();
       await publisher.stop();
       await ingest.stop();
     },

@@ -1,4 +1,11 @@
 export { startUsageIngest, type UsageIngest } from './ingest/consumer.ts';
+export {
+  booksBalances,
+  type CounterReconciler,
+  type CounterReconcilerOptions,
+  createCounterReconciler,
+  startCounterReconciler,
+} from './ingest/reconcile.ts';
 export { writeUsage } from './ingest/write-usage.ts';
 export { createAuthenticator } from './lib/authz.ts';
 export { createPolicyPublisher, type PolicyPublisher } from './policy/publisher.ts';

@@ -20,12 +20,21 @@ export interface BusOptions {
    * Redis — the caller fails closed (SPEC §10). Default 2 000. A timed-out admit may still have
    * reserved: its reservation expires after its TTL. */
   commandTimeoutMs?: number;
+  /** Capped requests fail closed while a workspace's spend counters are not rebuilt from the books
+   * (after Redis lost them, or at first start) — a control plane's counter reconciler rebuilds them
+   * within seconds (SPEC §10). Default false: counters lost are then rebuilt as well, but requests
+   * admitted before the rebuild are judged against counters missing the period's earlier spend. */
+  requireRebuiltCounters?: boolean;
 }
 
 /** Chooses the implementation once, at start-up; everything above it uses the interfaces only. */
 export function createBus(opts: BusOptions): Bus {
   if (!opts.redisUrl) {
-    const limiter = createMemoryLimiter({ prefix: opts.prefix, settledTtlMs: opts.settledTtlMs });
+    const limiter = createMemoryLimiter({
+      prefix: opts.prefix,
+      settledTtlMs: opts.settledTtlMs,
+      requireRebuilt: opts.requireRebuiltCounters,
+    });
     const policy = createMemoryPolicyBus();
     const usage = createMemoryUsageStream({ maxLen: opts.usageMaxLen });
     const close = async () => {
@@ -40,7 +49,12 @@ export function createBus(opts: BusOptions): Bus {
   // Errors surface on the commands that hit them; an unhandled 'error' event would crash the process.
   client.on('error', () => {});
   const { prefix } = opts;
-  const limiter = createRedisLimiter({ client, prefix, settledTtlMs: opts.settledTtlMs });
+  const limiter = createRedisLimiter({
+    client,
+    prefix,
+    settledTtlMs: opts.settledTtlMs,
+    requireRebuilt: opts.requireRebuiltCounters,
+  });
   const policy = createRedisPolicyBus({ client, prefix });
   const usage = createRedisUsageStream({ client, prefix, maxLen: opts.usageMaxLen });
   const close = async () => {

@@ -122,3 +122,15 @@ export function rateSnapshot(
     resetTokensMs: tpm === null ? null : w.minuteEndMs - req.nowMs,
   };
 }
+
+/** admit() of a capped request while the workspace's counters are not rebuilt from the books (the
+ * limiter was created with `requireRebuilt`): the caller fails closed, as when the store is down. */
+export class CountersNotRebuiltError extends Error {
+  constructor(readonly workspaceId: string) {
+    super(`spend counters of workspace ${workspaceId} are not rebuilt from the books yet`);
+    this.name = 'CountersNotRebuiltError';
+  }
+}
+
+/** Counters per restore call: bounds one script's run time on Redis. */
+export const RESTORE_CHUNK = 500;

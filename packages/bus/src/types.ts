@@ -91,15 +91,37 @@ export interface CounterBalance {
   reservedMicros: number;
 }
 
+/** One counter's settled spend of its period according to the books (PostgreSQL). */
+export interface CounterBalanceFromBooks {
+  counter: Counter;
+  spentMicros: number;
+}
+
 export interface Limiter {
   /** One atomic check-and-reserve of rate limits and every spend counter. Rejects (throws) when the
-   * store is unreachable: the caller decides to fail closed or open. */
+   * store is unreachable: the caller decides to fail closed or open. With `requireRebuilt`, also
+   * rejects (CountersNotRebuiltError) a request with a capped counter while its workspace's counters
+   * are not rebuilt from the books (see `restore`), changing nothing. */
   admit(req: AdmitRequest): Promise<AdmitResult>;
   /** Idempotent by requestId: a second settle answers settled:false and changes nothing. */
   settle(s: SettleRequest): Promise<{ settled: boolean }>;
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
   seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;
+  /** Per workspace (input order): the counters-epoch marker, or null when the store does not hold
+   * it — its counters were lost (Redis flushed, restarted empty, process restarted) or never
+   * rebuilt — and `restore` must run. */
+  epochs(workspaceIds: string[]): Promise<(string | null)[]>;
+  /** Rebuilds one workspace's counters after a loss, at most once per loss even when several control
+   * planes race: does nothing when the marker is present; otherwise gives every listed counter its
+   * books' figure — added to what settled since the loss on a counter created after it, left alone on
+   * a counter that survived — then sets the marker to `epoch`. Answers false when the marker was
+   * already present. List every counter whose books' figure is not zero. */
+  restore(
+    workspaceId: string,
+    balances: CounterBalanceFromBooks[],
+    epoch: string,
+  ): Promise<boolean>;
   close(): Promise<void>;
 }
 

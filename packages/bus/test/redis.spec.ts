@@ -93,6 +93,27 @@ describe('redis specifics', () => {
     await bus.close();
   });
 
+  it('recreates the usage stream and its group when Redis lost them, and keeps consuming', async () => {
+    const p = prefix();
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: p });
+    const got: string[] = [];
+    const c = bus.usage.createConsumer({
+      group: 'g',
+      consumer: 'c',
+      blockMs: 100,
+      retryDelayMs: 50,
+      handler: async (entries) => void got.push(...entries.map((e) => e.data)),
+    });
+    await c.start();
+    await bus.usage.append(['before']);
+    await waitFor(() => got.length === 1, 2_000, 'first entry');
+    await deletePrefix(client, p); // as a flush would: stream and consumer group gone
+    await sleep(300);
+    await bus.usage.append(['after']);
+    await waitFor(() => got.includes('after'), 5_000, 'entry appended after the loss');
+    await bus.close();
+  });
+
   it('tells a policy subscriber to re-read after its connection dropped', async () => {
     const p = prefix();
     const bus = createBus({ redisUrl: REDIS_URL, prefix: p });

@@ -5,6 +5,8 @@ export {
   admitScript,
   peekScript,
   type RedisClient,
+  type RestoreScriptInput,
+  restoreScript,
   type ScriptRateSnapshot,
   type SettleScriptInput,
   seedScript,

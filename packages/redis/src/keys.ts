@@ -45,6 +45,9 @@ export interface TollgateKeys {
   requestTokens(workspaceId: string, requestId: string): string;
   /** STRING marker: this request id was settled (idempotency), with a TTL. */
   settled(workspaceId: string, requestId: string): string;
+  /** STRING: set once this workspace's spend counters hold the books' figures (after a rebuild from
+   * PostgreSQL). Its absence means Redis lost (or never had) them: see RESTORE_LUA. */
+  countersEpoch(workspaceId: string): string;
   /** STRING: the latest full policy snapshot. */
   policyLatest(): string;
   /** Pub/sub channel: policy revision announcements. */
@@ -81,6 +84,7 @@ export function createKeys(prefix: string): TollgateKeys {
     tpmWindow: (ws, id, m) => `${tag(ws)}:tpm:${int('minuteIndex', m)}:${sa(id)}`,
     requestTokens: (ws, requestId) => `${tag(ws)}:rqt:${requestId}`,
     settled: (ws, requestId) => `${tag(ws)}:done:${requestId}`,
+    countersEpoch: (ws) => `${tag(ws)}:epoch`,
     policyLatest: () => `${root}:policy:latest`,
     policyChannel: () => `${root}:policy:announce`,
     usageStream: () => `${root}:usage`,

@@ -1,7 +1,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
-import { PEEK_LUA, SEED_LUA } from './lua/peek.ts';
+import { PEEK_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -15,6 +15,7 @@ const SCRIPTS = {
   tollgateSettle: { lua: SETTLE_LUA },
   tollgatePeek: { lua: PEEK_LUA, readOnly: true },
   tollgateSeed: { lua: SEED_LUA },
+  tollgateRestore: { lua: RESTORE_LUA },
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type ScriptFn = (numKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
@@ -51,7 +52,11 @@ export interface AdmitScriptInput {
     tpmWindow: string;
     requestTokens: string;
     counters: CounterKeys[];
+    /** The workspace's counters-epoch marker (TollgateKeys.countersEpoch). */
+    epoch?: string;
   };
+  /** Refuse (reply `unseeded`) a request with a capped counter while the epoch marker is absent. */
+  requireSeed?: boolean;
   requestId: string;
   nowMs: number;
   reservationTtlMs: number;
@@ -86,7 +91,9 @@ export type AdmitScriptReply =
       capMicros: number;
       spentMicros: number;
       reservedMicros: number;
-    };
+    }
+  /** Capped request while the workspace's counters are not rebuilt (requireSeed): nothing changed. */
+  | { kind: 'unseeded' };
 
 const RATE_LIMITS = ['rpm', 'rpd', 'tpm', 'concurrency'] as const;
 
@@ -109,6 +116,7 @@ export async function admitScript(
   if (k.counters.length !== input.counters.length) throw new RangeError('counters/keys mismatch');
   const keys = [k.concurrency, k.rpmWindow, k.rpdWindow, k.tpmWindow, k.requestTokens];
   for (const c of k.counters) keys.push(c.state, c.expiry, c.amount);
+  if (k.epoch !== undefined) keys.push(k.epoch);
   const args = [
     input.requestId,
     ...[input.nowMs, input.reservationTtlMs, input.rpm, input.rpd, input.tpm].map(arg),
@@ -119,6 +127,7 @@ export async function admitScript(
     arg(input.counters.length),
   ];
   for (const c of input.counters) args.push(arg(c.capMicros), arg(c.keyTtlMs));
+  args.push(input.requireSeed ? '1' : '0');
   const r = (await run(client, 'tollgateAdmit', keys, args)) as number[];
   if (r[0] === 1)
     return { kind: 'ok', reservedMicros: r[1]!, clamped: r[2] === 1, rate: snapshot(r, 3) };
@@ -137,6 +146,7 @@ export async function admitScript(
       reservedMicros: reserved,
     };
   }
+  if (r[0] === 4) return { kind: 'unseeded' };
   throw new Error(`admit script: unexpected reply ${JSON.stringify(r)}`);
 }
 
@@ -148,6 +158,8 @@ export interface SettleScriptInput {
     /** The TPM window of the settle's own minute. */
     tpmWindow: string;
     counters: CounterKeys[];
+    /** The workspace's counters-epoch marker (TollgateKeys.countersEpoch). */
+    epoch?: string;
   };
   requestId: string;
   actualMicros: number;
@@ -163,6 +175,7 @@ export async function settleScript(client: RedisClient, input: SettleScriptInput
   if (k.counters.length !== input.counterKeyTtlMs.length) throw new RangeError('counters mismatch');
   const keys = [k.settled, k.concurrency, k.requestTokens, k.tpmWindow];
   for (const c of k.counters) keys.push(c.state, c.expiry, c.amount);
+  if (k.epoch !== undefined) keys.push(k.epoch);
   const args = [input.requestId, arg(input.actualMicros), arg(input.actualTokens)];
   args.push(arg(input.minuteIndex), arg(input.settledTtlMs), arg(input.counterKeyTtlMs.length));
   for (const ttl of input.counterKeyTtlMs) args.push(arg(ttl));
@@ -195,4 +208,22 @@ export async function seedScript(
   return (
     (await run(client, 'tollgateSeed', [counter.state], [arg(spentMicros), arg(keyTtlMs)])) === 1
   );
+}
+
+export interface RestoreScriptInput {
+  /** The workspace's counters-epoch marker. */
+  epochKey: string;
+  /** Value the marker is set to (any non-empty string; an id of this rebuild helps debugging). */
+  epoch: string;
+  /** Sets the marker after applying this chunk. */
+  final: boolean;
+  counters: { state: string; spentMicros: number; keyTtlMs: number }[];
+}
+
+/** See RESTORE_LUA. Answers false when the marker was already present (nothing changed). */
+export async function restoreScript(client: RedisClient, input: RestoreScriptInput) {
+  const keys = [input.epochKey, ...input.counters.map((c) => c.state)];
+  const args = [input.epoch, input.final ? '1' : '0', arg(input.counters.length)];
+  for (const c of input.counters) args.push(arg(c.spentMicros), arg(c.keyTtlMs));
+  return (await run(client, 'tollgateRestore', keys, args)) === 1;
 }

@@ -34,6 +34,8 @@ export const REST_PREFIXES = [
   '/v1/workspace',
   '/v1/sub-accounts',
   '/v1/usage/by-tag',
+  /** Own usage of the calling sub-account (its own key, SPEC §6). */
+  '/v1/usage',
   '/v1/budgets',
   '/v1/prices',
   '/v1/provider-keys',

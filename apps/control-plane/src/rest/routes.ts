@@ -148,6 +148,13 @@ export const ROUTES: Route[] = [
   },
   {
     method: 'GET',
+    path: '/v1/usage',
+    action: 'usage.own.read',
+    handle: async ({ deps, caller, query }) =>
+      ok(json.usageJson(await usage.ownUsage(deps, caller, query))),
+  },
+  {
+    method: 'GET',
     path: '/v1/usage/by-tag',
     action: 'workspace.read',
     handle: async ({ deps, caller, query }) =>

@@ -30,6 +30,8 @@ export interface ServiceDeps {
 export interface Caller {
   workspaceId: string;
   actor: string;
+  /** Set only for a sub-account key: the one sub-account this caller is (own-usage reads). */
+  subAccountId?: string;
 }
 
 export type Tx = Prisma.TransactionClient;

@@ -1,6 +1,7 @@
 import { createKeys } from '@tollgate/redis';
 import {
   CONCURRENCY_RETRY_MS,
+  CountersNotRebuiltError,
   checkAdmit,
   checkCounters,
   checkSettle,
@@ -16,6 +17,7 @@ import type {
   AdmitRequest,
   AdmitResult,
   Counter,
+  CounterBalanceFromBooks,
   Limiter,
   RateLimitName,
   SettleRequest,
@@ -35,6 +37,10 @@ interface CounterState {
   /** Always the sum of `reservations` amounts. */
   reserved: number;
   reservations: Map<string, { amount: number; expiresAt: number }>;
+  /** Created while the workspace had no epoch (after a loss): the rebuild adds the books to it. */
+  post?: boolean;
+  /** The rebuild already added the books to it. */
+  restored?: boolean;
 }
 
 const WINDOW_KEY_MS = 120_000;
@@ -62,6 +68,8 @@ export interface MemoryLimiterOptions {
   prefix?: string;
   /** How long a settled request id is remembered (idempotency window). Default 1 h. */
   settledTtlMs?: number;
+  /** As RedisLimiterOptions.requireRebuilt: capped requests fail closed until `restore` ran. */
+  requireRebuilt?: boolean;
 }
 
 type Keys = ReturnType<MemoryLimiter['keysOf']>;
@@ -75,15 +83,33 @@ class MemoryLimiter implements Limiter {
   readonly #slots = new TtlMap<Map<string, number>>();
   readonly #tokenRecords = new TtlMap<{ minuteIndex: number; estimate: number }>();
   readonly #settledIds = new TtlMap<true>();
+  /** Counters-epoch marker per workspace (see RESTORE_LUA): lost with the counters on restart. */
+  readonly #epochs = new Map<string, string>();
+  readonly #requireRebuilt: boolean;
 
   constructor(opts: MemoryLimiterOptions) {
     this.#keys = createKeys(opts.prefix ?? 'embedded');
     this.#settledTtlMs = opts.settledTtlMs ?? DEFAULT_SETTLED_TTL_MS;
+    this.#requireRebuilt = opts.requireRebuilt === true;
+  }
+
+  /** A counter's state, created (flagged when the workspace is not rebuilt yet) if absent. */
+  #counterState(ws: string, key: string): CounterState {
+    return this.#counters.getOrCreate(key, () =>
+      this.#epochs.has(ws) ? newState() : { ...newState(), post: true },
+    );
   }
 
   admit = async (req: AdmitRequest): Promise<AdmitResult> => {
     // No await below: this whole body is one critical section.
     const { minMicros } = checkAdmit(req);
+    if (
+      this.#requireRebuilt &&
+      !this.#epochs.has(req.workspaceId) &&
+      req.spend.some((c) => c.capMicros !== null)
+    ) {
+      throw new CountersNotRebuiltError(req.workspaceId);
+    }
     const k = this.keysOf(req);
     const { rate } = req;
     const count = (key: string, limit: number | null) =>
@@ -120,7 +146,7 @@ class MemoryLimiter implements Limiter {
     this.#settleTokens(s);
     for (const c of s.spend) {
       const key = this.#keys.counter(s.workspaceId, c.scope, c.periodKey).state;
-      const st = this.#counters.getOrCreate(key, newState);
+      const st = this.#counterState(s.workspaceId, key);
       release(st, s.requestId);
       st.spent = (st.spent ?? 0) + s.actualMicros;
       this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
@@ -146,6 +172,33 @@ class MemoryLimiter implements Limiter {
     const st = this.#counters.getOrCreate(key, newState);
     if (st.spent === null) st.spent = spentMicros;
     this.#counters.extend(key, counterKeyTtlMs(counter.periodKey));
+  };
+
+  epochs = async (workspaceIds: string[]) => workspaceIds.map((ws) => this.#epochs.get(ws) ?? null);
+
+  restore = async (ws: string, balances: CounterBalanceFromBooks[], epoch: string) => {
+    // No await: one critical section, like the script.
+    if (epoch.length === 0) throw new RangeError('epoch must not be empty');
+    for (const b of balances) checkUint('spentMicros', b.spentMicros);
+    checkCounters(balances.map((b) => b.counter));
+    if (this.#epochs.has(ws)) return false;
+    for (const { counter, spentMicros } of balances) {
+      const key = this.#keys.counter(ws, counter.scope, counter.periodKey).state;
+      const st = this.#counters.get(key);
+      if (st === undefined) {
+        this.#counters.set(
+          key,
+          { ...newState(), spent: spentMicros, restored: true },
+          Number.POSITIVE_INFINITY,
+        );
+      } else if (st.post && !st.restored) {
+        st.spent = (st.spent ?? 0) + spentMicros;
+        st.restored = true;
+      } else continue;
+      this.#counters.extend(key, counterKeyTtlMs(counter.periodKey));
+    }
+    this.#epochs.set(ws, epoch);
+    return true;
   };
 
   close = async () => {};
@@ -211,7 +264,7 @@ class MemoryLimiter implements Limiter {
     const expiresAt = nowMs + ttl;
     for (const [i, c] of req.spend.entries()) {
       const key = k.counters[i]!;
-      const st = this.#counters.getOrCreate(key, newState);
+      const st = this.#counterState(req.workspaceId, key);
       st.reserved += x;
       st.reservations.set(id, { amount: x, expiresAt });
       this.#counters.extend(key, counterKeyTtlMs(c.periodKey));

@@ -3,10 +3,12 @@ import {
   createKeys,
   peekScript,
   type RedisClient,
+  restoreScript,
   seedScript,
   settleScript,
 } from '@tollgate/redis';
 import {
+  CountersNotRebuiltError,
   checkAdmit,
   checkCounters,
   checkSettle,
@@ -14,9 +16,17 @@ import {
   counterKeyTtlMs,
   DEFAULT_PURGE_LIMIT,
   DEFAULT_SETTLED_TTL_MS,
+  RESTORE_CHUNK,
   windows,
 } from '../limits.ts';
-import type { AdmitRequest, AdmitResult, Counter, Limiter, SettleRequest } from '../types.ts';
+import type {
+  AdmitRequest,
+  AdmitResult,
+  Counter,
+  CounterBalanceFromBooks,
+  Limiter,
+  SettleRequest,
+} from '../types.ts';
 
 export interface RedisLimiterOptions {
   client: RedisClient;
@@ -27,6 +37,9 @@ export interface RedisLimiterOptions {
   purgeLimit?: number;
   /** close() quits the client only when the limiter owns it. */
   ownsClient?: boolean;
+  /** Fail closed (CountersNotRebuiltError) for capped requests of a workspace whose counters Redis
+   * lost, until a control plane rebuilt them from the books (`restore`). Default false. */
+  requireRebuilt?: boolean;
 }
 
 /**
@@ -53,7 +66,9 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
         tpmWindow: keys.tpmWindow(ws, sa, w.minuteIndex),
         requestTokens: keys.requestTokens(ws, req.requestId),
         counters: counterKeys(ws, req.spend),
+        epoch: keys.countersEpoch(ws),
       },
+      requireSeed: opts.requireRebuilt === true,
       requestId: req.requestId,
       nowMs: req.nowMs,
       reservationTtlMs: req.reservationTtlMs,
@@ -77,6 +92,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
         rate: reply.rate,
       };
     }
+    if (reply.kind === 'unseeded') throw new CountersNotRebuiltError(ws);
     if (reply.kind === 'rate') {
       const { limit, retryAfterMs, rate } = reply;
       return { ok: false, kind: 'rate', limit, retryAfterMs, rate };
@@ -97,6 +113,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
         requestTokens: keys.requestTokens(ws, s.requestId),
         tpmWindow: keys.tpmWindow(ws, sa, w.minuteIndex),
         counters: counterKeys(ws, s.spend),
+        epoch: keys.countersEpoch(ws),
       },
       requestId: s.requestId,
       actualMicros: s.actualMicros,
@@ -121,9 +138,45 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     await seedScript(client, k, spentMicros, counterKeyTtlMs(counter.periodKey));
   }
 
+  async function epochs(workspaceIds: string[]) {
+    if (workspaceIds.length === 0) return [];
+    const p = client.pipeline();
+    for (const ws of workspaceIds) p.get(keys.countersEpoch(ws));
+    const results = (await p.exec()) ?? [];
+    return workspaceIds.map((_, i) => {
+      const [err, value] = results[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      return (value as string | null) ?? null;
+    });
+  }
+
+  async function restore(ws: string, balances: CounterBalanceFromBooks[], epoch: string) {
+    if (epoch.length === 0) throw new RangeError('epoch must not be empty');
+    for (const b of balances) checkUint('spentMicros', b.spentMicros);
+    checkCounters(balances.map((b) => b.counter));
+    const epochKey = keys.countersEpoch(ws);
+    let i = 0;
+    do {
+      const chunk = balances.slice(i, i + RESTORE_CHUNK);
+      i += RESTORE_CHUNK;
+      const applied = await restoreScript(client, {
+        epochKey,
+        epoch,
+        final: i >= balances.length,
+        counters: chunk.map((b) => ({
+          state: keys.counter(ws, b.counter.scope, b.counter.periodKey).state,
+          spentMicros: b.spentMicros,
+          keyTtlMs: counterKeyTtlMs(b.counter.periodKey),
+        })),
+      });
+      if (!applied) return false;
+    } while (i < balances.length);
+    return true;
+  }
+
   async function close() {
     if (opts.ownsClient) await client.quit();
   }
 
-  return { admit, settle, spent, seed, close };
+  return { admit, settle, spent, seed, epochs, restore, close };
 }

@@ -49,17 +49,36 @@ function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): Co
     if (gone.length > 0) await use().xack(stream, o.group, ...gone);
     return live;
   }
-  const read = async (count: number, id: string, blockMs?: number) => {
-    const block = blockMs === undefined ? [] : ['BLOCK', String(blockMs)];
-    const args = ['GROUP', o.group, o.consumer, 'COUNT', String(count), ...block];
-    const reply = await (use().xreadgroup as (...a: string[]) => Promise<unknown>)(
-      ...args,
-      'STREAMS',
-      stream,
-      id,
-    );
-    return live(entriesOf(reply));
-  };
+  async function createGroup(c: Redis) {
+    try {
+      // From '0': entries appended before the group existed are usage too.
+      await c.xgroup('CREATE', stream, o.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+  /** Redis lost the stream and its group (flushed, restarted empty): create them again, so the
+   * consumer resumes with what data planes append from now on, then let the loop retry. */
+  async function recreateOnNoGroup<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (String((err as Error)?.message).includes('NOGROUP')) await createGroup(use());
+      throw err;
+    }
+  }
+  const read = (count: number, id: string, blockMs?: number) =>
+    recreateOnNoGroup(async () => {
+      const block = blockMs === undefined ? [] : ['BLOCK', String(blockMs)];
+      const args = ['GROUP', o.group, o.consumer, 'COUNT', String(count), ...block];
+      const reply = await (use().xreadgroup as (...a: string[]) => Promise<unknown>)(
+        ...args,
+        'STREAMS',
+        stream,
+        id,
+      );
+      return live(entriesOf(reply));
+    });
   return {
     async init() {
       // Own timeout: the shared client's commandTimeout would cut a long BLOCK short, while a read
@@ -69,27 +88,23 @@ function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): Co
         connectionName: `${stream}:consumer`,
       });
       conn.on('error', () => {});
-      try {
-        // From '0': entries appended before the group existed are usage too.
-        await conn.xgroup('CREATE', stream, o.group, '0', 'MKSTREAM');
-      } catch (err) {
-        if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-      }
+      await createGroup(conn);
     },
     ownPending: (count) => read(count, '0'),
-    async claim(count, idleMs) {
-      const reply = (await use().xautoclaim(
-        stream,
-        o.group,
-        o.consumer,
-        idleMs,
-        claimCursor,
-        'COUNT',
-        count,
-      )) as [string, RawEntry[]];
-      claimCursor = reply[0];
-      return live(reply[1]);
-    },
+    claim: (count, idleMs) =>
+      recreateOnNoGroup(async () => {
+        const reply = (await use().xautoclaim(
+          stream,
+          o.group,
+          o.consumer,
+          idleMs,
+          claimCursor,
+          'COUNT',
+          count,
+        )) as [string, RawEntry[]];
+        claimCursor = reply[0];
+        return live(reply[1]);
+      }),
     readNew: (count, blockMs) => read(count, '>', blockMs),
     async ack(ids) {
       if (ids.length > 0) await use().xack(stream, o.group, ...ids);

@@ -7,12 +7,15 @@ import { COMMON_LUA } from './common.ts';
  * earlier reservation and concurrency slot, so a retried admit never holds budget twice.
  *
  * KEYS: 1 concurrency zset, 2 rpm window, 3 rpd window, 4 tpm window, 5 request-tokens record,
- *       then 3 per counter: state hash, expiry zset, amount hash.
+ *       then 3 per counter: state hash, expiry zset, amount hash, then the workspace's counters-epoch
+ *       marker (optional).
  * ARGV: 1 requestId, 2 nowMs, 3 reservationTtlMs, 4 rpm, 5 rpd, 6 tpm, 7 maxConcurrent (-1 = none),
  *       8 estimatedTokens, 9 worstCaseMicros, 10 minMicros, 11 minuteIndex, 12 minuteEndMs,
- *       13 dayEndMs, 14 purgeLimit, 15 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs.
+ *       13 dayEndMs, 14 purgeLimit, 15 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs,
+ *       then requireSeed ('1': refuse capped requests while the epoch marker is absent).
  * Reply: {1, reserved, clamped, snapshot×6} | {2, limitCode, retryAfterMs, snapshot×6}
- *        | {3, counterIndex (1-based), cap, spent, reserved}. Snapshot nulls are -1.
+ *        | {3, counterIndex (1-based), cap, spent, reserved} | {4} (capped, counters not rebuilt yet:
+ *        nothing was changed). Snapshot nulls are -1.
  */
 export const ADMIT_LUA = `${COMMON_LUA}
 local id, now, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
@@ -21,6 +24,15 @@ local est, worst, minMicros = tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARG
 local minuteIdx, minuteEnd, dayEnd = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13])
 local purgeLimit, n = tonumber(ARGV[14]), tonumber(ARGV[15])
 local WINDOW_KEY_MS, DAY_KEY_MS, CONCURRENCY_RETRY_MS = 120000, 172800000, 1000
+
+-- Counters lost and not rebuilt from the books yet: a capped request cannot be judged (its counter
+-- would start from zero), so it is refused before anything changes. Uncapped ones go on.
+local sealed = isSealed(KEYS[6 + 3 * n])
+if not sealed and ARGV[16 + 2 * n] == '1' then
+  for i = 1, n do
+    if tonumber(ARGV[14 + i * 2]) >= 0 then return {4} end
+  end
+end
 
 local rpmUsed = rpm >= 0 and num(redis.call('GET', KEYS[2])) or 0
 local rpdUsed = rpd >= 0 and num(redis.call('GET', KEYS[3])) or 0
@@ -78,6 +90,7 @@ local expiresAt = now + ttl
 for i = 1, n do
   local k = 5 + (i - 1) * 3
   local keyTtl = tonumber(ARGV[15 + i * 2])
+  flagIfNew(KEYS[k + 1], sealed)
   redis.call('HINCRBY', KEYS[k + 1], 'reserved', int(x))
   redis.call('ZADD', KEYS[k + 2], int(expiresAt), id)
   redis.call('HSET', KEYS[k + 3], id, int(x))

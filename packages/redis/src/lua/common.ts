@@ -29,6 +29,17 @@ local function purge(state, expiry, amount, now, limit)
   if total ~= 0 then redis.call('HINCRBY', state, 'reserved', int(-total)) end
 end
 
+-- Rebuild bookkeeping (see RESTORE_LUA). \`sealed\`: the workspace's epoch marker exists, i.e. its
+-- counters hold the books' figures. While it is absent (Redis lost the counters, or never had
+-- them), a counter hash that admit/settle create is flagged 'p' (born after the loss), so the
+-- rebuild adds the books to it instead of trusting it. Call before the first write to the hash.
+local function isSealed(epochKey)
+  return epochKey == nil or redis.call('EXISTS', epochKey) == 1
+end
+local function flagIfNew(state, sealed)
+  if not sealed and redis.call('EXISTS', state) == 0 then redis.call('HSET', state, 'p', '1') end
+end
+
 -- Removes one request's reservation if it is still there (absent: already expired or released).
 local function release(state, expiry, amount, id)
   local amt = redis.call('HGET', amount, id)

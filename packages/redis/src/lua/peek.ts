@@ -36,3 +36,33 @@ local set = redis.call('HSETNX', KEYS[1], 'spent', ARGV[1])
 extend(KEYS[1], tonumber(ARGV[2]))
 return set
 `;
+
+/**
+ * Rebuild of one workspace's counters from the books after Redis lost them (SPEC §10), applied at
+ * most once per counter per loss, whatever the number of control planes doing it at once:
+ * - marker present: the workspace was rebuilt already (or never lost anything): nothing changes;
+ * - a counter that does not exist gets the books' figure;
+ * - a counter created after the loss (flagged 'p' by admit/settle: it holds only what settled since)
+ *   gets the books' figure added, once (flag 'r');
+ * - any other counter survived the loss and already holds the truth: it is left alone.
+ * The caller sends a workspace's counters in chunks; the last one (final = 1) sets the marker.
+ *
+ * KEYS: 1 epoch marker, then 1 per counter: state hash.
+ * ARGV: 1 epoch value, 2 final (1/0), 3 counter count, then 2 per counter: spentMicros, keyTtlMs.
+ * Reply: 1 applied, 0 marker already present.
+ */
+export const RESTORE_LUA = `${COMMON_LUA}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local n = tonumber(ARGV[3])
+for i = 1, n do
+  local st = KEYS[1 + i]
+  local fresh = redis.call('EXISTS', st) == 0
+  if fresh or (redis.call('HEXISTS', st, 'p') == 1 and redis.call('HEXISTS', st, 'r') == 0) then
+    redis.call('HINCRBY', st, 'spent', ARGV[2 + i * 2])
+    redis.call('HSET', st, 'r', '1')
+    extend(st, tonumber(ARGV[3 + i * 2]))
+  end
+end
+if ARGV[2] == '1' then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`;

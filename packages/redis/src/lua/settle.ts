@@ -9,7 +9,8 @@ import { COMMON_LUA } from './common.ts';
  * tokens, in a later window the actual tokens are charged to the current one.
  *
  * KEYS: 1 settled marker, 2 concurrency zset, 3 request-tokens record, 4 current tpm window,
- *       then 3 per counter: state hash, expiry zset, amount hash.
+ *       then 3 per counter: state hash, expiry zset, amount hash, then the workspace's counters-epoch
+ *       marker (optional; a counter created while it is absent is flagged for the rebuild).
  * ARGV: 1 requestId, 2 actualMicros, 3 actualTokens, 4 current minuteIndex, 5 settledTtlMs,
  *       6 counter count, then 1 per counter: keyTtlMs.
  * Reply: 1 settled now, 0 already settled.
@@ -34,8 +35,10 @@ if rec then
   redis.call('DEL', KEYS[3])
 end
 
+local sealed = isSealed(KEYS[5 + 3 * n])
 for i = 1, n do
   local k = 4 + (i - 1) * 3
+  flagIfNew(KEYS[k + 1], sealed)
   release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id)
   redis.call('HINCRBY', KEYS[k + 1], 'spent', int(actual))
   extend(KEYS[k + 1], tonumber(ARGV[6 + i]))

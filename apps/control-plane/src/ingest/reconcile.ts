@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { CounterBalanceFromBooks, Limiter } from '@tollgate/bus';
+import { type BudgetPeriod, Prisma, type PrismaClient } from '@tollgate/db';
+import { periodKey, periodWindow } from '@tollgate/policy';
+
+/**
+ * Counters rebuilt from PostgreSQL when Redis lost them (SPEC §10).
+ *
+ * The spend counters live in Redis (or in process memory, embedded) and the data plane never reads
+ * the database, so after a loss (FLUSHALL, a Redis restarted without persistence, a failover to an
+ * empty replica, an embedded restart) only the control plane can put the period's spend back. Each
+ * workspace has a counters-epoch marker next to its counters (same hash slot): it is set when the
+ * counters are known to hold the books' figures and vanishes with them. This reconciler checks the
+ * markers every `checkEveryMs` (one pipelined GET per workspace) and, for every workspace whose
+ * marker is gone, computes the settled spend of the current period per counter from the books —
+ * exactly the counters the data plane reserves on (`sa:<id>`, `tag:<name>` for tag budgets, `ws`,
+ * each with the periodKey of its own budget period) — and calls `limiter.restore`, which adds it
+ * once per loss, even with several control planes racing, and sets the marker.
+ *
+ * Meanwhile, data planes created with `requireRebuiltCounters` refuse capped requests of that
+ * workspace (503, fail closed — as when Redis is down) instead of judging them against counters
+ * that forgot the period's spend; without it they keep serving and the rebuild catches up.
+ */
+export interface CounterReconcilerOptions {
+  prisma: PrismaClient;
+  limiter: Pick<Limiter, 'epochs' | 'restore'>;
+  /** Marker check period. Default 2 000 ms. */
+  checkEveryMs?: number;
+  now?: () => number;
+  /** Told about each workspace rebuilt (operators want to know Redis lost state). */
+  onRebuilt?: (workspaceId: string, counters: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+export interface CounterReconciler {
+  /** One pass now (single-flight): rebuilds every workspace whose marker is missing. Answers the ids
+   * of the workspaces this pass rebuilt. */
+  runOnce(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+const PERIODS: BudgetPeriod[] = ['daily', 'weekly', 'monthly', 'total'];
+
+/** Start of each budget period holding `nowMs`, as dates (periods start at UTC midnight, so the
+ * daily rollups cover them exactly). */
+function periodStarts(nowMs: number): Record<BudgetPeriod, Date> {
+  return Object.fromEntries(
+    PERIODS.map((p) => [p, new Date(periodWindow(p, nowMs).start)]),
+  ) as Record<BudgetPeriod, Date>;
+}
+
+const startFor = (col: Prisma.Sql, s: Record<BudgetPeriod, Date>) => Prisma.sql`CASE ${col}::text
+  WHEN 'daily' THEN ${s.daily}::date WHEN 'weekly' THEN ${s.weekly}::date
+  WHEN 'monthly' THEN ${s.monthly}::date ELSE ${s.total}::date END`;
+
+const toNumber = (v: bigint | null): number => Number(v ?? 0n);
+
+/** Settled (billed) spend of the current period per counter of one workspace, from the rollups.
+ * Counters with nothing spent are left out (an absent counter reads as zero). */
+export async function booksBalances(
+  prisma: PrismaClient,
+  workspaceId: string,
+  nowMs: number,
+): Promise<CounterBalanceFromBooks[]> {
+  const ws = await prisma.workspace.findUnique({ where: { id: workspaceId } });
+  if (!ws) return [];
+  const starts = periodStarts(nowMs);
+  const out: CounterBalanceFromBooks[] = [];
+  const subs = await prisma.$queryRaw<
+    { id: string; period: BudgetPeriod; cap: bigint | null; spent: bigint }[]
+  >`
+    SELECT sa.id, sa."budgetPeriod"::text AS period, sa."spendCapMicros" AS cap,
+      sum(r."billedCostMicros")::bigint AS spent
+    FROM "UsageRollupDaily" r JOIN "SubAccount" sa ON sa.id = r."subAccountId"
+    WHERE r."workspaceId" = ${workspaceId} AND sa."workspaceId" = ${workspaceId}
+      AND r.day >= ${startFor(Prisma.sql`sa."budgetPeriod"`, starts)}
+    GROUP BY sa.id, sa."budgetPeriod", sa."spendCapMicros"`;
+  for (const s of subs) {
+    if (toNumber(s.spent) <= 0) continue;
+    out.push({
+      counter: {
+        scope: `sa:${s.id}`,
+        capMicros: s.cap === null ? null : Number(s.cap),
+        periodKey: periodKey(s.period, nowMs),
+      },
+      spentMicros: toNumber(s.spent),
+    });
+  }
+  const tags = await prisma.$queryRaw<
+    { tag: string; period: BudgetPeriod; cap: bigint; spent: bigint }[]
+  >`
+    SELECT b.tag, b."budgetPeriod"::text AS period, b."capMicros" AS cap,
+      sum(r."billedCostMicros")::bigint AS spent
+    FROM "TagBudget" b JOIN "TagRollupDaily" r ON r."workspaceId" = b."workspaceId" AND r.tag = b.tag
+    WHERE b."workspaceId" = ${workspaceId}
+      AND r.day >= ${startFor(Prisma.sql`b."budgetPeriod"`, starts)}
+    GROUP BY b.tag, b."budgetPeriod", b."capMicros"`;
+  for (const t of tags) {
+    if (toNumber(t.spent) <= 0) continue;
+    out.push({
+      counter: {
+        scope: `tag:${t.tag}`,
+        capMicros: Number(t.cap),
+        periodKey: periodKey(t.period, nowMs),
+      },
+      spentMicros: toNumber(t.spent),
+    });
+  }
+  const total = await prisma.usageRollupDaily.aggregate({
+    where: { workspaceId, day: { gte: starts[ws.budgetPeriod] } },
+    _sum: { billedCostMicros: true },
+  });
+  const wsSpent = toNumber(total._sum.billedCostMicros);
+  if (wsSpent > 0) {
+    out.push({
+      counter: {
+        scope: 'ws',
+        capMicros: ws.spendCapMicros === null ? null : Number(ws.spendCapMicros),
+        periodKey: periodKey(ws.budgetPeriod, nowMs),
+      },
+      spentMicros: wsSpent,
+    });
+  }
+  return out;
+}
+
+/** A reconciler without a timer (tests, one-shot tools): call `runOnce`. */
+export function createCounterReconciler(opts: CounterReconcilerOptions): CounterReconciler {
+  const now = opts.now ?? Date.now;
+  let inFlight: Promise<string[]> | null = null;
+  async function pass(): Promise<string[]> {
+    const workspaces = await opts.prisma.workspace.findMany({ select: { id: true } });
+    const ids = workspaces.map((w) => w.id);
+    const epochs = await opts.limiter.epochs(ids);
+    const rebuilt: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      if (epochs[i] !== null) continue;
+      try {
+        const balances = await booksBalances(opts.prisma, id, now());
+        const epoch = `${new Date(now()).toISOString()}/${randomUUID().slice(0, 8)}`;
+        if (await opts.limiter.restore(id, balances, epoch)) {
+          rebuilt.push(id);
+          opts.onRebuilt?.(id, balances.length);
+        }
+      } catch (err) {
+        opts.onError?.(err);
+      }
+    }
+    return rebuilt;
+  }
+  return {
+    runOnce() {
+      inFlight ??= pass().finally(() => {
+        inFlight = null;
+      });
+      return inFlight;
+    },
+    async stop() {
+      await inFlight?.catch(() => {});
+    },
+  };
+}
+
+/** Runs a first pass (so counters are rebuilt before traffic is judged), then one every
+ * `checkEveryMs`. A failing pass (Redis or PostgreSQL down) is reported and retried next tick. */
+export async function startCounterReconciler(
+  opts: CounterReconcilerOptions,
+): Promise<CounterReconciler> {
+  const r = createCounterReconciler(opts);
+  const onError = opts.onError ?? (() => {});
+  await r.runOnce().catch(onError);
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (!stopped) r.runOnce().catch(onError);
+  }, opts.checkEveryMs ?? 2_000);
+  timer.unref();
+  return {
+    runOnce: r.runOnce,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await r.stop();
+    },
+  };
+}

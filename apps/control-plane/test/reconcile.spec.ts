@@ -1,0 +1,116 @@
+import { createMemoryLimiter } from '@tollgate/bus';
+import { booksBalances, createCounterReconciler, writeUsage } from '@tollgate/control-plane';
+import { periodKey } from '@tollgate/policy';
+import type { UsageEvent } from '@tollgate/usage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, KINDS, skipKind, startHarness } from './harness.ts';
+
+let seq = 0;
+function event(workspaceId: string, subAccountId: string, over: Partial<UsageEvent>): UsageEvent {
+  const at = new Date().toISOString();
+  return {
+    v: 1,
+    requestId: `req_rec_${process.pid}_${Date.now()}_${seq++}`,
+    attempt: 0,
+    workspaceId,
+    subAccountId,
+    keyId: null,
+    tags: [],
+    model: 'openai/gpt-4o-mini',
+    servedModel: null,
+    provider: 'openai',
+    byok: false,
+    inputTokens: 1,
+    outputTokens: 1,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    providerCostMicros: 0,
+    billedCostMicros: 0,
+    estimated: false,
+    status: 'ok',
+    errorClass: null,
+    httpStatus: 200,
+    latencyMs: 1,
+    ttftMs: null,
+    retries: 0,
+    stream: false,
+    startedAt: at,
+    finishedAt: at,
+    reservationMicros: 0,
+    ...over,
+  } as UsageEvent;
+}
+
+describe.each(KINDS)('counter reconciler (books → counters) on %s', (kind) => {
+  let h: Harness;
+  beforeAll(async () => {
+    if (!skipKind(kind)) h = await startHarness(kind);
+  });
+  afterAll(async () => h?.close());
+
+  it.skipIf(skipKind(kind))(
+    'rebuilds exactly the counters the data plane uses, per budget period, from the books',
+    async () => {
+      const now = Date.now();
+      const ws = h.workspaceId;
+      await h.api('PATCH', '/v1/workspace', { spend_cap_cents: 100, budget_period: 'monthly' });
+      const monthly = (
+        await h.api('POST', '/v1/sub-accounts', { name: 'rec-m', spend_cap_cents: 10 })
+      ).body;
+      const daily = (
+        await h.api('POST', '/v1/sub-accounts', {
+          name: 'rec-d',
+          spend_cap_cents: 10,
+          budget_period: 'daily',
+        })
+      ).body;
+      const quiet = (await h.api('POST', '/v1/sub-accounts', { name: 'rec-q' })).body;
+      expect(
+        (await h.api('POST', '/v1/budgets', { tag: 'team-a', cap_cents: 5, period: 'weekly' }))
+          .status,
+      ).toBe(201);
+      const old = new Date(now - 40 * 86_400_000).toISOString();
+      await writeUsage(h.prisma, [
+        event(ws, monthly.id, { billedCostMicros: 1_000, tags: ['team-a'] }),
+        event(ws, monthly.id, { billedCostMicros: 250, tags: ['untracked'] }),
+        // Outside every current period but `total`: not counted.
+        event(ws, monthly.id, { billedCostMicros: 99_000, startedAt: old, finishedAt: old }),
+        event(ws, daily.id, { billedCostMicros: 40, tags: ['team-a'] }),
+      ]);
+      const balances = await booksBalances(h.prisma, ws, now);
+      const byScope = Object.fromEntries(balances.map((b) => [b.counter.scope, b]));
+      expect(Object.keys(byScope).sort()).toEqual(
+        [`sa:${monthly.id}`, `sa:${daily.id}`, 'tag:team-a', 'ws'].sort(),
+      );
+      expect(byScope[`sa:${monthly.id}`]).toEqual({
+        counter: {
+          scope: `sa:${monthly.id}`,
+          capMicros: 100_000,
+          periodKey: periodKey('monthly', now),
+        },
+        spentMicros: 1_250,
+      });
+      expect(byScope[`sa:${daily.id}`]!.counter.periodKey).toBe(periodKey('daily', now));
+      expect(byScope[`sa:${daily.id}`]!.spentMicros).toBe(40);
+      expect(byScope['tag:team-a']).toEqual({
+        counter: { scope: 'tag:team-a', capMicros: 50_000, periodKey: periodKey('weekly', now) },
+        spentMicros: 1_040,
+      });
+      expect(byScope.ws!.spentMicros).toBe(1_290);
+      expect(byScope[`sa:${quiet.id}`]).toBeUndefined();
+
+      // A fresh (lost) in-process limiter that fails closed until rebuilt.
+      const limiter = createMemoryLimiter({ requireRebuilt: true });
+      const reconciler = createCounterReconciler({ prisma: h.prisma, limiter, now: () => now });
+      const rebuilt = await reconciler.runOnce();
+      expect(rebuilt).toContain(ws);
+      expect(await reconciler.runOnce()).toEqual([]);
+      const spent = await limiter.spent(
+        ws,
+        balances.map((b) => b.counter),
+        now,
+      );
+      expect(spent.map((s) => s.spentMicros)).toEqual(balances.map((b) => b.spentMicros));
+    },
+  );
+});

@@ -1,0 +1,157 @@
+import { createKeys } from '@tollgate/redis';
+import { Redis } from 'ioredis';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { createMemoryLimiter } from '../src/limiter/memory.ts';
+import { createRedisLimiter } from '../src/limiter/redis.ts';
+import { CountersNotRebuiltError } from '../src/limits.ts';
+import type { Counter, Limiter } from '../src/types.ts';
+import { admitReq, counter, newId, okOf, settleReq } from './fixtures.ts';
+import { deletePrefix, type Impl, REDIS_URL, uniquePrefix } from './harness.ts';
+
+/** Two replicas created with `requireRebuilt`, and a way to lose every counter (Redis: delete the
+ * prefix' keys, as a flush would; in-process: a restart, i.e. a new limiter). */
+interface Rig {
+  replica(i: 0 | 1): Limiter;
+  lose(): Promise<void>;
+  /** Redis only: deletes just the workspace's epoch marker (evicted alone). */
+  loseMarker?(ws: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function makeRig(impl: Impl): Promise<Rig> {
+  if (impl.name === 'in-process') {
+    let limiter = createMemoryLimiter({ requireRebuilt: true });
+    return {
+      replica: () => limiter,
+      async lose() {
+        limiter = createMemoryLimiter({ requireRebuilt: true });
+      },
+      close: async () => {},
+    };
+  }
+  const prefix = uniquePrefix('rebuild');
+  const a = new Redis(REDIS_URL);
+  const b = new Redis(REDIS_URL);
+  const limiters = [a, b].map((client) =>
+    createRedisLimiter({ client, prefix, requireRebuilt: true }),
+  );
+  return {
+    replica: (i) => limiters[i]!,
+    lose: () => deletePrefix(a, prefix),
+    async loseMarker(ws) {
+      await a.del(createKeys(prefix).countersEpoch(ws));
+    },
+    async close() {
+      await deletePrefix(a, prefix);
+      await Promise.all([a.quit(), b.quit()]);
+    },
+  };
+}
+
+export function rebuildSuite(impl: Impl) {
+  let rig: Rig;
+  let ws: string;
+  beforeEach(async () => {
+    rig = await makeRig(impl);
+    ws = newId('ws');
+  });
+  afterEach(async () => rig.close());
+
+  const spentOf = async (c: Counter) => (await rig.replica(1).spent(ws, [c]))[0]!.spentMicros;
+
+  it('fails closed for capped requests until the workspace is rebuilt, uncapped ones go on', async () => {
+    const sa = newId('sa');
+    const capped = [counter(`sa:${sa}`, 10_000), counter('ws', null)];
+    const uncapped = [counter(`sa:${sa}`, null), counter('ws', null)];
+    expect(await rig.replica(0).epochs([ws])).toEqual([null]);
+    await expect(
+      rig.replica(0).admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: capped })),
+    ).rejects.toBeInstanceOf(CountersNotRebuiltError);
+    // Nothing was reserved by the refusal.
+    expect((await rig.replica(1).spent(ws, capped))[0]!.reservedMicros).toBe(0);
+    okOf(
+      await rig.replica(1).admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: uncapped })),
+    );
+    expect(await rig.replica(0).restore(ws, [], 'e1')).toBe(true);
+    expect(await rig.replica(1).epochs([ws, newId('ws')])).toEqual(['e1', null]);
+    okOf(
+      await rig.replica(0).admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: capped })),
+    );
+  });
+
+  it('rebuilds once per loss: racing restores apply the books once', async () => {
+    const sa = newId('sa');
+    const c = counter(`sa:${sa}`, 10_000);
+    const results = await Promise.all([
+      rig.replica(0).restore(ws, [{ counter: c, spentMicros: 6_000 }], 'a'),
+      rig.replica(1).restore(ws, [{ counter: c, spentMicros: 6_500 }], 'b'),
+    ]);
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect([6_000, 6_500]).toContain(await spentOf(c));
+  });
+
+  it('after a loss: books + what settled since, so the cap still holds', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 10_000), counter('ws', null)];
+    await rig.replica(0).restore(ws, [], 'first');
+    const before = admitReq(
+      { workspaceId: ws, subAccountId: sa, spend },
+      { worstCaseMicros: 6_000 },
+    );
+    okOf(await rig.replica(0).admit(before));
+    await rig.replica(0).settle(settleReq(before, 6_000));
+    // A request admitted before the loss settles after it: its counter is re-created from zero.
+    const inFlight = admitReq(
+      { workspaceId: ws, subAccountId: sa, spend },
+      { worstCaseMicros: 500 },
+    );
+    okOf(await rig.replica(1).admit(inFlight));
+    await rig.lose();
+    expect(await rig.replica(0).epochs([ws])).toEqual([null]);
+    await rig.replica(1).settle(settleReq(inFlight, 500));
+    expect(await spentOf(spend[0]!)).toBe(500);
+    // The books hold the 6 000 settled before the loss (ingested); the 500 is not ingested yet.
+    const books = [
+      { counter: spend[0]!, spentMicros: 6_000 },
+      { counter: spend[1]!, spentMicros: 6_000 },
+    ];
+    expect(await rig.replica(0).restore(ws, books, 'second')).toBe(true);
+    expect(await spentOf(spend[0]!)).toBe(6_500);
+    expect(await spentOf(spend[1]!)).toBe(6_500);
+    const tooBig = await rig
+      .replica(0)
+      .admit(
+        admitReq(
+          { workspaceId: ws, subAccountId: sa, spend },
+          { worstCaseMicros: 4_000, minMicros: 4_000 },
+        ),
+      );
+    expect(tooBig).toMatchObject({ ok: false, kind: 'spend', spentMicros: 6_500 });
+    // A later restore (marker present) changes nothing.
+    expect(await rig.replica(1).restore(ws, books, 'third')).toBe(false);
+    expect(await spentOf(spend[0]!)).toBe(6_500);
+  });
+
+  it.skipIf(impl.name !== 'redis')(
+    'a counter that survived (only the marker was lost) is left alone',
+    async () => {
+      const sa = newId('sa');
+      const c = counter(`sa:${sa}`, 10_000);
+      const legacy = counter(`sa:${newId('sa')}`, 10_000);
+      await rig.replica(0).restore(ws, [], 'first');
+      const r = admitReq({ workspaceId: ws, subAccountId: sa, spend: [c] });
+      okOf(await rig.replica(0).admit(r));
+      await rig.replica(0).settle(settleReq(r, 700));
+      // A counter written before rebuild markers existed (upgrade) holds the truth too.
+      await rig.replica(0).seed(ws, legacy, 900);
+      await rig.loseMarker!(ws);
+      const books = [
+        { counter: c, spentMicros: 700 },
+        { counter: legacy, spentMicros: 900 },
+      ];
+      expect(await rig.replica(1).restore(ws, books, 'again')).toBe(true);
+      expect(await spentOf(c)).toBe(700);
+      expect(await spentOf(legacy)).toBe(900);
+    },
+  );
+}
