@@ -12,13 +12,15 @@ const MODEL = 'openai/gpt-5.4-mini';
 const ADMIN_KEY = `sk-tg-admin-${randomBytes(24).toString('hex')}`;
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
+type Json = any;
+
 async function call(
   base: string,
   method: string,
   p: string,
   body?: unknown,
   key = ADMIN_KEY,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const res = await fetch(base + p, {
     method,
     headers: {
