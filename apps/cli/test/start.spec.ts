@@ -55,6 +55,32 @@ async function stop(r: Running): Promise<number | null> {
   return exited;
 }
 
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** The README's start command itself (`npm start`), in its own process group. */
+function npmStart(env: Record<string, string>): Running {
+  const child = spawn('npm', ['start'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (err += d));
+  return { child, stdout: () => out, stderr: () => err };
+}
+
+/** SIGTERM to npm, pnpm and tollgate alike; resolves when npm has exited. */
+async function stopGroup(r: Running): Promise<void> {
+  const { child } = r;
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  process.kill(-child.pid, 'SIGTERM');
+  await exited;
+}
+
 describe('tollgate start on the embedded default', () => {
   let dir: string;
   let env: Record<string, string>;
@@ -71,8 +97,8 @@ describe('tollgate start on the embedded default', () => {
   });
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
-  it('prints the admin key once, serves the seed call, and keeps everything across a restart', async () => {
-    const first = run(['start'], env);
+  it('`npm start` prints the admin key once, serves the seed call, and keeps everything across a restart', async () => {
+    const first = npmStart(env);
     try {
       await waitFor(
         () =>
@@ -103,7 +129,7 @@ describe('tollgate start on the embedded default', () => {
       expect(sa.key).toMatch(/^sk-tg-/);
       expect(sa.spend_cap_cents).toBe(50000);
       expect(first.stdout() + first.stderr()).not.toContain(sa.key);
-      expect(await stop(first)).toBe(0);
+      await stopGroup(first);
 
       const second = run(['start'], env);
       try {
@@ -128,7 +154,7 @@ describe('tollgate start on the embedded default', () => {
         await stop(second);
       }
     } finally {
-      await stop(first);
+      await stopGroup(first);
     }
   }, 180_000);
 
