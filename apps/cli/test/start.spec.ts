@@ -158,6 +158,18 @@ describe('tollgate start on the embedded default', () => {
     }
   }, 180_000);
 
+  it('`tollgate migrate` applies the migrations once; a second run is a no-op', async () => {
+    const dataDir = path.join(dir, 'migrate-only');
+    const once = run(['migrate'], { TOLLGATE_DATA_DIR: dataDir });
+    expect(await new Promise((r) => once.child.once('exit', r))).toBe(0);
+    expect(once.stdout()).toMatch(/"msg":"migrations applied".*_init/);
+    expect(once.stdout()).toMatch(/embedded database is up to date/);
+    const twice = run(['migrate'], { TOLLGATE_DATA_DIR: dataDir });
+    expect(await new Promise((r) => twice.child.once('exit', r))).toBe(0);
+    expect(twice.stdout()).not.toMatch(/migrations applied/);
+    expect(twice.stdout()).toMatch(/embedded database is up to date/);
+  });
+
   it('stops at start-up with one clear line naming a bad variable', async () => {
     const bad = run(['start'], {
       ...env,
