@@ -111,6 +111,13 @@ describe('tollgate start: both planes in one process, embedded', () => {
     expect(usage.by_model).toEqual([expect.objectContaining({ model_id: MODEL, requests: 2 })]);
     const tags = await call(cp, 'GET', '/v1/usage/by-tag?window=24h&tag=acme');
     expect(tags.body).toEqual([expect.objectContaining({ tag: 'acme', requests: 2 })]);
+
+    // Secrets never reach the logs: not the customer's key, the admin key or the provider key.
+    const logs = proc.stdout() + proc.stderr();
+    expect(logs).toContain('data plane listening');
+    for (const secret of [created.body.key, ADMIN_KEY, 'sk-upstream-platform-key']) {
+      expect(logs).not.toContain(secret);
+    }
   });
 
   it('enforces the allow-list, the cap and revocation before anything reaches the upstream', async () => {
