@@ -41,17 +41,19 @@ describe('tollgate start: both planes in one process, embedded', () => {
   let proc: Running;
   let dp: string;
   let cp: string;
+  let env: Record<string, string>;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'tollgate-planes-'));
     upstream = await startFakeUpstream();
-    proc = tollgate(['start'], {
+    env = {
       TOLLGATE_DATA_DIR: path.join(dir, '.tollgate'),
       TOLLGATE_CONTROL_PLANE_PORT: '0',
       TOLLGATE_DATA_PLANE_PORT: '0',
       TOLLGATE_ADMIN_KEY: ADMIN_KEY,
       OPENAI_BASE_URL: upstream.url,
       OPENAI_API_KEY: 'sk-upstream-platform-key',
-    });
+    };
+    proc = tollgate(['start'], env);
     cp = await proc.listening('control');
     dp = await proc.listening('data');
   });
@@ -177,6 +179,22 @@ describe('tollgate start: both planes in one process, embedded', () => {
     );
     expect(refused.code).toBe('invalid_api_key');
     expect(upstream.hits()).toBe(hits);
+  });
+
+  it('drains and flushes usage on SIGTERM: a request just served is in the books after a restart', async () => {
+    const sa = (await call(cp, 'POST', '/v1/sub-accounts', { name: 'last-one' })).body;
+    const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: sa.key, maxRetries: 0 });
+    await client.chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'bye' }],
+    });
+    expect(await proc.stop()).toBe(0);
+    proc = tollgate(['start'], env);
+    cp = await proc.listening('control');
+    dp = await proc.listening('data');
+    const usage = await usageOf(cp, sa.id);
+    expect(usage.summary.requests).toBe(1);
+    expect(usage.summary.cost_cents).toBeGreaterThan(0);
   });
 });
 
