@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 GENERATED=(packages/db/src/generated apps/control-plane/src/generated schema)
 npx -y pnpm@10.34.9 exec prisma generate >/dev/null
 npx -y pnpm@10.34.9 exec tsx apps/control-plane/src/graphql/print-schema.ts
+npx -y pnpm@10.34.9 exec tsx apps/control-plane/src/wire-schemas/print.ts >/dev/null
 if [ "${1:-}" = "--check" ]; then
   if [ -n "$(git status --porcelain -- "${GENERATED[@]}")" ]; then
     echo "generated files drifted from the code; run 'pnpm generate' and commit:" >&2
