@@ -11,6 +11,7 @@ import {
   ensureDefaultWorkspace,
   type PolicyPublisher,
   startCounterReconciler,
+  startEventServices,
   startUsageIngest,
   type UsageIngest,
 } from '@tollgate/control-plane';
@@ -100,7 +101,16 @@ export async function startControlPlane(
     bus: bus.policy,
     onError: (err) => log('error', 'policy publish failed', { error: String(err) }),
   });
+  // Budget events: live fan-out over the bus (Redis pub/sub or in-process) and the webhook queue.
+  const events = await startEventServices({
+    prisma: db.prisma,
+    events: bus.events,
+    secretKey,
+    allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
+    onError: (err) => log('error', 'event delivery failed', { error: String(err) }),
+  });
   const deps = {
+    ...events.deps,
     prisma: db.prisma,
     secretKey,
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
@@ -126,6 +136,7 @@ export async function startControlPlane(
     usage: bus.usage,
     group: 'control-plane',
     consumer: `${hostname()}-${process.pid}`,
+    afterWrite: events.afterUsage,
     onError: (err) => log('error', 'usage ingest failed', { error: String(err) }),
   });
   // Spend counters come from the books whenever Redis has lost them (and on a first start).
@@ -153,6 +164,7 @@ export async function startControlPlane(
       await reconciler.stop();
       await publisher.stop();
       await ingest.stop();
+      await events.stop();
     },
   };
 }

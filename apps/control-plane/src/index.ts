@@ -1,3 +1,13 @@
+export { createEventHub, type EventHub } from './events/hub.ts';
+export { createEventPipeline, type EventPipeline } from './events/pipeline.ts';
+export { recordEvents } from './events/record.ts';
+export {
+  type EventServices,
+  type EventServicesOptions,
+  startEventServices,
+} from './events/start.ts';
+export { DEFAULT_THRESHOLDS, evaluateUsage } from './events/thresholds.ts';
+export type { EventDraft, SpendUpdate, StoredEvent } from './events/types.ts';
 export { startUsageIngest, type UsageIngest } from './ingest/consumer.ts';
 export {
   booksBalances,
@@ -13,3 +23,11 @@ export { REST_PREFIXES } from './rest/router.ts';
 export { buildControlPlane, type ControlPlane, type ControlPlaneOptions } from './server.ts';
 export type { PolicyChange, ServiceDeps } from './services/context.ts';
 export { createWorkspace, ensureDefaultWorkspace } from './services/workspaces.ts';
+export {
+  createWebhookDispatcher,
+  defaultBackoffMs,
+  RETRY_SCHEDULE_MS,
+  type WebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from './webhooks/dispatcher.ts';
+export { signWebhook } from './webhooks/sign.ts';

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGraphQLHandler } from './graphql/index.ts';
+import { attachGraphQLWs } from './graphql/ws.ts';
 import { HttpError, sendError, sendJson } from './rest/http.ts';
 import { createRestHandler, type RestDeps } from './rest/router.ts';
 
@@ -17,7 +18,8 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-/** The control plane's HTTP surface: `/graphql`, the REST façade, `/healthz`, `/readyz`. */
+/** The control plane's HTTP surface: `/graphql` (HTTP and graphql-ws), the REST façade,
+ * `/healthz`, `/readyz`. */
 export function buildControlPlane(deps: ControlPlaneOptions): ControlPlane {
   const rest = createRestHandler(deps);
   const graphql = createGraphQLHandler(deps);
@@ -49,6 +51,7 @@ export function buildControlPlane(deps: ControlPlaneOptions): ControlPlane {
     });
   });
   server.keepAliveTimeout = 5_000;
+  const ws = attachGraphQLWs(server, deps, graphql.schema);
   return {
     server,
     start: (port, host = '127.0.0.1') =>
@@ -56,10 +59,12 @@ export function buildControlPlane(deps: ControlPlaneOptions): ControlPlane {
         server.once('error', reject);
         server.listen(port, host, () => resolve((server.address() as AddressInfo).port));
       }),
-    stop: () =>
-      new Promise((resolve) => {
+    stop: async () => {
+      await ws.close();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
-      }),
+      });
+    },
   };
 }

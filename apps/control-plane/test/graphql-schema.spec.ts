@@ -74,6 +74,15 @@ describe('GraphQL schema', () => {
   });
 });
 
+describe('subscriptions', () => {
+  it('has the live fields of SPEC §5', () => {
+    expect(Object.keys(schema.getSubscriptionType()!.getFields()).sort()).toEqual([
+      'budgetEvents',
+      'spendUpdates',
+    ]);
+  });
+});
+
 describe('depth limit', () => {
   const nested = (depth: number) => `{ ${'a { '.repeat(depth - 1)}b${' }'.repeat(depth - 1)} }`;
   const errorsAt = (source: string) => validate(schema, parse(source), [depthLimit(10)]);

@@ -1,4 +1,6 @@
 import { Redis } from 'ioredis';
+import { createMemoryEventBus } from './events/memory.ts';
+import { createRedisEventBus } from './events/redis.ts';
 import { createMemoryLimiter } from './limiter/memory.ts';
 import { createRedisLimiter } from './limiter/redis.ts';
 import { createMemoryPolicyBus } from './policy/memory.ts';
@@ -37,14 +39,16 @@ export function createBus(opts: BusOptions): Bus {
     });
     const policy = createMemoryPolicyBus();
     const usage = createMemoryUsageStream({ maxLen: opts.usageMaxLen });
+    const events = createMemoryEventBus();
     const close = async () => {
-      await Promise.all([limiter.close(), policy.close(), usage.close()]);
+      await Promise.all([limiter.close(), policy.close(), usage.close(), events.close()]);
     };
-    return { mode: 'in-process', limiter, policy, usage, close };
+    return { mode: 'in-process', limiter, policy, usage, events, close };
   }
   const client = new Redis(opts.redisUrl, {
     commandTimeout: opts.commandTimeoutMs ?? 2_000,
     maxRetriesPerRequest: 1,
+    enableAutoPipelining: true,
   });
   // Errors surface on the commands that hit them; an unhandled 'error' event would crash the process.
   client.on('error', () => {});
@@ -57,10 +61,11 @@ export function createBus(opts: BusOptions): Bus {
   });
   const policy = createRedisPolicyBus({ client, prefix });
   const usage = createRedisUsageStream({ client, prefix, maxLen: opts.usageMaxLen });
+  const events = createRedisEventBus({ client, prefix });
   const close = async () => {
-    await Promise.all([policy.close(), usage.close()]);
+    await Promise.all([policy.close(), usage.close(), events.close()]);
     await limiter.close();
     await client.quit().catch(() => client.disconnect());
   };
-  return { mode: 'redis', limiter, policy, usage, close };
+  return { mode: 'redis', limiter, policy, usage, events, close };
 }

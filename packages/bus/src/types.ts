@@ -178,11 +178,24 @@ export interface UsageStream {
   close(): Promise<void>;
 }
 
+/**
+ * Fan-out of committed events (budget events, spend updates) to every control-plane replica, so a
+ * subscriber connected to any replica hears what another replica ingested. Fire-and-forget like
+ * pub/sub: the durable copy is in PostgreSQL; a replica that was away misses live messages.
+ */
+export interface EventBus {
+  publish(message: string): Promise<void>;
+  /** Resolves once subscribed; the returned function unsubscribes. */
+  subscribe(onMessage: (message: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
 export interface Bus {
   mode: 'redis' | 'in-process';
   limiter: Limiter;
   policy: PolicyBus;
   usage: UsageStream;
+  events: EventBus;
   /** Stops the consumers and subscriptions it created (a consumer's batch in flight is finished and
    * acked first), then closes the connections it opened. */
   close(): Promise<void>;

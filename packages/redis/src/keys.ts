@@ -52,6 +52,8 @@ export interface TollgateKeys {
   policyLatest(): string;
   /** Pub/sub channel: policy revision announcements. */
   policyChannel(): string;
+  /** Pub/sub channel: budget events and spend updates, control plane → control planes. */
+  eventsChannel(): string;
   /** STREAM: usage events, data plane → control plane. */
   usageStream(): string;
   /** SCAN MATCH patterns covering exactly the keys built from this prefix (tests, resets). */
@@ -87,6 +89,7 @@ export function createKeys(prefix: string): TollgateKeys {
     countersEpoch: (ws) => `${tag(ws)}:epoch`,
     policyLatest: () => `${root}:policy:latest`,
     policyChannel: () => `${root}:policy:announce`,
+    eventsChannel: () => `${root}:events`,
     usageStream: () => `${root}:usage`,
     patterns: () => [`{${root}:*`, `${root}:*`],
   };

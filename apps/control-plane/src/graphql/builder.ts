@@ -51,3 +51,4 @@ export const builder = new SchemaBuilder<{
 // Root types, empty here: every domain file in types/ adds its own queries and mutations.
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});

@@ -9,6 +9,7 @@ import './types/budget.ts';
 import './types/price.ts';
 import './types/provider-key.ts';
 import './types/webhook.ts';
+import './types/events.ts';
 
 /** The control-plane schema: every domain registers itself on the builder when imported. */
 export const schema = builder.toSchema();

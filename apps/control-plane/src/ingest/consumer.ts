@@ -21,6 +21,10 @@ export interface UsageIngestOptions {
   batchSize?: number;
   /** Called with the events that were new (not replays), after they committed. */
   onIngested?: (events: UsageEvent[]) => void;
+  /** Awaited after the write commits, with every event of the delivery (replays included, so work
+   * lost to a crash between the write and this call is redone on redelivery: it must be
+   * idempotent). If it throws, the entries are not acknowledged and come again. */
+  afterWrite?: (events: UsageEvent[]) => Promise<void>;
   onError?: (err: unknown) => void;
 }
 
@@ -64,6 +68,7 @@ export async function startUsageIngest(opts: UsageIngestOptions): Promise<UsageI
       const events = decodeEntries(entries, opts.onError);
       if (events.length === 0) return;
       const fresh = await writeUsage(opts.prisma, events);
+      await opts.afterWrite?.(events);
       if (fresh.length > 0) opts.onIngested?.(fresh);
     },
   });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EventHub } from '../events/hub.ts';
 import { type Authenticator, authorize } from '../lib/authz.ts';
 import type { WebhookDeps } from '../services/webhooks.ts';
 import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
@@ -6,6 +7,8 @@ import { ROUTES, type Route } from './routes.ts';
 
 export interface RestDeps extends WebhookDeps {
   authenticator: Authenticator;
+  /** Live events for GraphQL subscriptions; without it, subscriptions answer SERVICE_UNAVAILABLE. */
+  events?: EventHub;
   log: (level: 'error' | 'info', msg: string, fields?: Record<string, unknown>) => void;
 }
 

@@ -240,6 +240,33 @@ export const ROUTES: Route[] = [
       ok(json.webhookJson(await webhooks.deleteWebhook(deps, caller, params.id!))),
   },
   {
+    method: 'PATCH',
+    path: '/v1/webhooks/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) =>
+      ok(json.webhookJson(await webhooks.updateWebhook(deps, caller, params.id!, await body()))),
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/:id/rotate-secret',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) => {
+      const r = await webhooks.rotateWebhookSecret(deps, caller, params.id!);
+      return ok({ ...json.webhookJson(r.endpoint), secret: r.secret });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/:id/deliveries/:deliveryId/replay',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) =>
+      ok(
+        json.deliveryJson(
+          await webhooks.replayDelivery(deps, caller, params.id!, params.deliveryId!),
+        ),
+      ),
+  },
+  {
     method: 'GET',
     path: '/v1/webhooks/:id/deliveries',
     action: 'workspace.read',

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../lib/errors.ts';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { newId, randomBase62 } from '../lib/ids.ts';
 import { seal } from '../lib/seal.ts';
 import { parseInput } from '../lib/validation.ts';
@@ -26,10 +26,31 @@ const createSchema = z.strictObject({
   events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).max(WEBHOOK_EVENTS.length),
 });
 
+const updateSchema = z
+  .strictObject({
+    url: httpUrl.optional(),
+    events: createSchema.shape.events.optional(),
+    status: z.enum(['enabled', 'disabled']).optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, { message: 'give url, events or status' });
+
 export interface WebhookDeps extends ServiceDeps {
   /** Allow loopback/private receivers (tests, on-prem). Off by default: SSRF protection. */
   allowPrivateWebhookUrls?: boolean;
+  /** Wakes the webhook dispatcher after deliveries became due (replay, re-enable). */
+  onWebhooksQueued?: () => void;
 }
+
+function checkUrl(deps: WebhookDeps, url: string) {
+  if (!deps.allowPrivateWebhookUrls && isPrivateHost(new URL(url).hostname)) {
+    throw new ValidationError(
+      'url: private, loopback and link-local addresses are not allowed',
+      'url',
+    );
+  }
+}
+
+const newSecret = () => `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
 
 /** Literal private, loopback and link-local targets are refused (names are checked at delivery). */
 export function isPrivateHost(hostname: string): boolean {
@@ -62,13 +83,8 @@ export function isPrivateHost(hostname: string): boolean {
 
 export async function createWebhook(deps: WebhookDeps, caller: Caller, raw: unknown) {
   const input = parseInput(createSchema, raw);
-  if (!deps.allowPrivateWebhookUrls && isPrivateHost(new URL(input.url).hostname)) {
-    throw new ValidationError(
-      'url: private, loopback and link-local addresses are not allowed',
-      'url',
-    );
-  }
-  const secret = `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
+  checkUrl(deps, input.url);
+  const secret = newSecret();
   const endpoint = await mutate(
     deps,
     caller,
@@ -122,4 +138,81 @@ export async function listDeliveries(deps: ServiceDeps, caller: Caller, endpoint
     take: 100,
     include: { log: { orderBy: { attempt: 'asc' } } },
   });
+}
+
+/** Changes url, events or status (`disabled` stops deliveries; `enabled` resumes the pending ones). */
+export async function updateWebhook(deps: WebhookDeps, caller: Caller, id: string, raw: unknown) {
+  const input = parseInput(updateSchema, raw);
+  if (input.url) checkUrl(deps, input.url);
+  await findWebhook(deps, caller, id);
+  const endpoint = await mutate(
+    deps,
+    caller,
+    () => ({
+      action: 'webhook.update',
+      targetType: 'webhook',
+      targetId: id,
+      data: { fields: Object.keys(input) },
+    }),
+    null,
+    (tx: Tx) =>
+      tx.webhookEndpoint.update({
+        where: { id },
+        data: { ...input, ...(input.events ? { events: [...new Set(input.events)] } : {}) },
+      }),
+  );
+  if (endpoint.status === 'enabled') deps.onWebhooksQueued?.();
+  return endpoint;
+}
+
+/** A new signing secret, effective for the next attempt; shown once. */
+export async function rotateWebhookSecret(deps: WebhookDeps, caller: Caller, id: string) {
+  await findWebhook(deps, caller, id);
+  const secret = newSecret();
+  const endpoint = await mutate(
+    deps,
+    caller,
+    () => ({ action: 'webhook.rotate_secret', targetType: 'webhook', targetId: id }),
+    null,
+    (tx: Tx) =>
+      tx.webhookEndpoint.update({
+        where: { id },
+        data: { sealedSecret: seal(deps.secretKey, secret) },
+      }),
+  );
+  return { endpoint, secret };
+}
+
+/**
+ * Sends a delivery again (same `webhook-id`, so receivers can still deduplicate): it becomes
+ * pending and due now. Refused while the endpoint is disabled — enable it first.
+ */
+export async function replayDelivery(
+  deps: WebhookDeps,
+  caller: Caller,
+  endpointId: string,
+  deliveryId: string,
+) {
+  const endpoint = await findWebhook(deps, caller, endpointId);
+  if (endpoint.status !== 'enabled') {
+    throw new ConflictError(`webhook ${endpointId} is disabled: enable it before replaying`);
+  }
+  const found = await deps.prisma.webhookDelivery.findFirst({
+    where: { id: deliveryId, endpointId, workspaceId: caller.workspaceId },
+  });
+  if (!found) throw new NotFoundError('delivery', deliveryId);
+  const delivery = await mutate(
+    deps,
+    caller,
+    () => ({ action: 'webhook.replay', targetType: 'webhook_delivery', targetId: deliveryId }),
+    null,
+    (tx: Tx) =>
+      tx.webhookDelivery.update({
+        where: { id: deliveryId },
+        data: { status: 'pending', nextAttemptAt: new Date() },
+        include: { log: { orderBy: { attempt: 'asc' } } },
+      }),
+  );
+  deps.onWebhooksQueued?.();
+  return delivery;
 }

@@ -15,6 +15,10 @@ export const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
   }),
 });
 
+const WebhookStatus = builder.enumType('WebhookStatus', {
+  values: ['enabled', 'disabled'] as const,
+});
+
 const WebhookAttempt = builder.prismaObject('WebhookAttempt', {
   fields: (t) => ({
     attempt: t.exposeInt('attempt'),
@@ -86,6 +90,35 @@ builder.mutationFields((t) => ({
     },
     resolve: (_root, args, ctx) =>
       webhooks.createWebhook(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
+  }),
+  updateWebhook: t.field({
+    type: WebhookEndpoint,
+    description: 'Change url, events or status (`disabled` pauses deliveries, `enabled` resumes).',
+    errors: { types: MUTATION_ERRORS },
+    args: {
+      id: t.arg.id({ required: true }),
+      url: t.arg.string(),
+      events: t.arg.stringList(),
+      status: t.arg({ type: WebhookStatus }),
+    },
+    resolve: (_root, { id, ...rest }, ctx) =>
+      webhooks.updateWebhook(ctx.deps, callerFor(ctx, 'workspace.write'), id, serviceInput(rest)),
+  }),
+  rotateWebhookSecret: t.field({
+    type: CreateWebhookPayload,
+    description: 'A new signing secret, used from the next attempt on; shown this once.',
+    errors: { types: MUTATION_ERRORS },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      webhooks.rotateWebhookSecret(ctx.deps, callerFor(ctx, 'workspace.write'), id),
+  }),
+  replayWebhookDelivery: t.field({
+    type: WebhookDelivery,
+    description: 'Send a delivery again, now, with the same `webhook-id`.',
+    errors: { types: MUTATION_ERRORS },
+    args: { webhookId: t.arg.id({ required: true }), deliveryId: t.arg.id({ required: true }) },
+    resolve: (_root, { webhookId, deliveryId }, ctx) =>
+      webhooks.replayDelivery(ctx.deps, callerFor(ctx, 'workspace.write'), webhookId, deliveryId),
   }),
   deleteWebhook: t.field({
     type: WebhookEndpoint,

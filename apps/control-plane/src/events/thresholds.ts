@@ -1,0 +1,216 @@
+import type { CounterBalanceFromBooks } from '@tollgate/bus';
+import type { PrismaClient } from '@tollgate/db';
+import { periodKey } from '@tollgate/policy';
+import type { UsageEvent } from '@tollgate/usage';
+import { booksBalances } from '../ingest/reconcile.ts';
+import type { EventDraft, EventScope, SpendUpdate } from './types.ts';
+
+/** Default warning thresholds, as fractions of a cap (SPEC §8: 80 %). */
+export const DEFAULT_THRESHOLDS: readonly number[] = [0.8];
+
+const RATE_LIMITS = new Set(['rpm', 'rpd', 'tpm', 'concurrency']);
+const MINUTE_MS = 60_000;
+
+const cents = (micros: number) => micros / 10_000;
+
+const SPEND_REFUSALS = new Set(['spend_cap_reached', 'tag_budget_reached']);
+
+/** What one workspace's part of a batch touched, and which budgets refused requests (402). */
+interface Touched {
+  subs: Set<string>;
+  tags: Set<string>;
+  /** Counter scopes that may have refused a request: each set holds the candidates of one 402. */
+  refusals: string[][];
+}
+
+function touchedByWorkspace(usage: readonly UsageEvent[]): Map<string, Touched> {
+  const out = new Map<string, Touched>();
+  for (const e of usage) {
+    const w = out.get(e.workspaceId) ?? { subs: new Set(), tags: new Set(), refusals: [] };
+    out.set(e.workspaceId, w);
+    if (e.subAccountId) w.subs.add(e.subAccountId);
+    for (const tag of e.tags) w.tags.add(tag);
+    if (e.status !== 'blocked' || !e.errorClass || !SPEND_REFUSALS.has(e.errorClass)) continue;
+    // The usage record names the kind of budget that refused, not which one: the sub-account or
+    // the workspace cap, or one of the request's tag budgets.
+    w.refusals.push(
+      e.errorClass === 'tag_budget_reached'
+        ? e.tags.map((t) => `tag:${t}`)
+        : [...(e.subAccountId ? [`sa:${e.subAccountId}`] : []), 'ws'],
+    );
+  }
+  return out;
+}
+
+interface Budget {
+  scope: string;
+  kind: EventScope;
+  subAccountId: string | null;
+  tag: string | null;
+  capMicros: number;
+  spentMicros: number;
+  periodKey: string;
+}
+
+function budgetOf(b: CounterBalanceFromBooks, touched: Touched): Budget | null {
+  const { scope, capMicros, periodKey: key } = b.counter;
+  if (capMicros === null || capMicros <= 0) return null;
+  const common = { scope, capMicros, spentMicros: b.spentMicros, periodKey: key };
+  if (scope.startsWith('sa:')) {
+    const id = scope.slice(3);
+    if (!touched.subs.has(id)) return null;
+    return { ...common, kind: 'sub_account', subAccountId: id, tag: null };
+  }
+  if (scope.startsWith('tag:')) {
+    const tag = scope.slice(4);
+    if (!touched.tags.has(tag)) return null;
+    return { ...common, kind: 'tag', subAccountId: null, tag };
+  }
+  return { ...common, kind: 'workspace', subAccountId: null, tag: null };
+}
+
+function budgetDraft(
+  workspaceId: string,
+  b: Budget,
+  type: 'warning' | 'exhausted',
+  threshold: number,
+  refused = false,
+): EventDraft {
+  // The cap is part of the key: raising (or lowering) a cap re-arms its thresholds for the period.
+  const key = `${workspaceId}:${b.scope}:${b.periodKey}:${b.capMicros}`;
+  return {
+    workspaceId,
+    subAccountId: b.subAccountId,
+    tag: b.tag,
+    scope: b.kind,
+    type,
+    eventType: `${b.kind}.budget.${type}`,
+    dedupeKey: type === 'warning' ? `${key}:warning:${threshold}` : `${key}:exhausted`,
+    data: {
+      cap_cents: cents(b.capMicros),
+      spent_cents: cents(b.spentMicros),
+      period: b.periodKey,
+      threshold,
+      ...(refused ? { refused: true } : {}),
+    },
+  };
+}
+
+/**
+ * Threshold events of one workspace: a `warning` per threshold crossed and `exhausted` at 100 %,
+ * judged on the books' settled spend. A budget that refused a request (402) is exhausted too, even
+ * below 100 %: with `max_tokens` clamped to fit, settled spend approaches the cap without reaching
+ * it. Of a refusal's candidates, the budget closest to its cap is taken as the one that refused.
+ */
+function thresholdDrafts(
+  workspaceId: string,
+  balances: CounterBalanceFromBooks[],
+  touched: Touched,
+  thresholds: readonly number[],
+): EventDraft[] {
+  const drafts: EventDraft[] = [];
+  const budgets = new Map<string, Budget>();
+  for (const balance of balances) {
+    const b = budgetOf(balance, touched);
+    if (!b) continue;
+    budgets.set(b.scope, b);
+    for (const t of thresholds) {
+      if (b.spentMicros < t * b.capMicros) break;
+      drafts.push(budgetDraft(workspaceId, b, 'warning', t));
+    }
+    if (b.spentMicros >= b.capMicros) drafts.push(budgetDraft(workspaceId, b, 'exhausted', 1));
+  }
+  for (const candidates of touched.refusals) {
+    const ratio = (b: Budget) => b.spentMicros / b.capMicros;
+    const refusedBy = candidates
+      .map((scope) => budgets.get(scope))
+      .filter((b): b is Budget => b !== undefined)
+      .sort((a, b) => ratio(b) - ratio(a))[0];
+    if (refusedBy && refusedBy.spentMicros < refusedBy.capMicros) {
+      drafts.push(budgetDraft(workspaceId, refusedBy, 'exhausted', 1, true));
+    }
+  }
+  return drafts;
+}
+
+/**
+ * Events owed by a batch of usage (SPEC §8). Every draft carries a dedupe key, so evaluating the
+ * same batch twice (an ingest retried after a crash, two replicas) stores each event once:
+ * - `warning` per threshold and `exhausted` once per budget period, for every capped sub-account,
+ *   tag budget and the workspace touched by the batch (see thresholdDrafts);
+ * - `rate_limited` at most once per sub-account per UTC minute (blocked with rpm/rpd/tpm/concurrency);
+ * - `request_failed` once per failed (dispatched, then errored) request.
+ * Also answers the live spend of every sub-account in the batch, for `spendUpdates`.
+ */
+export async function evaluateUsage(
+  prisma: PrismaClient,
+  usage: readonly UsageEvent[],
+  opts: { thresholds?: readonly number[]; nowMs?: number } = {},
+): Promise<{ drafts: EventDraft[]; spend: SpendUpdate[] }> {
+  const nowMs = opts.nowMs ?? Date.now();
+  const thresholds = [...(opts.thresholds ?? DEFAULT_THRESHOLDS)]
+    .filter((t) => t > 0 && t < 1)
+    .sort((a, b) => a - b);
+  const drafts: EventDraft[] = requestEvents(usage);
+  const spend: SpendUpdate[] = [];
+  for (const [workspaceId, touched] of touchedByWorkspace(usage)) {
+    const balances = await booksBalances(prisma, workspaceId, nowMs);
+    drafts.push(...thresholdDrafts(workspaceId, balances, touched, thresholds));
+    if (touched.subs.size === 0) continue;
+    const spent = new Map(balances.map((b) => [b.counter.scope, b.spentMicros]));
+    const subs = await prisma.subAccount.findMany({
+      where: { workspaceId, id: { in: [...touched.subs] } },
+      select: { id: true, spendCapMicros: true, budgetPeriod: true },
+    });
+    for (const s of subs) {
+      spend.push({
+        workspaceId,
+        subAccountId: s.id,
+        spentMicros: spent.get(`sa:${s.id}`) ?? 0,
+        capMicros: s.spendCapMicros === null ? null : Number(s.spendCapMicros),
+        periodKey: periodKey(s.budgetPeriod, nowMs),
+        at: new Date(nowMs).toISOString(),
+      });
+    }
+  }
+  return { drafts, spend };
+}
+
+/** `rate_limited` and `request_failed`, straight from the usage records. */
+function requestEvents(usage: readonly UsageEvent[]): EventDraft[] {
+  const drafts: EventDraft[] = [];
+  for (const e of usage) {
+    if (!e.subAccountId) continue;
+    const base = {
+      workspaceId: e.workspaceId,
+      subAccountId: e.subAccountId,
+      tag: null,
+      scope: 'sub_account' as const,
+    };
+    const request = {
+      request_id: e.requestId,
+      model: e.model,
+      error_class: e.errorClass,
+      http_status: e.httpStatus,
+    };
+    if (e.status === 'blocked' && e.errorClass && RATE_LIMITS.has(e.errorClass)) {
+      const minute = Math.floor(Date.parse(e.startedAt) / MINUTE_MS);
+      drafts.push({
+        ...base,
+        type: 'rate_limited',
+        eventType: 'sub_account.rate_limited',
+        dedupeKey: `${e.workspaceId}:sa:${e.subAccountId}:rate_limited:${minute}`,
+        data: { ...request, limit: e.errorClass },
+      });
+    } else if (e.status === 'error') {
+      drafts.push({
+        ...base,
+        type: 'request_failed',
+        eventType: 'sub_account.request.failed',
+        dedupeKey: `${e.workspaceId}:request_failed:${e.requestId}`,
+        data: request,
+      });
+    }
+  }
+  return drafts;
+}

@@ -1,0 +1,81 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type GraphQLSchema, specifiedRules, validate } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Principal } from '../lib/authz.ts';
+import type { RestDeps } from '../rest/router.ts';
+import type { GraphQLContext } from './context.ts';
+import { depthLimit } from './depth-limit.ts';
+import { MAX_QUERY_DEPTH } from './index.ts';
+
+/** Subscription messages are small documents; larger frames close the socket. */
+const MAX_FRAME_BYTES = 64 * 1024;
+
+export interface GraphQLWsServer {
+  /** Closes every socket (their subscriptions end) and stops accepting upgrades. */
+  close(): Promise<void>;
+}
+
+/**
+ * GraphQL subscriptions over graphql-ws on the control plane's own HTTP server, at `/graphql`
+ * (the same path as queries over HTTP). The admin key goes in `connection_init`:
+ * `{ "authorization": "Bearer sk-tg-admin-…" }` (browsers cannot set headers on a WebSocket).
+ * A missing or refused key closes the socket with 4403 Forbidden before any subscription runs;
+ * every subscription then goes through the same `authorize()` as queries and only ever sees the
+ * key's own workspace.
+ */
+export function attachGraphQLWs(
+  server: Server,
+  deps: RestDeps,
+  schema: GraphQLSchema,
+): GraphQLWsServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
+  const principals = new WeakMap<object, Principal>();
+  const rules = [...specifiedRules, depthLimit(MAX_QUERY_DEPTH)];
+  const disposable = useServer<Record<string, unknown> | undefined>(
+    {
+      schema,
+      validate: (s, document) => validate(s, document, rules),
+      onConnect: async (ctx) => {
+        const params = ctx.connectionParams ?? {};
+        const authorization = params.authorization ?? params.Authorization;
+        try {
+          const principal = await deps.authenticator.authenticate(
+            typeof authorization === 'string' ? authorization : null,
+            ctx.extra.request.socket.remoteAddress ?? '',
+          );
+          if (principal.kind !== 'admin') return false;
+          principals.set(ctx.extra.socket, principal);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      context: (ctx): GraphQLContext => ({
+        deps,
+        principal: principals.get(ctx.extra.socket) ?? { kind: 'anonymous' },
+      }),
+    },
+    wss,
+    12_000,
+  );
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    if (pathname !== '/graphql') {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+  return {
+    async close() {
+      server.off('upgrade', onUpgrade);
+      for (const client of wss.clients) client.close(1001, 'Going away');
+      await disposable.dispose();
+      for (const client of wss.clients) client.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,204 @@
+import type { PrismaClient, Tx } from '@tollgate/db';
+import { newId } from '../lib/ids.ts';
+import { unseal } from '../lib/seal.ts';
+import { type SendResult, sendWebhook } from './send.ts';
+import { signWebhook } from './sign.ts';
+
+/** Pause before retry n (1-based), before jitter: ~23.7 h in all over 10 retries. */
+export const RETRY_SCHEDULE_MS = [
+  5_000, 30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000,
+  28_800_000,
+];
+
+/** Exponential-ish backoff with ±20 % jitter, so failing receivers are not hit in lockstep. */
+export function defaultBackoffMs(attempt: number): number {
+  const base = RETRY_SCHEDULE_MS[Math.min(attempt, RETRY_SCHEDULE_MS.length) - 1] ?? 5_000;
+  return Math.round(base * (0.8 + Math.random() * 0.4));
+}
+
+export interface WebhookDispatcherOptions {
+  prisma: PrismaClient;
+  secretKey: Buffer;
+  /** Loopback/private receivers allowed (tests, on-prem). Default false. */
+  allowPrivateUrls?: boolean;
+  /** Per attempt, answer included. Default 10 000. */
+  timeoutMs?: number;
+  /** How often to look for due deliveries when nobody kicked. Default 1 000. */
+  pollMs?: number;
+  /** Deliveries claimed (and sent concurrently) at once. Default 10. */
+  batchSize?: number;
+  /** Attempts before a delivery fails for good (and its endpoint is disabled). Default 11. */
+  maxAttempts?: number;
+  backoffMs?: (attempt: number) => number;
+  /** Bytes of the receiver's answer kept in the log. Default 1 024. */
+  excerptBytes?: number;
+  /** Told after an endpoint was disabled for repeated failure (emit `webhook.endpoint.disabled`). */
+  onEndpointDisabled?: (endpoint: { id: string; workspaceId: string; url: string }) => void;
+  onError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+export interface WebhookDispatcher {
+  start(): void;
+  /** Claims and sends every delivery due now, once; answers how many were claimed. */
+  runOnce(): Promise<number>;
+  /** Look for due deliveries now (they were just queued). */
+  kick(): void;
+  /** Stops claiming; attempts in flight finish and are logged first. */
+  stop(): Promise<void>;
+}
+
+interface Claimed {
+  id: string;
+  endpointId: string;
+  workspaceId: string;
+  payload: unknown;
+  attempts: number;
+}
+
+/**
+ * The durable delivery queue's worker. Deliveries are rows (queued with their event, in the same
+ * transaction); a worker claims due rows with `FOR UPDATE SKIP LOCKED`, bumping the attempt number
+ * and leasing the row (its next attempt time moves past the attempt's timeout) in the same
+ * statement, so two control planes never send the same attempt, and a worker that dies mid-attempt
+ * only delays it until the lease ends (at least once). The outcome is logged and the row rescheduled
+ * only if it still holds this attempt number.
+ */
+export function createWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
+  const now = opts.now ?? Date.now;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const batchSize = opts.batchSize ?? 10;
+  const maxAttempts = opts.maxAttempts ?? RETRY_SCHEDULE_MS.length + 1;
+  const backoff = opts.backoffMs ?? defaultBackoffMs;
+  const leaseMs = timeoutMs + 30_000;
+  const send = {
+    timeoutMs,
+    excerptBytes: opts.excerptBytes ?? 1_024,
+    allowPrivateUrls: opts.allowPrivateUrls ?? false,
+  };
+  let stopped = true;
+  let loop: Promise<void> | null = null;
+  let wake: (() => void) | null = null;
+  let kicked = false;
+
+  async function claim(): Promise<Claimed[]> {
+    const at = new Date(now());
+    return opts.prisma.$queryRaw<Claimed[]>`
+      UPDATE "WebhookDelivery" d
+      SET attempts = d.attempts + 1, "nextAttemptAt" = ${new Date(at.getTime() + leaseMs)},
+        "updatedAt" = ${at}
+      FROM (
+        SELECT wd.id FROM "WebhookDelivery" wd
+        JOIN "WebhookEndpoint" e ON e.id = wd."endpointId"
+        WHERE wd.status = 'pending' AND wd."nextAttemptAt" <= ${at} AND e.status = 'enabled'
+        ORDER BY wd."nextAttemptAt"
+        LIMIT ${batchSize}
+        FOR UPDATE OF wd SKIP LOCKED
+      ) due
+      WHERE d.id = due.id
+      RETURNING d.id, d."endpointId", d."workspaceId", d.payload, d.attempts`;
+  }
+
+  async function deliver(d: Claimed): Promise<void> {
+    const endpoint = await opts.prisma.webhookEndpoint.findUnique({ where: { id: d.endpointId } });
+    if (!endpoint) return; // deleted meanwhile: its deliveries went with it (cascade)
+    const body = JSON.stringify(d.payload);
+    const secret = unseal(opts.secretKey, endpoint.sealedSecret);
+    const headers = signWebhook(secret, d.id, Math.floor(now() / 1000), body);
+    const result = await sendWebhook(endpoint.url, headers, body, send);
+    const disabled = await settle(d, result);
+    if (disabled) {
+      opts.onEndpointDisabled?.({
+        id: endpoint.id,
+        workspaceId: endpoint.workspaceId,
+        url: endpoint.url,
+      });
+    }
+  }
+
+  /** Logs the attempt and reschedules; answers true when this exhausted the endpoint. */
+  async function settle(d: Claimed, r: SendResult): Promise<boolean> {
+    const finalFailure = !r.ok && d.attempts >= maxAttempts;
+    return opts.prisma.$transaction(async (tx: Tx) => {
+      await tx.webhookAttempt.create({
+        data: {
+          id: newId('wha'),
+          deliveryId: d.id,
+          attempt: d.attempts,
+          statusCode: r.statusCode,
+          error: r.error,
+          responseExcerpt: r.responseExcerpt,
+          durationMs: r.durationMs,
+        },
+      });
+      const next = r.ok
+        ? { status: 'succeeded' }
+        : finalFailure
+          ? { status: 'failed' }
+          : { nextAttemptAt: new Date(now() + backoff(d.attempts)) };
+      const { count } = await tx.webhookDelivery.updateMany({
+        where: { id: d.id, attempts: d.attempts, status: 'pending' },
+        data: next,
+      });
+      // Exactly the last scheduled attempt disables the endpoint; a replayed delivery failing
+      // again (attempts beyond the schedule) only fails itself.
+      if (count === 0 || !finalFailure || d.attempts !== maxAttempts) return false;
+      const off = await tx.webhookEndpoint.updateMany({
+        where: { id: d.endpointId, status: 'enabled' },
+        data: { status: 'disabled' },
+      });
+      return off.count > 0;
+    });
+  }
+
+  async function runOnce(): Promise<number> {
+    const due = await claim();
+    await Promise.all(due.map((d) => deliver(d).catch((err) => opts.onError?.(err))));
+    return due.length;
+  }
+
+  async function run() {
+    while (!stopped) {
+      let claimed = 0;
+      try {
+        claimed = await runOnce();
+      } catch (err) {
+        opts.onError?.(err);
+      }
+      if (stopped) break;
+      if (claimed >= batchSize) continue;
+      if (kicked) {
+        kicked = false;
+        continue;
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, opts.pollMs ?? 1_000);
+        function done() {
+          clearTimeout(timer);
+          wake = null;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  }
+
+  return {
+    start() {
+      if (!stopped) return;
+      stopped = false;
+      loop = run();
+    },
+    runOnce,
+    kick() {
+      kicked = true;
+      wake?.();
+    },
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+      loop = null;
+    },
+  };
+}

@@ -1,0 +1,347 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createWebhookDispatcher } from '@tollgate/control-plane';
+import { openDatabase } from '@tollgate/db';
+import { createPgDatabase, openTestDatabase, pgAvailable } from '@tollgate/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EventPlane, startEventPlane, waitFor } from './events-harness.ts';
+import { ADMIN_KEY } from './harness.ts';
+
+/**
+ * Standard Webhooks verification written from the spec, on WebCrypto (not the server's node:crypto
+ * code): HMAC-SHA256 over "id.timestamp.body" keyed with the base64-decoded secret after `whsec_`,
+ * compared with every `v1,` signature of the space-separated header; timestamps within 5 minutes.
+ */
+async function verify(secret: string, headers: IncomingMessage['headers'], body: string) {
+  const id = String(headers['webhook-id']);
+  const ts = String(headers['webhook-timestamp']);
+  if (!secret || Math.abs(Date.now() / 1000 - Number(ts)) > 300) return false;
+  const raw = Uint8Array.from(atob(secret.replace(/^whsec_/, '')), (c) => c.charCodeAt(0));
+  const key = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    key,
+    new TextEncoder().encode(`${id}.${ts}.${body}`),
+  );
+  const expected = btoa(String.fromCharCode(...new Uint8Array(mac)));
+  return String(headers['webhook-signature'])
+    .split(' ')
+    .some((s) => s === `v1,${expected}`);
+}
+
+interface Received {
+  id: string;
+  body: string;
+  valid: boolean;
+}
+
+/** A local receiver: answers with `answer(n)` for the n-th request (0-based). */
+async function receiver(
+  secret: () => string,
+  answer: (n: number) => { status: number; body?: string; delayMs?: number },
+) {
+  const got: Received[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const n = got.length;
+    got.push({
+      id: String(req.headers['webhook-id']),
+      body,
+      valid: await verify(secret(), req.headers, body),
+    });
+    const a = answer(n);
+    if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
+    if (res.destroyed) return;
+    res.writeHead(a.status, { 'content-type': 'text/plain' });
+    res.end(a.body ?? 'ok');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+  return {
+    url,
+    got,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('webhooks: signed, retried, durable', () => {
+  let t: Awaited<ReturnType<typeof openTestDatabase>>;
+  let cp: EventPlane;
+  beforeAll(async () => {
+    t = await openTestDatabase('pglite');
+    cp = await startEventPlane({ prisma: t.db.prisma, webhooks: { maxAttempts: 3 } });
+  }, 120_000);
+  afterAll(async () => {
+    await cp?.stop();
+    await t?.cleanup();
+  });
+
+  it('500, 500, then 200: three attempts, one delivery, verified signatures, across a dispatcher restart', async () => {
+    let secret = '';
+    const rx = await receiver(
+      () => secret,
+      (n) => (n < 2 ? { status: 500, body: 'nope' } : { status: 200 }),
+    );
+    const hook = await cp.api('POST', '/v1/webhooks', {
+      url: rx.url,
+      events: ['sub_account.created'],
+    });
+    expect(hook.status).toBe(201);
+    secret = hook.body.secret;
+    // Restart the dispatcher after the first failure: the queue lives in the database.
+    await cp.events.dispatcher.stop();
+    const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'hooked' })).body;
+    const once = createWebhookDispatcher({
+      prisma: t.db.prisma,
+      secretKey: Buffer.alloc(32, 7),
+      allowPrivateUrls: true,
+      backoffMs: () => 50,
+    });
+    await waitFor(async () => (await once.runOnce()) > 0);
+    expect(rx.got).toHaveLength(1);
+    cp.events.dispatcher.start();
+    await waitFor(() => rx.got.length >= 3);
+    await waitFor(async () => {
+      const d = await cp.api('GET', `/v1/webhooks/${hook.body.id}/deliveries`);
+      return d.body.data[0]?.status === 'succeeded';
+    });
+    const log = (await cp.api('GET', `/v1/webhooks/${hook.body.id}/deliveries`)).body.data;
+    expect(log).toHaveLength(1);
+    expect(log[0].attempts.map((a: { status_code: number }) => a.status_code)).toEqual([
+      500, 500, 200,
+    ]);
+    expect(log[0].attempts[0].response_excerpt).toBe('nope');
+    expect(rx.got.every((r) => r.valid && r.id === log[0].id)).toBe(true);
+    expect(JSON.parse(rx.got[2]!.body)).toMatchObject({
+      type: 'sub_account.created',
+      data: { sub_account_id: sa.id, workspace_id: cp.workspaceId },
+    });
+
+    // Rotate the secret, replay: the new signature verifies with the new secret only.
+    const rotated = await cp.api('POST', `/v1/webhooks/${hook.body.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).not.toBe(secret);
+    secret = rotated.body.secret;
+    const replay = await cp.api(
+      'POST',
+      `/v1/webhooks/${hook.body.id}/deliveries/${log[0].id}/replay`,
+    );
+    expect(replay.status).toBe(200);
+    await waitFor(() => rx.got.length >= 4);
+    expect(rx.got[3]).toMatchObject({ id: log[0].id, valid: true });
+    await cp.api('DELETE', `/v1/webhooks/${hook.body.id}`);
+    await rx.close();
+  });
+
+  it('bounds oversized answers, times out slow receivers, disables a failing endpoint; the queue keeps moving', async () => {
+    const big = await receiver(
+      () => '',
+      () => ({ status: 200, body: 'x'.repeat(2_000_000) }),
+    );
+    const slow = await receiver(
+      () => '',
+      () => ({ status: 200, delayMs: 5_000 }),
+    );
+    const events = ['sub_account.created'];
+    const hBig = (await cp.api('POST', '/v1/webhooks', { url: big.url, events })).body;
+    const hSlow = (await cp.api('POST', '/v1/webhooks', { url: slow.url, events })).body;
+    const hDown = (
+      await cp.api('POST', '/v1/webhooks', { url: 'http://127.0.0.1:9/nothing', events })
+    ).body;
+    const watcher = (
+      await cp.api('POST', '/v1/webhooks', { url: big.url, events: ['webhook.endpoint.disabled'] })
+    ).body;
+    await cp.api('POST', '/v1/sub-accounts', { name: 'loud' });
+    const deliveries = async (id: string) =>
+      (await cp.api('GET', `/v1/webhooks/${id}/deliveries`)).body.data;
+    await waitFor(async () => (await deliveries(hBig.id))[0]?.status === 'succeeded');
+    const bigLog = (await deliveries(hBig.id))[0];
+    expect(bigLog.attempts[0].response_excerpt.length).toBeLessThanOrEqual(1024);
+    // maxAttempts 3 in this plane: the dead endpoint fails for good and is disabled, with an event.
+    await waitFor(async () => (await deliveries(hDown.id))[0]?.status === 'failed', 20_000);
+    const down = await cp.api('GET', '/v1/webhooks');
+    expect(down.body.data.find((w: { id: string }) => w.id === hDown.id).status).toBe('disabled');
+    await waitFor(async () => (await deliveries(watcher.id)).length > 0);
+    expect((await deliveries(watcher.id))[0].event_type).toBe('webhook.endpoint.disabled');
+    // Replay on a disabled endpoint is refused until it is enabled again.
+    const dl = (await deliveries(hDown.id))[0];
+    const refused = await cp.api('POST', `/v1/webhooks/${hDown.id}/deliveries/${dl.id}/replay`);
+    expect(refused.status).toBe(409);
+    const enabled = await cp.api('PATCH', `/v1/webhooks/${hDown.id}`, { status: 'enabled' });
+    expect(enabled.body.status).toBe('enabled');
+    await slow.close();
+    await big.close();
+    for (const h of [hBig, hSlow, hDown, watcher]) await cp.api('DELETE', `/v1/webhooks/${h.id}`);
+  }, 30_000);
+
+  it('times out a slow receiver with a clear error', async () => {
+    const slow = await receiver(
+      () => '',
+      () => ({ status: 200, delayMs: 3_000 }),
+    );
+    const hook = (
+      await cp.api('POST', '/v1/webhooks', { url: slow.url, events: ['sub_account.created'] })
+    ).body;
+    await cp.api('POST', '/v1/sub-accounts', { name: 'slowpoke' });
+    await waitFor(async () => {
+      const d = (await cp.api('GET', `/v1/webhooks/${hook.id}/deliveries`)).body.data;
+      return (d[0]?.attempts.length ?? 0) > 0;
+    }, 10_000);
+    const d = (await cp.api('GET', `/v1/webhooks/${hook.id}/deliveries`)).body.data[0];
+    expect(d.attempts[0]).toMatchObject({ status_code: null, error: 'timed out after 2000 ms' });
+    await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
+    await slow.close();
+  }, 20_000);
+
+  it('GraphQL: update, rotate, replay and list deliveries, with typed errors', async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field
+    const gql = async (query: string, variables: Record<string, unknown>): Promise<any> => {
+      const res = await fetch(`${cp.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await res.json()) as unknown;
+    };
+    const ERR = '... on Error { __typename message } ... on ValidationError { field }';
+    const rx = await receiver(
+      () => '',
+      () => ({ status: 200 }),
+    );
+    const created = await gql(
+      `mutation ($url: String!) { createWebhook(url: $url, events: ["sub_account.created"]) {
+        __typename ... on CreateWebhookPayload { secret endpoint { id status } } ${ERR} } }`,
+      { url: rx.url },
+    );
+    const id = created.data.createWebhook.endpoint.id;
+    const off = await gql(
+      `mutation ($id: ID!) { updateWebhook(id: $id, status: disabled) {
+        __typename ... on WebhookEndpoint { status } ${ERR} } }`,
+      { id },
+    );
+    expect(off.data.updateWebhook).toEqual({ __typename: 'WebhookEndpoint', status: 'disabled' });
+    const badEvents = await gql(
+      `mutation ($id: ID!) { updateWebhook(id: $id, events: ["nope"]) { __typename ${ERR} } }`,
+      { id },
+    );
+    expect(badEvents.data.updateWebhook.__typename).toBe('ValidationError');
+    await gql(`mutation ($id: ID!) { updateWebhook(id: $id, status: enabled) { __typename } }`, {
+      id,
+    });
+    await cp.api('POST', '/v1/sub-accounts', { name: 'gql-hooked' });
+    await waitFor(() => rx.got.length >= 1);
+    const rotated = await gql(
+      `mutation ($id: ID!) { rotateWebhookSecret(id: $id) {
+        __typename ... on CreateWebhookPayload { secret } ${ERR} } }`,
+      { id },
+    );
+    expect(rotated.data.rotateWebhookSecret.secret).toMatch(/^whsec_/);
+    const log = await gql(
+      `query ($id: ID!) { webhookDeliveries(webhookId: $id) {
+        __typename ... on QueryWebhookDeliveriesSuccess { data { id status attempts { attempt statusCode } } } } }`,
+      { id },
+    );
+    const delivery = log.data.webhookDeliveries.data[0];
+    await waitFor(async () => {
+      const l = await gql(
+        `query ($id: ID!) { webhookDeliveries(webhookId: $id) {
+          ... on QueryWebhookDeliveriesSuccess { data { status } } } }`,
+        { id },
+      );
+      return l.data.webhookDeliveries.data[0].status === 'succeeded';
+    });
+    const replayed = await gql(
+      `mutation ($w: ID!, $d: ID!) { replayWebhookDelivery(webhookId: $w, deliveryId: $d) {
+        __typename ... on WebhookDelivery { id status } ${ERR} } }`,
+      { w: id, d: delivery.id },
+    );
+    expect(replayed.data.replayWebhookDelivery).toMatchObject({
+      id: delivery.id,
+      status: 'pending',
+    });
+    await waitFor(() => rx.got.length >= 2);
+    const missing = await gql(
+      `mutation ($w: ID!) { replayWebhookDelivery(webhookId: $w, deliveryId: "msg_nope") {
+        __typename ${ERR} } }`,
+      { w: id },
+    );
+    expect(missing.data.replayWebhookDelivery.__typename).toBe('NotFoundError');
+    await cp.api('DELETE', `/v1/webhooks/${id}`);
+    await rx.close();
+  });
+
+  it('refuses bad input with clear errors and changes nothing', async () => {
+    const bad = [
+      [{ url: 'not a url', events: ['sub_account.created'] }, 'url'],
+      [{ url: 'ftp://example.com/x', events: ['sub_account.created'] }, 'url'],
+      [{ url: 'https://example.com/x', events: ['sub_account.exploded'] }, 'events'],
+      [{ url: 'https://example.com/x', events: [] }, 'events'],
+    ] as const;
+    for (const [body, param] of bad) {
+      const r = await cp.api('POST', '/v1/webhooks', body);
+      expect(r.status).toBe(400);
+      expect(r.body.error.param ?? r.body.error.message).toContain(param);
+    }
+    const hook = (
+      await cp.api('POST', '/v1/webhooks', {
+        url: 'https://example.com/x',
+        events: ['sub_account.created'],
+      })
+    ).body;
+    expect((await cp.api('PATCH', `/v1/webhooks/${hook.id}`, { status: 'paused' })).status).toBe(
+      400,
+    );
+    expect((await cp.api('PATCH', `/v1/webhooks/${hook.id}`, {})).status).toBe(400);
+    expect((await cp.api('PATCH', `/v1/webhooks/${hook.id}`, { colour: 'red' })).status).toBe(400);
+    expect(
+      (await cp.api('POST', `/v1/webhooks/${hook.id}/deliveries/msg_nope/replay`)).status,
+    ).toBe(404);
+    expect((await cp.api('POST', '/v1/webhooks/wh_nope/rotate-secret')).status).toBe(404);
+    await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
+  });
+});
+
+describe.skipIf(!pgAvailable())('webhooks: two control planes on one PostgreSQL', () => {
+  it('delivers each event once per endpoint', async () => {
+    const database = await createPgDatabase();
+    const a = await openDatabase({ databaseUrl: database.url });
+    const b = await openDatabase({ databaseUrl: database.url });
+    const cpA = await startEventPlane({ prisma: a.prisma, consumer: 'a' });
+    const cpB = await startEventPlane({ prisma: b.prisma, consumer: 'b' });
+    const rx = await receiver(
+      () => '',
+      () => ({ status: 200, delayMs: 20 }),
+    );
+    try {
+      const hook = (
+        await cpA.api('POST', '/v1/webhooks', { url: rx.url, events: ['sub_account.created'] })
+      ).body;
+      await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          (i % 2 ? cpA : cpB).api('POST', '/v1/sub-accounts', { name: `n${i}` }),
+        ),
+      );
+      await waitFor(() => rx.got.length >= 30, 20_000);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(rx.got).toHaveLength(30);
+      expect(new Set(rx.got.map((g) => g.id)).size).toBe(30);
+      const rows = await a.prisma.webhookDelivery.findMany({ where: { endpointId: hook.id } });
+      expect(rows.every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true);
+    } finally {
+      await rx.close();
+      await cpA.stop();
+      await cpB.stop();
+      await a.close();
+      await b.close();
+      await database.drop();
+    }
+  }, 60_000);
+});
