@@ -41,6 +41,23 @@ const schema = z.object({
   TOLLGATE_DATA_PLANE_PORT: port.default(8080),
   TOLLGATE_CONTROL_PLANE_PORT: port.default(4000),
   TOLLGATE_CONTROL_PLANE_URL: url(['http:', 'https:']).optional(),
+  /** Percentages of a cap at which a `warning` budget event fires, once per period each (SPEC §8). */
+  TOLLGATE_BUDGET_WARNING_PERCENTS: z
+    .string()
+    .default('80')
+    .transform((v, ctx) => {
+      const parts = v.split(',').map((p) => p.trim());
+      const nums = parts.map(Number);
+      if (parts.some((p) => !/^\d{1,2}(\.\d+)?$/.test(p)) || nums.some((n) => n <= 0 || n >= 100)) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            "must be a comma-separated list of percentages between 0 and 100, e.g. '50,80,95'",
+        });
+        return z.NEVER;
+      }
+      return [...new Set(nums)].sort((a, b) => a - b).map((n) => n / 100);
+    }),
   /** Namespace of every Redis key, channel and stream: several installations may share one Redis. */
   TOLLGATE_REDIS_PREFIX: z
     .string()

@@ -107,6 +107,7 @@ export async function startControlPlane(
     events: bus.events,
     secretKey,
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
+    thresholds: env.TOLLGATE_BUDGET_WARNING_PERCENTS,
     onError: (err) => log('error', 'event delivery failed', { error: String(err) }),
   });
   const deps = {

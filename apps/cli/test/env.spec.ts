@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { EnvError, parseEnv } from '../src/env.ts';
+
+describe('configuration (SPEC §2)', () => {
+  it('has the documented defaults', () => {
+    const env = parseEnv({});
+    expect(env).toMatchObject({
+      TOLLGATE_DATA_DIR: './.tollgate',
+      TOLLGATE_DATA_PLANE_PORT: 8080,
+      TOLLGATE_CONTROL_PLANE_PORT: 4000,
+      TOLLGATE_REDIS_PREFIX: 'tg',
+      TOLLGATE_BUDGET_WARNING_PERCENTS: [0.8],
+    });
+    expect(env.DATABASE_URL).toBeUndefined();
+    expect(env.REDIS_URL).toBeUndefined();
+  });
+
+  it('reads warning thresholds as sorted, unique fractions', () => {
+    expect(
+      parseEnv({ TOLLGATE_BUDGET_WARNING_PERCENTS: '95, 50,80,50' })
+        .TOLLGATE_BUDGET_WARNING_PERCENTS,
+    ).toEqual([0.5, 0.8, 0.95]);
+  });
+
+  it('names every bad variable at once and never echoes a secret', () => {
+    const secret = 'not-base64-32-bytes-SECRET';
+    let error: unknown;
+    try {
+      parseEnv({
+        DATABASE_URL: 'mysql://x',
+        TOLLGATE_SECRET_KEY: secret,
+        TOLLGATE_DATA_PLANE_PORT: '70000',
+        TOLLGATE_BUDGET_WARNING_PERCENTS: '80,120',
+        TOLLGATE_REDIS_PREFIX: 'has space',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const { problems } = error as EnvError;
+    for (const name of [
+      'DATABASE_URL',
+      'TOLLGATE_SECRET_KEY',
+      'TOLLGATE_DATA_PLANE_PORT',
+      'TOLLGATE_BUDGET_WARNING_PERCENTS',
+      'TOLLGATE_REDIS_PREFIX',
+    ]) {
+      expect(problems.some((p) => p.includes(name))).toBe(true);
+    }
+    expect(problems.join('\n')).not.toContain(secret);
+  });
+
+  it('treats empty strings as unset', () => {
+    expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
+  });
+});
