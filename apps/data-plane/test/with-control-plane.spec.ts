@@ -240,7 +240,10 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
       Array.from({ length: 150 }, () => chat(sa.key).then((r) => r.status)),
     );
     const ok = statuses.filter((s) => s === 200).length;
-    expect(statuses.filter((s) => s !== 200 && s !== 402)).toEqual([]);
+    // 503 = a Redis command timed out on a starved machine: the data plane failed closed, which
+    // never overspends; anything else would be a bug.
+    expect(statuses.filter((s) => s !== 200 && s !== 402 && s !== 503)).toEqual([]);
+    expect(statuses.filter((s) => s === 503).length).toBeLessThan(statuses.length / 10);
     expect(ok).toBeGreaterThan(0);
     // Against an empty counter ~30 would have fit; only what remained of the cap did.
     expect(ok).toBeLessThan(25);
