@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
@@ -7,28 +8,31 @@ import { SETTLE_LUA } from './lua/settle.ts';
 export type RedisClient = Redis | Cluster;
 
 /**
- * Scripts are registered with ioredis' defineCommand: EVALSHA, falling back to EVAL (which loads the
- * script) on NOSCRIPT — so a Redis restart or failover needs no special handling here.
+ * Scripts run as EVALSHA of their SHA-1, falling back to EVAL (which loads the script) on NOSCRIPT —
+ * so a Redis restart or failover needs no special handling here. Plain EVALSHA/EVAL rather than
+ * ioredis' defineCommand: a command defined on a client after an auto-pipeline was opened on it
+ * does not exist on that pipeline (ioredis then fails the whole batch), and the bus's client
+ * auto-pipelines (concurrent admissions share one write).
  */
 const SCRIPTS = {
-  tollgateAdmit: { lua: ADMIT_LUA },
-  tollgateSettle: { lua: SETTLE_LUA },
-  tollgatePeek: { lua: PEEK_LUA, readOnly: true },
-  tollgateSeed: { lua: SEED_LUA },
-  tollgateRestore: { lua: RESTORE_LUA },
+  tollgateAdmit: ADMIT_LUA,
+  tollgateSettle: SETTLE_LUA,
+  tollgatePeek: PEEK_LUA,
+  tollgateSeed: SEED_LUA,
+  tollgateRestore: RESTORE_LUA,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
-type ScriptFn = (numKeys: number, ...keysAndArgs: string[]) => Promise<unknown>;
+const SHAS = Object.fromEntries(
+  Object.entries(SCRIPTS).map(([n, lua]) => [n, createHash('sha1').update(lua).digest('hex')]),
+) as Record<ScriptName, string>;
 
-const registered = new WeakSet<object>();
-
-function run(client: RedisClient, name: ScriptName, keys: string[], args: string[]) {
-  if (!registered.has(client)) {
-    for (const [n, def] of Object.entries(SCRIPTS)) client.defineCommand(n, def);
-    registered.add(client);
+async function run(client: RedisClient, name: ScriptName, keys: string[], args: string[]) {
+  try {
+    return await client.evalsha(SHAS[name], keys.length, ...keys, ...args);
+  } catch (err) {
+    if (!String((err as Error)?.message).startsWith('NOSCRIPT')) throw err;
+    return client.eval(SCRIPTS[name], keys.length, ...keys, ...args);
   }
-  const fn = (client as unknown as Record<ScriptName, ScriptFn>)[name];
-  return fn.call(client, keys.length, ...keys, ...args);
 }
 
 /** Integers only: `String()` of a safe integer never uses exponent form. null → -1 ("no limit"). */
@@ -167,6 +171,8 @@ export interface SettleScriptInput {
   minuteIndex: number;
   settledTtlMs: number;
   counterKeyTtlMs: number[];
+  /** Caller's clock (ms): stamps the counters' housekeeping (see COMMON_LUA). */
+  nowMs: number;
 }
 
 /** Answers true when this call settled the request, false when it had already been settled. */
@@ -179,6 +185,7 @@ export async function settleScript(client: RedisClient, input: SettleScriptInput
   const args = [input.requestId, arg(input.actualMicros), arg(input.actualTokens)];
   args.push(arg(input.minuteIndex), arg(input.settledTtlMs), arg(input.counterKeyTtlMs.length));
   for (const ttl of input.counterKeyTtlMs) args.push(arg(ttl));
+  args.push(arg(input.nowMs));
   return (await run(client, 'tollgateSettle', keys, args)) === 1;
 }
 

@@ -1,4 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { Readable } from 'node:stream';
 import { estimateTokensFromText } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
@@ -31,6 +32,8 @@ export interface ForwardJob {
 
 export interface ForwarderOptions {
   timeoutMs: number;
+  /** Most sockets open to one upstream host (in use + idle kept alive). Default 512. */
+  maxSocketsPerHost?: number;
   finish: (flight: Flight, outcome: Outcome) => Promise<void>;
   now: () => number;
 }
@@ -48,6 +51,21 @@ export function createForwarder(opts: ForwarderOptions) {
     changeOrigin: true,
   });
   const lives = new WeakMap<IncomingMessage, Live>();
+  // Keep-alive to the upstreams (without an agent http-proxy-3 opens a connection per request and
+  // sends `connection: close`). Bounded per host. Idle sockets close after 4 s — below the common
+  // 5 s server default (Node, uvicorn), so a request is not sent on a socket the upstream is closing
+  // (an advertised shorter Keep-Alive timeout is honoured by Node); the request's own timeout
+  // (proxyTimeout) replaces it while in use. A client that leaves or a cut stream destroys its
+  // upstream request, so such a socket is never reused.
+  const agentOpts = {
+    keepAlive: true,
+    maxSockets: opts.maxSocketsPerHost ?? 512,
+    maxFreeSockets: 64,
+    scheduling: 'lifo' as const,
+    timeout: 4_000,
+  };
+  const httpAgent = new HttpAgent(agentOpts);
+  const httpsAgent = new HttpsAgent(agentOpts);
 
   const end = (live: Live, o: Outcome) => {
     if (live.ended) return;
@@ -199,6 +217,7 @@ export function createForwarder(opts: ForwarderOptions) {
       res,
       {
         target: job.target,
+        agent: job.target.startsWith('https:') ? httpsAgent : httpAgent,
         buffer: Readable.from([job.body]),
         proxyTimeout: opts.timeoutMs,
       },
@@ -238,6 +257,8 @@ export function createForwarder(opts: ForwarderOptions) {
     forward,
     close() {
       proxy.close();
+      httpAgent.destroy();
+      httpsAgent.destroy();
     },
   };
 }

@@ -11,8 +11,23 @@ export interface SseEvent {
 }
 
 export function createSseSplitter() {
-  const decoder = new TextDecoder('utf-8');
+  // UTF-8 decoding by hand (Buffer#toString up to the last complete sequence) rather than a
+  // TextDecoder per stream, whose construction is comparatively expensive. Invalid bytes become
+  // U+FFFD either way; a leading BOM is dropped, as TextDecoder does.
+  let tail: Buffer | null = null;
+  let started = false;
   let pending = '';
+  const decode = (chunk: Buffer, final: boolean): string => {
+    const bytes = tail === null ? chunk : Buffer.concat([tail, chunk]);
+    const cut = final ? bytes.length : bytes.length - incompleteTail(bytes);
+    tail = cut < bytes.length ? bytes.subarray(cut) : null;
+    let text = bytes.toString('utf8', 0, cut);
+    if (!started && text.length > 0) {
+      started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    return text;
+  };
 
   function parse(raw: string): SseEvent {
     let data: string | null = null;
@@ -38,13 +53,17 @@ export function createSseSplitter() {
   }
 
   return {
+    /** Whether part of an event (or an undecoded byte sequence) is held back. */
+    holding(): boolean {
+      return pending.length > 0 || tail !== null;
+    },
     push(chunk: Buffer): SseEvent[] {
-      pending += decoder.decode(chunk, { stream: true });
+      pending += decode(chunk, false);
       return drain();
     },
     /** What is left at the end of the stream (an event without its final blank line). */
     end(): SseEvent[] {
-      pending += decoder.decode();
+      pending += tail === null ? '' : decode(Buffer.alloc(0), true);
       const events = drain();
       const rest = pending.trim();
       pending = '';
@@ -52,4 +71,18 @@ export function createSseSplitter() {
       return events;
     },
   };
+}
+
+/** Bytes at the end of `chunk` that start a UTF-8 sequence the chunk does not complete (0-3). */
+function incompleteTail(chunk: Buffer): number {
+  const n = chunk.length;
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const b = chunk[i]!;
+    if (b < 0x80) return 0;
+    if (b >= 0xc0) {
+      const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+      return n - i < need ? n - i : 0;
+    }
+  }
+  return 0;
 }

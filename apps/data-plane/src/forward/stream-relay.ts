@@ -44,15 +44,33 @@ export function relayStream(
   const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
     outcome({ usage, served: true, outputEstimate: estimate(), ttftMs, servedModel, ...fields });
 
-  const write = (text: string) => {
-    if (!res.writableEnded && !res.write(text)) {
+  // Output of the current upstream chunk, written once per chunk (not once per event). When every
+  // event of a chunk passes unchanged and the chunk holds whole events only, the chunk's own bytes
+  // are written (no re-encoding).
+  let out = '';
+  let verbatim = false;
+  const send = (data: string | Buffer) => {
+    if (!res.writableEnded && !res.write(data)) {
       proxyRes.pause();
       res.once('drain', () => proxyRes.resume());
     }
   };
+  const flushOut = () => {
+    if (out.length > 0) send(out);
+    out = '';
+  };
+  const write = (text: string) => {
+    out += text;
+  };
+  const writeChanged = (text: string) => {
+    verbatim = false;
+    out += text;
+  };
 
   /** The cap guard: close the answer as a normal `length` stop and cut the upstream. */
   const capEnd = () => {
+    verbatim = false;
+    flushOut();
     if (endpoint.kind === 'chat' && last !== null) {
       const stop = {
         id: last.id,
@@ -61,9 +79,9 @@ export function relayStream(
         model: last.model,
         choices: [{ index: 0, delta: {}, finish_reason: 'length', logprobs: null }],
       };
-      write(`data: ${JSON.stringify(stop)}\n\n`);
+      send(`data: ${JSON.stringify(stop)}\n\n`);
     }
-    if (endpoint.kind !== 'responses') write('data: [DONE]\n\n');
+    if (endpoint.kind !== 'responses') send('data: [DONE]\n\n');
     res.end();
     deps.end(live, result({ status: 'ok', httpStatus: status, errorClass: null, usage: null }));
     live.proxyReq?.destroy();
@@ -100,8 +118,8 @@ export function relayStream(
     if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
       if (!info.usageOnly) {
         delete json.usage;
-        write(`data: ${JSON.stringify(json)}\n\n`);
-      }
+        writeChanged(`data: ${JSON.stringify(json)}\n\n`);
+      } else verbatim = false;
     } else {
       write(`${ev.raw}\n\n`);
     }
@@ -111,18 +129,28 @@ export function relayStream(
   };
 
   proxyRes.on('data', (chunk: Buffer) => {
+    // \r\n line endings are normalised in what is relayed: such a chunk is re-encoded.
+    verbatim = !splitter.holding() && !chunk.includes(13);
     for (const ev of splitter.push(chunk)) onEvent(ev);
+    if (live.ended) return;
+    if (verbatim && !splitter.holding()) {
+      out = '';
+      send(chunk);
+    } else flushOut();
   });
   proxyRes.on('end', () => {
     upstreamDone = true;
+    verbatim = false;
     for (const ev of splitter.end()) onEvent(ev);
     if (live.ended) return;
+    flushOut();
     res.end();
     deps.end(live, result({ status: 'ok', httpStatus: status }));
   });
   proxyRes.on('close', () => {
     if (upstreamDone || live.ended) return;
     // The upstream went away mid-stream: bill what was streamed, end the client's stream.
+    flushOut();
     if (!res.writableEnded) res.end();
     deps.end(live, result({ status: 'error', errorClass: 'upstream_cut', httpStatus: status }));
   });

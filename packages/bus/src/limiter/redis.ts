@@ -51,8 +51,30 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
   const keys = createKeys(opts.prefix);
   const settledTtlMs = opts.settledTtlMs ?? DEFAULT_SETTLED_TTL_MS;
   const purgeLimit = opts.purgeLimit ?? DEFAULT_PURGE_LIMIT;
+  // Key names are pure functions of their inputs: memoised (bounded) so a hot path does not
+  // re-validate and re-concatenate the same names on every request.
+  const memo = new Map<string, string>();
+  const remember = (id: string, build: () => string) => {
+    let v = memo.get(id);
+    if (v === undefined) {
+      v = build();
+      if (memo.size >= 10_000) memo.clear();
+      memo.set(id, v);
+    }
+    return v;
+  };
+  const counterMemo = new Map<string, ReturnType<typeof keys.counter>>();
   const counterKeys = (ws: string, cs: Counter[]) =>
-    cs.map((c) => keys.counter(ws, c.scope, c.periodKey));
+    cs.map((c) => {
+      const id = `${ws}\u0000${c.periodKey}\u0000${c.scope}`;
+      let k = counterMemo.get(id);
+      if (k === undefined) {
+        k = keys.counter(ws, c.scope, c.periodKey);
+        if (counterMemo.size >= 10_000) counterMemo.clear();
+        counterMemo.set(id, k);
+      }
+      return k;
+    });
 
   async function admit(req: AdmitRequest): Promise<AdmitResult> {
     const { minMicros } = checkAdmit(req);
@@ -60,13 +82,19 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     const { workspaceId: ws, subAccountId: sa } = req;
     const reply = await admitScript(client, {
       keys: {
-        concurrency: keys.concurrency(ws, sa),
-        rpmWindow: keys.rpmWindow(ws, sa, w.minuteIndex),
-        rpdWindow: keys.rpdWindow(ws, sa, w.dayIndex),
-        tpmWindow: keys.tpmWindow(ws, sa, w.minuteIndex),
+        concurrency: remember(`c\u0000${ws}\u0000${sa}`, () => keys.concurrency(ws, sa)),
+        rpmWindow: remember(`m\u0000${ws}\u0000${sa}\u0000${w.minuteIndex}`, () =>
+          keys.rpmWindow(ws, sa, w.minuteIndex),
+        ),
+        rpdWindow: remember(`d\u0000${ws}\u0000${sa}\u0000${w.dayIndex}`, () =>
+          keys.rpdWindow(ws, sa, w.dayIndex),
+        ),
+        tpmWindow: remember(`t\u0000${ws}\u0000${sa}\u0000${w.minuteIndex}`, () =>
+          keys.tpmWindow(ws, sa, w.minuteIndex),
+        ),
         requestTokens: keys.requestTokens(ws, req.requestId),
         counters: counterKeys(ws, req.spend),
-        epoch: keys.countersEpoch(ws),
+        epoch: remember(`e\u0000${ws}`, () => keys.countersEpoch(ws)),
       },
       requireSeed: opts.requireRebuilt === true,
       requestId: req.requestId,
@@ -109,11 +137,13 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     const settled = await settleScript(client, {
       keys: {
         settled: keys.settled(ws, s.requestId),
-        concurrency: keys.concurrency(ws, sa),
+        concurrency: remember(`c\u0000${ws}\u0000${sa}`, () => keys.concurrency(ws, sa)),
         requestTokens: keys.requestTokens(ws, s.requestId),
-        tpmWindow: keys.tpmWindow(ws, sa, w.minuteIndex),
+        tpmWindow: remember(`t\u0000${ws}\u0000${sa}\u0000${w.minuteIndex}`, () =>
+          keys.tpmWindow(ws, sa, w.minuteIndex),
+        ),
         counters: counterKeys(ws, s.spend),
-        epoch: keys.countersEpoch(ws),
+        epoch: remember(`e\u0000${ws}`, () => keys.countersEpoch(ws)),
       },
       requestId: s.requestId,
       actualMicros: s.actualMicros,
@@ -121,6 +151,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
       minuteIndex: w.minuteIndex,
       settledTtlMs,
       counterKeyTtlMs: s.spend.map((c) => counterKeyTtlMs(c.periodKey)),
+      nowMs: s.nowMs,
     });
     return { settled };
   }

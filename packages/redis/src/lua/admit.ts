@@ -60,51 +60,77 @@ end
 redis.call('ZREM', KEYS[1], id)
 for i = 1, n do
   local k = 5 + (i - 1) * 3
-  purge(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, purgeLimit)
-  release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id)
+  release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id, true)
 end
 
 if rpm >= 0 and rpmUsed + 1 > rpm then return refuseRate(1, minuteEnd - now) end
 if rpd >= 0 and rpdUsed + 1 > rpd then return refuseRate(2, dayEnd - now) end
 if tpm >= 0 and tpmUsed + est > tpm then return refuseRate(3, minuteEnd - now) end
+local concNew = false
 if maxConc >= 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', int(now))
-  if redis.call('ZCARD', KEYS[1]) >= maxConc then return refuseRate(4, CONCURRENCY_RETRY_MS) end
+  local c = redis.call('ZCARD', KEYS[1])
+  if c >= maxConc then return refuseRate(4, CONCURRENCY_RETRY_MS) end
+  concNew = c == 0
+end
+
+-- Counter states in one HMGET each. Expired reservations are purged when the counter's housekeeping
+-- is due, and always before a capped counter's remaining could decide anything (below the worst case):
+-- a purge only lowers "reserved", so when remaining >= worst case without it, x = worst case either way.
+local S, caps = {}, {}
+for i = 1, n do
+  local k = 5 + (i - 1) * 3
+  local s = readState(KEYS[k + 1], now)
+  local cap = tonumber(ARGV[14 + i * 2])
+  caps[i] = cap
+  if s.due or (cap >= 0 and cap - num(s.spent) - math.max(0, s.reserved) < worst) then
+    s.reserved = s.reserved - purge(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, purgeLimit)
+  end
+  S[i] = s
 end
 
 -- x = min(worst case, smallest remaining over capped counters); the first counter whose remaining
 -- is below the minimum useful cost is the one named in the refusal.
 local x = worst
 for i = 1, n do
-  local cap = tonumber(ARGV[14 + i * 2])
+  local cap = caps[i]
   if cap >= 0 then
-    local st = redis.call('HMGET', KEYS[5 + (i - 1) * 3 + 1], 'spent', 'reserved')
-    local spent, reserved = num(st[1]), math.max(0, num(st[2]))
+    local spent, reserved = num(S[i].spent), math.max(0, S[i].reserved)
     local rem = cap - spent - reserved
     if rem < minMicros then return {3, i, cap, spent, reserved} end
     if rem < x then x = rem end
   end
 end
 
-local expiresAt = now + ttl
+local expiresAt = int(now + ttl)
+local xs = int(x)
 for i = 1, n do
   local k = 5 + (i - 1) * 3
-  local keyTtl = tonumber(ARGV[15 + i * 2])
-  flagIfNew(KEYS[k + 1], sealed)
-  redis.call('HINCRBY', KEYS[k + 1], 'reserved', int(x))
-  redis.call('ZADD', KEYS[k + 2], int(expiresAt), id)
-  redis.call('HSET', KEYS[k + 3], id, int(x))
-  for j = 1, 3 do extend(KEYS[k + j], keyTtl) end
+  local keyTtl = int(tonumber(ARGV[15 + i * 2]) + HK_SLACK_MS)
+  local s = S[i]
+  redis.call('ZADD', KEYS[k + 2], expiresAt, id)
+  redis.call('HSET', KEYS[k + 3], id, xs)
+  local f = {'reserved', int(s.reserved + x)}
+  if not sealed and not s.exists then f[#f + 1] = 'p'; f[#f + 1] = '1' end
+  if s.due then f[#f + 1] = 't'; f[#f + 1] = int(now) end
+  redis.call('HSET', KEYS[k + 1], unpack(f))
+  if s.due then redis.call('PEXPIRE', KEYS[k + 1], keyTtl) end
+  -- Nothing was reserved: expiry and amount were empty (so absent) and were just created.
+  if s.due or s.reserved <= 0 then
+    redis.call('PEXPIRE', KEYS[k + 2], keyTtl)
+    redis.call('PEXPIRE', KEYS[k + 3], keyTtl)
+  end
 end
-if rpm >= 0 then redis.call('INCR', KEYS[2]); extend(KEYS[2], WINDOW_KEY_MS) end
-if rpd >= 0 then redis.call('INCR', KEYS[3]); extend(KEYS[3], DAY_KEY_MS) end
+-- Window keys get their TTL when created (they are only written within their window and soon after).
+if rpm >= 0 and redis.call('INCR', KEYS[2]) == 1 then redis.call('PEXPIRE', KEYS[2], WINDOW_KEY_MS) end
+if rpd >= 0 and redis.call('INCR', KEYS[3]) == 1 then redis.call('PEXPIRE', KEYS[3], DAY_KEY_MS) end
 if tpm >= 0 then
-  redis.call('INCRBY', KEYS[4], int(est)); extend(KEYS[4], WINDOW_KEY_MS)
+  if redis.call('INCRBY', KEYS[4], int(est)) == est then redis.call('PEXPIRE', KEYS[4], WINDOW_KEY_MS) end
   redis.call('SET', KEYS[5], minuteIdx .. ':' .. int(est), 'PX', int(math.max(ttl, 60000) + 60000))
 end
 if maxConc >= 0 then
-  redis.call('ZADD', KEYS[1], int(expiresAt), id)
-  extend(KEYS[1], ttl + 60000)
+  redis.call('ZADD', KEYS[1], expiresAt, id)
+  extendLoose(KEYS[1], ttl + 60000, concNew)
 end
 local s = snapshot(1, est)
 return {1, x, x < worst and 1 or 0, s[1], s[2], s[3], s[4], s[5], s[6]}

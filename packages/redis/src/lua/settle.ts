@@ -12,12 +12,13 @@ import { COMMON_LUA } from './common.ts';
  *       then 3 per counter: state hash, expiry zset, amount hash, then the workspace's counters-epoch
  *       marker (optional; a counter created while it is absent is flagged for the rebuild).
  * ARGV: 1 requestId, 2 actualMicros, 3 actualTokens, 4 current minuteIndex, 5 settledTtlMs,
- *       6 counter count, then 1 per counter: keyTtlMs.
+ *       6 counter count, then 1 per counter: keyTtlMs, then nowMs (caller's clock: housekeeping stamp).
  * Reply: 1 settled now, 0 already settled.
  */
 export const SETTLE_LUA = `${COMMON_LUA}
 local id, actual, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local minuteIdx, n = tonumber(ARGV[4]), tonumber(ARGV[6])
+local now = tonumber(ARGV[7 + n])
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[5]) then return 0 end
 
 redis.call('ZREM', KEYS[2], id)
@@ -28,9 +29,13 @@ if rec then
   local delta = tokens
   if idx == minuteIdx then delta = tokens - est end
   -- A negative correction needs the window that holds the estimate; if it is gone, skip it.
-  if delta > 0 or (delta < 0 and redis.call('EXISTS', KEYS[4]) == 1) then
+  -- A window key gets its TTL when created (only written within its minute and soon after).
+  if delta > 0 then
+    if redis.call('INCRBY', KEYS[4], int(delta)) == delta then
+      redis.call('PEXPIRE', KEYS[4], 120000)
+    end
+  elseif delta < 0 and redis.call('EXISTS', KEYS[4]) == 1 then
     redis.call('INCRBY', KEYS[4], int(delta))
-    extend(KEYS[4], 120000)
   end
   redis.call('DEL', KEYS[3])
 end
@@ -38,10 +43,14 @@ end
 local sealed = isSealed(KEYS[5 + 3 * n])
 for i = 1, n do
   local k = 4 + (i - 1) * 3
-  flagIfNew(KEYS[k + 1], sealed)
-  release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id)
-  redis.call('HINCRBY', KEYS[k + 1], 'spent', int(actual))
-  extend(KEYS[k + 1], tonumber(ARGV[6 + i]))
+  local s = readState(KEYS[k + 1], now)
+  local freed = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id, false)
+  local f = {'spent', int(num(s.spent) + actual)}
+  if freed ~= 0 then f[#f + 1] = 'reserved'; f[#f + 1] = int(s.reserved - freed) end
+  if not sealed and not s.exists then f[#f + 1] = 'p'; f[#f + 1] = '1' end
+  if s.due then f[#f + 1] = 't'; f[#f + 1] = int(now) end
+  redis.call('HSET', KEYS[k + 1], unpack(f))
+  if s.due then redis.call('PEXPIRE', KEYS[k + 1], int(tonumber(ARGV[6 + i]) + HK_SLACK_MS)) end
 end
 return 1
 `;
