@@ -74,7 +74,51 @@ const schema = z.object({
   ANTHROPIC_BASE_URL: url(['http:', 'https:']).optional(),
 });
 
-export type Env = z.infer<typeof schema>;
+/** An OpenAI-compatible provider registered by name (`TOLLGATE_PROVIDER_<NAME>_BASE_URL`, `_API_KEY`). */
+export interface ProviderEnv {
+  /** Base URL including the API version segment, e.g. `https://api.groq.com/openai/v1`. */
+  baseUrl: string;
+  apiKey?: string;
+}
+
+export type Env = z.infer<typeof schema> & {
+  /** By provider name: `<NAME>` lower-cased, `_` → `-` (`TOGETHER_AI` → `together-ai`). */
+  TOLLGATE_PROVIDERS?: Record<string, ProviderEnv>;
+};
+
+const PROVIDER_VAR = /^TOLLGATE_PROVIDER_([A-Z0-9_]+)_(BASE_URL|API_KEY)$/;
+/** Configured by their own variables (OPENAI_*, ANTHROPIC_*). */
+const OWN_VARIABLES = new Set(['openai', 'anthropic']);
+
+/** The named providers, or the problems found (one line per variable, secrets never echoed). */
+function parseProviders(source: Record<string, string>, problems: string[]) {
+  const providers: Record<string, ProviderEnv> = {};
+  const keys = new Map<string, [string, string]>();
+  const refused = new Set<string>();
+  for (const [name, value] of Object.entries(source)) {
+    const m = PROVIDER_VAR.exec(name);
+    if (m === null) continue;
+    const provider = m[1]!.toLowerCase().replaceAll('_', '-');
+    if (OWN_VARIABLES.has(provider)) {
+      refused.add(provider);
+      problems.push(`invalid configuration: ${name} use the ${m[1]}_* variables for ${provider}`);
+    } else if (m[2] === 'API_KEY') keys.set(provider, [name, value]);
+    else if (url(['http:', 'https:']).safeParse(value).success) {
+      providers[provider] = { baseUrl: value };
+    } else {
+      refused.add(provider);
+      problems.push(`invalid configuration: ${name} must be a http: or https: URL`);
+    }
+  }
+  for (const [provider, [name, apiKey]] of keys) {
+    const p = providers[provider];
+    if (p !== undefined) p.apiKey = apiKey;
+    else if (!refused.has(provider)) {
+      problems.push(`invalid configuration: ${name} needs ${name.replace(/API_KEY$/, 'BASE_URL')}`);
+    }
+  }
+  return providers;
+}
 
 export class EnvError extends Error {
   constructor(readonly problems: string[]) {
@@ -88,8 +132,10 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
     Object.entries(source).filter(([, v]) => v !== undefined && v !== ''),
   );
   const result = schema.safeParse(cleaned);
-  if (result.success) return result.data;
-  throw new EnvError(
-    result.error.issues.map((i) => `invalid configuration: ${i.path.join('.')} ${i.message}`),
-  );
+  const problems = result.success
+    ? []
+    : result.error.issues.map((i) => `invalid configuration: ${i.path.join('.')} ${i.message}`);
+  const providers = parseProviders(cleaned as Record<string, string>, problems);
+  if (!result.success || problems.length > 0) throw new EnvError(problems);
+  return { ...result.data, TOLLGATE_PROVIDERS: providers };
 }

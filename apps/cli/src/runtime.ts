@@ -7,6 +7,7 @@ import {
   buildControlPlane,
   type ControlPlane,
   createAuthenticator,
+  createCounterCatchUp,
   createPolicyPublisher,
   ensureDefaultWorkspace,
   type PolicyPublisher,
@@ -117,6 +118,19 @@ export async function startControlPlane(
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
     authenticator: createAuthenticator(db.prisma, env.TOLLGATE_ROOT_KEY ?? null),
     onPolicyChange: publisher.onPolicyChange,
+    // A tag budget created or a budget period changed mid-period: its counters get the books'
+    // figures inside the change's transaction, before any data plane can hear of it.
+    catchUpCounters: createCounterCatchUp({
+      limiter: bus.limiter,
+      onError: (err) => log('error', 'spend counter catch-up failed', { error: String(err) }),
+      onRaised: (workspaceId, scope, period, spentMicros) =>
+        log('info', 'spend counter caught up from the books', {
+          workspaceId,
+          scope,
+          period,
+          spentMicros,
+        }),
+    }),
     log,
     ready: async () => {
       await db.prisma.$queryRaw`SELECT 1`;
@@ -178,6 +192,18 @@ export function platformUpstreams(env: Env): Record<string, UpstreamConfig | und
       baseUrl: env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
       apiKey: env.OPENAI_API_KEY ?? null,
     };
+  }
+  if (env.ANTHROPIC_API_KEY || env.ANTHROPIC_BASE_URL) {
+    // ANTHROPIC_BASE_URL follows the Anthropic SDK: the host, without `/v1`.
+    const base = (env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com').replace(/\/+$/, '');
+    upstreams.anthropic = {
+      baseUrl: base.endsWith('/v1') ? base : `${base}/v1`,
+      apiKey: env.ANTHROPIC_API_KEY ?? null,
+    };
+  }
+  // OpenAI-compatible providers by name (vLLM, Ollama, Groq, Together …), called as `<name>/<model>`.
+  for (const [name, p] of Object.entries(env.TOLLGATE_PROVIDERS ?? {})) {
+    upstreams[name] = { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null };
   }
   return upstreams;
 }

@@ -10,9 +10,13 @@ export { DEFAULT_THRESHOLDS, evaluateUsage } from './events/thresholds.ts';
 export type { EventDraft, SpendUpdate, StoredEvent } from './events/types.ts';
 export { startUsageIngest, type UsageIngest } from './ingest/consumer.ts';
 export {
+  type BooksScope,
   booksBalances,
+  type CounterCatchUp,
+  type CounterCatchUpOptions,
   type CounterReconciler,
   type CounterReconcilerOptions,
+  createCounterCatchUp,
   createCounterReconciler,
   startCounterReconciler,
 } from './ingest/reconcile.ts';

@@ -1,7 +1,7 @@
 import type { Limiter, RateSnapshot } from '@tollgate/bus';
 import type { KeyChain } from '@tollgate/policy';
 import { priceUsage, type TokenUsage } from '@tollgate/pricing';
-import type { UsageEvent } from '@tollgate/usage';
+import type { BlockedScope, UsageEvent } from '@tollgate/usage';
 import { billedCost, type CostModel } from './enforce/cost.ts';
 import type { CounterInfo } from './enforce/refusals.ts';
 import type { Logger } from './log.ts';
@@ -121,6 +121,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     estimated,
     status: o.status,
     errorClass: o.errorClass,
+    blockedScope: null,
     httpStatus: o.httpStatus,
     latencyMs: Math.max(0, nowMs - flight.startedMs),
     ttftMs: o.ttftMs,
@@ -145,6 +146,8 @@ export function blockedEvent(
     errorClass: string;
     httpStatus: number;
     provider: string | null;
+    /** The budget that refused a 402 (see `blockedScopeOf`); absent or null otherwise. */
+    blockedScope?: BlockedScope | null;
   },
 ): UsageEvent {
   return {
@@ -168,6 +171,7 @@ export function blockedEvent(
     estimated: false,
     status: 'blocked',
     errorClass: fields.errorClass,
+    blockedScope: fields.httpStatus === 402 ? (fields.blockedScope ?? null) : null,
     httpStatus: fields.httpStatus,
     latencyMs: Math.max(0, nowMs - startedMs),
     ttftMs: null,

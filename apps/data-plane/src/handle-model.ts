@@ -12,14 +12,29 @@ import {
 import { estimateInputTokens } from '@tollgate/pricing';
 import { admit, spendCounters } from './enforce/admission.ts';
 import { billedWorstCase, type CostModel, modelPrice, perChoiceWithin } from './enforce/cost.ts';
-import { admitRefusal, rateHeaders } from './enforce/refusals.ts';
+import { admitRefusal, blockedScopeOf, rateHeaders } from './enforce/refusals.ts';
 import { blockedEvent, type Flight } from './flight.ts';
 import type { ForwardJob } from './forward/proxy.ts';
 import { readBody } from './http/body.ts';
 import { badRequest, type ErrorSpec, sendError } from './http/errors.ts';
 import { isError, type ParsedRequest, parseRequest } from './http/parse.ts';
-import { bearerHash, headerTags, INVALID_KEY, NO_POLICY, rewriteBody } from './http/request.ts';
+import {
+  anthropicKeyHash,
+  bearerHash,
+  headerTags,
+  INVALID_KEY,
+  NO_POLICY,
+  rewriteBody,
+} from './http/request.ts';
 import type { Logger } from './log.ts';
+import { chatToMessages, isUnsupported } from './providers/anthropic/chat-to-messages.ts';
+import {
+  anthropicErrorToChat,
+  chatStreamReader,
+  messageToChat,
+} from './providers/anthropic/messages-to-chat.ts';
+import { anthropicHeaders, catalogueModel, upstreamModelId } from './providers/anthropic/wire.ts';
+import { serves } from './providers/registry.ts';
 import type { EndpointSpec } from './providers/types.ts';
 import {
   endpointUrl,
@@ -129,7 +144,7 @@ async function reserve(
   const cost: CostModel = {
     price,
     markupPercent: j.upstream.byok && workspace.byokWaivesMarkup ? 0 : workspace.markupPercent,
-    inputTokens: estimateInputTokens(parsed.body) + PROMPT_HEADROOM_TOKENS,
+    inputTokens: estimateInputTokens(promptOf(endpoint, parsed.body)) + PROMPT_HEADROOM_TOKENS,
     choices: parsed.choices,
   };
   const embedding = endpoint.kind === 'embedding';
@@ -179,6 +194,58 @@ async function reserve(
   return { flight, clampTo: clamped ? perChoiceWithin(cost, flight.reservedMicros) : null };
 }
 
+/** The body as the prompt estimate reads it: a Messages `system` counts like `instructions`. */
+function promptOf(endpoint: EndpointSpec, body: Record<string, unknown>): unknown {
+  return endpoint.kind === 'messages' ? { ...body, instructions: body.system } : body;
+}
+
+type UpstreamPart = Pick<
+  ForwardJob,
+  | 'target'
+  | 'body'
+  | 'stripUsage'
+  | 'upstreamHeaders'
+  | 'translateJson'
+  | 'streamReader'
+  | 'errorOf'
+>;
+
+/** What is sent where: OpenAI-compatible as is, Anthropic natively or translated from chat. */
+function upstreamRequest(
+  req: IncomingMessage,
+  endpoint: EndpointSpec,
+  parsed: ParsedRequest,
+  judged: Judged,
+  translated: Record<string, unknown> | null,
+  bound: number,
+  clampTo: number | null,
+): UpstreamPart {
+  const { baseUrl, apiKey } = judged.upstream;
+  if (translated !== null) {
+    return {
+      target: endpointUrl(baseUrl, '/messages'),
+      body: Buffer.from(JSON.stringify({ ...translated, max_tokens: bound })),
+      stripUsage: false,
+      upstreamHeaders: anthropicHeaders(apiKey),
+      translateJson: messageToChat,
+      streamReader: () => chatStreamReader(parsed.clientWantsUsage),
+      errorOf: anthropicErrorToChat,
+    };
+  }
+  if (endpoint.kind === 'messages') {
+    const version = req.headers['anthropic-version'];
+    const { body } = rewriteBody(parsed, endpoint, judged.provider, clampTo, upstreamModelId);
+    return {
+      target: endpointUrl(baseUrl, endpoint.upstreamPath),
+      body,
+      stripUsage: false,
+      upstreamHeaders: anthropicHeaders(apiKey, typeof version === 'string' ? version : undefined),
+    };
+  }
+  const { body, stripUsage } = rewriteBody(parsed, endpoint, judged.provider, clampTo);
+  return { target: endpointUrl(baseUrl, endpoint.upstreamPath), body, stripUsage };
+}
+
 async function readModelBody(
   deps: ModelDeps,
   req: IncomingMessage,
@@ -209,13 +276,17 @@ export async function handleModelRequest(
 ): Promise<void> {
   const policy = deps.policy();
   if (policy === null) return sendError(res, NO_POLICY);
-  const keyHash = bearerHash(req);
+  const keyHash = endpoint.kind === 'messages' ? anthropicKeyHash(req) : bearerHash(req);
   if (keyHash === null || policy.keysByHash.get(keyHash) === undefined) {
     return sendError(res, INVALID_KEY);
   }
   const raw = await readModelBody(deps, req, res);
   if (raw === null) return;
   const parsed = parseRequest(raw, endpoint);
+  // Anthropic SDK clients name models bare (`claude-sonnet-4-6`): that is `anthropic/claude-sonnet-4.6`.
+  if (!isError(parsed) && endpoint.kind === 'messages' && !parsed.model.includes('/')) {
+    parsed.model = catalogueModel(parsed.model);
+  }
   const nowMs = deps.now();
   const model = isError(parsed) ? '' : parsed.model;
   const decision = decide(policy, { keyHash, model, nowMs });
@@ -232,6 +303,7 @@ export async function handleModelRequest(
         errorClass: b.errorClass,
         httpStatus: b.blocked.status,
         provider: b.provider ?? null,
+        blockedScope: blockedScopeOf(b.blocked),
       }),
     );
   };
@@ -241,6 +313,17 @@ export async function handleModelRequest(
   if (isError(parsed)) return refuse({ blocked: parsed, errorClass: 'invalid_request' });
   const judged = judge(deps, policy, req, parsed, decision);
   if ('blocked' in judged) return refuse(judged);
+  const route = { errorClass: 'invalid_request', tags: judged.tags, provider: judged.provider };
+  if (!serves(judged.provider, endpoint)) {
+    const message = `${endpoint.path} does not serve ${judged.provider} models.`;
+    return refuse({ blocked: badRequest(message, 'model', 'unsupported_endpoint'), ...route });
+  }
+  let translated: Record<string, unknown> | null = null;
+  if (judged.provider === 'anthropic' && endpoint.kind === 'chat') {
+    const t = chatToMessages(parsed.body, parsed.model.slice(judged.provider.length + 1));
+    if (isUnsupported(t)) return refuse({ blocked: badRequest(t.message, t.param), ...route });
+    translated = t;
+  }
   const reserved = await reserve(deps, policy, endpoint, parsed, judged, {
     requestId,
     startedMs,
@@ -259,14 +342,14 @@ export async function handleModelRequest(
       message: 'The remaining budget cannot pay for this request.',
     });
   }
-  const { body, stripUsage } = rewriteBody(parsed, endpoint, judged.provider, clampTo);
+  const cap = flight.cost.price.maxOutputTokens;
+  const bound = clampTo ?? Math.min(parsed.maxOutput ?? cap, cap);
+  const upstream = upstreamRequest(req, endpoint, parsed, judged, translated, bound, clampTo);
   const single: CostModel = { ...flight.cost, choices: 1 };
   deps.forward(req, res, {
     flight,
-    target: endpointUrl(judged.upstream.baseUrl, endpoint.upstreamPath),
+    ...upstream,
     apiKey: judged.upstream.apiKey,
-    body,
-    stripUsage,
     responseHeaders: {},
     overBudget: (tokens) =>
       flight.admitted && billedWorstCase(single, tokens) > flight.reservedMicros,

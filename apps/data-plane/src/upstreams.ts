@@ -7,7 +7,10 @@ export interface UpstreamConfig {
   apiKey?: string | null;
 }
 
-const DEFAULT_BASE_URLS: Record<string, string> = { openai: 'https://api.openai.com/v1' };
+const DEFAULT_BASE_URLS: Record<string, string> = {
+  openai: 'https://api.openai.com/v1',
+  anthropic: 'https://api.anthropic.com/v1',
+};
 
 export type ResolvedUpstream =
   | { ok: true; baseUrl: string; apiKey: string | null; byok: boolean }

@@ -121,5 +121,15 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     ]);
     expect(balance!.spentMicros).toBeLessThanOrEqual(300);
     expect(r.refusals[0]!.error).toMatchObject({ code: 'tag_budget_reached', scope: 'tag:feat' });
+    // The usage record names the budget that refused (budget events attribute `exhausted` by it).
+    const blocked = (await h.events()).filter(
+      (e) => e.subAccountId === 'sa_tag' && e.status === 'blocked',
+    );
+    expect(blocked.length).toBe(r.refused);
+    expect(blocked.every((e) => e.blockedScope === 'tag:feat')).toBe(true);
+    const served = (await h.events()).filter(
+      (e) => e.subAccountId === 'sa_tag' && e.status === 'ok',
+    );
+    expect(served.every((e) => (e.blockedScope ?? null) === null)).toBe(true);
   });
 });

@@ -11,7 +11,7 @@ import { createKeys } from '@tollgate/redis';
 import { decodeUsageBatch, type UsageEvent } from '@tollgate/usage';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
-import { createDataPlane, type DataPlane } from '../src/index.ts';
+import { createDataPlane, type DataPlane, type UpstreamConfig } from '../src/index.ts';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.ts';
 
 /** A test tenant: one workspace, sub-accounts built from overrides, one key each. */
@@ -51,6 +51,8 @@ export function snapshot(
     markupPercent?: number;
     revokedKeys?: string[];
     routes?: ProviderRoutePolicy[];
+    /** More workspace price overrides (a custom provider's models). */
+    prices?: PolicySnapshotBody['prices'];
   } = {},
 ): { body: PolicySnapshotBody; keys: Record<string, string> } {
   const keys: Record<string, string> = {};
@@ -86,6 +88,7 @@ export function snapshot(
         cachedInputPerMTok: 1_000_000,
         cacheWritePerMTok: 1_000_000,
       },
+      ...(opts.prices ?? []),
     ],
     providerRoutes: opts.routes ?? [],
   };
@@ -119,6 +122,9 @@ export interface HarnessOptions {
   routes?: ProviderRoutePolicy[];
   secretKey?: Buffer;
   controlPlaneUrl?: string;
+  prices?: PolicySnapshotBody['prices'];
+  /** More platform upstreams by provider name (e.g. a fake Anthropic). */
+  upstreams?: Record<string, UpstreamConfig>;
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -140,7 +146,10 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     const planeBus = i === 0 || !o.redisUrl ? bus : newBus();
     const plane = createDataPlane({
       bus: planeBus,
-      upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
+      upstreams: {
+        openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' },
+        ...o.upstreams,
+      },
       upstreamTimeoutMs: o.upstreamTimeoutMs,
       secretKey: o.secretKey,
       controlPlaneUrl: o.controlPlaneUrl,

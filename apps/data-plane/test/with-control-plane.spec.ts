@@ -11,6 +11,7 @@ import {
   type ControlPlane,
   type CounterReconciler,
   createAuthenticator,
+  createCounterCatchUp,
   createCounterReconciler,
   createPolicyPublisher,
   ensureDefaultWorkspace,
@@ -82,10 +83,14 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
     // biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
     return { status: res.status, body: (await res.json()) as any };
   };
-  const chat = (key: string) =>
+  const chat = (key: string, tag?: string) =>
     fetch(`${dpUrl}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        ...(tag === undefined ? {} : { 'x-tollgate-tag': tag }),
+      },
       body: JSON.stringify({
         model: MODEL,
         messages: [{ role: 'user', content: 'x' }],
@@ -107,6 +112,27 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
       return res.status === 200 ? true : undefined;
     });
     return sa;
+  };
+  /** Applies an admin change and waits until the data plane holds the revision it committed. */
+  const change = async (method: string, path: string, body: unknown) => {
+    const revision = dp.policyRevision();
+    const res = await admin(method, path, body);
+    expect(res.status).toBeLessThan(300);
+    await until('the data plane to hold the change', async () =>
+      dp.policyRevision() > revision ? true : undefined,
+    );
+    return res.body;
+  };
+  /** A burst far beyond what is left of a budget; answers how many were served. */
+  const burst = async (key: string, n: number, tag?: string) => {
+    const statuses = await Promise.all(
+      Array.from({ length: n }, () => chat(key, tag).then((r) => r.status)),
+    );
+    // 503 = a Redis command timed out on a starved machine (failed closed, never overspends).
+    expect(statuses.filter((s) => s !== 200 && s !== 402 && s !== 503)).toEqual([]);
+    expect(statuses.filter((s) => s === 503).length).toBeLessThan(n / 10);
+    expect(statuses.filter((s) => s === 402).length).toBeGreaterThan(0);
+    return statuses.filter((s) => s === 200).length;
   };
   const books = async (subAccountId: string) => {
     const rows = await database.db.prisma.usageRecord.findMany({ where: { subAccountId } });
@@ -136,6 +162,12 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
       allowPrivateWebhookUrls: false,
       authenticator: createAuthenticator(prisma, null),
       onPolicyChange: publisher.onPolicyChange,
+      catchUpCounters: createCounterCatchUp({
+        limiter: cpBus.limiter,
+        onError: (err) => {
+          throw err;
+        },
+      }),
       log: () => {},
     };
     workspaceId = (await ensureDefaultWorkspace(deps, ADMIN_KEY)).workspaceId;
@@ -253,7 +285,46 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
     expect(after.spent).toBeGreaterThan(before.spent);
     expect(after.spent).toBeLessThanOrEqual(CAP_MICROS);
   });
+
+  it('a tag budget created mid-period counts the tag’s spend so far: the books stay within its cap', async () => {
+    // Every request of this uncapped sub-account carries the tag: its books are the tag's books.
+    const sa = await newSubAccount('e2e-tag-late', null);
+    const tag = `late-${randomBytes(3).toString('hex')}`;
+    for (let i = 0; i < 15; i++) expect((await chat(sa.key, tag)).status).toBe(200);
+    const before = await ingested(sa.id, 15);
+    // Room for a handful of requests only (each worst case ≈122 µ$).
+    const cap = Math.ceil((before.spent + 500) / 100) * 100;
+    await change('POST', '/v1/budgets', { tag, cap_cents: cap / 10_000, period: 'monthly' });
+    const counter = { scope: `tag:${tag}`, capMicros: cap, periodKey: currentMonth() };
+    expect((await cpBus.limiter.spent(workspaceId, [counter]))[0]!.spentMicros).toBe(before.spent);
+    // Against a counter started at zero ≈18 would fit (and overspend by ≈15 requests).
+    const ok = await burst(sa.key, 60, tag);
+    expect(ok).toBeLessThan(10);
+    const after = await ingested(sa.id, 15 + 60);
+    expect(after.spent).toBeGreaterThan(before.spent);
+    expect(after.spent).toBeLessThanOrEqual(cap);
+  });
+
+  it('a budget period changed mid-period (monthly → daily) keeps today’s spend: cap still holds', async () => {
+    const cap = 3_000;
+    const sa = await newSubAccount('e2e-period-flip', cap);
+    for (let i = 0; i < 12; i++) expect((await chat(sa.key)).status).toBe(200);
+    const before = await ingested(sa.id, 12);
+    expect(before.spent).toBeGreaterThan(cap / 3);
+    await change('PATCH', `/v1/sub-accounts/${sa.id}`, { budget_period: 'daily' });
+    const daily = { scope: `sa:${sa.id}`, capMicros: cap, periodKey: currentDay() };
+    expect((await cpBus.limiter.spent(workspaceId, [daily]))[0]!.spentMicros).toBe(before.spent);
+    // Against a daily counter started at zero ≈24 would fit.
+    const ok = await burst(sa.key, 60);
+    expect(ok).toBeLessThan(20);
+    const after = await ingested(sa.id, 12 + 60);
+    expect(after.spent).toBeLessThanOrEqual(cap);
+  });
 });
+
+function currentDay() {
+  return `d${new Date().toISOString().slice(0, 10)}`;
+}
 
 function currentMonth() {
   return `m${new Date().toISOString().slice(0, 7)}`;

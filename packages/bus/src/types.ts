@@ -108,6 +108,12 @@ export interface Limiter {
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
   seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;
+  /** Catch-up after a policy change put a counter in force mid-period (a tag budget created, a
+   * budget period changed): raises spent to `spentMicros` (the books' settled spend of the period)
+   * when it holds less or none, never lowers it. Both figures count only spend that settled, so
+   * the larger never overstates the period. Answers true when it raised the counter. Not for a
+   * workspace whose epoch marker is missing: `restore` rebuilds those. */
+  raise(workspaceId: string, counter: Counter, spentMicros: number): Promise<boolean>;
   /** Per workspace (input order): the counters-epoch marker, or null when the store does not hold
    * it — its counters were lost (Redis flushed, restarted empty, process restarted) or never
    * rebuilt — and `restore` must run. */

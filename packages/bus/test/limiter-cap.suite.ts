@@ -227,4 +227,29 @@ export function capSuite(impl: Impl) {
     await h.replicas[0].seed(ws, c, 0);
     expect((await h.replicas[1].spent(ws, [c]))[0]!.spentMicros).toBe(5_100);
   });
+  it('raises spent to the books’ figure, never lowers it', async () => {
+    const sa = newId('sa');
+    const c = counter(`tag:t-${sa}`, 10_000);
+    // Absent: takes the figure.
+    expect(await h.replicas[0].raise(ws, c, 4_000)).toBe(true);
+    expect((await h.replicas[1].spent(ws, [c]))[0]!.spentMicros).toBe(4_000);
+    // Below what it holds: left alone (a live counter ahead of the books).
+    expect(await h.replicas[1].raise(ws, c, 3_000)).toBe(false);
+    expect((await h.replicas[0].spent(ws, [c]))[0]!.spentMicros).toBe(4_000);
+    // A stale counter (spend went on while it was not in force) catches up; settles add on top.
+    expect(await h.replicas[1].raise(ws, c, 6_500)).toBe(true);
+    const r: AdmitRequest = admitReq({ workspaceId: ws, subAccountId: sa, spend: [c] });
+    const ok = okOf(await h.replicas[0].admit(r));
+    expect(ok.reservedMicros).toBeLessThanOrEqual(3_500);
+    await h.replicas[0].settle(settleReq(r, 100));
+    expect((await h.replicas[1].spent(ws, [c]))[0]!.spentMicros).toBe(6_600);
+    // An admission that only reserved (nothing settled yet): the figure is set, the hold kept.
+    const d = counter(`tag:u-${sa}`, 10_000);
+    const r2: AdmitRequest = admitReq({ workspaceId: ws, subAccountId: sa, spend: [d] });
+    okOf(await h.replicas[1].admit(r2));
+    expect(await h.replicas[0].raise(ws, d, 2_000)).toBe(true);
+    const [bal] = await h.replicas[0].spent(ws, [d]);
+    expect(bal!.spentMicros).toBe(2_000);
+    expect(bal!.reservedMicros).toBeGreaterThan(0);
+  });
 }

@@ -6,6 +6,7 @@ export {
   peekScript,
   type RedisClient,
   type RestoreScriptInput,
+  raiseScript,
   restoreScript,
   type ScriptRateSnapshot,
   type SettleScriptInput,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
-import { PEEK_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
+import { PEEK_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -19,6 +19,7 @@ const SCRIPTS = {
   tollgateSettle: SETTLE_LUA,
   tollgatePeek: PEEK_LUA,
   tollgateSeed: SEED_LUA,
+  tollgateRaise: RAISE_LUA,
   tollgateRestore: RESTORE_LUA,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
@@ -214,6 +215,18 @@ export async function seedScript(
 ) {
   return (
     (await run(client, 'tollgateSeed', [counter.state], [arg(spentMicros), arg(keyTtlMs)])) === 1
+  );
+}
+
+/** Raises spent to at least `spentMicros` (see RAISE_LUA). Answers true when it raised it. */
+export async function raiseScript(
+  client: RedisClient,
+  counter: CounterKeys,
+  spentMicros: number,
+  keyTtlMs: number,
+) {
+  return (
+    (await run(client, 'tollgateRaise', [counter.state], [arg(spentMicros), arg(keyTtlMs)])) === 1
   );
 }
 

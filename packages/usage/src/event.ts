@@ -31,6 +31,14 @@ const ID = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'id must match [A-Za-z0-9
 /** Same rule as @tollgate/policy's tags (this package may not depend on it). */
 const TAG = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'tag must match [A-Za-z0-9_.:-]{1,64}');
 
+/** Which budget refused a request (the 402's `scope`): the sub-account's or the workspace's cap, or
+ * one tag budget. */
+export const BlockedScopeSchema = z.union([
+  z.enum(['sub_account', 'workspace']),
+  z.string().regex(/^tag:[A-Za-z0-9_.:-]{1,64}$/, 'a tag scope must be tag:<tag>'),
+]);
+export type BlockedScope = z.infer<typeof BlockedScopeSchema>;
+
 export const UsageStatusSchema = z.enum(['ok', 'error', 'blocked']);
 export type UsageStatus = z.infer<typeof UsageStatusSchema>;
 
@@ -77,6 +85,10 @@ export const UsageEventSchema = z.object({
   /** Machine-readable class of the failure (`model_not_allowed`, `upstream_timeout`, …); null
    * when `status` is `ok`. */
   errorClass: z.string().min(1).max(64).nullable(),
+  /** The budget that refused the request when it was answered 402 (`budget_exceeded`), as the
+   * 402's `scope`; null otherwise. Optional and additive (so still `v: 1`): an event of an older
+   * data plane has none, and readers then guess from `errorClass` as before. */
+  blockedScope: BlockedScopeSchema.nullable().optional(),
   /** HTTP status answered to the client (499 when the client went away first). */
   httpStatus: z.int().min(100).max(599),
   /** From receiving the request to the end of the answer, ms. */

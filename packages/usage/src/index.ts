@@ -12,6 +12,8 @@ export {
   UsageEncodeError,
 } from './batch.ts';
 export {
+  type BlockedScope,
+  BlockedScopeSchema,
   USAGE_EVENT_VERSION,
   type UsageEvent,
   UsageEventSchema,

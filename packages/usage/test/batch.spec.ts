@@ -147,4 +147,26 @@ describe('UsageEventSchema', () => {
     expect(UsageEventSchema.safeParse({ ...blocked, model: '' }).success).toBe(true);
     expect(UsageEventSchema.safeParse({ ...blocked, model: 'gpt 4 please' }).success).toBe(true);
   });
+  it('names the budget that refused a 402, optionally (events of older data planes lack it)', () => {
+    const refused = event({
+      ...blocked,
+      subAccountId: 'sa_1',
+      keyId: 'key_1',
+      tags: ['feature-x'],
+      errorClass: 'tag_budget_reached',
+      httpStatus: 402,
+      blockedScope: 'tag:feature-x',
+    });
+    for (const scope of ['sub_account', 'workspace', 'tag:feature-x', null]) {
+      expect(UsageEventSchema.parse({ ...refused, blockedScope: scope }).blockedScope).toBe(scope);
+    }
+    const legacy: Record<string, unknown> = { ...refused };
+    delete legacy.blockedScope;
+    expect(UsageEventSchema.parse(legacy).blockedScope).toBeUndefined();
+    const decoded = decodeUsageBatch(encodeUsageBatch([refused]));
+    expect(decoded.events[0]?.blockedScope).toBe('tag:feature-x');
+    rejects({ blockedScope: 'tag:bad tag' });
+    rejects({ blockedScope: 'sa:sa_1' });
+    rejects({ blockedScope: 'tag:' });
+  });
 });

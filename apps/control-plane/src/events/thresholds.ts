@@ -31,8 +31,14 @@ function touchedByWorkspace(usage: readonly UsageEvent[]): Map<string, Touched> 
     if (e.subAccountId) w.subs.add(e.subAccountId);
     for (const tag of e.tags) w.tags.add(tag);
     if (e.status !== 'blocked' || !e.errorClass || !SPEND_REFUSALS.has(e.errorClass)) continue;
-    // The usage record names the kind of budget that refused, not which one: the sub-account or
-    // the workspace cap, or one of the request's tag budgets.
+    const named = refusedScope(e);
+    if (named !== null) {
+      w.refusals.push([named]);
+      if (named.startsWith('tag:')) w.tags.add(named.slice(4));
+      continue;
+    }
+    // An event of an older data plane names the kind of budget that refused, not which one: the
+    // sub-account or the workspace cap, or one of the request's tag budgets.
     w.refusals.push(
       e.errorClass === 'tag_budget_reached'
         ? e.tags.map((t) => `tag:${t}`)
@@ -40,6 +46,16 @@ function touchedByWorkspace(usage: readonly UsageEvent[]): Map<string, Touched> 
     );
   }
   return out;
+}
+
+/** The counter scope of the budget a 402 names (`blockedScope`), or null when the event does not
+ * name one (older data planes) and the refusal's candidates must be guessed. */
+function refusedScope(e: UsageEvent): string | null {
+  const named = e.blockedScope;
+  if (named === undefined || named === null) return null;
+  if (named === 'workspace') return 'ws';
+  if (named === 'sub_account') return e.subAccountId ? `sa:${e.subAccountId}` : null;
+  return named;
 }
 
 interface Budget {
@@ -100,7 +116,8 @@ function budgetDraft(
  * Threshold events of one workspace: a `warning` per threshold crossed and `exhausted` at 100 %,
  * judged on the books' settled spend. A budget that refused a request (402) is exhausted too, even
  * below 100 %: with `max_tokens` clamped to fit, settled spend approaches the cap without reaching
- * it. Of a refusal's candidates, the budget closest to its cap is taken as the one that refused.
+ * it. The usage event names the budget that refused (`blockedScope`); for an event that does not
+ * (older data planes), the candidate closest to its cap is taken as the one that refused.
  */
 function thresholdDrafts(
   workspaceId: string,

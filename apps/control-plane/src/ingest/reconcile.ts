@@ -55,25 +55,40 @@ const startFor = (col: Prisma.Sql, s: Record<BudgetPeriod, Date>) => Prisma.sql`
 
 const toNumber = (v: bigint | null): number => Number(v ?? 0n);
 
-/** Settled (billed) spend of the current period per counter of one workspace, from the rollups.
- * Counters with nothing spent are left out (an absent counter reads as zero). */
+/** What reads the books: the client, or a transaction (to see a change before it commits). */
+export type BooksReader = Pick<PrismaClient, '$queryRaw' | 'workspace' | 'usageRollupDaily'>;
+
+/** One entity's counters only: a sub-account's, a tag budget's (by budget id), the workspace's. */
+export type BooksScope =
+  | { kind: 'sub_account'; id: string }
+  | { kind: 'tag_budget'; id: string }
+  | { kind: 'workspace' };
+
+/** Settled (billed) spend of the current period per counter of one workspace (or of one entity of
+ * it, with `only`), from the rollups. Counters with nothing spent are left out (an absent counter
+ * reads as zero). */
 export async function booksBalances(
-  prisma: PrismaClient,
+  prisma: BooksReader,
   workspaceId: string,
   nowMs: number,
+  only?: BooksScope,
 ): Promise<CounterBalanceFromBooks[]> {
   const ws = await prisma.workspace.findUnique({ where: { id: workspaceId } });
   if (!ws) return [];
   const starts = periodStarts(nowMs);
   const out: CounterBalanceFromBooks[] = [];
-  const subs = await prisma.$queryRaw<
-    { id: string; period: BudgetPeriod; cap: bigint | null; spent: bigint }[]
-  >`
+  const wanted = (kind: BooksScope['kind']) => only === undefined || only.kind === kind;
+  const subs = !wanted('sub_account')
+    ? []
+    : await prisma.$queryRaw<
+        { id: string; period: BudgetPeriod; cap: bigint | null; spent: bigint }[]
+      >`
     SELECT sa.id, sa."budgetPeriod"::text AS period, sa."spendCapMicros" AS cap,
       sum(r."billedCostMicros")::bigint AS spent
     FROM "UsageRollupDaily" r JOIN "SubAccount" sa ON sa.id = r."subAccountId"
     WHERE r."workspaceId" = ${workspaceId} AND sa."workspaceId" = ${workspaceId}
       AND r.day >= ${startFor(Prisma.sql`sa."budgetPeriod"`, starts)}
+      ${only?.kind === 'sub_account' ? Prisma.sql`AND sa.id = ${only.id}` : Prisma.empty}
     GROUP BY sa.id, sa."budgetPeriod", sa."spendCapMicros"`;
   for (const s of subs) {
     if (toNumber(s.spent) <= 0) continue;
@@ -86,14 +101,15 @@ export async function booksBalances(
       spentMicros: toNumber(s.spent),
     });
   }
-  const tags = await prisma.$queryRaw<
-    { tag: string; period: BudgetPeriod; cap: bigint; spent: bigint }[]
-  >`
+  const tags = !wanted('tag_budget')
+    ? []
+    : await prisma.$queryRaw<{ tag: string; period: BudgetPeriod; cap: bigint; spent: bigint }[]>`
     SELECT b.tag, b."budgetPeriod"::text AS period, b."capMicros" AS cap,
       sum(r."billedCostMicros")::bigint AS spent
     FROM "TagBudget" b JOIN "TagRollupDaily" r ON r."workspaceId" = b."workspaceId" AND r.tag = b.tag
     WHERE b."workspaceId" = ${workspaceId}
       AND r.day >= ${startFor(Prisma.sql`b."budgetPeriod"`, starts)}
+      ${only?.kind === 'tag_budget' ? Prisma.sql`AND b.id = ${only.id}` : Prisma.empty}
     GROUP BY b.tag, b."budgetPeriod", b."capMicros"`;
   for (const t of tags) {
     if (toNumber(t.spent) <= 0) continue;
@@ -106,6 +122,7 @@ export async function booksBalances(
       spentMicros: toNumber(t.spent),
     });
   }
+  if (!wanted('workspace')) return out;
   const total = await prisma.usageRollupDaily.aggregate({
     where: { workspaceId, day: { gte: starts[ws.budgetPeriod] } },
     _sum: { billedCostMicros: true },
@@ -122,6 +139,74 @@ export async function booksBalances(
     });
   }
   return out;
+}
+
+/** The policy change a catch-up is for (a subset of services' PolicyChange). */
+export interface CounterChange {
+  workspaceId: string;
+  kind: string;
+  id: string;
+}
+
+/**
+ * Catch-up of the spend counters a policy change puts in force mid-period (SPEC §6, the cap
+ * guarantee). The data plane counts `tag:<name>` only while the tag has a budget, and keys every
+ * counter by the period of its budget; so a tag budget created (or re-created) mid-period, or a
+ * budget period changed (monthly → daily), meets a counter that is absent or stale although the
+ * books hold spend of that period — the budget could be overspent by as much.
+ *
+ * Called by `mutate` inside the change's transaction, before it commits: the books are read through
+ * the transaction (which sees the new budget or period) and every counter of the changed entity is
+ * raised to its books' figure (`limiter.raise`: never lowered, so a live counter ahead of the books
+ * is left alone). Before commit rather than after: nothing can publish the change (a delta, a full
+ * snapshot another task builds concurrently, another control plane's snapshot) before the counters
+ * hold the books. A transaction that then fails leaves a counter raised to a figure the period
+ * really spent — harmless.
+ *
+ * Never throws: a failure (Redis unreachable) is reported and the change goes on. Refusing the
+ * change instead would block emergency edits (suspending a sub-account) during a Redis incident,
+ * while the data planes fail closed then anyway; a lost Redis is rebuilt from the books by the
+ * reconciler, which covers these counters too. Workspaces whose epoch marker is missing are skipped
+ * for the same reason (and because `restore` adds the books to counters created after the loss).
+ *
+ * Left open: spend of requests admitted before the data plane learns the change (or settled but
+ * not ingested yet) is in neither figure; it is bounded by the requests in flight at that moment.
+ */
+export interface CounterCatchUpOptions {
+  limiter: Pick<Limiter, 'epochs' | 'raise'>;
+  now?: () => number;
+  /** Told about each counter raised. */
+  onRaised?: (workspaceId: string, scope: string, periodKey: string, spentMicros: number) => void;
+  onError?: (err: unknown) => void;
+}
+
+export type CounterCatchUp = (db: BooksReader, change: CounterChange) => Promise<void>;
+
+const CATCH_UP_KINDS: Record<string, (id: string) => BooksScope> = {
+  workspace: () => ({ kind: 'workspace' }),
+  sub_account: (id) => ({ kind: 'sub_account', id }),
+  tag_budget: (id) => ({ kind: 'tag_budget', id }),
+};
+
+export function createCounterCatchUp(opts: CounterCatchUpOptions): CounterCatchUp {
+  const now = opts.now ?? Date.now;
+  return async (db, change) => {
+    const scopeOf = CATCH_UP_KINDS[change.kind];
+    if (!scopeOf) return;
+    try {
+      const [epoch] = await opts.limiter.epochs([change.workspaceId]);
+      if (epoch === null || epoch === undefined) return;
+      const nowMs = now();
+      const balances = await booksBalances(db, change.workspaceId, nowMs, scopeOf(change.id));
+      for (const { counter, spentMicros } of balances) {
+        if (await opts.limiter.raise(change.workspaceId, counter, spentMicros)) {
+          opts.onRaised?.(change.workspaceId, counter.scope, counter.periodKey, spentMicros);
+        }
+      }
+    } catch (err) {
+      opts.onError?.(err);
+    }
+  };
 }
 
 /** A reconciler without a timer (tests, one-shot tools): call `runOnce`. */

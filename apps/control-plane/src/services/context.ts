@@ -20,6 +20,10 @@ export interface ServiceDeps {
   secretKey: Buffer;
   /** Called after a change commits — never inside the transaction (DESIGN: commit, then publish). */
   onPolicyChange?: (change: PolicyChange) => void;
+  /** Called inside the transaction of a policy change, before it commits (so before any plane can
+   * hear of it): raises the spend counters the change puts in force to the books' figures (see
+   * createCounterCatchUp). Must not throw. */
+  catchUpCounters?: (tx: Tx, change: Omit<PolicyChange, 'revision'>) => Promise<void>;
   /** Called after a committed sub-account creation, for the `created` event. */
   onSubAccountCreated?: (workspaceId: string, subAccountId: string) => void;
   reservations?: ReservationView;
@@ -68,6 +72,12 @@ export async function mutate<T>(
       },
     });
     if (policyKind) {
+      // Before the revision bump: the counters are caught up without holding its row lock.
+      await deps.catchUpCounters?.(tx, {
+        workspaceId: caller.workspaceId,
+        kind: policyKind,
+        id: entry.targetId,
+      });
       const state = await tx.policyState.upsert({
         where: { id: 1 },
         create: { id: 1, revision: 1n },

@@ -1,6 +1,7 @@
 import type { AdmitResult, Counter, RateSnapshot } from '@tollgate/bus';
 import { type BudgetPeriod, periodWindow } from '@tollgate/policy';
 import { microsToCents } from '@tollgate/pricing';
+import { type BlockedScope, BlockedScopeSchema } from '@tollgate/usage';
 import type { ErrorSpec } from '../http/errors.ts';
 
 /** OpenAI's reset format: `1s`, `6m0s`, `1h2m3s`. */
@@ -83,4 +84,13 @@ export function admitRefusal(
       resets_at: resetsAt === null ? null : new Date(resetsAt).toISOString(),
     },
   };
+}
+
+/** The budget a refusal names (its 402's `scope`: `sub_account`, `workspace`, `tag:<name>`), for
+ * the usage event's `blockedScope` — so budget events say which budget refused instead of guessing.
+ * null for any other answer. */
+export function blockedScopeOf(spec: ErrorSpec): BlockedScope | null {
+  if (spec.status !== 402 || spec.type !== 'budget_exceeded') return null;
+  const parsed = BlockedScopeSchema.safeParse(spec.extra?.scope);
+  return parsed.success ? parsed.data : null;
 }

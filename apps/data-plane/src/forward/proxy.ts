@@ -4,8 +4,9 @@ import { Readable } from 'node:stream';
 import { estimateTokensFromText } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import type { Flight, Outcome } from '../flight.ts';
-import { sendError } from '../http/errors.ts';
-import { isRecord } from '../providers/types.ts';
+import { type ErrorSpec, sendError } from '../http/errors.ts';
+import type { Translated } from '../providers/anthropic/messages-to-chat.ts';
+import { isRecord, type StreamReader } from '../providers/types.ts';
 import { type Live, outcome } from './live.ts';
 import { relayStream } from './stream-relay.ts';
 
@@ -28,6 +29,14 @@ export interface ForwardJob {
   responseHeaders: Record<string, string>;
   /** Whether output of this many (estimated) tokens would cost more than was reserved. */
   overBudget(outputTokens: number): boolean;
+  /** Upstream credentials as headers (default: `authorization: Bearer <apiKey>`). */
+  upstreamHeaders?: Record<string, string>;
+  /** The upstream speaks another wire format than the client: its JSON answer translated. */
+  translateJson?: (json: unknown) => Translated;
+  /** A reader translating (or reading with state) the upstream's event stream. */
+  streamReader?: () => StreamReader;
+  /** The client's error for an upstream error status (default: passed through or 502). */
+  errorOf?: (status: number, body: Buffer | null) => ErrorSpec;
 }
 
 export interface ForwarderOptions {
@@ -42,7 +51,7 @@ export interface ForwarderOptions {
 const PASS_THROUGH = new Set([400, 404, 409, 413, 422, 429]);
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** Request headers worth passing to a provider; everything else (cookies, our key) stays here. */
-const FORWARDED = ['accept', 'user-agent', 'openai-beta', 'idempotency-key'];
+const FORWARDED = ['accept', 'user-agent', 'openai-beta', 'anthropic-beta', 'idempotency-key'];
 
 export function createForwarder(opts: ForwarderOptions) {
   const proxy = createProxyServer({
@@ -118,6 +127,12 @@ export function createForwarder(opts: ForwarderOptions) {
   ) {
     collect(proxyRes, 64 * 1024, (body) => {
       const errorClass = status >= 500 ? 'upstream_error' : `upstream_${status}`;
+      if (live.job.errorOf !== undefined) {
+        const spec = live.job.errorOf(status, body);
+        sendError(res, { ...spec, headers: live.job.responseHeaders });
+        end(live, outcome({ status: 'error', errorClass, httpStatus: spec.status }));
+        return;
+      }
       if (PASS_THROUGH.has(status) && body !== null) {
         res.writeHead(status, {
           'content-type': String(proxyRes.headers['content-type'] ?? 'application/json'),
@@ -156,14 +171,19 @@ export function createForwarder(opts: ForwarderOptions) {
       } catch {
         json = null;
       }
-      const data = body ?? Buffer.alloc(0);
+      const translated = live.job.translateJson?.(json);
+      const data =
+        translated === undefined
+          ? (body ?? Buffer.alloc(0))
+          : Buffer.from(JSON.stringify(translated.body));
       res.writeHead(status, {
         'content-type': type || 'application/json',
         'content-length': data.length,
         ...live.job.responseHeaders,
       });
       res.end(data);
-      const usage = endpoint.usageOf(json);
+      const usage = translated === undefined ? endpoint.usageOf(json) : translated.usage;
+      const text = translated === undefined ? endpoint.textOf(json) : translated.text;
       end(
         live,
         outcome({
@@ -171,7 +191,7 @@ export function createForwarder(opts: ForwarderOptions) {
           httpStatus: status,
           usage,
           served: true,
-          outputEstimate: estimateTokensFromText(endpoint.textOf(json)),
+          outputEstimate: estimateTokensFromText(text),
           ttftMs,
           servedModel: isRecord(json) && typeof json.model === 'string' ? json.model : null,
         }),
@@ -194,7 +214,8 @@ export function createForwarder(opts: ForwarderOptions) {
     headers['content-length'] = String(job.body.length);
     // Identity, so usage can be read from the answer without decompressing it.
     headers['accept-encoding'] = 'identity';
-    if (job.apiKey !== null) headers.authorization = `Bearer ${job.apiKey}`;
+    if (job.upstreamHeaders !== undefined) Object.assign(headers, job.upstreamHeaders);
+    else if (job.apiKey !== null) headers.authorization = `Bearer ${job.apiKey}`;
     req.headers = headers;
 
     res.on('close', () => {

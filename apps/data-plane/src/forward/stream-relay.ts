@@ -39,6 +39,9 @@ export function relayStream(
   let servedModel: string | null = null;
   let last: Record<string, unknown> | null = null;
   let upstreamDone = false;
+  let failed = false;
+  const reader = job.streamReader?.() ??
+    endpoint.streamReader?.() ?? { event: (data: unknown) => endpoint.streamEvent(data) };
   const estimate = () => Math.max(chunks, Math.ceil(textBytes / 4));
   live.partial = () => ({ usage, outputEstimate: estimate(), ttftMs, servedModel });
   const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
@@ -71,7 +74,8 @@ export function relayStream(
   const capEnd = () => {
     verbatim = false;
     flushOut();
-    if (endpoint.kind === 'chat' && last !== null) {
+    if (reader.capEnd !== undefined) send(reader.capEnd());
+    else if (endpoint.kind === 'chat' && last !== null) {
       const stop = {
         id: last.id,
         object: 'chat.completion.chunk',
@@ -81,7 +85,7 @@ export function relayStream(
       };
       send(`data: ${JSON.stringify(stop)}\n\n`);
     }
-    if (endpoint.kind !== 'responses') send('data: [DONE]\n\n');
+    if (reader.capEnd === undefined && endpoint.kind !== 'responses') send('data: [DONE]\n\n');
     res.end();
     deps.end(live, result({ status: 'ok', httpStatus: status, errorClass: null, usage: null }));
     live.proxyReq?.destroy();
@@ -101,9 +105,11 @@ export function relayStream(
       write(`${ev.raw}\n\n`);
       return;
     }
-    const info = endpoint.streamEvent(json);
+    const info = reader.event(json);
     if (ttftMs === null) ttftMs = deps.now() - job.flight.startedMs;
     if (info.usage !== undefined) usage = info.usage;
+    if (info.model !== undefined) servedModel = info.model;
+    if (info.failed) failed = true;
     if (isRecord(json)) {
       if (typeof json.model === 'string') servedModel = json.model;
       if (isRecord(json.response) && typeof json.response.model === 'string') {
@@ -115,7 +121,9 @@ export function relayStream(
       chunks += 1;
       textBytes += Buffer.byteLength(info.text);
     }
-    if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
+    if (info.replace !== undefined) {
+      writeChanged(info.replace);
+    } else if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
       if (!info.usageOnly) {
         delete json.usage;
         writeChanged(`data: ${JSON.stringify(json)}\n\n`);
@@ -145,7 +153,8 @@ export function relayStream(
     if (live.ended) return;
     flushOut();
     res.end();
-    deps.end(live, result({ status: 'ok', httpStatus: status }));
+    const errorClass = failed ? 'upstream_error' : null;
+    deps.end(live, result({ status: failed ? 'error' : 'ok', httpStatus: status, errorClass }));
   });
   proxyRes.on('close', () => {
     if (upstreamDone || live.ended) return;

@@ -13,6 +13,15 @@ export function bearerHash(req: IncomingMessage): string | null {
   return createHash('sha256').update(match[1]).digest('hex');
 }
 
+/** The key of an Anthropic SDK client: `x-api-key`, or a bearer token like everywhere else. */
+export function anthropicKeyHash(req: IncomingMessage): string | null {
+  const bearer = bearerHash(req);
+  if (bearer !== null) return bearer;
+  const key = req.headers['x-api-key'];
+  if (typeof key !== 'string' || key.trim() === '') return null;
+  return createHash('sha256').update(key.trim()).digest('hex');
+}
+
 export const INVALID_KEY: ErrorSpec = {
   status: 401,
   type: 'invalid_request_error',
@@ -45,8 +54,12 @@ export function rewriteBody(
   endpoint: EndpointSpec,
   provider: string,
   clampTo: number | null,
+  upstreamModel: (name: string) => string = (name) => name,
 ): { body: Buffer; stripUsage: boolean } {
-  const body: Record<string, unknown> = { ...p.body, model: p.model.slice(provider.length + 1) };
+  const body: Record<string, unknown> = {
+    ...p.body,
+    model: upstreamModel(p.model.slice(provider.length + 1)),
+  };
   let stripUsage = false;
   if (p.stream && endpoint.streamUsageOption && !p.clientWantsUsage) {
     const options =

@@ -10,7 +10,7 @@ export interface EndpointSpec {
   path: string;
   /** Path appended to the provider base URL (which ends in `/v1`). */
   upstreamPath: string;
-  kind: 'chat' | 'completion' | 'embedding' | 'responses';
+  kind: 'chat' | 'completion' | 'embedding' | 'responses' | 'messages';
   /** Body fields bounding output tokens; all present ones are lowered on a clamp. */
   maxTokenFields: readonly string[];
   /** Whether `stream: true` is allowed. */
@@ -25,6 +25,17 @@ export interface EndpointSpec {
   textOf(json: unknown): string;
   /** Reads one parsed SSE `data:` payload. */
   streamEvent(data: unknown): StreamEventInfo;
+  /** A reader with state for one stream (usage reported across several events); replaces
+   * `streamEvent` when present. */
+  streamReader?(): StreamReader;
+}
+
+/** Reads (and, for a translating provider, rewrites) the events of one stream. */
+export interface StreamReader {
+  event(data: unknown): StreamEventInfo;
+  /** Events closing the client's stream when the cap guard ends it; the default is the
+   * endpoint's (a `length` chunk and `[DONE]` for chat). */
+  capEnd?(): string;
 }
 
 export interface StreamEventInfo {
@@ -36,6 +47,12 @@ export interface StreamEventInfo {
   usageOnly?: boolean;
   /** The event carries a usage field that must be removed when the client did not ask for it. */
   hasUsageField?: boolean;
+  /** What the client receives instead of the upstream event (translation; '' drops it). */
+  replace?: string;
+  /** Model the upstream reports serving. */
+  model?: string;
+  /** The upstream reported an error inside the stream. */
+  failed?: boolean;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -174,6 +174,17 @@ class MemoryLimiter implements Limiter {
     this.#counters.extend(key, counterKeyTtlMs(counter.periodKey));
   };
 
+  raise = async (ws: string, counter: Counter, spentMicros: number) => {
+    checkUint('spentMicros', spentMicros);
+    checkCounters([counter]);
+    const key = this.#keys.counter(ws, counter.scope, counter.periodKey).state;
+    const st = this.#counters.getOrCreate(key, newState);
+    const raised = st.spent === null || st.spent < spentMicros;
+    if (raised) st.spent = spentMicros;
+    this.#counters.extend(key, counterKeyTtlMs(counter.periodKey));
+    return raised;
+  };
+
   epochs = async (workspaceIds: string[]) => workspaceIds.map((ws) => this.#epochs.get(ws) ?? null);
 
   restore = async (ws: string, balances: CounterBalanceFromBooks[], epoch: string) => {

@@ -3,6 +3,7 @@ import {
   createKeys,
   peekScript,
   type RedisClient,
+  raiseScript,
   restoreScript,
   seedScript,
   settleScript,
@@ -169,6 +170,13 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     await seedScript(client, k, spentMicros, counterKeyTtlMs(counter.periodKey));
   }
 
+  async function raise(ws: string, counter: Counter, spentMicros: number) {
+    checkUint('spentMicros', spentMicros);
+    checkCounters([counter]);
+    const k = keys.counter(ws, counter.scope, counter.periodKey);
+    return raiseScript(client, k, spentMicros, counterKeyTtlMs(counter.periodKey));
+  }
+
   async function epochs(workspaceIds: string[]) {
     if (workspaceIds.length === 0) return [];
     const p = client.pipeline();
@@ -209,5 +217,5 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     if (opts.ownsClient) await client.quit();
   }
 
-  return { admit, settle, spent, seed, epochs, restore, close };
+  return { admit, settle, spent, seed, raise, epochs, restore, close };
 }

@@ -38,6 +38,25 @@ return set
 `;
 
 /**
+ * Catch-up after a policy change (a tag budget created, a budget period changed mid-period): raises
+ * `spent` to the books' figure when it holds less (or none), never lowers it. Both figures count
+ * only spend that really settled in the period, so the larger one never overstates it; a live
+ * counter ahead of the books (usage not ingested yet) is left alone.
+ * KEYS: 1 state hash. ARGV: 1 spentMicros, 2 keyTtlMs. Reply: 1 raised, 0 left alone.
+ */
+export const RAISE_LUA = `${COMMON_LUA}
+local cur = tonumber(redis.call('HGET', KEYS[1], 'spent'))
+local want = tonumber(ARGV[1])
+local raised = 0
+if cur == nil or cur < want then
+  redis.call('HSET', KEYS[1], 'spent', ARGV[1])
+  raised = 1
+end
+extend(KEYS[1], tonumber(ARGV[2]))
+return raised
+`;
+
+/**
  * Rebuild of one workspace's counters from the books after Redis lost them (SPEC §10), applied at
  * most once per counter per loss, whatever the number of control planes doing it at once:
  * - marker present: the workspace was rebuilt already (or never lost anything): nothing changes;

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { EnvError, parseEnv } from '../src/env.ts';
+import { platformUpstreams } from '../src/runtime.ts';
+
+describe('platform providers (SPEC §2, §6)', () => {
+  it('OpenAI and Anthropic credentials; ANTHROPIC_BASE_URL is the host, /v1 is added', () => {
+    expect(platformUpstreams(parseEnv({}))).toEqual({});
+    const env = parseEnv({
+      OPENAI_API_KEY: 'sk-o',
+      ANTHROPIC_API_KEY: 'sk-ant',
+      ANTHROPIC_BASE_URL: 'http://proxy.internal:9000/',
+    });
+    expect(platformUpstreams(env)).toEqual({
+      openai: { baseUrl: 'https://api.openai.com/v1', apiKey: 'sk-o' },
+      anthropic: { baseUrl: 'http://proxy.internal:9000/v1', apiKey: 'sk-ant' },
+    });
+    expect(platformUpstreams(parseEnv({ ANTHROPIC_API_KEY: 'k' })).anthropic).toEqual({
+      baseUrl: 'https://api.anthropic.com/v1',
+      apiKey: 'k',
+    });
+  });
+
+  it('OpenAI-compatible providers by name from TOLLGATE_PROVIDER_<NAME>_BASE_URL / _API_KEY', () => {
+    const env = parseEnv({
+      TOLLGATE_PROVIDER_GROQ_BASE_URL: 'https://api.groq.com/openai/v1',
+      TOLLGATE_PROVIDER_GROQ_API_KEY: 'gsk-1',
+      TOLLGATE_PROVIDER_TOGETHER_AI_BASE_URL: 'https://api.together.xyz/v1',
+      TOLLGATE_PROVIDER_OLLAMA_BASE_URL: 'http://127.0.0.1:11434/v1',
+    });
+    expect(platformUpstreams(env)).toEqual({
+      groq: { baseUrl: 'https://api.groq.com/openai/v1', apiKey: 'gsk-1' },
+      'together-ai': { baseUrl: 'https://api.together.xyz/v1', apiKey: null },
+      ollama: { baseUrl: 'http://127.0.0.1:11434/v1', apiKey: null },
+    });
+  });
+
+  it('bad provider variables are named, secrets never echoed', () => {
+    let error: unknown;
+    try {
+      parseEnv({
+        TOLLGATE_PROVIDER_VLLM_BASE_URL: 'ftp://x',
+        TOLLGATE_PROVIDER_GROQ_API_KEY: 'gsk-SECRET',
+        TOLLGATE_PROVIDER_OPENAI_BASE_URL: 'https://x.example/v1',
+      });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(EnvError);
+    const text = (error as EnvError).problems.join('\n');
+    expect(text).toContain('TOLLGATE_PROVIDER_VLLM_BASE_URL');
+    expect(text).toContain('TOLLGATE_PROVIDER_GROQ_API_KEY needs TOLLGATE_PROVIDER_GROQ_BASE_URL');
+    expect(text).toContain('TOLLGATE_PROVIDER_OPENAI_BASE_URL');
+    expect(text).not.toContain('gsk-SECRET');
+  });
+});

@@ -1,0 +1,105 @@
+import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
+import type { UsageEvent } from '@tollgate/usage';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeUsage } from '../ingest/write-usage.ts';
+import { createBudget } from '../services/budgets.ts';
+import type { ServiceDeps } from '../services/context.ts';
+import { createSubAccount } from '../services/sub-accounts.ts';
+import { updateWorkspace } from '../services/workspaces.ts';
+import { evaluateUsage } from './thresholds.ts';
+
+const WS = 'ws_thr';
+let seq = 0;
+
+function event(subAccountId: string, over: Partial<UsageEvent>): UsageEvent {
+  const at = new Date().toISOString();
+  return {
+    v: 1,
+    requestId: `req_thr_${process.pid}_${seq++}`,
+    attempt: 0,
+    workspaceId: WS,
+    subAccountId,
+    keyId: null,
+    tags: [],
+    model: 'openai/gpt-4o-mini',
+    servedModel: null,
+    provider: 'openai',
+    byok: false,
+    inputTokens: 10,
+    outputTokens: 10,
+    cachedInputTokens: 0,
+    cacheWriteTokens: 0,
+    providerCostMicros: 0,
+    billedCostMicros: 0,
+    estimated: false,
+    status: 'ok',
+    errorClass: null,
+    httpStatus: 200,
+    latencyMs: 1,
+    ttftMs: null,
+    retries: 0,
+    stream: false,
+    startedAt: at,
+    finishedAt: at,
+    reservationMicros: 0,
+    ...over,
+  };
+}
+
+const refusal = (subAccountId: string, over: Partial<UsageEvent>) =>
+  event(subAccountId, { status: 'blocked', httpStatus: 402, tags: ['alpha', 'beta'], ...over });
+
+/**
+ * SPEC §8 `exhausted` for the budget that answered a 402. The usage event names it
+ * (`blockedScope`); only events without it (older data planes) fall back to guessing the candidate
+ * closest to its cap.
+ */
+describe('exhausted: the budget that refused', () => {
+  let t: TestDatabase;
+  let sa: string;
+  const exhausted = async (e: UsageEvent) =>
+    (await evaluateUsage(t.db.prisma, [e])).drafts
+      .filter((d) => d.type === 'exhausted')
+      .map((d) => `${d.eventType}:${d.tag ?? d.subAccountId ?? ''}:${d.data.refused === true}`);
+
+  beforeAll(async () => {
+    t = await openTestDatabase('pglite');
+    const deps: ServiceDeps = { prisma: t.db.prisma, secretKey: Buffer.alloc(32, 5) };
+    await t.db.prisma.workspace.create({ data: { id: WS, name: 'thresholds' } });
+    const caller = { workspaceId: WS, actor: 'test' };
+    await updateWorkspace(deps, caller, { spendCapCents: 100 }); // 1 000 000 µ$
+    // The sub-account at 95 % of its cap, tag alpha at 90 %, tag beta at 30 %, workspace ≈ 6 %.
+    sa = (await createSubAccount(deps, caller, { name: 'near-cap', spendCapCents: 2 })).subAccount
+      .id;
+    const other = (await createSubAccount(deps, caller, { name: 'other' })).subAccount.id;
+    await createBudget(deps, caller, { tag: 'alpha', capCents: 5, period: 'monthly' });
+    await createBudget(deps, caller, { tag: 'beta', capCents: 5, period: 'monthly' });
+    await writeUsage(t.db.prisma, [
+      event(sa, { tags: ['beta'], billedCostMicros: 15_000, providerCostMicros: 15_000 }),
+      event(sa, { tags: [], billedCostMicros: 4_000, providerCostMicros: 4_000 }),
+      event(other, { tags: ['alpha'], billedCostMicros: 45_000, providerCostMicros: 45_000 }),
+    ]);
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('a tag budget’s 402 exhausts that tag budget, even with another candidate nearer its cap', async () => {
+    const e = refusal(sa, { errorClass: 'tag_budget_reached', blockedScope: 'tag:beta' });
+    expect(await exhausted(e)).toEqual(['tag.budget.exhausted:beta:true']);
+  });
+
+  it('a workspace 402 exhausts the workspace, not the sub-account nearer its own cap', async () => {
+    const e = refusal(sa, { errorClass: 'spend_cap_reached', blockedScope: 'workspace' });
+    expect(await exhausted(e)).toEqual(['workspace.budget.exhausted::true']);
+    const own = refusal(sa, { errorClass: 'spend_cap_reached', blockedScope: 'sub_account' });
+    expect(await exhausted(own)).toEqual([`sub_account.budget.exhausted:${sa}:true`]);
+  });
+
+  it('without blockedScope (an older data plane) the nearest candidate is still guessed', async () => {
+    const tagged = refusal(sa, { errorClass: 'tag_budget_reached' });
+    expect(await exhausted(tagged)).toEqual(['tag.budget.exhausted:alpha:true']);
+    const capped = refusal(sa, { errorClass: 'spend_cap_reached', blockedScope: null });
+    expect(await exhausted(capped)).toEqual([`sub_account.budget.exhausted:${sa}:true`]);
+  });
+});

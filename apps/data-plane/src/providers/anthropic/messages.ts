@@ -1,0 +1,87 @@
+import { type EndpointSpec, isRecord, type StreamReader } from '../types.ts';
+import {
+  type AnthropicUsage,
+  blocksText,
+  deltaText,
+  mergeUsage,
+  messageUsage,
+  tokenUsage,
+} from './wire.ts';
+
+/** Reads usage from message_start and message_delta (cumulative), and closes a stream the cap
+ * guard ends the way Anthropic ends one at `max_tokens`. */
+function messagesReader(): StreamReader {
+  const usage: AnthropicUsage = {};
+  let open: number | null = null;
+  return {
+    event(data) {
+      if (!isRecord(data)) return {};
+      switch (data.type) {
+        case 'message_start': {
+          const message = isRecord(data.message) ? data.message : {};
+          // Its output_tokens is a placeholder: usage counts once message_delta reports it, so a
+          // stream cut before that is estimated from what was streamed (SPEC §6).
+          mergeUsage(usage, message.usage);
+          const model = typeof message.model === 'string' ? message.model : undefined;
+          return { model };
+        }
+        case 'content_block_start':
+          open = typeof data.index === 'number' ? data.index : null;
+          return {};
+        case 'content_block_stop':
+          open = null;
+          return {};
+        case 'content_block_delta':
+          return { text: deltaText(data.delta) };
+        case 'message_delta':
+          mergeUsage(usage, data.usage);
+          return { usage: tokenUsage(usage) ?? undefined };
+        case 'error':
+          return { failed: true };
+        default:
+          return {};
+      }
+    },
+    capEnd() {
+      let out = '';
+      if (open !== null) {
+        const stop = { type: 'content_block_stop', index: open };
+        out += `event: content_block_stop\ndata: ${JSON.stringify(stop)}\n\n`;
+      }
+      const delta = {
+        type: 'message_delta',
+        delta: { stop_reason: 'max_tokens', stop_sequence: null },
+        usage: { output_tokens: usage.output_tokens ?? 0 },
+      };
+      out += `event: message_delta\ndata: ${JSON.stringify(delta)}\n\n`;
+      out += `event: message_stop\ndata: ${JSON.stringify({ type: 'message_stop' })}\n\n`;
+      return out;
+    },
+  };
+}
+
+/** `POST /v1/messages`: Anthropic SDK clients, passed through to Anthropic. */
+export const messages: EndpointSpec = {
+  path: '/v1/messages',
+  upstreamPath: '/messages',
+  kind: 'messages',
+  maxTokenFields: ['max_tokens'],
+  canStream: true,
+  streamUsageOption: false,
+  validate(body) {
+    if (!Array.isArray(body.messages) || body.messages.length === 0) {
+      return { message: "'messages' must be a non-empty array", param: 'messages' };
+    }
+    if (!body.messages.every(isRecord)) {
+      return { message: "every item of 'messages' must be an object", param: 'messages' };
+    }
+    if (body.max_tokens === undefined || body.max_tokens === null) {
+      return { message: "'max_tokens' is required", param: 'max_tokens' };
+    }
+    return null;
+  },
+  usageOf: messageUsage,
+  textOf: (json) => (isRecord(json) ? blocksText(json.content) : ''),
+  streamEvent: (data) => messagesReader().event(data),
+  streamReader: messagesReader,
+};
