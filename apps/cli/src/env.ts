@@ -74,11 +74,17 @@ const schema = z.object({
   ANTHROPIC_BASE_URL: url(['http:', 'https:']).optional(),
 });
 
-/** An OpenAI-compatible provider registered by name (`TOLLGATE_PROVIDER_<NAME>_BASE_URL`, `_API_KEY`). */
+/** An OpenAI-compatible provider registered by name (`TOLLGATE_PROVIDER_<NAME>_BASE_URL`, `_API_KEY`,
+ * and for Azure OpenAI `_KIND=azure` with an optional `_API_VERSION`). */
 export interface ProviderEnv {
-  /** Base URL including the API version segment, e.g. `https://api.groq.com/openai/v1`. */
+  /** Base URL including the API version segment, e.g. `https://api.groq.com/openai/v1`; for Azure
+   * OpenAI the resource endpoint, e.g. `https://my-resource.openai.azure.com`. */
   baseUrl: string;
   apiKey?: string;
+  /** `azure`: Azure OpenAI wire conventions (deployments, `api-version`, `api-key` header). */
+  kind?: 'openai' | 'azure';
+  /** Azure OpenAI `api-version` (default: the data plane's recent GA version). */
+  apiVersion?: string;
 }
 
 export type Env = z.infer<typeof schema> & {
@@ -86,7 +92,8 @@ export type Env = z.infer<typeof schema> & {
   TOLLGATE_PROVIDERS?: Record<string, ProviderEnv>;
 };
 
-const PROVIDER_VAR = /^TOLLGATE_PROVIDER_([A-Z0-9_]+)_(BASE_URL|API_KEY)$/;
+const PROVIDER_VAR = /^TOLLGATE_PROVIDER_([A-Z0-9_]+?)_(BASE_URL|API_KEY|KIND|API_VERSION)$/;
+const API_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$|^v1$|^latest$|^preview$/;
 /** Configured by their own variables (OPENAI_*, ANTHROPIC_*). */
 const OWN_VARIABLES = new Set(['openai', 'anthropic']);
 
@@ -94,6 +101,8 @@ const OWN_VARIABLES = new Set(['openai', 'anthropic']);
 function parseProviders(source: Record<string, string>, problems: string[]) {
   const providers: Record<string, ProviderEnv> = {};
   const keys = new Map<string, [string, string]>();
+  /** KIND and API_VERSION, applied once the BASE_URL is known. */
+  const extras = new Map<string, [string, 'KIND' | 'API_VERSION', string][]>();
   const refused = new Set<string>();
   for (const [name, value] of Object.entries(source)) {
     const m = PROVIDER_VAR.exec(name);
@@ -103,7 +112,11 @@ function parseProviders(source: Record<string, string>, problems: string[]) {
       refused.add(provider);
       problems.push(`invalid configuration: ${name} use the ${m[1]}_* variables for ${provider}`);
     } else if (m[2] === 'API_KEY') keys.set(provider, [name, value]);
-    else if (url(['http:', 'https:']).safeParse(value).success) {
+    else if (m[2] === 'KIND' || m[2] === 'API_VERSION') {
+      const list = extras.get(provider) ?? [];
+      list.push([name, m[2], value]);
+      extras.set(provider, list);
+    } else if (url(['http:', 'https:']).safeParse(value).success) {
       providers[provider] = { baseUrl: value };
     } else {
       refused.add(provider);
@@ -115,6 +128,26 @@ function parseProviders(source: Record<string, string>, problems: string[]) {
     if (p !== undefined) p.apiKey = apiKey;
     else if (!refused.has(provider)) {
       problems.push(`invalid configuration: ${name} needs ${name.replace(/API_KEY$/, 'BASE_URL')}`);
+    }
+  }
+  for (const [provider, list] of extras) {
+    const p = providers[provider];
+    for (const [name, field, value] of list) {
+      if (p === undefined) {
+        if (!refused.has(provider))
+          problems.push(
+            `invalid configuration: ${name} needs ${name.replace(/_[A-Z]+(_VERSION)?$/, '_BASE_URL')}`,
+          );
+      } else if (field === 'KIND') {
+        if (value === 'azure' || value === 'openai') p.kind = value;
+        else problems.push(`invalid configuration: ${name} must be openai or azure`);
+      } else if (API_VERSION.test(value)) p.apiVersion = value;
+      else problems.push(`invalid configuration: ${name} must be an api-version like 2024-10-21`);
+    }
+    if (p?.apiVersion !== undefined && p.kind !== 'azure') {
+      problems.push(
+        `invalid configuration: TOLLGATE_PROVIDER_${provider.toUpperCase().replaceAll('-', '_')}_API_VERSION applies to KIND=azure only`,
+      );
     }
   }
   return providers;

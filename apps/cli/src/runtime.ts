@@ -203,7 +203,10 @@ export function platformUpstreams(env: Env): Record<string, UpstreamConfig | und
   }
   // OpenAI-compatible providers by name (vLLM, Ollama, Groq, Together …), called as `<name>/<model>`.
   for (const [name, p] of Object.entries(env.TOLLGATE_PROVIDERS ?? {})) {
-    upstreams[name] = { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null };
+    upstreams[name] =
+      p.kind === 'azure'
+        ? { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null, kind: 'azure', apiVersion: p.apiVersion }
+        : { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null };
   }
   return upstreams;
 }

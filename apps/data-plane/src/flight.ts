@@ -31,6 +31,8 @@ export interface Flight {
   admitted: boolean;
   rate: RateSnapshot | null;
   done: boolean;
+  /** Times the upstream call was retried within this reservation (429/5xx, connection lost). */
+  retries?: number;
 }
 
 export interface Outcome {
@@ -125,7 +127,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     httpStatus: o.httpStatus,
     latencyMs: Math.max(0, nowMs - flight.startedMs),
     ttftMs: o.ttftMs,
-    retries: 0,
+    retries: flight.retries ?? 0,
     stream: flight.stream,
     startedAt: new Date(flight.startedMs).toISOString(),
     finishedAt: new Date(nowMs).toISOString(),

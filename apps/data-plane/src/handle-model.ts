@@ -34,9 +34,10 @@ import {
   messageToChat,
 } from './providers/anthropic/messages-to-chat.ts';
 import { anthropicHeaders, catalogueModel, upstreamModelId } from './providers/anthropic/wire.ts';
-import { serves } from './providers/registry.ts';
+import { AZURE_KINDS, defaultMaxTokenField, serves } from './providers/registry.ts';
 import type { EndpointSpec } from './providers/types.ts';
 import {
+  azureEndpointUrl,
   endpointUrl,
   type ResolvedUpstream,
   resolveUpstream,
@@ -242,6 +243,27 @@ function upstreamRequest(
       upstreamHeaders: anthropicHeaders(apiKey, typeof version === 'string' ? version : undefined),
     };
   }
+  const { azure } = judged.upstream;
+  if (azure !== null) {
+    // Azure OpenAI: the deployment is named in the URL, the key in `api-key`; the models are
+    // OpenAI's, so a clamp writes OpenAI's output bound.
+    const deployment = parsed.model.slice(judged.provider.length + 1);
+    const maxField = defaultMaxTokenField(endpoint, 'openai');
+    const { body, stripUsage } = rewriteBody(
+      parsed,
+      endpoint,
+      judged.provider,
+      clampTo,
+      () => null,
+      maxField,
+    );
+    return {
+      target: azureEndpointUrl(baseUrl, deployment, endpoint.upstreamPath, azure.apiVersion),
+      body,
+      stripUsage,
+      upstreamHeaders: apiKey === null ? {} : { 'api-key': apiKey },
+    };
+  }
   const { body, stripUsage } = rewriteBody(parsed, endpoint, judged.provider, clampTo);
   return { target: endpointUrl(baseUrl, endpoint.upstreamPath), body, stripUsage };
 }
@@ -314,7 +336,10 @@ export async function handleModelRequest(
   const judged = judge(deps, policy, req, parsed, decision);
   if ('blocked' in judged) return refuse(judged);
   const route = { errorClass: 'invalid_request', tags: judged.tags, provider: judged.provider };
-  if (!serves(judged.provider, endpoint)) {
+  if (
+    !serves(judged.provider, endpoint) ||
+    (judged.upstream.azure !== null && !AZURE_KINDS.has(endpoint.kind))
+  ) {
     const message = `${endpoint.path} does not serve ${judged.provider} models.`;
     return refuse({ blocked: badRequest(message, 'model', 'unsupported_endpoint'), ...route });
   }

@@ -5,6 +5,19 @@ export interface UpstreamConfig {
   /** Base URL including the API version segment, e.g. `https://api.openai.com/v1`. */
   baseUrl: string;
   apiKey?: string | null;
+  /** Wire flavour: `openai` (default; `{base}/v1/...`, bearer key) or `azure` (Azure OpenAI:
+   * `{base}/openai/deployments/{deployment}/...?api-version=`, `api-key` header, no `model`). */
+  kind?: 'openai' | 'azure';
+  /** Azure OpenAI `api-version` (default {@link AZURE_DEFAULT_API_VERSION}). */
+  apiVersion?: string;
+}
+
+/** The latest GA data-plane inference version of the deployment-style Azure OpenAI API. */
+export const AZURE_DEFAULT_API_VERSION = '2024-10-21';
+
+/** Azure OpenAI settings of a resolved upstream; null for OpenAI-style upstreams. */
+export interface AzureFlavour {
+  apiVersion: string;
 }
 
 const DEFAULT_BASE_URLS: Record<string, string> = {
@@ -13,7 +26,13 @@ const DEFAULT_BASE_URLS: Record<string, string> = {
 };
 
 export type ResolvedUpstream =
-  | { ok: true; baseUrl: string; apiKey: string | null; byok: boolean }
+  | {
+      ok: true;
+      baseUrl: string;
+      apiKey: string | null;
+      byok: boolean;
+      azure: AzureFlavour | null;
+    }
   | { ok: false; message: string };
 
 /** The workspace's own key for the provider (BYOK) first, else the platform's credentials. */
@@ -25,6 +44,11 @@ export function resolveUpstream(
   openKey: (sealed: string) => string,
 ): ResolvedUpstream {
   const platform = upstreams[provider];
+  // A workspace's BYOK route for an Azure provider keeps the platform's flavour and api-version.
+  const azure: AzureFlavour | null =
+    platform?.kind === 'azure'
+      ? { apiVersion: platform.apiVersion ?? AZURE_DEFAULT_API_VERSION }
+      : null;
   const route = providerRouteFor(policy, workspaceId, provider);
   if (route !== undefined) {
     const baseUrl = route.baseUrl ?? platform?.baseUrl ?? DEFAULT_BASE_URLS[provider];
@@ -32,7 +56,7 @@ export function resolveUpstream(
       return { ok: false, message: `No base URL is known for provider ${provider}.` };
     }
     try {
-      return { ok: true, baseUrl, apiKey: openKey(route.sealedApiKey), byok: true };
+      return { ok: true, baseUrl, apiKey: openKey(route.sealedApiKey), byok: true, azure };
     } catch {
       return { ok: false, message: `The provider key for ${provider} cannot be opened.` };
     }
@@ -40,9 +64,23 @@ export function resolveUpstream(
   if (platform === undefined) {
     return { ok: false, message: `No upstream is configured for provider ${provider}.` };
   }
-  return { ok: true, baseUrl: platform.baseUrl, apiKey: platform.apiKey ?? null, byok: false };
+  const apiKey = platform.apiKey ?? null;
+  return { ok: true, baseUrl: platform.baseUrl, apiKey, byok: false, azure };
 }
 
 export function endpointUrl(baseUrl: string, path: string): string {
   return `${baseUrl.replace(/\/+$/, '')}${path}`;
+}
+
+/** Azure OpenAI's URL of an endpoint for one deployment:
+ * `{base}/openai/deployments/{deployment}{path}?api-version=…` (a base given with `/openai` too). */
+export function azureEndpointUrl(
+  baseUrl: string,
+  deployment: string,
+  path: string,
+  apiVersion: string,
+): string {
+  const base = baseUrl.replace(/\/+$/, '').replace(/\/openai$/, '');
+  const query = new URLSearchParams({ 'api-version': apiVersion });
+  return `${base}/openai/deployments/${encodeURIComponent(deployment)}${path}?${query}`;
 }

@@ -79,8 +79,8 @@ export async function startFakeAnthropic(
     } catch {
       body = null;
     }
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    received.push({ method: req.method ?? '', path, headers: req.headers, body });
+    const [path = '', query = ''] = (req.url ?? '').split('?');
+    received.push({ method: req.method ?? '', path, query, headers: req.headers, body });
     if (path !== '/v1/messages' || req.method !== 'POST') return error(res, 404, 'Not found');
     if (typeof req.headers['x-api-key'] !== 'string')
       return error(res, 401, 'x-api-key header is required');

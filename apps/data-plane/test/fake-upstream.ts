@@ -11,6 +11,8 @@ import type { AddressInfo } from 'node:net';
 export interface Received {
   method: string;
   path: string;
+  /** The query string, without `?` ('' when none). */
+  query: string;
   headers: IncomingMessage['headers'];
   body: Record<string, unknown> | null;
 }
@@ -22,6 +24,9 @@ export interface FakeUpstreamOptions {
   outputTokens?: number;
   /** Answer this status with an OpenAI error envelope instead. */
   failWith?: number;
+  /** Fail the first `times` model requests (then answer normally): with `status` and its
+   * `retry-after` header, or by resetting the connection when `status` is 'reset'. */
+  failFirst?: { times: number; status: number | 'reset'; retryAfter?: string };
   /** Wait this long before answering. */
   delayMs?: number;
   /** Report no usage at all (non-stream) / send no usage chunk (stream). */
@@ -53,6 +58,9 @@ function bound(body: Record<string, unknown>, fields: string[], fallback: number
 
 export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Promise<FakeUpstream> {
   const received: Received[] = [];
+  // Counted per `failFirst` object: a test setting a new one starts again from zero.
+  let failing: FakeUpstreamOptions['failFirst'];
+  let failures = 0;
   const sockets = new Set<import('node:net').Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
@@ -65,9 +73,36 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     } catch {
       body = null;
     }
-    const path = (req.url ?? '').split('?')[0] ?? '';
-    received.push({ method: req.method ?? '', path, headers: req.headers, body });
+    const [rawPath = '', query = ''] = (req.url ?? '').split('?');
+    received.push({ method: req.method ?? '', path: rawPath, query, headers: req.headers, body });
+    // Azure OpenAI: `/openai/deployments/{deployment}/<endpoint>` serves `/v1/<endpoint>`, the
+    // deployment standing for the model.
+    const azure = /^\/openai\/deployments\/([^/]+)(\/.*)$/.exec(rawPath);
+    const path = azure === null ? rawPath : `/v1${azure[2]}`;
+    if (azure !== null && body !== null && body.model === undefined)
+      body = { ...body, model: decodeURIComponent(azure[1]!) };
     if (options.delayMs) await sleep(options.delayMs);
+    const failFirst = options.failFirst;
+    if (failFirst !== failing) {
+      failing = failFirst;
+      failures = 0;
+    }
+    if (failFirst !== undefined && failures < failFirst.times && path !== '/v1/models') {
+      failures += 1;
+      if (failFirst.status === 'reset') {
+        req.socket.destroy();
+        return;
+      }
+      const payload = JSON.stringify({
+        error: { message: 'try again', type: 'server_error', code: null, param: null },
+      });
+      res.writeHead(failFirst.status, {
+        'content-type': 'application/json',
+        ...(failFirst.retryAfter === undefined ? {} : { 'retry-after': failFirst.retryAfter }),
+      });
+      res.end(payload);
+      return;
+    }
     if (options.failWith) {
       const payload = JSON.stringify({
         error: { message: 'upstream failure', type: 'server_error', code: null, param: null },

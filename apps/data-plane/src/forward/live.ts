@@ -8,6 +8,8 @@ export interface Live {
   proxyReq: ClientRequest | null;
   timedOut: boolean;
   ended: boolean;
+  /** Number of the upstream call in progress (0 = first); answers of earlier ones are ignored. */
+  attempt: number;
   /** What a stream has produced so far, for an end that comes from outside the tap. */
   partial: (() => Partial<Outcome>) | null;
 }

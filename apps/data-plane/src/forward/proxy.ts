@@ -45,6 +45,38 @@ export interface ForwarderOptions {
   maxSocketsPerHost?: number;
   finish: (flight: Flight, outcome: Outcome) => Promise<void>;
   now: () => number;
+  /** Upstream retries on 429/5xx or a lost connection, before anything reached the client. */
+  retry?: { max?: number; baseDelayMs?: number };
+}
+
+/** Retries per request (the reservation covers one answer; failed attempts cost nothing). */
+const MAX_RETRIES = 2;
+const RETRY_BASE_MS = 100;
+/** A `retry-after` longer than this is not waited for: the client gets the 429 and decides. */
+const MAX_RETRY_AFTER_MS = 2_000;
+/** Socket errors meaning the upstream was not reached or dropped the connection. */
+const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+
+/** The wait before retry number `n` (1-based): jittered exponential backoff, or the upstream's
+ * `retry-after-ms` / `retry-after` when it asks for at most 2 s; null when it asks for longer. */
+export function retryDelayMs(
+  n: number,
+  headers: IncomingMessage['headers'] | null,
+  baseMs = RETRY_BASE_MS,
+  nowMs = Date.now(),
+): number | null {
+  const ms = headers?.['retry-after-ms'];
+  const after = headers?.['retry-after'];
+  let asked: number | null = null;
+  if (typeof ms === 'string' && /^\d+(\.\d+)?$/.test(ms.trim())) asked = Number(ms);
+  else if (typeof after === 'string' && after.trim() !== '') {
+    const text = after.trim();
+    if (/^\d+(\.\d+)?$/.test(text)) asked = Number(text) * 1000;
+    else if (!Number.isNaN(Date.parse(text))) asked = Math.max(0, Date.parse(text) - nowMs);
+  }
+  if (asked !== null) return asked > MAX_RETRY_AFTER_MS ? null : asked;
+  const ceiling = baseMs * 2 ** (n - 1);
+  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
 }
 
 /** Upstream 4xx whose OpenAI envelope is the client's business (bad parameter and the like). */
@@ -96,6 +128,10 @@ export function createForwarder(opts: ForwarderOptions) {
     if (live === undefined) return;
     const status = proxyRes.statusCode ?? 502;
     const type = String(proxyRes.headers['content-type'] ?? '');
+    if ((status === 429 || status >= 500) && retry(live, req, res, proxyRes.headers)) {
+      proxyRes.resume(); // drained, so the socket goes back to the pool
+      return;
+    }
     if (status >= 400) upstreamError(live, proxyRes, res, status);
     else if (type.includes('text/event-stream'))
       relayStream(live, proxyRes, res, status, streamDeps);
@@ -200,7 +236,14 @@ export function createForwarder(opts: ForwarderOptions) {
   }
 
   function forward(req: IncomingMessage, res: ServerResponse, job: ForwardJob) {
-    const live: Live = { job, proxyReq: null, timedOut: false, ended: false, partial: null };
+    const live: Live = {
+      job,
+      proxyReq: null,
+      timedOut: false,
+      ended: false,
+      attempt: 0,
+      partial: null,
+    };
     lives.set(req, live);
     const headers: Record<string, string> = {};
     for (const name of FORWARDED) {
@@ -233,6 +276,41 @@ export function createForwarder(opts: ForwarderOptions) {
       );
     });
 
+    send(req, res, live);
+  }
+
+  const maxRetries = opts.retry?.max ?? MAX_RETRIES;
+  const baseDelayMs = opts.retry?.baseDelayMs ?? RETRY_BASE_MS;
+
+  /**
+   * Calls the upstream again when nothing reached the client yet and it is still there: same
+   * body, same reservation (no second admission), counted on the flight. False when not retried.
+   */
+  function retry(
+    live: Live,
+    req: IncomingMessage,
+    res: ServerResponse,
+    headers: IncomingMessage['headers'] | null,
+  ): boolean {
+    if (live.ended || res.headersSent || res.destroyed || live.attempt >= maxRetries) return false;
+    const delay = retryDelayMs(live.attempt + 1, headers, baseDelayMs, opts.now());
+    if (delay === null) return false;
+    live.attempt += 1;
+    live.job.flight.retries = live.attempt;
+    live.proxyReq = null;
+    live.timedOut = false;
+    const attempt = live.attempt;
+    setTimeout(() => {
+      // The client left meanwhile: its close already settled the flight (nothing was served).
+      if (live.ended || live.attempt !== attempt || res.destroyed) return;
+      send(req, res, live);
+    }, delay).unref();
+    return true;
+  }
+
+  function send(req: IncomingMessage, res: ServerResponse, live: Live) {
+    const { job } = live;
+    const attempt = live.attempt;
     proxy.web(
       req,
       res,
@@ -242,8 +320,8 @@ export function createForwarder(opts: ForwarderOptions) {
         buffer: Readable.from([job.body]),
         proxyTimeout: opts.timeoutMs,
       },
-      () => {
-        if (live.ended) return;
+      (err) => {
+        if (live.ended || live.attempt !== attempt) return;
         if (res.headersSent) {
           if (!res.writableEnded) res.end();
           end(
@@ -259,6 +337,9 @@ export function createForwarder(opts: ForwarderOptions) {
           return;
         }
         const timeout = live.timedOut;
+        const code = (err as NodeJS.ErrnoException | undefined)?.code;
+        if (!timeout && code !== undefined && RETRY_CODES.has(code) && retry(live, req, res, null))
+          return;
         sendError(res, {
           status: timeout ? 504 : 502,
           type: timeout ? 'upstream_timeout' : 'upstream_error',

@@ -54,12 +54,15 @@ export function rewriteBody(
   endpoint: EndpointSpec,
   provider: string,
   clampTo: number | null,
-  upstreamModel: (name: string) => string = (name) => name,
+  upstreamModel: (name: string) => string | null = (name) => name,
+  /** The output bound written on a clamp when the request set none (default: the registry's). */
+  maxTokenField: string | null = defaultMaxTokenField(endpoint, provider),
 ): { body: Buffer; stripUsage: boolean } {
-  const body: Record<string, unknown> = {
-    ...p.body,
-    model: upstreamModel(p.model.slice(provider.length + 1)),
-  };
+  const body: Record<string, unknown> = { ...p.body };
+  const model = upstreamModel(p.model.slice(provider.length + 1));
+  // null: the upstream names the model elsewhere (Azure OpenAI: the deployment in the URL).
+  if (model === null) delete body.model;
+  else body.model = model;
   let stripUsage = false;
   if (p.stream && endpoint.streamUsageOption && !p.clientWantsUsage) {
     const options =
@@ -81,7 +84,7 @@ export function rewriteBody(
     const present = endpoint.maxTokenFields.filter(
       (f) => body[f] !== undefined && body[f] !== null,
     );
-    const fields = present.length > 0 ? present : [defaultMaxTokenField(endpoint, provider)];
+    const fields = present.length > 0 ? present : [maxTokenField];
     for (const f of fields) if (f !== null) body[f] = clampTo;
   }
   return { body: Buffer.from(JSON.stringify(body)), stripUsage };

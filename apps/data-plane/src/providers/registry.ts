@@ -19,6 +19,13 @@ export const NATIVE_PROVIDERS: ReadonlyMap<string, ReadonlySet<EndpointSpec['kin
   ['anthropic', new Set<EndpointSpec['kind']>(['chat', 'messages'])],
 ]);
 
+/** What an Azure OpenAI deployment serves under `/openai/deployments/{deployment}/…`. */
+export const AZURE_KINDS: ReadonlySet<EndpointSpec['kind']> = new Set<EndpointSpec['kind']>([
+  'chat',
+  'completion',
+  'embedding',
+]);
+
 /** Whether `provider` can serve `endpoint`: `/v1/messages` is Anthropic's only. */
 export function serves(provider: string, endpoint: EndpointSpec): boolean {
   const native = NATIVE_PROVIDERS.get(provider);

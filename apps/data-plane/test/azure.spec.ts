@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AZURE_DEFAULT_API_VERSION } from '../src/upstreams.ts';
+import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import { type Harness, startHarness, subAccount, WS } from './harness.ts';
+
+const price = (model: string) => ({
+  workspaceId: WS,
+  model,
+  inputPerMTok: 2_000_000,
+  outputPerMTok: 3_000_000,
+  cachedInputPerMTok: 2_000_000,
+  cacheWritePerMTok: 2_000_000,
+});
+
+/** Azure OpenAI (kind `azure`): `<name>/<deployment>` → `{base}/openai/deployments/{deployment}/…`
+ * with `?api-version=`, the key in `api-key`, no `model` in the body. */
+describe('data plane: Azure OpenAI provider', () => {
+  let h: Harness;
+  let az: FakeUpstream;
+  beforeAll(async () => {
+    az = await startFakeUpstream({ promptTokens: 20 });
+    // The resource endpoint is the host (`https://<res>.openai.azure.com`), without `/v1`.
+    const host = az.url.replace(/\/v1$/, '');
+    h = await startHarness({
+      subs: [subAccount('sa_main'), subAccount('sa_clamp', { spendCapMicros: 400 })],
+      upstreams: {
+        azure: { baseUrl: `${host}/`, apiKey: 'az-key', kind: 'azure', apiVersion: '2024-06-01' },
+        'azure-eu': { baseUrl: `${host}/openai`, apiKey: 'az-eu-key', kind: 'azure' },
+      },
+      prices: [
+        price('azure/gpt-4o-prod'),
+        price('azure/text-embedding-3-small'),
+        price('azure-eu/gpt-4o'),
+      ],
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await az.close();
+  });
+
+  it('chat: deployment path, api-version, api-key header, no model field; priced', async () => {
+    const { data, response } = await h
+      .client('sa_main')
+      .chat.completions.create({
+        model: 'azure/gpt-4o-prod',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 4,
+      })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe('w0 w1 w2 w3 ');
+    const got = az.received.at(-1)!;
+    expect(got.path).toBe('/openai/deployments/gpt-4o-prod/chat/completions');
+    expect(got.query).toBe('api-version=2024-06-01');
+    expect(got.headers['api-key']).toBe('az-key');
+    expect(got.headers.authorization).toBeUndefined();
+    expect(got.body!.model).toBeUndefined();
+    expect(got.body!.max_tokens).toBe(4);
+    const e = await h.eventFor(response.headers.get('x-request-id'));
+    expect(e).toMatchObject({ provider: 'azure', model: 'azure/gpt-4o-prod', inputTokens: 20 });
+    expect(e.providerCostMicros).toBe(Math.ceil((20 * 2_000_000 + 4 * 3_000_000) / 1_000_000));
+    expect(h.upstream.received.length).toBe(0);
+  });
+
+  it('streams with usage asked for; the default api-version when none is set', async () => {
+    const stream = await h.client('sa_main').chat.completions.create({
+      model: 'azure-eu/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 3,
+      stream: true,
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('w0 w1 w2 ');
+    const got = az.received.at(-1)!;
+    expect(got.path).toBe('/openai/deployments/gpt-4o/chat/completions');
+    expect(got.query).toBe(`api-version=${AZURE_DEFAULT_API_VERSION}`);
+    expect(got.headers['api-key']).toBe('az-eu-key');
+    expect(got.body!.stream_options).toEqual({ include_usage: true });
+    expect(got.body!.model).toBeUndefined();
+  });
+
+  it('embeddings reach the deployment; /v1/responses is refused with a clear 400', async () => {
+    const { response } = await h
+      .client('sa_main')
+      .embeddings.create({ model: 'azure/text-embedding-3-small', input: 'hello' })
+      .withResponse();
+    const got = az.received.at(-1)!;
+    expect(got.path).toBe('/openai/deployments/text-embedding-3-small/embeddings');
+    expect(got.query).toBe('api-version=2024-06-01');
+    expect(got.body).toMatchObject({ input: 'hello' });
+    expect(got.body!.model).toBeUndefined();
+    expect(got.headers['api-key']).toBe('az-key');
+    const e = await h.eventFor(response.headers.get('x-request-id'));
+    expect(e).toMatchObject({ provider: 'azure', inputTokens: 20, outputTokens: 0 });
+
+    const before = az.received.length;
+    const res = await fetch(`${h.urls[0]}/v1/responses`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'azure/gpt-4o-prod', input: 'x' }),
+    });
+    expect(res.status).toBe(400);
+    expect((await res.json()).error.code).toBe('unsupported_endpoint');
+    expect(az.received.length).toBe(before);
+  });
+
+  it('a clamp without a bound writes max_completion_tokens (the models are OpenAI’s)', async () => {
+    await h.client('sa_clamp').chat.completions.create({
+      model: 'azure/gpt-4o-prod',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    const body = az.received.at(-1)!.body!;
+    expect(body.max_completion_tokens).toBeGreaterThan(0);
+    expect(body.max_completion_tokens).toBeLessThan(400);
+    expect(body.max_tokens).toBeUndefined();
+  });
+});
