@@ -181,6 +181,62 @@ describe('tollgate start: both planes in one process, embedded', () => {
     expect(upstream.hits()).toBe(hits);
   });
 
+  it('serves a provider a workspace registered itself (BYOK key + base URL + price): chat, embeddings, responses', async () => {
+    const own = await startFakeUpstream({ promptTokens: 20 });
+    try {
+      const key = await call(cp, 'POST', '/v1/provider-keys', {
+        provider: 'together',
+        api_key: 'tgk-workspace-own-key-123456',
+        base_url: own.url,
+      });
+      expect(key.status).toBe(201);
+      const price = await call(cp, 'POST', '/v1/prices', {
+        model: 'together/llama-x',
+        input_per_mtok_cents: 10,
+        output_per_mtok_cents: 20,
+      });
+      expect(price.status).toBe(201);
+      const sa = (await call(cp, 'POST', '/v1/sub-accounts', { name: 'byok-user' })).body;
+      const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: sa.key, maxRetries: 0 });
+      const chat = await eventually(
+        async () =>
+          client.chat.completions
+            .create({ model: 'together/llama-x', messages: [{ role: 'user', content: 'hi' }] })
+            .catch(() => undefined),
+        1_000,
+        'the registered provider reachable',
+      );
+      expect(chat.choices[0]?.message.content).toBeTruthy();
+      const emb = await client.embeddings.create({ model: 'together/llama-x', input: 'hello' });
+      expect(emb.data[0]?.embedding.length).toBeGreaterThan(0);
+      const resp = await client.responses.create({ model: 'together/llama-x', input: 'hello' });
+      expect(resp.output_text).toBeTruthy();
+      const paths = own.received.map((r) => r.path);
+      expect(paths).toEqual(
+        expect.arrayContaining(['/v1/chat/completions', '/v1/embeddings', '/v1/responses']),
+      );
+      for (const r of own.received) {
+        expect(r.headers.authorization).toBe('Bearer tgk-workspace-own-key-123456');
+        expect(r.body?.model).toBe('llama-x');
+      }
+      expect(upstream.received.some((r) => r.body?.model === 'llama-x')).toBe(false);
+      const usage = await eventually(
+        async () => {
+          const u = await usageOf(cp, sa.id);
+          return u.summary.requests === 3 ? u : undefined;
+        },
+        5_000,
+        'three requests in the usage report',
+      );
+      expect(usage.by_model).toEqual([
+        expect.objectContaining({ model_id: 'together/llama-x', requests: 3 }),
+      ]);
+      expect(usage.summary.cost_cents).toBeGreaterThan(0);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('drains and flushes usage on SIGTERM: a request just served is in the books after a restart', async () => {
     const sa = (await call(cp, 'POST', '/v1/sub-accounts', { name: 'last-one' })).body;
     const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: sa.key, maxRetries: 0 });
