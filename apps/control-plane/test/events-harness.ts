@@ -9,6 +9,7 @@ import {
   type UsageIngest,
 } from '@tollgate/control-plane';
 import type { PrismaClient } from '@tollgate/db';
+import { usageEvent } from '@tollgate/testkit';
 import { encodeUsageBatch, type UsageEvent } from '@tollgate/usage';
 import { type Client, createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -100,44 +101,20 @@ export async function startEventPlane(opts: EventPlaneOptions): Promise<EventPla
   };
 }
 
-let seq = 0;
 export function usage(
   workspaceId: string,
   subAccountId: string,
   over: Partial<UsageEvent> = {},
 ): UsageEvent {
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    requestId: `req_ev_${process.pid}_${Date.now()}_${seq++}`,
-    attempt: 0,
+  return usageEvent({
     workspaceId,
     subAccountId,
-    keyId: null,
-    tags: [],
-    model: 'openai/gpt-4o-mini',
-    servedModel: null,
-    provider: 'openai',
-    byok: false,
     inputTokens: 100,
     outputTokens: 50,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
     providerCostMicros: 1_000,
     billedCostMicros: 1_000,
-    estimated: false,
-    status: 'ok',
-    errorClass: null,
-    httpStatus: 200,
-    latencyMs: 12,
-    ttftMs: null,
-    retries: 0,
-    stream: false,
-    startedAt: at,
-    finishedAt: at,
-    reservationMicros: 0,
     ...over,
-  } as UsageEvent;
+  });
 }
 
 /** A graphql-ws client collecting what one subscription yields. */

@@ -1,46 +1,26 @@
 import { writeUsage } from '@tollgate/control-plane';
+import { usageEvent as baseEvent } from '@tollgate/testkit';
 import type { UsageEvent } from '@tollgate/usage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, KINDS, rowCounts, skipKind, startHarness } from './harness.ts';
 
-let seq = 0;
 function usageEvent(
   workspaceId: string,
   subAccountId: string,
   over: Partial<UsageEvent> = {},
 ): UsageEvent {
   const at = new Date(Date.now() - 3_600_000).toISOString();
-  return {
-    v: 1,
-    requestId: `req_own_${process.pid}_${Date.now()}_${seq++}`,
-    attempt: 0,
+  return baseEvent({
     workspaceId,
     subAccountId,
-    keyId: null,
-    tags: [],
-    model: 'openai/gpt-4o-mini',
-    servedModel: null,
-    provider: 'openai',
-    byok: false,
     inputTokens: 100,
     outputTokens: 50,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
     providerCostMicros: 1_000,
     billedCostMicros: 1_000,
-    estimated: false,
-    status: 'ok',
-    errorClass: null,
-    httpStatus: 200,
-    latencyMs: 12,
-    ttftMs: null,
-    retries: 0,
-    stream: false,
     startedAt: at,
     finishedAt: at,
-    reservationMicros: 0,
     ...over,
-  } as UsageEvent;
+  });
 }
 
 describe.each(KINDS)('own usage (GET /v1/usage with a sub-account key) on %s', (kind) => {

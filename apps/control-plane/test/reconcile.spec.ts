@@ -1,44 +1,20 @@
 import { createMemoryLimiter } from '@tollgate/bus';
 import { booksBalances, createCounterReconciler, writeUsage } from '@tollgate/control-plane';
 import { periodKey } from '@tollgate/policy';
+import { usageEvent } from '@tollgate/testkit';
 import type { UsageEvent } from '@tollgate/usage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, KINDS, skipKind, startHarness } from './harness.ts';
 
-let seq = 0;
 function event(workspaceId: string, subAccountId: string, over: Partial<UsageEvent>): UsageEvent {
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    requestId: `req_rec_${process.pid}_${Date.now()}_${seq++}`,
-    attempt: 0,
+  return usageEvent({
     workspaceId,
     subAccountId,
-    keyId: null,
-    tags: [],
-    model: 'openai/gpt-4o-mini',
-    servedModel: null,
-    provider: 'openai',
-    byok: false,
     inputTokens: 1,
     outputTokens: 1,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    providerCostMicros: 0,
-    billedCostMicros: 0,
-    estimated: false,
-    status: 'ok',
-    errorClass: null,
-    httpStatus: 200,
     latencyMs: 1,
-    ttftMs: null,
-    retries: 0,
-    stream: false,
-    startedAt: at,
-    finishedAt: at,
-    reservationMicros: 0,
     ...over,
-  } as UsageEvent;
+  });
 }
 
 describe.each(KINDS)('counter reconciler (books → counters) on %s', (kind) => {

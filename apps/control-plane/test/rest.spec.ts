@@ -1,45 +1,12 @@
 import { createHash } from 'node:crypto';
 import { writeUsage } from '@tollgate/control-plane';
-import type { UsageEvent } from '@tollgate/usage';
+import { encodeSnapshot } from '@tollgate/policy';
+import { usageEvent } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSnapshot } from '../src/policy/snapshot.ts';
 import { ADMIN_KEY, type Harness, KINDS, ROOT_KEY, skipKind, startHarness } from './harness.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
-
-function usageEvent(
-  over: Partial<UsageEvent> & Pick<UsageEvent, 'requestId' | 'workspaceId'>,
-): UsageEvent {
-  const now = new Date().toISOString();
-  return {
-    v: 1,
-    attempt: 0,
-    subAccountId: null,
-    keyId: null,
-    tags: [],
-    model: 'openai/gpt-4o-mini',
-    servedModel: null,
-    provider: 'openai',
-    byok: false,
-    inputTokens: 0,
-    outputTokens: 0,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    providerCostMicros: 0,
-    billedCostMicros: 0,
-    estimated: false,
-    status: 'ok',
-    errorClass: null,
-    httpStatus: 200,
-    latencyMs: 12,
-    ttftMs: null,
-    retries: 0,
-    stream: false,
-    startedAt: now,
-    finishedAt: now,
-    reservationMicros: 0,
-    ...over,
-  } as UsageEvent;
-}
 
 describe.each(KINDS)('REST façade on %s', (kind) => {
   let h: Harness;
@@ -242,6 +209,7 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       expect(cred.sealedKey).not.toContain(secret);
       expect(JSON.stringify(await h.api('GET', '/v1/provider-keys'))).not.toContain(secret);
       expect((await h.api('DELETE', `/v1/provider-keys/${pk.body.id}`)).status).toBe(200);
+      expect(pk.body).toMatchObject({ kind: 'openai', api_version: null });
 
       const hook = await h.api('POST', '/v1/webhooks', {
         url: 'https://hooks.example.com/tollgate',
@@ -261,6 +229,53 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       });
       expect(privateHook.status).toBe(400);
       expect((await h.api('DELETE', `/v1/webhooks/${hook.body.id}`)).status).toBe(200);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    'registers an Azure OpenAI provider key (kind, api_version) and publishes its route',
+    async () => {
+      const base = 'https://myres.openai.azure.com';
+      const pk = await h.api('POST', '/v1/provider-keys', {
+        provider: 'myazure',
+        api_key: 'azure-key-abcdef-4321',
+        base_url: base,
+        kind: 'azure',
+        api_version: '2025-01-01-preview',
+      });
+      expect(pk.status).toBe(201);
+      expect(pk.body).toMatchObject({
+        provider: 'myazure',
+        base_url: base,
+        kind: 'azure',
+        api_version: '2025-01-01-preview',
+        key_hint: '…4321',
+      });
+      const listed = (await h.api('GET', '/v1/provider-keys')).body.data;
+      expect(listed).toContainEqual(expect.objectContaining({ id: pk.body.id, kind: 'azure' }));
+
+      const snap = await buildSnapshot(h.prisma, 1);
+      const route = snap.providerRoutes.find((r) => r.provider === 'myazure');
+      expect(route).toMatchObject({
+        kind: 'azure',
+        apiVersion: '2025-01-01-preview',
+        baseUrl: base,
+      });
+      expect(encodeSnapshot(snap)).toContain('2025-01-01-preview');
+
+      // Replacing the key without a kind makes it a plain OpenAI-compatible route again.
+      const plain = await h.api('POST', '/v1/provider-keys', {
+        provider: 'myazure',
+        api_key: 'azure-key-abcdef-9999',
+        base_url: base,
+      });
+      expect(plain.body).toMatchObject({ id: pk.body.id, kind: 'openai', api_version: null });
+      const again = (await buildSnapshot(h.prisma, 2)).providerRoutes.find(
+        (r) => r.provider === 'myazure',
+      );
+      expect(again).not.toHaveProperty('kind');
+      expect(again).not.toHaveProperty('apiVersion');
+      expect((await h.api('DELETE', `/v1/provider-keys/${pk.body.id}`)).status).toBe(200);
     },
   );
 

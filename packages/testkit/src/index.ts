@@ -143,3 +143,4 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<Tes
     },
   };
 }
+export { usageEvent } from './usage-event.ts';

@@ -1,4 +1,4 @@
-import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
+import { openTestDatabase, type TestDatabase, usageEvent } from '@tollgate/testkit';
 import type { UsageEvent } from '@tollgate/usage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeUsage } from '../ingest/write-usage.ts';
@@ -9,41 +9,16 @@ import { updateWorkspace } from '../services/workspaces.ts';
 import { evaluateUsage } from './thresholds.ts';
 
 const WS = 'ws_thr';
-let seq = 0;
 
 function event(subAccountId: string, over: Partial<UsageEvent>): UsageEvent {
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    requestId: `req_thr_${process.pid}_${seq++}`,
-    attempt: 0,
+  return usageEvent({
     workspaceId: WS,
     subAccountId,
-    keyId: null,
-    tags: [],
-    model: 'openai/gpt-4o-mini',
-    servedModel: null,
-    provider: 'openai',
-    byok: false,
     inputTokens: 10,
     outputTokens: 10,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
-    providerCostMicros: 0,
-    billedCostMicros: 0,
-    estimated: false,
-    status: 'ok',
-    errorClass: null,
-    httpStatus: 200,
     latencyMs: 1,
-    ttftMs: null,
-    retries: 0,
-    stream: false,
-    startedAt: at,
-    finishedAt: at,
-    reservationMicros: 0,
     ...over,
-  };
+  });
 }
 
 const refusal = (subAccountId: string, over: Partial<UsageEvent>) =>

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Bus, type Counter, createBus, type Limiter } from '@tollgate/bus';
 import { periodKey } from '@tollgate/policy';
-import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
-import type { UsageEvent } from '@tollgate/usage';
+import { openTestDatabase, type TestDatabase, usageEvent } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBudget, deleteBudget } from '../services/budgets.ts';
 import type { ServiceDeps } from '../services/context.ts';
@@ -11,39 +10,17 @@ import { updateWorkspace } from '../services/workspaces.ts';
 import { createCounterCatchUp } from './reconcile.ts';
 import { writeUsage } from './write-usage.ts';
 
-let seq = 0;
 function spend(workspaceId: string, subAccountId: string, tags: string[], micros: number) {
-  const at = new Date().toISOString();
-  return {
-    v: 1,
-    requestId: `req_cu_${process.pid}_${Date.now()}_${seq++}`,
-    attempt: 0,
+  return usageEvent({
     workspaceId,
     subAccountId,
-    keyId: null,
     tags,
-    model: 'openai/gpt-4o-mini',
-    servedModel: null,
-    provider: 'openai',
-    byok: false,
     inputTokens: 10,
     outputTokens: 10,
-    cachedInputTokens: 0,
-    cacheWriteTokens: 0,
     providerCostMicros: micros,
     billedCostMicros: micros,
-    estimated: false,
-    status: 'ok',
-    errorClass: null,
-    httpStatus: 200,
     latencyMs: 1,
-    ttftMs: null,
-    retries: 0,
-    stream: false,
-    startedAt: at,
-    finishedAt: at,
-    reservationMicros: 0,
-  } satisfies UsageEvent;
+  });
 }
 
 /**
@@ -103,7 +80,7 @@ describe('counter catch-up on policy changes', () => {
       limiter.admit({
         workspaceId: ws,
         subAccountId: sa.id,
-        requestId: `req_${seq++}`,
+        requestId: `req_${Math.random().toString(36).slice(2)}`,
         nowMs: Date.now(),
         rate: { rpm: null, rpd: null, tpm: null, maxConcurrent: null, estimatedTokens: 0 },
         spend: [tag],
