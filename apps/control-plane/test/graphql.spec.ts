@@ -172,6 +172,28 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
       expect(pk.data.createProviderKey.__typename).toBe('ProviderKey');
       expect(JSON.stringify(pk)).not.toContain('gsk_supersecret_9876');
 
+      const az = await h.gql(
+        `mutation { createProviderKey(provider: "gql-azure", apiKey: "az_supersecret_5555", baseUrl: "https://res.openai.azure.com", kind: "azure", apiVersion: "2024-10-21") { __typename ... on ProviderKey { kind apiVersion keyHint } ${ERR} } }`,
+      );
+      expect(az.data.createProviderKey).toEqual({
+        __typename: 'ProviderKey',
+        kind: 'azure',
+        apiVersion: '2024-10-21',
+        keyHint: '…5555',
+      });
+      const before = await rowCounts(h.prisma);
+      for (const bad of [
+        'apiVersion: "2024-10-21"',
+        'kind: "azure", apiVersion: "latest"',
+        'kind: "bedrock"',
+      ]) {
+        const refused = await h.gql(
+          `mutation { createProviderKey(provider: "gql-bad", apiKey: "az_supersecret_6666", ${bad}) { __typename ${ERR} } }`,
+        );
+        expect(refused.data.createProviderKey.__typename).toBe('ValidationError');
+      }
+      expect(await rowCounts(h.prisma)).toEqual(before);
+
       const hook = await h.gql(
         `mutation { createWebhook(url: "https://hooks.example.com/a", events: ["sub_account.created"]) { __typename ... on CreateWebhookPayload { secret endpoint { id } } } }`,
       );

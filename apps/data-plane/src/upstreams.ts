@@ -44,19 +44,32 @@ export function resolveUpstream(
   openKey: (sealed: string) => string,
 ): ResolvedUpstream {
   const platform = upstreams[provider];
-  // A workspace's BYOK route for an Azure provider keeps the platform's flavour and api-version.
-  const azure: AzureFlavour | null =
-    platform?.kind === 'azure'
-      ? { apiVersion: platform.apiVersion ?? AZURE_DEFAULT_API_VERSION }
-      : null;
+  const platformAzure = platform?.kind === 'azure';
+  const azure: AzureFlavour | null = platformAzure
+    ? { apiVersion: platform.apiVersion ?? AZURE_DEFAULT_API_VERSION }
+    : null;
   const route = providerRouteFor(policy, workspaceId, provider);
   if (route !== undefined) {
     const baseUrl = route.baseUrl ?? platform?.baseUrl ?? DEFAULT_BASE_URLS[provider];
     if (baseUrl === undefined) {
       return { ok: false, message: `No base URL is known for provider ${provider}.` };
     }
+    // The route's own flavour when it declares Azure (its api-version, else the platform's, else
+    // the default); a route without a kind keeps the platform's flavour and api-version.
+    const routeAzure: AzureFlavour | null =
+      route.kind === 'azure'
+        ? {
+            apiVersion:
+              route.apiVersion ??
+              (platformAzure ? platform.apiVersion : undefined) ??
+              AZURE_DEFAULT_API_VERSION,
+          }
+        : route.kind === 'openai'
+          ? null
+          : azure;
     try {
-      return { ok: true, baseUrl, apiKey: openKey(route.sealedApiKey), byok: true, azure };
+      const apiKey = openKey(route.sealedApiKey);
+      return { ok: true, baseUrl, apiKey, byok: true, azure: routeAzure };
     } catch {
       return { ok: false, message: `The provider key for ${provider} cannot be opened.` };
     }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AZURE_DEFAULT_API_VERSION } from '../src/upstreams.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
-import { type Harness, startHarness, subAccount, WS } from './harness.ts';
+import { type Harness, sealForTest, startHarness, subAccount, WS } from './harness.ts';
 
 const price = (model: string) => ({
   workspaceId: WS,
@@ -114,5 +114,77 @@ describe('data plane: Azure OpenAI provider', () => {
     expect(body.max_completion_tokens).toBeGreaterThan(0);
     expect(body.max_completion_tokens).toBeLessThan(400);
     expect(body.max_tokens).toBeUndefined();
+  });
+});
+
+/** A workspace's own Azure OpenAI resource registered through BYOK (route kind `azure`), for a
+ * provider name the platform does not configure at all. */
+describe('data plane: BYOK Azure OpenAI route', () => {
+  const secret = Buffer.alloc(32, 7);
+  let h: Harness;
+  let az: FakeUpstream;
+  beforeAll(async () => {
+    az = await startFakeUpstream({ promptTokens: 20 });
+    const host = az.url.replace(/\/v1$/, '');
+    h = await startHarness({
+      subs: [subAccount('sa_byok')],
+      secretKey: secret,
+      routes: [
+        {
+          workspaceId: WS,
+          provider: 'myazure',
+          baseUrl: host,
+          kind: 'azure',
+          apiVersion: '2025-01-01-preview',
+          sealedApiKey: sealForTest(secret, 'ws-azure-key'),
+        },
+        {
+          workspaceId: WS,
+          provider: 'myazure-default',
+          baseUrl: `${host}/openai`,
+          kind: 'azure',
+          sealedApiKey: sealForTest(secret, 'ws-azure-key-2'),
+        },
+      ],
+      prices: [price('myazure/gpt-4o-prod'), price('myazure-default/gpt-4o')],
+    });
+  });
+  afterAll(async () => {
+    await h.close();
+    await az.close();
+  });
+
+  it('chat goes to the deployment with the route api-version and api-key, no model field', async () => {
+    const { data, response } = await h
+      .client('sa_byok')
+      .chat.completions.create({
+        model: 'myazure/gpt-4o-prod',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 4,
+      })
+      .withResponse();
+    expect(data.choices[0]!.message.content).toBe('w0 w1 w2 w3 ');
+    const got = az.received.at(-1)!;
+    expect(got.path).toBe('/openai/deployments/gpt-4o-prod/chat/completions');
+    expect(got.query).toBe('api-version=2025-01-01-preview');
+    expect(got.headers['api-key']).toBe('ws-azure-key');
+    expect(got.headers.authorization).toBeUndefined();
+    expect(got.body!.model).toBeUndefined();
+    const e = await h.eventFor(response.headers.get('x-request-id'));
+    expect(e).toMatchObject({ provider: 'myazure', byok: true, inputTokens: 20 });
+    expect(h.upstream.received.length).toBe(0);
+  });
+
+  it('a route without an api-version uses the platform default', async () => {
+    await h.client('sa_byok').chat.completions.create({
+      model: 'myazure-default/gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 2,
+    });
+    const got = az.received.at(-1)!;
+    expect(got.path).toBe('/openai/deployments/gpt-4o/chat/completions');
+    expect(got.query).toBe(`api-version=${AZURE_DEFAULT_API_VERSION}`);
+    expect(got.headers['api-key']).toBe('ws-azure-key-2');
+    expect(got.body!.model).toBeUndefined();
   });
 });

@@ -142,6 +142,14 @@ export const ProviderRoutePolicySchema = z.object({
   provider: PROVIDER,
   /** Upstream base URL; null = the provider's default. */
   baseUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  /** Wire flavour: `azure` (Azure OpenAI deployment paths, `api-key` header) or `openai`. Absent (as
+   * in snapshots published before the field existed) = the data plane's platform flavour. */
+  kind: z.enum(['openai', 'azure']).optional(),
+  /** Azure OpenAI `api-version` (kind `azure`); absent = the platform default. */
+  apiVersion: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}(-preview)?$/, 'api-version must look like 2024-10-21')
+    .optional(),
   /** The provider key sealed by the control plane (opaque ciphertext); only a data plane holding
    * TOLLGATE_SECRET_KEY can open it, so snapshots in Redis never hold a usable key. */
   sealedApiKey: z.string().min(1),

@@ -137,3 +137,59 @@ describe('delta codec', () => {
     expect(decodePolicyMessage('nope')).toMatchObject({ ok: false, reason: 'invalid' });
   });
 });
+
+describe('provider route kind and api-version (additive within version 1)', () => {
+  const azureRoute = {
+    workspaceId: 'ws_1',
+    provider: 'myazure',
+    baseUrl: 'https://res.openai.azure.com',
+    kind: 'azure' as const,
+    apiVersion: '2025-01-01-preview',
+    sealedApiKey: 'sealed:az',
+  };
+
+  it('round-trips a snapshot whose route carries kind and apiVersion', () => {
+    const body = snapshot({ providerRoutes: [...snapshot().providerRoutes, azureRoute] });
+    const decoded = decodeSnapshot(encodeSnapshot(body));
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    const { checksum, ...rest } = decoded.value;
+    expect(rest).toEqual(body);
+    expect(checksum).toBe(computeChecksum(body));
+    expect(decoded.value.providerRoutes).toContainEqual(azureRoute);
+  });
+
+  it('decodes a version-1 snapshot published without the fields, its checksum unchanged', () => {
+    const body = snapshot();
+    expect(body.providerRoutes[0]).not.toHaveProperty('kind');
+    // As an older control plane wrote it: no kind/apiVersion keys at all.
+    const doc = JSON.parse(encodeSnapshot(body));
+    expect(doc.version).toBe(1);
+    expect(doc.providerRoutes[0]).not.toHaveProperty('kind');
+    const decoded = decodeSnapshot(JSON.stringify(doc));
+    expect(decoded.ok).toBe(true);
+    if (!decoded.ok) return;
+    expect(decoded.value.providerRoutes[0]).not.toHaveProperty('kind');
+    expect(decoded.value.providerRoutes[0]).not.toHaveProperty('apiVersion');
+    expect(decoded.value.checksum).toBe(doc.checksum);
+  });
+
+  it('round-trips a delta upserting an azure route', () => {
+    const d = delta(3, { upserts: { providerRoutes: [azureRoute] } });
+    const decoded = decodeDelta(encodeDelta(d));
+    expect(decoded.ok).toBe(true);
+    if (decoded.ok) expect(decoded.value.upserts.providerRoutes).toEqual([azureRoute]);
+  });
+
+  it('refuses an unknown kind or a malformed apiVersion', () => {
+    for (const bad of [
+      { ...azureRoute, kind: 'bedrock' },
+      { ...azureRoute, apiVersion: 'latest' },
+    ]) {
+      const doc = JSON.parse(encodeSnapshot(snapshot()));
+      doc.providerRoutes = [bad];
+      doc.checksum = computeChecksum(doc);
+      expect(decodeSnapshot(JSON.stringify(doc))).toMatchObject({ ok: false, reason: 'invalid' });
+    }
+  });
+});

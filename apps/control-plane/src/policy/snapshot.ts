@@ -115,6 +115,10 @@ export function toRoute(r: Row<'providerCredential'>): ProviderRoutePolicy {
     workspaceId: r.workspaceId,
     provider: r.provider,
     baseUrl: r.baseUrl,
+    // Only a non-default flavour is written, so routes of plain OpenAI-compatible keys (and their
+    // checksums) are the same as before the fields existed.
+    ...(r.kind === 'azure' ? { kind: 'azure' as const } : {}),
+    ...(r.apiVersion !== null ? { apiVersion: r.apiVersion } : {}),
     sealedApiKey: r.sealedKey,
   };
 }

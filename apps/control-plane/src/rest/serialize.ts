@@ -88,6 +88,8 @@ export function providerKeyJson(k: ProviderCredential) {
     id: k.id,
     provider: k.provider,
     base_url: k.baseUrl,
+    kind: k.kind,
+    api_version: k.apiVersion,
     key_hint: `…${k.keyHint}`,
     created_at: iso(k.createdAt),
     updated_at: iso(k.updatedAt),

@@ -19,23 +19,52 @@ const httpUrl = z
     }
   }, 'must be an http(s) URL without credentials');
 
-const createSchema = z.strictObject({
-  provider: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'provider names are lowercase [a-z0-9_.-]'),
-  apiKey: z
-    .string()
-    .min(8)
-    .max(4096)
-    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
-  baseUrl: httpUrl.nullable().optional(),
-});
+/** `openai`: OpenAI-compatible (bearer key); `azure`: Azure OpenAI (deployment paths, `api-key`). */
+export const PROVIDER_KINDS = ['openai', 'azure'] as const;
+
+/** Azure OpenAI API versions: `2024-10-21`, `2025-01-01-preview`. */
+const API_VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
+
+const createSchema = z
+  .strictObject({
+    provider: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_.-]{0,63}$/, 'provider names are lowercase [a-z0-9_.-]'),
+    apiKey: z
+      .string()
+      .min(8)
+      .max(4096)
+      .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces'),
+    baseUrl: httpUrl.nullable().optional(),
+    /** Wire flavour of the upstream; `openai` when absent. */
+    kind: z.enum(PROVIDER_KINDS).optional(),
+    /** Azure OpenAI `api-version` (kind `azure` only); absent = the platform default. */
+    apiVersion: z
+      .string()
+      .regex(
+        API_VERSION_PATTERN,
+        'must be an Azure OpenAI api-version like 2024-10-21 or 2025-01-01-preview',
+      )
+      .nullable()
+      .optional(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.apiVersion != null && input.kind !== 'azure') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['apiVersion'],
+        message: "is only allowed with kind 'azure'",
+      });
+    }
+  });
 
 /** BYOK: stored sealed with TOLLGATE_SECRET_KEY; the plaintext is never returned again. */
 export async function setProviderKey(deps: ServiceDeps, caller: Caller, raw: unknown) {
   const input = parseInput(createSchema, raw);
   const data = {
     baseUrl: input.baseUrl ?? null,
+    kind: input.kind ?? 'openai',
+    apiVersion: input.apiVersion ?? null,
     sealedKey: seal(deps.secretKey, input.apiKey),
     keyHint: input.apiKey.slice(-4),
   };

@@ -10,6 +10,13 @@ const ProviderKey = builder.prismaObject('ProviderCredential', {
     id: t.exposeID('id'),
     provider: t.exposeString('provider'),
     baseUrl: t.exposeString('baseUrl', { nullable: true }),
+    kind: t.exposeString('kind', {
+      description: '`openai` (OpenAI-compatible) or `azure` (Azure OpenAI).',
+    }),
+    apiVersion: t.exposeString('apiVersion', {
+      nullable: true,
+      description: 'Azure OpenAI `api-version`; null = the platform default.',
+    }),
     keyHint: t.string({ resolve: (k) => `…${k.keyHint}` }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -34,6 +41,10 @@ builder.mutationFields((t) => ({
       provider: t.arg.string({ required: true }),
       apiKey: t.arg.string({ required: true }),
       baseUrl: t.arg.string(),
+      kind: t.arg.string({ description: '`openai` (default) or `azure`.' }),
+      apiVersion: t.arg.string({
+        description: 'Azure OpenAI `api-version` (kind `azure` only), e.g. `2024-10-21`.',
+      }),
     },
     resolve: (_root, args, ctx) =>
       providerKeys.setProviderKey(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),

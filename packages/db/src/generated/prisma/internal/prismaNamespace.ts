@@ -1738,6 +1738,8 @@ export const ProviderCredentialScalarFieldEnum = {
   workspaceId: 'workspaceId',
   provider: 'provider',
   baseUrl: 'baseUrl',
+  kind: 'kind',
+  apiVersion: 'apiVersion',
   sealedKey: 'sealedKey',
   keyHint: 'keyHint',
   createdAt: 'createdAt',

@@ -168,6 +168,8 @@ export const ProviderCredentialScalarFieldEnum = {
   workspaceId: 'workspaceId',
   provider: 'provider',
   baseUrl: 'baseUrl',
+  kind: 'kind',
+  apiVersion: 'apiVersion',
   sealedKey: 'sealedKey',
   keyHint: 'keyHint',
   createdAt: 'createdAt',

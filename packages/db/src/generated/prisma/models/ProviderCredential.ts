@@ -29,6 +29,8 @@ export type ProviderCredentialMinAggregateOutputType = {
   workspaceId: string | null
   provider: string | null
   baseUrl: string | null
+  kind: string | null
+  apiVersion: string | null
   sealedKey: string | null
   keyHint: string | null
   createdAt: Date | null
@@ -40,6 +42,8 @@ export type ProviderCredentialMaxAggregateOutputType = {
   workspaceId: string | null
   provider: string | null
   baseUrl: string | null
+  kind: string | null
+  apiVersion: string | null
   sealedKey: string | null
   keyHint: string | null
   createdAt: Date | null
@@ -51,6 +55,8 @@ export type ProviderCredentialCountAggregateOutputType = {
   workspaceId: number
   provider: number
   baseUrl: number
+  kind: number
+  apiVersion: number
   sealedKey: number
   keyHint: number
   createdAt: number
@@ -64,6 +70,8 @@ export type ProviderCredentialMinAggregateInputType = {
   workspaceId?: true
   provider?: true
   baseUrl?: true
+  kind?: true
+  apiVersion?: true
   sealedKey?: true
   keyHint?: true
   createdAt?: true
@@ -75,6 +83,8 @@ export type ProviderCredentialMaxAggregateInputType = {
   workspaceId?: true
   provider?: true
   baseUrl?: true
+  kind?: true
+  apiVersion?: true
   sealedKey?: true
   keyHint?: true
   createdAt?: true
@@ -86,6 +96,8 @@ export type ProviderCredentialCountAggregateInputType = {
   workspaceId?: true
   provider?: true
   baseUrl?: true
+  kind?: true
+  apiVersion?: true
   sealedKey?: true
   keyHint?: true
   createdAt?: true
@@ -170,6 +182,8 @@ export type ProviderCredentialGroupByOutputType = {
   workspaceId: string
   provider: string
   baseUrl: string | null
+  kind: string
+  apiVersion: string | null
   sealedKey: string
   keyHint: string
   createdAt: Date
@@ -202,6 +216,8 @@ export type ProviderCredentialWhereInput = {
   workspaceId?: Prisma.StringFilter<"ProviderCredential"> | string
   provider?: Prisma.StringFilter<"ProviderCredential"> | string
   baseUrl?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
+  kind?: Prisma.StringFilter<"ProviderCredential"> | string
+  apiVersion?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
@@ -214,6 +230,8 @@ export type ProviderCredentialOrderByWithRelationInput = {
   workspaceId?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   baseUrl?: Prisma.SortOrderInput | Prisma.SortOrder
+  kind?: Prisma.SortOrder
+  apiVersion?: Prisma.SortOrderInput | Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -230,6 +248,8 @@ export type ProviderCredentialWhereUniqueInput = Prisma.AtLeast<{
   workspaceId?: Prisma.StringFilter<"ProviderCredential"> | string
   provider?: Prisma.StringFilter<"ProviderCredential"> | string
   baseUrl?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
+  kind?: Prisma.StringFilter<"ProviderCredential"> | string
+  apiVersion?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
@@ -242,6 +262,8 @@ export type ProviderCredentialOrderByWithAggregationInput = {
   workspaceId?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   baseUrl?: Prisma.SortOrderInput | Prisma.SortOrder
+  kind?: Prisma.SortOrder
+  apiVersion?: Prisma.SortOrderInput | Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -259,6 +281,8 @@ export type ProviderCredentialScalarWhereWithAggregatesInput = {
   workspaceId?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
   provider?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
   baseUrl?: Prisma.StringNullableWithAggregatesFilter<"ProviderCredential"> | string | null
+  kind?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
+  apiVersion?: Prisma.StringNullableWithAggregatesFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"ProviderCredential"> | Date | string
@@ -269,6 +293,8 @@ export type ProviderCredentialCreateInput = {
   id: string
   provider: string
   baseUrl?: string | null
+  kind?: string
+  apiVersion?: string | null
   sealedKey: string
   keyHint: string
   createdAt?: Date | string
@@ -281,6 +307,8 @@ export type ProviderCredentialUncheckedCreateInput = {
   workspaceId: string
   provider: string
   baseUrl?: string | null
+  kind?: string
+  apiVersion?: string | null
   sealedKey: string
   keyHint: string
   createdAt?: Date | string
@@ -291,6 +319,8 @@ export type ProviderCredentialUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -303,6 +333,8 @@ export type ProviderCredentialUncheckedUpdateInput = {
   workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -314,6 +346,8 @@ export type ProviderCredentialCreateManyInput = {
   workspaceId: string
   provider: string
   baseUrl?: string | null
+  kind?: string
+  apiVersion?: string | null
   sealedKey: string
   keyHint: string
   createdAt?: Date | string
@@ -324,6 +358,8 @@ export type ProviderCredentialUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -335,6 +371,8 @@ export type ProviderCredentialUncheckedUpdateManyInput = {
   workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -361,6 +399,8 @@ export type ProviderCredentialCountOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   baseUrl?: Prisma.SortOrder
+  kind?: Prisma.SortOrder
+  apiVersion?: Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -372,6 +412,8 @@ export type ProviderCredentialMaxOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   baseUrl?: Prisma.SortOrder
+  kind?: Prisma.SortOrder
+  apiVersion?: Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -383,6 +425,8 @@ export type ProviderCredentialMinOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   baseUrl?: Prisma.SortOrder
+  kind?: Prisma.SortOrder
+  apiVersion?: Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
@@ -435,6 +479,8 @@ export type ProviderCredentialCreateWithoutWorkspaceInput = {
   id: string
   provider: string
   baseUrl?: string | null
+  kind?: string
+  apiVersion?: string | null
   sealedKey: string
   keyHint: string
   createdAt?: Date | string
@@ -445,6 +491,8 @@ export type ProviderCredentialUncheckedCreateWithoutWorkspaceInput = {
   id: string
   provider: string
   baseUrl?: string | null
+  kind?: string
+  apiVersion?: string | null
   sealedKey: string
   keyHint: string
   createdAt?: Date | string
@@ -485,6 +533,8 @@ export type ProviderCredentialScalarWhereInput = {
   workspaceId?: Prisma.StringFilter<"ProviderCredential"> | string
   provider?: Prisma.StringFilter<"ProviderCredential"> | string
   baseUrl?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
+  kind?: Prisma.StringFilter<"ProviderCredential"> | string
+  apiVersion?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
@@ -495,6 +545,8 @@ export type ProviderCredentialCreateManyWorkspaceInput = {
   id: string
   provider: string
   baseUrl?: string | null
+  kind?: string
+  apiVersion?: string | null
   sealedKey: string
   keyHint: string
   createdAt?: Date | string
@@ -505,6 +557,8 @@ export type ProviderCredentialUpdateWithoutWorkspaceInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -515,6 +569,8 @@ export type ProviderCredentialUncheckedUpdateWithoutWorkspaceInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -525,6 +581,8 @@ export type ProviderCredentialUncheckedUpdateManyWithoutWorkspaceInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   provider?: Prisma.StringFieldUpdateOperationsInput | string
   baseUrl?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  kind?: Prisma.StringFieldUpdateOperationsInput | string
+  apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -538,6 +596,8 @@ export type ProviderCredentialSelect<ExtArgs extends runtime.Types.Extensions.In
   workspaceId?: boolean
   provider?: boolean
   baseUrl?: boolean
+  kind?: boolean
+  apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
   createdAt?: boolean
@@ -550,6 +610,8 @@ export type ProviderCredentialSelectCreateManyAndReturn<ExtArgs extends runtime.
   workspaceId?: boolean
   provider?: boolean
   baseUrl?: boolean
+  kind?: boolean
+  apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
   createdAt?: boolean
@@ -562,6 +624,8 @@ export type ProviderCredentialSelectUpdateManyAndReturn<ExtArgs extends runtime.
   workspaceId?: boolean
   provider?: boolean
   baseUrl?: boolean
+  kind?: boolean
+  apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
   createdAt?: boolean
@@ -574,13 +638,15 @@ export type ProviderCredentialSelectScalar = {
   workspaceId?: boolean
   provider?: boolean
   baseUrl?: boolean
+  kind?: boolean
+  apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type ProviderCredentialOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "provider" | "baseUrl" | "sealedKey" | "keyHint" | "createdAt" | "updatedAt", ExtArgs["result"]["providerCredential"]>
+export type ProviderCredentialOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "provider" | "baseUrl" | "kind" | "apiVersion" | "sealedKey" | "keyHint" | "createdAt" | "updatedAt", ExtArgs["result"]["providerCredential"]>
 export type ProviderCredentialInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }
@@ -610,6 +676,15 @@ export type $ProviderCredentialPayload<ExtArgs extends runtime.Types.Extensions.
      * Upstream base URL; null = the provider's default.
      */
     baseUrl: string | null
+    /**
+     * Wire flavour: `openai` (OpenAI-compatible, bearer key) or `azure` (Azure OpenAI: deployment
+     * paths, `api-version` query, `api-key` header).
+     */
+    kind: string
+    /**
+     * Azure OpenAI `api-version` (kind `azure` only); null = the platform default.
+     */
+    apiVersion: string | null
     /**
      * `v1.<iv>.<tag>.<ciphertext>` (base64url), never returned by the API.
      */
@@ -1048,6 +1123,8 @@ export interface ProviderCredentialFieldRefs {
   readonly workspaceId: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly provider: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly baseUrl: Prisma.FieldRef<"ProviderCredential", 'String'>
+  readonly kind: Prisma.FieldRef<"ProviderCredential", 'String'>
+  readonly apiVersion: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly sealedKey: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly keyHint: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly createdAt: Prisma.FieldRef<"ProviderCredential", 'DateTime'>

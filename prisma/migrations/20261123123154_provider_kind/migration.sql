@@ -1,0 +1,3 @@
+-- AlterTable
+ALTER TABLE "ProviderCredential" ADD COLUMN     "apiVersion" TEXT,
+ADD COLUMN     "kind" TEXT NOT NULL DEFAULT 'openai';
