@@ -35,6 +35,7 @@ interface Received {
   id: string;
   body: string;
   valid: boolean;
+  headers: IncomingMessage['headers'];
 }
 
 /** A local receiver: answers with `answer(n)` for the n-th request (0-based). */
@@ -52,6 +53,7 @@ async function receiver(
       id: String(req.headers['webhook-id']),
       body,
       valid: await verify(secret(), req.headers, body),
+      headers: req.headers,
     });
     const a = answer(n);
     if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
@@ -138,6 +140,69 @@ describe('webhooks: signed, retried, durable', () => {
     await waitFor(() => rx.got.length >= 4);
     expect(rx.got[3]).toMatchObject({ id: log[0].id, valid: true });
     await cp.api('DELETE', `/v1/webhooks/${hook.body.id}`);
+    await rx.close();
+  });
+
+  it('rotation overlap: for 24 h deliveries carry the new and the old signature (REST and GraphQL), then only the new', async () => {
+    const rx = await receiver(
+      () => '',
+      () => ({ status: 200 }),
+    );
+    const hook = (
+      await cp.api('POST', '/v1/webhooks', { url: rx.url, events: ['sub_account.created'] })
+    ).body;
+    const s0: string = hook.secret;
+    await cp.api('POST', '/v1/sub-accounts', { name: 'rotating' });
+    await waitFor(() => rx.got.length >= 1);
+    const msg = rx.got[0]!;
+    expect(await verify(s0, msg.headers, msg.body)).toBe(true);
+    expect(String(msg.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    const replay = async (n: number) => {
+      const r = await cp.api('POST', `/v1/webhooks/${hook.id}/deliveries/${msg.id}/replay`);
+      expect(r.status).toBe(200);
+      await waitFor(() => rx.got.length >= n);
+      return rx.got[n - 1]!;
+    };
+
+    // REST rotation: the next delivery verifies with the new secret and with the old one.
+    const before = Date.now();
+    const s1: string = (await cp.api('POST', `/v1/webhooks/${hook.id}/rotate-secret`)).body.secret;
+    const row = await cp.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: hook.id } });
+    const expires = row.previousSecretExpiresAt!.getTime();
+    expect(expires).toBeGreaterThanOrEqual(before + 24 * 3_600_000 - 1_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 24 * 3_600_000);
+    const m1 = await replay(2);
+    expect(String(m1.headers['webhook-signature']).split(' ')).toHaveLength(2);
+    expect(await verify(s1, m1.headers, m1.body)).toBe(true);
+    expect(await verify(s0, m1.headers, m1.body)).toBe(true);
+
+    // GraphQL rotation: the secret just retired overlaps; the one before it no longer signs.
+    const res = await fetch(`${cp.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({
+        query: `mutation ($id: ID!) { rotateWebhookSecret(id: $id) {
+          ... on CreateWebhookPayload { secret } } }`,
+        variables: { id: hook.id },
+      }),
+    });
+    const s2: string = ((await res.json()) as { data: { rotateWebhookSecret: { secret: string } } })
+      .data.rotateWebhookSecret.secret;
+    const m2 = await replay(3);
+    expect(await verify(s2, m2.headers, m2.body)).toBe(true);
+    expect(await verify(s1, m2.headers, m2.body)).toBe(true);
+    expect(await verify(s0, m2.headers, m2.body)).toBe(false);
+
+    // Past the overlap (the dispatcher's clock beyond the stored expiry): only the new signature.
+    await cp.prisma.webhookEndpoint.update({
+      where: { id: hook.id },
+      data: { previousSecretExpiresAt: new Date(Date.now() - 1) },
+    });
+    const m3 = await replay(4);
+    expect(String(m3.headers['webhook-signature']).split(' ')).toHaveLength(1);
+    expect(await verify(s2, m3.headers, m3.body)).toBe(true);
+    expect(await verify(s1, m3.headers, m3.body)).toBe(false);
+    await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
     await rx.close();
   });
 
@@ -306,6 +371,101 @@ describe('webhooks: signed, retried, durable', () => {
     ).toBe(404);
     expect((await cp.api('POST', '/v1/webhooks/wh_nope/rotate-secret')).status).toBe(404);
     await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
+  });
+});
+
+describe('webhooks: an endpoint failing across deliveries is disabled', () => {
+  let t: Awaited<ReturnType<typeof openTestDatabase>>;
+  let cp: EventPlane;
+  beforeAll(async () => {
+    t = await openTestDatabase('pglite');
+    // Far more attempts per delivery than the streak: only the streak can disable the endpoint.
+    cp = await startEventPlane({
+      prisma: t.db.prisma,
+      webhooks: { maxAttempts: 1_000, maxConsecutiveFailures: 4, minFailingMs: 0 },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await cp?.stop();
+    await t?.cleanup();
+  });
+
+  it('N failed attempts in a row across deliveries disable it with an event; a 2xx resets the count', async () => {
+    let failing = true;
+    const rx = await receiver(
+      () => '',
+      () => (failing ? { status: 503 } : { status: 200 }),
+    );
+    const watch = await receiver(
+      () => '',
+      () => ({ status: 200 }),
+    );
+    const hook = (
+      await cp.api('POST', '/v1/webhooks', { url: rx.url, events: ['sub_account.created'] })
+    ).body;
+    await cp.api('POST', '/v1/webhooks', {
+      url: watch.url,
+      events: ['webhook.endpoint.disabled'],
+    });
+    const endpoint = () => cp.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: hook.id } });
+    const deliveries = async () =>
+      (await cp.api('GET', `/v1/webhooks/${hook.id}/deliveries`)).body.data;
+
+    // Three failures (below N = 4), then a success: the streak starts over, still enabled.
+    await cp.api('POST', '/v1/sub-accounts', { name: 'flaky-1' });
+    await waitFor(() => rx.got.length >= 3);
+    failing = false;
+    await waitFor(async () => (await deliveries())[0]?.status === 'succeeded');
+    expect(await endpoint()).toMatchObject({ status: 'enabled', consecutiveFailures: 0 });
+    expect((await deliveries())[0].attempts.length).toBeGreaterThanOrEqual(4);
+
+    // Failing again on two other deliveries: four failures in a row disable it, although no
+    // delivery exhausted its schedule.
+    failing = true;
+    const seen = rx.got.length;
+    await cp.api('POST', '/v1/sub-accounts', { name: 'flaky-2' });
+    await cp.api('POST', '/v1/sub-accounts', { name: 'flaky-3' });
+    await waitFor(async () => (await endpoint()).status === 'disabled', 10_000);
+    expect(rx.got.length - seen).toBeGreaterThanOrEqual(4);
+    const open = (await deliveries()).filter((d: { status: string }) => d.status !== 'succeeded');
+    expect(open).toHaveLength(2);
+    expect(open.every((d: { status: string }) => d.status === 'pending')).toBe(true);
+    await waitFor(() => watch.got.length >= 1);
+    expect(JSON.parse(watch.got[0]!.body)).toMatchObject({
+      type: 'webhook.endpoint.disabled',
+      data: { webhook_id: hook.id },
+    });
+
+    // Enabled again by the operator: the streak starts over, the pending deliveries go out.
+    failing = false;
+    const on = await cp.api('PATCH', `/v1/webhooks/${hook.id}`, { status: 'enabled' });
+    expect(on.body.status).toBe('enabled');
+    await waitFor(async () =>
+      (await deliveries()).every((d: { status: string }) => d.status === 'succeeded'),
+    );
+    expect(await endpoint()).toMatchObject({ status: 'enabled', consecutiveFailures: 0 });
+    await rx.close();
+    await watch.close();
+  }, 30_000);
+
+  it('no 2xx for 5 days disables it on the next failure, however short the streak', async () => {
+    const rx = await receiver(
+      () => '',
+      () => ({ status: 500 }),
+    );
+    const hook = (
+      await cp.api('POST', '/v1/webhooks', { url: rx.url, events: ['sub_account.created'] })
+    ).body;
+    await cp.prisma.webhookEndpoint.update({
+      where: { id: hook.id },
+      data: { failingSince: new Date(Date.now() - 5 * 24 * 3_600_000 - 60_000) },
+    });
+    await cp.api('POST', '/v1/sub-accounts', { name: 'long-dead' });
+    const endpoint = () => cp.prisma.webhookEndpoint.findUniqueOrThrow({ where: { id: hook.id } });
+    await waitFor(async () => (await endpoint()).status === 'disabled');
+    expect((await endpoint()).consecutiveFailures).toBeLessThan(4);
+    await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
+    await rx.close();
   });
 });
 

@@ -158,27 +158,47 @@ export async function updateWebhook(deps: WebhookDeps, caller: Caller, id: strin
     (tx: Tx) =>
       tx.webhookEndpoint.update({
         where: { id },
-        data: { ...input, ...(input.events ? { events: [...new Set(input.events)] } : {}) },
+        data: {
+          ...input,
+          ...(input.events ? { events: [...new Set(input.events)] } : {}),
+          // Enabled again by the operator: the failure streak starts over.
+          ...(input.status === 'enabled' ? { consecutiveFailures: 0, failingSince: null } : {}),
+        },
       }),
   );
   if (endpoint.status === 'enabled') deps.onWebhooksQueued?.();
   return endpoint;
 }
 
-/** A new signing secret, effective for the next attempt; shown once. */
+/** How long deliveries stay signed with the previous secret too, after a rotation. */
+export const SECRET_OVERLAP_MS = 24 * 3_600_000;
+
+/**
+ * A new signing secret, effective for the next attempt; shown once. For the next 24 h deliveries
+ * carry a second signature made with the replaced secret (Standard Webhooks allows several), so a
+ * receiver still holding it keeps verifying until it switches over. Rotating again within the
+ * overlap replaces the previous secret with the one just retired.
+ */
 export async function rotateWebhookSecret(deps: WebhookDeps, caller: Caller, id: string) {
   await findWebhook(deps, caller, id);
+  const at = deps.now?.() ?? new Date();
   const secret = newSecret();
   const endpoint = await mutate(
     deps,
     caller,
     () => ({ action: 'webhook.rotate_secret', targetType: 'webhook', targetId: id }),
     null,
-    (tx: Tx) =>
-      tx.webhookEndpoint.update({
+    async (tx: Tx) => {
+      const current = await tx.webhookEndpoint.findUniqueOrThrow({ where: { id } });
+      return tx.webhookEndpoint.update({
         where: { id },
-        data: { sealedSecret: seal(deps.secretKey, secret) },
-      }),
+        data: {
+          sealedSecret: seal(deps.secretKey, secret),
+          previousSealedSecret: current.sealedSecret,
+          previousSecretExpiresAt: new Date(at.getTime() + SECRET_OVERLAP_MS),
+        },
+      });
+    },
   );
   return { endpoint, secret };
 }

@@ -30,6 +30,18 @@ export interface WebhookDispatcherOptions {
   /** Attempts before a delivery fails for good (and its endpoint is disabled). Default 11. */
   maxAttempts?: number;
   backoffMs?: (attempt: number) => number;
+  /**
+   * Failed attempts in a row, across all of an endpoint's deliveries, after which it is disabled
+   * (provided it has been failing for `minFailingMs`); any 2xx resets the count. Default 50.
+   */
+  maxConsecutiveFailures?: number;
+  /**
+   * How long an endpoint must have been failing before `maxConsecutiveFailures` disables it, so a
+   * burst of events during a short outage does not. Default 1 h.
+   */
+  minFailingMs?: number;
+  /** An endpoint without a single 2xx for this long (while attempts fail) is disabled. Default 5 days. */
+  maxFailingMs?: number;
   /** Bytes of the receiver's answer kept in the log. Default 1 024. */
   excerptBytes?: number;
   /** Told after an endpoint was disabled for repeated failure (emit `webhook.endpoint.disabled`). */
@@ -70,6 +82,9 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
   const batchSize = opts.batchSize ?? 10;
   const maxAttempts = opts.maxAttempts ?? RETRY_SCHEDULE_MS.length + 1;
   const backoff = opts.backoffMs ?? defaultBackoffMs;
+  const maxConsecutiveFailures = opts.maxConsecutiveFailures ?? 50;
+  const minFailingMs = opts.minFailingMs ?? 3_600_000;
+  const maxFailingMs = opts.maxFailingMs ?? 5 * 24 * 3_600_000;
   const leaseMs = timeoutMs + 30_000;
   const send = {
     timeoutMs,
@@ -103,8 +118,16 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
     const endpoint = await opts.prisma.webhookEndpoint.findUnique({ where: { id: d.endpointId } });
     if (!endpoint) return; // deleted meanwhile: its deliveries went with it (cascade)
     const body = JSON.stringify(d.payload);
-    const secret = unseal(opts.secretKey, endpoint.sealedSecret);
-    const headers = signWebhook(secret, d.id, Math.floor(now() / 1000), body);
+    // During a rotation's overlap the previous secret signs too, so receivers can switch over.
+    const secrets = [unseal(opts.secretKey, endpoint.sealedSecret)];
+    if (
+      endpoint.previousSealedSecret &&
+      endpoint.previousSecretExpiresAt &&
+      endpoint.previousSecretExpiresAt.getTime() > now()
+    ) {
+      secrets.push(unseal(opts.secretKey, endpoint.previousSealedSecret));
+    }
+    const headers = signWebhook(secrets, d.id, Math.floor(now() / 1000), body);
     const result = await sendWebhook(endpoint.url, headers, body, send);
     const disabled = await settle(d, result);
     if (disabled) {
@@ -116,7 +139,42 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
     }
   }
 
-  /** Logs the attempt and reschedules; answers true when this exhausted the endpoint. */
+  /**
+   * Keeps the endpoint's failure streak (across all its deliveries) and disables it when the
+   * streak is long enough; answers true when this attempt disabled it.
+   */
+  async function track(tx: Tx, d: Claimed, r: SendResult): Promise<boolean> {
+    const at = new Date(now());
+    if (r.ok) {
+      await tx.webhookEndpoint.updateMany({
+        where: {
+          id: d.endpointId,
+          OR: [{ consecutiveFailures: { gt: 0 } }, { failingSince: { not: null } }],
+        },
+        data: { consecutiveFailures: 0, failingSince: null },
+      });
+      return false;
+    }
+    const [row] = await tx.$queryRaw<
+      { consecutiveFailures: number; failingSince: Date; status: string }[]
+    >`
+      UPDATE "WebhookEndpoint"
+      SET "consecutiveFailures" = "consecutiveFailures" + 1,
+        "failingSince" = COALESCE("failingSince", ${at})
+      WHERE id = ${d.endpointId}
+      RETURNING "consecutiveFailures", "failingSince", status`;
+    if (row?.status !== 'enabled') return false;
+    const failingFor = at.getTime() - new Date(row.failingSince).getTime();
+    const streak = row.consecutiveFailures >= maxConsecutiveFailures && failingFor >= minFailingMs;
+    if (!streak && failingFor < maxFailingMs) return false;
+    const off = await tx.webhookEndpoint.updateMany({
+      where: { id: d.endpointId, status: 'enabled' },
+      data: { status: 'disabled' },
+    });
+    return off.count > 0;
+  }
+
+  /** Logs the attempt and reschedules; answers true when this disabled the endpoint. */
   async function settle(d: Claimed, r: SendResult): Promise<boolean> {
     const finalFailure = !r.ok && d.attempts >= maxAttempts;
     return opts.prisma.$transaction(async (tx: Tx) => {
@@ -140,6 +198,7 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
         where: { id: d.id, attempts: d.attempts, status: 'pending' },
         data: next,
       });
+      if (await track(tx, d, r)) return true;
       // Exactly the last scheduled attempt disables the endpoint; a replayed delivery failing
       // again (attempts beyond the schedule) only fails itself.
       if (count === 0 || !finalFailure || d.attempts !== maxAttempts) return false;

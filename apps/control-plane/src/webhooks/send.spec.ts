@@ -13,6 +13,19 @@ describe('signWebhook', () => {
     expect(headers['webhook-signature']).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
     expect(headers['webhook-timestamp']).toBe('1614265330');
   });
+  it('signs with every secret given, space-separated, the first secret first', () => {
+    const one = signWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_1', 1, '{}');
+    const other = signWebhook('whsec_b3RoZXItc2VjcmV0LWJ5dGVz', 'msg_1', 1, '{}');
+    const both = signWebhook(
+      ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'whsec_b3RoZXItc2VjcmV0LWJ5dGVz'],
+      'msg_1',
+      1,
+      '{}',
+    );
+    expect(both['webhook-signature']).toBe(
+      `${one['webhook-signature']} ${other['webhook-signature']}`,
+    );
+  });
 });
 
 describe('sendWebhook', () => {

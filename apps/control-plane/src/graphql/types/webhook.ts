@@ -106,7 +106,8 @@ builder.mutationFields((t) => ({
   }),
   rotateWebhookSecret: t.field({
     type: CreateWebhookPayload,
-    description: 'A new signing secret, used from the next attempt on; shown this once.',
+    description:
+      'A new signing secret, used from the next attempt on; shown this once. For 24 h deliveries also carry a signature made with the replaced secret.',
     errors: { types: MUTATION_ERRORS },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) =>

@@ -1834,7 +1834,11 @@ export const WebhookEndpointScalarFieldEnum = {
   url: 'url',
   events: 'events',
   sealedSecret: 'sealedSecret',
+  previousSealedSecret: 'previousSealedSecret',
+  previousSecretExpiresAt: 'previousSecretExpiresAt',
   status: 'status',
+  consecutiveFailures: 'consecutiveFailures',
+  failingSince: 'failingSince',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

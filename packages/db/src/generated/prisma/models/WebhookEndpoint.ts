@@ -20,8 +20,18 @@ export type WebhookEndpointModel = runtime.Types.Result.DefaultSelection<Prisma.
 
 export type AggregateWebhookEndpoint = {
   _count: WebhookEndpointCountAggregateOutputType | null
+  _avg: WebhookEndpointAvgAggregateOutputType | null
+  _sum: WebhookEndpointSumAggregateOutputType | null
   _min: WebhookEndpointMinAggregateOutputType | null
   _max: WebhookEndpointMaxAggregateOutputType | null
+}
+
+export type WebhookEndpointAvgAggregateOutputType = {
+  consecutiveFailures: number | null
+}
+
+export type WebhookEndpointSumAggregateOutputType = {
+  consecutiveFailures: number | null
 }
 
 export type WebhookEndpointMinAggregateOutputType = {
@@ -29,7 +39,11 @@ export type WebhookEndpointMinAggregateOutputType = {
   workspaceId: string | null
   url: string | null
   sealedSecret: string | null
+  previousSealedSecret: string | null
+  previousSecretExpiresAt: Date | null
   status: string | null
+  consecutiveFailures: number | null
+  failingSince: Date | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -39,7 +53,11 @@ export type WebhookEndpointMaxAggregateOutputType = {
   workspaceId: string | null
   url: string | null
   sealedSecret: string | null
+  previousSealedSecret: string | null
+  previousSecretExpiresAt: Date | null
   status: string | null
+  consecutiveFailures: number | null
+  failingSince: Date | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -50,19 +68,35 @@ export type WebhookEndpointCountAggregateOutputType = {
   url: number
   events: number
   sealedSecret: number
+  previousSealedSecret: number
+  previousSecretExpiresAt: number
   status: number
+  consecutiveFailures: number
+  failingSince: number
   createdAt: number
   updatedAt: number
   _all: number
 }
 
 
+export type WebhookEndpointAvgAggregateInputType = {
+  consecutiveFailures?: true
+}
+
+export type WebhookEndpointSumAggregateInputType = {
+  consecutiveFailures?: true
+}
+
 export type WebhookEndpointMinAggregateInputType = {
   id?: true
   workspaceId?: true
   url?: true
   sealedSecret?: true
+  previousSealedSecret?: true
+  previousSecretExpiresAt?: true
   status?: true
+  consecutiveFailures?: true
+  failingSince?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -72,7 +106,11 @@ export type WebhookEndpointMaxAggregateInputType = {
   workspaceId?: true
   url?: true
   sealedSecret?: true
+  previousSealedSecret?: true
+  previousSecretExpiresAt?: true
   status?: true
+  consecutiveFailures?: true
+  failingSince?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -83,7 +121,11 @@ export type WebhookEndpointCountAggregateInputType = {
   url?: true
   events?: true
   sealedSecret?: true
+  previousSealedSecret?: true
+  previousSecretExpiresAt?: true
   status?: true
+  consecutiveFailures?: true
+  failingSince?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -127,6 +169,18 @@ export type WebhookEndpointAggregateArgs<ExtArgs extends runtime.Types.Extension
   /**
    * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
    * 
+   * Select which fields to average
+  **/
+  _avg?: WebhookEndpointAvgAggregateInputType
+  /**
+   * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
+   * 
+   * Select which fields to sum
+  **/
+  _sum?: WebhookEndpointSumAggregateInputType
+  /**
+   * {@link https://www.prisma.io/docs/concepts/components/prisma-client/aggregations Aggregation Docs}
+   * 
    * Select which fields to find the minimum value
   **/
   _min?: WebhookEndpointMinAggregateInputType
@@ -157,6 +211,8 @@ export type WebhookEndpointGroupByArgs<ExtArgs extends runtime.Types.Extensions.
   take?: number
   skip?: number
   _count?: WebhookEndpointCountAggregateInputType | true
+  _avg?: WebhookEndpointAvgAggregateInputType
+  _sum?: WebhookEndpointSumAggregateInputType
   _min?: WebhookEndpointMinAggregateInputType
   _max?: WebhookEndpointMaxAggregateInputType
 }
@@ -167,10 +223,16 @@ export type WebhookEndpointGroupByOutputType = {
   url: string
   events: string[]
   sealedSecret: string
+  previousSealedSecret: string | null
+  previousSecretExpiresAt: Date | null
   status: string
+  consecutiveFailures: number
+  failingSince: Date | null
   createdAt: Date
   updatedAt: Date
   _count: WebhookEndpointCountAggregateOutputType | null
+  _avg: WebhookEndpointAvgAggregateOutputType | null
+  _sum: WebhookEndpointSumAggregateOutputType | null
   _min: WebhookEndpointMinAggregateOutputType | null
   _max: WebhookEndpointMaxAggregateOutputType | null
 }
@@ -199,7 +261,11 @@ export type WebhookEndpointWhereInput = {
   url?: Prisma.StringFilter<"WebhookEndpoint"> | string
   events?: Prisma.StringNullableListFilter<"WebhookEndpoint">
   sealedSecret?: Prisma.StringFilter<"WebhookEndpoint"> | string
+  previousSealedSecret?: Prisma.StringNullableFilter<"WebhookEndpoint"> | string | null
+  previousSecretExpiresAt?: Prisma.DateTimeNullableFilter<"WebhookEndpoint"> | Date | string | null
   status?: Prisma.StringFilter<"WebhookEndpoint"> | string
+  consecutiveFailures?: Prisma.IntFilter<"WebhookEndpoint"> | number
+  failingSince?: Prisma.DateTimeNullableFilter<"WebhookEndpoint"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"WebhookEndpoint"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"WebhookEndpoint"> | Date | string
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
@@ -212,7 +278,11 @@ export type WebhookEndpointOrderByWithRelationInput = {
   url?: Prisma.SortOrder
   events?: Prisma.SortOrder
   sealedSecret?: Prisma.SortOrder
+  previousSealedSecret?: Prisma.SortOrderInput | Prisma.SortOrder
+  previousSecretExpiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   status?: Prisma.SortOrder
+  consecutiveFailures?: Prisma.SortOrder
+  failingSince?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   workspace?: Prisma.WorkspaceOrderByWithRelationInput
@@ -228,7 +298,11 @@ export type WebhookEndpointWhereUniqueInput = Prisma.AtLeast<{
   url?: Prisma.StringFilter<"WebhookEndpoint"> | string
   events?: Prisma.StringNullableListFilter<"WebhookEndpoint">
   sealedSecret?: Prisma.StringFilter<"WebhookEndpoint"> | string
+  previousSealedSecret?: Prisma.StringNullableFilter<"WebhookEndpoint"> | string | null
+  previousSecretExpiresAt?: Prisma.DateTimeNullableFilter<"WebhookEndpoint"> | Date | string | null
   status?: Prisma.StringFilter<"WebhookEndpoint"> | string
+  consecutiveFailures?: Prisma.IntFilter<"WebhookEndpoint"> | number
+  failingSince?: Prisma.DateTimeNullableFilter<"WebhookEndpoint"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"WebhookEndpoint"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"WebhookEndpoint"> | Date | string
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
@@ -241,12 +315,18 @@ export type WebhookEndpointOrderByWithAggregationInput = {
   url?: Prisma.SortOrder
   events?: Prisma.SortOrder
   sealedSecret?: Prisma.SortOrder
+  previousSealedSecret?: Prisma.SortOrderInput | Prisma.SortOrder
+  previousSecretExpiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   status?: Prisma.SortOrder
+  consecutiveFailures?: Prisma.SortOrder
+  failingSince?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.WebhookEndpointCountOrderByAggregateInput
+  _avg?: Prisma.WebhookEndpointAvgOrderByAggregateInput
   _max?: Prisma.WebhookEndpointMaxOrderByAggregateInput
   _min?: Prisma.WebhookEndpointMinOrderByAggregateInput
+  _sum?: Prisma.WebhookEndpointSumOrderByAggregateInput
 }
 
 export type WebhookEndpointScalarWhereWithAggregatesInput = {
@@ -258,7 +338,11 @@ export type WebhookEndpointScalarWhereWithAggregatesInput = {
   url?: Prisma.StringWithAggregatesFilter<"WebhookEndpoint"> | string
   events?: Prisma.StringNullableListFilter<"WebhookEndpoint">
   sealedSecret?: Prisma.StringWithAggregatesFilter<"WebhookEndpoint"> | string
+  previousSealedSecret?: Prisma.StringNullableWithAggregatesFilter<"WebhookEndpoint"> | string | null
+  previousSecretExpiresAt?: Prisma.DateTimeNullableWithAggregatesFilter<"WebhookEndpoint"> | Date | string | null
   status?: Prisma.StringWithAggregatesFilter<"WebhookEndpoint"> | string
+  consecutiveFailures?: Prisma.IntWithAggregatesFilter<"WebhookEndpoint"> | number
+  failingSince?: Prisma.DateTimeNullableWithAggregatesFilter<"WebhookEndpoint"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"WebhookEndpoint"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"WebhookEndpoint"> | Date | string
 }
@@ -268,7 +352,11 @@ export type WebhookEndpointCreateInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   workspace: Prisma.WorkspaceCreateNestedOneWithoutWebhooksInput
@@ -281,7 +369,11 @@ export type WebhookEndpointUncheckedCreateInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutEndpointInput
@@ -292,7 +384,11 @@ export type WebhookEndpointUpdateInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutWebhooksNestedInput
@@ -305,7 +401,11 @@ export type WebhookEndpointUncheckedUpdateInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutEndpointNestedInput
@@ -317,7 +417,11 @@ export type WebhookEndpointCreateManyInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -327,7 +431,11 @@ export type WebhookEndpointUpdateManyMutationInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -338,7 +446,11 @@ export type WebhookEndpointUncheckedUpdateManyInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -359,9 +471,17 @@ export type WebhookEndpointCountOrderByAggregateInput = {
   url?: Prisma.SortOrder
   events?: Prisma.SortOrder
   sealedSecret?: Prisma.SortOrder
+  previousSealedSecret?: Prisma.SortOrder
+  previousSecretExpiresAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  consecutiveFailures?: Prisma.SortOrder
+  failingSince?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+}
+
+export type WebhookEndpointAvgOrderByAggregateInput = {
+  consecutiveFailures?: Prisma.SortOrder
 }
 
 export type WebhookEndpointMaxOrderByAggregateInput = {
@@ -369,7 +489,11 @@ export type WebhookEndpointMaxOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   url?: Prisma.SortOrder
   sealedSecret?: Prisma.SortOrder
+  previousSealedSecret?: Prisma.SortOrder
+  previousSecretExpiresAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  consecutiveFailures?: Prisma.SortOrder
+  failingSince?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -379,9 +503,17 @@ export type WebhookEndpointMinOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   url?: Prisma.SortOrder
   sealedSecret?: Prisma.SortOrder
+  previousSealedSecret?: Prisma.SortOrder
+  previousSecretExpiresAt?: Prisma.SortOrder
   status?: Prisma.SortOrder
+  consecutiveFailures?: Prisma.SortOrder
+  failingSince?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
+}
+
+export type WebhookEndpointSumOrderByAggregateInput = {
+  consecutiveFailures?: Prisma.SortOrder
 }
 
 export type WebhookEndpointScalarRelationFilter = {
@@ -459,7 +591,11 @@ export type WebhookEndpointCreateWithoutWorkspaceInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutEndpointInput
@@ -470,7 +606,11 @@ export type WebhookEndpointUncheckedCreateWithoutWorkspaceInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutEndpointInput
@@ -511,7 +651,11 @@ export type WebhookEndpointScalarWhereInput = {
   url?: Prisma.StringFilter<"WebhookEndpoint"> | string
   events?: Prisma.StringNullableListFilter<"WebhookEndpoint">
   sealedSecret?: Prisma.StringFilter<"WebhookEndpoint"> | string
+  previousSealedSecret?: Prisma.StringNullableFilter<"WebhookEndpoint"> | string | null
+  previousSecretExpiresAt?: Prisma.DateTimeNullableFilter<"WebhookEndpoint"> | Date | string | null
   status?: Prisma.StringFilter<"WebhookEndpoint"> | string
+  consecutiveFailures?: Prisma.IntFilter<"WebhookEndpoint"> | number
+  failingSince?: Prisma.DateTimeNullableFilter<"WebhookEndpoint"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"WebhookEndpoint"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"WebhookEndpoint"> | Date | string
 }
@@ -521,7 +665,11 @@ export type WebhookEndpointCreateWithoutDeliveriesInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   workspace: Prisma.WorkspaceCreateNestedOneWithoutWebhooksInput
@@ -533,7 +681,11 @@ export type WebhookEndpointUncheckedCreateWithoutDeliveriesInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -559,7 +711,11 @@ export type WebhookEndpointUpdateWithoutDeliveriesInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutWebhooksNestedInput
@@ -571,7 +727,11 @@ export type WebhookEndpointUncheckedUpdateWithoutDeliveriesInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -581,7 +741,11 @@ export type WebhookEndpointCreateManyWorkspaceInput = {
   url: string
   events?: Prisma.WebhookEndpointCreateeventsInput | string[]
   sealedSecret: string
+  previousSealedSecret?: string | null
+  previousSecretExpiresAt?: Date | string | null
   status?: string
+  consecutiveFailures?: number
+  failingSince?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -591,7 +755,11 @@ export type WebhookEndpointUpdateWithoutWorkspaceInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deliveries?: Prisma.WebhookDeliveryUpdateManyWithoutEndpointNestedInput
@@ -602,7 +770,11 @@ export type WebhookEndpointUncheckedUpdateWithoutWorkspaceInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutEndpointNestedInput
@@ -613,7 +785,11 @@ export type WebhookEndpointUncheckedUpdateManyWithoutWorkspaceInput = {
   url?: Prisma.StringFieldUpdateOperationsInput | string
   events?: Prisma.WebhookEndpointUpdateeventsInput | string[]
   sealedSecret?: Prisma.StringFieldUpdateOperationsInput | string
+  previousSealedSecret?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  previousSecretExpiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   status?: Prisma.StringFieldUpdateOperationsInput | string
+  consecutiveFailures?: Prisma.IntFieldUpdateOperationsInput | number
+  failingSince?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -655,7 +831,11 @@ export type WebhookEndpointSelect<ExtArgs extends runtime.Types.Extensions.Inter
   url?: boolean
   events?: boolean
   sealedSecret?: boolean
+  previousSealedSecret?: boolean
+  previousSecretExpiresAt?: boolean
   status?: boolean
+  consecutiveFailures?: boolean
+  failingSince?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -669,7 +849,11 @@ export type WebhookEndpointSelectCreateManyAndReturn<ExtArgs extends runtime.Typ
   url?: boolean
   events?: boolean
   sealedSecret?: boolean
+  previousSealedSecret?: boolean
+  previousSecretExpiresAt?: boolean
   status?: boolean
+  consecutiveFailures?: boolean
+  failingSince?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -681,7 +865,11 @@ export type WebhookEndpointSelectUpdateManyAndReturn<ExtArgs extends runtime.Typ
   url?: boolean
   events?: boolean
   sealedSecret?: boolean
+  previousSealedSecret?: boolean
+  previousSecretExpiresAt?: boolean
   status?: boolean
+  consecutiveFailures?: boolean
+  failingSince?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -693,12 +881,16 @@ export type WebhookEndpointSelectScalar = {
   url?: boolean
   events?: boolean
   sealedSecret?: boolean
+  previousSealedSecret?: boolean
+  previousSecretExpiresAt?: boolean
   status?: boolean
+  consecutiveFailures?: boolean
+  failingSince?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type WebhookEndpointOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "url" | "events" | "sealedSecret" | "status" | "createdAt" | "updatedAt", ExtArgs["result"]["webhookEndpoint"]>
+export type WebhookEndpointOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "url" | "events" | "sealedSecret" | "previousSealedSecret" | "previousSecretExpiresAt" | "status" | "consecutiveFailures" | "failingSince" | "createdAt" | "updatedAt", ExtArgs["result"]["webhookEndpoint"]>
 export type WebhookEndpointInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
   deliveries?: boolean | Prisma.WebhookEndpoint$deliveriesArgs<ExtArgs>
@@ -733,9 +925,26 @@ export type $WebhookEndpointPayload<ExtArgs extends runtime.Types.Extensions.Int
      */
     sealedSecret: string
     /**
+     * The secret replaced by the last rotation, sealed like `sealedSecret`; deliveries carry a
+     * second signature made with it until `previousSecretExpiresAt`, so receivers can switch over.
+     */
+    previousSealedSecret: string | null
+    /**
+     * End of the rotation overlap (24 h after the rotation); null when there was no rotation.
+     */
+    previousSecretExpiresAt: Date | null
+    /**
      * `enabled` or `disabled` (after repeated failure or by the operator).
      */
     status: string
+    /**
+     * Failed attempts in a row across all of this endpoint's deliveries; a 2xx resets it.
+     */
+    consecutiveFailures: number
+    /**
+     * First failed attempt since the last 2xx (null while the endpoint is healthy).
+     */
+    failingSince: Date | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["webhookEndpoint"]>
@@ -1168,7 +1377,11 @@ export interface WebhookEndpointFieldRefs {
   readonly url: Prisma.FieldRef<"WebhookEndpoint", 'String'>
   readonly events: Prisma.FieldRef<"WebhookEndpoint", 'String[]'>
   readonly sealedSecret: Prisma.FieldRef<"WebhookEndpoint", 'String'>
+  readonly previousSealedSecret: Prisma.FieldRef<"WebhookEndpoint", 'String'>
+  readonly previousSecretExpiresAt: Prisma.FieldRef<"WebhookEndpoint", 'DateTime'>
   readonly status: Prisma.FieldRef<"WebhookEndpoint", 'String'>
+  readonly consecutiveFailures: Prisma.FieldRef<"WebhookEndpoint", 'Int'>
+  readonly failingSince: Prisma.FieldRef<"WebhookEndpoint", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"WebhookEndpoint", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"WebhookEndpoint", 'DateTime'>
 }
