@@ -1,6 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Received } from './fake-upstream.ts';
+import { listenFake } from './listen.ts';
 
 /**
  * A fake Anthropic Messages API (`POST /v1/messages`) speaking the wire format: the JSON message
@@ -52,7 +52,6 @@ export async function startFakeAnthropic(
   options: FakeAnthropicOptions = {},
 ): Promise<FakeAnthropic> {
   const received: Received[] = [];
-  const sockets = new Set<import('node:net').Socket>();
 
   function send(res: ServerResponse, status: number, value: unknown) {
     const text = JSON.stringify(value);
@@ -174,26 +173,11 @@ export async function startFakeAnthropic(
     res.end();
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenFake(handle);
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url,
     received,
     options,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -1,5 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { listenFake } from './listen.ts';
 
 /**
  * A fake OpenAI-compatible upstream speaking the wire format exactly (chat completions, streaming
@@ -61,7 +61,6 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   // Counted per `failFirst` object: a test setting a new one starts again from zero.
   let failing: FakeUpstreamOptions['failFirst'];
   let failures = 0;
-  const sockets = new Set<import('node:net').Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const chunks: Buffer[] = [];
@@ -330,27 +329,12 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     res.end();
   }
 
-  const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as AddressInfo;
+  const { url, close } = await listenFake(handle);
   return {
-    url: `http://127.0.0.1:${port}/v1`,
+    url,
     received,
     options,
     hits: () => received.filter((r) => r.path !== '/v1/models').length,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
