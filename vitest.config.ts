@@ -8,7 +8,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['module-sync', 'node', 'default'] } },
   test: {
     include: ['{packages,apps}/*/{src,test}/**/*.spec.ts'],
-    exclude: ['**/node_modules/**', 'apps/console/**'],
+    exclude: ['**/node_modules/**', '**/dist/**'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     maxWorkers: 2,

@@ -6,4 +6,5 @@ export npm_config_loglevel=error
 if [ ! -x node_modules/.bin/tsx ] || [ pnpm-lock.yaml -nt node_modules/.modules.yaml ]; then
   bash scripts/pnpm.sh install --frozen-lockfile --reporter=silent
 fi
+bash scripts/console-build.sh
 exec bash scripts/pnpm.sh --silent run tollgate start "$@"

@@ -20,6 +20,7 @@ step "migrations drift (prisma/schema.prisma vs prisma/migrations)"
 
 step "typecheck"
 "${PNPM[@]}" exec tsc -p tsconfig.json --noEmit
+"${PNPM[@]}" exec tsc -p apps/console/tsconfig.json --noEmit
 
 step "lint (biome)"
 "${PNPM[@]}" exec biome check .
@@ -44,6 +45,22 @@ for tier in PG REDIS; do
   fi
 done
 echo "PostgreSQL tier: $([ $TG_TIER_PG = 1 ] && echo on || echo SKIPPED) · Redis tier: $([ $TG_TIER_REDIS = 1 ] && echo on || echo SKIPPED)"
+
+step "console build and browser"
+bash scripts/console-build.sh
+# The console's browser test drives Debian's Chromium (playwright-core; no browser download).
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing chromium (apt-get)…"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ||
+    echo "!!! could not install chromium" >&2
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "!!! /usr/bin/chromium is missing and CI=true: the console browser test is mandatory. Failing." >&2
+    exit 1
+  fi
+  echo "!!! /usr/bin/chromium is missing: the console browser test will be SKIPPED." >&2
+fi
 
 step "tests (vitest: unit, embedded PGlite, PostgreSQL, Redis, end-to-end)"
 mkdir -p test-artifacts

@@ -36,6 +36,8 @@ const schema = z.object({
     )
     .optional(),
   TOLLGATE_ROOT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** Set: `/metrics` on both planes takes it as a bearer token; unset: `/metrics` is open. */
+  TOLLGATE_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   TOLLGATE_SECRET_KEY: secretKey.optional(),
   TOLLGATE_HOST: z.string().min(1).default('127.0.0.1'),
   TOLLGATE_DATA_PLANE_PORT: port.default(8080),
@@ -67,6 +69,11 @@ const schema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
+  /** While Redis is unreachable: refuse (503) requests with a spend cap or a rate limit, or serve
+   * them unreserved and unmetered live (still billed in the books). Unlimited ones are always served. */
+  TOLLGATE_REDIS_DOWN: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+  /** How long an unsettled reservation holds budget (a data plane killed mid-request). */
+  TOLLGATE_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(600),
   TOLLGATE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: url(['http:', 'https:']).optional(),

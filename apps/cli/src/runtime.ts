@@ -4,9 +4,11 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { type Bus, createBus } from '@tollgate/bus';
 import {
+  attachControlPlaneSources,
   buildControlPlane,
   type ControlPlane,
   createAuthenticator,
+  createControlPlaneMetrics,
   createCounterCatchUp,
   createPolicyPublisher,
   ensureDefaultWorkspace,
@@ -89,6 +91,12 @@ export interface RunningControlPlane {
  * The control plane on `db`: the admin API, the policy publisher (a snapshot at start, then one
  * delta per committed change) and the usage ingest. Prints a generated admin key once.
  */
+/** Where to open the ops console: the control plane's `/` (a wildcard host is reached on loopback). */
+export function consoleUrl(host: string, port: number): string {
+  const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}/`;
+}
+
 export async function startControlPlane(
   env: Env,
   db: Db,
@@ -111,12 +119,19 @@ export async function startControlPlane(
     thresholds: env.TOLLGATE_BUDGET_WARNING_PERCENTS,
     onError: (err) => log('error', 'event delivery failed', { error: String(err) }),
   });
+  const metrics = createControlPlaneMetrics();
   const deps = {
     ...events.deps,
     prisma: db.prisma,
     secretKey,
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
-    authenticator: createAuthenticator(db.prisma, env.TOLLGATE_ROOT_KEY ?? null),
+    authenticator: createAuthenticator(db.prisma, env.TOLLGATE_ROOT_KEY ?? null, {
+      failures: bus.failures,
+      onFailure: () => metrics.authFailures.inc(),
+      onThrottled: () => metrics.authThrottled.inc(),
+    }),
+    metrics,
+    metricsToken: env.TOLLGATE_METRICS_TOKEN,
     onPolicyChange: publisher.onPolicyChange,
     // A tag budget created or a budget period changed mid-period: its counters get the books'
     // figures inside the change's transaction, before any data plane can hear of it.
@@ -132,9 +147,9 @@ export async function startControlPlane(
         }),
     }),
     log,
-    ready: async () => {
-      await db.prisma.$queryRaw`SELECT 1`;
-      return true;
+    readyChecks: {
+      database: () => db.prisma.$queryRaw`SELECT 1`,
+      ...(bus.ping === undefined ? {} : { redis: () => bus.ping!() }),
     },
   };
   const boot = await ensureDefaultWorkspace(deps, env.TOLLGATE_ADMIN_KEY ?? null);
@@ -146,12 +161,14 @@ export async function startControlPlane(
   }
   const revision = await publisher.publishNow();
   log('info', 'policy published', { revision });
+  const group = 'control-plane';
   const ingest = await startUsageIngest({
     prisma: db.prisma,
     usage: bus.usage,
-    group: 'control-plane',
+    group,
     consumer: `${hostname()}-${process.pid}`,
     afterWrite: events.afterUsage,
+    onIngested: (fresh) => metrics.ingested.inc(fresh.length),
     onError: (err) => log('error', 'usage ingest failed', { error: String(err) }),
   });
   // Spend counters come from the books whenever Redis has lost them (and on a first start).
@@ -159,8 +176,17 @@ export async function startControlPlane(
     prisma: db.prisma,
     limiter: bus.limiter,
     onError: (err) => log('error', 'counter rebuild failed', { error: String(err) }),
-    onRebuilt: (workspaceId, counters) =>
-      log('warn', 'spend counters rebuilt from the books', { workspaceId, counters }),
+    onRebuilt: (workspaceId, counters) => {
+      log('warn', 'spend counters rebuilt from the books', { workspaceId, counters });
+      // Redis lost its data, and with it the snapshot data planes read when they start: store it again.
+      publisher.schedule();
+    },
+  });
+  attachControlPlaneSources(metrics, {
+    prisma: db.prisma,
+    usage: bus.usage,
+    group,
+    publishedRevision: publisher.publishedRevision,
   });
   const plane = buildControlPlane(deps);
   const port = await plane.start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST);
@@ -169,6 +195,9 @@ export async function startControlPlane(
     database: db.kind,
     bus: bus.mode,
   });
+  const consoleAt = consoleUrl(env.TOLLGATE_HOST, port);
+  log('info', 'ops console', { url: consoleAt });
+  print(`  Ops console: ${consoleAt}`);
   return {
     plane,
     port,
@@ -234,6 +263,9 @@ export async function startDataPlane(
     upstreams: platformUpstreams(env),
     controlPlaneUrl,
     log: planeLogger(log),
+    metricsToken: env.TOLLGATE_METRICS_TOKEN,
+    limiterDown: env.TOLLGATE_REDIS_DOWN,
+    reservationTtlMs: env.TOLLGATE_RESERVATION_TTL_SECONDS * 1000,
   });
   const port = await plane.start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST);
   log('info', 'data plane listening', {

@@ -50,6 +50,24 @@ describe('configuration (SPEC §2)', () => {
     expect(problems.join('\n')).not.toContain(secret);
   });
 
+  it('reads what to do while Redis is down and the reservation TTL, refusing bad values', () => {
+    expect(parseEnv({})).toMatchObject({
+      TOLLGATE_REDIS_DOWN: 'fail-closed',
+      TOLLGATE_RESERVATION_TTL_SECONDS: 600,
+    });
+    expect(
+      parseEnv({ TOLLGATE_REDIS_DOWN: 'fail-open', TOLLGATE_RESERVATION_TTL_SECONDS: '30' }),
+    ).toMatchObject({ TOLLGATE_REDIS_DOWN: 'fail-open', TOLLGATE_RESERVATION_TTL_SECONDS: 30 });
+    for (const [name, value] of [
+      ['TOLLGATE_REDIS_DOWN', 'open'],
+      ['TOLLGATE_RESERVATION_TTL_SECONDS', '2'],
+      ['TOLLGATE_RESERVATION_TTL_SECONDS', '1.5'],
+      ['TOLLGATE_RESERVATION_TTL_SECONDS', 'ten'],
+    ]) {
+      expect(() => parseEnv({ [name!]: value })).toThrow(name);
+    }
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
   });

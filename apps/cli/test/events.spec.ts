@@ -147,9 +147,8 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       expect(kinds.filter((k) => k === 'sub_account.created')).toHaveLength(1);
       expect(kinds.filter((k) => k === 'sub_account.budget.warning')).toHaveLength(1);
       expect(kinds.filter((k) => k === 'sub_account.budget.exhausted')).toHaveLength(1);
-      expect(kinds.indexOf('sub_account.budget.warning')).toBeLessThan(
-        kinds.indexOf('sub_account.budget.exhausted'),
-      );
+      // No order is asserted between them: two dispatchers deliver concurrently and webhooks promise
+      // at-least-once delivery, not ordering (receivers order by the event's own timestamp).
       for (const g of ofThis) expect(verify(secret, g.headers, g.raw)).toBe(true);
       // The delivery log agrees: one succeeded attempt each.
       const log = await admin(cps[0]!, 'GET', `/v1/webhooks/${String(hook.body.id)}/deliveries`);

@@ -1,66 +1,34 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { createPgDatabase, pgAvailable, redisAvailable } from '@tollgate/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
-import { eventually, type Running, tollgate } from './processes.ts';
+import { adminCaller, eventually, type Running, startEmbedded, tollgate } from './processes.ts';
 
 const MODEL = 'openai/gpt-5.4-mini';
 const ADMIN_KEY = `sk-tg-admin-${randomBytes(24).toString('hex')}`;
 
-// biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
-type Json = any;
-
-async function call(
-  base: string,
-  method: string,
-  p: string,
-  body?: unknown,
-  key = ADMIN_KEY,
-): Promise<{ status: number; body: Json }> {
-  const res = await fetch(base + p, {
-    method,
-    headers: {
-      authorization: `Bearer ${key}`,
-      ...(body ? { 'content-type': 'application/json' } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, body: await res.json() };
-}
+const call = adminCaller(ADMIN_KEY);
 
 const usageOf = async (base: string, id: string) =>
   (await call(base, 'GET', `/v1/sub-accounts/${id}/usage?window=24h`)).body;
 
 describe('tollgate start: both planes in one process, embedded', () => {
-  let dir: string;
   let upstream: FakeUpstream;
   let proc: Running;
   let dp: string;
   let cp: string;
   let env: Record<string, string>;
+  let cleanup: (() => Promise<void>) | undefined;
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'tollgate-planes-'));
-    upstream = await startFakeUpstream();
-    env = {
-      TOLLGATE_DATA_DIR: path.join(dir, '.tollgate'),
-      TOLLGATE_CONTROL_PLANE_PORT: '0',
-      TOLLGATE_DATA_PLANE_PORT: '0',
+    ({ env, upstream, proc, cp, dp, cleanup } = await startEmbedded('planes', {
       TOLLGATE_ADMIN_KEY: ADMIN_KEY,
-      OPENAI_BASE_URL: upstream.url,
       OPENAI_API_KEY: 'sk-upstream-platform-key',
-    };
-    proc = tollgate(['start'], env);
-    cp = await proc.listening('control');
-    dp = await proc.listening('data');
+    }));
   });
   afterAll(async () => {
     expect(await proc?.stop()).toBe(0);
-    await upstream?.close();
-    await rm(dir, { recursive: true, force: true });
+    await cleanup?.();
   });
 
   it('serves the OpenAI SDK with a minted key, and spend shows up in the usage report', async () => {

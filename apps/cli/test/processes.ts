@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -63,4 +67,66 @@ export async function eventually<T>(
     if (Date.now() > until) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+export interface EmbeddedStart {
+  /** The environment `tollgate start` runs with (to start it again). */
+  env: Record<string, string>;
+  upstream: FakeUpstream;
+  proc: Running;
+  /** Base URLs of the control and the data plane. */
+  cp: string;
+  dp: string;
+  /** Closes the fake provider and removes the data directory (stop the process first). */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * `tollgate start` embedded: a fresh data directory, both planes on free ports, OpenAI pointed at
+ * a fake provider; `env` adds to that (admin key, platform key, …).
+ */
+export async function startEmbedded(
+  name: string,
+  env: Record<string, string>,
+): Promise<EmbeddedStart> {
+  const dir = await mkdtemp(path.join(tmpdir(), `tollgate-${name}-`));
+  const upstream = await startFakeUpstream();
+  const cleanup = async () => {
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  };
+  const full = {
+    TOLLGATE_DATA_DIR: path.join(dir, '.tollgate'),
+    TOLLGATE_CONTROL_PLANE_PORT: '0',
+    TOLLGATE_DATA_PLANE_PORT: '0',
+    OPENAI_BASE_URL: upstream.url,
+    ...env,
+  };
+  const proc = tollgate(['start'], full);
+  try {
+    const cp = await proc.listening('control');
+    const dp = await proc.listening('data');
+    return { env: full, upstream, proc, cp, dp, cleanup };
+  } catch (err) {
+    await proc.stop();
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Admin REST calls with `adminKey` as the default bearer; each answers the status, the headers and
+ * the parsed JSON body. */
+export function adminCaller(adminKey: string) {
+  return async (base: string, method: string, p: string, body?: unknown, key = adminKey) => {
+    const res = await fetch(base + p, {
+      method,
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    // biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
+    return { status: res.status, headers: res.headers, body: (await res.json()) as any };
+  };
 }

@@ -1,42 +1,14 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Running, tollgate } from './processes.ts';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-interface Running {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-}
-
-/** `tollgate <args>` as the README's start command runs it, on Node 24 through tsx. */
-function run(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (err += d));
-  return { child, stdout: () => out, stderr: () => err };
-}
+/** What the `npm start` process offers (it has no `listening`/`stop` of its own). */
+type Spawned = Pick<Running, 'child' | 'stdout' | 'stderr'>;
 
 async function waitFor(cond: () => boolean, what: () => string, ms = 90_000): Promise<void> {
   const until = Date.now() + ms;
@@ -46,19 +18,10 @@ async function waitFor(cond: () => boolean, what: () => string, ms = 90_000): Pr
   }
 }
 
-async function stop(r: Running): Promise<number | null> {
-  if (r.child.exitCode !== null) return r.child.exitCode;
-  const exited = new Promise<number | null>((resolve) =>
-    r.child.once('exit', (code) => resolve(code)),
-  );
-  r.child.kill('SIGTERM');
-  return exited;
-}
-
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** The README's start command itself (`npm start`), in its own process group. */
-function npmStart(env: Record<string, string>): Running {
+function npmStart(env: Record<string, string>): Spawned {
   const child = spawn('npm', ['start'], {
     cwd: ROOT,
     env: { ...process.env, ...env },
@@ -73,7 +36,7 @@ function npmStart(env: Record<string, string>): Running {
 }
 
 /** SIGTERM to npm, pnpm and tollgate alike; resolves when npm has exited. */
-async function stopGroup(r: Running): Promise<void> {
+async function stopGroup(r: Spawned): Promise<void> {
   const { child } = r;
   if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -107,6 +70,15 @@ describe('tollgate start on the embedded default', () => {
         () => first.stderr(),
       );
       expect(first.child.exitCode).toBeNull();
+      // The ops console's URL is printed (and logged) at start-up.
+      await waitFor(
+        () => /Ops console:/.test(first.stdout()) || first.child.exitCode !== null,
+        () => first.stderr(),
+      );
+      expect(first.stdout()).toContain(`  Ops console: ${base}/\n`);
+      expect(first.stdout()).toMatch(
+        new RegExp(`"msg":"ops console"[^\\n]*"url":"${base.replace(/\./g, '\\.')}/"`),
+      );
       const adminKey = /(sk-tg-admin-[A-Za-z0-9]+)/.exec(first.stdout())?.[1];
       expect(adminKey).toBeDefined();
       // The plaintext admin key is printed, never logged, and never stored.
@@ -131,7 +103,7 @@ describe('tollgate start on the embedded default', () => {
       expect(first.stdout() + first.stderr()).not.toContain(sa.key);
       await stopGroup(first);
 
-      const second = run(['start'], env);
+      const second = tollgate(['start'], env);
       try {
         await waitFor(
           () =>
@@ -151,7 +123,7 @@ describe('tollgate start on the embedded default', () => {
           spend_cap_cents: 50000,
         });
       } finally {
-        await stop(second);
+        await second.stop();
       }
     } finally {
       await stopGroup(first);
@@ -160,18 +132,18 @@ describe('tollgate start on the embedded default', () => {
 
   it('`tollgate migrate` applies the migrations once; a second run is a no-op', async () => {
     const dataDir = path.join(dir, 'migrate-only');
-    const once = run(['migrate'], { TOLLGATE_DATA_DIR: dataDir });
+    const once = tollgate(['migrate'], { TOLLGATE_DATA_DIR: dataDir });
     expect(await new Promise((r) => once.child.once('exit', r))).toBe(0);
     expect(once.stdout()).toMatch(/"msg":"migrations applied".*_init/);
     expect(once.stdout()).toMatch(/embedded database is up to date/);
-    const twice = run(['migrate'], { TOLLGATE_DATA_DIR: dataDir });
+    const twice = tollgate(['migrate'], { TOLLGATE_DATA_DIR: dataDir });
     expect(await new Promise((r) => twice.child.once('exit', r))).toBe(0);
     expect(twice.stdout()).not.toMatch(/migrations applied/);
     expect(twice.stdout()).toMatch(/embedded database is up to date/);
   });
 
   it('stops at start-up with one clear line naming a bad variable', async () => {
-    const bad = run(['start'], {
+    const bad = tollgate(['start'], {
       ...env,
       TOLLGATE_CONTROL_PLANE_PORT: 'not-a-port',
       TOLLGATE_SECRET_KEY: 'c2hvcnQ=',

@@ -21,7 +21,13 @@ export {
   startCounterReconciler,
 } from './ingest/reconcile.ts';
 export { writeUsage } from './ingest/write-usage.ts';
-export { createAuthenticator } from './lib/authz.ts';
+export { type AuthenticatorOptions, createAuthenticator } from './lib/authz.ts';
+export {
+  apiOf,
+  attachControlPlaneSources,
+  type ControlPlaneMetrics,
+  createControlPlaneMetrics,
+} from './metrics.ts';
 export { createPolicyPublisher, type PolicyPublisher } from './policy/publisher.ts';
 export { REST_PREFIXES } from './rest/router.ts';
 export { buildControlPlane, type ControlPlane, type ControlPlaneOptions } from './server.ts';

@@ -59,9 +59,12 @@ describe('GraphQL schema', () => {
     expect(Object.keys(schema.getQueryType()!.getFields()).sort()).toEqual(
       [
         'budgets',
+        'plan',
+        'plans',
         'prices',
         'providerKeys',
         'subAccount',
+        'subAccountLedger',
         'subAccountUsage',
         'subAccounts',
         'usageByTag',
@@ -79,6 +82,8 @@ describe('subscriptions', () => {
     expect(Object.keys(schema.getSubscriptionType()!.getFields()).sort()).toEqual([
       'budgetEvents',
       'spendUpdates',
+      // The console's workspace-wide spend feed (types/console.ts).
+      'workspaceSpendUpdates',
     ]);
   });
 });

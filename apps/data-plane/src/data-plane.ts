@@ -2,15 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@tollgate/bus';
+import { answerClientError, CONTENT_TYPE, metricsAuthorized } from '@tollgate/metrics';
 import { decide, lookupKey } from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
 import { handleModelRequest } from './handle-model.ts';
-import { sendError, sendJson } from './http/errors.ts';
+import { errorCodeOf, sendError, sendJson } from './http/errors.ts';
 import { bearerHash, INVALID_KEY, NO_POLICY } from './http/request.ts';
 import { type Logger, silentLogger } from './log.ts';
+import { createDataPlaneMetrics, type DataPlaneMetrics, endpointOf, reasonOf } from './metrics.ts';
 import { listModels } from './models.ts';
 import { createPolicyHolder } from './policy/holder.ts';
 import { createKeyOpener } from './policy/seal.ts';
@@ -19,7 +21,7 @@ import type { UpstreamConfig } from './upstreams.ts';
 import { createUsageEmitter } from './usage/emitter.ts';
 
 export interface DataPlaneOptions {
-  bus: Pick<Bus, 'limiter' | 'policy' | 'usage'>;
+  bus: Pick<Bus, 'limiter' | 'policy' | 'usage' | 'ping'>;
   /** TOLLGATE_SECRET_KEY (32 bytes): opens BYOK provider keys from the snapshot. */
   secretKey?: Buffer;
   /** Platform credentials per provider name. */
@@ -34,10 +36,17 @@ export interface DataPlaneOptions {
   upstreamTimeoutMs?: number;
   /** How long an unsettled reservation lives. Default 10 min. */
   reservationTtlMs?: number;
+  /** When the limiter (Redis) is unreachable: 'fail-closed' (default) refuses requests with a cap
+   * or a rate limit (503); 'fail-open' serves them unreserved. Unlimited requests are always served. */
+  limiterDown?: 'fail-closed' | 'fail-open';
   /** Safety-net re-read of the latest policy, ms. Default 5 000. */
   policyPollMs?: number;
   /** Usage batching (defaults 100 events / 50 ms). */
   usageBatch?: { maxBatch?: number; flushMs?: number };
+  /** Set: `/metrics` takes `Authorization: Bearer <token>` (TOLLGATE_METRICS_TOKEN). */
+  metricsToken?: string;
+  /** Largest request head (request line + headers) accepted; larger answers 431. Default 16 KiB. */
+  maxHeaderBytes?: number;
 }
 
 export interface DataPlane {
@@ -51,6 +60,7 @@ export interface DataPlane {
   refreshPolicy(): Promise<void>;
   /** Waits for settlements in progress, then sends buffered usage events. */
   flushUsage(): Promise<void>;
+  metrics: DataPlaneMetrics;
 }
 
 /** Admin paths of SPEC §4 reachable through the data plane's base URL. */
@@ -59,8 +69,10 @@ const ADMIN_PREFIXES = [
   '/v1/workspace',
   '/v1/sub-accounts',
   '/v1/usage/by-tag',
+  '/v1/usage/export',
   '/v1/budgets',
   '/v1/prices',
+  '/v1/plans',
   '/v1/provider-keys',
   '/v1/webhooks',
 ];
@@ -69,20 +81,54 @@ function isAdminPath(path: string): boolean {
   return ADMIN_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
+/** The client's own `x-request-id`, logged next to ours when it is a plain token. */
+function clientRequestId(req: IncomingMessage): string | undefined {
+  const v = req.headers['x-request-id'];
+  return typeof v === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : undefined;
+}
+
 const catalogue = new Map(CATALOGUE.map((p) => [p.model, p]));
 
 export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const log = opts.log ?? silentLogger;
   const now = opts.now ?? Date.now;
   const { limiter } = opts.bus;
+  const metrics = createDataPlaneMetrics();
   const holder = createPolicyHolder({
     bus: opts.bus.policy,
     basePrices: (model) => catalogue.get(model),
     pollMs: opts.policyPollMs,
     log,
   });
-  const emitter = createUsageEmitter({ usage: opts.bus.usage, log, ...opts.usageBatch });
-  const settleDeps = { limiter, emitter, log, now };
+  const emitter = createUsageEmitter({ usage: opts.bus.usage, log, metrics, ...opts.usageBatch });
+  const settleDeps = { limiter, emitter, log, now, metrics };
+  {
+    const revision = metrics.registry.gauge(
+      'tollgate_dp_policy_revision',
+      'Revision of the policy in force (-1: none loaded).',
+    );
+    const age = metrics.registry.gauge(
+      'tollgate_dp_policy_age_seconds',
+      'Seconds since the policy in force was installed (-1: none loaded).',
+    );
+    const synced = metrics.registry.gauge(
+      'tollgate_dp_policy_sync_age_seconds',
+      'Seconds since the policy store last answered a read of the latest policy (-1: never).',
+    );
+    const inFlightSettle = metrics.registry.gauge(
+      'tollgate_dp_settlements_in_progress',
+      'Settlements (reservation release + usage event) in progress.',
+    );
+    metrics.registry.onCollect(() => {
+      const t = Date.now();
+      const installed = holder.installedAt();
+      const sync = holder.syncedAt();
+      revision.set(holder.revision());
+      age.set(installed === null ? -1 : (t - installed) / 1000);
+      synced.set(sync === null ? -1 : (t - sync) / 1000);
+      inFlightSettle.set(inFlight.size);
+    });
+  }
   const inFlight = new Set<Promise<void>>();
   const track = (flight: Flight, outcome: Parameters<typeof finish>[2]) => {
     const p = finish(settleDeps, flight, outcome);
@@ -127,7 +173,44 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     now,
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
     reservationTtlMs: opts.reservationTtlMs ?? 600_000,
+    metrics,
+    limiterDown: opts.limiterDown ?? 'fail-closed',
   };
+
+  /** `/readyz`: ready to serve when the policy is loaded and Redis (when used) answers. */
+  async function readiness(res: ServerResponse) {
+    const policyRevision = holder.revision();
+    const checks: Record<string, { ok: boolean; detail?: string }> = {
+      policy:
+        holder.current() === null
+          ? { ok: false, detail: 'not loaded' }
+          : { ok: true, detail: `revision ${policyRevision}` },
+    };
+    if (opts.bus.ping !== undefined) {
+      try {
+        await opts.bus.ping();
+        checks.redis = { ok: true };
+      } catch {
+        checks.redis = { ok: false, detail: 'unreachable' };
+      }
+    }
+    const ready = Object.values(checks).every((c) => c.ok);
+    sendJson(res, ready ? 200 : 503, { ready, policyRevision, checks });
+  }
+
+  async function scrape(req: IncomingMessage, res: ServerResponse) {
+    if (!metricsAuthorized(req, opts.metricsToken)) {
+      return sendError(res, {
+        status: 401,
+        type: 'invalid_request_error',
+        code: 'invalid_metrics_token',
+        message: '/metrics takes the metrics token as a bearer token.',
+      });
+    }
+    const text = await metrics.registry.render();
+    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  }
 
   function ownModels(req: IncomingMessage, res: ServerResponse) {
     const policy = holder.current();
@@ -165,6 +248,28 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const requestId = `req_${randomUUID().replaceAll('-', '')}`;
     res.setHeader('x-request-id', requestId);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const endpoint0 = endpointOf(path);
+    res.once('finish', () => {
+      const code = errorCodeOf(res);
+      // Admin answers relayed from the control plane carry its own codes.
+      const reason =
+        code === undefined && endpoint0 === 'admin' && res.statusCode >= 400
+          ? 'control_plane'
+          : reasonOf(res.statusCode, code);
+      const ms = Math.max(0, now() - startedMs);
+      metrics.request(endpoint0, res.statusCode, reason, ms / 1000);
+      if (endpoint0 === 'ops') return;
+      log.info('request', {
+        requestId,
+        clientRequestId: clientRequestId(req),
+        method: req.method,
+        path: endpoint0 === 'other' ? path.slice(0, 200) : path,
+        status: res.statusCode,
+        reason,
+        code: code ?? undefined,
+        ms,
+      });
+    });
     const endpoint = ENDPOINTS.get(path);
     if (endpoint !== undefined) {
       if (req.method !== 'POST') {
@@ -179,10 +284,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     }
     if (path === '/v1/models' && req.method === 'GET') return ownModels(req, res);
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (path === '/readyz') {
-      const ready = holder.current() !== null;
-      return sendJson(res, ready ? 200 : 503, { ready, policyRevision: holder.revision() });
-    }
+    if (path === '/readyz') return readiness(res);
+    if (path === '/metrics' && req.method === 'GET') return scrape(req, res);
     if (path === '/v1/usage' || isAdminPath(path)) return toControlPlane(req, res);
     sendError(res, {
       status: 404,
@@ -192,12 +295,21 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     });
   }
 
-  const server = createServer((req, res) => {
+  // Once stopping, keep-alive connections still carrying requests are closed after their response
+  // (and idle ones swept), or steady traffic on reused sockets would hold stop() open forever.
+  let stopping = false;
+  const server = createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
+    if (stopping) {
+      res.setHeader('connection', 'close');
+      res.once('finish', () => req.socket.end());
+    }
     route(req, res).catch((err) => {
       log.error('request failed', { err: String(err) });
       sendError(res, { status: 500, type: 'server_error', code: null, message: 'Internal error.' });
     });
   });
+
+  server.on('clientError', answerClientError);
 
   return {
     server,
@@ -213,8 +325,13 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       return (server.address() as AddressInfo).port;
     },
     async stop() {
+      stopping = true;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        server.close(() => {
+          clearInterval(sweep);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
@@ -223,6 +340,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       await holder.stop();
       await emitter.stop();
     },
+    metrics,
     policyRevision: holder.revision,
     refreshPolicy: holder.refresh,
     async flushUsage() {

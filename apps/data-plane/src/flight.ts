@@ -5,6 +5,7 @@ import type { BlockedScope, UsageEvent } from '@tollgate/usage';
 import { billedCost, type CostModel } from './enforce/cost.ts';
 import type { CounterInfo } from './enforce/refusals.ts';
 import type { Logger } from './log.ts';
+import type { DataPlaneMetrics } from './metrics.ts';
 import type { EndpointSpec } from './providers/types.ts';
 import type { UsageEmitter } from './usage/emitter.ts';
 
@@ -17,7 +18,10 @@ export interface Flight {
   requestId: string;
   startedMs: number;
   endpoint: EndpointSpec;
+  /** The model that serves (the fallback when downgrade routing replaced the requested one). */
   model: string;
+  /** Set when downgrade routing replaced the model: what the client asked for. */
+  requestedModel?: string;
   stream: boolean;
   chain: KeyChain;
   tags: string[];
@@ -54,6 +58,7 @@ export interface SettleDeps {
   emitter: UsageEmitter;
   log: Logger;
   now: () => number;
+  metrics?: DataPlaneMetrics;
 }
 
 /** Tokens when the provider reported none: the prompt as estimated at admission and what was
@@ -66,6 +71,13 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   if (flight.done) return;
   flight.done = true;
   const nowMs = deps.now();
+  const m = deps.metrics;
+  if (m !== undefined) {
+    if (flight.admitted) m.reservationClosed();
+    if (o.ttftMs !== null) m.ttft.observe(o.ttftMs / 1000);
+    if (o.status === 'error' && o.errorClass !== null) m.upstreamError(o.errorClass);
+    if ((flight.retries ?? 0) > 0) m.retries.inc(flight.retries);
+  }
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0 };
   let estimated = false;
   if (o.usage !== null) usage = o.usage;
@@ -111,6 +123,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     keyId: flight.chain.key.id,
     tags: flight.tags,
     model: flight.model,
+    ...(flight.requestedModel !== undefined ? { requestedModel: flight.requestedModel } : {}),
     servedModel: o.servedModel,
     provider: flight.provider,
     byok: flight.byok,

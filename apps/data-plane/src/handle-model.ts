@@ -12,6 +12,7 @@ import {
 import { estimateInputTokens } from '@tollgate/pricing';
 import { admit, spendCounters } from './enforce/admission.ts';
 import { billedWorstCase, type CostModel, modelPrice, perChoiceWithin } from './enforce/cost.ts';
+import { remainingBudget } from './enforce/downgrade.ts';
 import { admitRefusal, blockedScopeOf, rateHeaders } from './enforce/refusals.ts';
 import { blockedEvent, type Flight } from './flight.ts';
 import type { ForwardJob } from './forward/proxy.ts';
@@ -27,6 +28,7 @@ import {
   rewriteBody,
 } from './http/request.ts';
 import type { Logger } from './log.ts';
+import type { DataPlaneMetrics } from './metrics.ts';
 import { chatToMessages, isUnsupported } from './providers/anthropic/chat-to-messages.ts';
 import {
   anthropicErrorToChat,
@@ -64,6 +66,8 @@ export interface ModelDeps {
   now: () => number;
   maxBodyBytes: number;
   reservationTtlMs: number;
+  metrics?: DataPlaneMetrics;
+  limiterDown?: 'fail-closed' | 'fail-open';
 }
 
 /** A refusal before dispatch, with what its usage record needs. */
@@ -107,7 +111,14 @@ function judge(
     return { blocked: badRequest(err.message, param, err.code), errorClass: 'invalid_request' };
   }
   const provider = parsed.model.slice(0, parsed.model.indexOf('/'));
-  const upstream = resolveUpstream(policy, workspace.id, provider, deps.upstreams, deps.openKey);
+  const upstream = resolveUpstream(
+    policy,
+    workspace.id,
+    provider,
+    deps.upstreams,
+    deps.openKey,
+    subAccount.id,
+  );
   if (!upstream.ok) {
     const blocked = {
       status: 502,
@@ -140,18 +151,7 @@ async function reserve(
   j: Judged,
   ids: { requestId: string; startedMs: number; nowMs: number },
 ): Promise<{ flight: Flight; clampTo: number | null } | Blocked> {
-  const { workspace } = j.chain;
-  const price = modelPrice(j.price);
-  const cost: CostModel = {
-    price,
-    markupPercent: j.upstream.byok && workspace.byokWaivesMarkup ? 0 : workspace.markupPercent,
-    inputTokens: estimateInputTokens(promptOf(endpoint, parsed.body)) + PROMPT_HEADROOM_TOKENS,
-    choices: parsed.choices,
-  };
-  const embedding = endpoint.kind === 'embedding';
-  const cap = price.maxOutputTokens;
-  const requested = embedding ? 0 : Math.min(parsed.maxOutput ?? cap, cap);
-  const minOut = embedding ? 0 : Math.min(MIN_OUTPUT_TOKENS, requested);
+  const { cost, requested, minOut, embedding } = costOf(endpoint, parsed, j);
   const counters = spendCounters(policy, j.chain, j.tags, ids.nowMs);
   const result = await admit({
     limiter: deps.limiter,
@@ -163,6 +163,7 @@ async function reserve(
     minMicros: billedWorstCase(cost, minOut),
     estimatedTokens: cost.inputTokens + (parsed.maxOutput ?? 0) * cost.choices,
     reservationTtlMs: deps.reservationTtlMs,
+    failOpen: deps.limiterDown === 'fail-open',
   });
   const route = { tags: j.tags, provider: j.provider };
   if (result === 'unavailable')
@@ -174,6 +175,7 @@ async function reserve(
     return { blocked, errorClass, ...route };
   }
   const admitted = result !== 'unlimited';
+  if (admitted) deps.metrics?.reservationOpened();
   const flight: Flight = {
     requestId: ids.requestId,
     startedMs: ids.startedMs,
@@ -193,6 +195,61 @@ async function reserve(
   };
   const clamped = admitted && result.clamped && !embedding;
   return { flight, clampTo: clamped ? perChoiceWithin(cost, flight.reservedMicros) : null };
+}
+
+/** Cost model of a judged request and its output bounds: the full one and the smallest worth
+ * dispatching. Markup: none on a BYOK key when the workspace waives it, else the plan's markup
+ * when the sub-account's plan sets one, else the workspace's. */
+function costOf(endpoint: EndpointSpec, parsed: ParsedRequest, j: Judged) {
+  const { workspace, plan } = j.chain;
+  const price = modelPrice(j.price);
+  const markup = plan?.markupPercent ?? workspace.markupPercent;
+  const cost: CostModel = {
+    price,
+    markupPercent: j.upstream.byok && workspace.byokWaivesMarkup ? 0 : markup,
+    inputTokens: estimateInputTokens(promptOf(endpoint, parsed.body)) + PROMPT_HEADROOM_TOKENS,
+    choices: parsed.choices,
+  };
+  const embedding = endpoint.kind === 'embedding';
+  const cap = price.maxOutputTokens;
+  const requested = embedding ? 0 : Math.min(parsed.maxOutput ?? cap, cap);
+  const minOut = embedding ? 0 : Math.min(MIN_OUTPUT_TOKENS, requested);
+  return { cost, requested, minOut, embedding };
+}
+
+/**
+ * Downgrade routing: when the sub-account (or its plan) names a fallback model and the requested
+ * model's worst case no longer fits the remaining budget, the fallback serves instead — provided
+ * it is allowed, priced, served on this endpoint, and at least its smallest useful answer fits
+ * (it is then admitted like any request, its output bound lowered if only part fits). Otherwise
+ * the requested model goes on to the usual clamp or 402. Answers the judged fallback, or null.
+ */
+async function downgrade(
+  deps: ModelDeps,
+  policy: CompiledPolicy,
+  endpoint: EndpointSpec,
+  req: IncomingMessage,
+  parsed: ParsedRequest,
+  j: Judged,
+  keyHash: string,
+  nowMs: number,
+): Promise<{ judged: Judged; parsed: ParsedRequest } | null> {
+  const fallback = j.chain.subAccount.fallbackModel ?? null;
+  if (fallback === null || fallback === parsed.model || endpoint.kind === 'embedding') return null;
+  const counters = spendCounters(policy, j.chain, j.tags, nowMs);
+  const remaining = await remainingBudget(deps.limiter, j.chain.workspace.id, counters, nowMs);
+  if (remaining === null) return null;
+  const { cost, requested } = costOf(endpoint, parsed, j);
+  if (billedWorstCase(cost, requested) <= remaining) return null;
+  const decision = decide(policy, { keyHash, model: fallback, nowMs });
+  if (!decision.ok) return null;
+  const alt: ParsedRequest = { ...parsed, model: fallback };
+  const judged = judge(deps, policy, req, alt, decision);
+  if ('blocked' in judged || !serves(judged.provider, endpoint)) return null;
+  if (judged.upstream.azure !== null && !AZURE_KINDS.has(endpoint.kind)) return null;
+  const f = costOf(endpoint, alt, judged);
+  if (billedWorstCase(f.cost, f.minOut) > remaining) return null;
+  return { judged, parsed: alt };
 }
 
 /** The body as the prompt estimate reads it: a Messages `system` counts like `instructions`. */
@@ -304,7 +361,7 @@ export async function handleModelRequest(
   }
   const raw = await readModelBody(deps, req, res);
   if (raw === null) return;
-  const parsed = parseRequest(raw, endpoint);
+  let parsed = parseRequest(raw, endpoint);
   // Anthropic SDK clients name models bare (`claude-sonnet-4-6`): that is `anthropic/claude-sonnet-4.6`.
   if (!isError(parsed) && endpoint.kind === 'messages' && !parsed.model.includes('/')) {
     parsed.model = catalogueModel(parsed.model);
@@ -333,15 +390,23 @@ export async function handleModelRequest(
   if (!decision.ok && decision.status === 401)
     return refuse({ blocked: decision, errorClass: decision.reason });
   if (isError(parsed)) return refuse({ blocked: parsed, errorClass: 'invalid_request' });
-  const judged = judge(deps, policy, req, parsed, decision);
+  let judged = judge(deps, policy, req, parsed, decision);
   if ('blocked' in judged) return refuse(judged);
-  const route = { errorClass: 'invalid_request', tags: judged.tags, provider: judged.provider };
+  let route = { errorClass: 'invalid_request', tags: judged.tags, provider: judged.provider };
   if (
     !serves(judged.provider, endpoint) ||
     (judged.upstream.azure !== null && !AZURE_KINDS.has(endpoint.kind))
   ) {
     const message = `${endpoint.path} does not serve ${judged.provider} models.`;
     return refuse({ blocked: badRequest(message, 'model', 'unsupported_endpoint'), ...route });
+  }
+  let requestedModel: string | undefined;
+  const routed = await downgrade(deps, policy, endpoint, req, parsed, judged, keyHash, nowMs);
+  if (routed !== null) {
+    requestedModel = parsed.model;
+    parsed = routed.parsed;
+    judged = routed.judged;
+    route = { errorClass: 'invalid_request', tags: judged.tags, provider: judged.provider };
   }
   let translated: Record<string, unknown> | null = null;
   if (judged.provider === 'anthropic' && endpoint.kind === 'chat') {
@@ -356,6 +421,10 @@ export async function handleModelRequest(
   });
   if ('blocked' in reserved) return refuse(reserved);
   const { flight, clampTo } = reserved;
+  if (requestedModel !== undefined) {
+    flight.requestedModel = requestedModel;
+    res.setHeader('x-tollgate-routed-model', flight.model);
+  }
   for (const [name, value] of Object.entries(rateHeaders(flight.rate))) res.setHeader(name, value);
   if (clampTo !== null && clampTo < 1) {
     // Unreachable while the limiter reserves at least minMicros; refuse rather than overspend.
@@ -371,12 +440,19 @@ export async function handleModelRequest(
   const bound = clampTo ?? Math.min(parsed.maxOutput ?? cap, cap);
   const upstream = upstreamRequest(req, endpoint, parsed, judged, translated, bound, clampTo);
   const single: CostModel = { ...flight.cost, choices: 1 };
+  // The stream tap asks on every text event: below the largest output that surely fits (exact
+  // arithmetic, computed once on the first ask) no BigInt pricing runs; above it, the exact check.
+  let surelyFits: number | null = null;
   deps.forward(req, res, {
     flight,
     ...upstream,
     apiKey: judged.upstream.apiKey,
     responseHeaders: {},
-    overBudget: (tokens) =>
-      flight.admitted && billedWorstCase(single, tokens) > flight.reservedMicros,
+    overBudget: (tokens) => {
+      if (!flight.admitted) return false;
+      surelyFits ??= perChoiceWithin(single, flight.reservedMicros) || -1;
+      if (tokens <= surelyFits) return false;
+      return billedWorstCase(single, tokens) > flight.reservedMicros;
+    },
   });
 }

@@ -1,4 +1,4 @@
-import { type CompiledPolicy, providerRouteFor } from '@tollgate/policy';
+import { type CompiledPolicy, providerRouteFor, subAccountRouteFor } from '@tollgate/policy';
 
 /** Platform credentials of one provider (SPEC §2: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, …). */
 export interface UpstreamConfig {
@@ -35,20 +35,24 @@ export type ResolvedUpstream =
     }
   | { ok: false; message: string };
 
-/** The workspace's own key for the provider (BYOK) first, else the platform's credentials. */
+/** The sub-account's own key for the provider (sub-account BYOK) first, then the workspace's
+ * (BYOK), else the platform's credentials. */
 export function resolveUpstream(
   policy: CompiledPolicy,
   workspaceId: string,
   provider: string,
   upstreams: Readonly<Record<string, UpstreamConfig | undefined>>,
   openKey: (sealed: string) => string,
+  subAccountId?: string,
 ): ResolvedUpstream {
   const platform = upstreams[provider];
   const platformAzure = platform?.kind === 'azure';
   const azure: AzureFlavour | null = platformAzure
     ? { apiVersion: platform.apiVersion ?? AZURE_DEFAULT_API_VERSION }
     : null;
-  const route = providerRouteFor(policy, workspaceId, provider);
+  const route =
+    (subAccountId === undefined ? undefined : subAccountRouteFor(policy, subAccountId, provider)) ??
+    providerRouteFor(policy, workspaceId, provider);
   if (route !== undefined) {
     const baseUrl = route.baseUrl ?? platform?.baseUrl ?? DEFAULT_BASE_URLS[provider];
     if (baseUrl === undefined) {

@@ -1,16 +1,42 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AZURE_DEFAULT_API_VERSION } from '../src/upstreams.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
-import { type Harness, sealForTest, startHarness, subAccount, WS } from './harness.ts';
+import {
+  type Harness,
+  priceOverride,
+  sealForTest,
+  startHarness,
+  subAccount,
+  WS,
+} from './harness.ts';
 
-const price = (model: string) => ({
-  workspaceId: WS,
-  model,
-  inputPerMTok: 2_000_000,
-  outputPerMTok: 3_000_000,
-  cachedInputPerMTok: 2_000_000,
-  cacheWritePerMTok: 2_000_000,
-});
+/** A 4-token chat of `sub` on `model` (deployment `gpt-4o-prod`) through the harness: checks the
+ * answer and the Azure wire shape (deployment path, `query`, the key in `api-key`, no bearer, no
+ * `model` field); answers what the provider received and the request's usage event. */
+async function deploymentChat(
+  h: Harness,
+  az: FakeUpstream,
+  sub: string,
+  model: string,
+  want: { query: string; apiKey: string },
+) {
+  const { data, response } = await h
+    .client(sub)
+    .chat.completions.create({
+      model,
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 4,
+    })
+    .withResponse();
+  expect(data.choices[0]!.message.content).toBe('w0 w1 w2 w3 ');
+  const got = az.received.at(-1)!;
+  expect(got.path).toBe('/openai/deployments/gpt-4o-prod/chat/completions');
+  expect(got.query).toBe(want.query);
+  expect(got.headers['api-key']).toBe(want.apiKey);
+  expect(got.headers.authorization).toBeUndefined();
+  expect(got.body!.model).toBeUndefined();
+  return { got, event: () => h.eventFor(response.headers.get('x-request-id')) };
+}
 
 /** Azure OpenAI (kind `azure`): `<name>/<deployment>` → `{base}/openai/deployments/{deployment}/…`
  * with `?api-version=`, the key in `api-key`, no `model` in the body. */
@@ -28,9 +54,9 @@ describe('data plane: Azure OpenAI provider', () => {
         'azure-eu': { baseUrl: `${host}/openai`, apiKey: 'az-eu-key', kind: 'azure' },
       },
       prices: [
-        price('azure/gpt-4o-prod'),
-        price('azure/text-embedding-3-small'),
-        price('azure-eu/gpt-4o'),
+        priceOverride('azure/gpt-4o-prod'),
+        priceOverride('azure/text-embedding-3-small'),
+        priceOverride('azure-eu/gpt-4o'),
       ],
     });
   });
@@ -40,23 +66,12 @@ describe('data plane: Azure OpenAI provider', () => {
   });
 
   it('chat: deployment path, api-version, api-key header, no model field; priced', async () => {
-    const { data, response } = await h
-      .client('sa_main')
-      .chat.completions.create({
-        model: 'azure/gpt-4o-prod',
-        messages: [{ role: 'user', content: 'hi' }],
-        max_tokens: 4,
-      })
-      .withResponse();
-    expect(data.choices[0]!.message.content).toBe('w0 w1 w2 w3 ');
-    const got = az.received.at(-1)!;
-    expect(got.path).toBe('/openai/deployments/gpt-4o-prod/chat/completions');
-    expect(got.query).toBe('api-version=2024-06-01');
-    expect(got.headers['api-key']).toBe('az-key');
-    expect(got.headers.authorization).toBeUndefined();
-    expect(got.body!.model).toBeUndefined();
+    const { got, event } = await deploymentChat(h, az, 'sa_main', 'azure/gpt-4o-prod', {
+      query: 'api-version=2024-06-01',
+      apiKey: 'az-key',
+    });
     expect(got.body!.max_tokens).toBe(4);
-    const e = await h.eventFor(response.headers.get('x-request-id'));
+    const e = await event();
     expect(e).toMatchObject({ provider: 'azure', model: 'azure/gpt-4o-prod', inputTokens: 20 });
     expect(e.providerCostMicros).toBe(Math.ceil((20 * 2_000_000 + 4 * 3_000_000) / 1_000_000));
     expect(h.upstream.received.length).toBe(0);
@@ -146,7 +161,7 @@ describe('data plane: BYOK Azure OpenAI route', () => {
           sealedApiKey: sealForTest(secret, 'ws-azure-key-2'),
         },
       ],
-      prices: [price('myazure/gpt-4o-prod'), price('myazure-default/gpt-4o')],
+      prices: [priceOverride('myazure/gpt-4o-prod'), priceOverride('myazure-default/gpt-4o')],
     });
   });
   afterAll(async () => {
@@ -155,22 +170,11 @@ describe('data plane: BYOK Azure OpenAI route', () => {
   });
 
   it('chat goes to the deployment with the route api-version and api-key, no model field', async () => {
-    const { data, response } = await h
-      .client('sa_byok')
-      .chat.completions.create({
-        model: 'myazure/gpt-4o-prod',
-        messages: [{ role: 'user', content: 'hi' }],
-        max_tokens: 4,
-      })
-      .withResponse();
-    expect(data.choices[0]!.message.content).toBe('w0 w1 w2 w3 ');
-    const got = az.received.at(-1)!;
-    expect(got.path).toBe('/openai/deployments/gpt-4o-prod/chat/completions');
-    expect(got.query).toBe('api-version=2025-01-01-preview');
-    expect(got.headers['api-key']).toBe('ws-azure-key');
-    expect(got.headers.authorization).toBeUndefined();
-    expect(got.body!.model).toBeUndefined();
-    const e = await h.eventFor(response.headers.get('x-request-id'));
+    const { event } = await deploymentChat(h, az, 'sa_byok', 'myazure/gpt-4o-prod', {
+      query: 'api-version=2025-01-01-preview',
+      apiKey: 'ws-azure-key',
+    });
+    const e = await event();
     expect(e).toMatchObject({ provider: 'myazure', byok: true, inputTokens: 20 });
     expect(h.upstream.received.length).toBe(0);
   });

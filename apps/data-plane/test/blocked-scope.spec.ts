@@ -52,6 +52,24 @@ describe('blockedScope on refused requests', () => {
     expect(refused('ws').blockedScope).toBe('workspace');
   });
 
+  it("a prepaid sub-account's 402 says balance_exhausted, with the balance left", () => {
+    const prepaid: CounterInfo[] = [
+      { ...counters[0]!, period: 'total', prepaid: true },
+      ...counters.slice(1),
+    ];
+    const spec = admitRefusal(spendRefusal('sa:sa_1'), prepaid, Date.UTC(2026, 10, 23));
+    expect(spec).toMatchObject({ status: 402, type: 'budget_exceeded', code: 'balance_exhausted' });
+    expect(spec.extra).toMatchObject({
+      scope: 'sub_account',
+      balance_cents: 0.001,
+      resets_at: null,
+    });
+    expect(blockedScopeOf(spec)).toBe('sub_account');
+    // Another budget refusing a prepaid sub-account's request keeps its own code.
+    expect(admitRefusal(spendRefusal('tag:beta'), prepaid, 0).code).toBe('tag_budget_reached');
+    expect(admitRefusal(spendRefusal('ws'), prepaid, 0).code).toBe('spend_cap_reached');
+  });
+
   it('is null on every other answer', () => {
     const rate = admitRefusal(
       {

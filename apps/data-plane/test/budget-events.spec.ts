@@ -1,25 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { type Bus, createBus } from '@tollgate/bus';
-import { createKeys } from '@tollgate/redis';
-import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// As in with-control-plane.spec.ts: both planes in one test, the control plane reached by path.
-import {
-  buildControlPlane,
-  type ControlPlane,
-  createAuthenticator,
-  createPolicyPublisher,
-  type EventServices,
-  ensureDefaultWorkspace,
-  type PolicyPublisher,
-  startEventServices,
-  startUsageIngest,
-  type UsageIngest,
-} from '../../control-plane/src/index.ts';
 import { subscribe, waitFor } from '../../control-plane/test/events-harness.ts';
-import { createDataPlane, type DataPlane } from '../src/index.ts';
-import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import type { DataPlane } from '../src/index.ts';
+import { type Stack, startStack } from './stack.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const skip = process.env.TG_TIER_REDIS === '0';
@@ -40,106 +23,39 @@ describe.skipIf(skip)(
   'budget events: data plane → replica A ingests → subscriber on replica B',
   () => {
     const prefix = `bev-${randomBytes(6).toString('hex')}`;
-    let database: TestDatabase;
-    let buses: Bus[] = [];
-    let upstream: FakeUpstream;
-    let publisher: PolicyPublisher;
-    let ingest: UsageIngest;
-    let events: EventServices[] = [];
-    let planes: ControlPlane[] = [];
+    let stack: Stack;
     let dp: DataPlane;
-    let urlA: string;
     let wsB: string;
     let dpUrl: string;
 
-    const admin = async (method: string, path: string, body?: unknown, key = ADMIN_KEY) => {
-      const res = await fetch(urlA + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${key}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      // biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
-      return { status: res.status, body: (await res.json()) as any };
-    };
-
-    async function replica(bus: Bus, withIngest: boolean) {
-      const { prisma } = database.db;
-      const ev = await startEventServices({
-        prisma,
-        events: bus.events,
-        secretKey: Buffer.alloc(32, 5),
-      });
-      events.push(ev);
-      const deps = {
-        ...ev.deps,
-        prisma,
-        secretKey: Buffer.alloc(32, 5),
-        allowPrivateWebhookUrls: false,
-        authenticator: createAuthenticator(prisma, ROOT_KEY),
-        onPolicyChange: withIngest ? publisher.onPolicyChange : undefined,
-        log: () => {},
-      };
-      await ensureDefaultWorkspace(deps, ADMIN_KEY);
-      if (withIngest) {
-        ingest = await startUsageIngest({
-          prisma,
-          usage: bus.usage,
-          group: 'control-plane',
-          consumer: 'cp-a',
-          blockMs: 50,
-          afterWrite: ev.afterUsage,
-        });
-      }
-      const plane = buildControlPlane(deps);
-      planes.push(plane);
-      return plane.start(0);
-    }
+    const admin = (method: string, path: string, body?: unknown, key = ADMIN_KEY) =>
+      stack.admin(method, path, body, key);
 
     beforeAll(async () => {
-      database = await openTestDatabase('pglite');
-      buses = [0, 1, 2].map(() => createBus({ redisUrl: REDIS_URL, prefix }));
-      const [busA, busB, dpBus] = buses as [Bus, Bus, Bus];
-      upstream = await startFakeUpstream({ outputTokens: 100 });
-      publisher = createPolicyPublisher({ prisma: database.db.prisma, bus: busA.policy });
-      urlA = `http://127.0.0.1:${await replica(busA, true)}`;
-      wsB = `ws://127.0.0.1:${await replica(busB, false)}/graphql`;
-      await publisher.publishNow();
-      dp = createDataPlane({
-        bus: dpBus,
-        upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
-        controlPlaneUrl: urlA,
-        usageBatch: { flushMs: 5 },
-        policyPollMs: 200,
+      // Replica A ingests and publishes; replica B only serves the subscriber.
+      stack = await startStack({
+        kind: 'pglite',
+        redisUrl: REDIS_URL,
+        prefix,
+        adminKey: ADMIN_KEY,
+        rootKey: ROOT_KEY,
+        secretKey: Buffer.alloc(32, 5),
+        outputTokens: 100,
+        counterCatchUp: false,
+        eventServices: true,
+        replicas: 1,
+        ingestBlockMs: 50,
+        requireRebuiltCounters: false,
+        dataPlane: { usageBatch: { flushMs: 5 }, policyPollMs: 200 },
+        prices: { [MODEL]: 100 },
       });
-      dpUrl = `http://127.0.0.1:${await dp.start(0)}`;
-      const price = await admin('POST', '/v1/prices', {
-        model: MODEL,
-        input_per_mtok_cents: 100,
-        output_per_mtok_cents: 100,
-      });
-      expect(price.status).toBe(201);
+      wsB = `${stack.replicaUrls[0]!.replace(/^http:/, 'ws:')}/graphql`;
+      dp = stack.planes[0]!;
+      dpUrl = stack.planeUrls[0]!;
     });
 
     afterAll(async () => {
-      await dp?.stop();
-      for (const p of planes) await p.stop();
-      await ingest?.stop();
-      await publisher?.stop();
-      for (const e of events) await e.stop();
-      await upstream?.close();
-      for (const b of buses) await b.close();
-      const redis = new Redis(REDIS_URL);
-      for (const pattern of createKeys(prefix).patterns()) {
-        const keys = await redis.keys(pattern);
-        if (keys.length > 0) await redis.del(...keys);
-      }
-      redis.disconnect();
-      await database?.cleanup();
-      planes = [];
-      events = [];
+      await stack?.close();
     });
 
     it('warning then exhausted reach a graphql-ws subscriber on the other replica; nobody else', async () => {

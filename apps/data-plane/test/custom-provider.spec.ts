@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
-import { type Harness, startHarness, subAccount, WS } from './harness.ts';
+import { type Harness, priceOverride, startHarness, subAccount } from './harness.ts';
 
 /** An OpenAI-compatible provider registered by name (platform upstream `groq`), priced by an
  * override: called as `groq/<model>`, forwarded with its own key, capped and billed like OpenAI. */
@@ -13,16 +13,7 @@ describe('data plane: OpenAI-compatible provider by name', () => {
     h = await startHarness({
       subs: [subAccount('sa_main'), subAccount('sa_clamp', { spendCapMicros: 200 })],
       upstreams: { groq: { baseUrl: groq.url, apiKey: 'gsk-platform' } },
-      prices: [
-        {
-          workspaceId: WS,
-          model: MODEL,
-          inputPerMTok: 2_000_000,
-          outputPerMTok: 3_000_000,
-          cachedInputPerMTok: 2_000_000,
-          cacheWritePerMTok: 2_000_000,
-        },
-      ],
+      prices: [priceOverride(MODEL)],
     });
   });
   afterAll(async () => {

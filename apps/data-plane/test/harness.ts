@@ -7,12 +7,12 @@ import {
   type SubAccountPolicy,
   type TagBudgetPolicy,
 } from '@tollgate/policy';
-import { createKeys } from '@tollgate/redis';
 import { decodeUsageBatch, type UsageEvent } from '@tollgate/usage';
 import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { createDataPlane, type DataPlane, type UpstreamConfig } from '../src/index.ts';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.ts';
+import { deletePrefix } from './wait.ts';
 
 /** A test tenant: one workspace, sub-accounts built from overrides, one key each. */
 export const WS = 'ws_test';
@@ -93,6 +93,22 @@ export function snapshot(
     providerRoutes: opts.routes ?? [],
   };
   return { body, keys };
+}
+
+/** A workspace price override of `model` (µ$ per MTok; cached input and cache writes at the input price). */
+export function priceOverride(
+  model: string,
+  inputPerMTok = 2_000_000,
+  outputPerMTok = 3_000_000,
+): PolicySnapshotBody['prices'][number] {
+  return {
+    workspaceId: WS,
+    model,
+    inputPerMTok,
+    outputPerMTok,
+    cachedInputPerMTok: inputPerMTok,
+    cacheWritePerMTok: inputPerMTok,
+  };
 }
 
 export interface Harness {
@@ -222,14 +238,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
 async function deleteRedisKeys(url: string, prefix: string): Promise<void> {
   const client = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    for (const pattern of createKeys(prefix).patterns()) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await client.del(...keys);
-      } while (cursor !== '0');
-    }
+    await deletePrefix(client, prefix);
   } finally {
     client.disconnect();
   }

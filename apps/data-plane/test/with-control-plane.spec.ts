@@ -1,26 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type Bus, createBus } from '@tollgate/bus';
-import { createKeys } from '@tollgate/redis';
-import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
+import type { TestDatabase } from '@tollgate/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// The data plane does not depend on the control plane; this end-to-end suite runs both, as
-// `tollgate start` does, so it reaches it by path rather than as a package dependency.
-import {
-  buildControlPlane,
-  type ControlPlane,
-  type CounterReconciler,
-  createAuthenticator,
-  createCounterCatchUp,
-  createCounterReconciler,
-  createPolicyPublisher,
-  ensureDefaultWorkspace,
-  type PolicyPublisher,
-  startUsageIngest,
-  type UsageIngest,
-} from '../../control-plane/src/index.ts';
+import type { CounterReconciler } from '../../control-plane/src/index.ts';
 import { createDataPlane, type DataPlane } from '../src/index.ts';
-import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
+import type { FakeUpstream } from './fake-upstream.ts';
+import { type Stack, startStack } from './stack.ts';
+import { deletePrefix, until } from './wait.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const skip = process.env.TG_TIER_REDIS === '0';
@@ -28,27 +15,6 @@ const ADMIN_KEY = `sk-tg-admin-${'E'.repeat(43)}`;
 const MODEL = 'openai/test-model';
 /** ≈30 worst cases (12 prompt tokens, estimated ~22, + max_tokens 100, at 1 µ$ per token). */
 const CAP_MICROS = 3_660;
-
-async function deletePrefix(client: Redis, prefix: string) {
-  for (const pattern of createKeys(prefix).patterns()) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await client.del(...keys);
-    } while (cursor !== '0');
-  }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /**
  * Both planes over one PostgreSQL (PGlite here) and one real Redis, data plane with
@@ -58,31 +24,17 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 
 describe.skipIf(skip)('data plane + control plane on real Redis', () => {
   const prefix = `dpcp-${randomBytes(6).toString('hex')}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  let stack: Stack;
   let database: TestDatabase;
   let cpBus: Bus;
-  let dpBus: Bus;
   let upstream: FakeUpstream;
-  let publisher: PolicyPublisher;
-  let ingest: UsageIngest;
-  let cp: ControlPlane;
   let dp: DataPlane;
   let reconciler: CounterReconciler;
   let cpUrl: string;
   let dpUrl: string;
   let workspaceId: string;
 
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(cpUrl + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${ADMIN_KEY}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: JSON answers are checked field by field
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const admin = (method: string, path: string, body?: unknown) => stack.admin(method, path, body);
   const chat = (key: string, tag?: string) =>
     fetch(`${dpUrl}/v1/chat/completions`, {
       method: 'POST',
@@ -150,69 +102,27 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
   };
 
   beforeAll(async () => {
-    database = await openTestDatabase('pglite');
-    const { prisma } = database.db;
-    cpBus = createBus({ redisUrl: REDIS_URL, prefix });
-    dpBus = createBus({ redisUrl: REDIS_URL, prefix, requireRebuiltCounters: true });
-    upstream = await startFakeUpstream({ outputTokens: 100 });
-    publisher = createPolicyPublisher({ prisma, bus: cpBus.policy });
-    const deps = {
-      prisma,
+    stack = await startStack({
+      kind: 'pglite',
+      redisUrl: REDIS_URL,
+      prefix,
+      adminKey: ADMIN_KEY,
       secretKey: Buffer.alloc(32, 3),
-      allowPrivateWebhookUrls: false,
-      authenticator: createAuthenticator(prisma, null),
-      onPolicyChange: publisher.onPolicyChange,
-      catchUpCounters: createCounterCatchUp({
-        limiter: cpBus.limiter,
-        onError: (err) => {
-          throw err;
-        },
-      }),
-      log: () => {},
-    };
-    workspaceId = (await ensureDefaultWorkspace(deps, ADMIN_KEY)).workspaceId;
-    await publisher.publishNow();
-    ingest = await startUsageIngest({
-      prisma,
-      usage: cpBus.usage,
-      group: 'control-plane',
-      consumer: 'cp-1',
-      blockMs: 100,
+      outputTokens: 100,
+      dataPlane: { usageBatch: { flushMs: 5 }, policyPollMs: 200 },
+      // 1 µ$ per token in and out: costs are plain token counts.
+      prices: { [MODEL]: 100 },
     });
-    reconciler = createCounterReconciler({ prisma, limiter: cpBus.limiter });
-    cp = buildControlPlane(deps);
-    cpUrl = `http://127.0.0.1:${await cp.start(0)}`;
-    dp = createDataPlane({
-      bus: dpBus,
-      upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
-      controlPlaneUrl: cpUrl,
-      usageBatch: { flushMs: 5 },
-      policyPollMs: 200,
-    });
-    dpUrl = `http://127.0.0.1:${await dp.start(0)}`;
-    // 1 µ$ per token in and out: costs are plain token counts.
-    const price = await admin('POST', '/v1/prices', {
-      model: MODEL,
-      input_per_mtok_cents: 100,
-      output_per_mtok_cents: 100,
-    });
-    expect(price.status).toBe(201);
+    ({ database, cpBus, upstream, reconciler, cpUrl, workspaceId } = stack);
+    dp = stack.planes[0]!;
+    dpUrl = stack.planeUrls[0]!;
     // Start-up pass: the books are empty, the workspace's counters are marked rebuilt.
     expect(await reconciler.runOnce()).toEqual([workspaceId]);
   });
 
   afterAll(async () => {
-    await dp?.stop();
-    await cp?.stop();
-    await reconciler?.stop();
-    await ingest?.stop();
-    await publisher?.stop();
-    await upstream?.close();
-    await dpBus?.close();
-    await cpBus?.close();
-    await deletePrefix(redis, prefix);
+    await stack?.close();
     redis.disconnect();
-    await database?.cleanup();
   });
 
   it('GET /v1/usage with a sub-account key through the data plane answers its own usage', async () => {
@@ -319,6 +229,136 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
     expect(ok).toBeLessThan(20);
     const after = await ingested(sa.id, 12 + 60);
     expect(after.spent).toBeLessThanOrEqual(cap);
+  });
+
+  it('prepaid: 300 concurrent requests over two data planes never overdraw the balance; a top-up unblocks', async () => {
+    // A second data plane on the same Redis: the balance is shared, not per plane.
+    const dp2Bus = createBus({ redisUrl: REDIS_URL, prefix, requireRebuiltCounters: true });
+    const dp2 = createDataPlane({
+      bus: dp2Bus,
+      upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
+      controlPlaneUrl: cpUrl,
+      usageBatch: { flushMs: 5 },
+      policyPollMs: 200,
+    });
+    const dp2Url = `http://127.0.0.1:${await dp2.start(0)}`;
+    try {
+      const created = await admin('POST', '/v1/sub-accounts', {
+        name: 'e2e-prepaid',
+        prepaid: true,
+      });
+      expect(created.status).toBe(201);
+      const sa = created.body as { id: string; key: string };
+      const both = async (what: string, revision: number) =>
+        until(what, async () =>
+          dp.policyRevision() >= revision && dp2.policyRevision() >= revision ? true : undefined,
+        );
+      await both('both planes to hold the prepaid sub-account', dp.policyRevision());
+      await until('the data planes to hold the new key', async () => {
+        const res = await Promise.all(
+          [dpUrl, dp2Url].map((u) =>
+            fetch(`${u}/v1/models`, { headers: { authorization: `Bearer ${sa.key}` } }),
+          ),
+        );
+        return res.every((r) => r.status === 200) ? true : undefined;
+      });
+      const chatOn = (url: string) =>
+        fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${sa.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: MODEL,
+            messages: [{ role: 'user', content: 'x' }],
+            max_tokens: 100,
+          }),
+        });
+      // No credits yet: refused before any upstream call, saying why.
+      const hits0 = upstream.hits();
+      const empty = await chatOn(dp2Url);
+      expect(empty.status).toBe(402);
+      const emptyBody = (await empty.json()) as { error: Record<string, unknown> };
+      expect(emptyBody.error).toMatchObject({
+        type: 'budget_exceeded',
+        code: 'balance_exhausted',
+        scope: 'sub_account',
+        balance_cents: 0,
+      });
+      expect(upstream.hits()).toBe(hits0);
+
+      // One cent = 10 000 µ$ ≈ 80 worst cases; 300 requests at once over both planes.
+      const top = await admin('POST', `/v1/sub-accounts/${sa.id}/credits`, {
+        amount_cents: 1,
+        reference: 'first',
+      });
+      expect(top.status).toBe(201);
+      await both('both planes to hold the top-up', dp.policyRevision() + 1);
+      const answers = await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          chatOn(i % 2 ? dp2Url : dpUrl).then(async (r) => ({
+            status: r.status,
+            body: (await r.json()) as { error?: { code?: string } },
+          })),
+        ),
+      );
+      const statuses = answers.map((a) => a.status);
+      expect(statuses.filter((s) => s !== 200 && s !== 402 && s !== 503)).toEqual([]);
+      expect(statuses.filter((s) => s === 503).length).toBeLessThan(30);
+      const ok = statuses.filter((s) => s === 200).length;
+      const refused = answers.filter((a) => a.status === 402);
+      expect(ok).toBeGreaterThan(20);
+      expect(refused.length).toBeGreaterThan(100);
+      expect(new Set(refused.map((a) => a.body.error?.code))).toEqual(
+        new Set(['balance_exhausted']),
+      );
+      await dp2.flushUsage();
+      const after = await ingested(sa.id, 1 + 300);
+      // Settled spend never exceeds the credits: the balance never goes below zero.
+      expect(after.spent).toBeGreaterThan(0);
+      expect(after.spent).toBeLessThanOrEqual(10_000);
+      const ledger = (await admin('GET', `/v1/sub-accounts/${sa.id}/ledger`)).body;
+      expect(ledger.credits_micro_usd).toBe(10_000);
+      expect(ledger.draws_micro_usd).toBe(after.spent);
+      expect(ledger.balance_micro_usd).toBe(10_000 - after.spent);
+      expect(ledger.balance_micro_usd).toBeGreaterThanOrEqual(0);
+
+      // Drained: refused on both planes until a top-up, which unblocks both.
+      for (const url of [dpUrl, dp2Url]) expect((await chatOn(url)).status).toBe(402);
+      const revision = dp.policyRevision();
+      expect(
+        (
+          await admin('POST', `/v1/sub-accounts/${sa.id}/credits`, {
+            amount_cents: 2,
+            reference: 'second',
+          })
+        ).status,
+      ).toBe(201);
+      const committed = Date.now();
+      await both('both planes to hold the second top-up', revision + 1);
+      // A top-up is a policy change like a cap PATCH: on every data plane within 1 s.
+      expect(Date.now() - committed).toBeLessThan(1_000);
+      for (const url of [dpUrl, dp2Url]) expect((await chatOn(url)).status).toBe(200);
+
+      // The month's export, through the data plane's admin forwarding, streams the same books.
+      await dp.flushUsage();
+      await dp2.flushUsage();
+      const month = new Date().toISOString().slice(0, 7);
+      const books = await ingested(sa.id, 1 + 300 + 2 + 2);
+      const res = await fetch(`${dp2Url}/v1/usage/export?month=${month}&format=jsonl`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+      const lines = (await res.text())
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, number | string>)
+        .filter((l) => l.sub_account_id === sa.id);
+      expect(lines.reduce((n, l) => n + Number(l.requests), 0)).toBe(books.records);
+      expect(lines.reduce((n, l) => n + Number(l.billed_cost_micro_usd), 0)).toBe(books.spent);
+    } finally {
+      await dp2.stop();
+      await dp2Bus.close();
+    }
   });
 });
 

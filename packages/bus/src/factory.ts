@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { createMemoryEventBus } from './events/memory.ts';
 import { createRedisEventBus } from './events/redis.ts';
+import { createMemoryFailureCounter, createRedisFailureCounter } from './failures/index.ts';
 import { createMemoryLimiter } from './limiter/memory.ts';
 import { createRedisLimiter } from './limiter/redis.ts';
 import { createMemoryPolicyBus } from './policy/memory.ts';
@@ -43,7 +44,8 @@ export function createBus(opts: BusOptions): Bus {
     const close = async () => {
       await Promise.all([limiter.close(), policy.close(), usage.close(), events.close()]);
     };
-    return { mode: 'in-process', limiter, policy, usage, events, close };
+    const failures = createMemoryFailureCounter();
+    return { mode: 'in-process', limiter, policy, usage, events, close, failures };
   }
   const client = new Redis(opts.redisUrl, {
     commandTimeout: opts.commandTimeoutMs ?? 2_000,
@@ -67,5 +69,10 @@ export function createBus(opts: BusOptions): Bus {
     await limiter.close();
     await client.quit().catch(() => client.disconnect());
   };
-  return { mode: 'redis', limiter, policy, usage, events, close };
+  const ping = async () => {
+    if (client.status !== 'ready') throw new Error(`redis ${client.status}`);
+    await client.ping();
+  };
+  const failures = createRedisFailureCounter(client, prefix);
+  return { mode: 'redis', limiter, policy, usage, events, close, ping, failures };
 }

@@ -1,6 +1,7 @@
 export { createMemoryEventBus } from './events/memory.ts';
 export { createRedisEventBus, type RedisEventBusOptions } from './events/redis.ts';
 export { type BusOptions, createBus } from './factory.ts';
+export { createMemoryFailureCounter, createRedisFailureCounter } from './failures/index.ts';
 export { createMemoryLimiter, type MemoryLimiterOptions } from './limiter/memory.ts';
 export { createRedisLimiter, type RedisLimiterOptions } from './limiter/redis.ts';
 export { CountersNotRebuiltError, counterKeyTtlMs } from './limits.ts';

@@ -114,6 +114,14 @@ export interface Limiter {
    * the larger never overstates the period. Answers true when it raised the counter. Not for a
    * workspace whose epoch marker is missing: `restore` rebuilds those. */
   raise(workspaceId: string, counter: Counter, spentMicros: number): Promise<boolean>;
+  /** Rebuild after a loss: raises a sub-account's requests-per-day window of the UTC day holding
+   * `nowMs` to at least `requests` (the books' count), never lowers it. True when it raised it. */
+  raiseRequestsToday(
+    workspaceId: string,
+    subAccountId: string,
+    requests: number,
+    nowMs: number,
+  ): Promise<boolean>;
   /** Per workspace (input order): the counters-epoch marker, or null when the store does not hold
    * it — its counters were lost (Redis flushed, restarted empty, process restarted) or never
    * rebuilt — and `restore` must run. */
@@ -175,11 +183,23 @@ export interface UsageConsumer {
   stop(): Promise<void>;
 }
 
+/** How far a consumer group is behind (metrics). */
+export interface UsageLag {
+  /** Delivered to a consumer, not yet acknowledged. */
+  pending: number;
+  /** Appended, not yet delivered to any consumer of the group. */
+  undelivered: number;
+  /** Age of the oldest entry not yet acknowledged (pending or undelivered); null when none. */
+  oldestUnackedMs: number | null;
+}
+
 export interface UsageStream {
   /** All or nothing is not promised: on a rejection some entries may be in; retrying may duplicate
    * them, which ingestion absorbs (idempotent by request id). */
   append(batch: string[]): Promise<void>;
   createConsumer(opts: UsageConsumerOptions): UsageConsumer;
+  /** The group's backlog (for metrics); a group not created yet counts every entry undelivered. */
+  lag?(group: string): Promise<UsageLag>;
   /** Stops every consumer it created. */
   close(): Promise<void>;
 }
@@ -196,12 +216,25 @@ export interface EventBus {
   close(): Promise<void>;
 }
 
+/** Counts failures per key in fixed windows (throttling of failed authentications). */
+export interface FailureCounter {
+  /** Records one failure; a window opens at the first and lasts `windowMs`. Answers the count. */
+  hit(key: string, windowMs: number): Promise<number>;
+  /** Failures in the key's open window and the ms it has left (0 and 0 when none is open). */
+  peek(key: string): Promise<{ count: number; ttlMs: number }>;
+}
+
 export interface Bus {
   mode: 'redis' | 'in-process';
   limiter: Limiter;
   policy: PolicyBus;
   usage: UsageStream;
   events: EventBus;
+  /** Resolves when the store answers (readiness probes); rejects at once while Redis is
+   * disconnected. Absent in-process (always reachable). */
+  ping?(): Promise<void>;
+  /** Failure windows shared by every process on the bus (Redis), or this process's. */
+  failures?: FailureCounter;
   /** Stops the consumers and subscriptions it created (a consumer's batch in flight is finished and
    * acked first), then closes the connections it opened. */
   close(): Promise<void>;

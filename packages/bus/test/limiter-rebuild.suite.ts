@@ -59,6 +59,24 @@ export function rebuildSuite(impl: Impl) {
 
   const spentOf = async (c: Counter) => (await rig.replica(1).spent(ws, [c]))[0]!.spentMicros;
 
+  it('requests-per-day windows are raised to the books after a loss, never lowered', async () => {
+    const sa = newId('sa');
+    const now = Date.now();
+    const spend = [counter(`sa:${sa}`, null), counter('ws', null)];
+    const rate = { rpm: null, rpd: 5, tpm: null, maxConcurrent: null, estimatedTokens: 0 };
+    const admit = (i: 0 | 1) =>
+      rig.replica(i).admit(admitReq({ workspaceId: ws, subAccountId: sa, spend }, { rate }));
+    okOf(await admit(0)); // admitted after the loss, before the rebuild: 1 in the window
+    expect(await rig.replica(0).raiseRequestsToday(ws, sa, 4, now)).toBe(true);
+    expect(await rig.replica(1).raiseRequestsToday(ws, sa, 2, now)).toBe(false); // never lowered
+    okOf(await admit(1)); // the 5th of the day
+    const refused = await admit(0);
+    expect(refused).toMatchObject({ ok: false, kind: 'rate', limit: 'rpd' });
+    // Another day's window is not touched.
+    expect(await rig.replica(0).raiseRequestsToday(ws, sa, 4, now + 86_400_000)).toBe(true);
+    await expect(rig.replica(0).raiseRequestsToday(ws, sa, -1, now)).rejects.toThrow();
+  });
+
   it('fails closed for capped requests until the workspace is rebuilt, uncapped ones go on', async () => {
     const sa = newId('sa');
     const capped = [counter(`sa:${sa}`, 10_000), counter('ws', null)];

@@ -1,10 +1,12 @@
-import type {
-  KeyPolicy,
-  PricePolicy,
-  ProviderRoutePolicy,
-  SubAccountPolicy,
-  TagBudgetPolicy,
-  WorkspacePolicy,
+import {
+  INHERITABLE_FIELDS,
+  type KeyPolicy,
+  type PlanPolicy,
+  type PricePolicy,
+  type ProviderRoutePolicy,
+  type SubAccountPolicy,
+  type TagBudgetPolicy,
+  type WorkspacePolicy,
 } from './entities.ts';
 import { pairKey } from './invariants.ts';
 import { ShardedMap } from './sharded-map.ts';
@@ -65,6 +67,11 @@ export interface CompiledPolicy {
   readonly providerRoutes: ShardedMap<ReadonlyMap<string, Readonly<ProviderRoutePolicy>>>;
   /** Catalogue prices under the overrides; undefined = only overrides are known prices. */
   readonly basePrices: BasePriceLookup | undefined;
+  /** Plans by id; sub-accounts reference them and are resolved at lookup (effectiveSubAccount),
+   * so a plan edit is one entry here, however many sub-accounts are on the plan. */
+  readonly plans: ShardedMap<Readonly<PlanPolicy>>;
+  /** subAccountId → provider → the sub-account's own BYOK route. */
+  readonly subAccountRoutes: ShardedMap<ReadonlyMap<string, Readonly<ProviderRoutePolicy>>>;
 }
 
 export interface CompileOptions {
@@ -114,14 +121,60 @@ export function compile(snapshot: PolicySnapshot, options: CompileOptions = {}):
     prices: groupByWorkspace(snapshot.prices, (p) => p.model),
     providerRoutes: groupByWorkspace(snapshot.providerRoutes, (r) => r.provider),
     basePrices: options.basePrices,
+    plans: ShardedMap.from((snapshot.plans ?? []).map((p) => [p.id, p] as const)),
+    subAccountRoutes: groupBySubAccount(snapshot.subAccountRoutes ?? []),
   };
+}
+
+/** Sub-account routes grouped subAccountId → provider → route. */
+export function groupBySubAccount(
+  routes: readonly ProviderRoutePolicy[],
+): ShardedMap<ReadonlyMap<string, Readonly<ProviderRoutePolicy>>> {
+  const groups = new Map<string, Map<string, ProviderRoutePolicy>>();
+  for (const route of routes) {
+    const owner = route.subAccountId ?? '';
+    let group = groups.get(owner);
+    if (group === undefined) {
+      group = new Map();
+      groups.set(owner, group);
+    }
+    group.set(route.provider, route);
+  }
+  return ShardedMap.from(groups);
 }
 
 /** A key with the sub-account and workspace it belongs to. */
 export interface KeyChain {
   readonly key: CompiledKey;
+  /** The sub-account's effective settings: its own, with the unoverridden ones from its plan. */
   readonly subAccount: Readonly<SubAccountPolicy>;
   readonly workspace: Readonly<WorkspacePolicy>;
+  /** The plan the sub-account is on, if any (its markup replaces the workspace's). */
+  readonly plan?: Readonly<PlanPolicy>;
+}
+
+/** Effective settings per (sub-account entity, plan entity): entities are immutable and replaced
+ * whole by deltas, so identity is a safe cache key and a plan edit invalidates naturally. */
+const effectiveCache = new WeakMap<
+  Readonly<SubAccountPolicy>,
+  { plan: Readonly<PlanPolicy>; effective: Readonly<SubAccountPolicy> }
+>();
+
+/** The sub-account with every setting it does not override read from `plan`. */
+export function effectiveSubAccount(
+  subAccount: Readonly<SubAccountPolicy>,
+  plan: Readonly<PlanPolicy>,
+): Readonly<SubAccountPolicy> {
+  const cached = effectiveCache.get(subAccount);
+  if (cached !== undefined && cached.plan === plan) return cached.effective;
+  const own = new Set(subAccount.overrides ?? []);
+  const effective: Record<string, unknown> = { ...subAccount };
+  for (const field of INHERITABLE_FIELDS) {
+    if (!own.has(field)) effective[field] = plan[field];
+  }
+  const result = effective as unknown as SubAccountPolicy;
+  effectiveCache.set(subAccount, { plan, effective: result });
+  return result;
 }
 
 /**
@@ -132,11 +185,15 @@ export interface KeyChain {
 export function lookupKey(policy: CompiledPolicy, keyHash: string): KeyChain | undefined {
   const key = policy.keysByHash.get(keyHash);
   if (key === undefined) return undefined;
-  const subAccount = policy.subAccounts.get(key.subAccountId);
-  if (subAccount === undefined) return undefined;
-  const workspace = policy.workspaces.get(subAccount.workspaceId);
+  const own = policy.subAccounts.get(key.subAccountId);
+  if (own === undefined) return undefined;
+  const workspace = policy.workspaces.get(own.workspaceId);
   if (workspace === undefined) return undefined;
-  return { key, subAccount, workspace };
+  if (own.planId === undefined) return { key, subAccount: own, workspace };
+  // A plan missing from the policy (only possible after a faulty delta) fails closed.
+  const plan = policy.plans.get(own.planId);
+  if (plan === undefined) return undefined;
+  return { key, subAccount: effectiveSubAccount(own, plan), workspace, plan };
 }
 
 /** The budget on `tag` in this workspace, if one is set. */
@@ -180,6 +237,15 @@ export function workspacePrices(
   workspaceId: string,
 ): ReadonlyMap<string, Readonly<PricePolicy>> {
   return policy.prices.get(workspaceId) ?? NO_ENTRIES;
+}
+
+/** The sub-account's own BYOK route for `provider`; undefined = the workspace's or the platform's. */
+export function subAccountRouteFor(
+  policy: CompiledPolicy,
+  subAccountId: string,
+  provider: string,
+): Readonly<ProviderRoutePolicy> | undefined {
+  return policy.subAccountRoutes.get(subAccountId)?.get(provider);
 }
 
 /** The workspace's BYOK route for `provider`; undefined = use the platform credentials. */

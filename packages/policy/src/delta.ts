@@ -59,6 +59,12 @@ export function applyDelta(policy: CompiledPolicy, delta: PolicyDelta): ApplyDel
       ),
       x.workspaces,
     ),
+    plans: editById(policy.plans, x.plans, u.plans),
+    subAccountRoutes: editGrouped(
+      policy.subAccountRoutes,
+      (x.subAccountRoutes ?? []).map((r) => [r.subAccountId, r.provider]),
+      (u.subAccountRoutes ?? []).map((r) => [r.subAccountId ?? '', r.provider, r]),
+    ),
   };
   return { ok: true, policy: next };
 }

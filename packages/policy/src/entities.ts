@@ -61,6 +61,21 @@ export const WorkspacePolicySchema = z.object({
 });
 export type WorkspacePolicy = z.infer<typeof WorkspacePolicySchema>;
 
+/** The sub-account settings a plan provides and a sub-account may override one by one. */
+export const INHERITABLE_FIELDS = [
+  'spendCapMicros',
+  'budgetPeriod',
+  'rateLimitRpm',
+  'rateLimitRpd',
+  'rateLimitTpm',
+  'maxConcurrent',
+  'allowedModels',
+  'defaultTag',
+  'fallbackModel',
+] as const;
+export const InheritableFieldSchema = z.enum(INHERITABLE_FIELDS);
+export type InheritableField = z.infer<typeof InheritableFieldSchema>;
+
 export const SubAccountStatusSchema = z.enum(['active', 'suspended', 'deleted']);
 export type SubAccountStatus = z.infer<typeof SubAccountStatusSchema>;
 
@@ -87,8 +102,42 @@ export const SubAccountPolicySchema = z.object({
   allowedModels: z.array(MODEL),
   /** Tag attributed to requests that carry none; null = untagged. */
   defaultTag: TAG.nullable(),
+  /** Prepaid balance: `spendCapMicros` is the sum of its credits (period `total`), and a refusal
+   * says `balance_exhausted`. Absent = false (snapshots from before the field). */
+  prepaid: z.boolean().optional(),
+  /** Model served instead of the requested one when the requested model's worst case no longer
+   * fits the remaining budget (downgrade routing); absent or null = refuse or clamp as usual. */
+  fallbackModel: MODEL.nullable().optional(),
+  /** Plan whose settings this sub-account inherits; absent = every setting above is its own. The
+   * plan must be present in the same snapshot; a sub-account whose plan is missing fails closed. */
+  planId: ID.optional(),
+  /** With `planId`: the settings set on the sub-account itself; every other inheritable setting
+   * is read from the plan (see effectiveSubAccount). Absent = none overridden. */
+  overrides: z.array(InheritableFieldSchema).optional(),
 });
 export type SubAccountPolicy = z.infer<typeof SubAccountPolicySchema>;
+
+export const PlanPolicySchema = z.object({
+  /** `plan_…` */
+  id: ID,
+  /** Owning workspace; must be present in the same snapshot. */
+  workspaceId: ID,
+  /** Spend cap per `budgetPeriod` of each sub-account on the plan, micro-USD; null = uncapped. */
+  spendCapMicros: MICROS.nullable(),
+  budgetPeriod: BudgetPeriodSchema,
+  rateLimitRpm: LIMIT,
+  rateLimitRpd: LIMIT,
+  rateLimitTpm: LIMIT,
+  maxConcurrent: LIMIT,
+  /** Exact `provider/model` names; empty = every priced model. */
+  allowedModels: z.array(MODEL),
+  defaultTag: TAG.nullable(),
+  /** Markup for the plan's sub-accounts, replacing the workspace's; null = the workspace's. */
+  markupPercent: MARKUP_PERCENT.nullable(),
+  /** Downgrade-routing fallback model; null = none. */
+  fallbackModel: MODEL.nullable(),
+});
+export type PlanPolicy = z.infer<typeof PlanPolicySchema>;
 
 export const KeyPolicySchema = z.object({
   /** `key_…`; usage records name the key by this id, never by its hash. */
@@ -153,5 +202,7 @@ export const ProviderRoutePolicySchema = z.object({
   /** The provider key sealed by the control plane (opaque ciphertext); only a data plane holding
    * TOLLGATE_SECRET_KEY can open it, so snapshots in Redis never hold a usable key. */
   sealedApiKey: z.string().min(1),
+  /** Set only on the entries of `subAccountRoutes`: the sub-account whose own key this is. */
+  subAccountId: ID.optional(),
 });
 export type ProviderRoutePolicy = z.infer<typeof ProviderRoutePolicySchema>;

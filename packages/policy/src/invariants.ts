@@ -34,6 +34,11 @@ function uniquenessProblem(s: PolicySnapshot): string | undefined {
       'route (workspace, provider)',
       s.providerRoutes.map((r) => pairKey(r.workspaceId, r.provider)),
     ],
+    ['plan id', (s.plans ?? []).map((p) => p.id)],
+    [
+      'sub-account route (sub-account, provider)',
+      (s.subAccountRoutes ?? []).map((r) => pairKey(r.subAccountId ?? '', r.provider)),
+    ],
   ];
   for (const [what, identities] of checks) {
     const duplicate = firstDuplicate(identities);
@@ -63,6 +68,19 @@ function referenceProblem(s: PolicySnapshot): string | undefined {
   }
   for (const r of s.providerRoutes) {
     if (!workspaces.has(r.workspaceId)) return dangling('route', r.provider, r.workspaceId);
+  }
+  const plans = new Set<string>();
+  for (const p of s.plans ?? []) {
+    if (!workspaces.has(p.workspaceId)) return dangling('plan', p.id, p.workspaceId);
+    plans.add(p.id);
+  }
+  for (const a of s.subAccounts) {
+    if (a.planId !== undefined && !plans.has(a.planId))
+      return dangling('sub-account', a.id, a.planId);
+  }
+  for (const r of s.subAccountRoutes ?? []) {
+    if (r.subAccountId === undefined) return `sub-account route ${r.provider} has no subAccountId`;
+    if (!subAccounts.has(r.subAccountId)) return dangling('route', r.provider, r.subAccountId);
   }
   return undefined;
 }
@@ -94,7 +112,17 @@ export function deltaProblem(d: PolicyDelta): string | undefined {
         pairKey(r.workspaceId, r.provider),
       ),
     ],
+    ['plan', [...ids(u.plans), ...(x.plans ?? [])]],
+    [
+      'sub-account route',
+      [...(u.subAccountRoutes ?? []), ...(x.subAccountRoutes ?? [])].map((r) =>
+        pairKey(r.subAccountId ?? '', r.provider),
+      ),
+    ],
   ];
+  if ((u.subAccountRoutes ?? []).some((r) => r.subAccountId === undefined)) {
+    return 'a sub-account route in the delta has no subAccountId';
+  }
   for (const [what, identities] of groups) {
     const duplicate = firstDuplicate(identities);
     if (duplicate !== undefined) {

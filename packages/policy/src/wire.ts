@@ -4,6 +4,7 @@ import {
   ISO_TIME,
   KeyPolicySchema,
   MODEL,
+  PlanPolicySchema,
   PROVIDER,
   PricePolicySchema,
   ProviderRoutePolicySchema,
@@ -45,6 +46,12 @@ export const PolicySnapshotSchema = z.object({
   prices: z.array(PricePolicySchema),
   /** BYOK provider credentials per workspace. */
   providerRoutes: z.array(ProviderRoutePolicySchema),
+  /** Plans sub-accounts inherit settings from (additive within version 1: absent = none). */
+  plans: z.array(PlanPolicySchema).optional(),
+  /** BYOK provider credentials of single sub-accounts, each with `subAccountId`; they take
+   * precedence over the workspace's route. A separate list (additive within version 1), so a data
+   * plane that predates it ignores these keys instead of using one for the whole workspace. */
+  subAccountRoutes: z.array(ProviderRoutePolicySchema).optional(),
 });
 export type PolicySnapshot = z.infer<typeof PolicySnapshotSchema>;
 /** A snapshot before its checksum is computed: what the publisher builds. */
@@ -62,6 +69,14 @@ const PriceRefSchema = z.object({
 const RouteRefSchema = z.object({
   /** Workspace of the route. */
   workspaceId: ID,
+  /** Provider of the route. */
+  provider: PROVIDER,
+});
+
+/** Identity of a sub-account's provider route: one per (sub-account, provider). */
+const SubAccountRouteRefSchema = z.object({
+  /** Sub-account of the route. */
+  subAccountId: ID,
   /** Provider of the route. */
   provider: PROVIDER,
 });
@@ -91,6 +106,10 @@ export const PolicyDeltaSchema = z
       prices: z.array(PricePolicySchema).optional(),
       /** BYOK credentials set or rotated. */
       providerRoutes: z.array(ProviderRoutePolicySchema).optional(),
+      /** Plans created or changed. */
+      plans: z.array(PlanPolicySchema).optional(),
+      /** Sub-account BYOK credentials set or rotated (each with `subAccountId`). */
+      subAccountRoutes: z.array(ProviderRoutePolicySchema).optional(),
     }),
     /** Entities removed in this revision, by identity. */
     deletes: z.object({
@@ -106,6 +125,10 @@ export const PolicyDeltaSchema = z
       prices: z.array(PriceRefSchema).optional(),
       /** BYOK credentials removed: platform credentials apply again. */
       providerRoutes: z.array(RouteRefSchema).optional(),
+      /** Plan ids removed (no sub-account refers to them any more). */
+      plans: z.array(ID).optional(),
+      /** Sub-account BYOK credentials removed: the workspace's (or platform) credentials apply. */
+      subAccountRoutes: z.array(SubAccountRouteRefSchema).optional(),
     }),
   })
   .refine((d) => d.revision === d.baseRevision + 1, {

@@ -6,6 +6,7 @@ export {
   peekScript,
   type RedisClient,
   type RestoreScriptInput,
+  raiseCountScript,
   raiseScript,
   restoreScript,
   type ScriptRateSnapshot,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
-import { PEEK_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
+import { PEEK_LUA, RAISE_COUNT_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -20,6 +20,7 @@ const SCRIPTS = {
   tollgatePeek: PEEK_LUA,
   tollgateSeed: SEED_LUA,
   tollgateRaise: RAISE_LUA,
+  tollgateRaiseCount: RAISE_COUNT_LUA,
   tollgateRestore: RESTORE_LUA,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
@@ -216,6 +217,16 @@ export async function seedScript(
   return (
     (await run(client, 'tollgateSeed', [counter.state], [arg(spentMicros), arg(keyTtlMs)])) === 1
   );
+}
+
+/** Raises a request-count window to at least `count` (see RAISE_COUNT_LUA). True when raised. */
+export async function raiseCountScript(
+  client: RedisClient,
+  key: string,
+  count: number,
+  keyTtlMs: number,
+) {
+  return (await run(client, 'tollgateRaiseCount', [key], [arg(count), arg(keyTtlMs)])) === 1;
 }
 
 /** Raises spent to at least `spentMicros` (see RAISE_LUA). Answers true when it raised it. */

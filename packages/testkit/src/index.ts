@@ -143,4 +143,6 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<Tes
     },
   };
 }
+export { freePort, type PrivateRedis, startPrivateRedis } from './private-redis.ts';
+export { type RawAnswer, rawHttp } from './raw-http.ts';
 export { usageEvent } from './usage-event.ts';

@@ -60,6 +60,10 @@ export const UsageEventSchema = z.object({
   /** `provider/model` as the client asked for it; may be empty or unusual when the request was
    * blocked for naming no known model, hence only bounded. */
   model: z.string().max(256),
+  /** When downgrade routing served a fallback: the `provider/model` the client asked for, while
+   * `model` names the fallback that served (and is billed). Absent or null = `model` was asked for
+   * (additive within version 1). */
+  requestedModel: z.string().max(256).nullable().optional(),
   /** Model the provider reports having served (it may pin a dated version); null if not reached. */
   servedModel: z.string().max(256).nullable(),
   /** Provider the request went (or would have gone) to; null when the request was not routed. */

@@ -3,6 +3,7 @@ import type { PrismaClient } from '@tollgate/db';
 import { periodKey } from '@tollgate/policy';
 import type { UsageEvent } from '@tollgate/usage';
 import { booksBalances } from '../ingest/reconcile.ts';
+import { DEFAULT_LOW_BALANCE_PERCENT } from '../services/prepaid.ts';
 import type { EventDraft, EventScope, SpendUpdate } from './types.ts';
 
 /** Default warning thresholds, as fractions of a cap (SPEC §8: 80 %). */
@@ -13,7 +14,7 @@ const MINUTE_MS = 60_000;
 
 const cents = (micros: number) => micros / 10_000;
 
-const SPEND_REFUSALS = new Set(['spend_cap_reached', 'tag_budget_reached']);
+const SPEND_REFUSALS = new Set(['spend_cap_reached', 'tag_budget_reached', 'balance_exhausted']);
 
 /** What one workspace's part of a batch touched, and which budgets refused requests (402). */
 interface Touched {
@@ -177,9 +178,17 @@ export async function evaluateUsage(
     const spent = new Map(balances.map((b) => [b.counter.scope, b.spentMicros]));
     const subs = await prisma.subAccount.findMany({
       where: { workspaceId, id: { in: [...touched.subs] } },
-      select: { id: true, spendCapMicros: true, budgetPeriod: true },
+      select: {
+        id: true,
+        spendCapMicros: true,
+        budgetPeriod: true,
+        prepaid: true,
+        lowBalanceThresholdMicros: true,
+      },
     });
     for (const s of subs) {
+      const low = lowBalanceDraft(workspaceId, s, spent.get(`sa:${s.id}`) ?? 0);
+      if (low) drafts.push(low);
       spend.push({
         workspaceId,
         subAccountId: s.id,
@@ -191,6 +200,43 @@ export async function evaluateUsage(
     }
   }
   return { drafts, spend };
+}
+
+/**
+ * `sub_account.balance.low`: a prepaid balance (credits − settled draws) below the sub-account's
+ * threshold (default 10 % of its credits). Once per crossing: the key holds the credits total, so a
+ * top-up re-arms it.
+ */
+function lowBalanceDraft(
+  workspaceId: string,
+  s: {
+    id: string;
+    spendCapMicros: bigint | null;
+    prepaid: boolean;
+    lowBalanceThresholdMicros: bigint | null;
+  },
+  spentMicros: number,
+): EventDraft | null {
+  if (!s.prepaid || s.spendCapMicros === null || s.spendCapMicros <= 0n) return null;
+  const credits = s.spendCapMicros;
+  const threshold = s.lowBalanceThresholdMicros ?? (credits * DEFAULT_LOW_BALANCE_PERCENT) / 100n;
+  const balance = credits - BigInt(spentMicros);
+  if (balance >= threshold) return null;
+  return {
+    workspaceId,
+    subAccountId: s.id,
+    tag: null,
+    scope: 'sub_account',
+    type: 'balance_low',
+    eventType: 'sub_account.balance.low',
+    dedupeKey: `${workspaceId}:sa:${s.id}:balance_low:${credits}`,
+    data: {
+      balance_cents: cents(Number(balance)),
+      credits_cents: cents(Number(credits)),
+      spent_cents: cents(spentMicros),
+      threshold_cents: cents(Number(threshold)),
+    },
+  };
 }
 
 /** `rate_limited` and `request_failed`, straight from the usage records. */

@@ -9,6 +9,7 @@ export const BUDGET_EVENT_TYPES = [
   'exhausted',
   'rate_limited',
   'request_failed',
+  'balance_low',
 ] as const;
 export type BudgetEventType = (typeof BUDGET_EVENT_TYPES)[number];
 

@@ -1,16 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { AuthenticationError, TooManyAttemptsError } from '../lib/errors.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
 import { depthLimit } from './depth-limit.ts';
+import { operationLimits } from './operation-limits.ts';
 import { schema } from './schema.ts';
 
 /** Deeper selections are refused with 400 before execution. */
 export const MAX_QUERY_DEPTH = 10;
 /** GraphQL documents and variables are small; larger bodies are refused unread. */
 const MAX_BODY_BYTES = 1024 * 1024;
+/** Longest query text, and most lexical tokens in it (parsing stops there). */
+export const MAX_QUERY_CHARS = 32 * 1024;
+export const MAX_QUERY_TOKENS = 5_000;
 
 type ServerContext = { req: IncomingMessage; res: ServerResponse };
 
@@ -38,6 +43,85 @@ function useDepthLimit(maxDepth: number): Plugin {
   return { onValidate: ({ addValidationRule }) => addValidationRule(depthLimit(maxDepth)) };
 }
 
+const badRequest = (message: string, code = 'BAD_REQUEST') =>
+  new GraphQLError(message, { extensions: { code, http: { status: 400, spec: false } } });
+
+/**
+ * Hardened transport: a JSON POST body must be strict UTF-8 holding one operation object (no
+ * batches); a document that does not parse answers 400; request errors without a code (variables
+ * that do not coerce) get `BAD_USER_INPUT`. Every refusal has a stable `extensions.code`.
+ */
+function useStrictTransport(): Plugin {
+  return {
+    onRequestParse({ request, setRequestParser }) {
+      if (request.method !== 'POST') return;
+      if (
+        !/^application\/(graphql-response\+)?json\b/i.test(
+          request.headers.get('content-type') ?? '',
+        )
+      )
+        return;
+      setRequestParser(async (req) => {
+        let parsed: unknown;
+        try {
+          const text = new TextDecoder('utf-8', { fatal: true }).decode(await req.arrayBuffer());
+          parsed = JSON.parse(text);
+        } catch {
+          throw badRequest('the request body is not valid UTF-8 JSON');
+        }
+        if (Array.isArray(parsed)) throw badRequest('batched operations are not accepted');
+        if (typeof parsed !== 'object' || parsed === null)
+          throw badRequest('the request body must be a JSON object');
+        return parsed as Record<string, never>;
+      });
+    },
+    onExecutionResult({ result, setResult }) {
+      if (result === undefined || !('errors' in result) || result.errors === undefined) return;
+      if ('data' in result) return;
+      const errors = result.errors.map((e) =>
+        e.extensions?.code === undefined && e.path === undefined
+          ? new GraphQLError(e.message, {
+              nodes: e.nodes,
+              source: e.source,
+              positions: e.positions,
+              extensions: { ...e.extensions, code: 'BAD_USER_INPUT' },
+            })
+          : e,
+      );
+      setResult({ ...result, errors });
+    },
+  };
+}
+
+/** Document size and shape limits: query length and tokens before parsing, aliases, field count
+ * and estimated cost before execution. Each refusal is a 400 with a stable `extensions.code`. */
+function useOperationLimits(): Plugin {
+  return {
+    onParams({ params }) {
+      if (typeof params.query === 'string' && params.query.length > MAX_QUERY_CHARS) {
+        throw new GraphQLError(`the query exceeds ${MAX_QUERY_CHARS} characters`, {
+          extensions: { code: 'QUERY_TOO_LARGE', http: { status: 400, spec: false } },
+        });
+      }
+      // Parsed here once with a token bound (yoga parses again from its cache): a document that
+      // does not parse is the client's error, 400 whatever the response media type.
+      if (typeof params.query === 'string') {
+        try {
+          parse(params.query, { maxTokens: MAX_QUERY_TOKENS });
+        } catch (err) {
+          if (!(err instanceof GraphQLError)) throw err;
+          throw new GraphQLError(err.message, {
+            source: err.source,
+            positions: err.positions,
+            extensions: { code: 'GRAPHQL_PARSE_FAILED', http: { status: 400, spec: false } },
+          });
+        }
+      }
+    },
+    onValidate: ({ addValidationRule }) => addValidationRule(operationLimits()),
+  };
+}
+
 /** `/graphql` of the control plane: graphql-yoga over the Pothos schema, GraphiQL on GET. */
 export function createGraphQLHandler(deps: RestDeps): {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
@@ -51,7 +135,7 @@ export function createGraphQLHandler(deps: RestDeps): {
     maskedErrors: true,
     graphiql: true,
     landingPage: false,
-    plugins: [useDepthLimit(MAX_QUERY_DEPTH)],
+    plugins: [useStrictTransport(), useDepthLimit(MAX_QUERY_DEPTH), useOperationLimits()],
     logging: {
       debug: () => {},
       info: () => {},

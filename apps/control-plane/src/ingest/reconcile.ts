@@ -23,7 +23,7 @@ import { periodKey, periodWindow } from '@tollgate/policy';
  */
 export interface CounterReconcilerOptions {
   prisma: PrismaClient;
-  limiter: Pick<Limiter, 'epochs' | 'restore'>;
+  limiter: Pick<Limiter, 'epochs' | 'restore' | 'raiseRequestsToday'>;
   /** Marker check period. Default 2 000 ms. */
   checkEveryMs?: number;
   now?: () => number;
@@ -62,6 +62,7 @@ export type BooksReader = Pick<PrismaClient, '$queryRaw' | 'workspace' | 'usageR
 export type BooksScope =
   | { kind: 'sub_account'; id: string }
   | { kind: 'tag_budget'; id: string }
+  | { kind: 'plan'; id: string }
   | { kind: 'workspace' };
 
 /** Settled (billed) spend of the current period per counter of one workspace (or of one entity of
@@ -78,7 +79,7 @@ export async function booksBalances(
   const starts = periodStarts(nowMs);
   const out: CounterBalanceFromBooks[] = [];
   const wanted = (kind: BooksScope['kind']) => only === undefined || only.kind === kind;
-  const subs = !wanted('sub_account')
+  const subs = !(wanted('sub_account') || only?.kind === 'plan')
     ? []
     : await prisma.$queryRaw<
         { id: string; period: BudgetPeriod; cap: bigint | null; spent: bigint }[]
@@ -89,6 +90,7 @@ export async function booksBalances(
     WHERE r."workspaceId" = ${workspaceId} AND sa."workspaceId" = ${workspaceId}
       AND r.day >= ${startFor(Prisma.sql`sa."budgetPeriod"`, starts)}
       ${only?.kind === 'sub_account' ? Prisma.sql`AND sa.id = ${only.id}` : Prisma.empty}
+      ${only?.kind === 'plan' ? Prisma.sql`AND sa."planId" = ${only.id}` : Prisma.empty}
     GROUP BY sa.id, sa."budgetPeriod", sa."spendCapMicros"`;
   for (const s of subs) {
     if (toNumber(s.spent) <= 0) continue;
@@ -186,6 +188,8 @@ const CATCH_UP_KINDS: Record<string, (id: string) => BooksScope> = {
   workspace: () => ({ kind: 'workspace' }),
   sub_account: (id) => ({ kind: 'sub_account', id }),
   tag_budget: (id) => ({ kind: 'tag_budget', id }),
+  // A plan change may change the period of every sub-account on it (read after the update).
+  plan: (id) => ({ kind: 'plan', id }),
 };
 
 export function createCounterCatchUp(opts: CounterCatchUpOptions): CounterCatchUp {
@@ -209,6 +213,38 @@ export function createCounterCatchUp(opts: CounterCatchUpOptions): CounterCatchU
   };
 }
 
+/**
+ * Requests-per-day windows went with the counters: each sub-account with an RPD limit gets today's
+ * served requests from the books (UTC day, by start time), so a flush does not hand out a second
+ * day's quota. Raised, never lowered (what was admitted since the loss is already counted); requests
+ * still on their way to the books when Redis was lost are not counted.
+ */
+async function restoreRequestsToday(
+  opts: Pick<CounterReconcilerOptions, 'prisma' | 'limiter'>,
+  workspaceId: string,
+  nowMs: number,
+): Promise<void> {
+  const limited = await opts.prisma.subAccount.findMany({
+    where: { workspaceId, rateLimitRpd: { not: null } },
+    select: { id: true },
+  });
+  if (limited.length === 0) return;
+  const dayStart = new Date(Math.floor(nowMs / 86_400_000) * 86_400_000);
+  const counts = await opts.prisma.usageRecord.groupBy({
+    by: ['subAccountId'],
+    where: {
+      subAccountId: { in: limited.map((s) => s.id) },
+      status: 'ok',
+      startedAt: { gte: dayStart },
+    },
+    _count: { _all: true },
+  });
+  for (const c of counts) {
+    if (c.subAccountId === null) continue;
+    await opts.limiter.raiseRequestsToday(workspaceId, c.subAccountId, c._count._all, nowMs);
+  }
+}
+
 /** A reconciler without a timer (tests, one-shot tools): call `runOnce`. */
 export function createCounterReconciler(opts: CounterReconcilerOptions): CounterReconciler {
   const now = opts.now ?? Date.now;
@@ -224,6 +260,7 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
         const balances = await booksBalances(opts.prisma, id, now());
         const epoch = `${new Date(now()).toISOString()}/${randomUUID().slice(0, 8)}`;
         if (await opts.limiter.restore(id, balances, epoch)) {
+          await restoreRequestsToday(opts, id, now()).catch((err) => opts.onError?.(err));
           rebuilt.push(id);
           opts.onRebuilt?.(id, balances.length);
         }

@@ -16,11 +16,11 @@ export async function writeUsage(
     for (const e of events) {
       const inserted = await tx.$executeRaw`
         INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
-          "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
+          "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
           "providerCostMicros", "billedCostMicros", estimated, status, "errorClass", "httpStatus", "latencyMs",
           "ttftMs", retries, stream, "startedAt", "finishedAt")
         VALUES (${e.requestId}, ${e.attempt}, ${e.workspaceId}, ${e.subAccountId}, ${e.keyId}, ${e.tags}::text[],
-          ${e.model}, ${e.servedModel}, ${e.provider}, ${e.byok}, ${e.inputTokens}, ${e.outputTokens},
+          ${e.model}, ${e.requestedModel ?? null}, ${e.servedModel}, ${e.provider}, ${e.byok}, ${e.inputTokens}, ${e.outputTokens},
           ${e.cachedInputTokens}, ${e.cacheWriteTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)},
           ${e.estimated}, ${e.status}, ${e.errorClass}, ${e.httpStatus}, ${e.latencyMs}, ${e.ttftMs}, ${e.retries},
           ${e.stream}, ${new Date(e.startedAt)}, ${new Date(e.finishedAt)})

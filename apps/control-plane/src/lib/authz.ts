@@ -1,3 +1,4 @@
+import { createMemoryFailureCounter, type FailureCounter } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
 import type { Caller } from '../services/context.ts';
 import { AuthenticationError, PermissionError, TooManyAttemptsError } from './errors.ts';
@@ -60,40 +61,77 @@ export interface Authenticator {
 const FAILURE_WINDOW_MS = 60_000;
 const MAX_FAILURES = 30;
 
+export interface AuthenticatorOptions {
+  /** Failures allowed per client address (and per key prefix) in `windowMs`. Default 30. */
+  maxFailures?: number;
+  /** Default 60 000. */
+  windowMs?: number;
+  /** Where failures are counted: the bus's (shared through Redis) or, by default, this process's.
+   * When it fails, this process's own windows are used. */
+  failures?: FailureCounter;
+  /** Told about each refused key and each throttled request (metrics). */
+  onFailure?: () => void;
+  onThrottled?: () => void;
+}
+
+/** The part of a presented key that names it (`sk-tg-admin-` + 8 characters): a caller trying
+ * many suffixes of one prefix is throttled whatever address it comes from. */
+function keyPrefix(token: string): string {
+  return `prefix:${token.slice(0, token.startsWith('sk-tg-admin-') ? 20 : 14)}`;
+}
+
 /**
  * Resolves a bearer token to a principal: the root key (constant-time compare), an admin key or a
  * sub-account key (both looked up by hash). A sub-account key is refused (401) when it is revoked or
  * expired or its sub-account is deleted; a suspended sub-account still resolves — it may read its
  * own usage (the analytics of what it spent stay its own), while the data plane refuses its model
  * requests. What each principal may do is decided by `authorize()` alone. Repeated failures from
- * one client are throttled, so keys cannot be brute-forced through the control plane.
+ * one client address, or with one key prefix, are throttled (429 with Retry-After) so keys cannot be
+ * brute-forced through the control plane. The windows are shared through Redis when the bus is.
  */
-export function createAuthenticator(prisma: PrismaClient, rootKey: string | null): Authenticator {
-  const failures = new Map<string, { count: number; since: number }>();
-  const fail = (clientId: string): never => {
-    const now = Date.now();
-    const entry = failures.get(clientId);
-    if (!entry || now - entry.since > FAILURE_WINDOW_MS)
-      failures.set(clientId, { count: 1, since: now });
-    else entry.count++;
-    if (failures.size > 10_000) failures.clear();
+export function createAuthenticator(
+  prisma: PrismaClient,
+  rootKey: string | null,
+  opts: AuthenticatorOptions = {},
+): Authenticator {
+  const windowMs = opts.windowMs ?? FAILURE_WINDOW_MS;
+  const max = opts.maxFailures ?? MAX_FAILURES;
+  const local = createMemoryFailureCounter();
+  const shared = opts.failures ?? local;
+  // A store that cannot be reached must not lock everyone out, nor stop counting: fall back.
+  const hit = (key: string) => shared.hit(key, windowMs).catch(() => local.hit(key, windowMs));
+  const peek = (key: string) => shared.peek(key).catch(() => local.peek(key));
+  const fail = async (clientId: string, token: string): Promise<never> => {
+    await Promise.all([
+      hit(`ip:${clientId}`),
+      token.startsWith('sk-tg-') ? hit(keyPrefix(token)) : undefined,
+    ]);
+    opts.onFailure?.();
     throw new AuthenticationError('invalid API key');
+  };
+  /** Seconds until this caller may try again; 0 when it may now. */
+  const blockedFor = async (clientId: string, token: string | undefined): Promise<number> => {
+    const windows = await Promise.all([
+      peek(`ip:${clientId}`),
+      token?.startsWith('sk-tg-') ? peek(keyPrefix(token)) : { count: 0, ttlMs: 0 },
+    ]);
+    const waits = windows.filter((w) => w.count >= max).map((w) => Math.ceil(w.ttlMs / 1000));
+    return waits.length === 0 ? 0 : Math.max(1, ...waits);
   };
   return {
     async authenticate(authorization, clientId) {
-      const entry = failures.get(clientId);
-      if (entry && entry.count >= MAX_FAILURES && Date.now() - entry.since < FAILURE_WINDOW_MS) {
-        throw new TooManyAttemptsError(
-          Math.ceil((entry.since + FAILURE_WINDOW_MS - Date.now()) / 1000),
-        );
-      }
       const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+      const wait = await blockedFor(clientId, token);
+      if (wait > 0) {
+        opts.onThrottled?.();
+        throw new TooManyAttemptsError(wait);
+      }
       if (!token) return { kind: 'anonymous' };
       if (rootKey && safeEqual(token, rootKey)) return { kind: 'root' };
-      if (!token.startsWith('sk-tg-') || token.length > 200) return fail(clientId);
+      if (!token.startsWith('sk-tg-') || token.length > 200) return fail(clientId, token);
       if (token.startsWith('sk-tg-admin-')) {
         const key = await prisma.adminKey.findUnique({ where: { hash: hashKey(token) } });
-        if (!key || key.revokedAt) return fail(clientId);
+        if (!key || key.revokedAt) return fail(clientId, token);
         return { kind: 'admin', workspaceId: key.workspaceId, keyId: key.id };
       }
       const key = await prisma.subAccountKey.findUnique({
@@ -108,7 +146,7 @@ export function createAuthenticator(prisma: PrismaClient, rootKey: string | null
         key.subAccount.deletedAt ||
         key.subAccount.workspaceId !== key.workspaceId
       ) {
-        return fail(clientId);
+        return fail(clientId, token);
       }
       return {
         kind: 'sub_account',

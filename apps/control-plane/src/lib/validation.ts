@@ -2,8 +2,38 @@ import { centsToMicros } from '@tollgate/pricing';
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
 
+/** Deepest nesting of objects and arrays accepted in any input (metadata included). */
+export const MAX_INPUT_DEPTH = 32;
+
+/**
+ * Refuses what no field may hold, before any schema runs: nesting deeper than MAX_INPUT_DEPTH
+ * (bounded recursion everywhere after) and NUL characters (PostgreSQL text and jsonb cannot store
+ * them). Names the offending field.
+ */
+function checkShape(value: unknown, path: string[], depth: number): void {
+  const where = () => path.join('.') || null;
+  if (typeof value === 'string') {
+    if (value.includes('\u0000'))
+      throw new ValidationError(`${where() ?? 'input'}: NUL characters are not allowed`, where());
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  if (depth >= MAX_INPUT_DEPTH) {
+    throw new ValidationError(
+      `${where() ?? 'input'}: nested deeper than ${MAX_INPUT_DEPTH} levels`,
+      where(),
+    );
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (k.includes('\u0000') && !k.endsWith('\u0000'))
+      throw new ValidationError('NUL characters are not allowed in keys', where());
+    checkShape(v, [...path, k], depth + 1);
+  }
+}
+
 /** Parses `input` with `schema`; the first problem becomes a ValidationError naming its field. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  checkShape(input, [], 0);
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;

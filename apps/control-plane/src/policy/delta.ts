@@ -3,6 +3,7 @@ import type { PolicyChange } from '../services/context.ts';
 import {
   type SnapshotReader,
   toKey,
+  toPlan,
   toPrice,
   toRoute,
   toSubAccount,
@@ -59,7 +60,15 @@ export async function buildDelta(
     }
     case 'provider_key': {
       const r = await prisma.providerCredential.findUnique({ where: { id: change.id } });
-      return r === null ? null : body({ providerRoutes: [toRoute(r)] });
+      if (r === null) return null;
+      return r.subAccountId === ''
+        ? body({ providerRoutes: [toRoute(r)] })
+        : body({ subAccountRoutes: [toRoute(r)] });
+    }
+    case 'plan': {
+      // Deletion is refused while any sub-account refers to the plan, so removing it is safe.
+      const p = await prisma.plan.findUnique({ where: { id: change.id } });
+      return p === null ? body({}, { plans: [change.id] }) : body({ plans: [toPlan(p)] });
     }
     default:
       return null;

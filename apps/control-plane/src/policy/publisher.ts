@@ -30,6 +30,8 @@ export interface PolicyPublisher {
   onPolicyChange(change: PolicyChange): void;
   /** Waits until nothing is queued or running. */
   idle(): Promise<void>;
+  /** The last revision this process announced; -1 before the first. */
+  publishedRevision(): number;
   /** Cancels timers (pending work still finishes). */
   stop(): Promise<void>;
 }
@@ -155,6 +157,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
 
   return {
     publishNow,
+    publishedRevision: () => published,
     schedule() {
       publishNow().catch(onError);
     },

@@ -1,6 +1,8 @@
 import type { PrismaClient } from '@tollgate/db';
 import type {
+  InheritableField,
   KeyPolicy,
+  PlanPolicy,
   PolicySnapshotBody,
   PricePolicy,
   ProviderRoutePolicy,
@@ -8,6 +10,7 @@ import type {
   TagBudgetPolicy,
   WorkspacePolicy,
 } from '@tollgate/policy';
+import { INHERITABLE_FIELDS } from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 
 /**
@@ -21,7 +24,13 @@ import { CATALOGUE } from '@tollgate/pricing';
 /** The read side of Prisma the builder needs: the client itself or a transaction client. */
 export type SnapshotReader = Pick<
   PrismaClient,
-  'workspace' | 'subAccount' | 'subAccountKey' | 'tagBudget' | 'modelPrice' | 'providerCredential'
+  | 'workspace'
+  | 'subAccount'
+  | 'subAccountKey'
+  | 'tagBudget'
+  | 'modelPrice'
+  | 'providerCredential'
+  | 'plan'
 >;
 
 const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
@@ -69,6 +78,36 @@ export function toSubAccount(a: Row<'subAccount'>): SubAccountPolicy {
     maxConcurrent: a.maxConcurrent,
     allowedModels: [...a.allowedModels],
     defaultTag: a.defaultTag,
+    // Written only when set, so other sub-accounts' entries (and checksums) are unchanged.
+    ...(a.prepaid ? { prepaid: true } : {}),
+    // Written only when set, so sub-accounts without plans or fallbacks (and their checksums) are
+    // the same as before the fields existed. A deleted sub-account keeps no plan (it is detached).
+    ...(a.fallbackModel !== null ? { fallbackModel: a.fallbackModel } : {}),
+    ...(a.planId !== null
+      ? {
+          planId: a.planId,
+          overrides: INHERITABLE_FIELDS.filter((f) =>
+            a.overrides.includes(f),
+          ) as InheritableField[],
+        }
+      : {}),
+  };
+}
+
+export function toPlan(p: Row<'plan'>): PlanPolicy {
+  return {
+    id: p.id,
+    workspaceId: p.workspaceId,
+    spendCapMicros: microsOrNull(p.spendCapMicros, `plan ${p.id} spendCapMicros`),
+    budgetPeriod: p.budgetPeriod,
+    rateLimitRpm: p.rateLimitRpm,
+    rateLimitRpd: p.rateLimitRpd,
+    rateLimitTpm: p.rateLimitTpm,
+    maxConcurrent: p.maxConcurrent,
+    allowedModels: [...p.allowedModels],
+    defaultTag: p.defaultTag,
+    markupPercent: p.markupBp === null ? null : markupPercent(p.markupBp),
+    fallbackModel: p.fallbackModel,
   };
 }
 
@@ -120,6 +159,7 @@ export function toRoute(r: Row<'providerCredential'>): ProviderRoutePolicy {
     ...(r.kind === 'azure' ? { kind: 'azure' as const } : {}),
     ...(r.apiVersion !== null ? { apiVersion: r.apiVersion } : {}),
     sealedApiKey: r.sealedKey,
+    ...(r.subAccountId !== '' ? { subAccountId: r.subAccountId } : {}),
   };
 }
 
@@ -128,13 +168,14 @@ export async function buildSnapshot(
   revision: number,
   now: Date = new Date(),
 ): Promise<PolicySnapshotBody> {
-  const [workspaces, subAccounts, keys, tagBudgets, prices, routes] = await Promise.all([
+  const [workspaces, subAccounts, keys, tagBudgets, prices, routes, plans] = await Promise.all([
     prisma.workspace.findMany({ orderBy: { id: 'asc' } }),
     prisma.subAccount.findMany({ orderBy: { id: 'asc' } }),
     prisma.subAccountKey.findMany({ orderBy: { id: 'asc' } }),
     prisma.tagBudget.findMany({ orderBy: { id: 'asc' } }),
     prisma.modelPrice.findMany({ orderBy: { id: 'asc' } }),
     prisma.providerCredential.findMany({ orderBy: { id: 'asc' } }),
+    prisma.plan.findMany({ orderBy: { id: 'asc' } }),
   ]);
   return {
     version: 1,
@@ -145,6 +186,11 @@ export async function buildSnapshot(
     keys: keys.map(toKey),
     tagBudgets: tagBudgets.map(toTagBudget),
     prices: prices.map(toPrice),
-    providerRoutes: routes.map(toRoute),
+    providerRoutes: routes.filter((r) => r.subAccountId === '').map(toRoute),
+    // Written only when non-empty: snapshots without plans or sub-account keys stay as they were.
+    ...(plans.length > 0 ? { plans: plans.map(toPlan) } : {}),
+    ...(routes.some((r) => r.subAccountId !== '')
+      ? { subAccountRoutes: routes.filter((r) => r.subAccountId !== '').map(toRoute) }
+      : {}),
   };
 }

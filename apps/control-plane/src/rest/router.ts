@@ -37,6 +37,7 @@ export const REST_PREFIXES = [
   '/v1/workspace',
   '/v1/sub-accounts',
   '/v1/usage/by-tag',
+  '/v1/usage/export',
   /** Own usage of the calling sub-account (its own key, SPEC §6). */
   '/v1/usage',
   '/v1/budgets',
@@ -89,9 +90,15 @@ export function createRestHandler(deps: RestDeps) {
       }
       const bodyless = req.method === 'GET' || req.method === 'DELETE';
       const body = () => readJsonObject(req, bodyless || hit.c.route.path.endsWith('/keys'));
-      const [status, payload] = await hit.c.route.handle({ deps, caller, params, query, body });
-      sendJson(res, status, payload);
+      const answer = await hit.c.route.handle({ deps, caller, params, query, body, res });
+      if (answer) sendJson(res, answer[0], answer[1]);
     } catch (err) {
+      // A streamed answer that failed midway cannot carry an error envelope: cut it short.
+      if (res.headersSent) {
+        deps.log('error', 'streamed answer failed', { path: url.pathname, error: String(err) });
+        res.destroy();
+        return true;
+      }
       const httpErr = toHttpError(err);
       if (httpErr) sendError(res, httpErr);
       else {

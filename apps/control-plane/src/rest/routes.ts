@@ -1,7 +1,12 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
 import type { Action } from '../lib/authz.ts';
 import * as budgets from '../services/budgets.ts';
 import type { Caller } from '../services/context.ts';
+import * as credits from '../services/credits.ts';
+import * as exports from '../services/export.ts';
 import * as keys from '../services/keys.ts';
+import * as plans from '../services/plans.ts';
 import * as prices from '../services/prices.ts';
 import * as providerKeys from '../services/provider-keys.ts';
 import * as subAccounts from '../services/sub-accounts.ts';
@@ -18,14 +23,16 @@ export interface RouteContext {
   query: Record<string, string>;
   /** Parsed JSON object body with camelCase keys (`{}` for bodiless methods). */
   body: () => Promise<Record<string, unknown>>;
+  /** For a route that streams its answer itself (and then returns null). */
+  res: ServerResponse;
 }
 
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   action: Action;
-  /** Answers [status, body]. */
-  handle: (ctx: RouteContext) => Promise<[number, unknown]>;
+  /** Answers [status, body], or null when it wrote the response itself (streaming). */
+  handle: (ctx: RouteContext) => Promise<[number, unknown] | null>;
 }
 
 const ok = (body: unknown): [number, unknown] => [200, body];
@@ -62,6 +69,71 @@ export const ROUTES: Route[] = [
     action: 'workspace.write',
     handle: async ({ deps, caller, body }) =>
       ok(json.workspaceJson(await workspaces.updateWorkspace(deps, caller, await body()))),
+  },
+  {
+    method: 'POST',
+    path: '/v1/plans',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, body }) =>
+      created(json.planJson(await plans.createPlan(deps, caller, await body()), 0)),
+  },
+  {
+    method: 'GET',
+    path: '/v1/plans',
+    action: 'workspace.read',
+    handle: async ({ deps, caller }) => {
+      const list = await plans.listPlans(deps, caller);
+      const counts = await plans.planUsage(
+        deps,
+        list.map((p) => p.id),
+      );
+      return ok({ data: list.map((p) => json.planJson(p, counts.get(p.id) ?? 0)) });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/plans/:id',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) => {
+      const p = await plans.findPlan(deps, caller, params.id!);
+      const counts = await plans.planUsage(deps, [p.id]);
+      return ok(json.planJson(p, counts.get(p.id) ?? 0));
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/plans/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) =>
+      ok(json.planJson(await plans.updatePlan(deps, caller, params.id!, await body()))),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/plans/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) =>
+      ok(json.planJson(await plans.deletePlan(deps, caller, params.id!))),
+  },
+  {
+    method: 'POST',
+    path: '/v1/sub-accounts/:id/provider-keys',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) =>
+      created(
+        json.providerKeyJson(
+          await providerKeys.setProviderKey(deps, caller, await body(), params.id!),
+        ),
+      ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/sub-accounts/:id/provider-keys',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) => {
+      await subAccounts.findSubAccount(deps, caller, params.id!);
+      const list = await providerKeys.listProviderKeys(deps, caller, params.id!);
+      return ok({ data: list.map(json.providerKeyJson) });
+    },
   },
   {
     method: 'POST',
@@ -110,6 +182,34 @@ export const ROUTES: Route[] = [
       ),
   },
   {
+    method: 'POST',
+    path: '/v1/sub-accounts/:id/credits',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) => {
+      const r = await credits.topUp(deps, caller, params.id!, await body());
+      const b = await credits.balanceOf(deps, params.id!);
+      return [
+        r.replay ? 200 : 201,
+        { ...json.creditJson(r.credit), idempotent_replay: r.replay, ...json.balanceJson(b) },
+      ];
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sub-accounts/:id/ledger',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params, query }) => {
+      const l = await credits.ledger(deps, caller, params.id!, query);
+      return ok({
+        sub_account_id: l.subAccount.id,
+        prepaid: l.subAccount.prepaid,
+        ...json.balanceJson(l),
+        data: l.data.map(json.ledgerEntryJson),
+        next_cursor: l.nextCursor,
+      });
+    },
+  },
+  {
     method: 'DELETE',
     path: '/v1/sub-accounts/:id',
     action: 'workspace.write',
@@ -152,6 +252,15 @@ export const ROUTES: Route[] = [
     action: 'usage.own.read',
     handle: async ({ deps, caller, query }) =>
       ok(json.usageJson(await usage.ownUsage(deps, caller, query))),
+  },
+  {
+    method: 'GET',
+    path: '/v1/usage/export',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, query, res }) => {
+      await streamExport(res, exports.usageExport(deps, caller, query));
+      return null;
+    },
   },
   {
     method: 'GET',
@@ -276,3 +385,35 @@ export const ROUTES: Route[] = [
       }),
   },
 ];
+
+/** Writes an export chunk by chunk, honouring backpressure (`write` false → wait for `drain`). */
+async function streamExport(res: ServerResponse, x: exports.UsageExport): Promise<void> {
+  const csv = x.format === 'csv';
+  res.writeHead(200, {
+    'content-type': csv ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+    'content-disposition': `attachment; filename="usage-${x.month}.${x.format}"`,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  let closed = false;
+  res.once('close', () => {
+    closed = true;
+  });
+  const write = async (text: string) => {
+    if (!res.write(text) && !closed) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+  };
+  if (csv) await write(exports.csvHeader());
+  for await (const lines of x.chunks()) {
+    if (closed) return;
+    let buf = '';
+    for (const line of lines) {
+      buf += csv ? exports.csvLine(line) : exports.jsonLine(line);
+      if (buf.length >= 65_536) {
+        await write(buf);
+        buf = '';
+      }
+    }
+    if (buf) await write(buf);
+  }
+  res.end();
+}

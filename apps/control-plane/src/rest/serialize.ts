@@ -1,4 +1,5 @@
 import type {
+  Plan,
   ProviderCredential,
   SubAccount,
   SubAccountKey,
@@ -10,6 +11,7 @@ import type {
 } from '@tollgate/db';
 import type { ModelPrice } from '@tollgate/pricing';
 import { centsOf } from '../lib/money.ts';
+import { inheritedFields } from '../services/sub-accounts.ts';
 
 /** Snake_case shapes of SPEC §4. Money as cents (≤ 4 decimals), times as ISO strings. */
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -26,7 +28,7 @@ export function workspaceJson(ws: Workspace) {
   };
 }
 
-export function subAccountJson(sa: SubAccount) {
+export function subAccountJson(sa: SubAccount & { plan?: { slug: string } | null }) {
   return {
     id: sa.id,
     name: sa.name,
@@ -41,6 +43,12 @@ export function subAccountJson(sa: SubAccount) {
     max_concurrent: sa.maxConcurrent,
     allowed_models: sa.allowedModels,
     default_tag: sa.defaultTag,
+    prepaid: sa.prepaid,
+    low_balance_threshold_cents: centsOf(sa.lowBalanceThresholdMicros),
+    fallback_model: sa.fallbackModel,
+    plan: sa.plan?.slug ?? null,
+    plan_id: sa.planId,
+    inherited_from_plan: inheritedFields(sa),
     created_at: iso(sa.createdAt),
     updated_at: iso(sa.updatedAt),
   };
@@ -90,6 +98,7 @@ export function providerKeyJson(k: ProviderCredential) {
     base_url: k.baseUrl,
     kind: k.kind,
     api_version: k.apiVersion,
+    sub_account_id: k.subAccountId === '' ? null : k.subAccountId,
     key_hint: `…${k.keyHint}`,
     created_at: iso(k.createdAt),
     updated_at: iso(k.updatedAt),
@@ -135,7 +144,7 @@ const totals = (t: Totals) => ({
 export function usageJson(u: {
   range: { from: Date; to: Date };
   summary: Totals & { errors: number; blocked: number };
-  byModel: (Totals & { model: string })[];
+  byModel: (Totals & { model: string; downgraded: number })[];
   byDay: (Totals & { day: string })[];
   byTag: (Totals & { tag: string })[];
 }) {
@@ -143,7 +152,11 @@ export function usageJson(u: {
     from: iso(u.range.from),
     to: iso(u.range.to),
     summary: { ...totals(u.summary), errors: u.summary.errors, blocked: u.summary.blocked },
-    by_model: u.byModel.map((m) => ({ model_id: m.model, ...totals(m) })),
+    by_model: u.byModel.map((m) => ({
+      model_id: m.model,
+      ...totals(m),
+      downgraded_requests: m.downgraded,
+    })),
     by_day: u.byDay.map((d) => ({
       date: d.day,
       requests: d.requests,
@@ -155,4 +168,79 @@ export function usageJson(u: {
 
 export function tagUsageJson(rows: (Totals & { tag: string })[]) {
   return rows.map((t) => ({ tag: t.tag, ...totals(t) }));
+}
+
+/** A ledger entry (credit or daily draw); amounts signed, exact micro-USD and cents. */
+export function ledgerEntryJson(e: {
+  id: string;
+  kind: string;
+  at: Date;
+  amountMicros: bigint;
+  reference: string | null;
+  actor: string | null;
+  requests: number | null;
+}) {
+  return {
+    id: e.id,
+    kind: e.kind,
+    at: iso(e.at),
+    amount_micro_usd: Number(e.amountMicros),
+    amount_cents: centsOf(e.amountMicros),
+    reference: e.reference,
+    actor: e.actor,
+    requests: e.requests,
+  };
+}
+
+export function creditJson(c: {
+  id: string;
+  subAccountId: string;
+  amountMicros: bigint;
+  reference: string;
+  actor: string;
+  createdAt: Date;
+}) {
+  return {
+    id: c.id,
+    sub_account_id: c.subAccountId,
+    amount_micro_usd: Number(c.amountMicros),
+    amount_cents: centsOf(c.amountMicros),
+    reference: c.reference,
+    actor: c.actor,
+    created_at: iso(c.createdAt),
+  };
+}
+
+/** Credits, draws and balance: exact integer micro-USD (far inside safe integers), and cents. */
+export function balanceJson(b: {
+  creditsMicros: bigint;
+  drawsMicros: bigint;
+  balanceMicros: bigint;
+}) {
+  return {
+    credits_micro_usd: Number(b.creditsMicros),
+    draws_micro_usd: Number(b.drawsMicros),
+    balance_micro_usd: Number(b.balanceMicros),
+    balance_cents: centsOf(b.balanceMicros),
+  };
+}
+
+export function planJson(p: Plan, subAccounts?: number) {
+  return {
+    id: p.id,
+    name: p.slug,
+    spend_cap_cents: centsOf(p.spendCapMicros),
+    budget_period: p.budgetPeriod,
+    rate_limit_rpm: p.rateLimitRpm,
+    rate_limit_rpd: p.rateLimitRpd,
+    rate_limit_tpm: p.rateLimitTpm,
+    max_concurrent: p.maxConcurrent,
+    allowed_models: p.allowedModels,
+    default_tag: p.defaultTag,
+    markup_percent: p.markupBp === null ? null : p.markupBp / 100,
+    fallback_model: p.fallbackModel,
+    ...(subAccounts !== undefined ? { sub_accounts: subAccounts } : {}),
+    created_at: iso(p.createdAt),
+    updated_at: iso(p.updatedAt),
+  };
 }

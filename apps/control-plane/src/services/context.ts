@@ -4,7 +4,7 @@ import { newId } from '../lib/ids.ts';
 /** What a policy-affecting change touched, so the publisher can send an incremental update. */
 export interface PolicyChange {
   workspaceId: string;
-  kind: 'workspace' | 'sub_account' | 'key' | 'tag_budget' | 'price' | 'provider_key';
+  kind: 'workspace' | 'sub_account' | 'key' | 'tag_budget' | 'price' | 'provider_key' | 'plan';
   id: string;
   revision: bigint;
 }

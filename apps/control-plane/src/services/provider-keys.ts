@@ -58,9 +58,22 @@ const createSchema = z
     }
   });
 
-/** BYOK: stored sealed with TOLLGATE_SECRET_KEY; the plaintext is never returned again. */
-export async function setProviderKey(deps: ServiceDeps, caller: Caller, raw: unknown) {
+/** BYOK: stored sealed with TOLLGATE_SECRET_KEY; the plaintext is never returned again. With
+ * `subAccountId`, the key belongs to that one sub-account and takes precedence over the
+ * workspace's key for its traffic. */
+export async function setProviderKey(
+  deps: ServiceDeps,
+  caller: Caller,
+  raw: unknown,
+  subAccountId = '',
+) {
   const input = parseInput(createSchema, raw);
+  if (subAccountId !== '') {
+    const sa = await deps.prisma.subAccount.findFirst({
+      where: { id: subAccountId, workspaceId: caller.workspaceId, status: { not: 'deleted' } },
+    });
+    if (!sa) throw new NotFoundError('sub-account', subAccountId);
+  }
   const data = {
     baseUrl: input.baseUrl ?? null,
     kind: input.kind ?? 'openai',
@@ -75,18 +88,25 @@ export async function setProviderKey(deps: ServiceDeps, caller: Caller, raw: unk
       action: 'provider_key.set',
       targetType: 'provider_key',
       targetId: k.id,
-      data: { provider: input.provider },
+      data: subAccountId
+        ? { provider: input.provider, sub_account_id: subAccountId }
+        : { provider: input.provider },
     }),
     'provider_key',
     (tx: Tx) =>
       tx.providerCredential.upsert({
         where: {
-          workspaceId_provider: { workspaceId: caller.workspaceId, provider: input.provider },
+          workspaceId_provider_subAccountId: {
+            workspaceId: caller.workspaceId,
+            provider: input.provider,
+            subAccountId,
+          },
         },
         create: {
           id: newId('pk'),
           workspaceId: caller.workspaceId,
           provider: input.provider,
+          subAccountId,
           ...data,
         },
         update: data,
@@ -94,9 +114,10 @@ export async function setProviderKey(deps: ServiceDeps, caller: Caller, raw: unk
   );
 }
 
-export function listProviderKeys(deps: ServiceDeps, caller: Caller) {
+/** The workspace's keys, or with `subAccountId` that sub-account's own keys. */
+export function listProviderKeys(deps: ServiceDeps, caller: Caller, subAccountId = '') {
   return deps.prisma.providerCredential.findMany({
-    where: { workspaceId: caller.workspaceId },
+    where: { workspaceId: caller.workspaceId, subAccountId },
     orderBy: { provider: 'asc' },
   });
 }

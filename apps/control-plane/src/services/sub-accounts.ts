@@ -1,5 +1,5 @@
 import type { SubAccount } from '@tollgate/db';
-import { periodKey, periodWindow } from '@tollgate/policy';
+import { type InheritableField, periodKey, periodWindow } from '@tollgate/policy';
 import { z } from 'zod';
 import { NotFoundError, ValidationError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
@@ -14,7 +14,62 @@ import {
 } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import { DEFAULT_PAGE, decodeCursor, encodeCursor, MAX_PAGE } from './pagination.ts';
-import { knownModels } from './prices.ts';
+import {
+  checkPlanModels,
+  findPlan,
+  INHERITABLE_FIELDS,
+  inheritableData,
+  planValues,
+} from './plans.ts';
+import { prepaidData, prepaidSettings } from './prepaid.ts';
+
+/** API names (snake_case and camelCase) of the settings a plan provides → policy field names. */
+const API_FIELDS: Record<string, InheritableField> = {
+  spend_cap_cents: 'spendCapMicros',
+  budget_period: 'budgetPeriod',
+  rate_limit_rpm: 'rateLimitRpm',
+  rate_limit_rpd: 'rateLimitRpd',
+  rate_limit_tpm: 'rateLimitTpm',
+  max_concurrent: 'maxConcurrent',
+  allowed_models: 'allowedModels',
+  default_tag: 'defaultTag',
+  fallback_model: 'fallbackModel',
+  spendCapCents: 'spendCapMicros',
+  budgetPeriod: 'budgetPeriod',
+  rateLimitRpm: 'rateLimitRpm',
+  rateLimitRpd: 'rateLimitRpd',
+  rateLimitTpm: 'rateLimitTpm',
+  maxConcurrent: 'maxConcurrent',
+  allowedModels: 'allowedModels',
+  defaultTag: 'defaultTag',
+  fallbackModel: 'fallbackModel',
+};
+
+/** Policy field name → snake_case API name, for responses. */
+export const API_NAME: Record<InheritableField, string> = {
+  spendCapMicros: 'spend_cap_cents',
+  budgetPeriod: 'budget_period',
+  rateLimitRpm: 'rate_limit_rpm',
+  rateLimitRpd: 'rate_limit_rpd',
+  rateLimitTpm: 'rate_limit_tpm',
+  maxConcurrent: 'max_concurrent',
+  allowedModels: 'allowed_models',
+  defaultTag: 'default_tag',
+  fallbackModel: 'fallback_model',
+};
+
+/** Settings of a sub-account on a plan that come from the plan (not overridden), as API names. */
+export function inheritedFields(sa: { planId: string | null; overrides: string[] }): string[] {
+  if (sa.planId === null) return [];
+  return INHERITABLE_FIELDS.filter((f) => !sa.overrides.includes(f)).map((f) => API_NAME[f]);
+}
+
+const withPlan = { plan: { select: { slug: true } } } as const;
+
+const inheritField = z
+  .string()
+  .refine((f) => f in API_FIELDS, 'not a setting a plan provides')
+  .transform((f) => API_FIELDS[f]!);
 
 const settings = {
   spendCapCents: centsField.nullable(),
@@ -27,6 +82,10 @@ const settings = {
   externalId: z.string().min(1).max(200).nullable(),
   metadata: metadataField,
   budgetPeriod: budgetPeriodField,
+  ...prepaidSettings,
+  fallbackModel: modelField.nullable(),
+  /** Plan by name or id; null detaches (the effective settings stay as the sub-account's own). */
+  plan: z.string().min(1).max(128).nullable(),
 };
 
 const createSchema = z.strictObject({
@@ -36,6 +95,8 @@ const createSchema = z.strictObject({
 const updateSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
   status: z.enum(['active', 'suspended']).optional(),
+  /** Settings that stop being overridden and follow the plan again. */
+  inherit: z.array(inheritField).max(20).optional(),
   ...partial(settings),
 });
 
@@ -48,44 +109,82 @@ function partial<T extends Record<string, z.ZodType>>(
 type Settings = z.infer<typeof updateSchema>;
 
 /** Prisma data for the settings present in the input (absent = unchanged, null = cleared). */
-function toData(input: Settings) {
+function toData(input: Omit<Settings, 'inherit' | 'plan'>) {
   return {
     name: input.name,
     status: input.status,
-    spendCapMicros:
-      input.spendCapCents === undefined
-        ? undefined
-        : input.spendCapCents === null
-          ? null
-          : BigInt(input.spendCapCents),
-    rateLimitRpm: input.rateLimitRpm,
-    rateLimitRpd: input.rateLimitRpd,
-    rateLimitTpm: input.rateLimitTpm,
-    maxConcurrent: input.maxConcurrent,
-    allowedModels:
-      input.allowedModels === undefined ? undefined : [...new Set(input.allowedModels ?? [])],
-    defaultTag: input.defaultTag,
+    ...inheritableData(input),
     externalId: input.externalId,
     metadata: input.metadata as never,
-    budgetPeriod: input.budgetPeriod,
   };
 }
 
-/** Allow-lists may name only models Tollgate can price (catalogue or workspace price): else they could not be capped. */
-async function checkModels(deps: ServiceDeps, caller: Caller, models: string[] | null | undefined) {
-  if (!models?.length) return;
-  const known = await knownModels(deps, caller);
-  const unknown = models.find((m) => !known.has(m));
-  if (unknown)
-    throw new ValidationError(
-      `allowedModels: unknown model '${unknown}' (no price)`,
-      'allowedModels',
-    );
+type PlanRow = Awaited<ReturnType<typeof findPlan>>;
+
+/** A prepaid sub-account's cap is its credits and its period `total`: on a plan, both stay its own. */
+const PREPAID_OWN: readonly InheritableField[] = ['spendCapMicros', 'budgetPeriod'];
+
+function prepaidOwn(given: readonly string[], prepaid: { prepaid?: boolean }): string[] {
+  return prepaid.prepaid ? [...new Set([...given, ...PREPAID_OWN])] : [...given];
+}
+
+/** The plan a request names: an unknown name is bad input (400), not a missing resource. */
+async function namedPlan(deps: ServiceDeps, caller: Caller, ref: string): Promise<PlanRow> {
+  try {
+    return await findPlan(deps, caller, ref);
+  } catch (err) {
+    if (err instanceof NotFoundError)
+      throw new ValidationError(`plan: unknown plan '${ref}'`, 'plan');
+    throw err;
+  }
+}
+
+/**
+ * The plan row locked for this transaction: plan updates and deletions lock it too, so the values
+ * copied from it are the ones in force when this change commits, and it cannot vanish meanwhile.
+ */
+async function lockPlan(tx: Tx, plan: PlanRow): Promise<PlanRow> {
+  await tx.$queryRaw`SELECT id FROM "Plan" WHERE id = ${plan.id} FOR UPDATE`;
+  const fresh = await tx.plan.findUnique({ where: { id: plan.id } });
+  if (!fresh) throw new ValidationError(`plan: unknown plan '${plan.slug}'`, 'plan');
+  return fresh;
+}
+
+/**
+ * Plan columns of a create or update: the plan's values for every setting not overridden, the
+ * overrides, and the plan id. `given` are the settings set in this request; `kept` the overrides
+ * the sub-account already had (none when it was not on a plan: attaching starts afresh).
+ */
+function planColumns(
+  plan: PlanRow | null,
+  given: readonly string[],
+  kept: readonly string[],
+  inherit: readonly InheritableField[],
+) {
+  if (plan === null) return { planId: null, overrides: [] as string[] };
+  const overrides = new Set<string>([...kept, ...given]);
+  for (const f of inherit) overrides.delete(f);
+  const inherited = INHERITABLE_FIELDS.filter((f) => !overrides.has(f));
+  return {
+    ...planValues(plan, inherited),
+    planId: plan.id,
+    overrides: INHERITABLE_FIELDS.filter((f) => overrides.has(f)),
+  };
 }
 
 export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: unknown) {
-  const input = parseInput(createSchema, raw);
-  await checkModels(deps, caller, input.allowedModels);
+  const { plan: planRef, ...input } = parseInput(createSchema, raw);
+  const plan = planRef == null ? null : await namedPlan(deps, caller, planRef);
+  const own = inheritableData(input);
+  const columns = planColumns(plan, Object.keys(own), [], []);
+  const effective = { ...columns, ...own } as Record<string, unknown>;
+  await checkPlanModels(
+    deps,
+    caller,
+    (effective.allowedModels as string[] | undefined) ?? [],
+    (effective.fallbackModel as string | null | undefined) ?? null,
+    { allowed: 'allowedModels', fallback: 'fallbackModel' },
+  );
   const key = mintKey('sub_account');
   const subAccount = await mutate(
     deps,
@@ -94,8 +193,18 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
     'sub_account',
     async (tx: Tx) => {
       const id = newId('sa');
+      const locked = plan === null ? null : await lockPlan(tx, plan);
+      const prepaidCols = await prepaidData(tx, input, null);
       const created = await tx.subAccount.create({
-        data: { ...toData(input), id, name: input.name, workspaceId: caller.workspaceId },
+        data: {
+          ...planColumns(locked, prepaidOwn(Object.keys(own), prepaidCols), [], []),
+          ...toData(input),
+          ...prepaidCols,
+          id,
+          name: input.name,
+          workspaceId: caller.workspaceId,
+        } as never,
+        include: withPlan,
       });
       await tx.subAccountKey.create({
         data: {
@@ -117,9 +226,10 @@ export async function findSubAccount(
   deps: ServiceDeps,
   caller: Caller,
   id: string,
-): Promise<SubAccount> {
+): Promise<SubAccount & { plan: { slug: string } | null }> {
   const sa = await deps.prisma.subAccount.findFirst({
     where: { id, workspaceId: caller.workspaceId },
+    include: withPlan,
   });
   if (!sa) throw new NotFoundError('sub-account', id);
   return sa;
@@ -156,6 +266,7 @@ export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: un
     },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     take: limit + 1,
+    include: withPlan,
   });
   const page = rows.slice(0, limit);
   const last = page.at(-1);
@@ -169,10 +280,53 @@ export async function updateSubAccount(
   id: string,
   raw: unknown,
 ) {
-  const input = parseInput(updateSchema, raw);
+  const { plan: planRef, inherit = [], ...input } = parseInput(updateSchema, raw);
   const current = await findSubAccount(deps, caller, id);
   if (current.status === 'deleted') throw new NotFoundError('sub-account', id);
-  await checkModels(deps, caller, input.allowedModels);
+  const plan =
+    planRef === undefined
+      ? current.planId === null
+        ? null
+        : await findPlan(deps, caller, current.planId)
+      : planRef === null
+        ? null
+        : await namedPlan(deps, caller, planRef);
+  const own = inheritableData(input);
+  const both = inherit.find((f) => f in own);
+  if (both !== undefined)
+    throw new ValidationError(`inherit: '${both}' is also set in this request`, 'inherit');
+  if (inherit.length > 0 && plan === null)
+    throw new ValidationError('inherit: the sub-account is not on a plan', 'inherit');
+  const ownByPrepaid = inherit.find((f) => PREPAID_OWN.includes(f));
+  if (ownByPrepaid !== undefined && (input.prepaid ?? current.prepaid))
+    throw new ValidationError(
+      `inherit: a prepaid sub-account's ${API_NAME[ownByPrepaid]} is its own (its credits)`,
+      'inherit',
+    );
+  const columns = planColumns(
+    plan,
+    Object.keys(own),
+    current.planId === null ? [] : current.overrides,
+    inherit,
+  );
+  const effective = { ...current, ...columns, ...own } as Record<string, unknown>;
+  if (
+    planRef !== undefined ||
+    input.allowedModels !== undefined ||
+    input.fallbackModel !== undefined ||
+    inherit.length > 0
+  ) {
+    await checkPlanModels(
+      deps,
+      caller,
+      effective.allowedModels as string[],
+      (effective.fallbackModel as string | null) ?? null,
+      {
+        allowed: input.allowedModels !== undefined ? 'allowedModels' : 'fallbackModel',
+        fallback: 'fallbackModel',
+      },
+    );
+  }
   return mutate(
     deps,
     caller,
@@ -180,10 +334,33 @@ export async function updateSubAccount(
       action: 'sub_account.update',
       targetType: 'sub_account',
       targetId: id,
-      data: Object.keys(input),
+      data: [
+        ...Object.keys(input),
+        ...(planRef !== undefined ? ['plan'] : []),
+        ...(inherit.length > 0 ? ['inherit'] : []),
+      ],
     }),
     'sub_account',
-    (tx: Tx) => tx.subAccount.update({ where: { id }, data: toData(input) }),
+    async (tx: Tx) => {
+      const locked = plan === null ? null : await lockPlan(tx, plan);
+      const kept = current.planId === null ? [] : current.overrides;
+      const prepaidCols = await prepaidData(tx, input, current);
+      const isPrepaid = prepaidCols.prepaid ?? current.prepaid;
+      return tx.subAccount.update({
+        where: { id },
+        data: {
+          ...planColumns(
+            locked,
+            prepaidOwn(Object.keys(own), { prepaid: isPrepaid }),
+            kept,
+            inherit,
+          ),
+          ...toData(input),
+          ...prepaidCols,
+        } as never,
+        include: withPlan,
+      });
+    },
   );
 }
 
@@ -202,7 +379,12 @@ export async function deleteSubAccount(deps: ServiceDeps, caller: Caller, id: st
         where: { subAccountId: id, revokedAt: null },
         data: { revokedAt: now },
       });
-      return tx.subAccount.update({ where: { id }, data: { status: 'deleted', deletedAt: now } });
+      // Detached from its plan (the effective settings stay as its own), so the plan can go.
+      return tx.subAccount.update({
+        where: { id },
+        data: { status: 'deleted', deletedAt: now, planId: null, overrides: [] },
+        include: withPlan,
+      });
     },
   );
 }

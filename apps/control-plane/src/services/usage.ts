@@ -87,8 +87,9 @@ export async function usageReport(
       coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
       count(*) FILTER (WHERE status = 'error')::int AS errors, count(*) FILTER (WHERE status = 'blocked')::int AS blocked
     FROM "UsageRecord" WHERE ${where}`;
-  const byModel = await db.$queryRaw<(Totals & { model: string })[]>`
-    SELECT model, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
+  const byModel = await db.$queryRaw<(Totals & { model: string; downgraded: number })[]>`
+    SELECT model, count(*)::int AS requests,
+      count(*) FILTER (WHERE "requestedModel" IS NOT NULL AND "requestedModel" <> model)::int AS downgraded, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
       coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
     FROM "UsageRecord" WHERE ${where} GROUP BY model ORDER BY model`;
   const byDay = await db.$queryRaw<(Totals & { day: string })[]>`

@@ -14,6 +14,7 @@ export const WEBHOOK_EVENTS = [
   'sub_account.budget.exhausted',
   'sub_account.rate_limited',
   'sub_account.request.failed',
+  'sub_account.balance.low',
   'tag.budget.warning',
   'tag.budget.exhausted',
   'workspace.budget.warning',

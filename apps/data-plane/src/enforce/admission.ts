@@ -18,6 +18,7 @@ export function spendCounters(
         periodKey: periodKey(sa.budgetPeriod, nowMs),
       },
       period: sa.budgetPeriod,
+      ...(sa.prepaid ? { prepaid: true } : {}),
     },
   ];
   for (const tag of tags) {
@@ -53,11 +54,14 @@ export interface AdmitInput {
   minMicros: number;
   estimatedTokens: number;
   reservationTtlMs: number;
+  /** Serve limited requests unreserved too while the limiter is unreachable (TOLLGATE_REDIS_DOWN). */
+  failOpen?: boolean;
 }
 
 /**
  * One atomic check-and-reserve. When the limiter is unreachable (SPEC §10): fail closed unless
- * nothing about this request is limited, in which case it is served unreserved (`unlimited`).
+ * nothing about this request is limited, in which case it is served unreserved (`unlimited`) —
+ * or, with `failOpen`, serve every request unreserved.
  */
 export async function admit(input: AdmitInput): Promise<AdmitResult | 'unavailable' | 'unlimited'> {
   const sa = input.chain.subAccount;
@@ -81,6 +85,7 @@ export async function admit(input: AdmitInput): Promise<AdmitResult | 'unavailab
       reservationTtlMs: input.reservationTtlMs,
     });
   } catch {
+    if (input.failOpen === true) return 'unlimited';
     const limited =
       input.counters.some((c) => c.counter.capMicros !== null) ||
       rate.rpm !== null ||

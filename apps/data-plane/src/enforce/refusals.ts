@@ -43,6 +43,8 @@ const RATE_MESSAGES = {
 export interface CounterInfo {
   counter: Counter;
   period: BudgetPeriod;
+  /** A prepaid sub-account's counter: its cap is the credits bought, a refusal `balance_exhausted`. */
+  prepaid?: boolean;
 }
 
 /** SPEC §6's 402 and 429 bodies for a limiter refusal. */
@@ -69,6 +71,22 @@ export function admitRefusal(
       ? 'workspace'
       : result.scope;
   const isTag = scope.startsWith('tag:');
+  if (info?.prepaid && scope === 'sub_account') {
+    return {
+      status: 402,
+      type: 'budget_exceeded',
+      code: 'balance_exhausted',
+      message: 'The prepaid balance of this sub-account is exhausted; top it up to continue.',
+      extra: {
+        scope,
+        cap_cents: microsToCents(result.capMicros),
+        spent_cents: microsToCents(result.spentMicros),
+        reserved_cents: microsToCents(result.reservedMicros),
+        balance_cents: microsToCents(Math.max(0, result.capMicros - result.spentMicros)),
+        resets_at: null,
+      },
+    };
+  }
   return {
     status: 402,
     type: 'budget_exceeded',

@@ -34,7 +34,19 @@ export function sendJson(
   res.end(text);
 }
 
+/** The error code each refused response carried (metrics and logs read it when the answer ends):
+ * a symbol property of the response rather than a WeakMap entry, which would keep the response
+ * alive across young-generation GCs until a full GC. */
+const CODE = Symbol('tollgate.errorCode');
+type CodeCarrier = ServerResponse & { [CODE]?: string | null };
+
+/** The `error.code` this response was refused with; undefined when it was not refused by us. */
+export function errorCodeOf(res: ServerResponse): string | null | undefined {
+  return (res as CodeCarrier)[CODE];
+}
+
 export function sendError(res: ServerResponse, spec: ErrorSpec): void {
+  (res as CodeCarrier)[CODE] = spec.code;
   const error = {
     message: spec.message,
     type: spec.type,

@@ -21,6 +21,9 @@ export interface ParsedRequest {
   bodyTags: unknown[];
 }
 
+/** One fatal decoder for every request: `decode()` without `stream` starts afresh each call. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function positiveInt(value: unknown, max: number): boolean {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 1 && value <= max;
 }
@@ -33,9 +36,10 @@ function positiveInt(value: unknown, max: number): boolean {
 export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest | ErrorSpec {
   let body: unknown;
   try {
-    body = JSON.parse(raw.toString('utf8'));
+    // Fatal decoding: invalid UTF-8 is refused, never silently replaced and forwarded.
+    body = JSON.parse(UTF8.decode(raw));
   } catch {
-    return badRequest('We could not parse the JSON body of your request.');
+    return badRequest('We could not parse the JSON body of your request (JSON in UTF-8).');
   }
   if (!isRecord(body)) return badRequest('The request body must be a JSON object.');
   const model = body.model;

@@ -19,6 +19,10 @@ import type { Logger } from '../log.ts';
 export interface PolicyHolder {
   current(): CompiledPolicy | null;
   revision(): number;
+  /** When the policy in force was installed (ms since the epoch); null before the first. */
+  installedAt(): number | null;
+  /** When the store last confirmed (or replaced) the policy in force; null before the first read. */
+  syncedAt(): number | null;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Re-reads "latest" now (coalesced with a read in flight). */
@@ -39,17 +43,21 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   let timer: NodeJS.Timeout | null = null;
   let reading: Promise<void> | null = null;
   let again = false;
+  let installedAt: number | null = null;
+  let syncedAt: number | null = null;
 
   const revision = () => policy?.revision ?? -1;
 
   function swap(next: CompiledPolicy, how: string) {
     if (policy !== null && next.revision <= policy.revision) return;
     policy = next;
+    installedAt = Date.now();
     log.debug('policy applied', { revision: next.revision, how });
   }
 
   async function readLatest(): Promise<void> {
     const text = await bus.getLatest();
+    syncedAt = Date.now();
     if (text === null) return;
     const decoded = decodeSnapshot(text);
     if (!decoded.ok) {
@@ -104,6 +112,8 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   return {
     current: () => policy,
     revision,
+    installedAt: () => installedAt,
+    syncedAt: () => syncedAt,
     refresh,
     async start() {
       // Subscribe before reading, so nothing published in between is missed.

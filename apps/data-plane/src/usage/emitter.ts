@@ -22,6 +22,12 @@ export interface UsageEmitterOptions {
   flushMs?: number;
   /** Events kept while the stream is unreachable; the oldest are dropped (and logged) beyond it. */
   maxBuffered?: number;
+  /** Counts events queued, appended and dropped. */
+  metrics?: {
+    usageQueued: { inc(by?: number): void };
+    usageFlushed: { inc(by?: number): void };
+    usageDropped: { inc(by?: number): void };
+  };
 }
 
 export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
@@ -48,6 +54,7 @@ export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
         return;
       }
       buffer = buffer.slice(batch.length);
+      opts.metrics?.usageFlushed.inc(batch.length);
     }
   }
 
@@ -79,11 +86,14 @@ export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
           requestId: event.requestId,
           issues: checked.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`),
         });
+        opts.metrics?.usageDropped.inc();
         return;
       }
       buffer.push(checked.data);
+      opts.metrics?.usageQueued.inc();
       if (buffer.length > maxBuffered) {
         const dropped = buffer.splice(0, buffer.length - maxBuffered);
+        opts.metrics?.usageDropped.inc(dropped.length);
         opts.log.error('usage buffer full; oldest events dropped', { dropped: dropped.length });
       }
       if (buffer.length >= maxBatch) void flush();

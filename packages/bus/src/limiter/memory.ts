@@ -185,6 +185,16 @@ class MemoryLimiter implements Limiter {
     return raised;
   };
 
+  raiseRequestsToday = async (ws: string, sa: string, requests: number, nowMs: number) => {
+    checkUint('requests', requests);
+    const key = this.#keys.rpdWindow(ws, sa, windows(nowMs).dayIndex);
+    const c = this.#counts.getOrCreate(key, () => ({ n: 0 }));
+    this.#counts.extend(key, DAY_KEY_MS);
+    if (c.n >= requests) return false;
+    c.n = requests;
+    return true;
+  };
+
   epochs = async (workspaceIds: string[]) => workspaceIds.map((ws) => this.#epochs.get(ws) ?? null);
 
   restore = async (ws: string, balances: CounterBalanceFromBooks[], epoch: string) => {

@@ -3,6 +3,7 @@ import {
   createKeys,
   peekScript,
   type RedisClient,
+  raiseCountScript,
   raiseScript,
   restoreScript,
   seedScript,
@@ -28,6 +29,9 @@ import type {
   Limiter,
   SettleRequest,
 } from '../types.ts';
+
+/** Lifetime of a day window key, as the admit script sets it. */
+const DAY_WINDOW_KEY_MS = 2 * 86_400_000;
 
 export interface RedisLimiterOptions {
   client: RedisClient;
@@ -177,6 +181,12 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     return raiseScript(client, k, spentMicros, counterKeyTtlMs(counter.periodKey));
   }
 
+  async function raiseRequestsToday(ws: string, sa: string, requests: number, nowMs: number) {
+    checkUint('requests', requests);
+    const key = keys.rpdWindow(ws, sa, windows(nowMs).dayIndex);
+    return raiseCountScript(client, key, requests, DAY_WINDOW_KEY_MS);
+  }
+
   async function epochs(workspaceIds: string[]) {
     if (workspaceIds.length === 0) return [];
     const p = client.pipeline();
@@ -217,5 +227,5 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     if (opts.ownsClient) await client.quit();
   }
 
-  return { admit, settle, spent, seed, raise, epochs, restore, close };
+  return { admit, settle, spent, seed, raise, raiseRequestsToday, epochs, restore, close };
 }

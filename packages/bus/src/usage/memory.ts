@@ -29,6 +29,7 @@ export function createMemoryUsageStream(opts: { maxLen?: number } = {}): UsageSt
   const groups = new Map<string, Group>();
   const waiters = new Set<(stop?: boolean) => void>();
   const consumers = new Set<ReturnType<typeof runConsumer>>();
+  const appendedAt = new WeakMap<UsageEntry, number>();
 
   function trim() {
     const excess = log.length - maxLen;
@@ -109,7 +110,12 @@ export function createMemoryUsageStream(opts: { maxLen?: number } = {}): UsageSt
 
   return {
     async append(batch) {
-      for (const data of batch) log.push({ id: `${++seq}-0`, data });
+      const t = Date.now();
+      for (const data of batch) {
+        const entry = { id: `${++seq}-0`, data };
+        appendedAt.set(entry, t);
+        log.push(entry);
+      }
       trim();
       // Copy first: each waiter removes itself while being called.
       for (const w of [...waiters]) w(false);
@@ -118,6 +124,23 @@ export function createMemoryUsageStream(opts: { maxLen?: number } = {}): UsageSt
       const consumer = runConsumer(source(o), o);
       consumers.add(consumer);
       return consumer;
+    },
+    async lag(groupName) {
+      const g = groups.get(groupName);
+      const start = g === undefined ? 0 : firstAfter(g.lastSeq);
+      let oldest: number | null = null;
+      for (const p of g?.pending.values() ?? []) {
+        const t = appendedAt.get(p.entry);
+        if (t !== undefined && (oldest === null || t < oldest)) oldest = t;
+      }
+      const next = log[start];
+      const t = next === undefined ? undefined : appendedAt.get(next);
+      if (t !== undefined && (oldest === null || t < oldest)) oldest = t;
+      return {
+        pending: g?.pending.size ?? 0,
+        undelivered: log.length - start,
+        oldestUnackedMs: oldest === null ? null : Math.max(0, Date.now() - oldest),
+      };
     },
     async close() {
       await Promise.all([...consumers].map((c) => c.stop()));

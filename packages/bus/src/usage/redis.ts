@@ -142,6 +142,44 @@ export function createRedisUsageStream(opts: RedisUsageStreamOptions): UsageStre
       consumers.add(consumer);
       return consumer;
     },
+    async lag(group) {
+      const msOf = (id: string) => Number(id.slice(0, id.indexOf('-')));
+      let info: Record<string, unknown> | undefined;
+      try {
+        const groups = (await client.xinfo('GROUPS', stream)) as unknown[][];
+        for (const flat of groups) {
+          const o: Record<string, unknown> = {};
+          for (let i = 0; i + 1 < flat.length; i += 2) o[String(flat[i])] = flat[i + 1];
+          if (o.name === group) info = o;
+        }
+      } catch (err) {
+        if (!/no such key/i.test(String(err))) throw err;
+        return { pending: 0, undelivered: 0, oldestUnackedMs: null };
+      }
+      const now = Date.now();
+      if (info === undefined) {
+        const first = (await client.xrange(stream, '-', '+', 'COUNT', 1))[0];
+        return {
+          pending: 0,
+          undelivered: await client.xlen(stream),
+          oldestUnackedMs: first === undefined ? null : Math.max(0, now - msOf(first[0])),
+        };
+      }
+      const pending = Number(info.pending ?? 0);
+      let oldest: number | null = null;
+      if (pending > 0) {
+        const summary = (await client.xpending(stream, group)) as [number, string | null];
+        if (summary[1]) oldest = msOf(summary[1]);
+      }
+      const last = String(info['last-delivered-id'] ?? '0-0');
+      const next = (await client.xrange(stream, `(${last}`, '+', 'COUNT', 1))[0];
+      if (next !== undefined && (oldest === null || msOf(next[0]) < oldest)) oldest = msOf(next[0]);
+      return {
+        pending,
+        undelivered: typeof info.lag === 'number' ? info.lag : next === undefined ? 0 : 1,
+        oldestUnackedMs: oldest === null ? null : Math.max(0, now - oldest),
+      };
+    },
     async close() {
       await Promise.all([...consumers].map((c) => c.stop()));
       consumers.clear();

@@ -57,6 +57,20 @@ return raised
 `;
 
 /**
+ * Rebuild of a request-count window (RPD) after Redis lost it: raises the count to at least the
+ * books' figure, never lowers it (requests admitted since the loss are already in it).
+ * KEYS: 1 window key. ARGV: 1 count, 2 key TTL ms. Reply: 1 raised, 0 left alone.
+ */
+export const RAISE_COUNT_LUA = `
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/**
  * Rebuild of one workspace's counters from the books after Redis lost them (SPEC §10), applied at
  * most once per counter per loss, whatever the number of control planes doing it at once:
  * - marker present: the workspace was rebuilt already (or never lost anything): nothing changes;

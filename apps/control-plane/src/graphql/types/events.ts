@@ -15,7 +15,7 @@ const BudgetScope = builder.enumType('BudgetScope', {
 
 const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
-const BudgetEvent = builder.objectRef<StoredEvent>('BudgetEvent').implement({
+export const BudgetEvent = builder.objectRef<StoredEvent>('BudgetEvent').implement({
   description: 'A stored budget event (SPEC §8), delivered live after it committed.',
   fields: (t) => ({
     id: t.exposeID('id', { description: '`evt_…`' }),
@@ -45,7 +45,7 @@ const BudgetEvent = builder.objectRef<StoredEvent>('BudgetEvent').implement({
   }),
 });
 
-const SpendUpdateRef = builder.objectRef<SpendUpdate>('SpendUpdate').implement({
+export const SpendUpdateRef = builder.objectRef<SpendUpdate>('SpendUpdate').implement({
   description: "A sub-account's settled spend of its current period, after an ingest.",
   fields: (t) => ({
     subAccountId: t.exposeID('subAccountId'),

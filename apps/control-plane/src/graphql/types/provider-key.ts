@@ -17,6 +17,11 @@ const ProviderKey = builder.prismaObject('ProviderCredential', {
       nullable: true,
       description: 'Azure OpenAI `api-version`; null = the platform default.',
     }),
+    subAccountId: t.string({
+      nullable: true,
+      description: "The sub-account whose own key this is; null = the workspace's key.",
+      resolve: (k) => (k.subAccountId === '' ? null : k.subAccountId),
+    }),
     keyHint: t.string({ resolve: (k) => `…${k.keyHint}` }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -26,8 +31,11 @@ const ProviderKey = builder.prismaObject('ProviderCredential', {
 builder.queryFields((t) => ({
   providerKeys: t.field({
     type: [ProviderKey],
-    resolve: (_root, _args, ctx) =>
-      providerKeys.listProviderKeys(ctx.deps, callerFor(ctx, 'workspace.read')),
+    args: {
+      subAccountId: t.arg.id({ description: "That sub-account's own keys instead." }),
+    },
+    resolve: (_root, { subAccountId }, ctx) =>
+      providerKeys.listProviderKeys(ctx.deps, callerFor(ctx, 'workspace.read'), subAccountId ?? ''),
   }),
 }));
 
@@ -45,9 +53,18 @@ builder.mutationFields((t) => ({
       apiVersion: t.arg.string({
         description: 'Azure OpenAI `api-version` (kind `azure` only), e.g. `2024-10-21`.',
       }),
+      subAccountId: t.arg.id({
+        description:
+          "Attach the key to this sub-account only: it takes precedence over the workspace's key.",
+      }),
     },
-    resolve: (_root, args, ctx) =>
-      providerKeys.setProviderKey(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
+    resolve: (_root, { subAccountId, ...args }, ctx) =>
+      providerKeys.setProviderKey(
+        ctx.deps,
+        callerFor(ctx, 'workspace.write'),
+        serviceInput(args),
+        subAccountId ?? '',
+      ),
   }),
   deleteProviderKey: t.field({
     type: ProviderKey,

@@ -40,6 +40,25 @@ export const SubAccount = builder.prismaObject('SubAccount', {
       description: 'Empty = every priced model.',
     }),
     defaultTag: t.exposeString('defaultTag', { nullable: true }),
+    prepaid: t.exposeBoolean('prepaid', {
+      description: 'Spends a balance of credits; `spendCapCents` is then the sum of its credits.',
+    }),
+    lowBalanceThresholdCents: t.float({
+      nullable: true,
+      description: '`balance.low` fires below this; null = 10 % of the credits.',
+      resolve: (sa) => centsOf(sa.lowBalanceThresholdMicros),
+    }),
+    fallbackModel: t.exposeString('fallbackModel', {
+      nullable: true,
+      description:
+        "Served instead when the requested model's worst case no longer fits the budget.",
+    }),
+    plan: t.relation('plan', { nullable: true }),
+    inheritedFromPlan: t.stringList({
+      description:
+        'Settings whose value comes from the plan (REST names, e.g. `rate_limit_rpm`); the others are set on the sub-account. Empty without a plan.',
+      resolve: (sa) => subAccounts.inheritedFields(sa),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     deletedAt: t.expose('deletedAt', { type: 'DateTime', nullable: true }),
@@ -88,6 +107,9 @@ const CLEARABLE = [
   'allowedModels',
   'defaultTag',
   'externalId',
+  'lowBalanceThresholdCents',
+  'fallbackModel',
+  'plan',
 ] as const;
 
 const CreateSubAccountInput = builder.inputType('CreateSubAccountInput', {
@@ -103,6 +125,12 @@ const CreateSubAccountInput = builder.inputType('CreateSubAccountInput', {
     externalId: t.string(),
     metadata: t.field({ type: 'JSON', description: 'A JSON object, at most 16 KiB.' }),
     budgetPeriod: t.field({ type: BudgetPeriod, description: 'Default `monthly`.' }),
+    prepaid: t.boolean({ description: 'Prepaid balance (needs budget period `total`, implied).' }),
+    lowBalanceThresholdCents: t.int(),
+    fallbackModel: t.string(),
+    plan: t.string({
+      description: 'Plan name or id: the settings not given here are read from the plan.',
+    }),
   }),
 });
 
@@ -121,6 +149,14 @@ const UpdateSubAccountInput = builder.inputType('UpdateSubAccountInput', {
     externalId: t.string(),
     metadata: t.field({ type: 'JSON' }),
     budgetPeriod: t.field({ type: BudgetPeriod }),
+    prepaid: t.boolean(),
+    lowBalanceThresholdCents: t.int(),
+    fallbackModel: t.string(),
+    plan: t.string({ description: 'Plan name or id; null detaches (settings stay as they are).' }),
+    inherit: t.stringList({
+      description:
+        'Settings that stop being overridden and follow the plan again (`rateLimitRpm`).',
+    }),
   }),
 });
 

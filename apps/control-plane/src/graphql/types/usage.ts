@@ -24,6 +24,9 @@ const ModelUsage = builder.objectRef<Totals>('ModelUsage').implement({
   fields: (t) => ({
     modelId: t.exposeString('model'),
     requests: t.exposeInt('requests'),
+    downgradedRequests: t.exposeInt('downgraded', {
+      description: 'Requests this model served in place of the requested one (downgrade routing).',
+    }),
     costCents: t.float({ resolve: (u) => centsOf(u.costMicros)! }),
     inputTokens: t.float({ resolve: (u) => Number(u.inputTokens) }),
     outputTokens: t.float({ resolve: (u) => Number(u.outputTokens) }),

@@ -33,10 +33,21 @@ export type AdminKey = Prisma.AdminKeyModel
  */
 export type SubAccount = Prisma.SubAccountModel
 /**
+ * Model Plan
+ * A tier of settings (`free`, `pro`) that sub-accounts reference: a setting a sub-account does not
+ * override is read from its plan, so changing the plan changes every sub-account on it at once.
+ */
+export type Plan = Prisma.PlanModel
+/**
  * Model SubAccountKey
  * API key of a sub-account (`sk-tg-…`). Several may be live at once (rotation with overlap).
  */
 export type SubAccountKey = Prisma.SubAccountKeyModel
+/**
+ * Model Credit
+ * A top-up of a prepaid sub-account's balance. Idempotent by (sub-account, reference).
+ */
+export type Credit = Prisma.CreditModel
 /**
  * Model TagBudget
  * A cap over every request carrying `tag`, across all sub-accounts of the workspace.

@@ -400,7 +400,9 @@ export const ModelName = {
   Workspace: 'Workspace',
   AdminKey: 'AdminKey',
   SubAccount: 'SubAccount',
+  Plan: 'Plan',
   SubAccountKey: 'SubAccountKey',
+  Credit: 'Credit',
   TagBudget: 'TagBudget',
   ProviderCredential: 'ProviderCredential',
   ModelPrice: 'ModelPrice',
@@ -428,7 +430,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "workspace" | "adminKey" | "subAccount" | "subAccountKey" | "tagBudget" | "providerCredential" | "modelPrice" | "usageRecord" | "usageRollupDaily" | "tagRollupDaily" | "webhookEndpoint" | "webhookDelivery" | "webhookAttempt" | "budgetEvent" | "auditLog" | "policyState"
+    modelProps: "workspace" | "adminKey" | "subAccount" | "plan" | "subAccountKey" | "credit" | "tagBudget" | "providerCredential" | "modelPrice" | "usageRecord" | "usageRollupDaily" | "tagRollupDaily" | "webhookEndpoint" | "webhookDelivery" | "webhookAttempt" | "budgetEvent" | "auditLog" | "policyState"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -654,6 +656,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    Plan: {
+      payload: Prisma.$PlanPayload<ExtArgs>
+      fields: Prisma.PlanFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.PlanFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.PlanFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>
+        }
+        findFirst: {
+          args: Prisma.PlanFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.PlanFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>
+        }
+        findMany: {
+          args: Prisma.PlanFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>[]
+        }
+        create: {
+          args: Prisma.PlanCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>
+        }
+        createMany: {
+          args: Prisma.PlanCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.PlanCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>[]
+        }
+        delete: {
+          args: Prisma.PlanDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>
+        }
+        update: {
+          args: Prisma.PlanUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>
+        }
+        deleteMany: {
+          args: Prisma.PlanDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.PlanUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.PlanUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>[]
+        }
+        upsert: {
+          args: Prisma.PlanUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$PlanPayload>
+        }
+        aggregate: {
+          args: Prisma.PlanAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregatePlan>
+        }
+        groupBy: {
+          args: Prisma.PlanGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.PlanGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.PlanCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.PlanCountAggregateOutputType> | number
+        }
+      }
+    }
     SubAccountKey: {
       payload: Prisma.$SubAccountKeyPayload<ExtArgs>
       fields: Prisma.SubAccountKeyFieldRefs
@@ -725,6 +801,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         count: {
           args: Prisma.SubAccountKeyCountArgs<ExtArgs>
           result: runtime.Types.Utils.Optional<Prisma.SubAccountKeyCountAggregateOutputType> | number
+        }
+      }
+    }
+    Credit: {
+      payload: Prisma.$CreditPayload<ExtArgs>
+      fields: Prisma.CreditFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.CreditFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.CreditFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>
+        }
+        findFirst: {
+          args: Prisma.CreditFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.CreditFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>
+        }
+        findMany: {
+          args: Prisma.CreditFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>[]
+        }
+        create: {
+          args: Prisma.CreditCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>
+        }
+        createMany: {
+          args: Prisma.CreditCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.CreditCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>[]
+        }
+        delete: {
+          args: Prisma.CreditDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>
+        }
+        update: {
+          args: Prisma.CreditUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>
+        }
+        deleteMany: {
+          args: Prisma.CreditDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.CreditUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.CreditUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>[]
+        }
+        upsert: {
+          args: Prisma.CreditUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CreditPayload>
+        }
+        aggregate: {
+          args: Prisma.CreditAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateCredit>
+        }
+        groupBy: {
+          args: Prisma.CreditGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CreditGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.CreditCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CreditCountAggregateOutputType> | number
         }
       }
     }
@@ -1697,12 +1847,38 @@ export const SubAccountScalarFieldEnum = {
   maxConcurrent: 'maxConcurrent',
   allowedModels: 'allowedModels',
   defaultTag: 'defaultTag',
+  prepaid: 'prepaid',
+  lowBalanceThresholdMicros: 'lowBalanceThresholdMicros',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
-  deletedAt: 'deletedAt'
+  deletedAt: 'deletedAt',
+  planId: 'planId',
+  overrides: 'overrides',
+  fallbackModel: 'fallbackModel'
 } as const
 
 export type SubAccountScalarFieldEnum = (typeof SubAccountScalarFieldEnum)[keyof typeof SubAccountScalarFieldEnum]
+
+
+export const PlanScalarFieldEnum = {
+  id: 'id',
+  workspaceId: 'workspaceId',
+  slug: 'slug',
+  spendCapMicros: 'spendCapMicros',
+  budgetPeriod: 'budgetPeriod',
+  rateLimitRpm: 'rateLimitRpm',
+  rateLimitRpd: 'rateLimitRpd',
+  rateLimitTpm: 'rateLimitTpm',
+  maxConcurrent: 'maxConcurrent',
+  allowedModels: 'allowedModels',
+  defaultTag: 'defaultTag',
+  markupBp: 'markupBp',
+  fallbackModel: 'fallbackModel',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type PlanScalarFieldEnum = (typeof PlanScalarFieldEnum)[keyof typeof PlanScalarFieldEnum]
 
 
 export const SubAccountKeyScalarFieldEnum = {
@@ -1718,6 +1894,19 @@ export const SubAccountKeyScalarFieldEnum = {
 } as const
 
 export type SubAccountKeyScalarFieldEnum = (typeof SubAccountKeyScalarFieldEnum)[keyof typeof SubAccountKeyScalarFieldEnum]
+
+
+export const CreditScalarFieldEnum = {
+  id: 'id',
+  workspaceId: 'workspaceId',
+  subAccountId: 'subAccountId',
+  amountMicros: 'amountMicros',
+  reference: 'reference',
+  actor: 'actor',
+  createdAt: 'createdAt'
+} as const
+
+export type CreditScalarFieldEnum = (typeof CreditScalarFieldEnum)[keyof typeof CreditScalarFieldEnum]
 
 
 export const TagBudgetScalarFieldEnum = {
@@ -1742,6 +1931,7 @@ export const ProviderCredentialScalarFieldEnum = {
   apiVersion: 'apiVersion',
   sealedKey: 'sealedKey',
   keyHint: 'keyHint',
+  subAccountId: 'subAccountId',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -1771,6 +1961,7 @@ export const UsageRecordScalarFieldEnum = {
   keyId: 'keyId',
   tags: 'tags',
   model: 'model',
+  requestedModel: 'requestedModel',
   servedModel: 'servedModel',
   provider: 'provider',
   byok: 'byok',
@@ -2231,7 +2422,9 @@ export type GlobalOmitConfig = {
   workspace?: Prisma.WorkspaceOmit
   adminKey?: Prisma.AdminKeyOmit
   subAccount?: Prisma.SubAccountOmit
+  plan?: Prisma.PlanOmit
   subAccountKey?: Prisma.SubAccountKeyOmit
+  credit?: Prisma.CreditOmit
   tagBudget?: Prisma.TagBudgetOmit
   providerCredential?: Prisma.ProviderCredentialOmit
   modelPrice?: Prisma.ModelPriceOmit

@@ -54,7 +54,9 @@ export const ModelName = {
   Workspace: 'Workspace',
   AdminKey: 'AdminKey',
   SubAccount: 'SubAccount',
+  Plan: 'Plan',
   SubAccountKey: 'SubAccountKey',
+  Credit: 'Credit',
   TagBudget: 'TagBudget',
   ProviderCredential: 'ProviderCredential',
   ModelPrice: 'ModelPrice',
@@ -127,12 +129,38 @@ export const SubAccountScalarFieldEnum = {
   maxConcurrent: 'maxConcurrent',
   allowedModels: 'allowedModels',
   defaultTag: 'defaultTag',
+  prepaid: 'prepaid',
+  lowBalanceThresholdMicros: 'lowBalanceThresholdMicros',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt',
-  deletedAt: 'deletedAt'
+  deletedAt: 'deletedAt',
+  planId: 'planId',
+  overrides: 'overrides',
+  fallbackModel: 'fallbackModel'
 } as const
 
 export type SubAccountScalarFieldEnum = (typeof SubAccountScalarFieldEnum)[keyof typeof SubAccountScalarFieldEnum]
+
+
+export const PlanScalarFieldEnum = {
+  id: 'id',
+  workspaceId: 'workspaceId',
+  slug: 'slug',
+  spendCapMicros: 'spendCapMicros',
+  budgetPeriod: 'budgetPeriod',
+  rateLimitRpm: 'rateLimitRpm',
+  rateLimitRpd: 'rateLimitRpd',
+  rateLimitTpm: 'rateLimitTpm',
+  maxConcurrent: 'maxConcurrent',
+  allowedModels: 'allowedModels',
+  defaultTag: 'defaultTag',
+  markupBp: 'markupBp',
+  fallbackModel: 'fallbackModel',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type PlanScalarFieldEnum = (typeof PlanScalarFieldEnum)[keyof typeof PlanScalarFieldEnum]
 
 
 export const SubAccountKeyScalarFieldEnum = {
@@ -148,6 +176,19 @@ export const SubAccountKeyScalarFieldEnum = {
 } as const
 
 export type SubAccountKeyScalarFieldEnum = (typeof SubAccountKeyScalarFieldEnum)[keyof typeof SubAccountKeyScalarFieldEnum]
+
+
+export const CreditScalarFieldEnum = {
+  id: 'id',
+  workspaceId: 'workspaceId',
+  subAccountId: 'subAccountId',
+  amountMicros: 'amountMicros',
+  reference: 'reference',
+  actor: 'actor',
+  createdAt: 'createdAt'
+} as const
+
+export type CreditScalarFieldEnum = (typeof CreditScalarFieldEnum)[keyof typeof CreditScalarFieldEnum]
 
 
 export const TagBudgetScalarFieldEnum = {
@@ -172,6 +213,7 @@ export const ProviderCredentialScalarFieldEnum = {
   apiVersion: 'apiVersion',
   sealedKey: 'sealedKey',
   keyHint: 'keyHint',
+  subAccountId: 'subAccountId',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -201,6 +243,7 @@ export const UsageRecordScalarFieldEnum = {
   keyId: 'keyId',
   tags: 'tags',
   model: 'model',
+  requestedModel: 'requestedModel',
   servedModel: 'servedModel',
   provider: 'provider',
   byok: 'byok',

@@ -33,6 +33,7 @@ export type ProviderCredentialMinAggregateOutputType = {
   apiVersion: string | null
   sealedKey: string | null
   keyHint: string | null
+  subAccountId: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -46,6 +47,7 @@ export type ProviderCredentialMaxAggregateOutputType = {
   apiVersion: string | null
   sealedKey: string | null
   keyHint: string | null
+  subAccountId: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -59,6 +61,7 @@ export type ProviderCredentialCountAggregateOutputType = {
   apiVersion: number
   sealedKey: number
   keyHint: number
+  subAccountId: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -74,6 +77,7 @@ export type ProviderCredentialMinAggregateInputType = {
   apiVersion?: true
   sealedKey?: true
   keyHint?: true
+  subAccountId?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -87,6 +91,7 @@ export type ProviderCredentialMaxAggregateInputType = {
   apiVersion?: true
   sealedKey?: true
   keyHint?: true
+  subAccountId?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -100,6 +105,7 @@ export type ProviderCredentialCountAggregateInputType = {
   apiVersion?: true
   sealedKey?: true
   keyHint?: true
+  subAccountId?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -186,6 +192,7 @@ export type ProviderCredentialGroupByOutputType = {
   apiVersion: string | null
   sealedKey: string
   keyHint: string
+  subAccountId: string
   createdAt: Date
   updatedAt: Date
   _count: ProviderCredentialCountAggregateOutputType | null
@@ -220,6 +227,7 @@ export type ProviderCredentialWhereInput = {
   apiVersion?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringFilter<"ProviderCredential"> | string
+  subAccountId?: Prisma.StringFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
@@ -234,6 +242,7 @@ export type ProviderCredentialOrderByWithRelationInput = {
   apiVersion?: Prisma.SortOrderInput | Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
+  subAccountId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   workspace?: Prisma.WorkspaceOrderByWithRelationInput
@@ -241,7 +250,7 @@ export type ProviderCredentialOrderByWithRelationInput = {
 
 export type ProviderCredentialWhereUniqueInput = Prisma.AtLeast<{
   id?: string
-  workspaceId_provider?: Prisma.ProviderCredentialWorkspaceIdProviderCompoundUniqueInput
+  workspaceId_provider_subAccountId?: Prisma.ProviderCredentialWorkspaceIdProviderSubAccountIdCompoundUniqueInput
   AND?: Prisma.ProviderCredentialWhereInput | Prisma.ProviderCredentialWhereInput[]
   OR?: Prisma.ProviderCredentialWhereInput[]
   NOT?: Prisma.ProviderCredentialWhereInput | Prisma.ProviderCredentialWhereInput[]
@@ -252,10 +261,11 @@ export type ProviderCredentialWhereUniqueInput = Prisma.AtLeast<{
   apiVersion?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringFilter<"ProviderCredential"> | string
+  subAccountId?: Prisma.StringFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
-}, "id" | "workspaceId_provider">
+}, "id" | "workspaceId_provider_subAccountId">
 
 export type ProviderCredentialOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
@@ -266,6 +276,7 @@ export type ProviderCredentialOrderByWithAggregationInput = {
   apiVersion?: Prisma.SortOrderInput | Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
+  subAccountId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.ProviderCredentialCountOrderByAggregateInput
@@ -285,6 +296,7 @@ export type ProviderCredentialScalarWhereWithAggregatesInput = {
   apiVersion?: Prisma.StringNullableWithAggregatesFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
+  subAccountId?: Prisma.StringWithAggregatesFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"ProviderCredential"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"ProviderCredential"> | Date | string
 }
@@ -297,6 +309,7 @@ export type ProviderCredentialCreateInput = {
   apiVersion?: string | null
   sealedKey: string
   keyHint: string
+  subAccountId?: string
   createdAt?: Date | string
   updatedAt?: Date | string
   workspace: Prisma.WorkspaceCreateNestedOneWithoutProviderKeysInput
@@ -311,6 +324,7 @@ export type ProviderCredentialUncheckedCreateInput = {
   apiVersion?: string | null
   sealedKey: string
   keyHint: string
+  subAccountId?: string
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -323,6 +337,7 @@ export type ProviderCredentialUpdateInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutProviderKeysNestedInput
@@ -337,6 +352,7 @@ export type ProviderCredentialUncheckedUpdateInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -350,6 +366,7 @@ export type ProviderCredentialCreateManyInput = {
   apiVersion?: string | null
   sealedKey: string
   keyHint: string
+  subAccountId?: string
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -362,6 +379,7 @@ export type ProviderCredentialUpdateManyMutationInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -375,6 +393,7 @@ export type ProviderCredentialUncheckedUpdateManyInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -389,9 +408,10 @@ export type ProviderCredentialOrderByRelationAggregateInput = {
   _count?: Prisma.SortOrder
 }
 
-export type ProviderCredentialWorkspaceIdProviderCompoundUniqueInput = {
+export type ProviderCredentialWorkspaceIdProviderSubAccountIdCompoundUniqueInput = {
   workspaceId: string
   provider: string
+  subAccountId: string
 }
 
 export type ProviderCredentialCountOrderByAggregateInput = {
@@ -403,6 +423,7 @@ export type ProviderCredentialCountOrderByAggregateInput = {
   apiVersion?: Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
+  subAccountId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -416,6 +437,7 @@ export type ProviderCredentialMaxOrderByAggregateInput = {
   apiVersion?: Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
+  subAccountId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -429,6 +451,7 @@ export type ProviderCredentialMinOrderByAggregateInput = {
   apiVersion?: Prisma.SortOrder
   sealedKey?: Prisma.SortOrder
   keyHint?: Prisma.SortOrder
+  subAccountId?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -483,6 +506,7 @@ export type ProviderCredentialCreateWithoutWorkspaceInput = {
   apiVersion?: string | null
   sealedKey: string
   keyHint: string
+  subAccountId?: string
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -495,6 +519,7 @@ export type ProviderCredentialUncheckedCreateWithoutWorkspaceInput = {
   apiVersion?: string | null
   sealedKey: string
   keyHint: string
+  subAccountId?: string
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -537,6 +562,7 @@ export type ProviderCredentialScalarWhereInput = {
   apiVersion?: Prisma.StringNullableFilter<"ProviderCredential"> | string | null
   sealedKey?: Prisma.StringFilter<"ProviderCredential"> | string
   keyHint?: Prisma.StringFilter<"ProviderCredential"> | string
+  subAccountId?: Prisma.StringFilter<"ProviderCredential"> | string
   createdAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"ProviderCredential"> | Date | string
 }
@@ -549,6 +575,7 @@ export type ProviderCredentialCreateManyWorkspaceInput = {
   apiVersion?: string | null
   sealedKey: string
   keyHint: string
+  subAccountId?: string
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -561,6 +588,7 @@ export type ProviderCredentialUpdateWithoutWorkspaceInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -573,6 +601,7 @@ export type ProviderCredentialUncheckedUpdateWithoutWorkspaceInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -585,6 +614,7 @@ export type ProviderCredentialUncheckedUpdateManyWithoutWorkspaceInput = {
   apiVersion?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   sealedKey?: Prisma.StringFieldUpdateOperationsInput | string
   keyHint?: Prisma.StringFieldUpdateOperationsInput | string
+  subAccountId?: Prisma.StringFieldUpdateOperationsInput | string
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -600,6 +630,7 @@ export type ProviderCredentialSelect<ExtArgs extends runtime.Types.Extensions.In
   apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
+  subAccountId?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -614,6 +645,7 @@ export type ProviderCredentialSelectCreateManyAndReturn<ExtArgs extends runtime.
   apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
+  subAccountId?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -628,6 +660,7 @@ export type ProviderCredentialSelectUpdateManyAndReturn<ExtArgs extends runtime.
   apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
+  subAccountId?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -642,11 +675,12 @@ export type ProviderCredentialSelectScalar = {
   apiVersion?: boolean
   sealedKey?: boolean
   keyHint?: boolean
+  subAccountId?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type ProviderCredentialOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "provider" | "baseUrl" | "kind" | "apiVersion" | "sealedKey" | "keyHint" | "createdAt" | "updatedAt", ExtArgs["result"]["providerCredential"]>
+export type ProviderCredentialOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "provider" | "baseUrl" | "kind" | "apiVersion" | "sealedKey" | "keyHint" | "subAccountId" | "createdAt" | "updatedAt", ExtArgs["result"]["providerCredential"]>
 export type ProviderCredentialInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }
@@ -693,6 +727,10 @@ export type $ProviderCredentialPayload<ExtArgs extends runtime.Types.Extensions.
      * Last four characters of the key, for display.
      */
     keyHint: string
+    /**
+     * Sub-account whose own key this is (sub-account BYOK); '' = the workspace's key.
+     */
+    subAccountId: string
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["providerCredential"]>
@@ -1127,6 +1165,7 @@ export interface ProviderCredentialFieldRefs {
   readonly apiVersion: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly sealedKey: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly keyHint: Prisma.FieldRef<"ProviderCredential", 'String'>
+  readonly subAccountId: Prisma.FieldRef<"ProviderCredential", 'String'>
   readonly createdAt: Prisma.FieldRef<"ProviderCredential", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"ProviderCredential", 'DateTime'>
 }

@@ -32,6 +32,7 @@ export type SubAccountAvgAggregateOutputType = {
   rateLimitRpd: number | null
   rateLimitTpm: number | null
   maxConcurrent: number | null
+  lowBalanceThresholdMicros: number | null
 }
 
 export type SubAccountSumAggregateOutputType = {
@@ -40,6 +41,7 @@ export type SubAccountSumAggregateOutputType = {
   rateLimitRpd: number | null
   rateLimitTpm: number | null
   maxConcurrent: number | null
+  lowBalanceThresholdMicros: bigint | null
 }
 
 export type SubAccountMinAggregateOutputType = {
@@ -55,9 +57,13 @@ export type SubAccountMinAggregateOutputType = {
   rateLimitTpm: number | null
   maxConcurrent: number | null
   defaultTag: string | null
+  prepaid: boolean | null
+  lowBalanceThresholdMicros: bigint | null
   createdAt: Date | null
   updatedAt: Date | null
   deletedAt: Date | null
+  planId: string | null
+  fallbackModel: string | null
 }
 
 export type SubAccountMaxAggregateOutputType = {
@@ -73,9 +79,13 @@ export type SubAccountMaxAggregateOutputType = {
   rateLimitTpm: number | null
   maxConcurrent: number | null
   defaultTag: string | null
+  prepaid: boolean | null
+  lowBalanceThresholdMicros: bigint | null
   createdAt: Date | null
   updatedAt: Date | null
   deletedAt: Date | null
+  planId: string | null
+  fallbackModel: string | null
 }
 
 export type SubAccountCountAggregateOutputType = {
@@ -93,9 +103,14 @@ export type SubAccountCountAggregateOutputType = {
   maxConcurrent: number
   allowedModels: number
   defaultTag: number
+  prepaid: number
+  lowBalanceThresholdMicros: number
   createdAt: number
   updatedAt: number
   deletedAt: number
+  planId: number
+  overrides: number
+  fallbackModel: number
   _all: number
 }
 
@@ -106,6 +121,7 @@ export type SubAccountAvgAggregateInputType = {
   rateLimitRpd?: true
   rateLimitTpm?: true
   maxConcurrent?: true
+  lowBalanceThresholdMicros?: true
 }
 
 export type SubAccountSumAggregateInputType = {
@@ -114,6 +130,7 @@ export type SubAccountSumAggregateInputType = {
   rateLimitRpd?: true
   rateLimitTpm?: true
   maxConcurrent?: true
+  lowBalanceThresholdMicros?: true
 }
 
 export type SubAccountMinAggregateInputType = {
@@ -129,9 +146,13 @@ export type SubAccountMinAggregateInputType = {
   rateLimitTpm?: true
   maxConcurrent?: true
   defaultTag?: true
+  prepaid?: true
+  lowBalanceThresholdMicros?: true
   createdAt?: true
   updatedAt?: true
   deletedAt?: true
+  planId?: true
+  fallbackModel?: true
 }
 
 export type SubAccountMaxAggregateInputType = {
@@ -147,9 +168,13 @@ export type SubAccountMaxAggregateInputType = {
   rateLimitTpm?: true
   maxConcurrent?: true
   defaultTag?: true
+  prepaid?: true
+  lowBalanceThresholdMicros?: true
   createdAt?: true
   updatedAt?: true
   deletedAt?: true
+  planId?: true
+  fallbackModel?: true
 }
 
 export type SubAccountCountAggregateInputType = {
@@ -167,9 +192,14 @@ export type SubAccountCountAggregateInputType = {
   maxConcurrent?: true
   allowedModels?: true
   defaultTag?: true
+  prepaid?: true
+  lowBalanceThresholdMicros?: true
   createdAt?: true
   updatedAt?: true
   deletedAt?: true
+  planId?: true
+  overrides?: true
+  fallbackModel?: true
   _all?: true
 }
 
@@ -274,9 +304,14 @@ export type SubAccountGroupByOutputType = {
   maxConcurrent: number | null
   allowedModels: string[]
   defaultTag: string | null
+  prepaid: boolean
+  lowBalanceThresholdMicros: bigint | null
   createdAt: Date
   updatedAt: Date
   deletedAt: Date | null
+  planId: string | null
+  overrides: string[]
+  fallbackModel: string | null
   _count: SubAccountCountAggregateOutputType | null
   _avg: SubAccountAvgAggregateOutputType | null
   _sum: SubAccountSumAggregateOutputType | null
@@ -317,11 +352,18 @@ export type SubAccountWhereInput = {
   maxConcurrent?: Prisma.IntNullableFilter<"SubAccount"> | number | null
   allowedModels?: Prisma.StringNullableListFilter<"SubAccount">
   defaultTag?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+  prepaid?: Prisma.BoolFilter<"SubAccount"> | boolean
+  lowBalanceThresholdMicros?: Prisma.BigIntNullableFilter<"SubAccount"> | bigint | number | null
   createdAt?: Prisma.DateTimeFilter<"SubAccount"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"SubAccount"> | Date | string
   deletedAt?: Prisma.DateTimeNullableFilter<"SubAccount"> | Date | string | null
+  planId?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+  overrides?: Prisma.StringNullableListFilter<"SubAccount">
+  fallbackModel?: Prisma.StringNullableFilter<"SubAccount"> | string | null
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
   keys?: Prisma.SubAccountKeyListRelationFilter
+  credits?: Prisma.CreditListRelationFilter
+  plan?: Prisma.XOR<Prisma.PlanNullableScalarRelationFilter, Prisma.PlanWhereInput> | null
 }
 
 export type SubAccountOrderByWithRelationInput = {
@@ -339,11 +381,18 @@ export type SubAccountOrderByWithRelationInput = {
   maxConcurrent?: Prisma.SortOrderInput | Prisma.SortOrder
   allowedModels?: Prisma.SortOrder
   defaultTag?: Prisma.SortOrderInput | Prisma.SortOrder
+  prepaid?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   deletedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  planId?: Prisma.SortOrderInput | Prisma.SortOrder
+  overrides?: Prisma.SortOrder
+  fallbackModel?: Prisma.SortOrderInput | Prisma.SortOrder
   workspace?: Prisma.WorkspaceOrderByWithRelationInput
   keys?: Prisma.SubAccountKeyOrderByRelationAggregateInput
+  credits?: Prisma.CreditOrderByRelationAggregateInput
+  plan?: Prisma.PlanOrderByWithRelationInput
 }
 
 export type SubAccountWhereUniqueInput = Prisma.AtLeast<{
@@ -364,11 +413,18 @@ export type SubAccountWhereUniqueInput = Prisma.AtLeast<{
   maxConcurrent?: Prisma.IntNullableFilter<"SubAccount"> | number | null
   allowedModels?: Prisma.StringNullableListFilter<"SubAccount">
   defaultTag?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+  prepaid?: Prisma.BoolFilter<"SubAccount"> | boolean
+  lowBalanceThresholdMicros?: Prisma.BigIntNullableFilter<"SubAccount"> | bigint | number | null
   createdAt?: Prisma.DateTimeFilter<"SubAccount"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"SubAccount"> | Date | string
   deletedAt?: Prisma.DateTimeNullableFilter<"SubAccount"> | Date | string | null
+  planId?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+  overrides?: Prisma.StringNullableListFilter<"SubAccount">
+  fallbackModel?: Prisma.StringNullableFilter<"SubAccount"> | string | null
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
   keys?: Prisma.SubAccountKeyListRelationFilter
+  credits?: Prisma.CreditListRelationFilter
+  plan?: Prisma.XOR<Prisma.PlanNullableScalarRelationFilter, Prisma.PlanWhereInput> | null
 }, "id">
 
 export type SubAccountOrderByWithAggregationInput = {
@@ -386,9 +442,14 @@ export type SubAccountOrderByWithAggregationInput = {
   maxConcurrent?: Prisma.SortOrderInput | Prisma.SortOrder
   allowedModels?: Prisma.SortOrder
   defaultTag?: Prisma.SortOrderInput | Prisma.SortOrder
+  prepaid?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   deletedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  planId?: Prisma.SortOrderInput | Prisma.SortOrder
+  overrides?: Prisma.SortOrder
+  fallbackModel?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.SubAccountCountOrderByAggregateInput
   _avg?: Prisma.SubAccountAvgOrderByAggregateInput
   _max?: Prisma.SubAccountMaxOrderByAggregateInput
@@ -414,9 +475,14 @@ export type SubAccountScalarWhereWithAggregatesInput = {
   maxConcurrent?: Prisma.IntNullableWithAggregatesFilter<"SubAccount"> | number | null
   allowedModels?: Prisma.StringNullableListFilter<"SubAccount">
   defaultTag?: Prisma.StringNullableWithAggregatesFilter<"SubAccount"> | string | null
+  prepaid?: Prisma.BoolWithAggregatesFilter<"SubAccount"> | boolean
+  lowBalanceThresholdMicros?: Prisma.BigIntNullableWithAggregatesFilter<"SubAccount"> | bigint | number | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"SubAccount"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"SubAccount"> | Date | string
   deletedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"SubAccount"> | Date | string | null
+  planId?: Prisma.StringNullableWithAggregatesFilter<"SubAccount"> | string | null
+  overrides?: Prisma.StringNullableListFilter<"SubAccount">
+  fallbackModel?: Prisma.StringNullableWithAggregatesFilter<"SubAccount"> | string | null
 }
 
 export type SubAccountCreateInput = {
@@ -433,11 +499,17 @@ export type SubAccountCreateInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
   workspace: Prisma.WorkspaceCreateNestedOneWithoutSubAccountsInput
   keys?: Prisma.SubAccountKeyCreateNestedManyWithoutSubAccountInput
+  credits?: Prisma.CreditCreateNestedManyWithoutSubAccountInput
+  plan?: Prisma.PlanCreateNestedOneWithoutSubAccountsInput
 }
 
 export type SubAccountUncheckedCreateInput = {
@@ -455,10 +527,16 @@ export type SubAccountUncheckedCreateInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  planId?: string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
   keys?: Prisma.SubAccountKeyUncheckedCreateNestedManyWithoutSubAccountInput
+  credits?: Prisma.CreditUncheckedCreateNestedManyWithoutSubAccountInput
 }
 
 export type SubAccountUpdateInput = {
@@ -475,11 +553,17 @@ export type SubAccountUpdateInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutSubAccountsNestedInput
   keys?: Prisma.SubAccountKeyUpdateManyWithoutSubAccountNestedInput
+  credits?: Prisma.CreditUpdateManyWithoutSubAccountNestedInput
+  plan?: Prisma.PlanUpdateOneWithoutSubAccountsNestedInput
 }
 
 export type SubAccountUncheckedUpdateInput = {
@@ -497,10 +581,16 @@ export type SubAccountUncheckedUpdateInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  planId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   keys?: Prisma.SubAccountKeyUncheckedUpdateManyWithoutSubAccountNestedInput
+  credits?: Prisma.CreditUncheckedUpdateManyWithoutSubAccountNestedInput
 }
 
 export type SubAccountCreateManyInput = {
@@ -518,9 +608,14 @@ export type SubAccountCreateManyInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  planId?: string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
 }
 
 export type SubAccountUpdateManyMutationInput = {
@@ -537,9 +632,13 @@ export type SubAccountUpdateManyMutationInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type SubAccountUncheckedUpdateManyInput = {
@@ -557,9 +656,14 @@ export type SubAccountUncheckedUpdateManyInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  planId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type SubAccountListRelationFilter = {
@@ -595,9 +699,14 @@ export type SubAccountCountOrderByAggregateInput = {
   maxConcurrent?: Prisma.SortOrder
   allowedModels?: Prisma.SortOrder
   defaultTag?: Prisma.SortOrder
+  prepaid?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   deletedAt?: Prisma.SortOrder
+  planId?: Prisma.SortOrder
+  overrides?: Prisma.SortOrder
+  fallbackModel?: Prisma.SortOrder
 }
 
 export type SubAccountAvgOrderByAggregateInput = {
@@ -606,6 +715,7 @@ export type SubAccountAvgOrderByAggregateInput = {
   rateLimitRpd?: Prisma.SortOrder
   rateLimitTpm?: Prisma.SortOrder
   maxConcurrent?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrder
 }
 
 export type SubAccountMaxOrderByAggregateInput = {
@@ -621,9 +731,13 @@ export type SubAccountMaxOrderByAggregateInput = {
   rateLimitTpm?: Prisma.SortOrder
   maxConcurrent?: Prisma.SortOrder
   defaultTag?: Prisma.SortOrder
+  prepaid?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   deletedAt?: Prisma.SortOrder
+  planId?: Prisma.SortOrder
+  fallbackModel?: Prisma.SortOrder
 }
 
 export type SubAccountMinOrderByAggregateInput = {
@@ -639,9 +753,13 @@ export type SubAccountMinOrderByAggregateInput = {
   rateLimitTpm?: Prisma.SortOrder
   maxConcurrent?: Prisma.SortOrder
   defaultTag?: Prisma.SortOrder
+  prepaid?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   deletedAt?: Prisma.SortOrder
+  planId?: Prisma.SortOrder
+  fallbackModel?: Prisma.SortOrder
 }
 
 export type SubAccountSumOrderByAggregateInput = {
@@ -650,6 +768,7 @@ export type SubAccountSumOrderByAggregateInput = {
   rateLimitRpd?: Prisma.SortOrder
   rateLimitTpm?: Prisma.SortOrder
   maxConcurrent?: Prisma.SortOrder
+  lowBalanceThresholdMicros?: Prisma.SortOrder
 }
 
 export type SubAccountScalarRelationFilter = {
@@ -703,6 +822,10 @@ export type SubAccountCreateallowedModelsInput = {
   set: string[]
 }
 
+export type SubAccountCreateoverridesInput = {
+  set: string[]
+}
+
 export type NullableStringFieldUpdateOperationsInput = {
   set?: string | null
 }
@@ -724,6 +847,53 @@ export type SubAccountUpdateallowedModelsInput = {
   push?: string | string[]
 }
 
+export type SubAccountUpdateoverridesInput = {
+  set?: string[]
+  push?: string | string[]
+}
+
+export type SubAccountCreateNestedManyWithoutPlanInput = {
+  create?: Prisma.XOR<Prisma.SubAccountCreateWithoutPlanInput, Prisma.SubAccountUncheckedCreateWithoutPlanInput> | Prisma.SubAccountCreateWithoutPlanInput[] | Prisma.SubAccountUncheckedCreateWithoutPlanInput[]
+  connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutPlanInput | Prisma.SubAccountCreateOrConnectWithoutPlanInput[]
+  createMany?: Prisma.SubAccountCreateManyPlanInputEnvelope
+  connect?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+}
+
+export type SubAccountUncheckedCreateNestedManyWithoutPlanInput = {
+  create?: Prisma.XOR<Prisma.SubAccountCreateWithoutPlanInput, Prisma.SubAccountUncheckedCreateWithoutPlanInput> | Prisma.SubAccountCreateWithoutPlanInput[] | Prisma.SubAccountUncheckedCreateWithoutPlanInput[]
+  connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutPlanInput | Prisma.SubAccountCreateOrConnectWithoutPlanInput[]
+  createMany?: Prisma.SubAccountCreateManyPlanInputEnvelope
+  connect?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+}
+
+export type SubAccountUpdateManyWithoutPlanNestedInput = {
+  create?: Prisma.XOR<Prisma.SubAccountCreateWithoutPlanInput, Prisma.SubAccountUncheckedCreateWithoutPlanInput> | Prisma.SubAccountCreateWithoutPlanInput[] | Prisma.SubAccountUncheckedCreateWithoutPlanInput[]
+  connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutPlanInput | Prisma.SubAccountCreateOrConnectWithoutPlanInput[]
+  upsert?: Prisma.SubAccountUpsertWithWhereUniqueWithoutPlanInput | Prisma.SubAccountUpsertWithWhereUniqueWithoutPlanInput[]
+  createMany?: Prisma.SubAccountCreateManyPlanInputEnvelope
+  set?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  disconnect?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  delete?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  connect?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  update?: Prisma.SubAccountUpdateWithWhereUniqueWithoutPlanInput | Prisma.SubAccountUpdateWithWhereUniqueWithoutPlanInput[]
+  updateMany?: Prisma.SubAccountUpdateManyWithWhereWithoutPlanInput | Prisma.SubAccountUpdateManyWithWhereWithoutPlanInput[]
+  deleteMany?: Prisma.SubAccountScalarWhereInput | Prisma.SubAccountScalarWhereInput[]
+}
+
+export type SubAccountUncheckedUpdateManyWithoutPlanNestedInput = {
+  create?: Prisma.XOR<Prisma.SubAccountCreateWithoutPlanInput, Prisma.SubAccountUncheckedCreateWithoutPlanInput> | Prisma.SubAccountCreateWithoutPlanInput[] | Prisma.SubAccountUncheckedCreateWithoutPlanInput[]
+  connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutPlanInput | Prisma.SubAccountCreateOrConnectWithoutPlanInput[]
+  upsert?: Prisma.SubAccountUpsertWithWhereUniqueWithoutPlanInput | Prisma.SubAccountUpsertWithWhereUniqueWithoutPlanInput[]
+  createMany?: Prisma.SubAccountCreateManyPlanInputEnvelope
+  set?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  disconnect?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  delete?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  connect?: Prisma.SubAccountWhereUniqueInput | Prisma.SubAccountWhereUniqueInput[]
+  update?: Prisma.SubAccountUpdateWithWhereUniqueWithoutPlanInput | Prisma.SubAccountUpdateWithWhereUniqueWithoutPlanInput[]
+  updateMany?: Prisma.SubAccountUpdateManyWithWhereWithoutPlanInput | Prisma.SubAccountUpdateManyWithWhereWithoutPlanInput[]
+  deleteMany?: Prisma.SubAccountScalarWhereInput | Prisma.SubAccountScalarWhereInput[]
+}
+
 export type SubAccountCreateNestedOneWithoutKeysInput = {
   create?: Prisma.XOR<Prisma.SubAccountCreateWithoutKeysInput, Prisma.SubAccountUncheckedCreateWithoutKeysInput>
   connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutKeysInput
@@ -736,6 +906,20 @@ export type SubAccountUpdateOneRequiredWithoutKeysNestedInput = {
   upsert?: Prisma.SubAccountUpsertWithoutKeysInput
   connect?: Prisma.SubAccountWhereUniqueInput
   update?: Prisma.XOR<Prisma.XOR<Prisma.SubAccountUpdateToOneWithWhereWithoutKeysInput, Prisma.SubAccountUpdateWithoutKeysInput>, Prisma.SubAccountUncheckedUpdateWithoutKeysInput>
+}
+
+export type SubAccountCreateNestedOneWithoutCreditsInput = {
+  create?: Prisma.XOR<Prisma.SubAccountCreateWithoutCreditsInput, Prisma.SubAccountUncheckedCreateWithoutCreditsInput>
+  connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutCreditsInput
+  connect?: Prisma.SubAccountWhereUniqueInput
+}
+
+export type SubAccountUpdateOneRequiredWithoutCreditsNestedInput = {
+  create?: Prisma.XOR<Prisma.SubAccountCreateWithoutCreditsInput, Prisma.SubAccountUncheckedCreateWithoutCreditsInput>
+  connectOrCreate?: Prisma.SubAccountCreateOrConnectWithoutCreditsInput
+  upsert?: Prisma.SubAccountUpsertWithoutCreditsInput
+  connect?: Prisma.SubAccountWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.SubAccountUpdateToOneWithWhereWithoutCreditsInput, Prisma.SubAccountUpdateWithoutCreditsInput>, Prisma.SubAccountUncheckedUpdateWithoutCreditsInput>
 }
 
 export type SubAccountCreateWithoutWorkspaceInput = {
@@ -752,10 +936,16 @@ export type SubAccountCreateWithoutWorkspaceInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
   keys?: Prisma.SubAccountKeyCreateNestedManyWithoutSubAccountInput
+  credits?: Prisma.CreditCreateNestedManyWithoutSubAccountInput
+  plan?: Prisma.PlanCreateNestedOneWithoutSubAccountsInput
 }
 
 export type SubAccountUncheckedCreateWithoutWorkspaceInput = {
@@ -772,10 +962,16 @@ export type SubAccountUncheckedCreateWithoutWorkspaceInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  planId?: string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
   keys?: Prisma.SubAccountKeyUncheckedCreateNestedManyWithoutSubAccountInput
+  credits?: Prisma.CreditUncheckedCreateNestedManyWithoutSubAccountInput
 }
 
 export type SubAccountCreateOrConnectWithoutWorkspaceInput = {
@@ -822,9 +1018,92 @@ export type SubAccountScalarWhereInput = {
   maxConcurrent?: Prisma.IntNullableFilter<"SubAccount"> | number | null
   allowedModels?: Prisma.StringNullableListFilter<"SubAccount">
   defaultTag?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+  prepaid?: Prisma.BoolFilter<"SubAccount"> | boolean
+  lowBalanceThresholdMicros?: Prisma.BigIntNullableFilter<"SubAccount"> | bigint | number | null
   createdAt?: Prisma.DateTimeFilter<"SubAccount"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"SubAccount"> | Date | string
   deletedAt?: Prisma.DateTimeNullableFilter<"SubAccount"> | Date | string | null
+  planId?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+  overrides?: Prisma.StringNullableListFilter<"SubAccount">
+  fallbackModel?: Prisma.StringNullableFilter<"SubAccount"> | string | null
+}
+
+export type SubAccountCreateWithoutPlanInput = {
+  id: string
+  name: string
+  externalId?: string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.SubAccountStatus
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  rateLimitRpm?: number | null
+  rateLimitRpd?: number | null
+  rateLimitTpm?: number | null
+  maxConcurrent?: number | null
+  allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
+  defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
+  workspace: Prisma.WorkspaceCreateNestedOneWithoutSubAccountsInput
+  keys?: Prisma.SubAccountKeyCreateNestedManyWithoutSubAccountInput
+  credits?: Prisma.CreditCreateNestedManyWithoutSubAccountInput
+}
+
+export type SubAccountUncheckedCreateWithoutPlanInput = {
+  id: string
+  workspaceId: string
+  name: string
+  externalId?: string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.SubAccountStatus
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  rateLimitRpm?: number | null
+  rateLimitRpd?: number | null
+  rateLimitTpm?: number | null
+  maxConcurrent?: number | null
+  allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
+  defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
+  keys?: Prisma.SubAccountKeyUncheckedCreateNestedManyWithoutSubAccountInput
+  credits?: Prisma.CreditUncheckedCreateNestedManyWithoutSubAccountInput
+}
+
+export type SubAccountCreateOrConnectWithoutPlanInput = {
+  where: Prisma.SubAccountWhereUniqueInput
+  create: Prisma.XOR<Prisma.SubAccountCreateWithoutPlanInput, Prisma.SubAccountUncheckedCreateWithoutPlanInput>
+}
+
+export type SubAccountCreateManyPlanInputEnvelope = {
+  data: Prisma.SubAccountCreateManyPlanInput | Prisma.SubAccountCreateManyPlanInput[]
+  skipDuplicates?: boolean
+}
+
+export type SubAccountUpsertWithWhereUniqueWithoutPlanInput = {
+  where: Prisma.SubAccountWhereUniqueInput
+  update: Prisma.XOR<Prisma.SubAccountUpdateWithoutPlanInput, Prisma.SubAccountUncheckedUpdateWithoutPlanInput>
+  create: Prisma.XOR<Prisma.SubAccountCreateWithoutPlanInput, Prisma.SubAccountUncheckedCreateWithoutPlanInput>
+}
+
+export type SubAccountUpdateWithWhereUniqueWithoutPlanInput = {
+  where: Prisma.SubAccountWhereUniqueInput
+  data: Prisma.XOR<Prisma.SubAccountUpdateWithoutPlanInput, Prisma.SubAccountUncheckedUpdateWithoutPlanInput>
+}
+
+export type SubAccountUpdateManyWithWhereWithoutPlanInput = {
+  where: Prisma.SubAccountScalarWhereInput
+  data: Prisma.XOR<Prisma.SubAccountUpdateManyMutationInput, Prisma.SubAccountUncheckedUpdateManyWithoutPlanInput>
 }
 
 export type SubAccountCreateWithoutKeysInput = {
@@ -841,10 +1120,16 @@ export type SubAccountCreateWithoutKeysInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
   workspace: Prisma.WorkspaceCreateNestedOneWithoutSubAccountsInput
+  credits?: Prisma.CreditCreateNestedManyWithoutSubAccountInput
+  plan?: Prisma.PlanCreateNestedOneWithoutSubAccountsInput
 }
 
 export type SubAccountUncheckedCreateWithoutKeysInput = {
@@ -862,9 +1147,15 @@ export type SubAccountUncheckedCreateWithoutKeysInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  planId?: string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
+  credits?: Prisma.CreditUncheckedCreateNestedManyWithoutSubAccountInput
 }
 
 export type SubAccountCreateOrConnectWithoutKeysInput = {
@@ -897,10 +1188,16 @@ export type SubAccountUpdateWithoutKeysInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutSubAccountsNestedInput
+  credits?: Prisma.CreditUpdateManyWithoutSubAccountNestedInput
+  plan?: Prisma.PlanUpdateOneWithoutSubAccountsNestedInput
 }
 
 export type SubAccountUncheckedUpdateWithoutKeysInput = {
@@ -918,9 +1215,135 @@ export type SubAccountUncheckedUpdateWithoutKeysInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  planId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  credits?: Prisma.CreditUncheckedUpdateManyWithoutSubAccountNestedInput
+}
+
+export type SubAccountCreateWithoutCreditsInput = {
+  id: string
+  name: string
+  externalId?: string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.SubAccountStatus
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  rateLimitRpm?: number | null
+  rateLimitRpd?: number | null
+  rateLimitTpm?: number | null
+  maxConcurrent?: number | null
+  allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
+  defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
+  workspace: Prisma.WorkspaceCreateNestedOneWithoutSubAccountsInput
+  keys?: Prisma.SubAccountKeyCreateNestedManyWithoutSubAccountInput
+  plan?: Prisma.PlanCreateNestedOneWithoutSubAccountsInput
+}
+
+export type SubAccountUncheckedCreateWithoutCreditsInput = {
+  id: string
+  workspaceId: string
+  name: string
+  externalId?: string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.SubAccountStatus
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  rateLimitRpm?: number | null
+  rateLimitRpd?: number | null
+  rateLimitTpm?: number | null
+  maxConcurrent?: number | null
+  allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
+  defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  deletedAt?: Date | string | null
+  planId?: string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
+  keys?: Prisma.SubAccountKeyUncheckedCreateNestedManyWithoutSubAccountInput
+}
+
+export type SubAccountCreateOrConnectWithoutCreditsInput = {
+  where: Prisma.SubAccountWhereUniqueInput
+  create: Prisma.XOR<Prisma.SubAccountCreateWithoutCreditsInput, Prisma.SubAccountUncheckedCreateWithoutCreditsInput>
+}
+
+export type SubAccountUpsertWithoutCreditsInput = {
+  update: Prisma.XOR<Prisma.SubAccountUpdateWithoutCreditsInput, Prisma.SubAccountUncheckedUpdateWithoutCreditsInput>
+  create: Prisma.XOR<Prisma.SubAccountCreateWithoutCreditsInput, Prisma.SubAccountUncheckedCreateWithoutCreditsInput>
+  where?: Prisma.SubAccountWhereInput
+}
+
+export type SubAccountUpdateToOneWithWhereWithoutCreditsInput = {
+  where?: Prisma.SubAccountWhereInput
+  data: Prisma.XOR<Prisma.SubAccountUpdateWithoutCreditsInput, Prisma.SubAccountUncheckedUpdateWithoutCreditsInput>
+}
+
+export type SubAccountUpdateWithoutCreditsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  externalId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumSubAccountStatusFieldUpdateOperationsInput | $Enums.SubAccountStatus
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  rateLimitRpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitRpd?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitTpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
+  defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutSubAccountsNestedInput
+  keys?: Prisma.SubAccountKeyUpdateManyWithoutSubAccountNestedInput
+  plan?: Prisma.PlanUpdateOneWithoutSubAccountsNestedInput
+}
+
+export type SubAccountUncheckedUpdateWithoutCreditsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  externalId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumSubAccountStatusFieldUpdateOperationsInput | $Enums.SubAccountStatus
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  rateLimitRpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitRpd?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitTpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
+  defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  planId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  keys?: Prisma.SubAccountKeyUncheckedUpdateManyWithoutSubAccountNestedInput
 }
 
 export type SubAccountCreateManyWorkspaceInput = {
@@ -937,9 +1360,14 @@ export type SubAccountCreateManyWorkspaceInput = {
   maxConcurrent?: number | null
   allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
   defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   deletedAt?: Date | string | null
+  planId?: string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
 }
 
 export type SubAccountUpdateWithoutWorkspaceInput = {
@@ -956,10 +1384,16 @@ export type SubAccountUpdateWithoutWorkspaceInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   keys?: Prisma.SubAccountKeyUpdateManyWithoutSubAccountNestedInput
+  credits?: Prisma.CreditUpdateManyWithoutSubAccountNestedInput
+  plan?: Prisma.PlanUpdateOneWithoutSubAccountsNestedInput
 }
 
 export type SubAccountUncheckedUpdateWithoutWorkspaceInput = {
@@ -976,10 +1410,16 @@ export type SubAccountUncheckedUpdateWithoutWorkspaceInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  planId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   keys?: Prisma.SubAccountKeyUncheckedUpdateManyWithoutSubAccountNestedInput
+  credits?: Prisma.CreditUncheckedUpdateManyWithoutSubAccountNestedInput
 }
 
 export type SubAccountUncheckedUpdateManyWithoutWorkspaceInput = {
@@ -996,9 +1436,114 @@ export type SubAccountUncheckedUpdateManyWithoutWorkspaceInput = {
   maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
   defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  planId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+}
+
+export type SubAccountCreateManyPlanInput = {
+  id: string
+  workspaceId: string
+  name: string
+  externalId?: string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: $Enums.SubAccountStatus
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  rateLimitRpm?: number | null
+  rateLimitRpd?: number | null
+  rateLimitTpm?: number | null
+  maxConcurrent?: number | null
+  allowedModels?: Prisma.SubAccountCreateallowedModelsInput | string[]
+  defaultTag?: string | null
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: bigint | number | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  deletedAt?: Date | string | null
+  overrides?: Prisma.SubAccountCreateoverridesInput | string[]
+  fallbackModel?: string | null
+}
+
+export type SubAccountUpdateWithoutPlanInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  externalId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumSubAccountStatusFieldUpdateOperationsInput | $Enums.SubAccountStatus
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  rateLimitRpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitRpd?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitTpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
+  defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutSubAccountsNestedInput
+  keys?: Prisma.SubAccountKeyUpdateManyWithoutSubAccountNestedInput
+  credits?: Prisma.CreditUpdateManyWithoutSubAccountNestedInput
+}
+
+export type SubAccountUncheckedUpdateWithoutPlanInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  externalId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumSubAccountStatusFieldUpdateOperationsInput | $Enums.SubAccountStatus
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  rateLimitRpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitRpd?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitTpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
+  defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  keys?: Prisma.SubAccountKeyUncheckedUpdateManyWithoutSubAccountNestedInput
+  credits?: Prisma.CreditUncheckedUpdateManyWithoutSubAccountNestedInput
+}
+
+export type SubAccountUncheckedUpdateManyWithoutPlanInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  externalId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  metadata?: Prisma.JsonNullValueInput | runtime.InputJsonValue
+  status?: Prisma.EnumSubAccountStatusFieldUpdateOperationsInput | $Enums.SubAccountStatus
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  rateLimitRpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitRpd?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  rateLimitTpm?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  maxConcurrent?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  allowedModels?: Prisma.SubAccountUpdateallowedModelsInput | string[]
+  defaultTag?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  prepaid?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  lowBalanceThresholdMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  deletedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  overrides?: Prisma.SubAccountUpdateoverridesInput | string[]
+  fallbackModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 
@@ -1008,10 +1553,12 @@ export type SubAccountUncheckedUpdateManyWithoutWorkspaceInput = {
 
 export type SubAccountCountOutputType = {
   keys: number
+  credits: number
 }
 
 export type SubAccountCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   keys?: boolean | SubAccountCountOutputTypeCountKeysArgs
+  credits?: boolean | SubAccountCountOutputTypeCountCreditsArgs
 }
 
 /**
@@ -1031,6 +1578,13 @@ export type SubAccountCountOutputTypeCountKeysArgs<ExtArgs extends runtime.Types
   where?: Prisma.SubAccountKeyWhereInput
 }
 
+/**
+ * SubAccountCountOutputType without action
+ */
+export type SubAccountCountOutputTypeCountCreditsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.CreditWhereInput
+}
+
 
 export type SubAccountSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -1047,11 +1601,18 @@ export type SubAccountSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   maxConcurrent?: boolean
   allowedModels?: boolean
   defaultTag?: boolean
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   deletedAt?: boolean
+  planId?: boolean
+  overrides?: boolean
+  fallbackModel?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
   keys?: boolean | Prisma.SubAccount$keysArgs<ExtArgs>
+  credits?: boolean | Prisma.SubAccount$creditsArgs<ExtArgs>
+  plan?: boolean | Prisma.SubAccount$planArgs<ExtArgs>
   _count?: boolean | Prisma.SubAccountCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["subAccount"]>
 
@@ -1070,10 +1631,16 @@ export type SubAccountSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   maxConcurrent?: boolean
   allowedModels?: boolean
   defaultTag?: boolean
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   deletedAt?: boolean
+  planId?: boolean
+  overrides?: boolean
+  fallbackModel?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
+  plan?: boolean | Prisma.SubAccount$planArgs<ExtArgs>
 }, ExtArgs["result"]["subAccount"]>
 
 export type SubAccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -1091,10 +1658,16 @@ export type SubAccountSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   maxConcurrent?: boolean
   allowedModels?: boolean
   defaultTag?: boolean
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   deletedAt?: boolean
+  planId?: boolean
+  overrides?: boolean
+  fallbackModel?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
+  plan?: boolean | Prisma.SubAccount$planArgs<ExtArgs>
 }, ExtArgs["result"]["subAccount"]>
 
 export type SubAccountSelectScalar = {
@@ -1112,22 +1685,31 @@ export type SubAccountSelectScalar = {
   maxConcurrent?: boolean
   allowedModels?: boolean
   defaultTag?: boolean
+  prepaid?: boolean
+  lowBalanceThresholdMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   deletedAt?: boolean
+  planId?: boolean
+  overrides?: boolean
+  fallbackModel?: boolean
 }
 
-export type SubAccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "name" | "externalId" | "metadata" | "status" | "spendCapMicros" | "budgetPeriod" | "rateLimitRpm" | "rateLimitRpd" | "rateLimitTpm" | "maxConcurrent" | "allowedModels" | "defaultTag" | "createdAt" | "updatedAt" | "deletedAt", ExtArgs["result"]["subAccount"]>
+export type SubAccountOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "name" | "externalId" | "metadata" | "status" | "spendCapMicros" | "budgetPeriod" | "rateLimitRpm" | "rateLimitRpd" | "rateLimitTpm" | "maxConcurrent" | "allowedModels" | "defaultTag" | "prepaid" | "lowBalanceThresholdMicros" | "createdAt" | "updatedAt" | "deletedAt" | "planId" | "overrides" | "fallbackModel", ExtArgs["result"]["subAccount"]>
 export type SubAccountInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
   keys?: boolean | Prisma.SubAccount$keysArgs<ExtArgs>
+  credits?: boolean | Prisma.SubAccount$creditsArgs<ExtArgs>
+  plan?: boolean | Prisma.SubAccount$planArgs<ExtArgs>
   _count?: boolean | Prisma.SubAccountCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type SubAccountIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
+  plan?: boolean | Prisma.SubAccount$planArgs<ExtArgs>
 }
 export type SubAccountIncludeUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
+  plan?: boolean | Prisma.SubAccount$planArgs<ExtArgs>
 }
 
 export type $SubAccountPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1135,6 +1717,8 @@ export type $SubAccountPayload<ExtArgs extends runtime.Types.Extensions.Internal
   objects: {
     workspace: Prisma.$WorkspacePayload<ExtArgs>
     keys: Prisma.$SubAccountKeyPayload<ExtArgs>[]
+    credits: Prisma.$CreditPayload<ExtArgs>[]
+    plan: Prisma.$PlanPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     /**
@@ -1181,9 +1765,31 @@ export type $SubAccountPayload<ExtArgs extends runtime.Types.Extensions.Internal
      * Tag attributed to requests that carry none.
      */
     defaultTag: string | null
+    /**
+     * Prepaid: spends a balance of credits (budget period `total`); `spendCapMicros` then holds the
+     * sum of the credits, kept in step by every top-up, so the cap machinery enforces the balance.
+     */
+    prepaid: boolean
+    /**
+     * `balance.low` fires when a prepaid balance falls below this, micro-USD; null = the default.
+     */
+    lowBalanceThresholdMicros: bigint | null
     createdAt: Date
     updatedAt: Date
     deletedAt: Date | null
+    /**
+     * Plan the sub-account is on; null = every setting is its own.
+     */
+    planId: string | null
+    /**
+     * Settings set on the sub-account itself while it is on a plan (policy field names, e.g.
+     * `rateLimitRpm`); every other setting is read from the plan. Ignored without a plan.
+     */
+    overrides: string[]
+    /**
+     * Model served instead when the requested model's worst case no longer fits the budget.
+     */
+    fallbackModel: string | null
   }, ExtArgs["result"]["subAccount"]>
   composites: {}
 }
@@ -1580,6 +2186,8 @@ export interface Prisma__SubAccountClient<T, Null = never, ExtArgs extends runti
   readonly [Symbol.toStringTag]: "PrismaPromise"
   workspace<T extends Prisma.WorkspaceDefaultArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.WorkspaceDefaultArgs<ExtArgs>>): Prisma.Prisma__WorkspaceClient<runtime.Types.Result.GetResult<Prisma.$WorkspacePayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | Null, Null, ExtArgs, GlobalOmitOptions>
   keys<T extends Prisma.SubAccount$keysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.SubAccount$keysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SubAccountKeyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  credits<T extends Prisma.SubAccount$creditsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.SubAccount$creditsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$CreditPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  plan<T extends Prisma.SubAccount$planArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.SubAccount$planArgs<ExtArgs>>): Prisma.Prisma__PlanClient<runtime.Types.Result.GetResult<Prisma.$PlanPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -1623,9 +2231,14 @@ export interface SubAccountFieldRefs {
   readonly maxConcurrent: Prisma.FieldRef<"SubAccount", 'Int'>
   readonly allowedModels: Prisma.FieldRef<"SubAccount", 'String[]'>
   readonly defaultTag: Prisma.FieldRef<"SubAccount", 'String'>
+  readonly prepaid: Prisma.FieldRef<"SubAccount", 'Boolean'>
+  readonly lowBalanceThresholdMicros: Prisma.FieldRef<"SubAccount", 'BigInt'>
   readonly createdAt: Prisma.FieldRef<"SubAccount", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"SubAccount", 'DateTime'>
   readonly deletedAt: Prisma.FieldRef<"SubAccount", 'DateTime'>
+  readonly planId: Prisma.FieldRef<"SubAccount", 'String'>
+  readonly overrides: Prisma.FieldRef<"SubAccount", 'String[]'>
+  readonly fallbackModel: Prisma.FieldRef<"SubAccount", 'String'>
 }
     
 
@@ -2048,6 +2661,49 @@ export type SubAccount$keysArgs<ExtArgs extends runtime.Types.Extensions.Interna
   take?: number
   skip?: number
   distinct?: Prisma.SubAccountKeyScalarFieldEnum | Prisma.SubAccountKeyScalarFieldEnum[]
+}
+
+/**
+ * SubAccount.credits
+ */
+export type SubAccount$creditsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Credit
+   */
+  select?: Prisma.CreditSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Credit
+   */
+  omit?: Prisma.CreditOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.CreditInclude<ExtArgs> | null
+  where?: Prisma.CreditWhereInput
+  orderBy?: Prisma.CreditOrderByWithRelationInput | Prisma.CreditOrderByWithRelationInput[]
+  cursor?: Prisma.CreditWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.CreditScalarFieldEnum | Prisma.CreditScalarFieldEnum[]
+}
+
+/**
+ * SubAccount.plan
+ */
+export type SubAccount$planArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Plan
+   */
+  select?: Prisma.PlanSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Plan
+   */
+  omit?: Prisma.PlanOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.PlanInclude<ExtArgs> | null
+  where?: Prisma.PlanWhereInput
 }
 
 /**

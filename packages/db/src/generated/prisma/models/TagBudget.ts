@@ -453,14 +453,6 @@ export type TagBudgetUncheckedUpdateManyWithoutWorkspaceNestedInput = {
   deleteMany?: Prisma.TagBudgetScalarWhereInput | Prisma.TagBudgetScalarWhereInput[]
 }
 
-export type BigIntFieldUpdateOperationsInput = {
-  set?: bigint | number
-  increment?: bigint | number
-  decrement?: bigint | number
-  multiply?: bigint | number
-  divide?: bigint | number
-}
-
 export type TagBudgetCreateWithoutWorkspaceInput = {
   id: string
   tag: string

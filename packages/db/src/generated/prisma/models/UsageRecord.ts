@@ -61,6 +61,7 @@ export type UsageRecordMinAggregateOutputType = {
   subAccountId: string | null
   keyId: string | null
   model: string | null
+  requestedModel: string | null
   servedModel: string | null
   provider: string | null
   byok: boolean | null
@@ -90,6 +91,7 @@ export type UsageRecordMaxAggregateOutputType = {
   subAccountId: string | null
   keyId: string | null
   model: string | null
+  requestedModel: string | null
   servedModel: string | null
   provider: string | null
   byok: boolean | null
@@ -120,6 +122,7 @@ export type UsageRecordCountAggregateOutputType = {
   keyId: number
   tags: number
   model: number
+  requestedModel: number
   servedModel: number
   provider: number
   byok: number
@@ -179,6 +182,7 @@ export type UsageRecordMinAggregateInputType = {
   subAccountId?: true
   keyId?: true
   model?: true
+  requestedModel?: true
   servedModel?: true
   provider?: true
   byok?: true
@@ -208,6 +212,7 @@ export type UsageRecordMaxAggregateInputType = {
   subAccountId?: true
   keyId?: true
   model?: true
+  requestedModel?: true
   servedModel?: true
   provider?: true
   byok?: true
@@ -238,6 +243,7 @@ export type UsageRecordCountAggregateInputType = {
   keyId?: true
   tags?: true
   model?: true
+  requestedModel?: true
   servedModel?: true
   provider?: true
   byok?: true
@@ -355,6 +361,7 @@ export type UsageRecordGroupByOutputType = {
   keyId: string | null
   tags: string[]
   model: string
+  requestedModel: string | null
   servedModel: string | null
   provider: string | null
   byok: boolean
@@ -408,6 +415,7 @@ export type UsageRecordWhereInput = {
   keyId?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   tags?: Prisma.StringNullableListFilter<"UsageRecord">
   model?: Prisma.StringFilter<"UsageRecord"> | string
+  requestedModel?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   servedModel?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   provider?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   byok?: Prisma.BoolFilter<"UsageRecord"> | boolean
@@ -438,6 +446,7 @@ export type UsageRecordOrderByWithRelationInput = {
   keyId?: Prisma.SortOrderInput | Prisma.SortOrder
   tags?: Prisma.SortOrder
   model?: Prisma.SortOrder
+  requestedModel?: Prisma.SortOrderInput | Prisma.SortOrder
   servedModel?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
   byok?: Prisma.SortOrder
@@ -471,6 +480,7 @@ export type UsageRecordWhereUniqueInput = Prisma.AtLeast<{
   keyId?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   tags?: Prisma.StringNullableListFilter<"UsageRecord">
   model?: Prisma.StringFilter<"UsageRecord"> | string
+  requestedModel?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   servedModel?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   provider?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
   byok?: Prisma.BoolFilter<"UsageRecord"> | boolean
@@ -501,6 +511,7 @@ export type UsageRecordOrderByWithAggregationInput = {
   keyId?: Prisma.SortOrderInput | Prisma.SortOrder
   tags?: Prisma.SortOrder
   model?: Prisma.SortOrder
+  requestedModel?: Prisma.SortOrderInput | Prisma.SortOrder
   servedModel?: Prisma.SortOrderInput | Prisma.SortOrder
   provider?: Prisma.SortOrderInput | Prisma.SortOrder
   byok?: Prisma.SortOrder
@@ -539,6 +550,7 @@ export type UsageRecordScalarWhereWithAggregatesInput = {
   keyId?: Prisma.StringNullableWithAggregatesFilter<"UsageRecord"> | string | null
   tags?: Prisma.StringNullableListFilter<"UsageRecord">
   model?: Prisma.StringWithAggregatesFilter<"UsageRecord"> | string
+  requestedModel?: Prisma.StringNullableWithAggregatesFilter<"UsageRecord"> | string | null
   servedModel?: Prisma.StringNullableWithAggregatesFilter<"UsageRecord"> | string | null
   provider?: Prisma.StringNullableWithAggregatesFilter<"UsageRecord"> | string | null
   byok?: Prisma.BoolWithAggregatesFilter<"UsageRecord"> | boolean
@@ -569,6 +581,7 @@ export type UsageRecordCreateInput = {
   keyId?: string | null
   tags?: Prisma.UsageRecordCreatetagsInput | string[]
   model: string
+  requestedModel?: string | null
   servedModel?: string | null
   provider?: string | null
   byok?: boolean
@@ -599,6 +612,7 @@ export type UsageRecordUncheckedCreateInput = {
   keyId?: string | null
   tags?: Prisma.UsageRecordCreatetagsInput | string[]
   model: string
+  requestedModel?: string | null
   servedModel?: string | null
   provider?: string | null
   byok?: boolean
@@ -629,6 +643,7 @@ export type UsageRecordUpdateInput = {
   keyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tags?: Prisma.UsageRecordUpdatetagsInput | string[]
   model?: Prisma.StringFieldUpdateOperationsInput | string
+  requestedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   servedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   byok?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -659,6 +674,7 @@ export type UsageRecordUncheckedUpdateInput = {
   keyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tags?: Prisma.UsageRecordUpdatetagsInput | string[]
   model?: Prisma.StringFieldUpdateOperationsInput | string
+  requestedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   servedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   byok?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -689,6 +705,7 @@ export type UsageRecordCreateManyInput = {
   keyId?: string | null
   tags?: Prisma.UsageRecordCreatetagsInput | string[]
   model: string
+  requestedModel?: string | null
   servedModel?: string | null
   provider?: string | null
   byok?: boolean
@@ -719,6 +736,7 @@ export type UsageRecordUpdateManyMutationInput = {
   keyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tags?: Prisma.UsageRecordUpdatetagsInput | string[]
   model?: Prisma.StringFieldUpdateOperationsInput | string
+  requestedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   servedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   byok?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -749,6 +767,7 @@ export type UsageRecordUncheckedUpdateManyInput = {
   keyId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   tags?: Prisma.UsageRecordUpdatetagsInput | string[]
   model?: Prisma.StringFieldUpdateOperationsInput | string
+  requestedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   servedModel?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   provider?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   byok?: Prisma.BoolFieldUpdateOperationsInput | boolean
@@ -779,6 +798,7 @@ export type UsageRecordCountOrderByAggregateInput = {
   keyId?: Prisma.SortOrder
   tags?: Prisma.SortOrder
   model?: Prisma.SortOrder
+  requestedModel?: Prisma.SortOrder
   servedModel?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   byok?: Prisma.SortOrder
@@ -822,6 +842,7 @@ export type UsageRecordMaxOrderByAggregateInput = {
   subAccountId?: Prisma.SortOrder
   keyId?: Prisma.SortOrder
   model?: Prisma.SortOrder
+  requestedModel?: Prisma.SortOrder
   servedModel?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   byok?: Prisma.SortOrder
@@ -851,6 +872,7 @@ export type UsageRecordMinOrderByAggregateInput = {
   subAccountId?: Prisma.SortOrder
   keyId?: Prisma.SortOrder
   model?: Prisma.SortOrder
+  requestedModel?: Prisma.SortOrder
   servedModel?: Prisma.SortOrder
   provider?: Prisma.SortOrder
   byok?: Prisma.SortOrder
@@ -906,6 +928,7 @@ export type UsageRecordSelect<ExtArgs extends runtime.Types.Extensions.InternalA
   keyId?: boolean
   tags?: boolean
   model?: boolean
+  requestedModel?: boolean
   servedModel?: boolean
   provider?: boolean
   byok?: boolean
@@ -936,6 +959,7 @@ export type UsageRecordSelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   keyId?: boolean
   tags?: boolean
   model?: boolean
+  requestedModel?: boolean
   servedModel?: boolean
   provider?: boolean
   byok?: boolean
@@ -966,6 +990,7 @@ export type UsageRecordSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   keyId?: boolean
   tags?: boolean
   model?: boolean
+  requestedModel?: boolean
   servedModel?: boolean
   provider?: boolean
   byok?: boolean
@@ -996,6 +1021,7 @@ export type UsageRecordSelectScalar = {
   keyId?: boolean
   tags?: boolean
   model?: boolean
+  requestedModel?: boolean
   servedModel?: boolean
   provider?: boolean
   byok?: boolean
@@ -1018,7 +1044,7 @@ export type UsageRecordSelectScalar = {
   createdAt?: boolean
 }
 
-export type UsageRecordOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"requestId" | "attempt" | "workspaceId" | "subAccountId" | "keyId" | "tags" | "model" | "servedModel" | "provider" | "byok" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens" | "providerCostMicros" | "billedCostMicros" | "estimated" | "status" | "errorClass" | "httpStatus" | "latencyMs" | "ttftMs" | "retries" | "stream" | "startedAt" | "finishedAt" | "createdAt", ExtArgs["result"]["usageRecord"]>
+export type UsageRecordOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"requestId" | "attempt" | "workspaceId" | "subAccountId" | "keyId" | "tags" | "model" | "requestedModel" | "servedModel" | "provider" | "byok" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens" | "providerCostMicros" | "billedCostMicros" | "estimated" | "status" | "errorClass" | "httpStatus" | "latencyMs" | "ttftMs" | "retries" | "stream" | "startedAt" | "finishedAt" | "createdAt", ExtArgs["result"]["usageRecord"]>
 
 export type $UsageRecordPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "UsageRecord"
@@ -1037,11 +1063,16 @@ export type $UsageRecordPayload<ExtArgs extends runtime.Types.Extensions.Interna
     keyId: string | null
     tags: string[]
     /**
-     * Model as requested (`provider/model`).
+     * Model that served the request (`provider/model`): the requested one, or the fallback when
+     * downgrade routing replaced it.
      */
     model: string
     /**
-     * Model that actually served the request, when it differs (downgrade routing).
+     * Model as the client requested it; set by data planes that know downgrade routing.
+     */
+    requestedModel: string | null
+    /**
+     * Model name the upstream reported in its answer (e.g. a dated snapshot id), when it sent one.
      */
     servedModel: string | null
     provider: string | null
@@ -1511,6 +1542,7 @@ export interface UsageRecordFieldRefs {
   readonly keyId: Prisma.FieldRef<"UsageRecord", 'String'>
   readonly tags: Prisma.FieldRef<"UsageRecord", 'String[]'>
   readonly model: Prisma.FieldRef<"UsageRecord", 'String'>
+  readonly requestedModel: Prisma.FieldRef<"UsageRecord", 'String'>
   readonly servedModel: Prisma.FieldRef<"UsageRecord", 'String'>
   readonly provider: Prisma.FieldRef<"UsageRecord", 'String'>
   readonly byok: Prisma.FieldRef<"UsageRecord", 'Boolean'>

@@ -250,6 +250,7 @@ export type WorkspaceWhereInput = {
   providerKeys?: Prisma.ProviderCredentialListRelationFilter
   prices?: Prisma.ModelPriceListRelationFilter
   webhooks?: Prisma.WebhookEndpointListRelationFilter
+  plans?: Prisma.PlanListRelationFilter
 }
 
 export type WorkspaceOrderByWithRelationInput = {
@@ -267,6 +268,7 @@ export type WorkspaceOrderByWithRelationInput = {
   providerKeys?: Prisma.ProviderCredentialOrderByRelationAggregateInput
   prices?: Prisma.ModelPriceOrderByRelationAggregateInput
   webhooks?: Prisma.WebhookEndpointOrderByRelationAggregateInput
+  plans?: Prisma.PlanOrderByRelationAggregateInput
 }
 
 export type WorkspaceWhereUniqueInput = Prisma.AtLeast<{
@@ -287,6 +289,7 @@ export type WorkspaceWhereUniqueInput = Prisma.AtLeast<{
   providerKeys?: Prisma.ProviderCredentialListRelationFilter
   prices?: Prisma.ModelPriceListRelationFilter
   webhooks?: Prisma.WebhookEndpointListRelationFilter
+  plans?: Prisma.PlanListRelationFilter
 }, "id" | "name">
 
 export type WorkspaceOrderByWithAggregationInput = {
@@ -334,6 +337,7 @@ export type WorkspaceCreateInput = {
   providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateInput = {
@@ -351,6 +355,7 @@ export type WorkspaceUncheckedCreateInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUpdateInput = {
@@ -368,6 +373,7 @@ export type WorkspaceUpdateInput = {
   providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateInput = {
@@ -385,6 +391,7 @@ export type WorkspaceUncheckedUpdateInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceCreateManyInput = {
@@ -528,6 +535,20 @@ export type WorkspaceUpdateOneRequiredWithoutSubAccountsNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.WorkspaceUpdateToOneWithWhereWithoutSubAccountsInput, Prisma.WorkspaceUpdateWithoutSubAccountsInput>, Prisma.WorkspaceUncheckedUpdateWithoutSubAccountsInput>
 }
 
+export type WorkspaceCreateNestedOneWithoutPlansInput = {
+  create?: Prisma.XOR<Prisma.WorkspaceCreateWithoutPlansInput, Prisma.WorkspaceUncheckedCreateWithoutPlansInput>
+  connectOrCreate?: Prisma.WorkspaceCreateOrConnectWithoutPlansInput
+  connect?: Prisma.WorkspaceWhereUniqueInput
+}
+
+export type WorkspaceUpdateOneRequiredWithoutPlansNestedInput = {
+  create?: Prisma.XOR<Prisma.WorkspaceCreateWithoutPlansInput, Prisma.WorkspaceUncheckedCreateWithoutPlansInput>
+  connectOrCreate?: Prisma.WorkspaceCreateOrConnectWithoutPlansInput
+  upsert?: Prisma.WorkspaceUpsertWithoutPlansInput
+  connect?: Prisma.WorkspaceWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.WorkspaceUpdateToOneWithWhereWithoutPlansInput, Prisma.WorkspaceUpdateWithoutPlansInput>, Prisma.WorkspaceUncheckedUpdateWithoutPlansInput>
+}
+
 export type WorkspaceCreateNestedOneWithoutTagBudgetsInput = {
   create?: Prisma.XOR<Prisma.WorkspaceCreateWithoutTagBudgetsInput, Prisma.WorkspaceUncheckedCreateWithoutTagBudgetsInput>
   connectOrCreate?: Prisma.WorkspaceCreateOrConnectWithoutTagBudgetsInput
@@ -598,6 +619,7 @@ export type WorkspaceCreateWithoutAdminKeysInput = {
   providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateWithoutAdminKeysInput = {
@@ -614,6 +636,7 @@ export type WorkspaceUncheckedCreateWithoutAdminKeysInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceCreateOrConnectWithoutAdminKeysInput = {
@@ -646,6 +669,7 @@ export type WorkspaceUpdateWithoutAdminKeysInput = {
   providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateWithoutAdminKeysInput = {
@@ -662,6 +686,7 @@ export type WorkspaceUncheckedUpdateWithoutAdminKeysInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceCreateWithoutSubAccountsInput = {
@@ -678,6 +703,7 @@ export type WorkspaceCreateWithoutSubAccountsInput = {
   providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateWithoutSubAccountsInput = {
@@ -694,6 +720,7 @@ export type WorkspaceUncheckedCreateWithoutSubAccountsInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceCreateOrConnectWithoutSubAccountsInput = {
@@ -726,6 +753,7 @@ export type WorkspaceUpdateWithoutSubAccountsInput = {
   providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateWithoutSubAccountsInput = {
@@ -738,6 +766,91 @@ export type WorkspaceUncheckedUpdateWithoutSubAccountsInput = {
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   adminKeys?: Prisma.AdminKeyUncheckedUpdateManyWithoutWorkspaceNestedInput
+  tagBudgets?: Prisma.TagBudgetUncheckedUpdateManyWithoutWorkspaceNestedInput
+  providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
+  prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
+  webhooks?: Prisma.WebhookEndpointUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
+}
+
+export type WorkspaceCreateWithoutPlansInput = {
+  id: string
+  name: string
+  markupBp?: number
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  byokWaivesMarkup?: boolean
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  adminKeys?: Prisma.AdminKeyCreateNestedManyWithoutWorkspaceInput
+  subAccounts?: Prisma.SubAccountCreateNestedManyWithoutWorkspaceInput
+  tagBudgets?: Prisma.TagBudgetCreateNestedManyWithoutWorkspaceInput
+  providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
+  prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
+  webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+}
+
+export type WorkspaceUncheckedCreateWithoutPlansInput = {
+  id: string
+  name: string
+  markupBp?: number
+  spendCapMicros?: bigint | number | null
+  budgetPeriod?: $Enums.BudgetPeriod
+  byokWaivesMarkup?: boolean
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  adminKeys?: Prisma.AdminKeyUncheckedCreateNestedManyWithoutWorkspaceInput
+  subAccounts?: Prisma.SubAccountUncheckedCreateNestedManyWithoutWorkspaceInput
+  tagBudgets?: Prisma.TagBudgetUncheckedCreateNestedManyWithoutWorkspaceInput
+  providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
+  prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
+  webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+}
+
+export type WorkspaceCreateOrConnectWithoutPlansInput = {
+  where: Prisma.WorkspaceWhereUniqueInput
+  create: Prisma.XOR<Prisma.WorkspaceCreateWithoutPlansInput, Prisma.WorkspaceUncheckedCreateWithoutPlansInput>
+}
+
+export type WorkspaceUpsertWithoutPlansInput = {
+  update: Prisma.XOR<Prisma.WorkspaceUpdateWithoutPlansInput, Prisma.WorkspaceUncheckedUpdateWithoutPlansInput>
+  create: Prisma.XOR<Prisma.WorkspaceCreateWithoutPlansInput, Prisma.WorkspaceUncheckedCreateWithoutPlansInput>
+  where?: Prisma.WorkspaceWhereInput
+}
+
+export type WorkspaceUpdateToOneWithWhereWithoutPlansInput = {
+  where?: Prisma.WorkspaceWhereInput
+  data: Prisma.XOR<Prisma.WorkspaceUpdateWithoutPlansInput, Prisma.WorkspaceUncheckedUpdateWithoutPlansInput>
+}
+
+export type WorkspaceUpdateWithoutPlansInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  markupBp?: Prisma.IntFieldUpdateOperationsInput | number
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  byokWaivesMarkup?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  adminKeys?: Prisma.AdminKeyUpdateManyWithoutWorkspaceNestedInput
+  subAccounts?: Prisma.SubAccountUpdateManyWithoutWorkspaceNestedInput
+  tagBudgets?: Prisma.TagBudgetUpdateManyWithoutWorkspaceNestedInput
+  providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
+  prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
+  webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+}
+
+export type WorkspaceUncheckedUpdateWithoutPlansInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.StringFieldUpdateOperationsInput | string
+  markupBp?: Prisma.IntFieldUpdateOperationsInput | number
+  spendCapMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  budgetPeriod?: Prisma.EnumBudgetPeriodFieldUpdateOperationsInput | $Enums.BudgetPeriod
+  byokWaivesMarkup?: Prisma.BoolFieldUpdateOperationsInput | boolean
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  adminKeys?: Prisma.AdminKeyUncheckedUpdateManyWithoutWorkspaceNestedInput
+  subAccounts?: Prisma.SubAccountUncheckedUpdateManyWithoutWorkspaceNestedInput
   tagBudgets?: Prisma.TagBudgetUncheckedUpdateManyWithoutWorkspaceNestedInput
   providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
@@ -758,6 +871,7 @@ export type WorkspaceCreateWithoutTagBudgetsInput = {
   providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateWithoutTagBudgetsInput = {
@@ -774,6 +888,7 @@ export type WorkspaceUncheckedCreateWithoutTagBudgetsInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceCreateOrConnectWithoutTagBudgetsInput = {
@@ -806,6 +921,7 @@ export type WorkspaceUpdateWithoutTagBudgetsInput = {
   providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateWithoutTagBudgetsInput = {
@@ -822,6 +938,7 @@ export type WorkspaceUncheckedUpdateWithoutTagBudgetsInput = {
   providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceCreateWithoutProviderKeysInput = {
@@ -838,6 +955,7 @@ export type WorkspaceCreateWithoutProviderKeysInput = {
   tagBudgets?: Prisma.TagBudgetCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateWithoutProviderKeysInput = {
@@ -854,6 +972,7 @@ export type WorkspaceUncheckedCreateWithoutProviderKeysInput = {
   tagBudgets?: Prisma.TagBudgetUncheckedCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceCreateOrConnectWithoutProviderKeysInput = {
@@ -886,6 +1005,7 @@ export type WorkspaceUpdateWithoutProviderKeysInput = {
   tagBudgets?: Prisma.TagBudgetUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateWithoutProviderKeysInput = {
@@ -902,6 +1022,7 @@ export type WorkspaceUncheckedUpdateWithoutProviderKeysInput = {
   tagBudgets?: Prisma.TagBudgetUncheckedUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceCreateWithoutPricesInput = {
@@ -918,6 +1039,7 @@ export type WorkspaceCreateWithoutPricesInput = {
   tagBudgets?: Prisma.TagBudgetCreateNestedManyWithoutWorkspaceInput
   providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateWithoutPricesInput = {
@@ -934,6 +1056,7 @@ export type WorkspaceUncheckedCreateWithoutPricesInput = {
   tagBudgets?: Prisma.TagBudgetUncheckedCreateNestedManyWithoutWorkspaceInput
   providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
   webhooks?: Prisma.WebhookEndpointUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceCreateOrConnectWithoutPricesInput = {
@@ -966,6 +1089,7 @@ export type WorkspaceUpdateWithoutPricesInput = {
   tagBudgets?: Prisma.TagBudgetUpdateManyWithoutWorkspaceNestedInput
   providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateWithoutPricesInput = {
@@ -982,6 +1106,7 @@ export type WorkspaceUncheckedUpdateWithoutPricesInput = {
   tagBudgets?: Prisma.TagBudgetUncheckedUpdateManyWithoutWorkspaceNestedInput
   providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
   webhooks?: Prisma.WebhookEndpointUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceCreateWithoutWebhooksInput = {
@@ -998,6 +1123,7 @@ export type WorkspaceCreateWithoutWebhooksInput = {
   tagBudgets?: Prisma.TagBudgetCreateNestedManyWithoutWorkspaceInput
   providerKeys?: Prisma.ProviderCredentialCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceUncheckedCreateWithoutWebhooksInput = {
@@ -1014,6 +1140,7 @@ export type WorkspaceUncheckedCreateWithoutWebhooksInput = {
   tagBudgets?: Prisma.TagBudgetUncheckedCreateNestedManyWithoutWorkspaceInput
   providerKeys?: Prisma.ProviderCredentialUncheckedCreateNestedManyWithoutWorkspaceInput
   prices?: Prisma.ModelPriceUncheckedCreateNestedManyWithoutWorkspaceInput
+  plans?: Prisma.PlanUncheckedCreateNestedManyWithoutWorkspaceInput
 }
 
 export type WorkspaceCreateOrConnectWithoutWebhooksInput = {
@@ -1046,6 +1173,7 @@ export type WorkspaceUpdateWithoutWebhooksInput = {
   tagBudgets?: Prisma.TagBudgetUpdateManyWithoutWorkspaceNestedInput
   providerKeys?: Prisma.ProviderCredentialUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUpdateManyWithoutWorkspaceNestedInput
 }
 
 export type WorkspaceUncheckedUpdateWithoutWebhooksInput = {
@@ -1062,6 +1190,7 @@ export type WorkspaceUncheckedUpdateWithoutWebhooksInput = {
   tagBudgets?: Prisma.TagBudgetUncheckedUpdateManyWithoutWorkspaceNestedInput
   providerKeys?: Prisma.ProviderCredentialUncheckedUpdateManyWithoutWorkspaceNestedInput
   prices?: Prisma.ModelPriceUncheckedUpdateManyWithoutWorkspaceNestedInput
+  plans?: Prisma.PlanUncheckedUpdateManyWithoutWorkspaceNestedInput
 }
 
 
@@ -1076,6 +1205,7 @@ export type WorkspaceCountOutputType = {
   providerKeys: number
   prices: number
   webhooks: number
+  plans: number
 }
 
 export type WorkspaceCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1085,6 +1215,7 @@ export type WorkspaceCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensi
   providerKeys?: boolean | WorkspaceCountOutputTypeCountProviderKeysArgs
   prices?: boolean | WorkspaceCountOutputTypeCountPricesArgs
   webhooks?: boolean | WorkspaceCountOutputTypeCountWebhooksArgs
+  plans?: boolean | WorkspaceCountOutputTypeCountPlansArgs
 }
 
 /**
@@ -1139,6 +1270,13 @@ export type WorkspaceCountOutputTypeCountWebhooksArgs<ExtArgs extends runtime.Ty
   where?: Prisma.WebhookEndpointWhereInput
 }
 
+/**
+ * WorkspaceCountOutputType without action
+ */
+export type WorkspaceCountOutputTypeCountPlansArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.PlanWhereInput
+}
+
 
 export type WorkspaceSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -1155,6 +1293,7 @@ export type WorkspaceSelect<ExtArgs extends runtime.Types.Extensions.InternalArg
   providerKeys?: boolean | Prisma.Workspace$providerKeysArgs<ExtArgs>
   prices?: boolean | Prisma.Workspace$pricesArgs<ExtArgs>
   webhooks?: boolean | Prisma.Workspace$webhooksArgs<ExtArgs>
+  plans?: boolean | Prisma.Workspace$plansArgs<ExtArgs>
   _count?: boolean | Prisma.WorkspaceCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["workspace"]>
 
@@ -1199,6 +1338,7 @@ export type WorkspaceInclude<ExtArgs extends runtime.Types.Extensions.InternalAr
   providerKeys?: boolean | Prisma.Workspace$providerKeysArgs<ExtArgs>
   prices?: boolean | Prisma.Workspace$pricesArgs<ExtArgs>
   webhooks?: boolean | Prisma.Workspace$webhooksArgs<ExtArgs>
+  plans?: boolean | Prisma.Workspace$plansArgs<ExtArgs>
   _count?: boolean | Prisma.WorkspaceCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type WorkspaceIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -1213,6 +1353,7 @@ export type $WorkspacePayload<ExtArgs extends runtime.Types.Extensions.InternalA
     providerKeys: Prisma.$ProviderCredentialPayload<ExtArgs>[]
     prices: Prisma.$ModelPricePayload<ExtArgs>[]
     webhooks: Prisma.$WebhookEndpointPayload<ExtArgs>[]
+    plans: Prisma.$PlanPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     /**
@@ -1641,6 +1782,7 @@ export interface Prisma__WorkspaceClient<T, Null = never, ExtArgs extends runtim
   providerKeys<T extends Prisma.Workspace$providerKeysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Workspace$providerKeysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ProviderCredentialPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   prices<T extends Prisma.Workspace$pricesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Workspace$pricesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ModelPricePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   webhooks<T extends Prisma.Workspace$webhooksArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Workspace$webhooksArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$WebhookEndpointPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  plans<T extends Prisma.Workspace$plansArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Workspace$plansArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$PlanPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2212,6 +2354,30 @@ export type Workspace$webhooksArgs<ExtArgs extends runtime.Types.Extensions.Inte
   take?: number
   skip?: number
   distinct?: Prisma.WebhookEndpointScalarFieldEnum | Prisma.WebhookEndpointScalarFieldEnum[]
+}
+
+/**
+ * Workspace.plans
+ */
+export type Workspace$plansArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the Plan
+   */
+  select?: Prisma.PlanSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the Plan
+   */
+  omit?: Prisma.PlanOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.PlanInclude<ExtArgs> | null
+  where?: Prisma.PlanWhereInput
+  orderBy?: Prisma.PlanOrderByWithRelationInput | Prisma.PlanOrderByWithRelationInput[]
+  cursor?: Prisma.PlanWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.PlanScalarFieldEnum | Prisma.PlanScalarFieldEnum[]
 }
 
 /**

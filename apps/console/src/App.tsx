@@ -1,0 +1,313 @@
+import { type FormEvent, useCallback, useEffect, useMemo, useReducer, useState } from 'react';
+import { Provider, useClient } from 'urql';
+import { type ConnectionState, createConsoleClient, storedKey, storeKey } from './client.ts';
+import { describeError, type Problem } from './errors.ts';
+import {
+  LiveBudgetEventsSubscriptionDocument,
+  LiveSpendSubscriptionDocument,
+  WorkspaceQueryDocument,
+} from './generated/graphql.ts';
+import { emptyLive, liveReducer } from './live.ts';
+import { LivePage, PricesPage, ProviderKeysPage, TagsPage } from './pages/misc.tsx';
+import { PlansPage } from './pages/plans.tsx';
+import { SubAccountPage } from './pages/sub-account.tsx';
+import { SubAccountsPage } from './pages/sub-accounts.tsx';
+import { WebhookPage, WebhooksPage } from './pages/webhooks.tsx';
+import { parseRoute, type Route } from './route.ts';
+import { Alert, LiveContext, useLive } from './ui.tsx';
+
+function useHashRoute(): Route {
+  const [route, setRoute] = useState(() => parseRoute(window.location.hash));
+  useEffect(() => {
+    const on = () => setRoute(parseRoute(window.location.hash));
+    window.addEventListener('hashchange', on);
+    return () => window.removeEventListener('hashchange', on);
+  }, []);
+  return route;
+}
+
+export function App() {
+  const [key, setKey] = useState<string | null>(() => storedKey());
+  const [problem, setProblem] = useState<Problem | null>(null);
+  const signOut = useCallback((why: Problem | null = null) => {
+    storeKey(null);
+    setKey(null);
+    setProblem(why);
+  }, []);
+  if (!key) {
+    return (
+      <Login
+        problem={problem}
+        onSignedIn={(k) => {
+          storeKey(k);
+          setProblem(null);
+          setKey(k);
+        }}
+      />
+    );
+  }
+  return <Session adminKey={key} onSignOut={signOut} />;
+}
+
+/** Checks the pasted key with one query before keeping it (in sessionStorage, this tab only). */
+function Login({
+  problem,
+  onSignedIn,
+}: {
+  problem: Problem | null;
+  onSignedIn: (key: string) => void;
+}) {
+  const [value, setValue] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Problem | null>(problem);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const key = value.trim();
+    if (!key) {
+      setError({
+        kind: 'input',
+        message: 'Paste the admin key (sk-tg-admin-…) printed at first start.',
+      });
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const res = await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ workspace { id } }' }),
+      });
+      const body = (await res.json().catch(() => null)) as {
+        data?: { workspace?: { id: string } };
+        errors?: Array<{ message: string; extensions?: Record<string, unknown> }>;
+      } | null;
+      if (body?.data?.workspace?.id) onSignedIn(key);
+      else
+        setError(
+          describeError({
+            graphQLErrors: body?.errors ?? [],
+            response: { status: res.status },
+          }) ?? {
+            kind: 'auth',
+            message: 'The admin key was refused.',
+          },
+        );
+    } catch (err) {
+      setError(describeError({ networkError: { message: String(err) } }));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main className="login">
+      <h1>Tollgate console</h1>
+      <form onSubmit={submit} aria-describedby="login-help">
+        <label htmlFor="admin-key">Admin key</label>
+        <input
+          id="admin-key"
+          type="password"
+          autoComplete="off"
+          spellCheck={false}
+          placeholder="sk-tg-admin-…"
+          value={value}
+          onChange={(e) => setValue(e.target.value)}
+        />
+        <p id="login-help" className="muted">
+          The key printed once when Tollgate first started. It stays in this browser tab only
+          (session storage) and is sent to this server alone.
+        </p>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Checking…' : 'Sign in'}
+        </button>
+      </form>
+      <Alert problem={error} />
+    </main>
+  );
+}
+
+function Session({
+  adminKey,
+  onSignOut,
+}: {
+  adminKey: string;
+  onSignOut: (why?: Problem | null) => void;
+}) {
+  const [connection, setConnection] = useState<ConnectionState>('connecting');
+  const [client, setClient] = useState<ReturnType<typeof createConsoleClient>['client'] | null>(
+    null,
+  );
+  useEffect(() => {
+    const made = createConsoleClient(adminKey, (s) => setConnection(s));
+    setClient(made.client);
+    return () => {
+      void made.dispose();
+    };
+  }, [adminKey]);
+  if (!client) return null;
+  return (
+    <Provider value={client}>
+      <LiveFeed connection={connection}>
+        <Shell onSignOut={onSignOut} />
+      </LiveFeed>
+    </Provider>
+  );
+}
+
+/** One subscription each for budget events and spend, for every page of the session. */
+function LiveFeed({
+  connection,
+  children,
+}: {
+  connection: ConnectionState;
+  children: React.ReactNode;
+}) {
+  const client = useClient();
+  const [live, dispatch] = useReducer(liveReducer, undefined, emptyLive);
+  useEffect(() => {
+    const events = client.subscription(LiveBudgetEventsSubscriptionDocument, {}).subscribe((r) => {
+      if (r.data) dispatch({ kind: 'event', event: r.data.budgetEvents });
+    });
+    const spend = client.subscription(LiveSpendSubscriptionDocument, {}).subscribe((r) => {
+      if (r.data) dispatch({ kind: 'spend', spend: r.data.workspaceSpendUpdates });
+    });
+    return () => {
+      events.unsubscribe();
+      spend.unsubscribe();
+    };
+  }, [client]);
+  const value = useMemo(() => ({ live, connection }), [live, connection]);
+  return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
+}
+
+const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
+  { page: 'sub-accounts', label: 'Sub-accounts', href: '#/sub-accounts' },
+  { page: 'plans', label: 'Plans', href: '#/plans' },
+  { page: 'tags', label: 'Tags & budgets', href: '#/tags' },
+  { page: 'live', label: 'Live feed', href: '#/live' },
+  { page: 'webhooks', label: 'Webhooks', href: '#/webhooks' },
+  { page: 'provider-keys', label: 'Provider keys', href: '#/provider-keys' },
+  { page: 'prices', label: 'Prices', href: '#/prices' },
+];
+
+function Shell({ onSignOut }: { onSignOut: (why?: Problem | null) => void }) {
+  const route = useHashRoute();
+  const client = useClient();
+  const { connection, live } = useLive();
+  const [workspace, setWorkspace] = useState<{ name: string } | null>(null);
+  const [problem, setProblem] = useState<Problem | null>(null);
+  useEffect(() => {
+    client
+      .query(WorkspaceQueryDocument, {})
+      .toPromise()
+      .then((r) => {
+        const p = describeError(r.error);
+        if (p?.kind === 'auth') onSignOut(p);
+        else setProblem(p);
+        if (r.data) setWorkspace(r.data.workspace);
+      });
+  }, [client, onSignOut]);
+  const current =
+    route.page === 'sub-account'
+      ? 'sub-accounts'
+      : route.page === 'webhook'
+        ? 'webhooks'
+        : route.page;
+  // The badge counts budget events not yet seen on the Live feed page.
+  const [seenEvents, setSeenEvents] = useState(0);
+  useEffect(() => {
+    if (route.page === 'live') setSeenEvents(live.counts.events);
+  }, [route.page, live.counts.events]);
+  const unseen = live.counts.events - seenEvents;
+  // Stable, so pages can report from effects; the same message twice does not re-render.
+  const report = useCallback(
+    (p: Problem | null) => {
+      if (p?.kind === 'auth') onSignOut(p);
+      else
+        setProblem((prev) => (prev?.message === p?.message && prev?.kind === p?.kind ? prev : p));
+    },
+    [onSignOut],
+  );
+  return (
+    <div className="shell">
+      {/* Routes live in the hash, so skipping to the content moves focus rather than navigating. */}
+      <button
+        type="button"
+        className="skip"
+        onClick={() => document.getElementById('main')?.focus()}
+      >
+        Skip to content
+      </button>
+      <header className="top">
+        <span className="brand">Tollgate</span>
+        <span className="muted">{workspace ? `workspace ${workspace.name}` : ''}</span>
+        <span className={`conn conn-${connection}`} role="status">
+          {connection === 'connected'
+            ? 'Live'
+            : connection === 'connecting'
+              ? 'Connecting…'
+              : 'Live connection lost — reconnecting…'}
+        </span>
+        <button type="button" className="secondary" onClick={() => onSignOut(null)}>
+          Sign out
+        </button>
+      </header>
+      <nav aria-label="Main">
+        <ul>
+          {NAV.map((n) => (
+            <li key={n.page}>
+              <a href={n.href} aria-current={current === n.page ? 'page' : undefined}>
+                {n.label}
+                {n.page === 'live' && unseen > 0 ? (
+                  <span className="count">
+                    {unseen}
+                    <span className="sr-only"> new events</span>
+                  </span>
+                ) : null}
+              </a>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <main id="main" tabIndex={-1}>
+        <Alert problem={problem} onDismiss={() => setProblem(null)} />
+        <Page route={route} report={report} />
+      </main>
+    </div>
+  );
+}
+
+export type Report = (p: Problem | null) => void;
+
+function Page({ route, report }: { route: Route; report: Report }) {
+  switch (route.page) {
+    case 'sub-accounts':
+      return <SubAccountsPage report={report} />;
+    case 'sub-account':
+      return <SubAccountPage id={route.id} report={report} />;
+    case 'tags':
+      return <TagsPage report={report} />;
+    case 'live':
+      return <LivePage />;
+    case 'webhooks':
+      return <WebhooksPage report={report} />;
+    case 'webhook':
+      return <WebhookPage id={route.id} report={report} />;
+    case 'provider-keys':
+      return <ProviderKeysPage report={report} />;
+    case 'prices':
+      return <PricesPage report={report} />;
+    case 'plans':
+      return <PlansPage report={report} />;
+    default:
+      return (
+        <section>
+          <h1>Not found</h1>
+          <p>
+            Nothing lives at <code>{route.path}</code>.{' '}
+            <a href="#/sub-accounts">Back to sub-accounts</a>
+          </p>
+        </section>
+      );
+  }
+}

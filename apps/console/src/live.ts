@@ -1,0 +1,148 @@
+import { formatUsd as fmt } from './money.ts';
+
+// The live feed's state: budget events and spend updates as they arrive over graphql-ws.
+
+export interface LiveEvent {
+  id: string;
+  type: string;
+  eventType: string;
+  scope: string;
+  subAccountId: string | null;
+  tag: string | null;
+  threshold: number | null;
+  capCents: number | null;
+  spentCents: number | null;
+  createdAt: string;
+  /** The stored event's data (`balance_low` carries `balance_cents`, `threshold_cents`). */
+  data?: unknown;
+}
+
+export interface LiveSpend {
+  subAccountId: string;
+  spentCents: number;
+  capCents: number | null;
+  period: string;
+  at: string;
+}
+
+export type FeedItem =
+  | { kind: 'event'; key: string; at: string; event: LiveEvent }
+  | { kind: 'spend'; key: string; at: string; spend: LiveSpend };
+
+export interface LiveState {
+  /** Newest first, at most `FEED_LIMIT`. */
+  feed: FeedItem[];
+  /** The latest settled spend per sub-account (newer `at` wins; out-of-order updates are dropped). */
+  spend: Record<string, LiveSpend>;
+  /** How many of each kind arrived, for the screen reader summary. */
+  counts: { events: number; spend: number };
+}
+
+export const FEED_LIMIT = 200;
+
+export const emptyLive = (): LiveState => ({
+  feed: [],
+  spend: {},
+  counts: { events: 0, spend: 0 },
+});
+
+export type LiveAction = { kind: 'event'; event: LiveEvent } | { kind: 'spend'; spend: LiveSpend };
+
+export function liveReducer(state: LiveState, action: LiveAction): LiveState {
+  if (action.kind === 'event') {
+    if (state.feed.some((f) => f.kind === 'event' && f.event.id === action.event.id)) return state;
+    const item: FeedItem = {
+      kind: 'event',
+      key: `e:${action.event.id}`,
+      at: action.event.createdAt,
+      event: action.event,
+    };
+    return {
+      ...state,
+      feed: [item, ...state.feed].slice(0, FEED_LIMIT),
+      counts: { ...state.counts, events: state.counts.events + 1 },
+    };
+  }
+  const s = action.spend;
+  const prev = state.spend[s.subAccountId];
+  const stale =
+    prev !== undefined && prev.period === s.period && Date.parse(prev.at) > Date.parse(s.at);
+  const item: FeedItem = {
+    kind: 'spend',
+    key: `s:${s.subAccountId}:${s.at}:${state.counts.spend}`,
+    at: s.at,
+    spend: s,
+  };
+  return {
+    feed: [item, ...state.feed].slice(0, FEED_LIMIT),
+    spend: stale ? state.spend : { ...state.spend, [s.subAccountId]: s },
+    counts: { ...state.counts, spend: state.counts.spend + 1 },
+  };
+}
+
+/**
+ * The spend to show for a sub-account: the live value when it is newer than what the query
+ * loaded (same period), else the query's.
+ */
+export function currentSpent(
+  queried: { spentCents: number; loadedAt: number },
+  live: LiveSpend | undefined,
+): number {
+  if (!live) return queried.spentCents;
+  return Date.parse(live.at) >= queried.loadedAt ? live.spentCents : queried.spentCents;
+}
+
+/** What an event says, without who it is about ("crossed 80% — $0.85 of $1.00"). */
+export function eventSummary(
+  e: Pick<LiveEvent, 'type' | 'threshold' | 'spentCents' | 'capCents'> & { data?: unknown },
+): string {
+  const amounts =
+    e.spentCents !== null && e.capCents !== null
+      ? ` — ${fmt(e.spentCents)} of ${fmt(e.capCents)}`
+      : '';
+  switch (e.type) {
+    case 'warning':
+      return `crossed ${Math.round((e.threshold ?? 0) * 100)}% of the cap${amounts}`;
+    case 'exhausted':
+      return `cap reached${amounts}`;
+    case 'rate_limited':
+      return 'rate limited';
+    case 'request_failed':
+      return 'a request failed';
+    case 'created':
+      return 'created';
+    case 'balance_low': {
+      const d = (e.data ?? {}) as { balance_cents?: unknown; threshold_cents?: unknown };
+      const balance = typeof d.balance_cents === 'number' ? ` — ${fmt(d.balance_cents)} left` : '';
+      const below =
+        typeof d.threshold_cents === 'number' ? ` (below ${fmt(d.threshold_cents)})` : '';
+      return `prepaid balance low${balance}${below}`;
+    }
+    default:
+      return e.type;
+  }
+}
+
+/** Names of sub-accounts this tab has loaded, so the feed can say "acme" rather than an id. */
+export const knownNames = new Map<string, string>();
+
+/** One line of text for a feed item (also what screen readers hear). */
+export function describeFeedItem(
+  item: FeedItem,
+  names: ReadonlyMap<string, string> = knownNames,
+): string {
+  if (item.kind === 'spend') {
+    const s = item.spend;
+    const who = names.get(s.subAccountId) ?? s.subAccountId;
+    const cap = s.capCents === null ? 'no cap' : `cap ${fmt(s.capCents)}`;
+    return `${who} spent ${fmt(s.spentCents)} (${cap})`;
+  }
+  const e = item.event;
+  const who =
+    e.scope === 'tag'
+      ? `tag ${e.tag}`
+      : e.scope === 'workspace'
+        ? 'workspace'
+        : (names.get(e.subAccountId ?? '') ?? e.subAccountId ?? 'sub-account');
+  return `${who}: ${eventSummary(e)}`;
+}

@@ -1,0 +1,231 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import { useMutation, useQuery } from 'urql';
+import type { Report } from '../App.tsx';
+import {
+  firstLedgerPage,
+  ledgerCursor,
+  ledgerNext,
+  ledgerPrevious,
+  microsToCents,
+  parseReference,
+  parseTopUpAmount,
+} from '../billing.ts';
+import { describeError, resultError } from '../errors.ts';
+import {
+  SubAccountLedgerQueryDocument,
+  TopUpCreditsMutationDocument,
+} from '../generated/graphql.ts';
+import { formatUsd } from '../money.ts';
+import { AlertLine, Field, Notice, Pager, When } from '../ui.tsx';
+
+export const LEDGER_PAGE = 20;
+
+/** A prepaid sub-account's balance, its top-up form and its ledger (paged, oldest first). */
+export function Balance({
+  id,
+  refresh,
+  report,
+  onToppedUp,
+}: {
+  id: string;
+  refresh: string;
+  report: Report;
+  /** The sub-account's cap is its credits: its page reloads after a top-up. */
+  onToppedUp: () => void;
+}) {
+  const [pager, setPager] = useState(firstLedgerPage);
+  const [result, reexecute] = useQuery({
+    query: SubAccountLedgerQueryDocument,
+    variables: { id, first: LEDGER_PAGE, after: ledgerCursor(pager) },
+  });
+  useEffect(() => report(describeError(result.error)), [result.error, report]);
+  // Spend and budget events of this sub-account (its draws) refresh the balance.
+  useEffect(() => {
+    if (refresh !== '|') reexecute({ requestPolicy: 'network-only' });
+  }, [refresh, reexecute]);
+  const ledger = result.data?.subAccountLedger;
+  const data = ledger?.__typename === 'SubAccountLedger' ? ledger : null;
+  const page = pager.cursors.length;
+  return (
+    <section aria-labelledby="balance-h" className="balance">
+      <h2 id="balance-h">Prepaid balance</h2>
+      {ledger && !data ? (
+        <p className="alert" role="alert">
+          {'message' in ledger ? ledger.message : 'The ledger is unavailable.'}
+        </p>
+      ) : null}
+      <div className="cards">
+        <div className="card">
+          <dl className="figures" data-testid="balance">
+            <div>
+              <dt>Credits</dt>
+              <dd data-testid="credits">
+                {data ? formatUsd(microsToCents(data.balance.creditsMicroUsd)) : '—'}
+              </dd>
+            </div>
+            <div>
+              <dt>Draws</dt>
+              <dd data-testid="draws">
+                {data ? formatUsd(microsToCents(data.balance.drawsMicroUsd)) : '—'}
+              </dd>
+            </div>
+            <div>
+              <dt>Balance</dt>
+              <dd data-testid="balance-left">
+                <strong>
+                  {data ? formatUsd(microsToCents(data.balance.balanceMicroUsd)) : '—'}
+                </strong>
+              </dd>
+            </div>
+          </dl>
+        </div>
+        <TopUp
+          id={id}
+          report={report}
+          onDone={() => {
+            reexecute({ requestPolicy: 'network-only' });
+            onToppedUp();
+          }}
+        />
+      </div>
+      <h3 id="ledger-h">Ledger</h3>
+      <div className="table-wrap">
+        <table className="data" aria-labelledby="ledger-h">
+          <thead>
+            <tr>
+              <th scope="col">When</th>
+              <th scope="col">Entry</th>
+              <th scope="col">Reference / requests</th>
+              <th scope="col" className="num">
+                Amount
+              </th>
+            </tr>
+          </thead>
+          <tbody className="ledger">
+            {data && data.entries.length === 0 ? (
+              <tr>
+                <td colSpan={4} className="muted">
+                  No top-ups or usage yet.
+                </td>
+              </tr>
+            ) : null}
+            {data?.entries.map((e) => (
+              <tr key={e.id} className={`ledger-${e.kind}`}>
+                <td>
+                  {e.kind === 'draw' ? (
+                    <time dateTime={e.at}>{e.at.slice(0, 10)}</time>
+                  ) : (
+                    <When iso={e.at} />
+                  )}
+                </td>
+                <td>
+                  <span className={`badge badge-${e.kind}`}>
+                    {e.kind === 'credit' ? 'top-up' : 'usage'}
+                  </span>
+                </td>
+                <td className="small">
+                  {e.kind === 'credit'
+                    ? `${e.reference ?? ''}${e.actor ? ` · by ${e.actor}` : ''}`
+                    : `${(e.requests ?? 0).toLocaleString('en-US')} requests that day`}
+                </td>
+                <td className="num">{formatUsd(microsToCents(e.amountMicroUsd))}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Pager
+        label="Ledger pages"
+        previousLabel="Previous entries"
+        nextLabel="Next entries"
+        canPrevious={page !== 1}
+        canNext={Boolean(data?.nextCursor)}
+        onPrevious={() => setPager(ledgerPrevious)}
+        onNext={() => setPager((p) => ledgerNext(p, data?.nextCursor))}
+      >
+        Ledger page {page}
+        {data ? ` · ${data.entries.length} shown` : ''}
+      </Pager>
+    </section>
+  );
+}
+
+function TopUp({ id, report, onDone }: { id: string; report: Report; onDone: () => void }) {
+  const [amount, setAmount] = useState('');
+  const [reference, setReference] = useState('');
+  const [errors, setErrors] = useState<{ amount?: string; reference?: string }>({});
+  const [problem, setProblem] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [state, topUp] = useMutation(TopUpCreditsMutationDocument);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setMessage(null);
+    const a = parseTopUpAmount(amount);
+    const ref = parseReference(reference);
+    if (!a.ok || !ref.ok) {
+      setErrors({
+        ...(a.ok ? {} : { amount: a.error }),
+        ...(ref.ok ? {} : { reference: ref.error }),
+      });
+      setProblem('Fix the marked fields; nothing was credited.');
+      return;
+    }
+    setErrors({});
+    const r = await topUp({
+      subAccountId: id,
+      input: { amountCents: a.value, reference: ref.value },
+    });
+    report(describeError(r.error));
+    const out = r.data?.topUpCredits;
+    const err = resultError(out);
+    setProblem(err);
+    if (out?.__typename === 'TopUpPayload') {
+      const left = formatUsd(microsToCents(out.balance.balanceMicroUsd));
+      setMessage(
+        out.idempotentReplay
+          ? `Already credited: ${ref.value} was topped up before (${formatUsd(out.credit.amountCents)}); nothing changed. Balance ${left}.`
+          : `Credited ${formatUsd(out.credit.amountCents)} (${ref.value}). Balance ${left}.`,
+      );
+      onDone();
+    }
+  };
+  return (
+    <form className="card top-up" onSubmit={submit} noValidate aria-labelledby="topup-h">
+      <h3 id="topup-h">Top up</h3>
+      <Field label="Amount (USD)" hint="Whole cents, up to $1,000,000" error={errors.amount}>
+        {(fid, describedBy) => (
+          <input
+            id={fid}
+            inputMode="decimal"
+            placeholder="50.00"
+            aria-describedby={describedBy}
+            aria-invalid={errors.amount ? true : undefined}
+            value={amount}
+            onChange={(e) => setAmount(e.target.value)}
+          />
+        )}
+      </Field>
+      <Field
+        label="Reference"
+        hint="Invoice or payment id; the same one again credits once"
+        error={errors.reference}
+      >
+        {(fid, describedBy) => (
+          <input
+            id={fid}
+            placeholder="invoice-2026-0042"
+            aria-describedby={describedBy}
+            aria-invalid={errors.reference ? true : undefined}
+            value={reference}
+            onChange={(e) => setReference(e.target.value)}
+          />
+        )}
+      </Field>
+      <AlertLine text={problem} />
+      {message ? <Notice>{message}</Notice> : null}
+      <button type="submit" disabled={state.fetching}>
+        {state.fetching ? 'Crediting…' : 'Add credits'}
+      </button>
+    </form>
+  );
+}

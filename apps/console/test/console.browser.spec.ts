@@ -1,0 +1,674 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import OpenAI from 'openai';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Running, tollgate } from '../../cli/test/processes.ts';
+import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
+import { formatUsd } from '../src/money.ts';
+
+// The ops console in Debian's Chromium against the real `tollgate start` (embedded default: PGlite,
+// both planes in one process), with the OpenAI SDK sending traffic through the data plane to the
+// fake upstream. Screenshots land in test-artifacts/console/ (1366×768, a laptop screen).
+
+const CHROMIUM = '/usr/bin/chromium';
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+const CI = process.env.CI === 'true';
+if (!HAS_CHROMIUM && !CI) {
+  console.warn(
+    `\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n` +
+      `!!! ${CHROMIUM} is missing: SKIPPING the console browser test (apt-get install chromium).\n` +
+      `!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n`,
+  );
+}
+// Under CI=true a missing browser is a failure, not a skip: the launch below throws.
+const run = HAS_CHROMIUM || CI;
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const SHOTS = path.join(ROOT, 'test-artifacts', 'console');
+/** expect.poll with room for a loaded machine (vitest's default gives up after 1 s). */
+const poll = <T>(fn: () => T | Promise<T>, options: { timeout?: number; interval?: number } = {}) =>
+  expect.poll(fn, { timeout: 15_000, interval: 100, ...options });
+
+const ADMIN_KEY = `sk-tg-admin-${randomBytes(24).toString('hex')}`;
+const MODEL = 'openai/gpt-5.4-mini';
+const PROVIDER_SECRET = `sk-byok-${randomBytes(12).toString('hex')}`;
+
+describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)', () => {
+  let dir: string;
+  let upstream: FakeUpstream;
+  let proc: Running;
+  let cp: string;
+  let dp: string;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: false });
+  const fullShot = (name: string) =>
+    page.screenshot({ path: path.join(SHOTS, `${name}-full.png`), fullPage: true });
+
+  beforeAll(async () => {
+    // A no-op when apps/console/dist is newer than its sources (npm test built it already).
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'console-build.sh')], { stdio: 'inherit' });
+    await mkdir(SHOTS, { recursive: true });
+    dir = await mkdtemp(path.join(tmpdir(), 'tollgate-console-'));
+    // 12 prompt + 40 completion tokens a request: at $1,000/Mtok (set below) that is 5.2¢.
+    upstream = await startFakeUpstream({ promptTokens: 12, outputTokens: 40 });
+    proc = tollgate(['start'], {
+      TOLLGATE_DATA_DIR: path.join(dir, '.tollgate'),
+      TOLLGATE_CONTROL_PLANE_PORT: '0',
+      TOLLGATE_DATA_PLANE_PORT: '0',
+      TOLLGATE_ADMIN_KEY: ADMIN_KEY,
+      OPENAI_BASE_URL: upstream.url,
+      OPENAI_API_KEY: 'sk-upstream-platform-key',
+    });
+    cp = await proc.listening('control');
+    dp = await proc.listening('data');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: cp });
+    page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(String(err)));
+    // Revoke and delete ask for confirmation; the test answers yes.
+    page.on('dialog', (d) => void d.accept());
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning')
+        console.log(`[page ${m.type()}] ${m.text()}`);
+    });
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await proc?.stop();
+    await upstream?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A link of the main navigation (breadcrumbs repeat some names). */
+  const nav = (name: string | RegExp) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name });
+  const sdk = (key: string) => new OpenAI({ baseURL: `${dp}/v1`, apiKey: key, maxRetries: 0 });
+  const chat = (key: string) =>
+    sdk(key).chat.completions.create({ model: MODEL, messages: [{ role: 'user', content: 'hi' }] });
+  /** Requests served at 5.2¢ each (refusal() may see a few before a change reaches the data plane). */
+  let served = 0;
+  const spentText = () => formatUsd(served * 5.2);
+  /** Sends requests until one is refused (policy changes reach the data plane within ~1 s). */
+  const refusal = async (key: string) => {
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      try {
+        await chat(key);
+        served++;
+        await new Promise((r) => setTimeout(r, 100));
+      } catch (err) {
+        return err as { status?: number; code?: string | null };
+      }
+    }
+    throw new Error('no request was refused within 10 s');
+  };
+  const meterText = () => page.locator('.card .meter-text').first().textContent();
+  const chartTotal = async () =>
+    Number(await page.locator('svg[data-total-cents]').getAttribute('data-total-cents'));
+
+  it('drives the console end to end: sign in, create, spend live, warning, suspend', async () => {
+    // The static shell and the not-found fallback come from the control plane itself.
+    const shell = await fetch(`${cp}/sub-accounts/whatever`);
+    expect(shell.status).toBe(200);
+    expect(shell.headers.get('content-type')).toBe('text/html; charset=utf-8');
+
+    // 1. A wrong key is refused plainly and nothing is stored.
+    await page.goto(`${cp}/`);
+    await page.getByLabel('Admin key').fill('sk-tg-admin-not-the-right-key');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await poll(() => page.getByRole('alert').textContent()).toMatch(/admin key was refused/i);
+    await shot('01-login-refused');
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+
+    // 2. The right key signs in; the live connection comes up.
+    await page.getByLabel('Admin key').fill(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Sub-accounts' }).waitFor();
+    await poll(() => page.locator('.conn').textContent(), { timeout: 15_000 }).toBe('Live');
+
+    // 3. A price for the model, set through the Prices page: 52 tokens (12 in, 40 out) cost 5.2¢.
+    await nav('Prices').click();
+    await page.getByLabel('Model', { exact: true }).fill(MODEL);
+    await page.getByRole('textbox', { name: 'Input $/Mtok', exact: true }).fill('1000');
+    await page.getByLabel('Output $/Mtok').fill('1000');
+    await page.getByRole('button', { name: 'Set price' }).click();
+    await page.getByText(`Price of ${MODEL} set.`).waitFor();
+    await page.getByLabel('Filter models').fill('gpt-5.4-mini');
+    await poll(() => page.locator('tr', { hasText: MODEL }).first().textContent()).toContain(
+      '$1,000.00',
+    );
+    await shot('02-prices');
+
+    // 4. Create a sub-account with a 25¢ cap; a bad cap is refused first, field by field.
+    await nav('Sub-accounts').click();
+    await page.getByRole('button', { name: 'New sub-account' }).click();
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('acme-corp');
+    await page.getByLabel('Spend cap (USD)').fill('ten dollars');
+    await page.getByRole('button', { name: 'Create sub-account' }).click();
+    await page.getByText('must be a dollar amount like 25 or 12.50').waitFor();
+    await page.getByLabel('Spend cap (USD)').fill('0.25');
+    await page.getByLabel('Requests per minute').fill('300');
+    await page.getByLabel('Default tag').fill('acme');
+    await page.getByRole('button', { name: 'Create sub-account' }).click();
+    const keyBox = page.getByRole('textbox', { name: 'API key of acme-corp' });
+    await keyBox.waitFor();
+    const key = await keyBox.inputValue();
+    expect(key).toMatch(/^sk-tg-/);
+    await page.getByText('Shown once.').waitFor();
+    await page.getByRole('button', { name: 'Copy' }).click();
+    await page.getByText('Copied to the clipboard.').waitFor();
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe(key);
+    await shot('03-key-shown-once');
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    await keyBox.waitFor({ state: 'detached' });
+    expect(await page.content()).not.toContain(key);
+    const row = page.locator('tr', { hasText: 'acme-corp' });
+    await poll(() => row.textContent()).toContain('$0.00 of $0.25 (0%)');
+    expect(await row.textContent()).toContain('300 rpm');
+    await shot('04-sub-accounts');
+
+    // 5. Its page: nothing spent yet. From here on the page is never reloaded (marker survives).
+    await row.getByRole('link', { name: 'acme-corp' }).click();
+    await page.getByRole('heading', { name: /acme-corp/ }).waitFor();
+    await poll(meterText).toContain('(0%)');
+    expect(await chartTotal()).toBe(0);
+    await page.evaluate('window.__tgNoReload = 42');
+
+    // 6. One SDK request: the bar and the chart move, live.
+    expect((await chat(key)).choices[0]?.message.content).toBeTruthy();
+    served = 1;
+    await poll(meterText, { timeout: 15_000 }).toContain('$0.052 of $0.25 (20%)');
+    await poll(chartTotal, { timeout: 15_000 }).toBeCloseTo(5.2, 6);
+    await poll(() => page.getByTestId('request-count').textContent()).toBe('1');
+    await shot('05-detail-one-request');
+
+    // 7. Three more: 20.8¢ of 25¢ crosses 80 % — the warning arrives without a reload.
+    for (let i = 0; i < 3; i++) await chat(key);
+    served = 4;
+    await poll(meterText, { timeout: 15_000 }).toContain('$0.208 of $0.25 (83%)');
+    // The bar itself (not only its text) is drawn at 83.2 % of its track, in the warning colour.
+    const share = async () => {
+      const track = await page.locator('.card .meter').first().boundingBox();
+      const filled = await page.locator('.card .meter-spent').first().boundingBox();
+      return filled!.width / track!.width;
+    };
+    // (The bar animates its width; poll until it settles.)
+    await poll(share).toBeCloseTo(0.832, 2);
+    expect(await page.locator('.card .meter').first().getAttribute('class')).toContain(
+      'level-warning',
+    );
+    const warning = page.locator('.events li.event-warning');
+    await warning.first().waitFor({ timeout: 15_000 });
+    expect(await warning.first().textContent()).toContain('$0.208 of $0.25');
+    await poll(chartTotal, { timeout: 15_000 }).toBeCloseTo(20.8, 6);
+    await poll(() => page.locator('table.data tbody tr', { hasText: MODEL }).count()).toBe(4);
+    expect(await page.evaluate('window.__tgNoReload')).toBe(42);
+    await shot('06-detail-warning');
+    await fullShot('06-detail-warning');
+
+    // 8. Edit cap and allow-list; a wrong field is refused first and changes nothing.
+    const rpm = page.getByLabel('Requests per minute');
+    await rpm.fill('lots');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Fix the marked fields; nothing was changed.').waitFor();
+    expect(await meterText()).toContain('of $0.25');
+    await rpm.fill('300');
+    await page.getByLabel('Spend cap (USD)').fill('1');
+    await page.getByLabel('Allowed models').fill(MODEL);
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved. Data planes apply it within a second.').waitFor();
+    await poll(meterText).toContain('$0.208 of $1.00 (20%)');
+    expect(await page.locator('.card', { hasText: 'Limits' }).textContent()).toContain(
+      `Models: ${MODEL}`,
+    );
+
+    // 9. Rotate: a new key (shown once), then revoke the old one; the old key stops working.
+    await page.getByRole('button', { name: 'Create key (rotate)' }).click();
+    const newKeyBox = page.getByRole('textbox', { name: 'New API key' });
+    await newKeyBox.waitFor();
+    const newKey = await newKeyBox.inputValue();
+    expect(newKey).toMatch(/^sk-tg-/);
+    expect(newKey).not.toBe(key);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    // Only the prefix (`sk-tg-` and 4 more characters) is ever shown again.
+    const oldKeyRow = page.locator('tbody tr', { hasText: `${key.slice(0, 10)}…` });
+    await oldKeyRow.getByRole('button', { name: /Revoke/ }).click();
+    await poll(() => oldKeyRow.locator('.badge').textContent()).toBe('revoked');
+    expect((await refusal(key)).status).toBe(401);
+    expect((await chat(newKey)).choices[0]?.message.content).toBeTruthy();
+    served++;
+    await poll(meterText, { timeout: 15_000 }).toContain(
+      `${spentText()} of $1.00 (${Math.floor((served * 52) / 10)}%)`,
+    );
+
+    // 10. Suspend from the page: the next SDK request is refused (within a second or so).
+    await page.getByRole('button', { name: 'Suspend' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    await poll(() => page.locator('h1 .badge').textContent()).toBe('suspended');
+    const refused = await refusal(newKey);
+    expect(refused?.status).toBe(403);
+    expect(refused?.code).toBe('sub_account_suspended');
+    await shot('07-suspended');
+
+    // 11. The live feed page holds the warning and the spend updates, newest first.
+    await nav(/Live feed/).click();
+    const feed = page.getByRole('list', { name: 'Live feed' });
+    await feed.locator('li.event-warning').first().waitFor();
+    // Ingest may settle several requests at once: at least one update per batch, the last at 20.8¢.
+    expect(await feed.locator('li.spend').count()).toBeGreaterThanOrEqual(2);
+    expect(await feed.locator('li.spend').first().textContent()).toContain(
+      `acme-corp spent ${spentText()} (cap $1.00)`,
+    );
+    expect(await feed.locator('li.event-warning').first().textContent()).toContain(
+      'acme-corp: crossed 80% of the cap — $0.208 of $0.25',
+    );
+    expect(await page.evaluate('window.__tgNoReload')).toBe(42);
+    await shot('08-live-feed');
+
+    // 12. Spend by tag for this month, and a tag budget.
+    await nav('Tags & budgets').click();
+    await page.getByLabel('Tag', { exact: true }).fill('acme');
+    await page.getByLabel('Cap (USD)').fill('1');
+    await page.getByRole('button', { name: 'Create budget' }).click();
+    const tagRow = page.locator('tbody tr', { hasText: 'acme' }).first();
+    await poll(() => tagRow.textContent(), { timeout: 10_000 }).toContain(
+      `${spentText()} of $1.00 (${Math.floor((served * 52) / 10)}%)`,
+    );
+    await shot('09-tags');
+
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('manages webhooks and provider keys; never shows a provider key back', async () => {
+    await nav('Webhooks').click();
+    await page.getByLabel('URL').fill('not a url');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByText('Enter an http(s) URL.').waitFor();
+    await page.getByLabel('URL').fill('https://hooks.example.com/tollgate');
+    await page.getByLabel('sub_account.created').check();
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    const secret = page.getByRole('textbox', {
+      name: 'Signing secret for https://hooks.example.com/tollgate',
+    });
+    await secret.waitFor();
+    expect(await secret.inputValue()).toMatch(/^whsec_/);
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    const hookRow = page.locator('tbody tr', { hasText: 'hooks.example.com' });
+    expect(await hookRow.textContent()).toContain('sub_account.created');
+
+    // A new sub-account raises `created`: one delivery, attempted (this machine has no internet).
+    const made = await fetch(`${cp}/v1/sub-accounts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'hooked' }),
+    });
+    expect(made.status).toBe(201);
+    await hookRow.getByRole('link', { name: 'Deliveries' }).click();
+    await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    const delivery = page.locator('tbody tr', { hasText: 'sub_account.created' });
+    await poll(
+      async () => {
+        await page.getByRole('button', { name: 'Refresh' }).click();
+        return delivery.locator('ol.attempts li').count();
+      },
+      { timeout: 20_000, interval: 500 },
+    ).toBeGreaterThanOrEqual(1);
+    await shot('11-deliveries');
+    await delivery.getByRole('button', { name: /Replay/ }).click();
+    await page.getByText(/Delivery msg_\S+ replayed\./).waitFor();
+
+    await nav('Webhooks').click();
+    await page.getByRole('button', { name: 'Disable' }).click();
+    await poll(() => hookRow.locator('.badge').textContent()).toBe('disabled');
+    await shot('10-webhooks');
+    // Delete asks first (the dialog handler answers yes); the emptied table then says so.
+    await hookRow.getByRole('button', { name: 'Delete', exact: true }).click();
+    await page.getByText('Endpoint deleted.').waitFor();
+    await page.getByText('No webhook endpoints.').waitFor();
+
+    await nav('Provider keys').click();
+    await page.getByRole('textbox', { name: 'Provider', exact: true }).fill('openai');
+    await page.getByRole('textbox', { name: 'API key', exact: true }).fill(PROVIDER_SECRET);
+    await page.getByRole('button', { name: 'Store key' }).click();
+    await page.getByText('Provider key stored.').waitFor();
+    const pkRow = page.locator('tbody tr', { hasText: 'openai' });
+    await poll(() => pkRow.locator('td.mono').last().textContent()).toBe(
+      `…${PROVIDER_SECRET.slice(-4)}`,
+    );
+    expect(await page.content()).not.toContain(PROVIDER_SECRET);
+    expect(await page.getByRole('textbox', { name: 'API key', exact: true }).inputValue()).toBe('');
+    await shot('12-provider-keys');
+    expect(await page.locator('table.data thead th').allTextContents()).toEqual([
+      'Provider',
+      'Kind',
+      'Base URL',
+      'Key',
+      'Updated',
+      'Actions',
+    ]);
+    await pkRow.getByRole('button', { name: 'Delete openai key' }).click();
+    await page.getByText('openai key deleted.').waitFor();
+    await page.getByText("No provider keys: the platform's keys are used.").waitFor();
+  });
+
+  it('searches and pages through many sub-accounts', async () => {
+    const names = Array.from({ length: 120 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`);
+    for (let i = 0; i < names.length; i += 12) {
+      await Promise.all(
+        names.slice(i, i + 12).map(async (name) => {
+          const res = await fetch(`${cp}/v1/sub-accounts`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ name, spend_cap_cents: 1000 }),
+          });
+          expect(res.status).toBe(201);
+        }),
+      );
+    }
+    await nav('Sub-accounts').click();
+    const rows = page.locator('table.data tbody tr');
+    const pager = page.getByRole('navigation', { name: 'Pages' });
+    // 122 sub-accounts, oldest first: pages of 50, 50 and 22 that together list each one once.
+    const namesOn = async () =>
+      rows.evaluateAll((trs) => trs.map((tr) => tr.querySelector('a')?.textContent ?? ''));
+    await poll(() => pager.textContent()).toContain('Page 1 · 50 shown');
+    const seen = await namesOn();
+    expect(seen.slice(0, 2)).toEqual(['acme-corp', 'hooked']);
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await poll(() => pager.textContent()).toContain('Page 2 · 50 shown');
+    seen.push(...(await namesOn()));
+    await page.getByRole('button', { name: 'Next page' }).click();
+    await poll(() => pager.textContent()).toContain('Page 3 · 22 shown');
+    seen.push(...(await namesOn()));
+    expect(seen).toHaveLength(122);
+    expect(new Set(seen)).toEqual(new Set(['acme-corp', 'hooked', ...names]));
+    expect(await page.getByRole('button', { name: 'Next page' }).isDisabled()).toBe(true);
+    await shot('14-page-3');
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await poll(() => pager.textContent()).toContain('Page 2 · 50 shown');
+    // A search starts again at page 1 and matches by name.
+    await page.getByLabel('Search by name').fill('bulk-11');
+    await poll(() => pager.textContent()).toContain('Page 1 · 10 shown');
+    expect((await namesOn()).sort()).toEqual(names.filter((n) => n.startsWith('bulk-11')));
+    await page.getByLabel('Search by name').fill('no-such-name');
+    await page.getByText('No sub-account name contains “no-such-name”.').waitFor();
+    await page.getByLabel('Search by name').fill('');
+    await poll(() => pager.textContent()).toContain('Page 1 · 50 shown');
+    await page.getByLabel('Status').selectOption('suspended');
+    await poll(() => pager.textContent()).toContain('Page 1 · 1 shown');
+    expect(await namesOn()).toEqual(['acme-corp']);
+    await page.getByLabel('Status').selectOption('');
+  });
+
+  it('keeps the session on reload and works from the keyboard', async () => {
+    await page.goto(`${cp}/#/sub-accounts`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Sub-accounts' }).waitFor();
+    expect(await page.evaluate('window.__tgNoReload')).toBeUndefined();
+    const active = (expr: string) => page.evaluate(`document.activeElement?.${expr}`);
+    await page.keyboard.press('Tab');
+    expect(await active('textContent')).toBe('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await active('id')).toBe('main');
+    await page.keyboard.press('Tab');
+    expect(await active('textContent')).toBe('New sub-account');
+    // Focus is visible: a solid outline on the focused button.
+    expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe(
+      'solid',
+    );
+    await page.keyboard.press('Enter');
+    expect(await active('getAttribute("aria-expanded")')).toBe('true');
+    await page.keyboard.press('Tab');
+    expect(await active('getAttribute("id")')).toBe(
+      await page.getByRole('textbox', { name: 'Name', exact: true }).getAttribute('id'),
+    );
+    await page.keyboard.type('typed-by-keyboard');
+    await page.keyboard.press('Enter');
+    const typedKey = page.getByRole('textbox', { name: 'API key of typed-by-keyboard' });
+    await typedKey.waitFor();
+    // The secret box takes focus so a keyboard user lands on it.
+    expect(await page.evaluate('document.activeElement?.className')).toBe('once');
+    await shot('15-keyboard-created');
+  });
+
+  it('plans, a prepaid balance until 402, and the billing export', async () => {
+    // `tollgate start` says where the console is.
+    expect(proc.stdout()).toContain(`Ops console: ${cp}/`);
+    await page.goto(`${cp}/#/sub-accounts`);
+    await page.getByRole('heading', { name: 'Sub-accounts' }).waitFor();
+
+    // 1. A plan: 60 rpm, one model, 10 % markup. A bad name is refused first.
+    await nav('Plans').click();
+    await page.getByRole('button', { name: 'New plan' }).click();
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Starter Tier');
+    await page.getByRole('button', { name: 'Create plan' }).click();
+    await page.getByText('Fix the marked fields; nothing was created.').waitFor();
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('starter');
+    await page.getByLabel('Requests per minute').fill('60');
+    await page.getByLabel('Allowed models').fill(MODEL);
+    await page.getByLabel('Markup (%)').fill('10');
+    await page.getByRole('button', { name: 'Create plan' }).click();
+    await page.getByText('Plan starter created.').waitFor();
+    const planRow = page.locator('tbody tr', { hasText: 'starter' });
+    await poll(() => planRow.textContent()).toContain('60 rpm');
+    expect(await planRow.textContent()).toContain('10%');
+    expect(await planRow.locator('td.num').last().textContent()).toBe('0');
+
+    // 2. A sub-account on it: its limits come from the plan.
+    await nav('Sub-accounts').click();
+    await page.getByRole('button', { name: 'New sub-account' }).click();
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('on-starter');
+    await page.getByLabel('Plan', { exact: true }).selectOption('starter');
+    await page.getByRole('button', { name: 'Create sub-account' }).click();
+    await page.getByRole('textbox', { name: 'API key of on-starter' }).waitFor();
+    // (The link to it sits beside the key shown once.)
+    await page.getByRole('link', { name: 'Open on-starter' }).click();
+    await page.getByRole('heading', { name: /on-starter/ }).waitFor();
+    const limits = page.locator('.card', { hasText: 'Limits' });
+    await poll(() => limits.textContent()).toContain('60 rpm');
+    expect(await limits.textContent()).toContain('Plan: starter');
+    const rpmSource = page.locator('.sources li[data-setting="rate_limit_rpm"]');
+    expect(await rpmSource.locator('.badge').textContent()).toBe('from plan');
+    const saPath = new URL(page.url()).hash;
+    await fullShot('16-on-plan');
+
+    // 3. The plan's RPM changes: the sub-account's page shows the new value.
+    await nav('Plans').click();
+    await planRow.getByRole('button', { name: /Edit/ }).click();
+    await page.getByLabel('Requests per minute').fill('90');
+    await page.getByRole('button', { name: 'Save plan' }).click();
+    await page.getByText('Plan starter saved.', { exact: false }).waitFor();
+    await poll(() => planRow.textContent()).toContain('90 rpm');
+    expect(await planRow.locator('td.num').last().textContent()).toBe('1');
+    await shot('17-plans');
+    await page.goto(`${cp}/${saPath}`);
+    await poll(() => limits.textContent()).toContain('90 rpm');
+
+    // 4. Its own RPM overrides the plan; "follow the plan again" undoes that.
+    await page.getByLabel('Requests per minute').fill('120');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved. Data planes apply it within a second.').waitFor();
+    await poll(() => rpmSource.locator('.badge').textContent()).toBe('own');
+    await poll(() => limits.textContent()).toContain('120 rpm');
+    // Untouched settings still follow the plan.
+    expect(
+      await page.locator('.sources li[data-setting="allowed_models"] .badge').textContent(),
+    ).toBe('from plan');
+    await rpmSource.getByRole('button', { name: /Follow the plan again/ }).click();
+    await page.getByText('Requests per minute follows plan starter again.').waitFor();
+    await poll(() => rpmSource.locator('.badge').textContent()).toBe('from plan');
+    await poll(() => limits.textContent()).toContain('90 rpm');
+
+    // 5. A plan in use cannot be deleted: the 409 is said plainly.
+    await nav('Plans').click();
+    await planRow.getByRole('button', { name: /Delete/ }).click();
+    await poll(() => page.getByRole('alert').first().textContent()).toMatch(
+      /Plan starter was not deleted: .*sub-account/i,
+    );
+    await poll(() => planRow.count()).toBe(1);
+
+    // 6. A prepaid sub-account, topped up with 20¢; a replay of the same reference credits nothing.
+    await nav('Sub-accounts').click();
+    await page.getByRole('button', { name: 'New sub-account' }).click();
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('prepaid-co');
+    await page.getByLabel('Prepaid balance').check();
+    await page.getByRole('button', { name: 'Create sub-account' }).click();
+    const ppKeyBox = page.getByRole('textbox', { name: 'API key of prepaid-co' });
+    await ppKeyBox.waitFor();
+    const ppKey = await ppKeyBox.inputValue();
+    await page.getByRole('link', { name: 'Open prepaid-co' }).click();
+    await page.getByRole('heading', { name: 'Prepaid balance' }).waitFor();
+    const ppId = new URL(page.url()).hash.split('/').pop()!;
+    // A low-balance threshold of 15¢ (REST): the first request crosses it.
+    const patched = await fetch(`${cp}/v1/sub-accounts/${ppId}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ low_balance_threshold_cents: 15 }),
+    });
+    expect(patched.status).toBe(200);
+    await page.getByLabel('Amount (USD)').fill('0.001');
+    await page.getByLabel('Reference', { exact: true }).fill('inv-console-1');
+    await page.getByRole('button', { name: 'Add credits' }).click();
+    await page.getByText('whole cents only (at most 2 decimals)').waitFor();
+    await page.getByLabel('Amount (USD)').fill('0.20');
+    await page.getByRole('button', { name: 'Add credits' }).click();
+    await page.getByText('Credited $0.20 (inv-console-1). Balance $0.20.').waitFor();
+    await poll(() => page.getByTestId('balance-left').textContent()).toBe('$0.20');
+    // The credits are its cap: the spend meter follows the top-up.
+    await poll(meterText).toContain('$0.00 of $0.20 (0%)');
+    await page.getByRole('button', { name: 'Add credits' }).click();
+    await page
+      .getByText('Already credited: inv-console-1 was topped up before ($0.20); nothing changed.', {
+        exact: false,
+      })
+      .waitFor();
+    expect(await page.getByTestId('credits').textContent()).toBe('$0.20');
+
+    // 7. SDK requests until the balance cannot pay: 402 balance_exhausted.
+    let spentCents = 0;
+    let calls = 0;
+    let refusedWith: { status?: number; code?: string | null } | null = null;
+    for (let i = 0; i < 20 && !refusedWith; i++) {
+      calls++;
+      try {
+        const r = await chat(ppKey);
+        // $1,000/Mtok in and out: a token costs 0.1¢.
+        spentCents += ((r.usage?.prompt_tokens ?? 0) + (r.usage?.completion_tokens ?? 0)) / 10;
+      } catch (err) {
+        refusedWith = err as { status?: number; code?: string | null };
+      }
+    }
+    expect(refusedWith?.status).toBe(402);
+    expect(refusedWith?.code).toBe('balance_exhausted');
+    expect(spentCents).toBeGreaterThan(15);
+    expect(spentCents).toBeLessThanOrEqual(20);
+
+    // 8. The balance and the ledger: one top-up, one day of draws, summing to the balance.
+    await poll(() => page.getByTestId('draws').textContent(), { timeout: 20_000 }).toBe(
+      formatUsd(spentCents),
+    );
+    expect(await page.getByTestId('balance-left').textContent()).toBe(formatUsd(20 - spentCents));
+    const ledgerRows = page.locator('tbody.ledger tr');
+    await poll(() => ledgerRows.count()).toBe(2);
+    expect(await page.locator('tbody.ledger tr.ledger-credit').textContent()).toContain(
+      'inv-console-1',
+    );
+    expect(await page.locator('tbody.ledger tr.ledger-draw td.num').textContent()).toBe(
+      formatUsd(-spentCents),
+    );
+    expect(await page.getByRole('button', { name: 'Next entries' }).isDisabled()).toBe(true);
+    // The page's own numbers follow too (the refused request counts as a blocked one).
+    await poll(() => page.getByTestId('request-count').textContent()).toBe(String(calls));
+    await poll(meterText).toContain(`${formatUsd(spentCents)} of $0.20`);
+    // balance_low reaches the page's budget events and the live feed.
+    const low = page.locator('.events li.event-balance_low');
+    await low.first().waitFor({ timeout: 15_000 });
+    expect(await low.first().textContent()).toContain('prepaid balance low');
+    await fullShot('18-prepaid');
+
+    // 9. The billing export of this month, downloaded through the console with the admin key.
+    await nav('Tags & budgets').click();
+    const month = new Date().toISOString().slice(0, 7);
+    const [csvDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download CSV (${month})` }).click(),
+    ]);
+    expect(csvDownload.suggestedFilename()).toBe(`tollgate-usage-${month}.csv`);
+    const csv = await readFile((await csvDownload.path())!, 'utf8');
+    const direct = await fetch(`${cp}/v1/usage/export?month=${month}&format=csv`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    });
+    expect(csv).toBe(await direct.text());
+    const csvLines = csv.trim().split(/\r?\n/);
+    expect(csvLines[0]).toMatch(/^month,sub_account_id,/);
+    // acme-corp, typed-by-keyboard … : one line per sub-account × model × tag set with usage.
+    const dataLines = csvLines.length - 1;
+    expect(dataLines).toBeGreaterThanOrEqual(2);
+    await page.getByText(`Downloaded tollgate-usage-${month}.csv: ${dataLines} lines.`).waitFor();
+    const ppLine = csvLines.find((l) => l.includes(ppId))!.split(',');
+    const header = csvLines[0]!.split(',');
+    expect(Number(ppLine[header.indexOf('billed_cost_micro_usd')])).toBe(
+      Math.round(spentCents * 10_000),
+    );
+    const [jsonlDownload] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: `Download JSON lines (${month})` }).click(),
+    ]);
+    const jsonl = (await readFile((await jsonlDownload.path())!, 'utf8')).trim().split('\n');
+    expect(jsonl).toHaveLength(dataLines);
+    await page.getByText(`Downloaded tollgate-usage-${month}.jsonl: ${dataLines} lines.`).waitFor();
+    await shot('19-export');
+
+    // The live feed carries balance_low.
+    await nav(/Live feed/).click();
+    await page
+      .getByRole('list', { name: 'Live feed' })
+      .locator('li.event-balance_low')
+      .first()
+      .waitFor();
+    await shot('20-live-balance-low');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says plainly when the live connection is lost', async () => {
+    await nav('Sub-accounts').click();
+    await poll(() => page.locator('.conn').textContent()).toBe('Live');
+    await proc.stop();
+    await poll(() => page.locator('.conn').textContent(), { timeout: 15_000 }).toContain(
+      'Live connection lost',
+    );
+    await page.getByLabel('Search by name').fill('acme');
+    await poll(() => page.getByRole('alert').first().textContent(), { timeout: 15_000 }).toContain(
+      'Cannot reach the Tollgate control plane',
+    );
+    // An empty table must not pretend that nothing matched.
+    await page.getByText('Could not load sub-accounts (see the message above).').waitFor();
+    expect(await page.getByText('No sub-account name contains').count()).toBe(0);
+    await shot('13-connection-lost');
+  });
+});
