@@ -47,8 +47,10 @@ describe('policy publisher: deltas per committed change', () => {
     const created = await createSubAccount(deps, caller, { name: 'alpha', spendCapCents: 100 });
     await updateSubAccount(deps, caller, created.subAccount.id, { status: 'suspended' });
     await publisher.idle();
-    await new Promise((r) => setTimeout(r, 100));
-    await publisher.idle();
+    // Announcements arrive asynchronously (pub/sub); wait for the three, bounded.
+    for (const until = Date.now() + 10_000; messages.length < 3 && Date.now() < until; ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
 
     let policy: CompiledPolicy | null = null;
     const kinds: string[] = [];
@@ -73,9 +75,19 @@ describe('policy publisher: deltas per committed change', () => {
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.reason).toBe('sub_account_suspended');
     expect(policy!.subAccounts.get(created.subAccount.id)?.spendCapMicros).toBe(1_000_000);
-    // "latest" caught up after the debounce, for planes that missed a delta.
-    const latest = decodeSnapshot((await bus.policy.getLatest())!);
-    expect(latest.ok && latest.value.revision).toBe(base + 2);
+    // "latest" catches up after the debounce, for planes that missed a delta. The debounce is a
+    // timer, so on a loaded machine it is polled for rather than assumed done after a fixed sleep.
+    const latestRevision = async () => {
+      const text = await bus.policy.getLatest();
+      const latest = text === null ? null : decodeSnapshot(text);
+      return latest?.ok ? latest.value.revision : -1;
+    };
+    const deadline = Date.now() + 10_000;
+    while ((await latestRevision()) < base + 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+      await publisher.idle();
+    }
+    expect(await latestRevision()).toBe(base + 2);
     await publisher.stop();
     await bus.close();
   });
