@@ -43,6 +43,7 @@ const pids = Object.fromEntries(
 const ALL_TARGETS = [
   { name: 'direct', port: 18080, key: 'mock_direct' },
   { name: 'http-proxy-3', port: 18101, key: 'hp3' },
+  { name: 'hp3+2redis', port: 18102, key: 'floor' },
   { name: 'tollgate', port: 18130, key: 'tollgate' },
 ];
 const ALL_SCENARIOS = [

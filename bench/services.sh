@@ -30,6 +30,8 @@ declare -a SPECS=(
   "mock_upstream|18081|$AUX_CPU|env MOCK_PORT=18081 $NODE mock-upstream.mjs"
   # the same http-proxy-3 (2.0.1) the data plane uses, resolved from apps/data-plane
   "hp3|18101|$SUT_CPU|env PROXY_PORT=18101 HP3_DIR=../../apps/data-plane $NODE proxies/hp3-proxy.cjs"
+  # reference: the forwarder + body parse + one Redis round trip before dispatch and one after
+  "floor|18102|$SUT_CPU|env PROXY_PORT=18102 HP3_DIR=../../apps/data-plane REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} $NODE proxies/hp3-redis-floor.cjs"
   "tollgate|18130|$SUT_CPU|env PORT=18130 UPSTREAM_V1=http://127.0.0.1:18081/v1 $NODE ${TOLLGATE_NODE_OPTIONS:-} --import tsx tollgate-data-plane.ts"
 )
 

@@ -36,6 +36,8 @@ const scenarios = [...new Set(all.map((r) => r.scenario))];
 const targets = [...new Set(all.map((r) => r.target))];
 const BARE = 'http-proxy-3';
 const US = 'tollgate';
+/** Reference: the bare forwarder + body parse + one Redis round trip before dispatch, one after. */
+const FLOOR = 'hp3+2redis';
 const RPS_AIM = 0.75;
 const P50_AIM_MS = 0.3;
 
@@ -83,7 +85,7 @@ for (const sc of scenarios) {
   for (const t of targets) {
     const o = S[sc][t];
     if (!o.runs) continue;
-    const redis = t === US ? int(o.redis) : '–';
+    const redis = t === US || t === FLOOR ? int(o.redis) : '–';
     out += `| ${sc} | ${t} | ${o.runs} | ${int(o.rps)} | ${f(o.p50)} | ${f(o.p99)} | ${int(o.cpu)} | ${redis} | ${f(o.rss, 0)} | ${f(o.rps / b.rps)} | ${f(o.cpu / b.cpu)} | ${f(o.p50 - b.p50, 3)} | ${o.errors} |\n`;
   }
 }

@@ -34,6 +34,13 @@ if (process.env.TG_TIER_REDIS !== '0') {
   ]);
 }
 
+/** Pub/sub delivery is asynchronous: wait for it, bounded, instead of a fixed sleep. */
+async function heardWithin(done: () => boolean, ms = 5_000): Promise<void> {
+  for (const until = Date.now() + ms; !done() && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 describe.each(impls)('%s event bus', (_name, make) => {
   it('fans every message out to every subscriber, in order, until unsubscribed', async () => {
     const [one, two] = make();
@@ -42,14 +49,14 @@ describe.each(impls)('%s event bus', (_name, make) => {
     const unsubB = await two.subscribe((m) => heard[1]!.push(m));
     await one.publish('a');
     await two.publish('b');
-    await new Promise((r) => setTimeout(r, 100));
+    await heardWithin(() => heard[0]!.length >= 2 && heard[1]!.length >= 2);
     expect(heard).toEqual([
       ['a', 'b'],
       ['a', 'b'],
     ]);
     await unsubA();
     await one.publish('c');
-    await new Promise((r) => setTimeout(r, 100));
+    await heardWithin(() => heard[1]!.length >= 3);
     expect(heard[0]).toEqual(['a', 'b']);
     expect(heard[1]).toEqual(['a', 'b', 'c']);
     await unsubB();
