@@ -97,6 +97,8 @@ async function run(name: string, mod: typeof cur) {
         minuteIndex,
         settledTtlMs: 30000,
         counterKeyTtlMs: [40 * 86400000, 40 * 86400000],
+        capMicros: [1_000_000_000, null],
+        purgeLimit: 256,
         nowMs: now,
       } as never),
     );

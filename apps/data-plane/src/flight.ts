@@ -98,7 +98,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   }
   if (flight.admitted) {
     try {
-      await deps.limiter.settle({
+      const settled = await deps.limiter.settle({
         workspaceId: flight.chain.workspace.id,
         subAccountId: flight.chain.subAccount.id,
         requestId: flight.requestId,
@@ -107,6 +107,18 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
         actualTokens: usage.inputTokens + usage.outputTokens,
         nowMs,
       });
+      // The limiter charges less only when a capped budget no longer held this request's
+      // reservation (it outlived its TTL, or Redis lost it) and others have taken the budget since:
+      // the record bills what was charged, so the books never pass the cap either.
+      if (settled.settled && settled.chargedMicros < billedMicros) {
+        deps.log.warn('reservation gone at settle: billed what was left under the cap', {
+          requestId: flight.requestId,
+          costMicros: billedMicros,
+          chargedMicros: settled.chargedMicros,
+        });
+        m?.settleBounded.inc();
+        billedMicros = settled.chargedMicros;
+      }
     } catch (err) {
       // The reservation expires by itself; the usage record below still carries the money.
       deps.log.error('settle failed', { requestId: flight.requestId, err: String(err) });

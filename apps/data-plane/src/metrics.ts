@@ -45,6 +45,8 @@ export interface DataPlaneMetrics {
   ttft: Histogram;
   upstreamError(errorClass: string): void;
   retries: CounterChild;
+  /** Settles charged less than the cost because the reservation was gone (see flight.finish). */
+  settleBounded: CounterChild;
   reservationOpened(): void;
   reservationClosed(): void;
   usageQueued: CounterChild;
@@ -78,6 +80,10 @@ export function createDataPlaneMetrics(): DataPlaneMetrics {
   const retries = registry.counter(
     'tollgate_dp_upstream_retries_total',
     'Upstream calls retried (429/5xx, connection lost) within one reservation.',
+  );
+  const settleBounded = registry.counter(
+    'tollgate_dp_settles_bounded_total',
+    'Requests billed less than their cost: their reservation was gone at settle (outlived its TTL or lost with Redis) and the cap had less room left.',
   );
   const open = registry.gauge(
     'tollgate_dp_reservations_open',
@@ -118,6 +124,7 @@ export function createDataPlaneMetrics(): DataPlaneMetrics {
     ttft,
     upstreamError: (errorClass) => upstreamErrors.labels(errorClass).inc(),
     retries,
+    settleBounded,
     reservationOpened: () => open.inc(),
     reservationClosed: () => open.dec(),
     usageQueued: queued,

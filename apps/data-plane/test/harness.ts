@@ -135,6 +135,8 @@ export interface HarnessOptions {
   planes?: number;
   redisUrl?: string;
   upstreamTimeoutMs?: number;
+  /** Reservation TTL of every plane (default: the data plane's, 10 min). */
+  reservationTtlMs?: number;
   routes?: ProviderRoutePolicy[];
   secretKey?: Buffer;
   controlPlaneUrl?: string;
@@ -167,6 +169,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
         ...o.upstreams,
       },
       upstreamTimeoutMs: o.upstreamTimeoutMs,
+      reservationTtlMs: o.reservationTtlMs,
       secretKey: o.secretKey,
       controlPlaneUrl: o.controlPlaneUrl,
       usageBatch: { flushMs: 5 },

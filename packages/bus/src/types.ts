@@ -78,10 +78,19 @@ export interface SettleRequest {
   requestId: string;
   /** The same counters the admission reserved on. */
   spend: Counter[];
-  /** Added to spent exactly as given (the caller caps it at the reservation when it must). */
+  /** Added to spent as given (the caller caps it at the reservation) — unless a capped counter no
+   * longer holds the reservation (it expired and was purged, or the store lost it): then only what
+   * is left under that cap is added, so the settled spend never exceeds the cap (`chargedMicros`). */
   actualMicros: number;
   actualTokens: number;
   nowMs: number;
+}
+
+export interface SettleResult {
+  settled: boolean;
+  /** Added to spent by this call: `actualMicros`, or less when a reservation was gone (0 when
+   * already settled). What the request is billed. */
+  chargedMicros: number;
 }
 
 export interface CounterBalance {
@@ -104,7 +113,7 @@ export interface Limiter {
    * are not rebuilt from the books (see `restore`), changing nothing. */
   admit(req: AdmitRequest): Promise<AdmitResult>;
   /** Idempotent by requestId: a second settle answers settled:false and changes nothing. */
-  settle(s: SettleRequest): Promise<{ settled: boolean }>;
+  settle(s: SettleRequest): Promise<SettleResult>;
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
   seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;

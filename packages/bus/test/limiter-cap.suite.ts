@@ -162,7 +162,7 @@ export function capSuite(impl: Impl) {
     });
   });
 
-  it('releases a crashed replica’s reservation after its TTL, and still books its late settle once', async () => {
+  it('releases a crashed replica’s reservation after its TTL; a late settle is charged only what is left under the cap', async () => {
     const sa = newId('sa');
     const spend = [counter(`sa:${sa}`, 1_000)];
     const base = { workspaceId: ws, subAccountId: sa, spend };
@@ -178,17 +178,58 @@ export function capSuite(impl: Impl) {
     expect((await h.replicas[0].spent(ws, spend))[0]!.reservedMicros).toBe(0);
     okOf(await h.replicas[1].admit({ ...b, nowMs: Date.now(), reservationTtlMs: 30_000 }));
 
-    expect(await h.replicas[0].settle(settleReq(a, 300))).toEqual({ settled: true });
-    // a's expired reservation is not released twice: b's 1 000 is still held.
+    // a outlived its reservation and b holds the whole budget now: charging a's 300 would let the
+    // period's settled spend reach 1 300 once b settles in full. a is charged what is left: 0.
+    expect(await h.replicas[0].settle(settleReq(a, 300))).toEqual({
+      settled: true,
+      chargedMicros: 0,
+    });
     expect(await total(h.replicas[0], `sa:${sa}`)).toMatchObject({
-      spentMicros: 300,
+      spentMicros: 0,
       reservedMicros: 1_000,
     });
-    await h.replicas[1].settle(settleReq(b, 700));
+    expect(await h.replicas[1].settle(settleReq(b, 1_000))).toEqual({
+      settled: true,
+      chargedMicros: 1_000,
+    });
     expect(await total(h.replicas[1], `sa:${sa}`)).toMatchObject({
       spentMicros: 1_000,
       reservedMicros: 0,
     });
+  });
+
+  it('a late settle is charged in full while the cap has room, and bounded by it when not', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 1_000), counter('ws', null)];
+    const base = { workspaceId: ws, subAccountId: sa, spend };
+    const a = admitReq(base, { worstCaseMicros: 500, reservationTtlMs: 100 });
+    okOf(await h.replicas[0].admit(a));
+    await sleep(150);
+    // a's reservation expired (not purged yet: nobody admitted since). b takes 600 after purging it.
+    const b = admitReq(base, { worstCaseMicros: 600, reservationTtlMs: 30_000 });
+    expect(okOf(await h.replicas[1].admit(b)).reservedMicros).toBe(600);
+    // 400 left under the cap: a's 300 fits and is charged in full, on every counter.
+    expect(await h.replicas[1].settle(settleReq(a, 300))).toEqual({
+      settled: true,
+      chargedMicros: 300,
+    });
+    const c = admitReq(base, { worstCaseMicros: 100, reservationTtlMs: 100 });
+    okOf(await h.replicas[0].admit(c));
+    await sleep(150);
+    // c's reservation expired and was purged by d, which took the last 100: c gets nothing.
+    const d = admitReq(base, { worstCaseMicros: 100, reservationTtlMs: 30_000 });
+    expect(okOf(await h.replicas[1].admit(d)).reservedMicros).toBe(100);
+    expect(await h.replicas[0].settle(settleReq(c, 80))).toEqual({
+      settled: true,
+      chargedMicros: 0,
+    });
+    await h.replicas[1].settle(settleReq(b, 600));
+    await h.replicas[0].settle(settleReq(d, 100));
+    const rows = await h.replicas[0].spent(ws, spend);
+    expect(rows.map((r) => [r.spentMicros, r.reservedMicros])).toEqual([
+      [1_000, 0],
+      [1_000, 0],
+    ]);
   });
 
   it('settles idempotently by request id, on any replica', async () => {
@@ -196,9 +237,13 @@ export function capSuite(impl: Impl) {
     const spend = [counter(`sa:${sa}`, 10_000), counter('ws', null)];
     const r = admitReq({ workspaceId: ws, subAccountId: sa, spend });
     okOf(await h.replicas[0].admit(r));
-    expect(await h.replicas[0].settle(settleReq(r, 500))).toEqual({ settled: true });
-    expect(await h.replicas[1].settle(settleReq(r, 500))).toEqual({ settled: false });
-    expect(await h.replicas[0].settle(settleReq(r, 900))).toEqual({ settled: false });
+    expect(await h.replicas[0].settle(settleReq(r, 500))).toEqual({
+      settled: true,
+      chargedMicros: 500,
+    });
+    const again = { settled: false, chargedMicros: 0 };
+    expect(await h.replicas[1].settle(settleReq(r, 500))).toEqual(again);
+    expect(await h.replicas[0].settle(settleReq(r, 900))).toEqual(again);
     const rows = await h.replicas[1].spent(ws, spend);
     expect(rows.map((x) => [x.spentMicros, x.reservedMicros])).toEqual([
       [500, 0],

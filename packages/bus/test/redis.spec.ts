@@ -52,7 +52,10 @@ describe('redis specifics', () => {
     };
     const r = admitReq(base, { worstCaseMicros: 800, minMicros: 100 });
     expect(okOf(await bus.limiter.admit(r))).toMatchObject({ reservedMicros: 500, clamped: true });
-    expect(await bus.limiter.settle(settleReq(r, 400))).toEqual({ settled: true });
+    expect(await bus.limiter.settle(settleReq(r, 400))).toEqual({
+      settled: true,
+      chargedMicros: 400,
+    });
     await bus.policy.setLatest('snap');
     expect(await bus.policy.getLatest()).toBe('snap');
     await bus.close();

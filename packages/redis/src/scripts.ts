@@ -173,14 +173,28 @@ export interface SettleScriptInput {
   minuteIndex: number;
   settledTtlMs: number;
   counterKeyTtlMs: number[];
+  /** Per counter, its cap (null = none): bounds the charge where the reservation is gone. */
+  capMicros: (number | null)[];
+  /** Most expired reservations dropped per counter when the charge must be bounded. */
+  purgeLimit: number;
   /** Caller's clock (ms): stamps the counters' housekeeping (see COMMON_LUA). */
   nowMs: number;
 }
 
-/** Answers true when this call settled the request, false when it had already been settled. */
-export async function settleScript(client: RedisClient, input: SettleScriptInput) {
+/**
+ * Answers the micro-USD added to spent when this call settled the request (the actual cost, or less
+ * when a capped counter no longer held its reservation — see SETTLE_LUA), null when it had already
+ * been settled.
+ */
+export async function settleScript(
+  client: RedisClient,
+  input: SettleScriptInput,
+): Promise<number | null> {
   const k = input.keys;
-  if (k.counters.length !== input.counterKeyTtlMs.length) throw new RangeError('counters mismatch');
+  const n = k.counters.length;
+  if (n !== input.counterKeyTtlMs.length || n !== input.capMicros.length) {
+    throw new RangeError('counters mismatch');
+  }
   const keys = [k.settled, k.concurrency, k.requestTokens, k.tpmWindow];
   for (const c of k.counters) keys.push(c.state, c.expiry, c.amount);
   if (k.epoch !== undefined) keys.push(k.epoch);
@@ -188,7 +202,13 @@ export async function settleScript(client: RedisClient, input: SettleScriptInput
   args.push(arg(input.minuteIndex), arg(input.settledTtlMs), arg(input.counterKeyTtlMs.length));
   for (const ttl of input.counterKeyTtlMs) args.push(arg(ttl));
   args.push(arg(input.nowMs));
-  return (await run(client, 'tollgateSettle', keys, args)) === 1;
+  for (const cap of input.capMicros) args.push(cap === null ? '-1' : arg(cap));
+  args.push(arg(input.purgeLimit));
+  const charged = Number(await run(client, 'tollgateSettle', keys, args));
+  if (!Number.isSafeInteger(charged) || charged < -1) {
+    throw new Error(`settle script: unexpected reply ${charged}`);
+  }
+  return charged === -1 ? null : charged;
 }
 
 /** spent and live reserved (expired reservations excluded) per counter, in input order. */

@@ -140,18 +140,31 @@ class MemoryLimiter implements Limiter {
   settle = async (s: SettleRequest) => {
     checkSettle(s);
     const done = this.#keys.settled(s.workspaceId, s.requestId);
-    if (this.#settledIds.get(done)) return { settled: false };
+    if (this.#settledIds.get(done)) return { settled: false, chargedMicros: 0 };
     this.#settledIds.set(done, true, this.#settledTtlMs);
     this.#slots.get(this.#keys.concurrency(s.workspaceId, s.subAccountId))?.delete(s.requestId);
     this.#settleTokens(s);
-    for (const c of s.spend) {
+    const states = s.spend.map((c) => {
       const key = this.#keys.counter(s.workspaceId, c.scope, c.periodKey).state;
       const st = this.#counterState(s.workspaceId, key);
+      const held = st.reservations.has(s.requestId);
       release(st, s.requestId);
-      st.spent = (st.spent ?? 0) + s.actualMicros;
+      return { c, key, st, held };
+    });
+    // As SETTLE_LUA: where a capped counter no longer holds the reservation, charge at most what is
+    // left under its cap.
+    let charge = s.actualMicros;
+    for (const { c, st, held } of states) {
+      if (held || c.capMicros === null || charge <= 0) continue;
+      purge(st, s.nowMs);
+      const room = c.capMicros - (st.spent ?? 0) - Math.max(0, st.reserved);
+      if (room < charge) charge = Math.max(0, room);
+    }
+    for (const { c, key, st } of states) {
+      st.spent = (st.spent ?? 0) + charge;
       this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
     }
-    return { settled: true };
+    return { settled: true, chargedMicros: charge };
   };
 
   spent = async (ws: string, cs: Counter[], nowMs = Date.now()) => {

@@ -156,9 +156,13 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
       minuteIndex: w.minuteIndex,
       settledTtlMs,
       counterKeyTtlMs: s.spend.map((c) => counterKeyTtlMs(c.periodKey)),
+      capMicros: s.spend.map((c) => c.capMicros),
+      purgeLimit,
       nowMs: s.nowMs,
     });
-    return { settled };
+    return settled === null
+      ? { settled: false, chargedMicros: 0 }
+      : { settled: true, chargedMicros: settled };
   }
 
   async function spent(ws: string, counters: Counter[], nowMs = Date.now()) {

@@ -8,18 +8,29 @@ import { COMMON_LUA } from './common.ts';
  * its estimate to its minute window; in that same window the estimate is replaced by the actual
  * tokens, in a later window the actual tokens are charged to the current one.
  *
+ *
+ * The cap guarantee when the reservation is gone: a request normally settles within what it reserved
+ * (the caller caps the cost at it). When a capped counter no longer holds this request's reservation
+ * — it outlived the reservation TTL and an admission purged it, or Redis lost it with the counters —
+ * the budget it held may have been reserved by others since, so the charge is lowered to what is
+ * left under that cap (never below 0): the settled spend never exceeds the cap, at the price of
+ * under-billing that request (the caller records the charge actually settled). Before a rebuild
+ * (workspace not sealed) the counter may hold only part of the period's spend: what is left then
+ * looks larger than it is, so the bound can only be weaker, never wrong.
+ *
  * KEYS: 1 settled marker, 2 concurrency zset, 3 request-tokens record, 4 current tpm window,
  *       then 3 per counter: state hash, expiry zset, amount hash, then the workspace's counters-epoch
  *       marker (optional; a counter created while it is absent is flagged for the rebuild).
  * ARGV: 1 requestId, 2 actualMicros, 3 actualTokens, 4 current minuteIndex, 5 settledTtlMs,
- *       6 counter count, then 1 per counter: keyTtlMs, then nowMs (caller's clock: housekeeping stamp).
- * Reply: 1 settled now, 0 already settled.
+ *       6 counter count, then 1 per counter: keyTtlMs, then nowMs (caller's clock: housekeeping stamp),
+ *       then 1 per counter: capMicros (-1 = none), then purgeLimit.
+ * Reply: the micro-USD added to spent (>= 0) when settled now, -1 when already settled.
  */
 export const SETTLE_LUA = `${COMMON_LUA}
 local id, actual, tokens = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local minuteIdx, n = tonumber(ARGV[4]), tonumber(ARGV[6])
 local now = tonumber(ARGV[7 + n])
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[5]) then return 0 end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[5]) then return -1 end
 
 redis.call('ZREM', KEYS[2], id)
 local rec = redis.call('GET', KEYS[3])
@@ -41,16 +52,33 @@ if rec then
 end
 
 local sealed = isSealed(KEYS[5 + 3 * n])
+local purgeLimit = tonumber(ARGV[8 + 2 * n])
+local S, F = {}, {}
+local charge = actual
 for i = 1, n do
   local k = 4 + (i - 1) * 3
-  local s = readState(KEYS[k + 1], now)
-  local freed = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id, false)
-  local f = {'spent', int(num(s.spent) + actual)}
+  S[i] = readState(KEYS[k + 1], now)
+  F[i] = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id, false)
+end
+-- Reservation gone from a capped counter: charge at most what is left under its cap (see above).
+for i = 1, n do
+  local cap = tonumber(ARGV[7 + n + i])
+  if F[i] == 0 and cap >= 0 and charge > 0 then
+    local k = 4 + (i - 1) * 3
+    S[i].reserved = S[i].reserved - purge(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, purgeLimit)
+    local room = cap - num(S[i].spent) - math.max(0, S[i].reserved)
+    if room < charge then charge = math.max(0, room) end
+  end
+end
+for i = 1, n do
+  local k = 4 + (i - 1) * 3
+  local s, freed = S[i], F[i]
+  local f = {'spent', int(num(s.spent) + charge)}
   if freed ~= 0 then f[#f + 1] = 'reserved'; f[#f + 1] = int(s.reserved - freed) end
   if not sealed and not s.exists then f[#f + 1] = 'p'; f[#f + 1] = '1' end
   if s.due then f[#f + 1] = 't'; f[#f + 1] = int(now) end
   redis.call('HSET', KEYS[k + 1], unpack(f))
   if s.due then redis.call('PEXPIRE', KEYS[k + 1], int(tonumber(ARGV[6 + i]) + HK_SLACK_MS)) end
 end
-return 1
+return charge
 `;
