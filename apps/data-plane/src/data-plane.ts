@@ -6,6 +6,7 @@ import { answerClientError, CONTENT_TYPE, metricsAuthorized } from '@tollgate/me
 import { decide, lookupKey } from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
+import { createRenewals } from './enforce/renewal.ts';
 import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
 import { handleModelRequest } from './handle-model.ts';
@@ -34,8 +35,11 @@ export interface DataPlaneOptions {
   maxBodyBytes?: number;
   /** Upstream idle timeout (no answer / no stream bytes), ms. Default 120 000. */
   upstreamTimeoutMs?: number;
-  /** How long an unsettled reservation lives. Default 10 min. */
+  /** How long an unsettled reservation lives without renewal. Default 10 min. */
   reservationTtlMs?: number;
+  /** Renew the reservations of requests still running (default true). Off: a reservation lives
+   * exactly its TTL, however long its request runs (tests of the settle bound use this). */
+  renewReservations?: boolean;
   /** When the limiter (Redis) is unreachable: 'fail-closed' (default) refuses requests with a cap
    * or a rate limit (503); 'fail-open' serves them unreserved. Unlimited requests are always served. */
   limiterDown?: 'fail-closed' | 'fail-open';
@@ -101,7 +105,12 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     log,
   });
   const emitter = createUsageEmitter({ usage: opts.bus.usage, log, metrics, ...opts.usageBatch });
-  const settleDeps = { limiter, emitter, log, now, metrics };
+  const reservationTtlMs = opts.reservationTtlMs ?? 600_000;
+  const renewals =
+    opts.renewReservations === false
+      ? undefined
+      : createRenewals({ limiter, reservationTtlMs, now, log });
+  const settleDeps = { limiter, emitter, log, now, metrics, renewals };
   {
     const revision = metrics.registry.gauge(
       'tollgate_dp_policy_revision',
@@ -172,8 +181,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     log,
     now,
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
-    reservationTtlMs: opts.reservationTtlMs ?? 600_000,
+    reservationTtlMs,
     metrics,
+    renewals,
     limiterDown: opts.limiterDown ?? 'fail-closed',
   };
 
@@ -335,6 +345,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         server.closeIdleConnections();
       });
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      renewals?.stop();
       forwarder.close();
       adminProxy.close();
       await holder.stop();

@@ -4,6 +4,7 @@ import { priceUsage, type TokenUsage } from '@tollgate/pricing';
 import type { BlockedScope, UsageEvent } from '@tollgate/usage';
 import { billedCost, type CostModel } from './enforce/cost.ts';
 import type { CounterInfo } from './enforce/refusals.ts';
+import type { Renewals } from './enforce/renewal.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
 import type { EndpointSpec } from './providers/types.ts';
@@ -55,6 +56,8 @@ export interface Outcome {
 
 export interface SettleDeps {
   limiter: Limiter;
+  /** Long requests' reservations kept alive until they settle. */
+  renewals?: Renewals;
   emitter: UsageEmitter;
   log: Logger;
   now: () => number;
@@ -70,6 +73,7 @@ function estimateUsage(flight: Flight, o: Outcome): TokenUsage {
 export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Promise<void> {
   if (flight.done) return;
   flight.done = true;
+  deps.renewals?.untrack(flight);
   const nowMs = deps.now();
   const m = deps.metrics;
   if (m !== undefined) {

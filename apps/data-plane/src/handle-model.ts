@@ -14,6 +14,7 @@ import { admit, spendCounters } from './enforce/admission.ts';
 import { billedWorstCase, type CostModel, modelPrice, perChoiceWithin } from './enforce/cost.ts';
 import { remainingBudget } from './enforce/downgrade.ts';
 import { admitRefusal, blockedScopeOf, rateHeaders } from './enforce/refusals.ts';
+import type { Renewals } from './enforce/renewal.ts';
 import { blockedEvent, type Flight } from './flight.ts';
 import type { ForwardJob } from './forward/proxy.ts';
 import { readBody } from './http/body.ts';
@@ -68,6 +69,7 @@ export interface ModelDeps {
   reservationTtlMs: number;
   metrics?: DataPlaneMetrics;
   limiterDown?: 'fail-closed' | 'fail-open';
+  renewals?: Renewals;
 }
 
 /** A refusal before dispatch, with what its usage record needs. */
@@ -193,6 +195,7 @@ async function reserve(
     rate: admitted ? result.rate : null,
     done: false,
   };
+  if (admitted) deps.renewals?.track(flight);
   const clamped = admitted && result.clamped && !embedding;
   return { flight, clampTo: clamped ? perChoiceWithin(cost, flight.reservedMicros) : null };
 }

@@ -137,6 +137,8 @@ export interface HarnessOptions {
   upstreamTimeoutMs?: number;
   /** Reservation TTL of every plane (default: the data plane's, 10 min). */
   reservationTtlMs?: number;
+  /** Set false: reservations are not renewed while their request runs. */
+  renewReservations?: boolean;
   routes?: ProviderRoutePolicy[];
   secretKey?: Buffer;
   controlPlaneUrl?: string;
@@ -170,6 +172,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       },
       upstreamTimeoutMs: o.upstreamTimeoutMs,
       reservationTtlMs: o.reservationTtlMs,
+      renewReservations: o.renewReservations,
       secretKey: o.secretKey,
       controlPlaneUrl: o.controlPlaneUrl,
       usageBatch: { flushMs: 5 },

@@ -23,17 +23,22 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
   });
 
   it('is billed only what is left under the cap: settled spend stays within it', async () => {
+    // Renewal off: the reservation lives exactly its TTL (as when the plane cannot renew it).
     h = await startHarness({
       redisUrl,
       planes: redisUrl ? 2 : 1,
       reservationTtlMs: TTL_MS,
+      renewReservations: false,
       subs: [subAccount('sa_late', { spendCapMicros: CAP })],
     });
     const harness = h;
     const ask = (plane: number) =>
       fetch(`${harness.urls[plane]}/v1/chat/completions`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${harness.keys.sa_late}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${harness.keys.sa_late}`,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify({
           model: CHEAP,
           messages: [{ role: 'user', content: 'x' }],
@@ -45,7 +50,8 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
     h.upstream.options.delayMs = 1_500;
     const slow = ask(0);
     const deadline = Date.now() + 5_000;
-    while (h.upstream.hits() < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    while (h.upstream.hits() < 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
     expect(h.upstream.hits()).toBe(1);
     h.upstream.options.delayMs = 0;
     await new Promise((r) => setTimeout(r, TTL_MS + 150));
@@ -81,5 +87,52 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
     expect(balance).toMatchObject({ spentMicros: CAP, reservedMicros: 0 });
     const text = await (await fetch(`${h.urls[0]}/metrics`)).text();
     expect(text).toMatch(/^tollgate_dp_settles_bounded_total 1$/m);
+  }, 30_000);
+
+  it('keeps its reservation while it runs (renewed): others are refused, it is billed in full', async () => {
+    const ttlMs = 1_000;
+    h = await startHarness({
+      redisUrl,
+      planes: redisUrl ? 2 : 1,
+      reservationTtlMs: ttlMs,
+      subs: [subAccount('sa_long', { spendCapMicros: CAP })],
+    });
+    const harness = h;
+    const ask = (plane: number) =>
+      fetch(`${harness.urls[plane]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${harness.keys.sa_long}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 100,
+        }),
+      });
+    h.upstream.options.delayMs = 3 * ttlMs;
+    const slow = ask(0);
+    const deadline = Date.now() + 5_000;
+    while (h.upstream.hits() < 1 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    h.upstream.options.delayMs = 0;
+    await new Promise((r) => setTimeout(r, ttlMs + 300));
+    // Past its TTL, the slow request (its worst case was clamped to the whole cap) still holds it.
+    const during = await ask(h.planes.length - 1);
+    expect(during.status).toBe(402);
+    await during.arrayBuffer();
+    const slowRes = await slow;
+    expect(slowRes.status).toBe(200);
+    const slowId = slowRes.headers.get('x-request-id');
+    await slowRes.arrayBuffer();
+    const a = await h.eventFor(slowId);
+    expect(a).toMatchObject({ providerCostMicros: 22, billedCostMicros: 22 });
+    const text = await (await fetch(`${h.urls[0]}/metrics`)).text();
+    expect(text).toMatch(/^tollgate_dp_settles_bounded_total 0$/m);
+    // Released at settle: the rest of the budget is usable again.
+    const after = await ask(h.planes.length - 1);
+    expect(after.status).toBe(200);
+    await after.arrayBuffer();
   }, 30_000);
 });

@@ -1,4 +1,4 @@
-import type { AdmitRequest, Counter, RateSnapshot, SettleRequest } from './types.ts';
+import type { AdmitRequest, Counter, RateSnapshot, RenewRequest, SettleRequest } from './types.ts';
 
 /**
  * What both limiter implementations share, so they cannot drift: input validation, window arithmetic
@@ -86,6 +86,12 @@ export function checkSettle(s: SettleRequest) {
   checkUint('nowMs', s.nowMs);
   limit('actualTokens', s.actualTokens);
   checkCounters(s.spend);
+}
+
+export function checkRenew(r: RenewRequest) {
+  checkUint('nowMs', r.nowMs);
+  checkUint('reservationTtlMs', r.reservationTtlMs);
+  checkCounters(r.spend);
 }
 
 export interface WindowUse {

@@ -86,6 +86,17 @@ export interface SettleRequest {
   nowMs: number;
 }
 
+export interface RenewRequest {
+  workspaceId: string;
+  subAccountId: string;
+  requestId: string;
+  /** The same counters the admission reserved on. */
+  spend: Counter[];
+  nowMs: number;
+  /** The reservation (and concurrency slot) now expires this long after nowMs. */
+  reservationTtlMs: number;
+}
+
 export interface SettleResult {
   settled: boolean;
   /** Added to spent by this call: `actualMicros`, or less when a reservation was gone (0 when
@@ -114,6 +125,9 @@ export interface Limiter {
   admit(req: AdmitRequest): Promise<AdmitResult>;
   /** Idempotent by requestId: a second settle answers settled:false and changes nothing. */
   settle(s: SettleRequest): Promise<SettleResult>;
+  /** Extends a request's reservation on every counter that still holds it (and its concurrency
+   * slot); answers how many counters did. A purged reservation is not re-created. */
+  renew(r: RenewRequest): Promise<number>;
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
   seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;

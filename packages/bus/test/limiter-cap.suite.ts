@@ -169,6 +169,7 @@ export function capSuite(impl: Impl) {
     const a = admitReq(base, { worstCaseMicros: 1_000, reservationTtlMs: 200 });
     okOf(await h.replicas[0].admit(a));
     const b = admitReq(base, { worstCaseMicros: 1_000, reservationTtlMs: 200 });
+    b.rate = { ...b.rate, maxConcurrent: 1 };
     expect(await h.replicas[1].admit(b)).toMatchObject({
       ok: false,
       kind: 'spend',
@@ -230,6 +231,45 @@ export function capSuite(impl: Impl) {
       [1_000, 0],
       [1_000, 0],
     ]);
+  });
+
+  it('renews a running request’s reservation and slot; a purged one is not re-created', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 1_000), counter('ws', null)];
+    const base = { workspaceId: ws, subAccountId: sa, spend };
+    const a = admitReq(base, { worstCaseMicros: 1_000, reservationTtlMs: 200 });
+    a.rate = { ...a.rate, maxConcurrent: 1 };
+    okOf(await h.replicas[0].admit(a));
+    const renew = (r: AdmitRequest, ttl: number) =>
+      h.replicas[1].renew({ ...r, nowMs: Date.now(), reservationTtlMs: ttl });
+    expect(await renew(a, 30_000)).toBe(2);
+    await sleep(250);
+    // Past its first TTL: still held — the cap and the concurrency slot refuse b.
+    const b = admitReq(base, { worstCaseMicros: 1_000, reservationTtlMs: 200 });
+    b.rate = { ...b.rate, maxConcurrent: 1 };
+    expect(await h.replicas[1].admit(b)).toMatchObject({
+      ok: false,
+      kind: 'rate',
+      limit: 'concurrency',
+    });
+    expect(
+      await h.replicas[1].admit({ ...b, rate: { ...b.rate, maxConcurrent: null } }),
+    ).toMatchObject({
+      ok: false,
+      kind: 'spend',
+      reservedMicros: 1_000,
+    });
+    // A reservation that expired and was purged stays gone.
+    const c = admitReq(
+      { ...base, spend: [counter(`tag:c-${sa}`, 500)] },
+      { reservationTtlMs: 100 },
+    );
+    okOf(await h.replicas[0].admit(c));
+    await sleep(150);
+    const d = admitReq({ ...base, spend: [counter(`tag:c-${sa}`, 500)] }, { worstCaseMicros: 500 });
+    expect(okOf(await h.replicas[0].admit(d)).reservedMicros).toBe(500);
+    expect(await renew(c, 30_000)).toBe(0);
+    expect((await h.replicas[0].spent(ws, d.spend))[0]!.reservedMicros).toBe(500);
   });
 
   it('settles idempotently by request id, on any replica', async () => {

@@ -8,6 +8,7 @@ export {
   type RestoreScriptInput,
   raiseCountScript,
   raiseScript,
+  renewScript,
   restoreScript,
   type ScriptRateSnapshot,
   type SettleScriptInput,

@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
 import { PEEK_LUA, RAISE_COUNT_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
+import { RENEW_LUA } from './lua/renew.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
 
 export type RedisClient = Redis | Cluster;
@@ -17,6 +18,7 @@ export type RedisClient = Redis | Cluster;
 const SCRIPTS = {
   tollgateAdmit: ADMIT_LUA,
   tollgateSettle: SETTLE_LUA,
+  tollgateRenew: RENEW_LUA,
   tollgatePeek: PEEK_LUA,
   tollgateSeed: SEED_LUA,
   tollgateRaise: RAISE_LUA,
@@ -209,6 +211,23 @@ export async function settleScript(
     throw new Error(`settle script: unexpected reply ${charged}`);
   }
   return charged === -1 ? null : charged;
+}
+
+/** See RENEW_LUA. Answers how many counters still held the request's reservation. */
+export async function renewScript(
+  client: RedisClient,
+  input: {
+    concurrency: string;
+    counters: CounterKeys[];
+    requestId: string;
+    expiresAtMs: number;
+    concurrencyKeyTtlMs: number;
+  },
+): Promise<number> {
+  const keys = [input.concurrency];
+  for (const c of input.counters) keys.push(c.expiry, c.amount);
+  const args = [input.requestId, arg(input.expiresAtMs), arg(input.concurrencyKeyTtlMs)];
+  return Number(await run(client, 'tollgateRenew', keys, args));
 }
 
 /** spent and live reserved (expired reservations excluded) per counter, in input order. */

@@ -4,6 +4,7 @@ import {
   CountersNotRebuiltError,
   checkAdmit,
   checkCounters,
+  checkRenew,
   checkSettle,
   checkUint,
   counterKeyTtlMs,
@@ -20,6 +21,7 @@ import type {
   CounterBalanceFromBooks,
   Limiter,
   RateLimitName,
+  RenewRequest,
   SettleRequest,
 } from '../types.ts';
 import { TtlMap } from './ttl-map.ts';
@@ -165,6 +167,26 @@ class MemoryLimiter implements Limiter {
       this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
     }
     return { settled: true, chargedMicros: charge };
+  };
+
+  renew = async (r: RenewRequest) => {
+    checkRenew(r);
+    const expiresAt = r.nowMs + r.reservationTtlMs;
+    let held = 0;
+    for (const c of r.spend) {
+      const st = this.#counters.get(this.#keys.counter(r.workspaceId, c.scope, c.periodKey).state);
+      const mine = st?.reservations.get(r.requestId);
+      if (mine === undefined) continue;
+      mine.expiresAt = expiresAt;
+      held++;
+    }
+    const conc = this.#keys.concurrency(r.workspaceId, r.subAccountId);
+    const slots = this.#slots.get(conc);
+    if (slots?.has(r.requestId)) {
+      slots.set(r.requestId, expiresAt);
+      this.#slots.extend(conc, r.reservationTtlMs + 60_000);
+    }
+    return held;
   };
 
   spent = async (ws: string, cs: Counter[], nowMs = Date.now()) => {

@@ -5,6 +5,7 @@ import {
   type RedisClient,
   raiseCountScript,
   raiseScript,
+  renewScript,
   restoreScript,
   seedScript,
   settleScript,
@@ -13,6 +14,7 @@ import {
   CountersNotRebuiltError,
   checkAdmit,
   checkCounters,
+  checkRenew,
   checkSettle,
   checkUint,
   counterKeyTtlMs,
@@ -27,6 +29,7 @@ import type {
   Counter,
   CounterBalanceFromBooks,
   Limiter,
+  RenewRequest,
   SettleRequest,
 } from '../types.ts';
 
@@ -165,6 +168,18 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
       : { settled: true, chargedMicros: settled };
   }
 
+  async function renew(r: RenewRequest) {
+    checkRenew(r);
+    const { workspaceId: ws, subAccountId: sa } = r;
+    return renewScript(client, {
+      concurrency: remember(`c\u0000${ws}\u0000${sa}`, () => keys.concurrency(ws, sa)),
+      counters: counterKeys(ws, r.spend),
+      requestId: r.requestId,
+      expiresAtMs: r.nowMs + r.reservationTtlMs,
+      concurrencyKeyTtlMs: r.reservationTtlMs + 60_000,
+    });
+  }
+
   async function spent(ws: string, counters: Counter[], nowMs = Date.now()) {
     checkCounters(counters);
     const rows = await peekScript(client, counterKeys(ws, counters), nowMs, purgeLimit);
@@ -231,5 +246,5 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     if (opts.ownsClient) await client.quit();
   }
 
-  return { admit, settle, spent, seed, raise, raiseRequestsToday, epochs, restore, close };
+  return { admit, settle, renew, spent, seed, raise, raiseRequestsToday, epochs, restore, close };
 }

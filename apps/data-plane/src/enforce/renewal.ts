@@ -1,0 +1,76 @@
+import type { Limiter } from '@tollgate/bus';
+import type { Flight } from '../flight.ts';
+import type { Logger } from '../log.ts';
+
+/**
+ * Keeps the reservations of long requests alive. A reservation's TTL exists so that a crashed
+ * replica's budget comes back; a live request that simply runs long (a slow answer, a long stream)
+ * must not lose its reservation to it, or others could be admitted against budget it is spending.
+ * Every admitted request is tracked until it settles; one older than a third of the TTL since its
+ * last renewal has its expiry moved a full TTL ahead (one small script per long request, none for
+ * the usual short ones). Should a reservation still be lost (Redis lost it, or this process could
+ * not renew in time), the settle charges only what is left under the cap.
+ */
+export interface Renewals {
+  track(flight: Flight): void;
+  untrack(flight: Flight): void;
+  stop(): void;
+}
+
+export interface RenewalOptions {
+  limiter: Pick<Limiter, 'renew'>;
+  reservationTtlMs: number;
+  now: () => number;
+  log: Logger;
+}
+
+export function createRenewals(opts: RenewalOptions): Renewals {
+  const ttl = opts.reservationTtlMs;
+  const dueAfterMs = Math.floor(ttl / 3);
+  /** Admitted, unsettled flights → when their reservation was last (re)set. */
+  const open = new Map<Flight, number>();
+
+  function tick() {
+    const nowMs = opts.now();
+    for (const [flight, at] of open) {
+      if (nowMs - at < dueAfterMs) continue;
+      open.set(flight, nowMs);
+      opts.limiter
+        .renew({
+          workspaceId: flight.chain.workspace.id,
+          subAccountId: flight.chain.subAccount.id,
+          requestId: flight.requestId,
+          spend: flight.counters.map((c) => c.counter),
+          nowMs,
+          reservationTtlMs: ttl,
+        })
+        .then(
+          (held) => {
+            if (held < flight.counters.length && !flight.done) {
+              opts.log.warn('reservation lost while the request runs; its settle will be bounded', {
+                requestId: flight.requestId,
+                held,
+              });
+            }
+          },
+          (err: unknown) =>
+            opts.log.warn('reservation renewal failed; retried at the next tick', {
+              requestId: flight.requestId,
+              err: String(err),
+            }),
+        );
+    }
+  }
+
+  const timer = setInterval(tick, Math.min(60_000, Math.max(100, Math.floor(ttl / 6))));
+  timer.unref();
+  return {
+    track: (flight) => {
+      open.set(flight, opts.now());
+    },
+    untrack: (flight) => {
+      open.delete(flight);
+    },
+    stop: () => clearInterval(timer),
+  };
+}
