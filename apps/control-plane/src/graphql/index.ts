@@ -5,8 +5,11 @@ import { createYoga, type Plugin } from 'graphql-yoga';
 import { AuthenticationError, TooManyAttemptsError } from '../lib/errors.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
-import { depthLimit } from './depth-limit.ts';
-import { operationLimits } from './operation-limits.ts';
+import {
+  DEFAULT_COUNT_LIMITS,
+  MAX_INTROSPECTION_DEPTH,
+  operationLimits,
+} from './operation-limits.ts';
 import { schema } from './schema.ts';
 
 /** Deeper selections are refused with 400 before execution. */
@@ -37,10 +40,6 @@ async function createContext(
     }
     throw err;
   }
-}
-
-function useDepthLimit(maxDepth: number): Plugin {
-  return { onValidate: ({ addValidationRule }) => addValidationRule(depthLimit(maxDepth)) };
 }
 
 const badRequest = (message: string, code = 'BAD_REQUEST') =>
@@ -93,8 +92,9 @@ function useStrictTransport(): Plugin {
   };
 }
 
-/** Document size and shape limits: query length and tokens before parsing, aliases, field count
- * and estimated cost before execution. Each refusal is a 400 with a stable `extensions.code`. */
+/** Document size and shape limits: query length and tokens before parsing; depth, aliases, field
+ * count and estimated cost before execution (one walk of the operation). Each refusal is a 400
+ * with a stable `extensions.code`. */
 function useOperationLimits(): Plugin {
   return {
     onParams({ params }) {
@@ -118,7 +118,14 @@ function useOperationLimits(): Plugin {
         }
       }
     },
-    onValidate: ({ addValidationRule }) => addValidationRule(operationLimits()),
+    onValidate: ({ addValidationRule }) =>
+      addValidationRule(
+        operationLimits({
+          maxDepth: MAX_QUERY_DEPTH,
+          maxIntrospectionDepth: MAX_INTROSPECTION_DEPTH,
+          counts: DEFAULT_COUNT_LIMITS,
+        }),
+      ),
   };
 }
 
@@ -135,7 +142,7 @@ export function createGraphQLHandler(deps: RestDeps): {
     maskedErrors: true,
     graphiql: true,
     landingPage: false,
-    plugins: [useStrictTransport(), useDepthLimit(MAX_QUERY_DEPTH), useOperationLimits()],
+    plugins: [useStrictTransport(), useOperationLimits()],
     logging: {
       debug: () => {},
       info: () => {},
