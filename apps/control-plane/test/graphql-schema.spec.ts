@@ -11,13 +11,19 @@ import {
   validate,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { depthLimit } from '../src/graphql/depth-limit.ts';
 import { createGraphQLHandler } from '../src/graphql/index.ts';
+import { MAX_INTROSPECTION_DEPTH, operationLimits } from '../src/graphql/operation-limits.ts';
 import { printedSchema, SCHEMA_FILE } from '../src/graphql/print-schema.ts';
 import { schema } from '../src/graphql/schema.ts';
 import type { Principal } from '../src/lib/authz.ts';
 import { AuthenticationError } from '../src/lib/errors.ts';
 import type { RestDeps } from '../src/rest/router.ts';
+
+/** The depth limits alone (nothing counted). */
+const depthLimit = operationLimits({
+  maxDepth: 10,
+  maxIntrospectionDepth: MAX_INTROSPECTION_DEPTH,
+});
 
 const unionMembers = (name: string) => {
   const type: GraphQLNamedType | undefined = schema.getType(name);
@@ -90,7 +96,7 @@ describe('subscriptions', () => {
 
 describe('depth limit', () => {
   const nested = (depth: number) => `{ ${'a { '.repeat(depth - 1)}b${' }'.repeat(depth - 1)} }`;
-  const errorsAt = (source: string) => validate(schema, parse(source), [depthLimit(10)]);
+  const errorsAt = (source: string) => validate(schema, parse(source), [depthLimit]);
 
   it('accepts depth 10 and refuses depth 11', () => {
     expect(errorsAt(nested(10))).toEqual([]);
@@ -103,7 +109,7 @@ describe('depth limit', () => {
     const viaFragment = `query { ...F } fragment F on Query { ${nested(11).slice(1, -1)} }`;
     expect(errorsAt(viaFragment)).toHaveLength(1);
     expect(
-      validate(schema, parse(getIntrospectionQuery()), [...specifiedRules, depthLimit(10)]),
+      validate(schema, parse(getIntrospectionQuery()), [...specifiedRules, depthLimit]),
     ).toEqual([]);
   });
 });

@@ -188,7 +188,7 @@ describe('operation limits over HTTP (yoga)', () => {
   }
 });
 
-describe('depth limits over graphql-ws', () => {
+describe('operation limits over graphql-ws', () => {
   let t: TestDatabase;
   let cp: EventPlane;
   beforeAll(async () => {
@@ -218,5 +218,17 @@ describe('depth limits over graphql-ws', () => {
     await waitFor(() => sub.errors.length > 0);
     expect(JSON.stringify(sub.errors[0])).toContain('query depth 11 exceeds the maximum of 10');
     await sub.close();
+  });
+
+  it('counts aliases, fields and cost as over HTTP: just under answers, just over is refused', async () => {
+    for (const [name, c] of Object.entries(limitCases)) {
+      const under = subscribe(cp.wsUrl, ADMIN_KEY, c.under);
+      const over = subscribe(cp.wsUrl, ADMIN_KEY, c.over);
+      await waitFor(() => under.received.length > 0 && over.errors.length > 0);
+      expect(under.errors, name).toEqual([]);
+      expect(over.received, name).toEqual([]);
+      expect(JSON.stringify(over.errors[0]), name).toContain(c.overMessage);
+      await Promise.all([under.close(), over.close()]);
+    }
   });
 });

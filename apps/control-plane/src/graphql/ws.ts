@@ -6,8 +6,12 @@ import { WebSocketServer } from 'ws';
 import type { Principal } from '../lib/authz.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
-import { depthLimit } from './depth-limit.ts';
 import { MAX_QUERY_DEPTH } from './index.ts';
+import {
+  DEFAULT_COUNT_LIMITS,
+  MAX_INTROSPECTION_DEPTH,
+  operationLimits,
+} from './operation-limits.ts';
 
 /** Subscription messages are small documents; larger frames close the socket. */
 const MAX_FRAME_BYTES = 64 * 1024;
@@ -32,7 +36,16 @@ export function attachGraphQLWs(
 ): GraphQLWsServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   const principals = new WeakMap<object, Principal>();
-  const rules = [...specifiedRules, depthLimit(MAX_QUERY_DEPTH)];
+  // The same limits as over HTTP (a socket also takes queries and mutations); the frame size bounds
+  // the document's length.
+  const rules = [
+    ...specifiedRules,
+    operationLimits({
+      maxDepth: MAX_QUERY_DEPTH,
+      maxIntrospectionDepth: MAX_INTROSPECTION_DEPTH,
+      counts: DEFAULT_COUNT_LIMITS,
+    }),
+  ];
   const disposable = useServer<Record<string, unknown> | undefined>(
     {
       schema,
