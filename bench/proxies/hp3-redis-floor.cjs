@@ -64,6 +64,8 @@ const server = http.createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
   });
 });
 server.listen(PORT, '127.0.0.1', () =>
-  console.log(`floor (hp3 + parse + 2 Redis round trips) on http://127.0.0.1:${PORT} -> ${UPSTREAM}`),
+  console.log(
+    `floor (hp3 + parse + 2 Redis round trips) on http://127.0.0.1:${PORT} -> ${UPSTREAM}`,
+  ),
 );
 for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => process.exit(0));
