@@ -493,7 +493,11 @@ describe.skipIf(!pgAvailable())('webhooks: two control planes on one PostgreSQL'
       await new Promise((r) => setTimeout(r, 500));
       expect(rx.got).toHaveLength(30);
       expect(new Set(rx.got.map((g) => g.id)).size).toBe(30);
-      const rows = await a.prisma.webhookDelivery.findMany({ where: { endpointId: hook.id } });
+      // A delivery is marked after its 200 arrived: poll for the marks, bounded.
+      const rowsOf = () => a.prisma.webhookDelivery.findMany({ where: { endpointId: hook.id } });
+      await waitFor(async () => (await rowsOf()).every((r) => r.status === 'succeeded'), 10_000);
+      const rows = await rowsOf();
+      expect(rows).toHaveLength(30);
       expect(rows.every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true);
     } finally {
       await rx.close();

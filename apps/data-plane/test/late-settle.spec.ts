@@ -47,7 +47,8 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
       });
 
     // A: slow upstream answer, far beyond its reservation's TTL.
-    h.upstream.options.delayMs = 1_500;
+    // Long enough that the others below finish first even on a loaded machine.
+    h.upstream.options.delayMs = 3_000;
     const slow = ask(0);
     const deadline = Date.now() + 5_000;
     while (h.upstream.hits() < 1 && Date.now() < deadline)
@@ -90,7 +91,8 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
   }, 30_000);
 
   it('keeps its reservation while it runs (renewed): others are refused, it is billed in full', async () => {
-    const ttlMs = 1_000;
+    // Renewed every third of it: a generous TTL keeps a loaded event loop from missing a renewal.
+    const ttlMs = 1_500;
     h = await startHarness({
       redisUrl,
       planes: redisUrl ? 2 : 1,
