@@ -11,6 +11,9 @@ import type { Logger } from '../log.ts';
  * the usual short ones). Should a reservation still be lost (Redis lost it, or this process could
  * not renew in time), the settle charges only what is left under the cap.
  */
+/** Longest a request's reservation is kept alive (unless 3 × TTL is longer). */
+export const MAX_RENEWED_MS = 6 * 60 * 60 * 1000;
+
 export interface Renewals {
   track(flight: Flight): void;
   untrack(flight: Flight): void;
@@ -27,6 +30,9 @@ export interface RenewalOptions {
 export function createRenewals(opts: RenewalOptions): Renewals {
   const ttl = opts.reservationTtlMs;
   const dueAfterMs = Math.floor(ttl / 3);
+  // A request is renewed for at most this long: should a flight never settle (a bug), its
+  // reservation must still end, as it did before renewals existed.
+  const maxRenewMs = Math.max(MAX_RENEWED_MS, 3 * ttl);
   /** Admitted, unsettled flights → when their reservation was last (re)set. */
   const open = new Map<Flight, number>();
 
@@ -34,6 +40,14 @@ export function createRenewals(opts: RenewalOptions): Renewals {
     const nowMs = opts.now();
     for (const [flight, at] of open) {
       if (nowMs - at < dueAfterMs) continue;
+      if (nowMs - flight.startedMs > maxRenewMs) {
+        open.delete(flight);
+        opts.log.warn('request running too long: its reservation is no longer renewed', {
+          requestId: flight.requestId,
+          runningMs: nowMs - flight.startedMs,
+        });
+        continue;
+      }
       open.set(flight, nowMs);
       opts.limiter
         .renew({
