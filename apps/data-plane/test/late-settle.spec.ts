@@ -10,6 +10,18 @@ if (process.env.TG_TIER_REDIS !== '0') tiers.push(['redis', REDIS_URL]);
 const CAP = 60;
 const TTL_MS = 300;
 
+/** A chat request of `sub` (max_tokens 100: its worst case exceeds CAP, so it is clamped to what is left). */
+const asker = (h: Harness, sub: string) => (plane: number) =>
+  fetch(`${h.urls[plane]}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${h.keys[sub]}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      model: CHEAP,
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 100,
+    }),
+  });
+
 /**
  * SPEC §6: "the settled spend of a period never exceeds its cap". A request that outlives its
  * reservation (TTL) loses it to the next admission's purge; the budget it held goes to others. When
@@ -31,20 +43,7 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
       renewReservations: false,
       subs: [subAccount('sa_late', { spendCapMicros: CAP })],
     });
-    const harness = h;
-    const ask = (plane: number) =>
-      fetch(`${harness.urls[plane]}/v1/chat/completions`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${harness.keys.sa_late}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({
-          model: CHEAP,
-          messages: [{ role: 'user', content: 'x' }],
-          max_tokens: 100,
-        }),
-      });
+    const ask = asker(h, 'sa_late');
 
     // A: slow upstream answer, far beyond its reservation's TTL.
     // Long enough that the others below finish first even on a loaded machine.
@@ -99,20 +98,7 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
       reservationTtlMs: ttlMs,
       subs: [subAccount('sa_long', { spendCapMicros: CAP })],
     });
-    const harness = h;
-    const ask = (plane: number) =>
-      fetch(`${harness.urls[plane]}/v1/chat/completions`, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${harness.keys.sa_long}`,
-          'content-type': 'application/json',
-        },
-        body: JSON.stringify({
-          model: CHEAP,
-          messages: [{ role: 'user', content: 'x' }],
-          max_tokens: 100,
-        }),
-      });
+    const ask = asker(h, 'sa_long');
     h.upstream.options.delayMs = 3 * ttlMs;
     const slow = ask(0);
     const deadline = Date.now() + 5_000;
