@@ -272,6 +272,21 @@ export function capSuite(impl: Impl) {
     expect((await h.replicas[0].spent(ws, d.spend))[0]!.reservedMicros).toBe(500);
   });
 
+  it('an admission right after a settle (not awaited) on the same replica sees it settled', async () => {
+    // A sequential client: its next request must not be refused for the slot or the budget its
+    // previous one is releasing (settles may wait to be batched; an admission sends them first).
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, 1_000)];
+    const base = { workspaceId: ws, subAccountId: sa, spend };
+    const rate = { rpm: null, rpd: null, tpm: null, maxConcurrent: 1, estimatedTokens: 0 };
+    const a = admitReq(base, { worstCaseMicros: 1_000, rate });
+    expect(okOf(await h.replicas[0].admit(a)).reservedMicros).toBe(1_000);
+    const settled = h.replicas[0].settle(settleReq(a, 100));
+    const b = admitReq(base, { worstCaseMicros: 900, minMicros: 900, rate });
+    expect(okOf(await h.replicas[0].admit(b)).reservedMicros).toBe(900);
+    expect(await settled).toEqual({ settled: true, chargedMicros: 100 });
+  });
+
   it('settles idempotently by request id, on any replica', async () => {
     const sa = newId('sa');
     const spend = [counter(`sa:${sa}`, 10_000), counter('ws', null)];
