@@ -3,7 +3,8 @@ import type { EventHub } from '../events/hub.ts';
 import { type Authenticator, authorize } from '../lib/authz.ts';
 import type { WebhookDeps } from '../services/webhooks.ts';
 import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
-import { ROUTES, type Route } from './routes.ts';
+import type { Route } from './route.ts';
+import { ROUTES } from './routes/index.ts';
 
 export interface RestDeps extends WebhookDeps {
   authenticator: Authenticator;

@@ -1,0 +1,26 @@
+import type { ServerResponse } from 'node:http';
+import type { Action } from '../lib/authz.ts';
+import type { Caller } from '../services/context.ts';
+import type { RestDeps } from './router.ts';
+
+export interface RouteContext {
+  deps: RestDeps;
+  caller: Caller;
+  params: Record<string, string>;
+  query: Record<string, string>;
+  /** Parsed JSON object body with camelCase keys (`{}` for bodiless methods). */
+  body: () => Promise<Record<string, unknown>>;
+  /** For a route that streams its answer itself (and then returns null). */
+  res: ServerResponse;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  path: string;
+  action: Action;
+  /** Answers [status, body], or null when it wrote the response itself (streaming). */
+  handle: (ctx: RouteContext) => Promise<[number, unknown] | null>;
+}
+
+export const ok = (body: unknown): [number, unknown] => [200, body];
+export const created = (body: unknown): [number, unknown] => [201, body];

@@ -1,0 +1,61 @@
+import * as keys from '../../services/keys.ts';
+import * as subAccounts from '../../services/sub-accounts.ts';
+import { created, ok, type Route } from '../route.ts';
+import * as json from '../serialize.ts';
+
+/** Sub-accounts themselves; their keys, credits, provider keys and usage have their own modules. */
+export const SUB_ACCOUNT_ROUTES: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/sub-accounts',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, body }) => {
+      const r = await subAccounts.createSubAccount(deps, caller, await body());
+      return created({ ...json.subAccountJson(r.subAccount), key: r.key });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sub-accounts',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, query }) => {
+      const page = await subAccounts.listSubAccounts(deps, caller, query);
+      return ok({ data: page.data.map(json.subAccountJson), next_cursor: page.nextCursor });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/sub-accounts/:id',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) => {
+      const sa = await subAccounts.findSubAccount(deps, caller, params.id!);
+      const spend = await subAccounts.periodSpend(deps, sa);
+      const saKeys = await keys.listKeys(deps, caller, sa.id);
+      return ok({
+        ...json.subAccountJson(sa),
+        spent_cents: Number(spend.spentMicros) / 10_000,
+        reserved_cents: Number(spend.reservedMicros) / 10_000,
+        resets_at: spend.resetsAt?.toISOString() ?? null,
+        keys: saKeys.map(json.keyJson),
+      });
+    },
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/sub-accounts/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) =>
+      ok(
+        json.subAccountJson(
+          await subAccounts.updateSubAccount(deps, caller, params.id!, await body()),
+        ),
+      ),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/sub-accounts/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) =>
+      ok(json.subAccountJson(await subAccounts.deleteSubAccount(deps, caller, params.id!))),
+  },
+];

@@ -1,0 +1,66 @@
+import * as webhooks from '../../services/webhooks.ts';
+import { created, ok, type Route } from '../route.ts';
+import * as json from '../serialize.ts';
+
+/** Webhook endpoints, their secrets and their deliveries. */
+export const WEBHOOK_ROUTES: Route[] = [
+  {
+    method: 'POST',
+    path: '/v1/webhooks',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, body }) => {
+      const r = await webhooks.createWebhook(deps, caller, await body());
+      return created({ ...json.webhookJson(r.endpoint), secret: r.secret });
+    },
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks',
+    action: 'workspace.read',
+    handle: async ({ deps, caller }) =>
+      ok({ data: (await webhooks.listWebhooks(deps, caller)).map(json.webhookJson) }),
+  },
+  {
+    method: 'DELETE',
+    path: '/v1/webhooks/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) =>
+      ok(json.webhookJson(await webhooks.deleteWebhook(deps, caller, params.id!))),
+  },
+  {
+    method: 'PATCH',
+    path: '/v1/webhooks/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) =>
+      ok(json.webhookJson(await webhooks.updateWebhook(deps, caller, params.id!, await body()))),
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/:id/rotate-secret',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) => {
+      const r = await webhooks.rotateWebhookSecret(deps, caller, params.id!);
+      return ok({ ...json.webhookJson(r.endpoint), secret: r.secret });
+    },
+  },
+  {
+    method: 'POST',
+    path: '/v1/webhooks/:id/deliveries/:deliveryId/replay',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params }) =>
+      ok(
+        json.deliveryJson(
+          await webhooks.replayDelivery(deps, caller, params.id!, params.deliveryId!),
+        ),
+      ),
+  },
+  {
+    method: 'GET',
+    path: '/v1/webhooks/:id/deliveries',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) =>
+      ok({
+        data: (await webhooks.listDeliveries(deps, caller, params.id!)).map(json.deliveryJson),
+      }),
+  },
+];
