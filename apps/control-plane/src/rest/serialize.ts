@@ -11,7 +11,7 @@ import type {
 } from '@tollgate/db';
 import type { ModelPrice } from '@tollgate/pricing';
 import { centsOf } from '../lib/money.ts';
-import { inheritedFields } from '../services/sub-accounts.ts';
+import { inheritedFields } from '../services/sub-account-plan.ts';
 
 /** Snake_case shapes of SPEC §4. Money as cents (≤ 4 decimals), times as ISO strings. */
 const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -6,7 +6,7 @@ import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import { DEFAULT_PAGE, decodeCursor, encodeCursor, MAX_PAGE } from './pagination.ts';
 import { MAX_TOP_UP_CENTS } from './prepaid.ts';
-import { findSubAccount } from './sub-accounts.ts';
+import { findSubAccount } from './sub-account-reads.ts';
 
 /**
  * Prepaid balances (issue 8, part B). A prepaid sub-account has budget period `total` and its spend

@@ -3,7 +3,7 @@ import { NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import { findSubAccount } from './sub-accounts.ts';
+import { findSubAccount } from './sub-account-reads.ts';
 
 const rotateSchema = z.strictObject({
   expiresInSeconds: z

@@ -1,7 +1,7 @@
 import type { SubAccount } from '@tollgate/db';
-import { type InheritableField, periodKey, periodWindow } from '@tollgate/policy';
+import type { InheritableField } from '@tollgate/policy';
 import { z } from 'zod';
-import { NotFoundError, ValidationError } from '../lib/errors.ts';
+import { NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import {
   budgetPeriodField,
@@ -13,63 +13,24 @@ import {
   tagField,
 } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import { DEFAULT_PAGE, decodeCursor, encodeCursor, MAX_PAGE } from './pagination.ts';
-import {
-  checkPlanModels,
-  findPlan,
-  INHERITABLE_FIELDS,
-  inheritableData,
-  planValues,
-} from './plans.ts';
+import { checkPlanModels, inheritableData } from './plans.ts';
 import { prepaidData, prepaidSettings } from './prepaid.ts';
+import {
+  checkInherit,
+  inheritField,
+  lockPlan,
+  namedPlan,
+  type PlanRow,
+  planAfterUpdate,
+  planColumns,
+  prepaidOwn,
+} from './sub-account-plan.ts';
+import { findSubAccount, withPlan } from './sub-account-reads.ts';
 
-/** API names (snake_case and camelCase) of the settings a plan provides → policy field names. */
-const API_FIELDS: Record<string, InheritableField> = {
-  spend_cap_cents: 'spendCapMicros',
-  budget_period: 'budgetPeriod',
-  rate_limit_rpm: 'rateLimitRpm',
-  rate_limit_rpd: 'rateLimitRpd',
-  rate_limit_tpm: 'rateLimitTpm',
-  max_concurrent: 'maxConcurrent',
-  allowed_models: 'allowedModels',
-  default_tag: 'defaultTag',
-  fallback_model: 'fallbackModel',
-  spendCapCents: 'spendCapMicros',
-  budgetPeriod: 'budgetPeriod',
-  rateLimitRpm: 'rateLimitRpm',
-  rateLimitRpd: 'rateLimitRpd',
-  rateLimitTpm: 'rateLimitTpm',
-  maxConcurrent: 'maxConcurrent',
-  allowedModels: 'allowedModels',
-  defaultTag: 'defaultTag',
-  fallbackModel: 'fallbackModel',
-};
-
-/** Policy field name → snake_case API name, for responses. */
-export const API_NAME: Record<InheritableField, string> = {
-  spendCapMicros: 'spend_cap_cents',
-  budgetPeriod: 'budget_period',
-  rateLimitRpm: 'rate_limit_rpm',
-  rateLimitRpd: 'rate_limit_rpd',
-  rateLimitTpm: 'rate_limit_tpm',
-  maxConcurrent: 'max_concurrent',
-  allowedModels: 'allowed_models',
-  defaultTag: 'default_tag',
-  fallbackModel: 'fallback_model',
-};
-
-/** Settings of a sub-account on a plan that come from the plan (not overridden), as API names. */
-export function inheritedFields(sa: { planId: string | null; overrides: string[] }): string[] {
-  if (sa.planId === null) return [];
-  return INHERITABLE_FIELDS.filter((f) => !sa.overrides.includes(f)).map((f) => API_NAME[f]);
-}
-
-const withPlan = { plan: { select: { slug: true } } } as const;
-
-const inheritField = z
-  .string()
-  .refine((f) => f in API_FIELDS, 'not a setting a plan provides')
-  .transform((f) => API_FIELDS[f]!);
+/**
+ * Creating, changing and deleting sub-accounts. Reading them is in sub-account-reads.ts, how one
+ * follows its plan in sub-account-plan.ts, its further keys in keys.ts.
+ */
 
 const settings = {
   spendCapCents: centsField.nullable(),
@@ -107,9 +68,10 @@ function partial<T extends Record<string, z.ZodType>>(
 }
 
 type Settings = z.infer<typeof updateSchema>;
+type UpdateInput = Omit<Settings, 'inherit' | 'plan'>;
 
 /** Prisma data for the settings present in the input (absent = unchanged, null = cleared). */
-function toData(input: Omit<Settings, 'inherit' | 'plan'>) {
+function toData(input: UpdateInput) {
   return {
     name: input.name,
     status: input.status,
@@ -119,57 +81,23 @@ function toData(input: Omit<Settings, 'inherit' | 'plan'>) {
   };
 }
 
-type PlanRow = Awaited<ReturnType<typeof findPlan>>;
-
-/** A prepaid sub-account's cap is its credits and its period `total`: on a plan, both stay its own. */
-const PREPAID_OWN: readonly InheritableField[] = ['spendCapMicros', 'budgetPeriod'];
-
-function prepaidOwn(given: readonly string[], prepaid: { prepaid?: boolean }): string[] {
-  return prepaid.prepaid ? [...new Set([...given, ...PREPAID_OWN])] : [...given];
-}
-
-/** The plan a request names: an unknown name is bad input (400), not a missing resource. */
-async function namedPlan(deps: ServiceDeps, caller: Caller, ref: string): Promise<PlanRow> {
-  try {
-    return await findPlan(deps, caller, ref);
-  } catch (err) {
-    if (err instanceof NotFoundError)
-      throw new ValidationError(`plan: unknown plan '${ref}'`, 'plan');
-    throw err;
-  }
-}
-
 /**
- * The plan row locked for this transaction: plan updates and deletions lock it too, so the values
- * copied from it are the ones in force when this change commits, and it cannot vanish meanwhile.
+ * The allow-list and fallback the sub-account will have (its own settings over its plan's) must
+ * name priced models; `allowedField` is the field a bad allow-list is blamed on.
  */
-async function lockPlan(tx: Tx, plan: PlanRow): Promise<PlanRow> {
-  await tx.$queryRaw`SELECT id FROM "Plan" WHERE id = ${plan.id} FOR UPDATE`;
-  const fresh = await tx.plan.findUnique({ where: { id: plan.id } });
-  if (!fresh) throw new ValidationError(`plan: unknown plan '${plan.slug}'`, 'plan');
-  return fresh;
-}
-
-/**
- * Plan columns of a create or update: the plan's values for every setting not overridden, the
- * overrides, and the plan id. `given` are the settings set in this request; `kept` the overrides
- * the sub-account already had (none when it was not on a plan: attaching starts afresh).
- */
-function planColumns(
-  plan: PlanRow | null,
-  given: readonly string[],
-  kept: readonly string[],
-  inherit: readonly InheritableField[],
-) {
-  if (plan === null) return { planId: null, overrides: [] as string[] };
-  const overrides = new Set<string>([...kept, ...given]);
-  for (const f of inherit) overrides.delete(f);
-  const inherited = INHERITABLE_FIELDS.filter((f) => !overrides.has(f));
-  return {
-    ...planValues(plan, inherited),
-    planId: plan.id,
-    overrides: INHERITABLE_FIELDS.filter((f) => overrides.has(f)),
-  };
+function checkEffectiveModels(
+  deps: ServiceDeps,
+  caller: Caller,
+  effective: { allowedModels?: unknown; fallbackModel?: unknown },
+  allowedField: string,
+): Promise<void> {
+  return checkPlanModels(
+    deps,
+    caller,
+    (effective.allowedModels as string[] | undefined) ?? [],
+    (effective.fallbackModel as string | null | undefined) ?? null,
+    { allowed: allowedField, fallback: 'fallbackModel' },
+  );
 }
 
 export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: unknown) {
@@ -177,14 +105,7 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
   const plan = planRef == null ? null : await namedPlan(deps, caller, planRef);
   const own = inheritableData(input);
   const columns = planColumns(plan, Object.keys(own), [], []);
-  const effective = { ...columns, ...own } as Record<string, unknown>;
-  await checkPlanModels(
-    deps,
-    caller,
-    (effective.allowedModels as string[] | undefined) ?? [],
-    (effective.fallbackModel as string | null | undefined) ?? null,
-    { allowed: 'allowedModels', fallback: 'fallbackModel' },
-  );
+  await checkEffectiveModels(deps, caller, { ...columns, ...own }, 'allowedModels');
   const key = mintKey('sub_account');
   const subAccount = await mutate(
     deps,
@@ -222,58 +143,6 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
   return { subAccount, key: key.plaintext };
 }
 
-export async function findSubAccount(
-  deps: ServiceDeps,
-  caller: Caller,
-  id: string,
-): Promise<SubAccount & { plan: { slug: string } | null }> {
-  const sa = await deps.prisma.subAccount.findFirst({
-    where: { id, workspaceId: caller.workspaceId },
-    include: withPlan,
-  });
-  if (!sa) throw new NotFoundError('sub-account', id);
-  return sa;
-}
-
-const listSchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
-  cursor: z.string().max(500).optional(),
-  externalId: z.string().max(200).optional(),
-  tag: tagField.optional(),
-  status: z.enum(['active', 'suspended', 'deleted']).optional(),
-  search: z.string().max(200).optional(),
-});
-
-export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: unknown) {
-  const q = parseInput(listSchema, raw);
-  const limit = q.limit ?? DEFAULT_PAGE;
-  const after = q.cursor ? decodeCursor(deps.secretKey, q.cursor) : null;
-  const rows = await deps.prisma.subAccount.findMany({
-    where: {
-      workspaceId: caller.workspaceId,
-      externalId: q.externalId,
-      defaultTag: q.tag,
-      status: q.status,
-      ...(q.search ? { name: { contains: q.search, mode: 'insensitive' as const } } : {}),
-      ...(after
-        ? {
-            OR: [
-              { createdAt: { gt: after.createdAt } },
-              { createdAt: after.createdAt, id: { gt: after.id } },
-            ],
-          }
-        : {}),
-    },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: limit + 1,
-    include: withPlan,
-  });
-  const page = rows.slice(0, limit);
-  const last = page.at(-1);
-  const nextCursor = rows.length > limit && last ? encodeCursor(deps.secretKey, last) : null;
-  return { data: page, nextCursor };
-}
-
 export async function updateSubAccount(
   deps: ServiceDeps,
   caller: Caller,
@@ -283,50 +152,27 @@ export async function updateSubAccount(
   const { plan: planRef, inherit = [], ...input } = parseInput(updateSchema, raw);
   const current = await findSubAccount(deps, caller, id);
   if (current.status === 'deleted') throw new NotFoundError('sub-account', id);
-  const plan =
-    planRef === undefined
-      ? current.planId === null
-        ? null
-        : await findPlan(deps, caller, current.planId)
-      : planRef === null
-        ? null
-        : await namedPlan(deps, caller, planRef);
+  const plan = await planAfterUpdate(deps, caller, current.planId, planRef);
   const own = inheritableData(input);
-  const both = inherit.find((f) => f in own);
-  if (both !== undefined)
-    throw new ValidationError(`inherit: '${both}' is also set in this request`, 'inherit');
-  if (inherit.length > 0 && plan === null)
-    throw new ValidationError('inherit: the sub-account is not on a plan', 'inherit');
-  const ownByPrepaid = inherit.find((f) => PREPAID_OWN.includes(f));
-  if (ownByPrepaid !== undefined && (input.prepaid ?? current.prepaid))
-    throw new ValidationError(
-      `inherit: a prepaid sub-account's ${API_NAME[ownByPrepaid]} is its own (its credits)`,
-      'inherit',
-    );
-  const columns = planColumns(
-    plan,
-    Object.keys(own),
-    current.planId === null ? [] : current.overrides,
-    inherit,
-  );
-  const effective = { ...current, ...columns, ...own } as Record<string, unknown>;
-  if (
+  checkInherit(inherit, own, plan, input.prepaid ?? current.prepaid);
+  const kept = current.planId === null ? [] : current.overrides;
+  const change = { input, given: Object.keys(own), kept, inherit };
+  const modelsMayChange =
     planRef !== undefined ||
     input.allowedModels !== undefined ||
     input.fallbackModel !== undefined ||
-    inherit.length > 0
-  ) {
-    await checkPlanModels(
-      deps,
-      caller,
-      effective.allowedModels as string[],
-      (effective.fallbackModel as string | null) ?? null,
-      {
-        allowed: input.allowedModels !== undefined ? 'allowedModels' : 'fallbackModel',
-        fallback: 'fallbackModel',
-      },
-    );
+    inherit.length > 0;
+  if (modelsMayChange) {
+    const columns = planColumns(plan, change.given, kept, inherit);
+    const blamed = input.allowedModels !== undefined ? 'allowedModels' : 'fallbackModel';
+    await checkEffectiveModels(deps, caller, { ...current, ...columns, ...own }, blamed);
   }
+  // The audit entry names the settings given, and `plan` / `inherit` when used.
+  const changed = [
+    ...Object.keys(input),
+    ...(planRef !== undefined ? ['plan'] : []),
+    ...(inherit.length > 0 ? ['inherit'] : []),
+  ];
   return mutate(
     deps,
     caller,
@@ -334,34 +180,46 @@ export async function updateSubAccount(
       action: 'sub_account.update',
       targetType: 'sub_account',
       targetId: id,
-      data: [
-        ...Object.keys(input),
-        ...(planRef !== undefined ? ['plan'] : []),
-        ...(inherit.length > 0 ? ['inherit'] : []),
-      ],
+      data: changed,
     }),
     'sub_account',
-    async (tx: Tx) => {
-      const locked = plan === null ? null : await lockPlan(tx, plan);
-      const kept = current.planId === null ? [] : current.overrides;
-      const prepaidCols = await prepaidData(tx, input, current);
-      const isPrepaid = prepaidCols.prepaid ?? current.prepaid;
-      return tx.subAccount.update({
-        where: { id },
-        data: {
-          ...planColumns(
-            locked,
-            prepaidOwn(Object.keys(own), { prepaid: isPrepaid }),
-            kept,
-            inherit,
-          ),
-          ...toData(input),
-          ...prepaidCols,
-        } as never,
-        include: withPlan,
-      });
-    },
+    (tx: Tx) => writeUpdate(tx, current, plan, change),
   );
+}
+
+/**
+ * The row an update writes, inside its transaction: the plan's values as locked now for every
+ * setting not overridden (`given`: set in this request; `kept`: overrides it already had), then
+ * the settings given, with the prepaid rules applied.
+ */
+async function writeUpdate(
+  tx: Tx,
+  current: SubAccount,
+  plan: PlanRow | null,
+  change: {
+    input: UpdateInput;
+    given: string[];
+    kept: readonly string[];
+    inherit: readonly InheritableField[];
+  },
+) {
+  const locked = plan === null ? null : await lockPlan(tx, plan);
+  const prepaidCols = await prepaidData(tx, change.input, current);
+  const isPrepaid = prepaidCols.prepaid ?? current.prepaid;
+  return tx.subAccount.update({
+    where: { id: current.id },
+    data: {
+      ...planColumns(
+        locked,
+        prepaidOwn(change.given, { prepaid: isPrepaid }),
+        change.kept,
+        change.inherit,
+      ),
+      ...toData(change.input),
+      ...prepaidCols,
+    } as never,
+    include: withPlan,
+  });
 }
 
 /** Revokes the sub-account: every key stops working; the row and its usage stay queryable. */
@@ -387,26 +245,4 @@ export async function deleteSubAccount(deps: ServiceDeps, caller: Caller, id: st
       });
     },
   );
-}
-
-/** Spend of the current budget period: settled (from the books) and reserved (live counters). */
-export async function periodSpend(deps: ServiceDeps, sa: SubAccount) {
-  const now = deps.now?.() ?? new Date();
-  const window = periodWindow(sa.budgetPeriod, now.getTime());
-  const agg = await deps.prisma.usageRollupDaily.aggregate({
-    where: { subAccountId: sa.id, day: { gte: new Date(window.start) } },
-    _sum: { billedCostMicros: true },
-  });
-  const reserved = deps.reservations
-    ? await deps.reservations.reservedMicros(
-        sa.workspaceId,
-        `sa:${sa.id}`,
-        periodKey(sa.budgetPeriod, now.getTime()),
-      )
-    : 0;
-  return {
-    spentMicros: agg._sum.billedCostMicros ?? 0n,
-    reservedMicros: BigInt(reserved),
-    resetsAt: window.resetsAt === null ? null : new Date(window.resetsAt),
-  };
 }

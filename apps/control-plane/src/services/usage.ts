@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { PermissionError, ValidationError } from '../lib/errors.ts';
 import { parseInput, tagField } from '../lib/validation.ts';
 import type { Caller, ServiceDeps } from './context.ts';
-import { findSubAccount } from './sub-accounts.ts';
+import { findSubAccount } from './sub-account-reads.ts';
 
 const WINDOW = /^(\d{1,4})([hdw])$/;
 const HOUR = 3_600_000;

@@ -1,6 +1,8 @@
 import { NotFoundError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import { encodeCursor } from '../../services/pagination.ts';
+import { inheritedFields } from '../../services/sub-account-plan.ts';
+import { findSubAccount, listSubAccounts, periodSpend } from '../../services/sub-account-reads.ts';
 import * as subAccounts from '../../services/sub-accounts.ts';
 import { callerFor, serviceInput, withInputErrors } from '../access.ts';
 import { builder } from '../builder.ts';
@@ -8,15 +10,15 @@ import type { GraphQLContext } from '../context.ts';
 import { BudgetPeriod, SettableSubAccountStatus, SubAccountStatus } from './common.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
-type SubAccountRow = Parameters<typeof subAccounts.periodSpend>[1];
-type PeriodSpend = ReturnType<typeof subAccounts.periodSpend>;
+type SubAccountRow = Parameters<typeof periodSpend>[1];
+type PeriodSpend = ReturnType<typeof periodSpend>;
 
 /** periodSpend once per sub-account per request, however many of its three fields are asked. */
 const spendByRequest = new WeakMap<GraphQLContext, Map<string, PeriodSpend>>();
 function spendOf(ctx: GraphQLContext, sa: SubAccountRow): PeriodSpend {
   const cache = spendByRequest.get(ctx) ?? new Map<string, PeriodSpend>();
   spendByRequest.set(ctx, cache);
-  const spend = cache.get(sa.id) ?? subAccounts.periodSpend(ctx.deps, sa);
+  const spend = cache.get(sa.id) ?? periodSpend(ctx.deps, sa);
   cache.set(sa.id, spend);
   return spend;
 }
@@ -57,7 +59,7 @@ export const SubAccount = builder.prismaObject('SubAccount', {
     inheritedFromPlan: t.stringList({
       description:
         'Settings whose value comes from the plan (REST names, e.g. `rate_limit_rpm`); the others are set on the sub-account. Empty without a plan.',
-      resolve: (sa) => subAccounts.inheritedFields(sa),
+      resolve: (sa) => inheritedFields(sa),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
@@ -175,7 +177,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, { first, after, ...filters }, ctx) => {
       const caller = callerFor(ctx, 'workspace.read');
       const page = await withInputErrors(
-        subAccounts.listSubAccounts(
+        listSubAccounts(
           ctx.deps,
           caller,
           serviceInput({ limit: first, cursor: after, ...filters }),
@@ -202,8 +204,7 @@ builder.queryFields((t) => ({
     type: SubAccount,
     errors: { types: [NotFoundError] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) =>
-      subAccounts.findSubAccount(ctx.deps, callerFor(ctx, 'workspace.read'), id),
+    resolve: (_root, { id }, ctx) => findSubAccount(ctx.deps, callerFor(ctx, 'workspace.read'), id),
   }),
 }));
 

@@ -1,5 +1,5 @@
 import * as providerKeys from '../../services/provider-keys.ts';
-import * as subAccounts from '../../services/sub-accounts.ts';
+import { findSubAccount } from '../../services/sub-account-reads.ts';
 import { created, ok, type Route } from '../route.ts';
 import * as json from '../serialize.ts';
 
@@ -21,7 +21,7 @@ export const PROVIDER_KEY_ROUTES: Route[] = [
     path: '/v1/sub-accounts/:id/provider-keys',
     action: 'workspace.read',
     handle: async ({ deps, caller, params }) => {
-      await subAccounts.findSubAccount(deps, caller, params.id!);
+      await findSubAccount(deps, caller, params.id!);
       const list = await providerKeys.listProviderKeys(deps, caller, params.id!);
       return ok({ data: list.map(json.providerKeyJson) });
     },

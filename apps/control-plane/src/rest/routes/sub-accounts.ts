@@ -1,4 +1,5 @@
 import * as keys from '../../services/keys.ts';
+import { findSubAccount, listSubAccounts, periodSpend } from '../../services/sub-account-reads.ts';
 import * as subAccounts from '../../services/sub-accounts.ts';
 import { created, ok, type Route } from '../route.ts';
 import * as json from '../serialize.ts';
@@ -19,7 +20,7 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     path: '/v1/sub-accounts',
     action: 'workspace.read',
     handle: async ({ deps, caller, query }) => {
-      const page = await subAccounts.listSubAccounts(deps, caller, query);
+      const page = await listSubAccounts(deps, caller, query);
       return ok({ data: page.data.map(json.subAccountJson), next_cursor: page.nextCursor });
     },
   },
@@ -28,8 +29,8 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     path: '/v1/sub-accounts/:id',
     action: 'workspace.read',
     handle: async ({ deps, caller, params }) => {
-      const sa = await subAccounts.findSubAccount(deps, caller, params.id!);
-      const spend = await subAccounts.periodSpend(deps, sa);
+      const sa = await findSubAccount(deps, caller, params.id!);
+      const spend = await periodSpend(deps, sa);
       const saKeys = await keys.listKeys(deps, caller, sa.id);
       return ok({
         ...json.subAccountJson(sa),

@@ -1,0 +1,84 @@
+import type { SubAccount } from '@tollgate/db';
+import { periodKey, periodWindow } from '@tollgate/policy';
+import { z } from 'zod';
+import { NotFoundError } from '../lib/errors.ts';
+import { parseInput, tagField } from '../lib/validation.ts';
+import type { Caller, ServiceDeps } from './context.ts';
+import { DEFAULT_PAGE, decodeCursor, encodeCursor, MAX_PAGE } from './pagination.ts';
+
+/** Sub-accounts are answered with the name of their plan. */
+export const withPlan = { plan: { select: { slug: true } } } as const;
+
+export async function findSubAccount(
+  deps: ServiceDeps,
+  caller: Caller,
+  id: string,
+): Promise<SubAccount & { plan: { slug: string } | null }> {
+  const sa = await deps.prisma.subAccount.findFirst({
+    where: { id, workspaceId: caller.workspaceId },
+    include: withPlan,
+  });
+  if (!sa) throw new NotFoundError('sub-account', id);
+  return sa;
+}
+
+const listSchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+  cursor: z.string().max(500).optional(),
+  externalId: z.string().max(200).optional(),
+  tag: tagField.optional(),
+  status: z.enum(['active', 'suspended', 'deleted']).optional(),
+  search: z.string().max(200).optional(),
+});
+
+export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  const q = parseInput(listSchema, raw);
+  const limit = q.limit ?? DEFAULT_PAGE;
+  const after = q.cursor ? decodeCursor(deps.secretKey, q.cursor) : null;
+  const rows = await deps.prisma.subAccount.findMany({
+    where: {
+      workspaceId: caller.workspaceId,
+      externalId: q.externalId,
+      defaultTag: q.tag,
+      status: q.status,
+      ...(q.search ? { name: { contains: q.search, mode: 'insensitive' as const } } : {}),
+      ...(after
+        ? {
+            OR: [
+              { createdAt: { gt: after.createdAt } },
+              { createdAt: after.createdAt, id: { gt: after.id } },
+            ],
+          }
+        : {}),
+    },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: limit + 1,
+    include: withPlan,
+  });
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  const nextCursor = rows.length > limit && last ? encodeCursor(deps.secretKey, last) : null;
+  return { data: page, nextCursor };
+}
+
+/** Spend of the current budget period: settled (from the books) and reserved (live counters). */
+export async function periodSpend(deps: ServiceDeps, sa: SubAccount) {
+  const now = deps.now?.() ?? new Date();
+  const window = periodWindow(sa.budgetPeriod, now.getTime());
+  const agg = await deps.prisma.usageRollupDaily.aggregate({
+    where: { subAccountId: sa.id, day: { gte: new Date(window.start) } },
+    _sum: { billedCostMicros: true },
+  });
+  const reserved = deps.reservations
+    ? await deps.reservations.reservedMicros(
+        sa.workspaceId,
+        `sa:${sa.id}`,
+        periodKey(sa.budgetPeriod, now.getTime()),
+      )
+    : 0;
+  return {
+    spentMicros: agg._sum.billedCostMicros ?? 0n,
+    reservedMicros: BigInt(reserved),
+    resetsAt: window.resetsAt === null ? null : new Date(window.resetsAt),
+  };
+}
