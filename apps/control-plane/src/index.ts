@@ -8,15 +8,16 @@ export {
 } from './events/start.ts';
 export { DEFAULT_THRESHOLDS, evaluateUsage } from './events/thresholds.ts';
 export type { EventDraft, SpendUpdate, StoredEvent } from './events/types.ts';
-export { startUsageIngest, type UsageIngest } from './ingest/consumer.ts';
+export { type BooksScope, booksBalances } from './ingest/books.ts';
 export {
-  type BooksScope,
-  booksBalances,
   type CounterCatchUp,
   type CounterCatchUpOptions,
+  createCounterCatchUp,
+} from './ingest/catch-up.ts';
+export { startUsageIngest, type UsageIngest } from './ingest/consumer.ts';
+export {
   type CounterReconciler,
   type CounterReconcilerOptions,
-  createCounterCatchUp,
   createCounterReconciler,
   startCounterReconciler,
 } from './ingest/reconcile.ts';

@@ -2,7 +2,7 @@ import type { CounterBalanceFromBooks } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
 import { periodKey } from '@tollgate/policy';
 import type { UsageEvent } from '@tollgate/usage';
-import { booksBalances } from '../ingest/reconcile.ts';
+import { booksBalances } from '../ingest/books.ts';
 import { DEFAULT_LOW_BALANCE_PERCENT } from '../services/prepaid.ts';
 import type { EventDraft, EventScope, SpendUpdate } from './types.ts';
 

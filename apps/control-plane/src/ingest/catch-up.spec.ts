@@ -7,7 +7,7 @@ import { createBudget, deleteBudget } from '../services/budgets.ts';
 import type { ServiceDeps } from '../services/context.ts';
 import { createSubAccount, updateSubAccount } from '../services/sub-accounts.ts';
 import { updateWorkspace } from '../services/workspaces.ts';
-import { createCounterCatchUp } from './reconcile.ts';
+import { createCounterCatchUp } from './catch-up.ts';
 import { writeUsage } from './write-usage.ts';
 
 function spend(workspaceId: string, subAccountId: string, tags: string[], micros: number) {
