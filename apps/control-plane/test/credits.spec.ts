@@ -96,6 +96,7 @@ describe.each(KINDS)('prepaid credits on %s', (kind) => {
       // The cap the data planes enforce is the sum of the credits.
       const sa = await h.api('GET', `/v1/sub-accounts/${id}`);
       expect(sa.body.spend_cap_cents).toBe(1500);
+      expect(sa.body.balance.balance_micro_usd).toBe(15_000_000);
       expect(await h.prisma.credit.count({ where: { subAccountId: id } })).toBe(1);
     },
   );
@@ -263,6 +264,14 @@ describe.each(KINDS)('prepaid credits on %s', (kind) => {
         'draw',
         'draw',
       ]);
+      // The sub-account itself shows the same balance.
+      const sa = await h.api('GET', `/v1/sub-accounts/${id}`);
+      expect(sa.body.balance).toEqual({
+        credits_micro_usd: credits,
+        draws_micro_usd: draws,
+        balance_micro_usd: credits - draws,
+        balance_cents: (credits - draws) / 10_000,
+      });
       const jan2 = full.body.data.find((e: { id: string }) => e.id === 'draw_2026-01-02');
       expect(jan2).toMatchObject({ kind: 'draw', amount_micro_usd: -123_458, requests: 2 });
       // Page by page (one entry a page): every entry once, and they sum to the balance.

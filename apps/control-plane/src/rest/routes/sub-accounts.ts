@@ -1,3 +1,4 @@
+import * as credits from '../../services/credits.ts';
 import * as keys from '../../services/keys.ts';
 import { findSubAccount, listSubAccounts, periodSpend } from '../../services/sub-account-reads.ts';
 import * as subAccounts from '../../services/sub-accounts.ts';
@@ -32,11 +33,14 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
       const sa = await findSubAccount(deps, caller, params.id!);
       const spend = await periodSpend(deps, sa);
       const saKeys = await keys.listKeys(deps, caller, sa.id);
+      // A prepaid sub-account's balance (credits − settled draws), as its ledger shows it.
+      const balance = sa.prepaid ? json.balanceJson(await credits.balanceOf(deps, sa.id)) : null;
       return ok({
         ...json.subAccountJson(sa),
         spent_cents: Number(spend.spentMicros) / 10_000,
         reserved_cents: Number(spend.reservedMicros) / 10_000,
         resets_at: spend.resetsAt?.toISOString() ?? null,
+        balance,
         keys: saKeys.map(json.keyJson),
       });
     },
