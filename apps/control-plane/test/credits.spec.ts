@@ -303,6 +303,12 @@ describe.each(KINDS)('prepaid credits on %s', (kind) => {
         { id },
       );
       const ledger = gql.data.subAccountLedger;
+      const own = await h.gql(
+        `query($id: ID!) { subAccount(id: $id) { __typename
+        ... on SubAccount { balance { balanceMicroUsd } } } }`,
+        { id },
+      );
+      expect(own.data.subAccount.balance).toEqual({ balanceMicroUsd: credits - draws });
       expect(ledger.balance).toEqual({
         creditsMicroUsd: credits,
         drawsMicroUsd: draws,

@@ -35,6 +35,15 @@ const CreditBalance = builder.objectRef<Balance>('CreditBalance').implement({
   }),
 });
 
+builder.objectField(SubAccount, 'balance', (t) =>
+  t.field({
+    type: CreditBalance,
+    nullable: true,
+    description: "A prepaid sub-account's balance (as its ledger shows it); null when not prepaid.",
+    resolve: async (sa, _args, ctx) => (sa.prepaid ? credits.balanceOf(ctx.deps, sa.id) : null),
+  }),
+);
+
 const TopUpPayload = builder.objectRef<credits.TopUpResult & Balance>('TopUpPayload').implement({
   fields: (t) => ({
     credit: t.field({ type: Credit, resolve: (p) => p.credit }),
