@@ -8,13 +8,17 @@ import {
   WorkspaceQueryDocument,
 } from './generated/graphql.ts';
 import { emptyLive, liveReducer } from './live.ts';
-import { LivePage, PricesPage, ProviderKeysPage, TagsPage } from './pages/misc.tsx';
+import { LivePage } from './pages/live-feed.tsx';
 import { PlansPage } from './pages/plans.tsx';
+import { PricesPage } from './pages/prices.tsx';
+import { ProviderKeysPage } from './pages/provider-keys.tsx';
 import { SubAccountPage } from './pages/sub-account.tsx';
 import { SubAccountsPage } from './pages/sub-accounts.tsx';
+import { TagsPage } from './pages/tags.tsx';
 import { WebhookPage, WebhooksPage } from './pages/webhooks.tsx';
 import { parseRoute, type Route } from './route.ts';
-import { Alert, LiveContext, useLive } from './ui.tsx';
+import { Alert } from './ui/feedback.tsx';
+import { LiveContext, useLive } from './ui/live-context.ts';
 
 function useHashRoute(): Route {
   const [route, setRoute] = useState(() => parseRoute(window.location.hash));

@@ -16,7 +16,10 @@ import {
   TopUpCreditsMutationDocument,
 } from '../generated/graphql.ts';
 import { formatUsd } from '../money.ts';
-import { AlertLine, Field, Notice, Pager, When } from '../ui.tsx';
+import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { Field } from '../ui/forms.tsx';
+import { When } from '../ui/labels.tsx';
+import { Pager } from '../ui/tables.tsx';
 
 export const LEDGER_PAGE = 20;
 

@@ -20,7 +20,9 @@ import {
   UpdatePlanMutationDocument,
 } from '../generated/graphql.ts';
 import { formatUsd } from '../money.ts';
-import { AlertLine, DataTable, Field, formInputs, Notice, PeriodOptions } from '../ui.tsx';
+import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { Field, formInputs, PeriodOptions } from '../ui/forms.tsx';
+import { DataTable } from '../ui/tables.tsx';
 import { limitsText, SettingsFields } from './sub-accounts.tsx';
 
 type PlanRow = PlansQuery['plans'][number];

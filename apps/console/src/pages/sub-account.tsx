@@ -15,18 +15,11 @@ import {
 import { eventSummary, type FeedItem, knownNames } from '../live.ts';
 import { formatUsd } from '../money.ts';
 import { parseSettings, type SettingsForm, settingsOf } from '../settings.ts';
-import {
-  AlertLine,
-  DailyChart,
-  DataTable,
-  ModelBars,
-  Notice,
-  OnceSecret,
-  SpendMeter,
-  StatusBadge,
-  useLive,
-  When,
-} from '../ui.tsx';
+import { DailyChart, ModelBars, SpendMeter } from '../ui/charts.tsx';
+import { AlertLine, Notice, OnceSecret } from '../ui/feedback.tsx';
+import { StatusBadge, When } from '../ui/labels.tsx';
+import { useLive } from '../ui/live-context.ts';
+import { DataTable } from '../ui/tables.tsx';
 import { Balance } from './balance.tsx';
 import { BillingFields, type BillingForm, limitsText, SettingsFields } from './sub-accounts.tsx';
 

@@ -13,18 +13,12 @@ import {
 import { knownNames } from '../live.ts';
 import { formatUsd } from '../money.ts';
 import { emptySettings, parseSettings, type SettingsForm } from '../settings.ts';
-import {
-  AlertLine,
-  Field,
-  formInputs,
-  LabelledInput,
-  OnceSecret,
-  Pager,
-  PeriodOptions,
-  SpendMeter,
-  StatusBadge,
-  useLive,
-} from '../ui.tsx';
+import { SpendMeter } from '../ui/charts.tsx';
+import { AlertLine, OnceSecret } from '../ui/feedback.tsx';
+import { Field, formInputs, LabelledInput, PeriodOptions } from '../ui/forms.tsx';
+import { StatusBadge } from '../ui/labels.tsx';
+import { useLive } from '../ui/live-context.ts';
+import { Pager } from '../ui/tables.tsx';
 
 const PAGE_SIZE = 50;
 
