@@ -20,10 +20,11 @@ import {
   UpdatePlanMutationDocument,
 } from '../generated/graphql.ts';
 import { formatUsd } from '../money.ts';
+import { limitsText } from '../settings.ts';
 import { AlertLine, Notice } from '../ui/feedback.tsx';
 import { Field, formInputs, PeriodOptions } from '../ui/forms.tsx';
 import { DataTable } from '../ui/tables.tsx';
-import { limitsText, SettingsFields } from './sub-accounts.tsx';
+import { SettingsFields } from './sub-account-fields.tsx';
 
 type PlanRow = PlansQuery['plans'][number];
 
