@@ -1,50 +1,40 @@
 import { type FormEvent, useState } from 'react';
 import { useMutation } from 'urql';
-import { givenSettings, parseFallback } from '../billing.ts';
 import { describeError, resultError } from '../errors.ts';
 import { type BudgetPeriod, CreateSubAccountMutationDocument } from '../generated/graphql.ts';
-import { emptySettings, parseSettings, type SettingsForm } from '../settings.ts';
+import { emptySettings, type SettingsForm } from '../settings.ts';
+import {
+  type BillingForm,
+  createInput,
+  emptyBilling,
+  type FormErrors,
+} from '../sub-account-form.ts';
 import { AlertLine } from '../ui/feedback.tsx';
 import { PeriodOptions } from '../ui/forms.tsx';
-import { BillingFields, type BillingForm, SettingsFields } from './sub-account-fields.tsx';
+import { BillingFields, SettingsFields } from './sub-account-fields.tsx';
 
+/** The new sub-account form; `onCreated` gets its first key, shown once by the list page. */
 export function CreateSubAccount({
   onCreated,
 }: {
   onCreated: (c: { id: string; name: string; key: string }) => void;
 }) {
   const [form, setForm] = useState<SettingsForm>(emptySettings);
-  const [billing, setBilling] = useState<BillingForm>({ plan: '', fallback: '', prepaid: false });
+  const [billing, setBilling] = useState<BillingForm>(emptyBilling);
   const [period, setPeriod] = useState<BudgetPeriod | ''>('');
-  const [errors, setErrors] = useState<Partial<Record<keyof SettingsForm | 'fallback', string>>>(
-    {},
-  );
+  const [errors, setErrors] = useState<FormErrors>({});
   const [message, setMessage] = useState<string | null>(null);
   const [state, create] = useMutation(CreateSubAccountMutationDocument);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const parsed = parseSettings(form);
-    const fallback = parseFallback(billing.fallback);
-    const extra: { fallback?: string } = {};
-    if (!fallback.ok) extra.fallback = fallback.error;
-    if (!parsed.ok || !fallback.ok || Object.keys(extra).length > 0) {
-      setErrors({ ...(parsed.ok ? {} : parsed.errors), ...extra });
+    const input = createInput(form, billing, period);
+    if (!input.ok) {
+      setErrors(input.errors);
       setMessage('Fix the marked fields; nothing was created.');
       return;
     }
     setErrors({});
-    const r = await create({
-      input: {
-        ...givenSettings(parsed.input),
-        // A prepaid sub-account's cap is its credits.
-        ...(billing.prepaid ? { spendCapCents: undefined } : {}),
-        name: parsed.input.name,
-        ...(period && !billing.prepaid ? { budgetPeriod: period } : {}),
-        ...(billing.plan ? { plan: billing.plan } : {}),
-        ...(fallback.value ? { fallbackModel: fallback.value } : {}),
-        ...(billing.prepaid ? { prepaid: true } : {}),
-      },
-    });
+    const r = await create({ input: input.input });
     const p = describeError(r.error);
     if (p) return setMessage(p.message);
     const out = r.data?.createSubAccount;
@@ -53,7 +43,7 @@ export function CreateSubAccount({
     if (out?.__typename === 'CreateSubAccountPayload') {
       setMessage(null);
       setForm(emptySettings());
-      setBilling({ plan: '', fallback: '', prepaid: false });
+      setBilling(emptyBilling());
       onCreated({ id: out.subAccount.id, name: out.subAccount.name, key: out.key });
     }
   };

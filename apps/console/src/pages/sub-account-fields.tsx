@@ -1,6 +1,8 @@
 import { useQuery } from 'urql';
+import { DEFAULT_LOW_BALANCE_PERCENT } from '../billing.ts';
 import { PlansQueryDocument } from '../generated/graphql.ts';
 import type { SettingsForm } from '../settings.ts';
+import type { BillingErrors, BillingForm } from '../sub-account-form.ts';
 import { Field, formInputs } from '../ui/forms.tsx';
 
 // The fields of the sub-account forms: settings (shared with plans) and billing (plan, fallback,
@@ -61,13 +63,7 @@ export function SettingsFields({
   );
 }
 
-/** Plan, fallback model and prepaid mode: shared by the create and edit forms. */
-export interface BillingForm {
-  plan: string;
-  fallback: string;
-  prepaid: boolean;
-}
-
+/** Plan, fallback model, prepaid mode and its low-balance alert: shared by create and edit. */
 export function BillingFields({
   form,
   setForm,
@@ -77,13 +73,14 @@ export function BillingFields({
 }: {
   form: BillingForm;
   setForm: (f: BillingForm) => void;
-  errors: { fallback?: string };
+  errors: BillingErrors;
   idPrefix: string;
   planHint?: string;
 }) {
   const [plans] = useQuery({ query: PlansQueryDocument });
   const names = plans.data?.plans.map((p) => p.name) ?? [];
   if (form.plan && !names.includes(form.plan)) names.push(form.plan);
+  const input = formInputs(form, setForm, errors);
   return (
     <div className="grid">
       <div className="field">
@@ -107,7 +104,7 @@ export function BillingFields({
         hint="Served when the requested model no longer fits the budget"
         error={errors.fallback}
       >
-        {formInputs(form, setForm, errors)('fallback', { placeholder: 'openai/gpt-4o-mini' })}
+        {input('fallback', { placeholder: 'openai/gpt-4o-mini' })}
       </Field>
       <div className="field check">
         <label htmlFor={`${idPrefix}-prepaid`}>
@@ -121,6 +118,15 @@ export function BillingFields({
         </label>
         <small className="muted">Spends credits you top up; no cap of its own</small>
       </div>
+      {form.prepaid ? (
+        <Field
+          label="Low balance (USD)"
+          hint={`balance.low fires below it; empty = ${DEFAULT_LOW_BALANCE_PERCENT} % of the credits`}
+          error={errors.lowBalance}
+        >
+          {input('lowBalance', { inputMode: 'decimal', placeholder: '5.00' })}
+        </Field>
+      ) : null}
     </div>
   );
 }

@@ -1,13 +1,14 @@
 import { type FormEvent, useState } from 'react';
 import { useMutation } from 'urql';
 import type { Report } from '../App.tsx';
-import { changedSettings, parseFallback, planSources } from '../billing.ts';
+import { planSources } from '../billing.ts';
 import { describeError, resultError } from '../errors.ts';
 import { UpdateSubAccountMutationDocument } from '../generated/graphql.ts';
-import { parseSettings, type SettingsForm, settingsOf } from '../settings.ts';
+import { type SettingsForm, settingsOf } from '../settings.ts';
+import { type BillingForm, billingOf, type FormErrors, updateInput } from '../sub-account-form.ts';
 import { AlertLine, Notice } from '../ui/feedback.tsx';
 import type { Detail } from './sub-account.tsx';
-import { BillingFields, type BillingForm, SettingsFields } from './sub-account-fields.tsx';
+import { BillingFields, SettingsFields } from './sub-account-fields.tsx';
 
 // The editable side of a sub-account: its settings form and, on a plan, where each setting comes
 // from.
@@ -15,50 +16,28 @@ import { BillingFields, type BillingForm, SettingsFields } from './sub-account-f
 export function EditSettings({ sa, report }: { sa: Detail; report: Report }) {
   const [base, setBase] = useState<SettingsForm>(() => settingsOf(sa));
   const [form, setForm] = useState<SettingsForm>(base);
-  const billingOf = (d: Detail): BillingForm => ({
-    plan: d.plan?.name ?? '',
-    fallback: d.fallbackModel ?? '',
-    prepaid: d.prepaid,
-  });
   const [billingBase, setBillingBase] = useState<BillingForm>(() => billingOf(sa));
   const [billing, setBilling] = useState<BillingForm>(billingBase);
-  const [errors, setErrors] = useState<Partial<Record<keyof SettingsForm | 'fallback', string>>>(
-    {},
-  );
+  const [errors, setErrors] = useState<FormErrors>({});
   const [message, setMessage] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [state, update] = useMutation(UpdateSubAccountMutationDocument);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    const parsed = parseSettings(form);
-    const before = parseSettings(base);
-    const fallback = parseFallback(billing.fallback);
     setMessage(null);
-    if (!parsed.ok || !fallback.ok) {
-      setErrors({
-        ...(parsed.ok ? {} : parsed.errors),
-        ...(fallback.ok ? {} : { fallback: fallback.error }),
-      });
+    const input = updateInput(base, form, billingBase, billing);
+    if (!input.ok) {
+      setErrors(input.errors);
       setProblem('Fix the marked fields; nothing was changed.');
       return;
     }
     setErrors({});
-    // Only what changed: an untouched field of a sub-account on a plan keeps following the plan.
-    const input: Record<string, unknown> = before.ok
-      ? changedSettings(before.input, parsed.input)
-      : { ...parsed.input };
-    if (billing.plan !== billingBase.plan) input.plan = billing.plan || null;
-    if (billing.fallback.trim() !== billingBase.fallback) input.fallbackModel = fallback.value;
-    if (billing.prepaid !== billingBase.prepaid) {
-      input.prepaid = billing.prepaid;
-      if (billing.prepaid) delete input.spendCapCents;
-    }
-    if (Object.keys(input).length === 0) {
+    if (Object.keys(input.input).length === 0) {
       setProblem(null);
       setMessage('Nothing changed.');
       return;
     }
-    const r = await update({ id: sa.id, input });
+    const r = await update({ id: sa.id, input: input.input });
     report(describeError(r.error));
     const err = resultError(r.data?.updateSubAccount);
     setProblem(err);

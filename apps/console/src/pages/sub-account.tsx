@@ -91,6 +91,7 @@ export function SubAccountPage({ id, report }: { id: string; report: Report }) {
       {sa.prepaid ? (
         <Balance
           id={sa.id}
+          lowBalanceThresholdCents={sa.lowBalanceThresholdCents ?? null}
           refresh={trigger}
           report={report}
           onToppedUp={() => reexecute({ requestPolicy: 'network-only' })}

@@ -91,18 +91,7 @@ export function SubAccountsPage({ report }: { report: Report }) {
           {creating ? 'Close form' : 'New sub-account'}
         </button>
       </div>
-      {created ? (
-        <div className="created">
-          <OnceSecret
-            label={`API key of ${created.name}`}
-            secret={created.key}
-            onDone={() => setCreated(null)}
-          />
-          <p>
-            <a href={`#/sub-accounts/${created.id}`}>Open {created.name}</a>
-          </p>
-        </div>
-      ) : null}
+      {created ? <CreatedKey created={created} onDone={() => setCreated(null)} /> : null}
       {creating ? (
         <CreateSubAccount
           onCreated={(c) => {
@@ -112,29 +101,7 @@ export function SubAccountsPage({ report }: { report: Report }) {
           }}
         />
       ) : null}
-      <form className="filters" aria-label="Find sub-accounts" onSubmit={(e) => e.preventDefault()}>
-        <LabelledInput
-          id="sa-search"
-          label="Search by name"
-          type="search"
-          value={search}
-          onChange={(e) => setSearch(e.target.value)}
-          placeholder="acme"
-        />
-        <div className="field">
-          <label htmlFor="sa-status">Status</label>
-          <select
-            id="sa-status"
-            value={status}
-            onChange={(e) => setStatus(e.target.value as SubAccountStatus | '')}
-          >
-            <option value="">any status</option>
-            <option value="active">active</option>
-            <option value="suspended">suspended</option>
-            <option value="deleted">deleted</option>
-          </select>
-        </div>
-      </form>
+      <Filters search={search} setSearch={setSearch} status={status} setStatus={setStatus} />
       <SubAccountsTable
         edges={list.edges}
         page={list.page}
@@ -184,6 +151,7 @@ function SubAccountsTable({
           <tr>
             <th scope="col">Name</th>
             <th scope="col">Status</th>
+            <th scope="col">Plan</th>
             <th scope="col" className="w-meter">
               Spend vs cap
             </th>
@@ -198,7 +166,7 @@ function SubAccountsTable({
           ))}
           {current && edges.length === 0 ? (
             <tr>
-              <td colSpan={6} className="muted">
+              <td colSpan={7} className="muted">
                 {empty}
               </td>
             </tr>
@@ -223,6 +191,9 @@ function SubAccountRow({ node }: { node: Edge['node'] }) {
         <StatusBadge status={node.status} />
       </td>
       <td>
+        {node.plan ? <a href="#/plans">{node.plan.name}</a> : <span className="muted">—</span>}
+      </td>
+      <td>
         <SpendMeter
           compact
           spentCents={spent}
@@ -235,5 +206,62 @@ function SubAccountRow({ node }: { node: Edge['node'] }) {
       <td className="small">{limitsText(node)}</td>
       <td>{node.defaultTag ?? <span className="muted">—</span>}</td>
     </tr>
+  );
+}
+
+/** The key of the sub-account just created, shown once, with the way to its page. */
+function CreatedKey({
+  created,
+  onDone,
+}: {
+  created: { id: string; name: string; key: string };
+  onDone: () => void;
+}) {
+  return (
+    <div className="created">
+      <OnceSecret label={`API key of ${created.name}`} secret={created.key} onDone={onDone} />
+      <p>
+        <a href={`#/sub-accounts/${created.id}`}>Open {created.name}</a>
+      </p>
+    </div>
+  );
+}
+
+/** Search by name and filter by status; a change starts again at the first page. */
+function Filters({
+  search,
+  setSearch,
+  status,
+  setStatus,
+}: {
+  search: string;
+  setSearch: (s: string) => void;
+  status: SubAccountStatus | '';
+  setStatus: (s: SubAccountStatus | '') => void;
+}) {
+  return (
+    <form className="filters" aria-label="Find sub-accounts" onSubmit={(e) => e.preventDefault()}>
+      <LabelledInput
+        id="sa-search"
+        label="Search by name"
+        type="search"
+        value={search}
+        onChange={(e) => setSearch(e.target.value)}
+        placeholder="acme"
+      />
+      <div className="field">
+        <label htmlFor="sa-status">Status</label>
+        <select
+          id="sa-status"
+          value={status}
+          onChange={(e) => setStatus(e.target.value as SubAccountStatus | '')}
+        >
+          <option value="">any status</option>
+          <option value="active">active</option>
+          <option value="suspended">suspended</option>
+          <option value="deleted">deleted</option>
+        </select>
+      </div>
+    </form>
   );
 }
