@@ -1,4 +1,4 @@
-import { type Parsed, parseDollars, parseModelList } from './money.ts';
+import { formatUsd, type Parsed, parseDollars, parseModelList } from './money.ts';
 import {
   emptySettings,
   parseSettings,
@@ -99,6 +99,33 @@ export function planSources(
     canInherit:
       !from.has(s.api) && !(prepaid && (s.api === 'spend_cap_cents' || s.api === 'budget_period')),
   }));
+}
+
+/** Without its own threshold, `balance.low` fires below 10 % of the credits (the API's default). */
+export const DEFAULT_LOW_BALANCE_PERCENT = 10;
+
+/**
+ * A low-balance threshold typed in dollars → whole cents (the API takes an integer), 0 to
+ * $1,000,000. Empty → null: no threshold of its own (the default applies; on an edit, it clears).
+ */
+export function parseLowBalance(input: string): Parsed<number | null> {
+  const parsed = parseDollars(input);
+  if (!parsed.ok || parsed.value === null) return parsed;
+  const micros = Math.round(parsed.value * 10_000);
+  if (micros % 10_000 !== 0) return { ok: false, error: 'whole cents only (at most 2 decimals)' };
+  const cents = micros / 10_000;
+  if (cents > 100_000_000) return { ok: false, error: 'at most $1,000,000' };
+  return { ok: true, value: cents };
+}
+
+/** Where `balance.low` fires, for the balance card: its own threshold, or the default's amount. */
+export function lowBalanceText(thresholdCents: number | null, creditsMicroUsd?: number): string {
+  if (thresholdCents !== null) return `below ${formatUsd(thresholdCents)}`;
+  const text = `below ${DEFAULT_LOW_BALANCE_PERCENT} % of the credits`;
+  if (creditsMicroUsd === undefined) return text;
+  // The API's integer arithmetic: floor(credits × 10 / 100) micro-USD.
+  const micros = Math.floor((creditsMicroUsd * DEFAULT_LOW_BALANCE_PERCENT) / 100);
+  return `${text} (${formatUsd(microsToCents(micros))})`;
 }
 
 /** A fallback model field: empty → null, else exactly one provider/model. */

@@ -92,3 +92,19 @@ export function parseSettings(form: SettingsForm): SettingsResult {
     },
   };
 }
+
+/** A sub-account's (or plan's) rate and concurrency limits in one line; "no limits" without any. */
+export function limitsText(sa: {
+  rateLimitRpm: number | null;
+  rateLimitRpd: number | null;
+  rateLimitTpm: number | null;
+  maxConcurrent: number | null;
+}): string {
+  const parts = [
+    sa.rateLimitRpm !== null ? `${sa.rateLimitRpm.toLocaleString('en-US')} rpm` : null,
+    sa.rateLimitRpd !== null ? `${sa.rateLimitRpd.toLocaleString('en-US')} rpd` : null,
+    sa.rateLimitTpm !== null ? `${sa.rateLimitTpm.toLocaleString('en-US')} tpm` : null,
+    sa.maxConcurrent !== null ? `${sa.maxConcurrent} concurrent` : null,
+  ].filter(Boolean);
+  return parts.length ? parts.join(' · ') : 'no limits';
+}

@@ -486,6 +486,13 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByLabel('Plan', { exact: true }).selectOption('starter');
     await page.getByRole('button', { name: 'Create sub-account' }).click();
     await page.getByRole('textbox', { name: 'API key of on-starter' }).waitFor();
+    // The list's Plan column: the plan's name, or a dash without one.
+    const planCell = (name: string) =>
+      page.locator('table.data tbody tr', { hasText: name }).locator('td').nth(2);
+    expect(await planCell('acme-corp').textContent()).toBe('—');
+    await page.getByLabel('Search by name').fill('on-starter');
+    await poll(() => planCell('on-starter').textContent()).toBe('starter');
+    await shot('21-sub-accounts-plan');
     // (The link to it sits beside the key shown once.)
     await page.getByRole('link', { name: 'Open on-starter' }).click();
     await page.getByRole('heading', { name: /on-starter/ }).waitFor();
@@ -544,13 +551,22 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByRole('link', { name: 'Open prepaid-co' }).click();
     await page.getByRole('heading', { name: 'Prepaid balance' }).waitFor();
     const ppId = new URL(page.url()).hash.split('/').pop()!;
-    // A low-balance threshold of 15¢ (REST): the first request crosses it.
-    const patched = await fetch(`${cp}/v1/sub-accounts/${ppId}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ low_balance_threshold_cents: 15 }),
+    // A low-balance threshold of 15¢, set in its settings form: the first request crosses it.
+    const lowBalance = page.getByTestId('low-balance');
+    await poll(() => lowBalance.textContent()).toContain('below 10 % of the credits');
+    const threshold = page.getByLabel('Low balance (USD)');
+    await threshold.fill('-1');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Fix the marked fields; nothing was changed.').waitFor();
+    expect(await threshold.getAttribute('aria-invalid')).toBe('true');
+    await threshold.fill('0.15');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page.getByText('Saved. Data planes apply it within a second.').waitFor();
+    await poll(() => lowBalance.textContent()).toContain('below $0.15');
+    const stored = await fetch(`${cp}/v1/sub-accounts/${ppId}`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
     });
-    expect(patched.status).toBe(200);
+    expect((await stored.json()).low_balance_threshold_cents).toBe(15);
     await page.getByLabel('Amount (USD)').fill('0.001');
     await page.getByLabel('Reference', { exact: true }).fill('inv-console-1');
     await page.getByRole('button', { name: 'Add credits' }).click();

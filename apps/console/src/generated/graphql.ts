@@ -134,6 +134,10 @@ export type SubAccountsQuery = {
         maxConcurrent: number | null;
         defaultTag: string | null;
         allowedModels: Array<string>;
+        plan: {
+          __typename: 'Plan';
+          name: string;
+        } | null;
       };
     }>;
     pageInfo: {
@@ -173,6 +177,10 @@ export const SubAccountsQueryDocument = gql<SubAccountsQuery, SubAccountsQueryVa
           maxConcurrent
           defaultTag
           allowedModels
+          plan {
+            __typename
+            name
+          }
         }
       }
       pageInfo {

@@ -6,28 +6,41 @@ import {
   ledgerCursor,
   ledgerNext,
   ledgerPrevious,
+  lowBalanceText,
   microsToCents,
   parseReference,
   parseTopUpAmount,
 } from '../billing.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
+  type SubAccountLedgerQuery,
   SubAccountLedgerQueryDocument,
   TopUpCreditsMutationDocument,
 } from '../generated/graphql.ts';
 import { formatUsd } from '../money.ts';
-import { AlertLine, Field, Notice, Pager, When } from '../ui.tsx';
+import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { Field } from '../ui/forms.tsx';
+import { When } from '../ui/labels.tsx';
+import { Pager } from '../ui/tables.tsx';
 
 export const LEDGER_PAGE = 20;
+
+type Ledger = Extract<
+  SubAccountLedgerQuery['subAccountLedger'],
+  { __typename: 'SubAccountLedger' }
+>;
 
 /** A prepaid sub-account's balance, its top-up form and its ledger (paged, oldest first). */
 export function Balance({
   id,
+  lowBalanceThresholdCents,
   refresh,
   report,
   onToppedUp,
 }: {
   id: string;
+  /** Its own `balance.low` threshold; null = the default (a share of the credits). */
+  lowBalanceThresholdCents: number | null;
   refresh: string;
   report: Report;
   /** The sub-account's cap is its credits: its page reloads after a top-up. */
@@ -55,30 +68,10 @@ export function Balance({
         </p>
       ) : null}
       <div className="cards">
-        <div className="card">
-          <dl className="figures" data-testid="balance">
-            <div>
-              <dt>Credits</dt>
-              <dd data-testid="credits">
-                {data ? formatUsd(microsToCents(data.balance.creditsMicroUsd)) : '—'}
-              </dd>
-            </div>
-            <div>
-              <dt>Draws</dt>
-              <dd data-testid="draws">
-                {data ? formatUsd(microsToCents(data.balance.drawsMicroUsd)) : '—'}
-              </dd>
-            </div>
-            <div>
-              <dt>Balance</dt>
-              <dd data-testid="balance-left">
-                <strong>
-                  {data ? formatUsd(microsToCents(data.balance.balanceMicroUsd)) : '—'}
-                </strong>
-              </dd>
-            </div>
-          </dl>
-        </div>
+        <BalanceFigures
+          balance={data?.balance}
+          lowBalanceThresholdCents={lowBalanceThresholdCents}
+        />
         <TopUp
           id={id}
           report={report}
@@ -89,51 +82,7 @@ export function Balance({
         />
       </div>
       <h3 id="ledger-h">Ledger</h3>
-      <div className="table-wrap">
-        <table className="data" aria-labelledby="ledger-h">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Entry</th>
-              <th scope="col">Reference / requests</th>
-              <th scope="col" className="num">
-                Amount
-              </th>
-            </tr>
-          </thead>
-          <tbody className="ledger">
-            {data && data.entries.length === 0 ? (
-              <tr>
-                <td colSpan={4} className="muted">
-                  No top-ups or usage yet.
-                </td>
-              </tr>
-            ) : null}
-            {data?.entries.map((e) => (
-              <tr key={e.id} className={`ledger-${e.kind}`}>
-                <td>
-                  {e.kind === 'draw' ? (
-                    <time dateTime={e.at}>{e.at.slice(0, 10)}</time>
-                  ) : (
-                    <When iso={e.at} />
-                  )}
-                </td>
-                <td>
-                  <span className={`badge badge-${e.kind}`}>
-                    {e.kind === 'credit' ? 'top-up' : 'usage'}
-                  </span>
-                </td>
-                <td className="small">
-                  {e.kind === 'credit'
-                    ? `${e.reference ?? ''}${e.actor ? ` · by ${e.actor}` : ''}`
-                    : `${(e.requests ?? 0).toLocaleString('en-US')} requests that day`}
-                </td>
-                <td className="num">{formatUsd(microsToCents(e.amountMicroUsd))}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <LedgerTable entries={data?.entries} />
       <Pager
         label="Ledger pages"
         previousLabel="Previous entries"
@@ -227,5 +176,94 @@ function TopUp({ id, report, onDone }: { id: string; report: Report; onDone: () 
         {state.fetching ? 'Crediting…' : 'Add credits'}
       </button>
     </form>
+  );
+}
+
+/** Credits bought, drawn and left, and where `balance.low` fires. */
+function BalanceFigures({
+  balance,
+  lowBalanceThresholdCents,
+}: {
+  balance: Ledger['balance'] | undefined;
+  lowBalanceThresholdCents: number | null;
+}) {
+  return (
+    <div className="card">
+      <dl className="figures" data-testid="balance">
+        <div>
+          <dt>Credits</dt>
+          <dd data-testid="credits">
+            {balance ? formatUsd(microsToCents(balance.creditsMicroUsd)) : '—'}
+          </dd>
+        </div>
+        <div>
+          <dt>Draws</dt>
+          <dd data-testid="draws">
+            {balance ? formatUsd(microsToCents(balance.drawsMicroUsd)) : '—'}
+          </dd>
+        </div>
+        <div>
+          <dt>Balance</dt>
+          <dd data-testid="balance-left">
+            <strong>{balance ? formatUsd(microsToCents(balance.balanceMicroUsd)) : '—'}</strong>
+          </dd>
+        </div>
+      </dl>
+      <p className="small" data-testid="low-balance">
+        Low-balance alert (balance.low):{' '}
+        {lowBalanceText(lowBalanceThresholdCents, balance?.creditsMicroUsd)}
+      </p>
+    </div>
+  );
+}
+
+/** The ledger's entries: top-ups with their reference, and one line of draws per day. */
+function LedgerTable({ entries }: { entries: Ledger['entries'] | undefined }) {
+  return (
+    <div className="table-wrap">
+      <table className="data" aria-labelledby="ledger-h">
+        <thead>
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Entry</th>
+            <th scope="col">Reference / requests</th>
+            <th scope="col" className="num">
+              Amount
+            </th>
+          </tr>
+        </thead>
+        <tbody className="ledger">
+          {entries && entries.length === 0 ? (
+            <tr>
+              <td colSpan={4} className="muted">
+                No top-ups or usage yet.
+              </td>
+            </tr>
+          ) : null}
+          {entries?.map((e) => (
+            <tr key={e.id} className={`ledger-${e.kind}`}>
+              <td>
+                {e.kind === 'draw' ? (
+                  <time dateTime={e.at}>{e.at.slice(0, 10)}</time>
+                ) : (
+                  <When iso={e.at} />
+                )}
+              </td>
+              <td>
+                <span className={`badge badge-${e.kind}`}>
+                  {e.kind === 'credit' ? 'top-up' : 'usage'}
+                </span>
+              </td>
+              <td className="small">
+                {e.kind === 'credit'
+                  ? `${e.reference ?? ''}${e.actor ? ` · by ${e.actor}` : ''}`
+                  : `${(e.requests ?? 0).toLocaleString('en-US')} requests that day`}
+              </td>
+              <td className="num">{formatUsd(microsToCents(e.amountMicroUsd))}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -20,8 +20,11 @@ import {
   UpdatePlanMutationDocument,
 } from '../generated/graphql.ts';
 import { formatUsd } from '../money.ts';
-import { AlertLine, DataTable, Field, formInputs, Notice, PeriodOptions } from '../ui.tsx';
-import { limitsText, SettingsFields } from './sub-accounts.tsx';
+import { limitsText } from '../settings.ts';
+import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { Field, formInputs, PeriodOptions } from '../ui/forms.tsx';
+import { DataTable } from '../ui/tables.tsx';
+import { SettingsFields } from './sub-account-fields.tsx';
 
 type PlanRow = PlansQuery['plans'][number];
 

@@ -11,16 +11,10 @@ import {
   WebhookDeliveriesQueryDocument,
   WebhooksQueryDocument,
 } from '../generated/graphql.ts';
-import {
-  AlertLine,
-  ConfirmButton,
-  DataTable,
-  LabelledInput,
-  Notice,
-  OnceSecret,
-  StatusBadge,
-  When,
-} from '../ui.tsx';
+import { AlertLine, Notice, OnceSecret } from '../ui/feedback.tsx';
+import { ConfirmButton, LabelledInput } from '../ui/forms.tsx';
+import { StatusBadge, When } from '../ui/labels.tsx';
+import { DataTable } from '../ui/tables.tsx';
 
 /** The event names an endpoint can subscribe to (SPEC §8). */
 export const WEBHOOK_EVENTS = [

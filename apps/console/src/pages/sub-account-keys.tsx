@@ -1,0 +1,102 @@
+import { useState } from 'react';
+import { useMutation } from 'urql';
+import type { Report } from '../App.tsx';
+import { describeError, resultError } from '../errors.ts';
+import {
+  CreateSubAccountKeyMutationDocument,
+  RevokeSubAccountKeyMutationDocument,
+} from '../generated/graphql.ts';
+import { Notice, OnceSecret } from '../ui/feedback.tsx';
+import { StatusBadge, When } from '../ui/labels.tsx';
+import { DataTable } from '../ui/tables.tsx';
+import type { Detail } from './sub-account.tsx';
+
+/** A sub-account's API keys: create one (rotate; the secret is shown once) and revoke. */
+export function Keys({ sa, report }: { sa: Detail; report: Report }) {
+  const [, createKey] = useMutation(CreateSubAccountKeyMutationDocument);
+  const [, revoke] = useMutation(RevokeSubAccountKeyMutationDocument);
+  const [secret, setSecret] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const rotate = async () => {
+    const r = await createKey({ subAccountId: sa.id });
+    report(describeError(r.error));
+    const out = r.data?.createSubAccountKey;
+    const err = resultError(out);
+    if (err) setMessage(err);
+    else if (out?.__typename === 'CreateSubAccountKeyPayload') {
+      setSecret(out.plaintext);
+      setMessage(
+        `New key ${out.key.prefix}… created; older keys keep working until you revoke them.`,
+      );
+    }
+  };
+  const revokeKey = async (keyId: string, prefix: string) => {
+    if (!window.confirm(`Revoke key ${prefix}…? Requests with it are refused within a second.`))
+      return;
+    const r = await revoke({ subAccountId: sa.id, keyId });
+    report(describeError(r.error));
+    setMessage(
+      resultError(r.data?.revokeSubAccountKey) ?? (r.error ? null : `Key ${prefix}… revoked.`),
+    );
+  };
+  return (
+    <section aria-labelledby="keys-h">
+      <div className="section-head">
+        <h2 id="keys-h">API keys</h2>
+        {sa.status !== 'deleted' ? (
+          <button type="button" onClick={rotate}>
+            Create key (rotate)
+          </button>
+        ) : null}
+      </div>
+      {secret ? (
+        <OnceSecret label="New API key" secret={secret} onDone={() => setSecret(null)} />
+      ) : null}
+      {message ? <Notice>{message}</Notice> : null}
+      <KeysTable keys={sa.keys} onRevoke={revokeKey} />
+    </section>
+  );
+}
+
+function KeysTable({
+  keys,
+  onRevoke,
+}: {
+  keys: Detail['keys'];
+  onRevoke: (keyId: string, prefix: string) => void;
+}) {
+  const now = Date.now();
+  return (
+    <DataTable columns={['Prefix', 'Created', 'Expires', 'State']} actions>
+      {keys.map((k) => {
+        const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= now;
+        const state = k.revokedAt ? 'revoked' : expired ? 'expired' : 'active';
+        return (
+          <tr key={k.id}>
+            <td className="mono">{k.prefix}…</td>
+            <td>
+              <When iso={k.createdAt} />
+            </td>
+            <td>
+              <When iso={k.expiresAt} />
+            </td>
+            <td>
+              <StatusBadge status={state} />
+            </td>
+            <td>
+              {state === 'active' ? (
+                <button
+                  type="button"
+                  className="danger small"
+                  onClick={() => onRevoke(k.id, k.prefix)}
+                >
+                  Revoke <span className="sr-only">key {k.prefix}</span>
+                </button>
+              ) : null}
+            </td>
+          </tr>
+        );
+      })}
+    </DataTable>
+  );
+}

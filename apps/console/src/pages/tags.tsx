@@ -1,0 +1,209 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import { useMutation, useQuery } from 'urql';
+import type { Report } from '../App.tsx';
+import { describeError, resultError } from '../errors.ts';
+import {
+  type BudgetPeriod,
+  CreateBudgetMutationDocument,
+  DeleteBudgetMutationDocument,
+  type TagSpendQuery,
+  TagSpendQueryDocument,
+} from '../generated/graphql.ts';
+import { formatUsd, monthOf, parseDollars, shiftMonth } from '../money.ts';
+import { SpendMeter } from '../ui/charts.tsx';
+import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { ConfirmButton, LabelledInput, PeriodOptions } from '../ui/forms.tsx';
+import { DataTable } from '../ui/tables.tsx';
+import { BillingExport } from './billing-export.tsx';
+
+type TagUsage = TagSpendQuery['usageByTag'][number];
+type TagBudget = TagSpendQuery['budgets'][number];
+
+/** Spend by tag of a UTC month, its billing export, and the tag budgets. */
+export function TagsPage({ report }: { report: Report }) {
+  const [month, setMonth] = useState(() => monthOf(new Date()));
+  const [result, reexecute] = useQuery({ query: TagSpendQueryDocument, variables: { month } });
+  useEffect(() => report(describeError(result.error)), [result.error, report]);
+  const budgets = result.data?.budgets ?? [];
+  const refresh = () => reexecute({ requestPolicy: 'network-only' });
+  return (
+    <section aria-labelledby="tags-h">
+      <h1 id="tags-h">Spend by tag</h1>
+      <div className="filters">
+        <button type="button" className="secondary" onClick={() => setMonth(shiftMonth(month, -1))}>
+          Previous month
+        </button>
+        <LabelledInput
+          id="tag-month"
+          label="Month (UTC)"
+          type="month"
+          value={month}
+          onChange={(e) => /^\d{4}-\d{2}$/.test(e.target.value) && setMonth(e.target.value)}
+        />
+        <button type="button" className="secondary" onClick={() => setMonth(shiftMonth(month, 1))}>
+          Next month
+        </button>
+      </div>
+      <TagSpendTable month={month} usage={result.data?.usageByTag ?? []} budgets={budgets} />
+      <BillingExport month={month} report={report} />
+      <h2>Tag budgets</h2>
+      <TagBudgets budgets={budgets} report={report} onChanged={refresh} />
+      <CreateBudget report={report} onDone={refresh} />
+    </section>
+  );
+}
+
+function TagSpendTable({
+  month,
+  usage,
+  budgets,
+}: {
+  month: string;
+  usage: TagUsage[];
+  budgets: TagBudget[];
+}) {
+  const budgetOf = new Map(budgets.map((b) => [b.tag, b]));
+  return (
+    <DataTable
+      columns={[
+        'Tag',
+        { label: 'Requests', className: 'num' },
+        { label: 'Tokens in / out', className: 'num' },
+        { label: 'Spend', className: 'num' },
+        { label: 'Monthly tag budget', className: 'w-meter' },
+      ]}
+      empty={usage.length === 0 ? <>No tagged spend in {month}.</> : null}
+    >
+      {usage.map((u) => (
+        <tr key={u.tag}>
+          <td>{u.tag}</td>
+          <td className="num">{u.requests.toLocaleString('en-US')}</td>
+          <td className="num">
+            {u.inputTokens.toLocaleString('en-US')} / {u.outputTokens.toLocaleString('en-US')}
+          </td>
+          <td className="num">{formatUsd(u.costCents)}</td>
+          <td>
+            <TagBudgetCell budget={budgetOf.get(u.tag)} spentCents={u.costCents} />
+          </td>
+        </tr>
+      ))}
+    </DataTable>
+  );
+}
+
+/** A monthly budget as a meter of the month's spend; another period as its cap; none as a dash. */
+function TagBudgetCell({ budget, spentCents }: { budget?: TagBudget; spentCents: number }) {
+  if (budget && budget.period === 'monthly') {
+    return (
+      <SpendMeter compact spentCents={spentCents} reservedCents={0} capCents={budget.capCents} />
+    );
+  }
+  if (budget) {
+    return (
+      <span className="small">
+        {formatUsd(budget.capCents)} {budget.period}
+      </span>
+    );
+  }
+  return <span className="muted">—</span>;
+}
+
+function TagBudgets({
+  budgets,
+  report,
+  onChanged,
+}: {
+  budgets: TagBudget[];
+  report: Report;
+  onChanged: () => void;
+}) {
+  const [, del] = useMutation(DeleteBudgetMutationDocument);
+  const [message, setMessage] = useState<string | null>(null);
+  return (
+    <>
+      {message ? <Notice>{message}</Notice> : null}
+      <DataTable
+        columns={['Tag', { label: 'Cap', className: 'num' }, 'Period']}
+        actions
+        empty={budgets.length === 0 ? 'No tag budgets.' : null}
+      >
+        {budgets.map((b) => (
+          <tr key={b.id}>
+            <td>{b.tag}</td>
+            <td className="num">{formatUsd(b.capCents)}</td>
+            <td>{b.period}</td>
+            <td>
+              <ConfirmButton
+                question={`Delete the budget of tag ${b.tag}?`}
+                onConfirm={async () => {
+                  const r = await del({ id: b.id });
+                  report(describeError(r.error));
+                  setMessage(resultError(r.data?.deleteBudget) ?? `Budget of ${b.tag} deleted.`);
+                  onChanged();
+                }}
+              >
+                Delete <span className="sr-only">budget {b.tag}</span>
+              </ConfirmButton>
+            </td>
+          </tr>
+        ))}
+      </DataTable>
+    </>
+  );
+}
+
+function CreateBudget({ report, onDone }: { report: Report; onDone: () => void }) {
+  const [tag, setTag] = useState('');
+  const [cap, setCap] = useState('');
+  const [period, setPeriod] = useState<BudgetPeriod>('monthly');
+  const [problem, setProblem] = useState<string | null>(null);
+  const [, create] = useMutation(CreateBudgetMutationDocument);
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    if (!/^[A-Za-z0-9._:-]{1,64}$/.test(tag.trim()))
+      return setProblem('Tag: letters, digits and . _ : - only.');
+    const c = parseDollars(cap);
+    if (!c.ok || c.value === null) return setProblem(`Cap ${c.ok ? 'is required' : c.error}.`);
+    const r = await create({ tag: tag.trim(), capCents: c.value, period });
+    report(describeError(r.error));
+    const err = resultError(r.data?.createBudget);
+    setProblem(err);
+    if (!err && !r.error) {
+      setTag('');
+      setCap('');
+      onDone();
+    }
+  };
+  return (
+    <form className="panel" onSubmit={submit} noValidate aria-labelledby="tb-new">
+      <h2 id="tb-new">New tag budget</h2>
+      <div className="grid">
+        <LabelledInput
+          id="tb-tag"
+          label="Tag"
+          value={tag}
+          onChange={(e) => setTag(e.target.value)}
+        />
+        <LabelledInput
+          id="tb-cap"
+          label="Cap (USD)"
+          inputMode="decimal"
+          value={cap}
+          onChange={(e) => setCap(e.target.value)}
+        />
+        <div className="field">
+          <label htmlFor="tb-period">Period</label>
+          <select
+            id="tb-period"
+            value={period}
+            onChange={(e) => setPeriod(e.target.value as BudgetPeriod)}
+          >
+            <PeriodOptions />
+          </select>
+        </div>
+      </div>
+      <AlertLine text={problem} />
+      <button type="submit">Create budget</button>
+    </form>
+  );
+}

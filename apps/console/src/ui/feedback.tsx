@@ -1,0 +1,104 @@
+import { type ReactNode, useEffect, useId, useRef, useState } from 'react';
+import type { Problem } from '../errors.ts';
+
+// Telling the reader things: problems, notices and a secret shown once.
+
+/** The visible alert region: problems are said plainly and announced. */
+export function Alert({
+  problem,
+  onDismiss,
+}: {
+  problem: Problem | string | null;
+  onDismiss?: () => void;
+}) {
+  if (!problem) return null;
+  const message = typeof problem === 'string' ? problem : problem.message;
+  return (
+    <div className="alert" role="alert">
+      <span>{message}</span>
+      {onDismiss ? (
+        <button type="button" className="link" onClick={onDismiss}>
+          Dismiss
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+/** A one-line problem next to the form or table it concerns; nothing while there is none. */
+export function AlertLine({ text }: { text: string | null | undefined }) {
+  if (!text) return null;
+  return (
+    <p className="alert" role="alert">
+      {text}
+    </p>
+  );
+}
+
+export function Notice({ children }: { children: ReactNode }) {
+  return (
+    <output className="notice" aria-live="polite">
+      {children}
+    </output>
+  );
+}
+
+/** A secret shown exactly once: a warning, the value, a copy button; focus lands on it. */
+export function OnceSecret({
+  label,
+  secret,
+  onDone,
+}: {
+  label: string;
+  secret: string;
+  onDone: () => void;
+}) {
+  const ref = useRef<HTMLElement>(null);
+  const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no');
+  const inputId = useId();
+  useEffect(() => ref.current?.focus(), []);
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      setCopied('yes');
+    } catch {
+      const input = document.getElementById(inputId) as HTMLInputElement | null;
+      input?.select();
+      setCopied(document.execCommand?.('copy') ? 'yes' : 'failed');
+    }
+  };
+  return (
+    <section className="once" ref={ref} tabIndex={-1} aria-labelledby={`${inputId}-h`}>
+      <h3 id={`${inputId}-h`}>{label}</h3>
+      <p className="warning-text">
+        <strong>Shown once.</strong> Copy it now and store it safely — Tollgate keeps only its hash
+        and cannot show it again.
+      </p>
+      <div className="row">
+        <label className="sr-only" htmlFor={inputId}>
+          {label}
+        </label>
+        <input
+          id={inputId}
+          className="secret"
+          readOnly
+          value={secret}
+          onFocus={(e) => e.target.select()}
+        />
+        <button type="button" onClick={copy}>
+          Copy
+        </button>
+        <button type="button" className="secondary" onClick={onDone}>
+          I have stored it
+        </button>
+      </div>
+      <output aria-live="polite" className="muted">
+        {copied === 'yes'
+          ? 'Copied to the clipboard.'
+          : copied === 'failed'
+            ? 'Copy failed: select the text and copy it.'
+            : ''}
+      </output>
+    </section>
+  );
+}
