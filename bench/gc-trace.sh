@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GC trace of the data plane under c1 load: the fake upstream + the data plane started with
 # --trace-gc --trace-gc-nvp (pinned like run.sh), wrk with 1 connection for GC_SECONDS per body, then a
-# summary of the scavenges during the measured window (bytes surviving = promoted + semi-space copied,
-# pause) and wrk's p50/p99. Output: bench/results/gc-<timestamp>/ (gitignored).
+# summary of the scavenges during the measured window (bytes surviving = promoted + new-space
+# survivors, pause), the data plane's CPU µs per request (utime+stime from /proc) and wrk's p50/p99. Output: bench/results/gc-<timestamp>/ (gitignored).
 #   BENCH_BUS=memory bash bench/gc-trace.sh payloads/chat-stream.json
 # Env: GC_SECONDS (8)  WARMUP (2)  CONNS (1)  MOCK_PORT (28081)  PORT (28130)  BENCH_BUS (memory|redis)
 #      TOLLGATE_NODE_OPTIONS (extra node flags)  SIGNAL_AROUND=1: SIGUSR2 to the data plane just before
@@ -55,9 +55,13 @@ taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s wrk/post.lua "http://
 sut=$(pgrep -P "${pids[1]}" -n || true)
 [[ -n ${SIGNAL_AROUND:-} && -n $sut ]] && kill -USR2 "$sut"
 start_line=$(wc -l < "$RUN_DIR/tollgate.log")
+cpu0=$(awk '{print $14 + $15}' "/proc/$sut/stat")
 taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" --latency -s wrk/post.lua \
   "http://127.0.0.1:$PORT/v1/chat/completions" > "$RUN_DIR/wrk.txt"
 end_line=$(wc -l < "$RUN_DIR/tollgate.log")
+cpu1=$(awk '{print $14 + $15}' "/proc/$sut/stat")
+export CPU_SECONDS
+CPU_SECONDS=$(awk -v a="$cpu0" -v b="$cpu1" -v hz="$(getconf CLK_TCK)" 'BEGIN { print (b - a) / hz }')
 [[ -n ${SIGNAL_AROUND:-} && -n $sut ]] && { kill -USR2 "$sut"; sleep 2; }
 sed -n "$((start_line + 1)),${end_line}p" "$RUN_DIR/tollgate.log" > "$RUN_DIR/gc-window.log"
 "$NODE" - "$RUN_DIR/gc-window.log" "$RUN_DIR/wrk.txt" <<'JS'
@@ -84,6 +88,7 @@ console.log(JSON.stringify({
   rps: wrk.requests ? Math.round(wrk.requests / (wrk.duration_us / 1e6)) : null,
   p50ms: wrk.lat_p50_us / 1000,
   p99ms: wrk.lat_p99_us / 1000,
+  cpuUsPerReq: wrk.requests ? Math.round((Number(process.env.CPU_SECONDS) * 1e6) / wrk.requests) : null,
   errors: (wrk.err_status ?? 0) + (wrk.err_read ?? 0) + (wrk.err_connect ?? 0) + (wrk.err_timeout ?? 0),
 }));
 JS
