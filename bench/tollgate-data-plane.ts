@@ -6,6 +6,8 @@
  *
  * env: PORT (18130)  UPSTREAM_V1 (http://127.0.0.1:18081/v1)  REDIS_URL (redis://127.0.0.1:6379)
  *      BENCH_KEY (sk-test-0000000000000000, the key bench/wrk/post.lua sends)
+ *      BENCH_BUS=memory: the in-process bus instead of Redis (same enforcement, in memory; isolates
+ *      the data plane's own costs from Redis/ioredis, e.g. for GC tracing)
  *
  * Every Redis key lives under the prefix `tgbench-<pid>`; they are deleted on exit (SIGTERM/SIGINT).
  * The usage stream is capped (XADD MAXLEN ~) so nothing accumulates while nobody consumes it.
@@ -28,6 +30,7 @@ const UPSTREAM_V1 = process.env.UPSTREAM_V1 ?? 'http://127.0.0.1:18081/v1';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const KEY = process.env.BENCH_KEY ?? 'sk-test-0000000000000000';
 const PREFIX = `tgbench-${process.pid}`;
+const IN_PROCESS = process.env.BENCH_BUS === 'memory';
 const WS = 'ws_bench';
 const SA = 'sa_bench';
 
@@ -86,7 +89,7 @@ const body: PolicySnapshotBody = {
 
 // Short settle-idempotency window and a capped stream: the bench must not grow the shared Redis.
 const bus = createBus({
-  redisUrl: REDIS_URL,
+  redisUrl: IN_PROCESS ? undefined : REDIS_URL,
   prefix: PREFIX,
   settledTtlMs: 30_000,
   usageMaxLen: 1_000,
@@ -101,11 +104,12 @@ const plane = createDataPlane({
 });
 const port = await plane.start(PORT);
 console.log(
-  `tollgate data plane on http://127.0.0.1:${port} -> ${UPSTREAM_V1}, redis ${REDIS_URL} prefix ${PREFIX} (node ${process.version})`,
+  `tollgate data plane on http://127.0.0.1:${port} -> ${UPSTREAM_V1}, ${IN_PROCESS ? 'in-process bus' : `redis ${REDIS_URL}`} prefix ${PREFIX} (node ${process.version})`,
 );
 
 /** Deletes every key of this run's prefix (policy, counters, windows, usage stream). Never FLUSH*. */
 async function deleteBenchKeys(): Promise<number> {
+  if (IN_PROCESS) return 0;
   const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   let deleted = 0;
   try {

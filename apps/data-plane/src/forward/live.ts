@@ -1,4 +1,5 @@
 import type { ClientRequest } from 'node:http';
+import type { TokenUsage } from '@tollgate/pricing';
 import type { Outcome } from '../flight.ts';
 import type { ForwardJob } from './proxy.ts';
 
@@ -11,7 +12,40 @@ export interface Live {
   /** Number of the upstream call in progress (0 = first); answers of earlier ones are ignored. */
   attempt: number;
   /** What a stream has produced so far, for an end that comes from outside the tap. */
-  partial: (() => Partial<Outcome>) | null;
+  stream: StreamProgress | null;
+}
+
+/**
+ * What the stream tap has read so far. Plain data on purpose, never a closure: V8 allocates a
+ * function literal assigned to a property (`live.x = () => …`) directly in the old generation, and
+ * such a dead closure keeps its young context — here the relay's whole per-request graph — alive
+ * across every scavenge until the next full GC (bench/RESULTS.md, "the streaming GC tail").
+ */
+export interface StreamProgress {
+  usage: TokenUsage | null;
+  /** Content events with text. */
+  chunks: number;
+  /** UTF-8 bytes of their text. */
+  textBytes: number;
+  ttftMs: number | null;
+  servedModel: string | null;
+}
+
+/** Output tokens estimated from what was streamed: one per content event, or 4 bytes per token. */
+export function streamEstimate(p: StreamProgress): number {
+  return Math.max(p.chunks, Math.ceil(p.textBytes / 4));
+}
+
+/** The outcome fields a stream has produced so far (none when nothing was streamed). */
+export function streamedSoFar(live: Live): Partial<Outcome> {
+  const p = live.stream;
+  if (p === null) return {};
+  return {
+    usage: p.usage,
+    outputEstimate: streamEstimate(p),
+    ttftMs: p.ttftMs,
+    servedModel: p.servedModel,
+  };
 }
 
 export function outcome(

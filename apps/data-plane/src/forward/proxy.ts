@@ -7,7 +7,7 @@ import type { Flight, Outcome } from '../flight.ts';
 import { type ErrorSpec, sendError } from '../http/errors.ts';
 import type { Translated } from '../providers/anthropic/messages-to-chat.ts';
 import { isRecord, type StreamReader } from '../providers/types.ts';
-import { type Live, outcome } from './live.ts';
+import { type Live, outcome, streamedSoFar } from './live.ts';
 import { relayStream } from './stream-relay.ts';
 
 /**
@@ -275,7 +275,7 @@ export function createForwarder(opts: ForwarderOptions) {
       timedOut: false,
       ended: false,
       attempt: 0,
-      partial: null,
+      stream: null,
     };
     lives.set(req, live);
     const headers: Record<string, string> = {};
@@ -304,7 +304,7 @@ export function createForwarder(opts: ForwarderOptions) {
           errorClass: 'client_disconnected',
           httpStatus: 499,
           served: res.headersSent,
-          ...live.partial?.(),
+          ...streamedSoFar(live),
         }),
       );
     });
@@ -364,7 +364,7 @@ export function createForwarder(opts: ForwarderOptions) {
               errorClass: 'upstream_cut',
               httpStatus: res.statusCode,
               served: true,
-              ...live.partial?.(),
+              ...streamedSoFar(live),
             }),
           );
           return;

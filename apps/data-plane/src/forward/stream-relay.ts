@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { TokenUsage } from '@tollgate/pricing';
 import type { Outcome } from '../flight.ts';
 import { isRecord } from '../providers/types.ts';
-import { type Live, outcome } from './live.ts';
+import { type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
 import { createSseSplitter, type SseEvent } from './sse.ts';
 
 /**
@@ -32,20 +31,30 @@ export function relayStream(
   });
   res.flushHeaders();
   const splitter = createSseSplitter();
-  let usage: TokenUsage | null = null;
-  let chunks = 0;
-  let textBytes = 0;
-  let ttftMs: number | null = null;
-  let servedModel: string | null = null;
+  // Read by the forwarder when the stream ends from outside the tap (client gone, socket error).
+  // Plain data, not a closure: see StreamProgress.
+  const progress: StreamProgress = {
+    usage: null,
+    chunks: 0,
+    textBytes: 0,
+    ttftMs: null,
+    servedModel: null,
+  };
+  live.stream = progress;
   let last: Record<string, unknown> | null = null;
   let upstreamDone = false;
   let failed = false;
   const reader = job.streamReader?.() ??
     endpoint.streamReader?.() ?? { event: (data: unknown) => endpoint.streamEvent(data) };
-  const estimate = () => Math.max(chunks, Math.ceil(textBytes / 4));
-  live.partial = () => ({ usage, outputEstimate: estimate(), ttftMs, servedModel });
   const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
-    outcome({ usage, served: true, outputEstimate: estimate(), ttftMs, servedModel, ...fields });
+    outcome({
+      usage: progress.usage,
+      served: true,
+      outputEstimate: streamEstimate(progress),
+      ttftMs: progress.ttftMs,
+      servedModel: progress.servedModel,
+      ...fields,
+    });
 
   // Output of the current upstream chunk, written once per chunk (not once per event). When every
   // event of a chunk passes unchanged and the chunk holds whole events only, the chunk's own bytes
@@ -106,20 +115,20 @@ export function relayStream(
       return;
     }
     const info = reader.event(json);
-    if (ttftMs === null) ttftMs = deps.now() - job.flight.startedMs;
-    if (info.usage !== undefined) usage = info.usage;
-    if (info.model !== undefined) servedModel = info.model;
+    if (progress.ttftMs === null) progress.ttftMs = deps.now() - job.flight.startedMs;
+    if (info.usage !== undefined) progress.usage = info.usage;
+    if (info.model !== undefined) progress.servedModel = info.model;
     if (info.failed) failed = true;
     if (isRecord(json)) {
-      if (typeof json.model === 'string') servedModel = json.model;
+      if (typeof json.model === 'string') progress.servedModel = json.model;
       if (isRecord(json.response) && typeof json.response.model === 'string') {
-        servedModel = json.response.model;
+        progress.servedModel = json.response.model;
       }
       if (json.object === 'chat.completion.chunk') last = json;
     }
     if (info.text) {
-      chunks += 1;
-      textBytes += Buffer.byteLength(info.text);
+      progress.chunks += 1;
+      progress.textBytes += Buffer.byteLength(info.text);
     }
     if (info.replace !== undefined) {
       writeChanged(info.replace);
@@ -133,7 +142,9 @@ export function relayStream(
     }
     // A lower bound of the tokens streamed (one per content chunk, or 8 bytes per token), so a
     // well-behaved upstream honouring the clamped bound is never cut early.
-    if (info.text && job.overBudget(Math.max(chunks, Math.ceil(textBytes / 8)))) capEnd();
+    if (info.text && job.overBudget(Math.max(progress.chunks, Math.ceil(progress.textBytes / 8)))) {
+      capEnd();
+    }
   };
 
   proxyRes.on('data', (chunk: Buffer) => {
