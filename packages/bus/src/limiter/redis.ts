@@ -7,7 +7,6 @@ import {
   raiseScript,
   renewScript,
   restoreScript,
-  type SettleScriptInput,
   seedScript,
   settleScript,
 } from '@tollgate/redis';
@@ -49,9 +48,6 @@ export interface RedisLimiterOptions {
   /** Fail closed (CountersNotRebuiltError) for capped requests of a workspace whose counters Redis
    * lost, until a control plane rebuilt them from the books (`restore`). Default false. */
   requireRebuilt?: boolean;
-  /** Settles wait at most this long (ms) to share one write to Redis with other settles or with the
-   * next admission (0: sent at once). Default 2. */
-  settleBatchMs?: number;
 }
 
 /**
@@ -90,7 +86,6 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
 
   async function admit(req: AdmitRequest): Promise<AdmitResult> {
     const { minMicros } = checkAdmit(req);
-    if (waiting.length > 0) sendSettles();
     const w = windows(req.nowMs);
     const { workspaceId: ws, subAccountId: sa } = req;
     const reply = await admitScript(client, {
@@ -143,33 +138,11 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     return { ok: false, kind: 'spend', scope, capMicros, spentMicros, reservedMicros };
   }
 
-  // Settles are not on any request's path (the answer has gone out), so they wait a moment to share
-  // one write — and usually one read — with other settles or with the next admission: the client
-  // auto-pipelines commands issued in the same tick. An admission sends the waiting settles first,
-  // so a client's next request sees its previous one's slot and budget released.
-  const settleBatchMs = opts.settleBatchMs ?? 2;
-  let waiting: (() => void)[] = [];
-  let settleTimer: NodeJS.Timeout | null = null;
-  function sendSettles() {
-    if (settleTimer !== null) clearTimeout(settleTimer);
-    settleTimer = null;
-    const batch = waiting;
-    waiting = [];
-    for (const send of batch) send();
-  }
-  function deferred<T>(run: () => Promise<T>): Promise<T> {
-    if (settleBatchMs <= 0) return run();
-    return new Promise<T>((resolve, reject) => {
-      waiting.push(() => run().then(resolve, reject));
-      settleTimer ??= setTimeout(sendSettles, settleBatchMs);
-    });
-  }
-
   async function settle(s: SettleRequest) {
     checkSettle(s);
     const { workspaceId: ws, subAccountId: sa } = s;
     const w = windows(s.nowMs);
-    const input: SettleScriptInput = {
+    const settled = await settleScript(client, {
       keys: {
         settled: keys.settled(ws, s.requestId),
         concurrency: remember(`c\u0000${ws}\u0000${sa}`, () => keys.concurrency(ws, sa)),
@@ -189,8 +162,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
       capMicros: s.spend.map((c) => c.capMicros),
       purgeLimit,
       nowMs: s.nowMs,
-    };
-    const settled = await deferred(() => settleScript(client, input));
+    });
     return settled === null
       ? { settled: false, chargedMicros: 0 }
       : { settled: true, chargedMicros: settled };
@@ -210,7 +182,6 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
 
   async function spent(ws: string, counters: Counter[], nowMs = Date.now()) {
     checkCounters(counters);
-    if (waiting.length > 0) sendSettles();
     const rows = await peekScript(client, counterKeys(ws, counters), nowMs, purgeLimit);
     return rows.map((r, i) => ({ scope: counters[i]!.scope, ...r }));
   }
@@ -272,7 +243,6 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
   }
 
   async function close() {
-    sendSettles();
     if (opts.ownsClient) await client.quit();
   }
 
