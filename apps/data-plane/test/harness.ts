@@ -53,6 +53,8 @@ export function snapshot(
     routes?: ProviderRoutePolicy[];
     /** More workspace price overrides (a custom provider's models). */
     prices?: PolicySnapshotBody['prices'];
+    /** The workspace's own cap (default none). */
+    workspaceCapMicros?: number | null;
   } = {},
 ): { body: PolicySnapshotBody; keys: Record<string, string> } {
   const keys: Record<string, string> = {};
@@ -65,7 +67,7 @@ export function snapshot(
       {
         id: WS,
         markupPercent: opts.markupPercent ?? 0,
-        spendCapMicros: null,
+        spendCapMicros: opts.workspaceCapMicros ?? null,
         budgetPeriod: 'monthly',
         byokWaivesMarkup: true,
       },

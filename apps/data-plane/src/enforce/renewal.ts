@@ -1,6 +1,7 @@
 import type { Limiter } from '@tollgate/bus';
 import type { Flight } from '../flight.ts';
 import type { Logger } from '../log.ts';
+import { reservedCounters } from './admission.ts';
 
 /**
  * Keeps the reservations of long requests alive. A reservation's TTL exists so that a crashed
@@ -49,18 +50,19 @@ export function createRenewals(opts: RenewalOptions): Renewals {
         continue;
       }
       open.set(flight, nowMs);
+      const spend = reservedCounters(flight.counters);
       opts.limiter
         .renew({
           workspaceId: flight.chain.workspace.id,
           subAccountId: flight.chain.subAccount.id,
           requestId: flight.requestId,
-          spend: flight.counters.map((c) => c.counter),
+          spend,
           nowMs,
           reservationTtlMs: ttl,
         })
         .then(
           (held) => {
-            if (held < flight.counters.length && !flight.done) {
+            if (held < spend.length && !flight.done) {
               opts.log.warn('reservation lost while the request runs; its settle will be bounded', {
                 requestId: flight.requestId,
                 held,
