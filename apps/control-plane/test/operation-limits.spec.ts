@@ -220,6 +220,33 @@ describe('operation limits over graphql-ws', () => {
     await sub.close();
   });
 
+  it('answers a document that does not parse, or has too many tokens, on that operation only: the socket and its other operations go on', async () => {
+    const live = subscribe(cp.wsUrl, ADMIN_KEY, 'subscription { budgetEvents { id } }');
+    await live.connected;
+    const run = (query: string) =>
+      new Promise<{ data?: unknown; errors?: unknown }>((resolve) => {
+        live.client.subscribe(
+          { query },
+          {
+            next: (value) => resolve({ data: value.data }),
+            error: (errors) => resolve({ errors }),
+            complete: () => {},
+          },
+        );
+      });
+    const broken = await run('subscription { budgetEvents { id ');
+    expect(JSON.stringify(broken.errors)).toContain('GRAPHQL_PARSE_FAILED');
+    // 5 001 tokens in under 32 KiB.
+    const tokens = await run(`{ workspace { ${times(4_996, 'id')} } }`);
+    expect(JSON.stringify(tokens.errors)).toContain('more than 5000 tokens');
+    // The same socket still answers.
+    expect(await run('{ workspace { id } }')).toMatchObject({
+      data: { workspace: { id: expect.any(String) } },
+    });
+    expect(live.errors).toEqual([]);
+    await live.close();
+  });
+
   it('counts aliases, fields and cost as over HTTP: just under answers, just over is refused', async () => {
     for (const [name, c] of Object.entries(limitCases)) {
       const under = subscribe(cp.wsUrl, ADMIN_KEY, c.under);

@@ -1,12 +1,19 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type GraphQLSchema, specifiedRules, validate } from 'graphql';
+import {
+  type DocumentNode,
+  GraphQLError,
+  type GraphQLSchema,
+  parse,
+  specifiedRules,
+  validate,
+} from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Principal } from '../lib/authz.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
-import { MAX_QUERY_DEPTH } from './index.ts';
+import { MAX_QUERY_CHARS, MAX_QUERY_DEPTH, MAX_QUERY_TOKENS } from './index.ts';
 import {
   DEFAULT_COUNT_LIMITS,
   MAX_INTROSPECTION_DEPTH,
@@ -49,7 +56,32 @@ export function attachGraphQLWs(
   const disposable = useServer<Record<string, unknown> | undefined>(
     {
       schema,
-      validate: (s, document) => validate(s, document, rules),
+      // Parsed and validated here rather than by graphql-ws: a document that does not parse (or is
+      // too long) is answered as an error of that one operation, as over HTTP, instead of closing
+      // the socket and every other subscription on it.
+      onSubscribe: (_ctx, _id, payload) => {
+        const refuse = (message: string, code: string) => [
+          new GraphQLError(message, { extensions: { code } }),
+        ];
+        if (payload.query.length > MAX_QUERY_CHARS) {
+          return refuse(`the query exceeds ${MAX_QUERY_CHARS} characters`, 'QUERY_TOO_LARGE');
+        }
+        let document: DocumentNode;
+        try {
+          document = parse(payload.query, { maxTokens: MAX_QUERY_TOKENS });
+        } catch (err) {
+          if (!(err instanceof GraphQLError)) throw err;
+          return refuse(err.message, 'GRAPHQL_PARSE_FAILED');
+        }
+        const errors = validate(schema, document, rules);
+        if (errors.length > 0) return errors;
+        return {
+          schema,
+          document,
+          operationName: payload.operationName,
+          variableValues: payload.variables,
+        };
+      },
       onConnect: async (ctx) => {
         const params = ctx.connectionParams ?? {};
         const authorization = params.authorization ?? params.Authorization;
