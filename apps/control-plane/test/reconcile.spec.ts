@@ -1,4 +1,4 @@
-import { createMemoryLimiter } from '@tollgate/bus';
+import { type AdmitRequest, createMemoryLimiter } from '@tollgate/bus';
 import { booksBalances, createCounterReconciler, writeUsage } from '@tollgate/control-plane';
 import { periodKey } from '@tollgate/policy';
 import { usageEvent } from '@tollgate/testkit';
@@ -87,6 +87,78 @@ describe.each(KINDS)('counter reconciler (books → counters) on %s', (kind) => 
         now,
       );
       expect(spent.map((s) => s.spentMicros)).toEqual(balances.map((b) => b.spentMicros));
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    "rebuilds this minute's request and token windows (RPM, TPM) from the books",
+    async () => {
+      const ws = h.workspaceId;
+      const now = Date.now();
+      const at = new Date(now).toISOString();
+      const lastMinute = new Date(Math.floor(now / 60_000) * 60_000 - 1_000).toISOString();
+      const rpm = (await h.api('POST', '/v1/sub-accounts', { name: 'win-r', rate_limit_rpm: 3 }))
+        .body;
+      const tpm = (await h.api('POST', '/v1/sub-accounts', { name: 'win-t', rate_limit_tpm: 100 }))
+        .body;
+      await writeUsage(h.prisma, [
+        // This minute: 3 admitted requests (one failed) — RPM 3 is used up.
+        event(ws, rpm.id, { startedAt: at, finishedAt: at }),
+        event(ws, rpm.id, { startedAt: at, finishedAt: at }),
+        event(ws, rpm.id, { startedAt: at, finishedAt: at, status: 'error' }),
+        // Refused and last minute's: not counted.
+        event(ws, rpm.id, { startedAt: at, finishedAt: at, status: 'blocked' }),
+        event(ws, rpm.id, { startedAt: lastMinute, finishedAt: lastMinute }),
+        // 90 tokens this minute (cached and cache-write tokens count), 500 last minute.
+        event(ws, tpm.id, {
+          startedAt: at,
+          finishedAt: at,
+          inputTokens: 30,
+          cachedInputTokens: 20,
+          cacheWriteTokens: 10,
+          outputTokens: 30,
+        }),
+        event(ws, tpm.id, {
+          startedAt: lastMinute,
+          finishedAt: lastMinute,
+          inputTokens: 250,
+          outputTokens: 250,
+        }),
+      ]);
+      const limiter = createMemoryLimiter({ requireRebuilt: true });
+      const reconciler = createCounterReconciler({ prisma: h.prisma, limiter, now: () => now });
+      expect(await reconciler.runOnce()).toContain(ws);
+      const admit = (sa: string, rate: Partial<AdmitRequest['rate']>) =>
+        limiter.admit({
+          workspaceId: ws,
+          subAccountId: sa,
+          requestId: `req_${Math.random().toString(36).slice(2)}`,
+          nowMs: now,
+          rate: {
+            rpm: null,
+            rpd: null,
+            tpm: null,
+            maxConcurrent: null,
+            estimatedTokens: 0,
+            ...rate,
+          },
+          spend: [{ scope: `sa:${sa}`, capMicros: null, periodKey: periodKey('monthly', now) }],
+          worstCaseMicros: 1,
+          minMicros: 1,
+          reservationTtlMs: 30_000,
+        });
+      expect(await admit(rpm.id, { rpm: 3 })).toMatchObject({
+        ok: false,
+        kind: 'rate',
+        limit: 'rpm',
+      });
+      expect(await admit(rpm.id, { rpm: 4 })).toMatchObject({ ok: true });
+      expect(await admit(tpm.id, { tpm: 100, estimatedTokens: 11 })).toMatchObject({
+        ok: false,
+        kind: 'rate',
+        limit: 'tpm',
+      });
+      expect(await admit(tpm.id, { tpm: 100, estimatedTokens: 10 })).toMatchObject({ ok: true });
     },
   );
 });

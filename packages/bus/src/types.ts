@@ -145,6 +145,14 @@ export interface Limiter {
     requests: number,
     nowMs: number,
   ): Promise<boolean>;
+  /** Rebuild after a loss: raises a sub-account's request and token windows of the minute holding
+   * `nowMs` (RPM, TPM) to at least the books' figures, never lowers them. True when one was raised. */
+  raiseThisMinute(
+    workspaceId: string,
+    subAccountId: string,
+    used: { requests: number; tokens: number },
+    nowMs: number,
+  ): Promise<boolean>;
   /** Per workspace (input order): the counters-epoch marker, or null when the store does not hold
    * it — its counters were lost (Redis flushed, restarted empty, process restarted) or never
    * rebuilt — and `restore` must run. */

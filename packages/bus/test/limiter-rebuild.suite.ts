@@ -77,6 +77,48 @@ export function rebuildSuite(impl: Impl) {
     await expect(rig.replica(0).raiseRequestsToday(ws, sa, -1, now)).rejects.toThrow();
   });
 
+  it("this minute's request and token windows are raised to the books after a loss, never lowered", async () => {
+    const sa = newId('sa');
+    const now = Date.now();
+    const spend = [counter(`sa:${sa}`, null)];
+    const admit = (i: 0 | 1, rate: { rpm: number | null; tpm: number | null; tokens: number }) =>
+      rig.replica(i).admit(
+        admitReq(
+          { workspaceId: ws, subAccountId: sa, spend },
+          {
+            nowMs: now,
+            rate: {
+              rpd: null,
+              maxConcurrent: null,
+              rpm: rate.rpm,
+              tpm: rate.tpm,
+              estimatedTokens: rate.tokens,
+            },
+          },
+        ),
+      );
+    okOf(await admit(0, { rpm: 10, tpm: 1_000, tokens: 40 })); // since the loss: 1 request, 40 tokens
+    const raise = (i: 0 | 1, requests: number, tokens: number, at = now) =>
+      rig.replica(i).raiseThisMinute(ws, sa, { requests, tokens }, at);
+    expect(await raise(0, 8, 900)).toBe(true);
+    expect(await raise(1, 2, 10)).toBe(false); // never lowered
+    okOf(await admit(1, { rpm: 10, tpm: 1_000, tokens: 100 })); // 9th request, 1 000 tokens
+    expect(await admit(0, { rpm: 10, tpm: null, tokens: 0 })).toMatchObject({ ok: true }); // 10th
+    expect(await admit(1, { rpm: 10, tpm: null, tokens: 0 })).toMatchObject({
+      ok: false,
+      kind: 'rate',
+      limit: 'rpm',
+    });
+    expect(await admit(0, { rpm: null, tpm: 1_000, tokens: 1 })).toMatchObject({
+      ok: false,
+      kind: 'rate',
+      limit: 'tpm',
+    });
+    // Another minute's windows are not touched.
+    expect(await raise(0, 8, 900, now + 60_000)).toBe(true);
+    await expect(raise(0, -1, 0)).rejects.toThrow();
+  });
+
   it('fails closed for capped requests until the workspace is rebuilt, uncapped ones go on', async () => {
     const sa = newId('sa');
     const capped = [counter(`sa:${sa}`, 10_000), counter('ws', null)];

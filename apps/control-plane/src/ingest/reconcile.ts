@@ -23,7 +23,7 @@ import { booksBalances } from './books.ts';
  */
 export interface CounterReconcilerOptions {
   prisma: PrismaClient;
-  limiter: Pick<Limiter, 'epochs' | 'restore' | 'raiseRequestsToday'>;
+  limiter: Pick<Limiter, 'epochs' | 'restore' | 'raiseRequestsToday' | 'raiseThisMinute'>;
   /** Marker check period. Default 2 000 ms. */
   checkEveryMs?: number;
   now?: () => number;
@@ -40,35 +40,94 @@ export interface CounterReconciler {
 }
 
 /**
- * Requests-per-day windows went with the counters: each sub-account with an RPD limit gets today's
- * served requests from the books (UTC day, by start time), so a flush does not hand out a second
- * day's quota. Raised, never lowered (what was admitted since the loss is already counted); requests
+ * Rate windows went with the counters. Each sub-account with an RPD limit gets today's served
+ * requests from the books (UTC day, by start time), and each with an RPM or TPM limit gets the
+ * current minute's requests (admitted: served or failed, by start time) and tokens (by finish time,
+ * when the settle charges them), so a flush hands out neither a second day's nor a second minute's
+ * quota. Raised, never lowered (what was admitted since the loss is already counted); requests
  * still on their way to the books when Redis was lost are not counted.
  */
-async function restoreRequestsToday(
+async function restoreRateWindows(
   opts: Pick<CounterReconcilerOptions, 'prisma' | 'limiter'>,
   workspaceId: string,
   nowMs: number,
 ): Promise<void> {
   const limited = await opts.prisma.subAccount.findMany({
-    where: { workspaceId, rateLimitRpd: { not: null } },
-    select: { id: true },
-  });
-  if (limited.length === 0) return;
-  const dayStart = new Date(Math.floor(nowMs / 86_400_000) * 86_400_000);
-  const counts = await opts.prisma.usageRecord.groupBy({
-    by: ['subAccountId'],
     where: {
-      subAccountId: { in: limited.map((s) => s.id) },
-      status: 'ok',
-      startedAt: { gte: dayStart },
+      workspaceId,
+      OR: [
+        { rateLimitRpd: { not: null } },
+        { rateLimitRpm: { not: null } },
+        { rateLimitTpm: { not: null } },
+      ],
     },
-    _count: { _all: true },
+    select: { id: true, rateLimitRpd: true, rateLimitRpm: true, rateLimitTpm: true },
   });
-  for (const c of counts) {
-    if (c.subAccountId === null) continue;
-    await opts.limiter.raiseRequestsToday(workspaceId, c.subAccountId, c._count._all, nowMs);
+  const daily = limited.filter((s) => s.rateLimitRpd !== null).map((s) => s.id);
+  const perMinute = limited
+    .filter((s) => s.rateLimitRpm !== null || s.rateLimitTpm !== null)
+    .map((s) => s.id);
+  if (daily.length > 0) {
+    const dayStart = new Date(Math.floor(nowMs / 86_400_000) * 86_400_000);
+    const counts = await opts.prisma.usageRecord.groupBy({
+      by: ['subAccountId'],
+      where: { subAccountId: { in: daily }, status: 'ok', startedAt: { gte: dayStart } },
+      _count: { _all: true },
+    });
+    for (const c of counts) {
+      if (c.subAccountId === null) continue;
+      await opts.limiter.raiseRequestsToday(workspaceId, c.subAccountId, c._count._all, nowMs);
+    }
   }
+  if (perMinute.length > 0) await restoreThisMinute(opts, workspaceId, perMinute, nowMs);
+}
+
+async function restoreThisMinute(
+  opts: Pick<CounterReconcilerOptions, 'prisma' | 'limiter'>,
+  workspaceId: string,
+  subAccountIds: string[],
+  nowMs: number,
+): Promise<void> {
+  const minuteStart = new Date(Math.floor(nowMs / 60_000) * 60_000);
+  const [requests, tokens] = await Promise.all([
+    opts.prisma.usageRecord.groupBy({
+      by: ['subAccountId'],
+      where: {
+        subAccountId: { in: subAccountIds },
+        status: { not: 'blocked' },
+        startedAt: { gte: minuteStart },
+      },
+      _count: { _all: true },
+    }),
+    opts.prisma.usageRecord.groupBy({
+      by: ['subAccountId'],
+      where: {
+        subAccountId: { in: subAccountIds },
+        status: { not: 'blocked' },
+        finishedAt: { gte: minuteStart },
+      },
+      _sum: {
+        inputTokens: true,
+        outputTokens: true,
+        cachedInputTokens: true,
+        cacheWriteTokens: true,
+      },
+    }),
+  ]);
+  const used = new Map<string, { requests: number; tokens: number }>();
+  const of = (id: string) => used.get(id) ?? used.set(id, { requests: 0, tokens: 0 }).get(id)!;
+  for (const r of requests)
+    if (r.subAccountId !== null) of(r.subAccountId).requests = r._count._all;
+  for (const t of tokens) {
+    if (t.subAccountId === null) continue;
+    const s = t._sum;
+    of(t.subAccountId).tokens =
+      Number(s.inputTokens ?? 0) +
+      Number(s.outputTokens ?? 0) +
+      Number(s.cachedInputTokens ?? 0) +
+      Number(s.cacheWriteTokens ?? 0);
+  }
+  for (const [id, u] of used) await opts.limiter.raiseThisMinute(workspaceId, id, u, nowMs);
 }
 
 /** A reconciler without a timer (tests, one-shot tools): call `runOnce`. */
@@ -86,7 +145,7 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
         const balances = await booksBalances(opts.prisma, id, now());
         const epoch = `${new Date(now()).toISOString()}/${randomUUID().slice(0, 8)}`;
         if (await opts.limiter.restore(id, balances, epoch)) {
-          await restoreRequestsToday(opts, id, now()).catch((err) => opts.onError?.(err));
+          await restoreRateWindows(opts, id, now()).catch((err) => opts.onError?.(err));
           rebuilt.push(id);
           opts.onRebuilt?.(id, balances.length);
         }

@@ -230,6 +230,30 @@ class MemoryLimiter implements Limiter {
     return true;
   };
 
+  raiseThisMinute = async (
+    ws: string,
+    sa: string,
+    used: { requests: number; tokens: number },
+    nowMs: number,
+  ) => {
+    checkUint('requests', used.requests);
+    checkUint('tokens', used.tokens);
+    const { minuteIndex } = windows(nowMs);
+    let raised = false;
+    for (const [key, n] of [
+      [this.#keys.rpmWindow(ws, sa, minuteIndex), used.requests],
+      [this.#keys.tpmWindow(ws, sa, minuteIndex), used.tokens],
+    ] as const) {
+      const c = this.#counts.getOrCreate(key, () => ({ n: 0 }));
+      this.#counts.extend(key, WINDOW_KEY_MS);
+      if (c.n < n) {
+        c.n = n;
+        raised = true;
+      }
+    }
+    return raised;
+  };
+
   epochs = async (workspaceIds: string[]) => workspaceIds.map((ws) => this.#epochs.get(ws) ?? null);
 
   restore = async (ws: string, balances: CounterBalanceFromBooks[], epoch: string) => {

@@ -35,6 +35,8 @@ import type {
 
 /** Lifetime of a day window key, as the admit script sets it. */
 const DAY_WINDOW_KEY_MS = 2 * 86_400_000;
+/** Lifetime of a minute window key (RPM, TPM), as the admit script sets it. */
+const MINUTE_WINDOW_KEY_MS = 120_000;
 
 export interface RedisLimiterOptions {
   client: RedisClient;
@@ -206,6 +208,32 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     return raiseCountScript(client, key, requests, DAY_WINDOW_KEY_MS);
   }
 
+  async function raiseThisMinute(
+    ws: string,
+    sa: string,
+    used: { requests: number; tokens: number },
+    nowMs: number,
+  ) {
+    checkUint('requests', used.requests);
+    checkUint('tokens', used.tokens);
+    const { minuteIndex } = windows(nowMs);
+    const [requests, tokens] = await Promise.all([
+      raiseCountScript(
+        client,
+        keys.rpmWindow(ws, sa, minuteIndex),
+        used.requests,
+        MINUTE_WINDOW_KEY_MS,
+      ),
+      raiseCountScript(
+        client,
+        keys.tpmWindow(ws, sa, minuteIndex),
+        used.tokens,
+        MINUTE_WINDOW_KEY_MS,
+      ),
+    ]);
+    return requests || tokens;
+  }
+
   async function epochs(workspaceIds: string[]) {
     if (workspaceIds.length === 0) return [];
     const p = client.pipeline();
@@ -246,5 +274,17 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     if (opts.ownsClient) await client.quit();
   }
 
-  return { admit, settle, renew, spent, seed, raise, raiseRequestsToday, epochs, restore, close };
+  return {
+    admit,
+    settle,
+    renew,
+    spent,
+    seed,
+    raise,
+    raiseRequestsToday,
+    raiseThisMinute,
+    epochs,
+    restore,
+    close,
+  };
 }

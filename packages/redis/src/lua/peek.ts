@@ -57,8 +57,8 @@ return raised
 `;
 
 /**
- * Rebuild of a request-count window (RPD) after Redis lost it: raises the count to at least the
- * books' figure, never lowers it (requests admitted since the loss are already in it).
+ * Rebuild of a count window (RPD, RPM, TPM) after Redis lost it: raises the count to at least the
+ * books' figure, never lowers it (what was admitted since the loss is already in it).
  * KEYS: 1 window key. ARGV: 1 count, 2 key TTL ms. Reply: 1 raised, 0 left alone.
  */
 export const RAISE_COUNT_LUA = `
