@@ -3,6 +3,9 @@ import type { Flight } from '../flight.ts';
 import type { Logger } from '../log.ts';
 import { reservedCounters } from './admission.ts';
 
+/** Longest a request's reservation is kept alive (unless 3 × TTL is longer). */
+export const MAX_RENEWED_MS = 6 * 60 * 60 * 1000;
+
 /**
  * Keeps the reservations of long requests alive. A reservation's TTL exists so that a crashed
  * replica's budget comes back; a live request that simply runs long (a slow answer, a long stream)
@@ -12,9 +15,6 @@ import { reservedCounters } from './admission.ts';
  * the usual short ones). Should a reservation still be lost (Redis lost it, or this process could
  * not renew in time), the settle charges only what is left under the cap.
  */
-/** Longest a request's reservation is kept alive (unless 3 × TTL is longer). */
-export const MAX_RENEWED_MS = 6 * 60 * 60 * 1000;
-
 export interface Renewals {
   track(flight: Flight): void;
   untrack(flight: Flight): void;
@@ -69,11 +69,14 @@ export function createRenewals(opts: RenewalOptions): Renewals {
               });
             }
           },
-          (err: unknown) =>
+          (err: unknown) => {
+            // Due again at the next tick, not a third of the TTL later.
+            if (open.has(flight)) open.set(flight, at);
             opts.log.warn('reservation renewal failed; retried at the next tick', {
               requestId: flight.requestId,
               err: String(err),
-            }),
+            });
+          },
         );
     }
   }
