@@ -45,6 +45,9 @@ async function run(name: string, mod: typeof cur) {
   const ws = 'ws_m';
   const sa = 'sa_m';
   const counters = [keys.counter(ws, `sa:${sa}`, 'm2026-11'), keys.counter(ws, 'ws', 'm2026-11')];
+  // WS_RESERVED=0: admit reserves on the capped sub-account counter only — the data plane skips an
+  // uncapped workspace counter (enforce/admission.ts reservedCounters); the settle still has both.
+  const admitCounters = process.env.WS_RESERVED === '0' ? counters.slice(0, 1) : counters;
   let i = 0;
   const one = async () => {
     const id = `req_${name}_${i++}`;
@@ -58,7 +61,7 @@ async function run(name: string, mod: typeof cur) {
           rpdWindow: keys.rpdWindow(ws, sa, Math.floor(now / 86400000)),
           tpmWindow: keys.tpmWindow(ws, sa, minuteIndex),
           requestTokens: keys.requestTokens(ws, id),
-          counters,
+          counters: admitCounters,
           epoch: keys.countersEpoch(ws),
         },
         requestId: id,
@@ -77,7 +80,7 @@ async function run(name: string, mod: typeof cur) {
         counters: [
           { capMicros: 1_000_000_000_000, keyTtlMs: 40 * 86400000 },
           { capMicros: null, keyTtlMs: 40 * 86400000 },
-        ],
+        ].slice(0, admitCounters.length),
         purgeLimit: 256,
       }),
     );
