@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { retryDelayMs } from '../src/forward/proxy.ts';
+import { retryDelayMs } from '../src/forward/retry.ts';
 import { CHEAP, type Harness, startHarness, subAccount } from './harness.ts';
 
 /** Provider retries (issue 5): 429/5xx or a lost connection before anything reached the client

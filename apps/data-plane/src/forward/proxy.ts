@@ -1,13 +1,14 @@
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
-import { Stream } from 'node:stream';
 import { estimateTokensFromText } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import type { Flight, Outcome } from '../flight.ts';
 import { type ErrorSpec, sendError } from '../http/errors.ts';
 import type { Translated } from '../providers/anthropic/messages-to-chat.ts';
 import { isRecord, type StreamReader } from '../providers/types.ts';
+import { bodySource } from './body-source.ts';
 import { type Live, outcome, streamedSoFar } from './live.ts';
+import { MAX_RETRIES, RETRY_BASE_MS, RETRY_CODES, retryDelayMs } from './retry.ts';
 import { relayStream } from './stream-relay.ts';
 
 /**
@@ -47,58 +48,6 @@ export interface ForwarderOptions {
   now: () => number;
   /** Upstream retries on 429/5xx or a lost connection, before anything reached the client. */
   retry?: { max?: number; baseDelayMs?: number };
-}
-
-/** Retries per request (the reservation covers one answer; failed attempts cost nothing). */
-const MAX_RETRIES = 2;
-const RETRY_BASE_MS = 100;
-/** A `retry-after` longer than this is not waited for: the client gets the 429 and decides. */
-const MAX_RETRY_AFTER_MS = 2_000;
-/** Socket errors meaning the upstream was not reached or dropped the connection. */
-const RETRY_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-
-/** The wait before retry number `n` (1-based): jittered exponential backoff, or the upstream's
- * `retry-after-ms` / `retry-after` when it asks for at most 2 s; null when it asks for longer. */
-export function retryDelayMs(
-  n: number,
-  headers: IncomingMessage['headers'] | null,
-  baseMs = RETRY_BASE_MS,
-  nowMs = Date.now(),
-): number | null {
-  const ms = headers?.['retry-after-ms'];
-  const after = headers?.['retry-after'];
-  let asked: number | null = null;
-  if (typeof ms === 'string' && /^\d+(\.\d+)?$/.test(ms.trim())) asked = Number(ms);
-  else if (typeof after === 'string' && after.trim() !== '') {
-    const text = after.trim();
-    if (/^\d+(\.\d+)?$/.test(text)) asked = Number(text) * 1000;
-    else if (!Number.isNaN(Date.parse(text))) asked = Math.max(0, Date.parse(text) - nowMs);
-  }
-  if (asked !== null) return asked > MAX_RETRY_AFTER_MS ? null : asked;
-  const ceiling = baseMs * 2 ** (n - 1);
-  return Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-}
-
-/**
- * The rewritten body as http-proxy-3's `buffer`: it only calls `buffer.pipe(proxyReq)`, so the body
- * is written and the request ended in one call — no Readable, async iterator and pipe plumbing per
- * request (`Readable.from` cost ≈ 4 % of the data plane's allocations under load). The upstream
- * request has `content-length` set; its errors are handled by http-proxy-3's error callback.
- */
-class BodySource extends Stream {
-  readonly body: Buffer;
-  constructor(body: Buffer) {
-    super();
-    this.body = body;
-  }
-  override pipe<T extends NodeJS.WritableStream>(destination: T): T {
-    destination.end(this.body);
-    return destination;
-  }
-}
-
-function bodySource(body: Buffer): Stream {
-  return new BodySource(body);
 }
 
 const LIVE = Symbol('tollgate.live');
