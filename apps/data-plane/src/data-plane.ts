@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Bus } from '@tollgate/bus';
-import { answerClientError, CONTENT_TYPE, metricsAuthorized } from '@tollgate/metrics';
-import { decide, lookupKey } from '@tollgate/policy';
+import { answerClientError } from '@tollgate/metrics';
 import { CATALOGUE } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import { createRenewals } from './enforce/renewal.ts';
@@ -11,10 +10,16 @@ import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
 import { handleModelRequest } from './handle-model.ts';
 import { errorCodeOf, sendError, sendJson } from './http/errors.ts';
-import { bearerHash, INVALID_KEY, NO_POLICY } from './http/request.ts';
+import { answerMetrics, answerReadiness } from './http/ops.ts';
 import { type Logger, silentLogger } from './log.ts';
-import { createDataPlaneMetrics, type DataPlaneMetrics, endpointOf, reasonOf } from './metrics.ts';
-import { listModels } from './models.ts';
+import {
+  createDataPlaneMetrics,
+  type DataPlaneMetrics,
+  endpointOf,
+  reasonOf,
+  watchPolicy,
+} from './metrics.ts';
+import { answerOwnModels } from './models.ts';
 import { createPolicyHolder } from './policy/holder.ts';
 import { createKeyOpener } from './policy/seal.ts';
 import { ENDPOINTS } from './providers/registry.ts';
@@ -111,34 +116,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       ? undefined
       : createRenewals({ limiter, reservationTtlMs, now, log });
   const settleDeps = { limiter, emitter, log, now, metrics, renewals };
-  {
-    const revision = metrics.registry.gauge(
-      'tollgate_dp_policy_revision',
-      'Revision of the policy in force (-1: none loaded).',
-    );
-    const age = metrics.registry.gauge(
-      'tollgate_dp_policy_age_seconds',
-      'Seconds since the policy in force was installed (-1: none loaded).',
-    );
-    const synced = metrics.registry.gauge(
-      'tollgate_dp_policy_sync_age_seconds',
-      'Seconds since the policy store last answered a read of the latest policy (-1: never).',
-    );
-    const inFlightSettle = metrics.registry.gauge(
-      'tollgate_dp_settlements_in_progress',
-      'Settlements (reservation release + usage event) in progress.',
-    );
-    metrics.registry.onCollect(() => {
-      const t = Date.now();
-      const installed = holder.installedAt();
-      const sync = holder.syncedAt();
-      revision.set(holder.revision());
-      age.set(installed === null ? -1 : (t - installed) / 1000);
-      synced.set(sync === null ? -1 : (t - sync) / 1000);
-      inFlightSettle.set(inFlight.size);
-    });
-  }
   const inFlight = new Set<Promise<void>>();
+  watchPolicy(metrics, holder, () => inFlight.size);
   const track = (flight: Flight, outcome: Parameters<typeof finish>[2]) => {
     const p = finish(settleDeps, flight, outcome);
     inFlight.add(p);
@@ -186,58 +165,6 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     renewals,
     limiterDown: opts.limiterDown ?? 'fail-closed',
   };
-
-  /** `/readyz`: ready to serve when the policy is loaded and Redis (when used) answers. */
-  async function readiness(res: ServerResponse) {
-    const policyRevision = holder.revision();
-    const checks: Record<string, { ok: boolean; detail?: string }> = {
-      policy:
-        holder.current() === null
-          ? { ok: false, detail: 'not loaded' }
-          : { ok: true, detail: `revision ${policyRevision}` },
-    };
-    if (opts.bus.ping !== undefined) {
-      try {
-        await opts.bus.ping();
-        checks.redis = { ok: true };
-      } catch {
-        checks.redis = { ok: false, detail: 'unreachable' };
-      }
-    }
-    const ready = Object.values(checks).every((c) => c.ok);
-    sendJson(res, ready ? 200 : 503, { ready, policyRevision, checks });
-  }
-
-  async function scrape(req: IncomingMessage, res: ServerResponse) {
-    if (!metricsAuthorized(req, opts.metricsToken)) {
-      return sendError(res, {
-        status: 401,
-        type: 'invalid_request_error',
-        code: 'invalid_metrics_token',
-        message: '/metrics takes the metrics token as a bearer token.',
-      });
-    }
-    const text = await metrics.registry.render();
-    res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  }
-
-  function ownModels(req: IncomingMessage, res: ServerResponse) {
-    const policy = holder.current();
-    if (policy === null) return sendError(res, NO_POLICY);
-    const hash = bearerHash(req);
-    const chain = hash === null ? undefined : lookupKey(policy, hash);
-    if (hash === null || chain === undefined) return sendError(res, INVALID_KEY);
-    // Same key checks as a model request, without a model: any model name passes the key part.
-    const d = decide(policy, {
-      keyHash: hash,
-      model: chain.subAccount.allowedModels[0] ?? '',
-      nowMs: now(),
-    });
-    if (!d.ok && (d.status === 401 || d.reason === 'sub_account_suspended'))
-      return sendError(res, d);
-    sendJson(res, 200, listModels(policy, chain));
-  }
 
   function toControlPlane(req: IncomingMessage, res: ServerResponse) {
     if (opts.controlPlaneUrl === undefined) {
@@ -292,10 +219,14 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       }
       return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs);
     }
-    if (path === '/v1/models' && req.method === 'GET') return ownModels(req, res);
+    if (path === '/v1/models' && req.method === 'GET') {
+      return answerOwnModels(req, res, holder.current(), now());
+    }
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (path === '/readyz') return readiness(res);
-    if (path === '/metrics' && req.method === 'GET') return scrape(req, res);
+    if (path === '/readyz') return answerReadiness(res, holder, opts.bus.ping);
+    if (path === '/metrics' && req.method === 'GET') {
+      return answerMetrics(req, res, metrics.registry, opts.metricsToken);
+    }
     if (path === '/v1/usage' || isAdminPath(path)) return toControlPlane(req, res);
     sendError(res, {
       status: 404,

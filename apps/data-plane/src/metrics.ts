@@ -4,6 +4,7 @@ import {
   type Histogram,
   type Registry,
 } from '@tollgate/metrics';
+import type { PolicyHolder } from './policy/holder.ts';
 import { ENDPOINTS } from './providers/registry.ts';
 
 /** Seconds; request latency spans fast refusals to long streams. */
@@ -131,4 +132,38 @@ export function createDataPlaneMetrics(): DataPlaneMetrics {
     usageFlushed: flushed,
     usageDropped: dropped,
   };
+}
+
+/** The policy's gauges (revision in force, its age, the last confirmation by the store) and the
+ * settlements in progress, read when /metrics is scraped. */
+export function watchPolicy(
+  metrics: DataPlaneMetrics,
+  holder: Pick<PolicyHolder, 'revision' | 'installedAt' | 'syncedAt'>,
+  settling: () => number,
+): void {
+  const revision = metrics.registry.gauge(
+    'tollgate_dp_policy_revision',
+    'Revision of the policy in force (-1: none loaded).',
+  );
+  const age = metrics.registry.gauge(
+    'tollgate_dp_policy_age_seconds',
+    'Seconds since the policy in force was installed (-1: none loaded).',
+  );
+  const synced = metrics.registry.gauge(
+    'tollgate_dp_policy_sync_age_seconds',
+    'Seconds since the policy store last answered a read of the latest policy (-1: never).',
+  );
+  const inFlightSettle = metrics.registry.gauge(
+    'tollgate_dp_settlements_in_progress',
+    'Settlements (reservation release + usage event) in progress.',
+  );
+  metrics.registry.onCollect(() => {
+    const t = Date.now();
+    const installed = holder.installedAt();
+    const sync = holder.syncedAt();
+    revision.set(holder.revision());
+    age.set(installed === null ? -1 : (t - installed) / 1000);
+    synced.set(sync === null ? -1 : (t - sync) / 1000);
+    inFlightSettle.set(settling());
+  });
 }
