@@ -13,6 +13,7 @@ import { Login } from './pages/login.tsx';
 import { PlansPage } from './pages/plans.tsx';
 import { PricesPage } from './pages/prices.tsx';
 import { ProviderKeysPage } from './pages/provider-keys.tsx';
+import { SettingsPage } from './pages/settings.tsx';
 import { SubAccountPage } from './pages/sub-account.tsx';
 import { SubAccountsPage } from './pages/sub-accounts.tsx';
 import { TagsPage } from './pages/tags.tsx';
@@ -116,6 +117,7 @@ const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
   { page: 'webhooks', label: 'Webhooks', href: '#/webhooks' },
   { page: 'provider-keys', label: 'Provider keys', href: '#/provider-keys' },
   { page: 'prices', label: 'Prices', href: '#/prices' },
+  { page: 'settings', label: 'Settings', href: '#/settings' },
 ];
 
 function Shell({ onSignOut }: { onSignOut: (why?: Problem | null) => void }) {
@@ -227,6 +229,8 @@ function Page({ route, report }: { route: Route; report: Report }) {
       return <PricesPage report={report} />;
     case 'plans':
       return <PlansPage report={report} />;
+    case 'settings':
+      return <SettingsPage report={report} />;
     default:
       return (
         <section>

@@ -10,6 +10,7 @@ export type Route =
   | { page: 'provider-keys' }
   | { page: 'prices' }
   | { page: 'plans' }
+  | { page: 'settings' }
   | { page: 'not-found'; path: string };
 
 const ID = /^[A-Za-z0-9_-]{1,100}$/;
@@ -31,6 +32,7 @@ export function parseRoute(hash: string): Route {
     case 'provider-keys':
     case 'prices':
     case 'plans':
+    case 'settings':
       return second === undefined ? { page: first } : { page: 'not-found', path };
     default:
       return { page: 'not-found', path };

@@ -454,6 +454,75 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     // The secret box takes focus so a keyboard user lands on it.
     expect(await page.evaluate('document.activeElement?.className')).toBe('once');
     await shot('15-keyboard-created');
+
+    // Settings: a workspace cap and markup saved, still there after a reload; a markup the API
+    // refuses shows the API's own message under the field. Reset at the end: the later flows bill
+    // without a workspace cap or markup.
+    await nav('Settings').click();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    const capBox = page.getByRole('textbox', { name: 'Workspace cap (USD)' });
+    const markupBox = page.getByRole('textbox', { name: 'Markup (%)' });
+    const save = page.getByRole('button', { name: 'Save settings' });
+    const saved = page.getByText('Saved. Data planes apply it within a second.');
+    await poll(() => markupBox.inputValue()).toBe('0');
+    expect(await page.getByTestId('ws-cap').textContent()).toBe('no cap');
+    await capBox.fill('1,000');
+    await markupBox.fill('12.5');
+    await page.getByLabel('Budget period').selectOption('weekly');
+    // The checkbox from the keyboard: Space flips it.
+    const byok = page.getByRole('checkbox', { name: 'BYOK waives markup' });
+    const byokBefore = await byok.isChecked();
+    await byok.focus();
+    await page.keyboard.press('Space');
+    expect(await byok.isChecked()).toBe(!byokBefore);
+    await save.click();
+    await saved.waitFor();
+    const stored = await fetch(`${cp}/v1/workspace`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    }).then((r) => r.json());
+    expect(stored).toMatchObject({
+      spend_cap_cents: 100_000,
+      markup_percent: 12.5,
+      budget_period: 'weekly',
+      byok_waives_markup: !byokBefore,
+    });
+    await page.reload();
+    await poll(() => page.getByTestId('ws-cap').textContent()).toBe('$1,000.00 / weekly');
+    expect(await page.getByTestId('ws-markup').textContent()).toBe('12.5%');
+    expect(await capBox.inputValue()).toBe('1000');
+    expect(await markupBox.inputValue()).toBe('12.5');
+    expect(await page.getByTestId('ws-byok').textContent()).toBe(byokBefore ? 'no' : 'yes');
+    // 1500 % passes the form (a number, 2 decimals at most) but not the API's range; Enter submits.
+    const refusedBy = await fetch(`${cp}/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query:
+          'mutation { updateWorkspace(input: { markupPercent: 1500 }) { ... on ValidationError { field message } } }',
+      }),
+    }).then((r) => r.json());
+    const apiMessage: string = refusedBy.data.updateWorkspace.message;
+    expect(refusedBy.data.updateWorkspace.field).toBe('markupPercent');
+    await markupBox.fill('1500');
+    await markupBox.press('Enter');
+    await page.getByText('The API refused the marked field; nothing was changed.').waitFor();
+    expect(await markupBox.getAttribute('aria-invalid')).toBe('true');
+    const fieldError = await page.locator('.field.has-error .field-error').textContent();
+    expect(fieldError).toBeTruthy();
+    expect(apiMessage).toContain(fieldError);
+    expect(fieldError).toMatch(/1000/);
+    await shot('15-settings-refused');
+    expect(await page.getByTestId('ws-markup').textContent()).toBe('12.5%');
+    // Emptying the cap removes it.
+    await capBox.fill('');
+    await markupBox.fill('0');
+    await page.getByLabel('Budget period').selectOption('monthly');
+    await byok.setChecked(byokBefore);
+    await save.click();
+    await saved.waitFor();
+    await poll(() => page.getByTestId('ws-cap').textContent()).toBe('no cap');
+    expect(await page.getByTestId('ws-markup').textContent()).toBe('0%');
+    expect(await page.getByTestId('ws-byok').textContent()).toBe(byokBefore ? 'yes' : 'no');
   });
 
   it('plans, a prepaid balance until 402, and the billing export', async () => {

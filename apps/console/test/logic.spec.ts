@@ -317,6 +317,8 @@ describe('routes', () => {
     expect(parseRoute('#/sub-accounts/sa_abc-1')).toEqual({ page: 'sub-account', id: 'sa_abc-1' });
     expect(parseRoute('#/webhooks/wh_1/')).toEqual({ page: 'webhook', id: 'wh_1' });
     expect(parseRoute('#/live')).toEqual({ page: 'live' });
+    expect(parseRoute('#/settings')).toEqual({ page: 'settings' });
+    expect(parseRoute('#/settings/x')).toMatchObject({ page: 'not-found' });
     expect(parseRoute('#/sub-accounts/<script>')).toMatchObject({ page: 'not-found' });
     expect(parseRoute('#/sub-accounts/a/b')).toMatchObject({ page: 'not-found' });
     expect(parseRoute('#/prices/x')).toMatchObject({ page: 'not-found' });
@@ -326,6 +328,7 @@ describe('routes', () => {
       { page: 'webhook', id: 'wh_1' },
       { page: 'tags' },
       { page: 'provider-keys' },
+      { page: 'settings' },
     ] as const) {
       expect(parseRoute(href(r))).toEqual(r);
     }

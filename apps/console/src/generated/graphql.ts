@@ -87,6 +87,13 @@ export type UpdateSubAccountInput = {
   status?: SettableSubAccountStatus | null;
 };
 
+export type UpdateWorkspaceInput = {
+  budgetPeriod?: BudgetPeriod | null;
+  byokWaivesMarkup?: boolean | null;
+  markupPercent?: number | null;
+  spendCapCents?: number | null;
+};
+
 export type WorkspaceQuery = {
   workspace: {
     __typename: 'Workspace';
@@ -95,6 +102,7 @@ export type WorkspaceQuery = {
     spendCapCents: number | null;
     budgetPeriod: BudgetPeriod;
     markupPercent: number;
+    byokWaivesMarkup: boolean;
   };
 };
 
@@ -109,6 +117,55 @@ export const WorkspaceQueryDocument = gql<WorkspaceQuery, WorkspaceQueryVariable
       spendCapCents
       budgetPeriod
       markupPercent
+      byokWaivesMarkup
+    }
+  }
+`);
+
+export type UpdateWorkspaceMutation = {
+  updateWorkspace: {
+    __typename: 'ConflictError';
+    message: string;
+  } | {
+    __typename: 'NotFoundError';
+    message: string;
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+    field: string | null;
+  } | {
+    __typename: 'Workspace';
+    id: string;
+    name: string;
+    spendCapCents: number | null;
+    budgetPeriod: BudgetPeriod;
+    markupPercent: number;
+    byokWaivesMarkup: boolean;
+  };
+};
+
+export type UpdateWorkspaceMutationVariables = {
+  input: UpdateWorkspaceInput;
+};
+
+export const UpdateWorkspaceMutationDocument = gql<UpdateWorkspaceMutation, UpdateWorkspaceMutationVariables>(`
+  mutation UpdateWorkspace($input: UpdateWorkspaceInput!) {
+    updateWorkspace(input: $input) {
+      __typename
+      ... on Workspace {
+        id
+        name
+        spendCapCents
+        budgetPeriod
+        markupPercent
+        byokWaivesMarkup
+      }
+      ... on Error {
+        message
+      }
+      ... on ValidationError {
+        field
+      }
     }
   }
 `);
