@@ -201,7 +201,10 @@ export function createForwarder(opts: ForwarderOptions) {
       });
       res.end(data);
       const usage = translated === undefined ? endpoint.usageOf(json) : translated.usage;
-      const text = translated === undefined ? endpoint.textOf(json) : translated.text;
+      // The output is estimated from the text only when the provider reported no usage (the
+      // estimate is used for nothing else): no scan of every answer's text.
+      const estimate = () =>
+        estimateTokensFromText(translated === undefined ? endpoint.textOf(json) : translated.text);
       end(
         live,
         outcome({
@@ -209,7 +212,7 @@ export function createForwarder(opts: ForwarderOptions) {
           httpStatus: status,
           usage,
           served: true,
-          outputEstimate: estimateTokensFromText(text),
+          outputEstimate: usage === null ? estimate() : 0,
           ttftMs,
           servedModel: isRecord(json) && typeof json.model === 'string' ? json.model : null,
         }),
