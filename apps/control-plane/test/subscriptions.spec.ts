@@ -70,11 +70,16 @@ describe('budget events over graphql-ws', () => {
     await settle();
     const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'busy' })).body;
     await waitFor(() => all.received.length >= 1);
+    // One start time for every refusal: `rate_limited` is once per UTC minute of the request's
+    // start, so refusals built on both sides of a minute boundary would rightly announce twice.
+    const at = new Date().toISOString();
     const blocked = {
       status: 'blocked' as const,
       errorClass: 'rpm',
       httpStatus: 429,
       billedCostMicros: 0,
+      startedAt: at,
+      finishedAt: at,
     };
     const batch = [
       usage(cp.workspaceId, sa.id, blocked),
@@ -135,6 +140,38 @@ describe('budget events over graphql-ws', () => {
     ]);
     expect(got[2]).toMatchObject({ scope: 'tag', capCents: 10, spentCents: 9 });
     await all.close();
+  });
+
+  it('a budget that refused a request before anything was spent on it is exhausted too', async () => {
+    // A 1-cent cap refuses a request whose smallest useful answer costs more: nothing in the books.
+    const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'tiny', spend_cap_cents: 1 }))
+      .body;
+    const mine = subscribe(cp.wsUrl, ADMIN_KEY, BUDGET_EVENTS, { id: sa.id });
+    await mine.connected;
+    await settle();
+    await cp.append([
+      usage(cp.workspaceId, sa.id, {
+        status: 'blocked',
+        errorClass: 'spend_cap_reached',
+        blockedScope: 'sub_account',
+        httpStatus: 402,
+        inputTokens: 0,
+        outputTokens: 0,
+        providerCostMicros: 0,
+        billedCostMicros: 0,
+      }),
+    ]);
+    await waitFor(() => mine.received.length >= 1);
+    await settle();
+    const got = mine.received.map((r) => r.budgetEvents);
+    expect(got).toHaveLength(1);
+    expect(got[0]).toMatchObject({
+      eventType: 'sub_account.budget.exhausted',
+      subAccountId: sa.id,
+      capCents: 1,
+      spentCents: 0,
+    });
+    await mine.close();
   });
 
   it('refuses a connection without a valid admin key, and another workspace’s sub-account', async () => {

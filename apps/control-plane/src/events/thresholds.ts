@@ -1,5 +1,5 @@
 import type { CounterBalanceFromBooks } from '@tollgate/bus';
-import type { PrismaClient } from '@tollgate/db';
+import type { BudgetPeriod, PrismaClient } from '@tollgate/db';
 import { periodKey } from '@tollgate/policy';
 import type { UsageEvent } from '@tollgate/usage';
 import { booksBalances } from '../ingest/books.ts';
@@ -173,6 +173,7 @@ export async function evaluateUsage(
   const spend: SpendUpdate[] = [];
   for (const [workspaceId, touched] of touchedByWorkspace(usage)) {
     const balances = await booksBalances(prisma, workspaceId, nowMs);
+    balances.push(...(await unspentRefusers(prisma, workspaceId, balances, touched, nowMs)));
     drafts.push(...thresholdDrafts(workspaceId, balances, touched, thresholds));
     if (touched.subs.size === 0) continue;
     const spent = new Map(balances.map((b) => [b.counter.scope, b.spentMicros]));
@@ -200,6 +201,46 @@ export async function evaluateUsage(
     }
   }
   return { drafts, spend };
+}
+
+/**
+ * The books hold a counter only once something was spent on it, yet a budget can refuse a request
+ * before that — a cap smaller than the request's smallest useful answer. The budgets a 402 named
+ * that have no spend yet are added at zero, so their refusal still raises `exhausted`.
+ */
+async function unspentRefusers(
+  prisma: PrismaClient,
+  workspaceId: string,
+  balances: readonly CounterBalanceFromBooks[],
+  touched: Touched,
+  nowMs: number,
+): Promise<CounterBalanceFromBooks[]> {
+  const known = new Set(balances.map((b) => b.counter.scope));
+  const named = new Set(
+    touched.refusals.filter((c) => c.length === 1 && !known.has(c[0]!)).map((c) => c[0]!),
+  );
+  const out: CounterBalanceFromBooks[] = [];
+  const add = (scope: string, cap: bigint | null, period: BudgetPeriod) => {
+    if (cap !== null && cap > 0n) {
+      out.push({
+        counter: { scope, capMicros: Number(cap), periodKey: periodKey(period, nowMs) },
+        spentMicros: 0,
+      });
+    }
+  };
+  for (const scope of named) {
+    if (scope === 'ws') {
+      const ws = await prisma.workspace.findUnique({ where: { id: workspaceId } });
+      if (ws) add(scope, ws.spendCapMicros, ws.budgetPeriod);
+    } else if (scope.startsWith('sa:')) {
+      const sa = await prisma.subAccount.findFirst({ where: { id: scope.slice(3), workspaceId } });
+      if (sa) add(scope, sa.spendCapMicros, sa.budgetPeriod);
+    } else if (scope.startsWith('tag:')) {
+      const b = await prisma.tagBudget.findFirst({ where: { workspaceId, tag: scope.slice(4) } });
+      if (b) add(scope, b.capMicros, b.budgetPeriod);
+    }
+  }
+  return out;
 }
 
 /**
