@@ -1,3 +1,4 @@
+import { clearOfMinuteEdge } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCapBurst } from './cap-burst.ts';
 import { CHEAP, type Harness, startHarness, subAccount, WS } from './harness.ts';
@@ -91,6 +92,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
   });
 
   it('RPM: the third request in a minute answers 429 with Retry-After and x-ratelimit-* headers', async () => {
+    await clearOfMinuteEdge();
     const c = h.client('sa_rpm');
     const req = {
       model: CHEAP,

@@ -1,3 +1,4 @@
+import { clearOfMinuteEdge } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCapBurst } from './cap-burst.ts';
 import { CHEAP, type Harness, snapshot, startHarness, subAccount, WS } from './harness.ts';
@@ -54,6 +55,7 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
   });
 
   it('RPM holds across replicas', async () => {
+    await clearOfMinuteEdge();
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) {
       const res = await h
@@ -95,6 +97,7 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
   });
 
   it('TPM holds across replicas', async () => {
+    await clearOfMinuteEdge();
     const codes: string[] = [];
     for (let i = 0; i < 8; i++) {
       const code = await h
