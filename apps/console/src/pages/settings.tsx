@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
 import { describeError, resultError } from '../errors.ts';
+import { inputToSend } from '../form-submit.ts';
 import {
   type BudgetPeriod,
   UpdateWorkspaceMutationDocument,
@@ -106,20 +107,13 @@ function SettingsEditor({
   const [state, update] = useMutation(UpdateWorkspaceMutationDocument);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setMessage(null);
-    const built = workspaceUpdateInput(base, form);
-    if (!built.ok) {
-      setErrors(built.errors);
-      setProblem('Fix the marked fields; nothing was changed.');
-      return;
-    }
-    setErrors({});
-    if (Object.keys(built.input).length === 0) {
-      setProblem(null);
-      setMessage('Nothing changed.');
-      return;
-    }
-    const r = await update({ input: built.input });
+    const input = inputToSend(
+      workspaceUpdateInput(base, form),
+      { setErrors, setProblem, setMessage },
+      {},
+    );
+    if (input === null) return;
+    const r = await update({ input });
     report(describeError(r.error));
     const out = r.data?.updateWorkspace;
     if (out && out.__typename !== 'Workspace') {

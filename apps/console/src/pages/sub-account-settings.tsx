@@ -3,6 +3,7 @@ import { useMutation } from 'urql';
 import type { Report } from '../App.tsx';
 import { planSources } from '../billing.ts';
 import { describeError, resultError } from '../errors.ts';
+import { inputToSend } from '../form-submit.ts';
 import { UpdateSubAccountMutationDocument } from '../generated/graphql.ts';
 import { type SettingsForm, settingsOf } from '../settings.ts';
 import { type BillingForm, billingOf, type FormErrors, updateInput } from '../sub-account-form.ts';
@@ -24,20 +25,13 @@ export function EditSettings({ sa, report }: { sa: Detail; report: Report }) {
   const [state, update] = useMutation(UpdateSubAccountMutationDocument);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    setMessage(null);
-    const input = updateInput(base, form, billingBase, billing);
-    if (!input.ok) {
-      setErrors(input.errors);
-      setProblem('Fix the marked fields; nothing was changed.');
-      return;
-    }
-    setErrors({});
-    if (Object.keys(input.input).length === 0) {
-      setProblem(null);
-      setMessage('Nothing changed.');
-      return;
-    }
-    const r = await update({ id: sa.id, input: input.input });
+    const input = inputToSend(
+      updateInput(base, form, billingBase, billing),
+      { setErrors, setProblem, setMessage },
+      {},
+    );
+    if (input === null) return;
+    const r = await update({ id: sa.id, input });
     report(describeError(r.error));
     const err = resultError(r.data?.updateSubAccount);
     setProblem(err);
