@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { batchWrites } from '@tollgate/redis';
 import { createMemoryEventBus } from './events/memory.ts';
 import { createRedisEventBus } from './events/redis.ts';
 import { createMemoryFailureCounter, createRedisFailureCounter } from './failures/index.ts';
@@ -50,8 +51,11 @@ export function createBus(opts: BusOptions): Bus {
   const client = new Redis(opts.redisUrl, {
     commandTimeout: opts.commandTimeoutMs ?? 2_000,
     maxRetriesPerRequest: 1,
-    enableAutoPipelining: true,
+    // Not ioredis' auto-pipelining: commands of one event-loop turn share a write through
+    // batchWrites instead (see write-batching.ts).
+    enableAutoPipelining: false,
   });
+  batchWrites(client);
   // Errors surface on the commands that hit them; an unhandled 'error' event would crash the process.
   client.on('error', () => {});
   const { prefix } = opts;

@@ -15,3 +15,4 @@ export {
   seedScript,
   settleScript,
 } from './scripts.ts';
+export { batchWrites, holdWrites } from './write-batching.ts';

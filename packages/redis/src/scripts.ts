@@ -5,15 +5,15 @@ import { ADMIT_LUA } from './lua/admit.ts';
 import { PEEK_LUA, RAISE_COUNT_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
 import { RENEW_LUA } from './lua/renew.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
+import { holdWrites } from './write-batching.ts';
 
 export type RedisClient = Redis | Cluster;
 
 /**
  * Scripts run as EVALSHA of their SHA-1, falling back to EVAL (which loads the script) on NOSCRIPT —
  * so a Redis restart or failover needs no special handling here. Plain EVALSHA/EVAL rather than
- * ioredis' defineCommand: a command defined on a client after an auto-pipeline was opened on it
- * does not exist on that pipeline (ioredis then fails the whole batch), and the bus's client
- * auto-pipelines (concurrent admissions share one write).
+ * ioredis' defineCommand: a command defined on a client after a pipeline was opened on it does not
+ * exist on that pipeline. Scripts sent in one event-loop turn leave in one write (holdWrites).
  */
 const SCRIPTS = {
   tollgateAdmit: ADMIT_LUA,
@@ -31,6 +31,7 @@ const SHAS = Object.fromEntries(
 ) as Record<ScriptName, string>;
 
 async function run(client: RedisClient, name: ScriptName, keys: string[], args: string[]) {
+  holdWrites(client);
   try {
     return await client.evalsha(SHAS[name], keys.length, ...keys, ...args);
   } catch (err) {
