@@ -1,13 +1,18 @@
 import type { UsageStream } from '@tollgate/bus';
-import { USAGE_EVENT_VERSION, type UsageEvent, UsageEventSchema } from '@tollgate/usage';
+import { USAGE_EVENT_VERSION, type UsageEvent } from '@tollgate/usage';
 import type { Logger } from '../log.ts';
 
 /**
  * Batches usage events into stream entries (one entry = one encoded batch). A batch goes out when
  * it reaches `maxBatch` events or `flushMs` after its first event; a failed append keeps the events
  * and retries on the next flush (ingestion is idempotent by request id, so a duplicate is harmless).
- * `stop()` flushes what is left. Each event is validated when added, so one bad event never costs
- * the batch it would have joined.
+ * `stop()` flushes what is left.
+ *
+ * Each event is encoded when added (the batch is the joined encodings): an event that cannot be
+ * encoded (a BigInt somewhere) is dropped alone instead of failing its batch's append on every
+ * retry. Its money and counts must be non-negative safe integers — the fields a bug would corrupt
+ * silently; the full schema is checked by the ingestor, event by event (`decodeUsageBatch`), which
+ * rejects a bad event without costing the rest of its batch.
  */
 export interface UsageEmitter {
   add(event: UsageEvent): void;
@@ -30,11 +35,41 @@ export interface UsageEmitterOptions {
   };
 }
 
+const INTEGER_FIELDS = [
+  'attempt',
+  'inputTokens',
+  'outputTokens',
+  'cachedInputTokens',
+  'cacheWriteTokens',
+  'providerCostMicros',
+  'billedCostMicros',
+  'latencyMs',
+  'retries',
+  'reservationMicros',
+] as const;
+
+/** The usage batch as `encodeUsageBatch` writes it, from events already encoded one by one. */
+const batchText = (events: string[]) =>
+  `{"v":${USAGE_EVENT_VERSION},"events":[${events.join(',')}]}`;
+
+/** The event's JSON, or why it cannot be sent. */
+function encode(event: UsageEvent): { text: string } | { problem: string } {
+  for (const field of INTEGER_FIELDS) {
+    const v = event[field];
+    if (!Number.isSafeInteger(v) || v < 0) return { problem: `${field}: ${String(v)}` };
+  }
+  try {
+    return { text: JSON.stringify(event) };
+  } catch (err) {
+    return { problem: String(err) };
+  }
+}
+
 export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
   const maxBatch = opts.maxBatch ?? 100;
   const flushMs = opts.flushMs ?? 50;
   const maxBuffered = opts.maxBuffered ?? 100_000;
-  let buffer: UsageEvent[] = [];
+  let buffer: string[] = [];
   let timer: NodeJS.Timeout | null = null;
   let flushing: Promise<void> | null = null;
 
@@ -42,9 +77,7 @@ export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
     while (buffer.length > 0) {
       const batch = buffer.slice(0, maxBatch);
       try {
-        // Every buffered event is the schema's parsed copy (validated once, in add()): this is
-        // what encodeUsageBatch would write, without validating each event a second time.
-        await opts.usage.append([JSON.stringify({ v: USAGE_EVENT_VERSION, events: batch })]);
+        await opts.usage.append([batchText(batch)]);
       } catch (err) {
         opts.log.warn('usage append failed; will retry', {
           err: String(err),
@@ -80,16 +113,16 @@ export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
 
   return {
     add(event) {
-      const checked = UsageEventSchema.safeParse(event);
-      if (!checked.success) {
-        opts.log.error('usage event refused by its schema', {
+      const encoded = encode(event);
+      if ('problem' in encoded) {
+        opts.log.error('usage event cannot be sent', {
           requestId: event.requestId,
-          issues: checked.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`),
+          problem: encoded.problem,
         });
         opts.metrics?.usageDropped.inc();
         return;
       }
-      buffer.push(checked.data);
+      buffer.push(encoded.text);
       opts.metrics?.usageQueued.inc();
       if (buffer.length > maxBuffered) {
         const dropped = buffer.splice(0, buffer.length - maxBuffered);
