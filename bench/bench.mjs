@@ -45,6 +45,7 @@ const ALL_TARGETS = [
   { name: 'http-proxy-3', port: 18101, key: 'hp3' },
   { name: 'hp3+2redis', port: 18102, key: 'floor' },
   { name: 'tollgate', port: 18130, key: 'tollgate' },
+  { name: 'tollgate-b', port: 18131, key: 'tollgate_b' },
 ];
 const ALL_SCENARIOS = [
   { name: 'nonstream-c50', body: 'payloads/chat.json', conns: CONNS },
@@ -53,7 +54,11 @@ const ALL_SCENARIOS = [
   { name: 'stream-c1', body: 'payloads/chat-stream.json', conns: 1 },
 ];
 const pick = (all, list) => (list ? all.filter((x) => list.split(',').includes(x.name)) : all);
-const TARGETS = pick(ALL_TARGETS, env.TARGETS);
+// Only targets services.sh started (tollgate-b runs only when TOLLGATE_B is set).
+const TARGETS = pick(
+  ALL_TARGETS.filter((t) => pids[`${t.key}_NODEPID`] !== undefined),
+  env.TARGETS,
+);
 const SCENARIOS = pick(ALL_SCENARIOS, env.SCENARIOS);
 for (const t of TARGETS) t.pid = Number(pids[`${t.key}_NODEPID`]);
 const upstreamPid = Number(pids.mock_upstream_NODEPID);

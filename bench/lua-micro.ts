@@ -2,7 +2,9 @@
  * Micro-benchmark of the admit + settle Lua scripts alone (no HTTP): bench-shaped requests (RPM, TPM,
  * concurrency, a capped sub-account counter + an uncapped workspace counter), `INFO commandstats`
  * EVALSHA µs per call before/after. Compares the scripts in packages/redis with a copy in
- * bench/results/micro-old (if present: the scripts before this change, copied from git, gitignored).   node --import tsx bench/lua-micro.ts [iterations] [inFlight]
+ * bench/results/micro-old (if present: the scripts before this change, copied from git, gitignored).
+ * NOSTATS=1: no INFO calls around each script (wall time per admit + settle without them).
+ *   node --import tsx bench/lua-micro.ts [iterations] [inFlight]
  */
 import { createRequire } from 'node:module';
 import { createKeys } from '../packages/redis/src/keys.ts';
@@ -29,7 +31,7 @@ async function timed<T>(
   which: 'admit' | 'settle',
   f: () => Promise<T>,
 ) {
-  if (K !== 1) return f();
+  if (K !== 1 || process.env.NOSTATS === '1') return f();
   const b = await stats(c);
   const r = await f();
   const a = await stats(c);

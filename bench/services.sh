@@ -9,6 +9,9 @@
 #      MAX_SECONDS (default 1800) every process is wrapped in `timeout` so nothing outlives a run
 #      NODE (default: the repo's Node 24 binary)
 #      TOLLGATE_NODE_OPTIONS  extra node flags for the data plane only (e.g. --cpu-prof, a --require'd experiment)
+#      TOLLGATE_B  set: a second data plane, target "tollgate-b" on :18131, started with these node flags
+#                  (e.g. "--import tsx"), for an interleaved A/B in one run; TOLLGATE_B_ENV: its extra
+#                  environment (VAR=value ...), e.g. an experiment's switch
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 cd "$HERE"
@@ -32,6 +35,8 @@ declare -a SPECS=(
   "hp3|18101|$SUT_CPU|env PROXY_PORT=18101 HP3_DIR=../../apps/data-plane $NODE proxies/hp3-proxy.cjs"
   # reference: the forwarder + body parse + one Redis round trip before dispatch and one after
   "floor|18102|$SUT_CPU|env PROXY_PORT=18102 HP3_DIR=../../apps/data-plane REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} $NODE proxies/hp3-redis-floor.cjs"
+  # optional second data plane for A/B runs (TOLLGATE_B above)
+  ${TOLLGATE_B:+"tollgate_b|18131|$SUT_CPU|env PORT=18131 ${TOLLGATE_B_ENV:-} UPSTREAM_V1=http://127.0.0.1:18081/v1 $NODE $TOLLGATE_B tollgate-data-plane.ts"}
   "tollgate|18130|$SUT_CPU|env PORT=18130 UPSTREAM_V1=http://127.0.0.1:18081/v1 $NODE ${TOLLGATE_NODE_OPTIONS:-} --import tsx tollgate-data-plane.ts"
 )
 
