@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { defaultMaxTokenField } from '../providers/registry.ts';
 import type { EndpointSpec } from '../providers/types.ts';
@@ -10,7 +10,7 @@ export function bearerHash(req: IncomingMessage): string | null {
   if (typeof header !== 'string') return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (match?.[1] === undefined) return null;
-  return createHash('sha256').update(match[1]).digest('hex');
+  return hash('sha256', match[1], 'hex');
 }
 
 /** The key of an Anthropic SDK client: `x-api-key`, or a bearer token like everywhere else. */
@@ -19,7 +19,7 @@ export function anthropicKeyHash(req: IncomingMessage): string | null {
   if (bearer !== null) return bearer;
   const key = req.headers['x-api-key'];
   if (typeof key !== 'string' || key.trim() === '') return null;
-  return createHash('sha256').update(key.trim()).digest('hex');
+  return hash('sha256', key.trim(), 'hex');
 }
 
 export const INVALID_KEY: ErrorSpec = {
