@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
 import { batchWrites } from '@tollgate/redis';
+import { Redis } from 'ioredis';
 import { createMemoryEventBus } from './events/memory.ts';
 import { createRedisEventBus } from './events/redis.ts';
 import { createMemoryFailureCounter, createRedisFailureCounter } from './failures/index.ts';
