@@ -8,12 +8,15 @@
  *      BENCH_KEY (sk-test-0000000000000000, the key bench/wrk/post.lua sends)
  *      BENCH_BUS=memory: the in-process bus instead of Redis (same enforcement, in memory; isolates
  *      the data plane's own costs from Redis/ioredis, e.g. for GC tracing)
+ *      BENCH_LOG=<level>: log as `tollgate data-plane` does at that level (JSON lines on stdout; at
+ *      `info`, the default of TOLLGATE_LOG_LEVEL, one line per request); unset: no log lines
  *
  * Every Redis key lives under the prefix `tgbench-<pid>`; they are deleted on exit (SIGTERM/SIGINT).
  * The usage stream is capped (XADD MAXLEN ~) so nothing accumulates while nobody consumes it.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { createLogger, type LogLevel, planeLogger } from '../apps/cli/src/log.ts';
 import { createDataPlane } from '../apps/data-plane/src/index.ts';
 import { createBus } from '../packages/bus/src/index.ts';
 import { encodeSnapshot, type PolicySnapshotBody } from '../packages/policy/src/index.ts';
@@ -98,9 +101,11 @@ const text = encodeSnapshot(body);
 await bus.policy.setLatest(text);
 await bus.policy.publish(body.revision, text);
 
+const LOG_LEVEL = process.env.BENCH_LOG as LogLevel | undefined;
 const plane = createDataPlane({
   bus,
   upstreams: { openai: { baseUrl: UPSTREAM_V1, apiKey: 'sk-platform-bench' } },
+  ...(LOG_LEVEL ? { log: planeLogger(createLogger(LOG_LEVEL, 'tollgate')) } : {}),
 });
 const port = await plane.start(PORT);
 console.log(

@@ -1,3 +1,5 @@
+import type { Logger as PlaneLogger } from '@tollgate/data-plane';
+
 /** JSON lines on stdout. Callers pass ids and counts, never secrets (keys, provider credentials). */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Logger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
@@ -17,5 +19,15 @@ export function createLogger(minLevel: LogLevel, component: string): Logger {
     });
     // Belt and braces: a key that slipped into a message is cut to its display prefix.
     process.stdout.write(`${line.replace(SECRET, '$1…')}\n`);
+  };
+}
+
+/** The same lines through the data plane's logger interface. */
+export function planeLogger(log: Logger): PlaneLogger {
+  return {
+    debug: (msg, fields) => log('debug', msg, fields),
+    info: (msg, fields) => log('info', msg, fields),
+    warn: (msg, fields) => log('warn', msg, fields),
+    error: (msg, fields) => log('error', msg, fields),
   };
 }

@@ -18,16 +18,11 @@ import {
   startUsageIngest,
   type UsageIngest,
 } from '@tollgate/control-plane';
-import {
-  createDataPlane,
-  type DataPlane,
-  type Logger as PlaneLogger,
-  type UpstreamConfig,
-} from '@tollgate/data-plane';
+import { createDataPlane, type DataPlane, type UpstreamConfig } from '@tollgate/data-plane';
 import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
 import type { Env } from './env.ts';
-import type { Logger } from './log.ts';
+import { type Logger, planeLogger } from './log.ts';
 
 /** Opens PostgreSQL (DATABASE_URL) or the embedded PGlite in `<data dir>/pgdata`, migrated. */
 export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
@@ -238,15 +233,6 @@ export function platformUpstreams(env: Env): Record<string, UpstreamConfig | und
         : { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null };
   }
   return upstreams;
-}
-
-function planeLogger(log: Logger): PlaneLogger {
-  return {
-    debug: (msg, fields) => log('debug', msg, fields),
-    info: (msg, fields) => log('info', msg, fields),
-    warn: (msg, fields) => log('warn', msg, fields),
-    error: (msg, fields) => log('error', msg, fields),
-  };
 }
 
 /** The data plane: loads the latest policy from the bus, then serves the OpenAI-compatible API. */
