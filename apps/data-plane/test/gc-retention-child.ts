@@ -2,10 +2,11 @@
  * Run by gc-retention.spec.ts as `node --expose-gc --import tsx` (its own heap, nothing else in
  * it): a data plane on the in-process bus in front of the fake upstream, `N` requests one after
  * the other over one keep-alive connection (like the benchmark's c1), then two young-generation
- * GCs and a full one (the least of ROUNDS such rounds per path). Garbage that only the full GC frees — heap used after the minor GCs minus
- * heap used after the full GC — is what a young-generation GC could not free: a request graph kept
- * alive by old-generation garbage (a dead pretenured closure, a weak table) shows up here as
- * tens of KB per request; a clean path leaves well under 1 KB per request.
+ * GCs and a full one; the least of ROUNDS such rounds per path is reported. Garbage that only the
+ * full GC frees — heap used after the minor GCs minus heap used after the full GC — is what a
+ * young-generation GC could not free: a request graph kept alive by old-generation garbage (a dead
+ * pretenured closure, a weak table) shows up here as tens of KB per request; a clean path leaves
+ * well under 2 KB per request.
  *
  * Prints one JSON line: { stream: bytesPerRequest, json: bytesPerRequest, requests }.
  */
