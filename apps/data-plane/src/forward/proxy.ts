@@ -264,6 +264,19 @@ export function createForwarder(opts: ForwarderOptions) {
     send(req, res, live);
   }
 
+  // Upstream URLs parsed once (http-proxy-3 parses a string target on every call); a handful of
+  // distinct endpoints per provider, bounded anyway.
+  const targets = new Map<string, URL>();
+  const targetUrl = (href: string): URL => {
+    let url = targets.get(href);
+    if (url === undefined) {
+      if (targets.size >= 1_000) targets.clear();
+      url = new URL(href);
+      targets.set(href, url);
+    }
+    return url;
+  };
+
   const maxRetries = opts.retry?.max ?? MAX_RETRIES;
   const baseDelayMs = opts.retry?.baseDelayMs ?? RETRY_BASE_MS;
 
@@ -300,7 +313,7 @@ export function createForwarder(opts: ForwarderOptions) {
       req,
       res,
       {
-        target: job.target,
+        target: targetUrl(job.target),
         agent: job.target.startsWith('https:') ? httpsAgent : httpAgent,
         buffer: bodySource(job.body),
         proxyTimeout: opts.timeoutMs,
