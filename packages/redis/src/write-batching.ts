@@ -7,7 +7,7 @@ import type { RedisClient } from './scripts.ts';
  * one by one, each would cost a syscall here and a read on the Redis server. ioredis' auto-pipelining
  * batches too, but builds a Pipeline (a full command set, promises, maps) per batch: at low
  * concurrency that is one Pipeline per command, and those objects outlive young-generation GCs
- * (bench/RESULTS.md, "Redis writes"). Corking the socket until the turn's check phase gives the same
+ * (bench/RESULTS.md, "This round"). Corking the socket until the turn's check phase gives the same
  * single write without them. A lone command (concurrency 1) waits for nothing: the check phase
  * follows the I/O callbacks of the turn that sent it.
  */
