@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import OpenAI from 'openai';
 import { createDataPlane, type DataPlane, type UpstreamConfig } from '../src/index.ts';
 import { type FakeUpstream, type FakeUpstreamOptions, startFakeUpstream } from './fake-upstream.ts';
-import { deletePrefix } from './wait.ts';
+import { deletePrefix, deleteWorkspaceKeys } from './wait.ts';
 
 /** A test tenant: one workspace, sub-accounts built from overrides, one key each. */
 export const WS = 'ws_test';
@@ -126,6 +126,8 @@ export interface Harness {
   events(): Promise<UsageEvent[]>;
   /** The usage event of one request, waiting for it to be ingested (up to 10 s). */
   eventFor(requestId: string | null): Promise<UsageEvent>;
+  /** Redis only: deletes every key of the workspace, as a flush would (counters lost). */
+  loseCounters(workspaceId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -230,6 +232,15 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
         if (found) return found;
         if (Date.now() > deadline) throw new Error(`no usage event for ${requestId}`);
         await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+    async loseCounters(workspaceId) {
+      if (!o.redisUrl) throw new Error('loseCounters needs Redis');
+      const client = new Redis(o.redisUrl);
+      try {
+        await deleteWorkspaceKeys(client, prefix, workspaceId);
+      } finally {
+        client.disconnect();
       }
     },
     async close() {

@@ -1,7 +1,9 @@
+import { periodKey } from '@tollgate/policy';
 import { clearOfMinuteEdge } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCapBurst } from './cap-burst.ts';
 import { CHEAP, type Harness, snapshot, startHarness, subAccount, WS } from './harness.ts';
+import { until } from './wait.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const skip = process.env.TG_TIER_REDIS === '0';
@@ -20,6 +22,7 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
         subAccount('sa_x'),
         subAccount('sa_conc', { maxConcurrent: 2 }),
         subAccount('sa_tpm', { rateLimitTpm: 100 }),
+        subAccount('sa_lost', { maxConcurrent: 1, spendCapMicros: CAP }),
       ],
       tagBudgets: [
         { id: 'bud_t', workspaceId: WS, tag: 'shared', capMicros: 500, budgetPeriod: 'monthly' },
@@ -94,6 +97,59 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
     } finally {
       h.upstream.options.delayMs = undefined;
     }
+  });
+
+  it('counters lost while a request runs: its concurrency slot and reservation come back on every replica once rebuilt', async () => {
+    const counter = {
+      scope: 'sa:sa_lost',
+      capMicros: CAP,
+      periodKey: periodKey('monthly', Date.now()),
+    };
+    const reservedNow = async () => (await h.bus.limiter.spent(WS, [counter]))[0]!.reservedMicros;
+    expect(await h.bus.limiter.restore(WS, [], 'before-loss')).toBe(true);
+    const hits = h.upstream.received.length;
+    h.upstream.options.delayMs = 3_000;
+    const slow = h.client('sa_lost', 0).chat.completions.create({
+      model: CHEAP,
+      messages: [{ role: 'user', content: 'x' }],
+      max_tokens: 100,
+    });
+    try {
+      await until('the slow request reached the upstream', async () =>
+        h.upstream.received.length > hits ? true : undefined,
+      );
+    } finally {
+      h.upstream.options.delayMs = undefined;
+    }
+    const admitted = await reservedNow();
+    expect(admitted).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 700)); // a marker check sees the request in flight
+    await h.loseCounters(WS);
+    expect(await reservedNow()).toBe(0);
+    // The control plane's rebuild (books: nothing spent yet this period).
+    expect(await h.bus.limiter.restore(WS, [], 'after-loss')).toBe(true);
+    await until('the reservation is back', async () =>
+      (await reservedNow()) === admitted ? true : undefined,
+    );
+    // The slot is held again: a second request on the other replica is over the limit of 1.
+    const second = await h
+      .client('sa_lost', 1)
+      .chat.completions.create({
+        model: CHEAP,
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 1,
+      })
+      .then(() => 'ok')
+      .catch((e) => String(e.code));
+    expect(second).toBe('concurrency');
+    await slow;
+    const [after] = await h.bus.limiter.spent(WS, [counter]);
+    expect(after!.reservedMicros).toBe(0);
+    const billed = (await h.events())
+      .filter((e) => e.subAccountId === 'sa_lost' && e.status === 'ok')
+      .reduce((sum, e) => sum + e.billedCostMicros, 0);
+    expect(billed).toBeGreaterThan(0);
+    expect(after!.spentMicros).toBe(billed);
   });
 
   it('TPM holds across replicas', async () => {

@@ -13,6 +13,18 @@ export async function deletePrefix(client: Redis, prefix: string) {
   }
 }
 
+/** Deletes every key of one workspace (its hash slot: counters, windows, slots, epoch marker), as
+ * a Redis flush would, without touching other tests' keys in the shared Redis. */
+export async function deleteWorkspaceKeys(client: Redis, prefix: string, workspaceId: string) {
+  let cursor = '0';
+  const pattern = `${createKeys(prefix).workspaceTag(workspaceId)}:*`;
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length > 0) await client.del(...keys);
+  } while (cursor !== '0');
+}
+
 /** Polls `probe` every 25 ms until it answers something other than undefined. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 10_000) {
   const deadline = Date.now() + ms;

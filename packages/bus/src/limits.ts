@@ -1,4 +1,11 @@
-import type { AdmitRequest, Counter, RateSnapshot, RenewRequest, SettleRequest } from './types.ts';
+import type {
+  AdmitRequest,
+  Counter,
+  RateSnapshot,
+  ReinstateRequest,
+  RenewRequest,
+  SettleRequest,
+} from './types.ts';
 
 /**
  * What both limiter implementations share, so they cannot drift: input validation, window arithmetic
@@ -92,6 +99,11 @@ export function checkRenew(r: RenewRequest) {
   checkUint('nowMs', r.nowMs);
   checkUint('reservationTtlMs', r.reservationTtlMs);
   checkCounters(r.spend);
+}
+
+export function checkReinstate(r: ReinstateRequest) {
+  checkRenew(r);
+  checkUint('reservedMicros', r.reservedMicros);
 }
 
 export interface WindowUse {

@@ -97,6 +97,31 @@ export interface RenewRequest {
   reservationTtlMs: number;
 }
 
+/** A request still in flight whose hold on the counters a loss may have taken (see `reinstate`). */
+export interface ReinstateRequest {
+  workspaceId: string;
+  subAccountId: string;
+  requestId: string;
+  /** The same counters the admission reserved on. */
+  spend: Counter[];
+  /** What the admission reserved on each of them, micro-USD. */
+  reservedMicros: number;
+  /** The admission took a concurrency slot (the sub-account has a concurrency limit). */
+  concurrencySlot: boolean;
+  nowMs: number;
+  /** What is put back expires this long after nowMs. */
+  reservationTtlMs: number;
+}
+
+export interface ReinstateResult {
+  /** False: the workspace's counters are not rebuilt from the books yet — only the concurrency slot
+   * came back; ask again once they are. */
+  sealed: boolean;
+  /** Reserved again by this call, micro-USD: never more than fits under each capped counter now;
+   * 0 when nothing was missing or nothing fits, -1 when the request had settled meanwhile. */
+  reservedMicros: number;
+}
+
 export interface SettleResult {
   settled: boolean;
   /** Added to spent by this call: `actualMicros`, or less when a reservation was gone (0 when
@@ -128,6 +153,11 @@ export interface Limiter {
   /** Extends a request's reservation on every counter that still holds it (and its concurrency
    * slot); answers how many counters did. A purged reservation is not re-created. */
   renew(r: RenewRequest): Promise<number>;
+  /** After a loss of the counters (the epoch marker vanished or changed while the request ran):
+   * puts back the request's concurrency slot and, once the counters are rebuilt, its reservation
+   * on every counter that lost it — at most what fits under each cap now. Idempotent; does nothing
+   * for a request that settled. */
+  reinstate(r: ReinstateRequest): Promise<ReinstateResult>;
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
   seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;

@@ -1,6 +1,6 @@
 import { createKeys } from '@tollgate/redis';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryLimiter } from '../src/limiter/memory.ts';
 import { createRedisLimiter } from '../src/limiter/redis.ts';
 import { CountersNotRebuiltError } from '../src/limits.ts';
@@ -214,4 +214,96 @@ export function rebuildSuite(impl: Impl) {
       expect(await spentOf(legacy)).toBe(900);
     },
   );
+
+  describe('a request in flight across a loss (reinstate)', () => {
+    const CAP = 10_000;
+    const setup = async () => {
+      const sa = newId('sa');
+      const spend = [counter(`sa:${sa}`, CAP), counter('ws', null)];
+      expect(await rig.replica(0).restore(ws, [], 'e1')).toBe(true);
+      const rate = { rpm: null, rpd: null, tpm: null, maxConcurrent: 1, estimatedTokens: 0 };
+      const a = admitReq(
+        { workspaceId: ws, subAccountId: sa, spend },
+        { rate, worstCaseMicros: 6_000 },
+      );
+      expect(okOf(await rig.replica(0).admit(a)).reservedMicros).toBe(6_000);
+      await rig.lose();
+      const back = (i: 0 | 1) =>
+        rig.replica(i).reinstate({
+          workspaceId: ws,
+          subAccountId: sa,
+          requestId: a.requestId,
+          spend,
+          reservedMicros: 6_000,
+          concurrencySlot: true,
+          nowMs: Date.now(),
+          reservationTtlMs: 30_000,
+        });
+      // Another request of the sub-account, without a concurrency limit (worst case 5 000).
+      const other = () =>
+        admitReq({ workspaceId: ws, subAccountId: sa, spend }, { worstCaseMicros: 5_000 });
+      const books = [{ counter: spend[0]!, spentMicros: 1_000 }];
+      return { sa, spend, rate, a, back, other, books };
+    };
+
+    it('its slot comes back at once, its reservation once the counters are rebuilt, and it settles in full', async () => {
+      const { sa, spend, rate, a, back, other, books } = await setup();
+      // Not rebuilt yet: only the concurrency slot is put back.
+      expect(await back(1)).toEqual({ sealed: false, reservedMicros: 0 });
+      const uncapped = [counter(`sa:${sa}`, null)];
+      expect(
+        await rig
+          .replica(1)
+          .admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: uncapped }, { rate })),
+      ).toMatchObject({ ok: false, kind: 'rate', limit: 'concurrency' });
+      expect((await rig.replica(1).spent(ws, spend))[0]!.reservedMicros).toBe(0);
+      expect(await rig.replica(0).restore(ws, books, 'e2')).toBe(true);
+      expect(await back(1)).toEqual({ sealed: true, reservedMicros: 6_000 });
+      expect(await back(0)).toEqual({ sealed: true, reservedMicros: 0 }); // idempotent
+      // 10 000 − 1 000 spent − 6 000 held: the next request is lowered to 3 000.
+      const b = other();
+      expect(okOf(await rig.replica(0).admit(b))).toMatchObject({
+        reservedMicros: 3_000,
+        clamped: true,
+      });
+      expect(await rig.replica(1).settle(settleReq(a, 5_900))).toEqual({
+        settled: true,
+        chargedMicros: 5_900,
+      });
+      expect(await rig.replica(0).settle(settleReq(b, 3_000))).toEqual({
+        settled: true,
+        chargedMicros: 3_000,
+      });
+      expect(await spentOf(spend[0]!)).toBe(9_900);
+      expect((await rig.replica(1).spent(ws, spend))[0]!.reservedMicros).toBe(0);
+      // Settled: nothing comes back any more, and the slot is free.
+      expect(await back(0)).toEqual({ sealed: true, reservedMicros: -1 });
+      okOf(
+        await rig
+          .replica(1)
+          .admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: uncapped }, { rate })),
+      );
+    });
+
+    it('never more than fits: what others reserved since the rebuild is respected, and the settle is bounded', async () => {
+      const { spend, a, back, other, books } = await setup();
+      expect(await rig.replica(0).restore(ws, books, 'e2')).toBe(true);
+      // Admitted after the rebuild, before the request in flight was put back: 5 000 of 9 000 left.
+      const b = other();
+      expect(okOf(await rig.replica(1).admit(b)).reservedMicros).toBe(5_000);
+      expect(await back(0)).toEqual({ sealed: true, reservedMicros: 4_000 });
+      const [row] = await rig.replica(1).spent(ws, spend);
+      expect(row!.reservedMicros).toBe(9_000);
+      // It costs 6 000 but holds 4 000: charged what is left under the cap beside b's 5 000.
+      expect(await rig.replica(1).settle(settleReq(a, 6_000))).toEqual({
+        settled: true,
+        chargedMicros: 4_000,
+      });
+      expect(await rig.replica(0).settle(settleReq(b, 5_000))).toEqual({
+        settled: true,
+        chargedMicros: 5_000,
+      });
+      expect(await spentOf(spend[0]!)).toBe(CAP);
+    });
+  });
 }

@@ -3,6 +3,7 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
 import { PEEK_LUA, RAISE_COUNT_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
+import { REINSTATE_LUA } from './lua/reinstate.ts';
 import { RENEW_LUA } from './lua/renew.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
 import { holdWrites } from './write-batching.ts';
@@ -19,6 +20,7 @@ const SCRIPTS = {
   tollgateAdmit: ADMIT_LUA,
   tollgateSettle: SETTLE_LUA,
   tollgateRenew: RENEW_LUA,
+  tollgateReinstate: REINSTATE_LUA,
   tollgatePeek: PEEK_LUA,
   tollgateSeed: SEED_LUA,
   tollgateRaise: RAISE_LUA,
@@ -229,6 +231,49 @@ export async function renewScript(
   for (const c of input.counters) keys.push(c.expiry, c.amount);
   const args = [input.requestId, arg(input.expiresAtMs), arg(input.concurrencyKeyTtlMs)];
   return Number(await run(client, 'tollgateRenew', keys, args));
+}
+
+export interface ReinstateScriptInput {
+  keys: {
+    settled: string;
+    concurrency: string;
+    /** The workspace's counters-epoch marker (TollgateKeys.countersEpoch). */
+    epoch: string;
+    counters: CounterKeys[];
+  };
+  requestId: string;
+  nowMs: number;
+  expiresAtMs: number;
+  /** What the admission reserved on each counter, micro-USD. */
+  amountMicros: number;
+  /** The request holds a concurrency slot (its sub-account has a concurrency limit). */
+  slot: boolean;
+  concurrencyKeyTtlMs: number;
+  purgeLimit: number;
+  counters: { capMicros: number | null; keyTtlMs: number }[];
+}
+
+/** See REINSTATE_LUA. `sealed` false: the counters are not rebuilt yet (only the slot came back);
+ * `reservedMicros` -1: the request had settled. */
+export async function reinstateScript(
+  client: RedisClient,
+  input: ReinstateScriptInput,
+): Promise<{ sealed: boolean; reservedMicros: number }> {
+  const k = input.keys;
+  if (k.counters.length !== input.counters.length) throw new RangeError('counters mismatch');
+  const keys = [k.settled, k.concurrency, k.epoch];
+  for (const c of k.counters) keys.push(c.state, c.expiry, c.amount);
+  const args = [input.requestId, arg(input.nowMs), arg(input.expiresAtMs), arg(input.amountMicros)];
+  args.push(input.slot ? '1' : '0', arg(input.concurrencyKeyTtlMs), arg(input.purgeLimit));
+  args.push(arg(input.counters.length));
+  for (const c of input.counters) args.push(arg(c.capMicros), arg(c.keyTtlMs));
+  const reply = (await run(client, 'tollgateReinstate', keys, args)) as unknown[];
+  const sealed = Number(reply?.[0]);
+  const reserved = Number(reply?.[1]);
+  if ((sealed !== 0 && sealed !== 1) || !Number.isSafeInteger(reserved) || reserved < -1) {
+    throw new Error(`reinstate script: unexpected reply ${String(reply)}`);
+  }
+  return { sealed: sealed === 1, reservedMicros: reserved };
 }
 
 /** spent and live reserved (expired reservations excluded) per counter, in input order. */

@@ -7,7 +7,10 @@ import { reservedCounters } from './admission.ts';
 export const MAX_RENEWED_MS = 6 * 60 * 60 * 1000;
 
 /**
- * Keeps the reservations of long requests alive. A reservation's TTL exists so that a crashed
+ * Keeps the hold of requests in flight on the counters: renews long requests' reservations, and puts
+ * back what a loss of the counters took (see `checkEpochs`).
+ *
+ * Renewal: keeps the reservations of long requests alive. A reservation's TTL exists so that a crashed
  * replica's budget comes back; a live request that simply runs long (a slow answer, a long stream)
  * must not lose its reservation to it, or others could be admitted against budget it is spending.
  * Every admitted request is tracked until it settles; one older than a third of the TTL since its
@@ -22,10 +25,22 @@ export interface Renewals {
 }
 
 export interface RenewalOptions {
-  limiter: Pick<Limiter, 'renew'>;
+  limiter: Pick<Limiter, 'renew' | 'reinstate' | 'epochs'>;
   reservationTtlMs: number;
   now: () => number;
   log: Logger;
+  /** How often the counters-epoch markers of workspaces with requests in flight are read. Default
+   * 500 ms. */
+  epochCheckMs?: number;
+}
+
+/** An admitted request that has not settled. */
+interface Held {
+  /** When its reservation was last (re)set. */
+  renewedAt: number;
+  /** The workspace's counters-epoch marker its hold is known to be under; undefined until the
+   * first check after its admission. */
+  epoch: string | null | undefined;
 }
 
 export function createRenewals(opts: RenewalOptions): Renewals {
@@ -34,12 +49,12 @@ export function createRenewals(opts: RenewalOptions): Renewals {
   // A request is renewed for at most this long: should a flight never settle (a bug), its
   // reservation must still end, as it did before renewals existed.
   const maxRenewMs = Math.max(MAX_RENEWED_MS, 3 * ttl);
-  /** Admitted, unsettled flights → when their reservation was last (re)set. */
-  const open = new Map<Flight, number>();
+  const open = new Map<Flight, Held>();
 
   function tick() {
     const nowMs = opts.now();
-    for (const [flight, at] of open) {
+    for (const [flight, held] of open) {
+      const at = held.renewedAt;
       if (nowMs - at < dueAfterMs) continue;
       if (nowMs - flight.startedMs > maxRenewMs) {
         open.delete(flight);
@@ -49,7 +64,7 @@ export function createRenewals(opts: RenewalOptions): Renewals {
         });
         continue;
       }
-      open.set(flight, nowMs);
+      held.renewedAt = nowMs;
       const spend = reservedCounters(flight.counters);
       opts.limiter
         .renew({
@@ -61,17 +76,17 @@ export function createRenewals(opts: RenewalOptions): Renewals {
           reservationTtlMs: ttl,
         })
         .then(
-          (held) => {
-            if (held < spend.length && !flight.done) {
+          (holding) => {
+            if (holding < spend.length && !flight.done) {
               opts.log.warn('reservation lost while the request runs; its settle will be bounded', {
                 requestId: flight.requestId,
-                held,
+                held: holding,
               });
             }
           },
           (err: unknown) => {
             // Due again at the next tick, not a third of the TTL later.
-            if (open.has(flight)) open.set(flight, at);
+            held.renewedAt = at;
             opts.log.warn('reservation renewal failed; retried at the next tick', {
               requestId: flight.requestId,
               err: String(err),
@@ -81,15 +96,94 @@ export function createRenewals(opts: RenewalOptions): Renewals {
     }
   }
 
+  /**
+   * A loss of the counters (Redis flushed, restarted empty, failed over to an empty replica) takes
+   * the reservations and concurrency slots of the requests in flight with it; the control plane
+   * rebuilds the period's spend from the books, but only the replica running a request knows it is
+   * still running. Without it being put back, others are admitted past the concurrency limit and
+   * against budget it is spending, and its settle is bounded by what is left (under-billed). The
+   * loss shows as the workspace's counters-epoch marker vanishing, then coming back with a new
+   * value (`restore`): each request in flight remembers the marker it was seen under, and one that
+   * changed has its hold put back (`limiter.reinstate`: the slot at once, the reservation once the
+   * counters are rebuilt, never more than fits). One pipelined read per check while requests are in
+   * flight, nothing more unless a marker changed. Not covered: a loss and its rebuild both between a
+   * request's admission and the first check after it (`epochCheckMs`).
+   */
+  let checking = false;
+  async function checkEpochs() {
+    if (checking || open.size === 0) return;
+    checking = true;
+    try {
+      const byWorkspace = new Map<string, Flight[]>();
+      for (const flight of open.keys()) {
+        const ws = flight.chain.workspace.id;
+        const list = byWorkspace.get(ws);
+        if (list === undefined) byWorkspace.set(ws, [flight]);
+        else list.push(flight);
+      }
+      const ids = [...byWorkspace.keys()];
+      const marks = await opts.limiter.epochs(ids);
+      const changed: Promise<void>[] = [];
+      for (const [i, ws] of ids.entries()) {
+        const mark = marks[i] ?? null;
+        for (const flight of byWorkspace.get(ws) ?? []) {
+          const held = open.get(flight);
+          if (held === undefined) continue;
+          if (held.epoch === undefined) held.epoch = mark;
+          else if (held.epoch !== mark) changed.push(reinstate(flight, held, mark));
+        }
+      }
+      await Promise.all(changed);
+    } catch (err) {
+      opts.log.warn('counters-epoch check failed; retried at the next check', { err: String(err) });
+    } finally {
+      checking = false;
+    }
+  }
+
+  async function reinstate(flight: Flight, held: Held, mark: string | null) {
+    try {
+      const r = await opts.limiter.reinstate({
+        workspaceId: flight.chain.workspace.id,
+        subAccountId: flight.chain.subAccount.id,
+        requestId: flight.requestId,
+        spend: reservedCounters(flight.counters),
+        reservedMicros: flight.reservedMicros,
+        concurrencySlot: flight.chain.subAccount.maxConcurrent !== null,
+        nowMs: opts.now(),
+        reservationTtlMs: ttl,
+      });
+      // Not rebuilt yet: the slot is back; the reservation follows when the marker is.
+      held.epoch = r.sealed ? mark : null;
+      if (r.reservedMicros > 0) {
+        opts.log.info('counters were lost: the reservation of a request in flight is back', {
+          requestId: flight.requestId,
+          reservedMicros: r.reservedMicros,
+          admittedMicros: flight.reservedMicros,
+        });
+      }
+    } catch (err) {
+      opts.log.warn('putting back a reservation after a loss of the counters failed; retried', {
+        requestId: flight.requestId,
+        err: String(err),
+      });
+    }
+  }
+
   const timer = setInterval(tick, Math.min(60_000, Math.max(100, Math.floor(ttl / 6))));
   timer.unref();
+  const epochTimer = setInterval(() => void checkEpochs(), opts.epochCheckMs ?? 500);
+  epochTimer.unref();
   return {
     track: (flight) => {
-      open.set(flight, opts.now());
+      open.set(flight, { renewedAt: opts.now(), epoch: undefined });
     },
     untrack: (flight) => {
       open.delete(flight);
     },
-    stop: () => clearInterval(timer),
+    stop: () => {
+      clearInterval(timer);
+      clearInterval(epochTimer);
+    },
   };
 }

@@ -4,6 +4,7 @@ import {
   CountersNotRebuiltError,
   checkAdmit,
   checkCounters,
+  checkReinstate,
   checkRenew,
   checkSettle,
   checkUint,
@@ -21,6 +22,8 @@ import type {
   CounterBalanceFromBooks,
   Limiter,
   RateLimitName,
+  ReinstateRequest,
+  ReinstateResult,
   RenewRequest,
   SettleRequest,
 } from '../types.ts';
@@ -149,15 +152,15 @@ class MemoryLimiter implements Limiter {
     const states = s.spend.map((c) => {
       const key = this.#keys.counter(s.workspaceId, c.scope, c.periodKey).state;
       const st = this.#counterState(s.workspaceId, key);
-      const held = st.reservations.has(s.requestId);
+      const held = st.reservations.get(s.requestId)?.amount ?? 0;
       release(st, s.requestId);
       return { c, key, st, held };
     });
-    // As SETTLE_LUA: where a capped counter no longer holds the reservation, charge at most what is
-    // left under its cap.
+    // As SETTLE_LUA: where a capped counter held less than the charge (the reservation is gone, or
+    // came back smaller after a loss), charge at most what is left under its cap.
     let charge = s.actualMicros;
     for (const { c, st, held } of states) {
-      if (held || c.capMicros === null || charge <= 0) continue;
+      if (held >= charge || c.capMicros === null) continue;
       purge(st, s.nowMs);
       const room = c.capMicros - (st.spent ?? 0) - Math.max(0, st.reserved);
       if (room < charge) charge = Math.max(0, room);
@@ -187,6 +190,44 @@ class MemoryLimiter implements Limiter {
       this.#slots.extend(conc, r.reservationTtlMs + 60_000);
     }
     return held;
+  };
+
+  /** As REINSTATE_LUA. In one process the counters are lost only together with the requests
+   * that held them (a restart), so in practice this finds everything held; it keeps the contract. */
+  reinstate = async (r: ReinstateRequest): Promise<ReinstateResult> => {
+    checkReinstate(r);
+    const { workspaceId: ws, requestId: id } = r;
+    if (this.#settledIds.get(this.#keys.settled(ws, id)))
+      return { sealed: true, reservedMicros: -1 };
+    const expiresAt = r.nowMs + r.reservationTtlMs;
+    if (r.concurrencySlot) {
+      const conc = this.#keys.concurrency(ws, r.subAccountId);
+      const slots = this.#slots.getOrCreate(conc, () => new Map());
+      if (!slots.has(id)) {
+        slots.set(id, expiresAt);
+        this.#slots.extend(conc, r.reservationTtlMs + 60_000);
+      }
+    }
+    if (!this.#epochs.has(ws)) return { sealed: false, reservedMicros: 0 };
+    let x = r.reservedMicros;
+    const missing: { c: Counter; key: string; st: CounterState }[] = [];
+    for (const c of r.spend) {
+      const key = this.#keys.counter(ws, c.scope, c.periodKey).state;
+      const st = this.#counterState(ws, key);
+      if (st.reservations.has(id)) continue;
+      if (c.capMicros !== null) {
+        purge(st, r.nowMs);
+        x = Math.min(x, c.capMicros - (st.spent ?? 0) - Math.max(0, st.reserved));
+      }
+      missing.push({ c, key, st });
+    }
+    if (missing.length === 0 || x <= 0) return { sealed: true, reservedMicros: 0 };
+    for (const { c, key, st } of missing) {
+      st.reserved += x;
+      st.reservations.set(id, { amount: x, expiresAt });
+      this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
+    }
+    return { sealed: true, reservedMicros: x };
   };
 
   spent = async (ws: string, cs: Counter[], nowMs = Date.now()) => {

@@ -5,6 +5,7 @@ import {
   type RedisClient,
   raiseCountScript,
   raiseScript,
+  reinstateScript,
   renewScript,
   restoreScript,
   seedScript,
@@ -14,6 +15,7 @@ import {
   CountersNotRebuiltError,
   checkAdmit,
   checkCounters,
+  checkReinstate,
   checkRenew,
   checkSettle,
   checkUint,
@@ -29,6 +31,7 @@ import type {
   Counter,
   CounterBalanceFromBooks,
   Limiter,
+  ReinstateRequest,
   RenewRequest,
   SettleRequest,
 } from '../types.ts';
@@ -182,6 +185,30 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     });
   }
 
+  async function reinstate(r: ReinstateRequest) {
+    checkReinstate(r);
+    const { workspaceId: ws, subAccountId: sa } = r;
+    return reinstateScript(client, {
+      keys: {
+        settled: keys.settled(ws, r.requestId),
+        concurrency: keys.concurrency(ws, sa),
+        epoch: keys.countersEpoch(ws),
+        counters: counterKeys(ws, r.spend),
+      },
+      requestId: r.requestId,
+      nowMs: r.nowMs,
+      expiresAtMs: r.nowMs + r.reservationTtlMs,
+      amountMicros: r.reservedMicros,
+      slot: r.concurrencySlot,
+      concurrencyKeyTtlMs: r.reservationTtlMs + 60_000,
+      purgeLimit,
+      counters: r.spend.map((c) => ({
+        capMicros: c.capMicros,
+        keyTtlMs: counterKeyTtlMs(c.periodKey),
+      })),
+    });
+  }
+
   async function spent(ws: string, counters: Counter[], nowMs = Date.now()) {
     checkCounters(counters);
     const rows = await peekScript(client, counterKeys(ws, counters), nowMs, purgeLimit);
@@ -278,6 +305,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     admit,
     settle,
     renew,
+    reinstate,
     spent,
     seed,
     raise,

@@ -12,6 +12,7 @@ import { COMMON_LUA } from './common.ts';
  * The cap guarantee when the reservation is gone: a request normally settles within what it reserved
  * (the caller caps the cost at it). When a capped counter no longer holds this request's reservation
  * — it outlived the reservation TTL and an admission purged it, or Redis lost it with the counters —
+ * or holds less of it than the charge (put back smaller after a loss, reinstate.ts) —
  * the budget it held may have been reserved by others since, so the charge is lowered to what is
  * left under that cap (never below 0): the settled spend never exceeds the cap, at the price of
  * under-billing that request (the caller records the charge actually settled). Before a rebuild
@@ -60,13 +61,14 @@ for i = 1, n do
   S[i] = readState(KEYS[k + 1], now)
   F[i] = release(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], id, false)
 end
--- Reservation gone from a capped counter: charge at most what is left under its cap (see above).
+-- A capped counter held less than the charge (the reservation is gone, or came back smaller after
+-- a loss — reinstate.ts): charge at most what is left under its cap besides others' reservations.
 for i = 1, n do
   local cap = tonumber(ARGV[7 + n + i])
-  if F[i] == 0 and cap >= 0 and charge > 0 then
+  if F[i] < charge and cap >= 0 then
     local k = 4 + (i - 1) * 3
     S[i].reserved = S[i].reserved - purge(KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], now, purgeLimit)
-    local room = cap - num(S[i].spent) - math.max(0, S[i].reserved)
+    local room = cap - num(S[i].spent) - math.max(0, S[i].reserved - F[i])
     if room < charge then charge = math.max(0, room) end
   end
 end
