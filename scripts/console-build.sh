@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
-# Builds the ops console (apps/console/dist, served by the control plane at `/`) when it is missing
-# or older than its sources; a no-op otherwise, so `npm start` and `npm test` stay fast.
+# Builds the ops console (apps/console/dist, served by the control plane at `/`) through turbo: its
+# `build` task is cached on the content of the console's sources (turbo.json), so when nothing changed
+# `npm start` and `npm test` restore dist/ from .turbo/cache instead of running vite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=apps/console/dist/index.html
-srcs=(apps/console/src apps/console/index.html apps/console/vite.config.ts apps/console/package.json)
-if [ -f "$out" ] && [ -z "$(find "${srcs[@]}" -newer "$out" -print -quit)" ]; then
-  exit 0
-fi
-echo "building the console (apps/console/dist)…"
 # NODE_ENV=production: a test runner (vitest sets NODE_ENV=test) must not get a development React.
-NODE_ENV=production npx -y pnpm@10.34.9 --silent --filter @tollgate/console exec vite build --logLevel warn
+NODE_ENV=production TURBO_TELEMETRY_DISABLED=1 npx -y pnpm@10.34.9 exec turbo run build \
+  --filter=@tollgate/console --output-logs=errors-only --log-prefix=none >/dev/null

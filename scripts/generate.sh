@@ -4,11 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GENERATED=(packages/db/src/generated apps/control-plane/src/generated schema apps/console/src/generated)
-npx -y pnpm@10.34.9 exec prisma generate >/dev/null
-npx -y pnpm@10.34.9 exec tsx apps/control-plane/src/graphql/print-schema.ts
-npx -y pnpm@10.34.9 exec tsx apps/control-plane/src/wire-schemas/print.ts >/dev/null
-# The console's typed operations, from the SDL just printed.
-npx -y pnpm@10.34.9 exec tsx apps/console/scripts/codegen.ts >/dev/null
+# turbo runs each package's `generate` in dependency order (turbo.json): @tollgate/db (Prisma client
+# and Pothos types) → @tollgate/control-plane (SDL and wire-format JSON schemas, printed from the code)
+# → @tollgate/console (typed operations, from the SDL just printed). Never cached: a drift check must
+# see what the sources produce now.
+TURBO_TELEMETRY_DISABLED=1 npx -y pnpm@10.34.9 exec turbo run generate --output-logs=errors-only >/dev/null
 if [ "${1:-}" = "--check" ]; then
   if [ -n "$(git status --porcelain -- "${GENERATED[@]}")" ]; then
     echo "generated files drifted from the code; run 'pnpm generate' and commit:" >&2
