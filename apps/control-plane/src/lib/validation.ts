@@ -83,3 +83,10 @@ export const markupField = z
     'at most 2 decimals',
   )
   .transform((p) => Math.round(p * 100));
+
+/** The same fields, each optional (absent = unchanged): the shape of an update from a create's. */
+export function optionalFields<T extends Record<string, z.ZodType>>(
+  shape: T,
+): { [K in keyof T]: z.ZodOptional<T[K]> } {
+  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as never;
+}

@@ -56,60 +56,72 @@ export function createRestHandler(deps: RestDeps) {
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const matches = compiled
       .map((c) => ({ c, m: c.pattern.exec(url.pathname) }))
-      .filter((x): x is { c: Compiled; m: RegExpExecArray } => x.m !== null);
+      .filter((x): x is Match => x.m !== null);
     if (matches.length === 0) return false;
     try {
-      const hit = matches.find((x) => x.c.route.method === req.method);
-      if (!hit) {
-        const allow = matches.map((x) => x.c.route.method).join(', ');
-        throw new HttpError(
-          405,
-          'invalid_request_error',
-          'method_not_allowed',
-          `use ${allow} on ${url.pathname}`,
-          null,
-          { allow },
-        );
-      }
+      const hit = forMethod(matches, req.method, url.pathname);
       const principal = await deps.authenticator.authenticate(
         req.headers.authorization,
         req.socket.remoteAddress ?? '',
       );
       const caller = authorize(principal, hit.c.route.action);
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, hit.m[i + 1]!]));
-      const query: Record<string, string> = {};
-      for (const [k, v] of url.searchParams) {
-        if (k in query)
-          throw new HttpError(
-            400,
-            'invalid_request_error',
-            'validation_error',
-            `query parameter '${k}' given twice`,
-            k,
-          );
-        query[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
-      }
+      const query = queryOf(url);
       const bodyless = req.method === 'GET' || req.method === 'DELETE';
       const body = () => readJsonObject(req, bodyless || hit.c.route.path.endsWith('/keys'));
       const answer = await hit.c.route.handle({ deps, caller, params, query, body, res });
       if (answer) sendJson(res, answer[0], answer[1]);
     } catch (err) {
-      // A streamed answer that failed midway cannot carry an error envelope: cut it short.
-      if (res.headersSent) {
-        deps.log('error', 'streamed answer failed', { path: url.pathname, error: String(err) });
-        res.destroy();
-        return true;
-      }
-      const httpErr = toHttpError(err);
-      if (httpErr) sendError(res, httpErr);
-      else {
-        deps.log('error', 'unexpected error in REST handler', {
-          path: url.pathname,
-          error: String((err as Error)?.stack ?? err),
-        });
-        sendError(res, new HttpError(500, 'server_error', 'internal_error', 'internal error'));
-      }
+      answerError(deps, res, url, err);
     }
     return true;
   };
+}
+
+type Match = { c: Compiled; m: RegExpExecArray };
+
+/** The route of the request's method among those matching the path, else 405 with `allow`. */
+function forMethod(matches: Match[], method: string | undefined, path: string): Match {
+  const hit = matches.find((x) => x.c.route.method === method);
+  if (hit) return hit;
+  const allow = matches.map((x) => x.c.route.method).join(', ');
+  throw new HttpError(
+    405,
+    'invalid_request_error',
+    'method_not_allowed',
+    `use ${allow} on ${path}`,
+    null,
+    {
+      allow,
+    },
+  );
+}
+
+/** Query parameters, snake_case names camelCased; a parameter given twice is refused. */
+function queryOf(url: URL): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) {
+    if (k in query) {
+      const message = `query parameter '${k}' given twice`;
+      throw new HttpError(400, 'invalid_request_error', 'validation_error', message, k);
+    }
+    query[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
+  }
+  return query;
+}
+
+function answerError(deps: RestDeps, res: ServerResponse, url: URL, err: unknown) {
+  // A streamed answer that failed midway cannot carry an error envelope: cut it short.
+  if (res.headersSent) {
+    deps.log('error', 'streamed answer failed', { path: url.pathname, error: String(err) });
+    res.destroy();
+    return;
+  }
+  const httpErr = toHttpError(err);
+  if (httpErr) return sendError(res, httpErr);
+  deps.log('error', 'unexpected error in REST handler', {
+    path: url.pathname,
+    error: String((err as Error)?.stack ?? err),
+  });
+  sendError(res, new HttpError(500, 'server_error', 'internal_error', 'internal error'));
 }

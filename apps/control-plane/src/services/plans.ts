@@ -9,6 +9,7 @@ import {
   limitField,
   markupField,
   modelField,
+  optionalFields,
   parseInput,
   tagField,
 } from '../lib/validation.ts';
@@ -40,14 +41,8 @@ const planSettings = {
   fallbackModel: modelField.nullable(),
 };
 
-function optionalShape<T extends Record<string, z.ZodType>>(
-  shape: T,
-): { [K in keyof T]: z.ZodOptional<T[K]> } {
-  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as never;
-}
-
-const createSchema = z.strictObject({ name: SLUG, ...optionalShape(planSettings) });
-const updateSchema = z.strictObject({ name: SLUG.optional(), ...optionalShape(planSettings) });
+const createSchema = z.strictObject({ name: SLUG, ...optionalFields(planSettings) });
+const updateSchema = z.strictObject({ name: SLUG.optional(), ...optionalFields(planSettings) });
 type PlanInput = z.infer<typeof updateSchema>;
 
 /** The Plan/SubAccount column values of the inheritable settings present in `input`. */

@@ -9,6 +9,7 @@ import {
   limitField,
   metadataField,
   modelField,
+  optionalFields,
   parseInput,
   tagField,
 } from '../lib/validation.ts';
@@ -51,21 +52,15 @@ const settings = {
 
 const createSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  ...partial(settings),
+  ...optionalFields(settings),
 });
 const updateSchema = z.strictObject({
   name: z.string().trim().min(1).max(200).optional(),
   status: z.enum(['active', 'suspended']).optional(),
   /** Settings that stop being overridden and follow the plan again. */
   inherit: z.array(inheritField).max(20).optional(),
-  ...partial(settings),
+  ...optionalFields(settings),
 });
-
-function partial<T extends Record<string, z.ZodType>>(
-  shape: T,
-): { [K in keyof T]: z.ZodOptional<T[K]> } {
-  return Object.fromEntries(Object.entries(shape).map(([k, v]) => [k, v.optional()])) as never;
-}
 
 type Settings = z.infer<typeof updateSchema>;
 type UpdateInput = Omit<Settings, 'inherit' | 'plan'>;
