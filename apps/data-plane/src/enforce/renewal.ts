@@ -110,6 +110,8 @@ export function createRenewals(opts: RenewalOptions): Renewals {
    * request's admission and the first check after it (`epochCheckMs`).
    */
   let checking = false;
+  /** Told once per run of failed checks (Redis down), not every 500 ms. */
+  let checkFailing = false;
   async function checkEpochs() {
     if (checking || open.size === 0) return;
     checking = true;
@@ -134,8 +136,12 @@ export function createRenewals(opts: RenewalOptions): Renewals {
         }
       }
       await Promise.all(changed);
+      checkFailing = false;
     } catch (err) {
-      opts.log.warn('counters-epoch check failed; retried at the next check', { err: String(err) });
+      if (!checkFailing) {
+        opts.log.warn('counters-epoch check failed; retried every check', { err: String(err) });
+      }
+      checkFailing = true;
     } finally {
       checking = false;
     }
