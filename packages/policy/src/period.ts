@@ -67,7 +67,20 @@ export function periodWindow(period: BudgetPeriod, now: number): PeriodWindow {
  * derive a counter's lifetime from it (packages/bus).
  */
 export function periodKey(period: BudgetPeriod, now: number): string {
-  const { start } = periodWindow(period, now);
+  // Asked on every request for every counter: the last answer per period is kept with its window,
+  // so within a period no Date is built. A `now` outside the window (another period, or unusable)
+  // takes the full path, which validates it.
+  const last = lastKeys.get(period);
+  if (last !== undefined && now >= last.start && now < last.end) return last.key;
+  const { start, resetsAt } = periodWindow(period, now);
+  const key = keyOf(period, start);
+  if (resetsAt !== null) lastKeys.set(period, { start, end: resetsAt, key });
+  return key;
+}
+
+const lastKeys = new Map<BudgetPeriod, { start: number; end: number; key: string }>();
+
+function keyOf(period: BudgetPeriod, start: number): string {
   const iso = new Date(start).toISOString();
   switch (period) {
     case 'daily':

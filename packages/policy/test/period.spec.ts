@@ -69,6 +69,25 @@ describe('periodKey', () => {
     expect(periodKey('weekly', at('2027-01-03T23:00:00Z'))).toBe('w2026-12-28');
   });
 
+  it('answers each instant by its own period whatever was asked before (the last key is kept per period)', () => {
+    const seq: [string, string, string, string][] = [
+      ['2026-11-30T23:59:59.999Z', 'd2026-11-30', 'w2026-11-30', 'm2026-11'],
+      ['2026-12-01T00:00:00.000Z', 'd2026-12-01', 'w2026-11-30', 'm2026-12'],
+      ['2026-11-30T23:59:59.999Z', 'd2026-11-30', 'w2026-11-30', 'm2026-11'], // back in time
+      ['2026-11-29T23:59:59.999Z', 'd2026-11-29', 'w2026-11-23', 'm2026-11'],
+      ['2026-12-07T00:00:00.000Z', 'd2026-12-07', 'w2026-12-07', 'm2026-12'],
+      ['2026-12-06T23:59:59.999Z', 'd2026-12-06', 'w2026-11-30', 'm2026-12'],
+    ];
+    for (const [iso, day, week, month] of seq) {
+      expect([periodKey('daily', at(iso)), periodKey('weekly', at(iso))]).toEqual([day, week]);
+      expect(periodKey('monthly', at(iso))).toBe(month);
+    }
+    // An unusable instant is refused even right after a cached answer.
+    periodKey('monthly', at('2026-12-01T00:00:00Z'));
+    expect(() => periodKey('monthly', Number.NaN)).toThrow(RangeError);
+    expect(() => periodKey('monthly', -1)).toThrow(RangeError);
+  });
+
   it('keeps the alphabet and first letter counter stores rely on', () => {
     const periods: BudgetPeriod[] = ['daily', 'weekly', 'monthly', 'total'];
     for (const period of periods) {
