@@ -28,6 +28,32 @@ describe('applyMarkup', () => {
     expect(applyMarkup(9_000_000_000_000_000, 0.01)).toBe(9_000_900_000_000_000);
   });
 
+  it('agrees with the exact BigInt ceil everywhere, on both sides of the 2^53 product bound', () => {
+    const exact = (m: number, bp: bigint) =>
+      Number((BigInt(m) * (10_000n + bp) + 9_999n) / 10_000n);
+    let seed = 7;
+    const rnd = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (const markup of [0, 0.01, 12.5, 33.33, 100, 250.75]) {
+      const bp = BigInt(Math.round(markup * 100));
+      const bound = Math.floor(Number.MAX_SAFE_INTEGER / Number(10_000n + bp));
+      const ms = [0, 1, 9_999, 10_000, 10_001, bound - 1, bound, bound + 1];
+      for (let i = 0; i < 300; i++) ms.push(Math.floor(rnd() * bound), Math.floor(rnd() * 1e9));
+      for (const m of ms) {
+        const want = exact(m, bp);
+        if (want > Number.MAX_SAFE_INTEGER) continue;
+        expect(applyMarkup(m, markup)).toBe(want);
+      }
+    }
+    // A refused markup does not become the remembered one.
+    expect(applyMarkup(1_000, 10)).toBe(1_100);
+    expect(() => applyMarkup(1_000, 12.345)).toThrow(RangeError);
+    expect(applyMarkup(1_000, 10)).toBe(1_100);
+    expect(applyMarkup(1_000, 0)).toBe(1_000);
+  });
+
   it('refuses a billed amount beyond a safe integer', () => {
     expect(() => applyMarkup(Number.MAX_SAFE_INTEGER, 1)).toThrow(RangeError);
   });

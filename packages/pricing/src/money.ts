@@ -12,10 +12,27 @@ const MICROS_PER_CENT = 10_000;
  */
 export function applyMarkup(micros: number, markupPercent: number): number {
   assertCount(micros, 'micros');
-  const basisPoints = scaleDecimal(markupPercent, 2, 'markupPercent');
-  const billed = ceilDiv(BigInt(micros) * (BASIS_POINTS + basisPoints), BASIS_POINTS);
-  return toSafeNumber(billed, 'billed micros');
+  // Called several times per request with the workspace's one markup: its basis points are kept.
+  if (markupPercent !== lastMarkup.percent) {
+    const bp = scaleDecimal(markupPercent, 2, 'markupPercent');
+    lastMarkup = {
+      percent: markupPercent,
+      factor: BASIS_POINTS + bp,
+      factorNum: Number(10_000n + bp),
+    };
+  }
+  const { factor, factorNum } = lastMarkup;
+  // The same ceil in `number` when the product is a safe integer (every realistic cost): integer
+  // products, remainders and the division of an exact multiple are all exact there.
+  if (micros <= Math.floor(Number.MAX_SAFE_INTEGER / factorNum)) {
+    const product = micros * factorNum;
+    const rest = product % 10_000;
+    return (product - rest) / 10_000 + (rest > 0 ? 1 : 0);
+  }
+  return toSafeNumber(ceilDiv(BigInt(micros) * factor, BASIS_POINTS), 'billed micros');
 }
+
+let lastMarkup = { percent: 0, factor: BASIS_POINTS, factorNum: 10_000 };
 
 /**
  * Wire format of money (SPEC §4): cents with up to four decimals, exactly `micros / 10_000`.
