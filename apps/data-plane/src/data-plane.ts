@@ -5,7 +5,7 @@ import type { Bus } from '@tollgate/bus';
 import { answerClientError } from '@tollgate/metrics';
 import { CATALOGUE } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
-import { createRenewals } from './enforce/renewal.ts';
+import { createHolds } from './enforce/holds.ts';
 import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
 import { handleModelRequest } from './handle-model.ts';
@@ -42,8 +42,10 @@ export interface DataPlaneOptions {
   upstreamTimeoutMs?: number;
   /** How long an unsettled reservation lives without renewal. Default 10 min. */
   reservationTtlMs?: number;
-  /** Renew the reservations of requests still running (default true). Off: a reservation lives
-   * exactly its TTL, however long its request runs (tests of the settle bound use this). */
+  /** Keep the hold of requests still running on the counters (default true): renew their
+   * reservations, put them back after a loss of the counters, add them to caps set meanwhile
+   * (enforce/holds.ts). Off: a reservation lives exactly its TTL, however long its request runs,
+   * and nothing is put back (tests of the settle bound use this). */
   renewReservations?: boolean;
   /** When the limiter (Redis) is unreachable: 'fail-closed' (default) refuses requests with a cap
    * or a rate limit (503); 'fail-open' serves them unreserved. Unlimited requests are always served. */
@@ -111,11 +113,11 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   });
   const emitter = createUsageEmitter({ usage: opts.bus.usage, log, metrics, ...opts.usageBatch });
   const reservationTtlMs = opts.reservationTtlMs ?? 600_000;
-  const renewals =
+  const holds =
     opts.renewReservations === false
       ? undefined
-      : createRenewals({ limiter, reservationTtlMs, now, log });
-  const settleDeps = { limiter, emitter, log, now, metrics, renewals };
+      : createHolds({ limiter, reservationTtlMs, now, log, policy: () => holder.current() });
+  const settleDeps = { limiter, emitter, log, now, metrics, holds };
   const inFlight = new Set<Promise<void>>();
   watchPolicy(metrics, holder, () => inFlight.size);
   const track = (flight: Flight, outcome: Parameters<typeof finish>[2]) => {
@@ -162,7 +164,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     maxBodyBytes: opts.maxBodyBytes ?? 1024 * 1024,
     reservationTtlMs,
     metrics,
-    renewals,
+    holds,
     limiterDown: opts.limiterDown ?? 'fail-closed',
   };
 
@@ -276,7 +278,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         server.closeIdleConnections();
       });
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      renewals?.stop();
+      holds?.stop();
       forwarder.close();
       adminProxy.close();
       await holder.stop();

@@ -3,8 +3,8 @@ import type { KeyChain } from '@tollgate/policy';
 import { priceUsage, type TokenUsage } from '@tollgate/pricing';
 import type { BlockedScope, UsageEvent } from '@tollgate/usage';
 import { billedCost, type CostModel } from './enforce/cost.ts';
+import type { Holds } from './enforce/holds.ts';
 import type { CounterInfo } from './enforce/refusals.ts';
-import type { Renewals } from './enforce/renewal.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
 import type { EndpointSpec } from './providers/types.ts';
@@ -18,6 +18,8 @@ import type { UsageEmitter } from './usage/emitter.ts';
 export interface Flight {
   requestId: string;
   startedMs: number;
+  /** The clock at admission: the instant its counters' periods were taken at. */
+  admittedMs: number;
   endpoint: EndpointSpec;
   /** The model that serves (the fallback when downgrade routing replaced the requested one). */
   model: string;
@@ -29,6 +31,7 @@ export interface Flight {
   provider: string;
   byok: boolean;
   cost: CostModel;
+  /** Its spend counters; a counter the policy capped while it ran is added (see `recapped`). */
   counters: CounterInfo[];
   /** Billed micro-USD reserved at admission (0 when not admitted). */
   reservedMicros: number;
@@ -56,8 +59,8 @@ export interface Outcome {
 
 export interface SettleDeps {
   limiter: Limiter;
-  /** Long requests' reservations kept alive until they settle. */
-  renewals?: Renewals;
+  /** The hold of requests in flight on the counters, kept until they settle. */
+  holds?: Holds;
   emitter: UsageEmitter;
   log: Logger;
   now: () => number;
@@ -73,7 +76,7 @@ function estimateUsage(flight: Flight, o: Outcome): TokenUsage {
 export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Promise<void> {
   if (flight.done) return;
   flight.done = true;
-  deps.renewals?.untrack(flight);
+  deps.holds?.untrack(flight);
   const nowMs = deps.now();
   const m = deps.metrics;
   if (m !== undefined) {

@@ -3,9 +3,9 @@ import type { Limiter } from '@tollgate/bus';
 import { type CompiledPolicy, decide } from '@tollgate/policy';
 import { billedWorstCase, type CostModel, perChoiceWithin } from './enforce/cost.ts';
 import { downgrade } from './enforce/downgrade.ts';
+import type { Holds } from './enforce/holds.ts';
 import { type Blocked, judge } from './enforce/judge.ts';
 import { blockedScopeOf, rateHeaders } from './enforce/refusals.ts';
-import type { Renewals } from './enforce/renewal.ts';
 import { reserve } from './enforce/reserve.ts';
 import { blockedEvent, type Flight } from './flight.ts';
 import type { ForwardJob } from './forward/proxy.ts';
@@ -37,7 +37,7 @@ export interface ModelDeps {
   reservationTtlMs: number;
   metrics?: DataPlaneMetrics;
   limiterDown?: 'fail-closed' | 'fail-open';
-  renewals?: Renewals;
+  holds?: Holds;
 }
 
 async function readModelBody(

@@ -1,6 +1,7 @@
 import { periodKey } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHEAP, type Harness, snapshot, startHarness, subAccount, WS } from './harness.ts';
+import { until } from './wait.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const tiers: [string, string | undefined][] = [['in-process', undefined]];
@@ -64,6 +65,65 @@ describe.each(tiers)('counters a request reserves on (%s)', (_name, redisUrl) =>
     expect(second.after).toEqual([
       [44, 0],
       [44, 0],
+    ]);
+  });
+
+  it('a workspace cap or a tag budget set while a request runs gets its reservation too, and its spend', async () => {
+    await h.publish(snapshot(3, subs).body); // workspace uncapped again, no tag budget
+    const period = periodKey('monthly', Date.now());
+    const watched = [
+      { scope: 'sa:sa_r', capMicros: null, periodKey: period },
+      { scope: 'ws', capMicros: 1_000_000, periodKey: period },
+      { scope: 'tag:late', capMicros: 500_000, periodKey: period },
+    ];
+    const rows = async () =>
+      (await h.bus.limiter.spent(WS, watched)).map((b) => [b.spentMicros, b.reservedMicros]);
+    const before = await rows();
+    const hits = h.upstream.hits();
+    h.upstream.options.delayMs = 2_500;
+    const pending = h
+      .client('sa_r')
+      .chat.completions.create(
+        { model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 100 },
+        { headers: { 'x-tollgate-tag': 'late' } },
+      );
+    try {
+      await until('the request reached the upstream', async () =>
+        h.upstream.hits() > hits ? true : undefined,
+      );
+    } finally {
+      h.upstream.options.delayMs = 600;
+    }
+    const [sa, ws, tag] = await rows();
+    const reserved = sa![1]!;
+    expect(reserved).toBeGreaterThan(0);
+    expect([ws![1], tag![1]]).toEqual([0, 0]); // nothing capped them at admission
+    await h.publish(
+      snapshot(4, subs, {
+        workspaceCapMicros: 1_000_000,
+        tagBudgets: [
+          {
+            id: 'bud_late',
+            workspaceId: WS,
+            tag: 'late',
+            capMicros: 500_000,
+            budgetPeriod: 'monthly',
+          },
+        ],
+      }).body,
+    );
+    await until('the new caps hold its reservation', async () => {
+      const [, w, t] = await rows();
+      return w![1] === reserved && t![1] === reserved ? true : undefined;
+    });
+    await pending;
+    await h.events();
+    const after = await rows();
+    // Settled everywhere: 22 µ$ more on each counter, nothing left reserved.
+    expect(after.map(([spent, res], i) => [spent! - before[i]![0]!, res])).toEqual([
+      [22, 0],
+      [22, 0],
+      [22, 0],
     ]);
   });
 });

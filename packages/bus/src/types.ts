@@ -114,8 +114,8 @@ export interface ReinstateRequest {
 }
 
 export interface ReinstateResult {
-  /** False: the workspace's counters are not rebuilt from the books yet — only the concurrency slot
-   * came back; ask again once they are. */
+  /** False (only for a limiter created with `requireRebuilt`): the workspace's counters are not
+   * rebuilt from the books yet — only the concurrency slot came back; ask again once they are. */
   sealed: boolean;
   /** Reserved again by this call, micro-USD: never more than fits under each capped counter now;
    * 0 when nothing was missing or nothing fits, -1 when the request had settled meanwhile. */
@@ -153,10 +153,11 @@ export interface Limiter {
   /** Extends a request's reservation on every counter that still holds it (and its concurrency
    * slot); answers how many counters did. A purged reservation is not re-created. */
   renew(r: RenewRequest): Promise<number>;
-  /** After a loss of the counters (the epoch marker vanished or changed while the request ran):
-   * puts back the request's concurrency slot and, once the counters are rebuilt, its reservation
-   * on every counter that lost it — at most what fits under each cap now. Idempotent; does nothing
-   * for a request that settled. */
+  /** For a request still running: puts back its concurrency slot and its reservation on every
+   * listed counter that does not hold it — after a loss of the counters (the epoch marker vanished
+   * or changed), or on a counter capped since its admission — at most what fits under each cap
+   * now; with `requireRebuilt`, the reservation only once the counters are rebuilt. Idempotent;
+   * does nothing for a request that settled. */
   reinstate(r: ReinstateRequest): Promise<ReinstateResult>;
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */

@@ -251,10 +251,12 @@ export interface ReinstateScriptInput {
   concurrencyKeyTtlMs: number;
   purgeLimit: number;
   counters: { capMicros: number | null; keyTtlMs: number }[];
+  /** Put no reservation back while the epoch marker is absent (see REINSTATE_LUA). */
+  requireSeed: boolean;
 }
 
-/** See REINSTATE_LUA. `sealed` false: the counters are not rebuilt yet (only the slot came back);
- * `reservedMicros` -1: the request had settled. */
+/** See REINSTATE_LUA. `sealed` false: requireSeed and the counters are not rebuilt yet (only the
+ * slot came back); `reservedMicros` -1: the request had settled. */
 export async function reinstateScript(
   client: RedisClient,
   input: ReinstateScriptInput,
@@ -267,6 +269,7 @@ export async function reinstateScript(
   args.push(input.slot ? '1' : '0', arg(input.concurrencyKeyTtlMs), arg(input.purgeLimit));
   args.push(arg(input.counters.length));
   for (const c of input.counters) args.push(arg(c.capMicros), arg(c.keyTtlMs));
+  args.push(input.requireSeed ? '1' : '0');
   const reply = (await run(client, 'tollgateReinstate', keys, args)) as unknown[];
   const sealed = Number(reply?.[0]);
   const reserved = Number(reply?.[1]);

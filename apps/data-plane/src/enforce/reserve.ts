@@ -65,6 +65,7 @@ export async function reserve(
   const flight: Flight = {
     requestId: ids.requestId,
     startedMs: ids.startedMs,
+    admittedMs: ids.nowMs,
     endpoint,
     model: parsed.model,
     stream: parsed.stream,
@@ -79,7 +80,7 @@ export async function reserve(
     rate: admitted ? result.rate : null,
     done: false,
   };
-  if (admitted) deps.renewals?.track(flight);
+  if (admitted) deps.holds?.track(flight);
   const clamped = admitted && result.clamped && !embedding;
   return { flight, clampTo: clamped ? perChoiceWithin(cost, flight.reservedMicros) : null };
 }

@@ -208,7 +208,7 @@ class MemoryLimiter implements Limiter {
         this.#slots.extend(conc, r.reservationTtlMs + 60_000);
       }
     }
-    if (!this.#epochs.has(ws)) return { sealed: false, reservedMicros: 0 };
+    if (this.#requireRebuilt && !this.#epochs.has(ws)) return { sealed: false, reservedMicros: 0 };
     let x = r.reservedMicros;
     const missing: { c: Counter; key: string; st: CounterState }[] = [];
     for (const c of r.spend) {

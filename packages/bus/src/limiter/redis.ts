@@ -206,6 +206,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
         capMicros: c.capMicros,
         keyTtlMs: counterKeyTtlMs(c.periodKey),
       })),
+      requireSeed: opts.requireRebuilt === true,
     });
   }
 

@@ -7,9 +7,11 @@ import { COMMON_LUA } from './common.ts';
  * invisible until it settles: others are admitted past the concurrency limit and against budget it
  * is spending, and its own settle is then lowered to what is left under the cap (under-billed).
  *
- * A request that settled meanwhile gets nothing back. The slot comes back at once. The reservation
- * only once the workspace's counters hold the books again (epoch marker present): before that a
- * counter's "spent" is not the period's, so what fits could not be judged. It is never more than
+ * A request that settled meanwhile gets nothing back. The slot comes back at once. The reservation,
+ * with requireSeed, only once the workspace's counters hold the books again (epoch marker present):
+ * before that a counter's "spent" is not the period's, so what fits could not be judged (as admit
+ * refuses capped requests then); without it, judged on the counters as they are (as admit does,
+ * flagging a state hash it creates for the rebuild). It is never more than
  * fits under each capped counter now — others may have been admitted meanwhile — and the settle
  * bounds a charge above what a counter held back (settle.ts), so the cap guarantee does not rest on
  * the reservation being whole.
@@ -18,9 +20,10 @@ import { COMMON_LUA } from './common.ts';
  *       then 3 per counter: state hash, expiry zset, amount hash.
  * ARGV: 1 requestId, 2 nowMs, 3 expiresAt (ms), 4 amount reserved at admission, 5 slot ('1': the
  *       request holds a concurrency slot), 6 concurrency key lifetime (ms), 7 purgeLimit,
- *       8 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs.
- * Reply: {sealed (1/0), micro-USD reserved again (0: none was missing, or none fits)}; {1, -1}
- *        when the request had settled.
+ *       8 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs, then requireSeed ('1').
+ * Reply: {1, micro-USD reserved again (0: none was missing, or none fits)}; {1, -1} when the
+ *        request had settled; {0, 0} when requireSeed and the counters are not rebuilt yet (only the
+ *        slot came back).
  */
 export const REINSTATE_LUA = `${COMMON_LUA}
 local id, now, expiresAt, amount = ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
@@ -29,7 +32,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {1, -1} end
 if ARGV[5] == '1' and redis.call('ZADD', KEYS[2], 'NX', expiresAt, id) == 1 then
   extend(KEYS[2], tonumber(ARGV[6]))
 end
-if redis.call('EXISTS', KEYS[3]) == 0 then return {0, 0} end
+local sealed = isSealed(KEYS[3])
+if not sealed and ARGV[9 + 2 * n] == '1' then return {0, 0} end
 
 local missing, x = {}, amount
 for i = 1, n do
@@ -53,7 +57,11 @@ for _, m in ipairs(missing) do
   local keyTtl = tonumber(ARGV[8 + m[3] * 2]) + HK_SLACK_MS
   redis.call('ZADD', KEYS[k + 1], expiresAt, id)
   redis.call('HSET', KEYS[k + 2], id, xs)
-  redis.call('HSET', KEYS[k], 'reserved', int(s.reserved + x))
+  if not sealed and not s.exists then
+    redis.call('HSET', KEYS[k], 'reserved', int(s.reserved + x), 'p', '1')
+  else
+    redis.call('HSET', KEYS[k], 'reserved', int(s.reserved + x))
+  end
   extend(KEYS[k], keyTtl)
   extend(KEYS[k + 1], keyTtl)
   extend(KEYS[k + 2], keyTtl)

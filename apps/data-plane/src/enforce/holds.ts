@@ -1,14 +1,16 @@
 import type { Limiter } from '@tollgate/bus';
+import type { CompiledPolicy } from '@tollgate/policy';
 import type { Flight } from '../flight.ts';
 import type { Logger } from '../log.ts';
-import { reservedCounters } from './admission.ts';
+import { recapped, reservedCounters } from './admission.ts';
 
 /** Longest a request's reservation is kept alive (unless 3 × TTL is longer). */
 export const MAX_RENEWED_MS = 6 * 60 * 60 * 1000;
 
 /**
- * Keeps the hold of requests in flight on the counters: renews long requests' reservations, and puts
- * back what a loss of the counters took (see `checkEpochs`).
+ * Keeps the hold of requests in flight on the counters, from admission to settlement: renews long
+ * requests' reservations (below), puts back what a loss of the counters took, and reserves on a
+ * cap set while they run (`check`, every `epochCheckMs`).
  *
  * Renewal: keeps the reservations of long requests alive. A reservation's TTL exists so that a crashed
  * replica's budget comes back; a live request that simply runs long (a slow answer, a long stream)
@@ -18,20 +20,22 @@ export const MAX_RENEWED_MS = 6 * 60 * 60 * 1000;
  * the usual short ones). Should a reservation still be lost (Redis lost it, or this process could
  * not renew in time), the settle charges only what is left under the cap.
  */
-export interface Renewals {
+export interface Holds {
   track(flight: Flight): void;
   untrack(flight: Flight): void;
   stop(): void;
 }
 
-export interface RenewalOptions {
+export interface HoldsOptions {
   limiter: Pick<Limiter, 'renew' | 'reinstate' | 'epochs'>;
   reservationTtlMs: number;
   now: () => number;
   log: Logger;
-  /** How often the counters-epoch markers of workspaces with requests in flight are read. Default
-   * 500 ms. */
+  /** How often the counters-epoch markers of workspaces with requests in flight are read (and a
+   * new policy is looked at for caps added while they run). Default 500 ms. */
   epochCheckMs?: number;
+  /** The policy in force: a cap it adds while requests run gets their reservations (`recapped`). */
+  policy?: () => CompiledPolicy | null;
 }
 
 /** An admitted request that has not settled. */
@@ -41,13 +45,15 @@ interface Held {
   /** The workspace's counters-epoch marker its hold is known to be under; undefined until the
    * first check after its admission. */
   epoch: string | null | undefined;
+  /** A reservation on a counter capped while it ran could not be put there yet: try again. */
+  recapFailed?: boolean;
 }
 
-export function createRenewals(opts: RenewalOptions): Renewals {
+export function createHolds(opts: HoldsOptions): Holds {
   const ttl = opts.reservationTtlMs;
   const dueAfterMs = Math.floor(ttl / 3);
   // A request is renewed for at most this long: should a flight never settle (a bug), its
-  // reservation must still end, as it did before renewals existed.
+  // reservation must still end, as it did before holds existed.
   const maxRenewMs = Math.max(MAX_RENEWED_MS, 3 * ttl);
   const open = new Map<Flight, Held>();
 
@@ -112,10 +118,12 @@ export function createRenewals(opts: RenewalOptions): Renewals {
   let checking = false;
   /** Told once per run of failed checks (Redis down), not every 500 ms. */
   let checkFailing = false;
-  async function checkEpochs() {
+  let policyRevision = -1;
+  async function check() {
     if (checking || open.size === 0) return;
     checking = true;
     try {
+      const recaps = recapAll();
       const byWorkspace = new Map<string, Flight[]>();
       for (const flight of open.keys()) {
         const ws = flight.chain.workspace.id;
@@ -132,10 +140,10 @@ export function createRenewals(opts: RenewalOptions): Renewals {
           const held = open.get(flight);
           if (held === undefined) continue;
           if (held.epoch === undefined) held.epoch = mark;
-          else if (held.epoch !== mark) changed.push(reinstate(flight, held, mark));
+          else if (held.epoch !== mark) changed.push(reinstate(flight, held, mark, 'lost'));
         }
       }
-      await Promise.all(changed);
+      await Promise.all([...recaps, ...changed]);
       checkFailing = false;
     } catch (err) {
       if (!checkFailing) {
@@ -147,7 +155,36 @@ export function createRenewals(opts: RenewalOptions): Renewals {
     }
   }
 
-  async function reinstate(flight: Flight, held: Held, mark: string | null) {
+  /**
+   * A new policy may cap a counter that requests in flight hold no reservation on (a workspace cap
+   * set, a tag budget created): each such request gets the counter added and its reservation put
+   * there — at most what fits — as if the cap had been in force at its admission.
+   */
+  function recapAll(): Promise<void>[] {
+    const out: Promise<void>[] = [];
+    for (const [flight, held] of open) {
+      if (held.recapFailed !== true) continue;
+      held.recapFailed = false;
+      out.push(reinstate(flight, held, held.epoch, 'capped'));
+    }
+    const policy = opts.policy?.() ?? null;
+    if (policy === null || policy.revision === policyRevision) return out;
+    policyRevision = policy.revision;
+    for (const [flight, held] of open) {
+      const r = recapped(policy, flight);
+      if (r === null) continue;
+      flight.counters = r.counters;
+      out.push(reinstate(flight, held, held.epoch, 'capped'));
+    }
+    return out;
+  }
+
+  async function reinstate(
+    flight: Flight,
+    held: Held,
+    mark: string | null | undefined,
+    why: 'lost' | 'capped',
+  ) {
     try {
       const r = await opts.limiter.reinstate({
         workspaceId: flight.chain.workspace.id,
@@ -162,14 +199,19 @@ export function createRenewals(opts: RenewalOptions): Renewals {
       // Not rebuilt yet: the slot is back; the reservation follows when the marker is.
       held.epoch = r.sealed ? mark : null;
       if (r.reservedMicros > 0) {
-        opts.log.info('counters were lost: the reservation of a request in flight is back', {
+        const message =
+          why === 'lost'
+            ? 'counters were lost: the reservation of a request in flight is back'
+            : 'a cap was set while a request ran: it now holds a reservation there too';
+        opts.log.info(message, {
           requestId: flight.requestId,
           reservedMicros: r.reservedMicros,
           admittedMicros: flight.reservedMicros,
         });
       }
     } catch (err) {
-      opts.log.warn('putting back a reservation after a loss of the counters failed; retried', {
+      if (why === 'capped') held.recapFailed = true;
+      opts.log.warn('putting a reservation back in place failed; retried at the next check', {
         requestId: flight.requestId,
         err: String(err),
       });
@@ -178,7 +220,7 @@ export function createRenewals(opts: RenewalOptions): Renewals {
 
   const timer = setInterval(tick, Math.min(60_000, Math.max(100, Math.floor(ttl / 6))));
   timer.unref();
-  const epochTimer = setInterval(() => void checkEpochs(), opts.epochCheckMs ?? 500);
+  const epochTimer = setInterval(() => void check(), opts.epochCheckMs ?? 500);
   epochTimer.unref();
   return {
     track: (flight) => {
