@@ -167,16 +167,23 @@ export async function startControlPlane(
     onError: (err) => log('error', 'usage ingest failed', { error: String(err) }),
   });
   // Spend counters come from the books whenever Redis has lost them (and on a first start).
+  // Rebuilt in the pass at start: expected (in-process counters never outlive the process; a Redis
+  // may never have held them). Later: Redis lost its data while we ran — operators want to know.
+  let starting = true;
   const reconciler = await startCounterReconciler({
     prisma: db.prisma,
     limiter: bus.limiter,
     onError: (err) => log('error', 'counter rebuild failed', { error: String(err) }),
     onRebuilt: (workspaceId, counters) => {
-      log('warn', 'spend counters rebuilt from the books', { workspaceId, counters });
+      const message = starting
+        ? 'spend counters loaded from the books'
+        : 'spend counters lost by Redis: rebuilt from the books';
+      log(starting ? 'info' : 'warn', message, { workspaceId, counters });
       // Redis lost its data, and with it the snapshot data planes read when they start: store it again.
       publisher.schedule();
     },
   });
+  starting = false;
   attachControlPlaneSources(metrics, {
     prisma: db.prisma,
     usage: bus.usage,

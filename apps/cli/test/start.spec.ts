@@ -113,6 +113,12 @@ describe('tollgate start on the embedded default', () => {
         );
         // Not printed again: it was shown once.
         expect(second.stdout()).not.toMatch(/sk-tg-admin-/);
+        // The in-process counters are loaded from the books at every start: routine, not a warning
+        // (a warning is kept for Redis losing them while the process runs).
+        expect(second.stdout()).toMatch(
+          /"level":"info".*"msg":"spend counters loaded from the books"/,
+        );
+        expect(second.stdout()).not.toMatch(/"level":"(warn|error)"/);
         const again = await fetch(`${base}/v1/sub-accounts/${sa.id}`, {
           headers: { authorization: `Bearer ${adminKey}` },
         });
