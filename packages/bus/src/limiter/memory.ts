@@ -192,8 +192,8 @@ class MemoryLimiter implements Limiter {
     return held;
   };
 
-  /** As REINSTATE_LUA. In one process the counters are lost only together with the requests
-   * that held them (a restart), so in practice this finds everything held; it keeps the contract. */
+  /** As REINSTATE_LUA. In one process the counters are lost only together with the requests that
+   * held them (a restart), so here it serves the counters capped while a request runs. */
   reinstate = async (r: ReinstateRequest): Promise<ReinstateResult> => {
     checkReinstate(r);
     const { workspaceId: ws, requestId: id } = r;

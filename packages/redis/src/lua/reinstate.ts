@@ -1,20 +1,20 @@
 import { COMMON_LUA } from './common.ts';
 
 /**
- * Puts back what a loss of the counters (Redis flushed, restarted empty, failed over to an empty
- * replica) took from a request that is still running: its concurrency slot, and its reservation on
- * every counter that no longer holds it. Without it, a request in flight across the loss is
+ * Gives a request that is still running its hold on the counters: its concurrency slot, and its
+ * reservation on every listed counter that does not hold it — after a loss of the counters (Redis
+ * flushed, restarted empty, failed over to an empty replica), or on a counter capped since the
+ * request was admitted (a workspace cap set, a tag budget created). Without it such a request is
  * invisible until it settles: others are admitted past the concurrency limit and against budget it
  * is spending, and its own settle is then lowered to what is left under the cap (under-billed).
  *
- * A request that settled meanwhile gets nothing back. The slot comes back at once. The reservation,
- * with requireSeed, only once the workspace's counters hold the books again (epoch marker present):
+ * A request that settled meanwhile gets nothing. The slot comes back at once. The reservation, with
+ * requireSeed, only once the workspace's counters hold the books again (epoch marker present):
  * before that a counter's "spent" is not the period's, so what fits could not be judged (as admit
  * refuses capped requests then); without it, judged on the counters as they are (as admit does,
- * flagging a state hash it creates for the rebuild). It is never more than
- * fits under each capped counter now — others may have been admitted meanwhile — and the settle
- * bounds a charge above what a counter held back (settle.ts), so the cap guarantee does not rest on
- * the reservation being whole.
+ * flagging a state hash it creates for the rebuild). It is never more than fits under each capped
+ * counter now — others may have been admitted meanwhile — and the settle bounds a charge above what
+ * a counter held (settle.ts), so the cap guarantee does not rest on the reservation being whole.
  *
  * KEYS: 1 settled marker, 2 concurrency zset, 3 the workspace's counters-epoch marker,
  *       then 3 per counter: state hash, expiry zset, amount hash.
