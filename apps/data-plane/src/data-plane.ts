@@ -116,7 +116,14 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const holds =
     opts.renewReservations === false
       ? undefined
-      : createHolds({ limiter, reservationTtlMs, now, log, policy: () => holder.current() });
+      : createHolds({
+          limiter,
+          reservationTtlMs,
+          now,
+          log,
+          metrics,
+          policy: () => holder.current(),
+        });
   const settleDeps = { limiter, emitter, log, now, metrics, holds };
   const inFlight = new Set<Promise<void>>();
   watchPolicy(metrics, holder, () => inFlight.size);

@@ -50,6 +50,8 @@ export interface DataPlaneMetrics {
   settleBounded: CounterChild;
   reservationOpened(): void;
   reservationClosed(): void;
+  /** A reservation put in place for a request already running (enforce/holds.ts). */
+  holdRestored(why: 'lost' | 'capped'): void;
   usageQueued: CounterChild;
   usageFlushed: CounterChild;
   usageDropped: CounterChild;
@@ -85,6 +87,11 @@ export function createDataPlaneMetrics(): DataPlaneMetrics {
   const settleBounded = registry.counter(
     'tollgate_dp_settles_bounded_total',
     'Requests billed less than their cost: their reservation was gone at settle (outlived its TTL or lost with Redis) and the cap had less room left.',
+  );
+  const restored = registry.counter(
+    'tollgate_dp_reservations_restored_total',
+    'Reservations put in place for requests already running: after Redis lost the counters (why="lost"), or on a workspace cap or tag budget set while they ran (why="capped").',
+    ['why'],
   );
   const open = registry.gauge(
     'tollgate_dp_reservations_open',
@@ -128,6 +135,7 @@ export function createDataPlaneMetrics(): DataPlaneMetrics {
     settleBounded,
     reservationOpened: () => open.inc(),
     reservationClosed: () => open.dec(),
+    holdRestored: (why) => restored.labels(why).inc(),
     usageQueued: queued,
     usageFlushed: flushed,
     usageDropped: dropped,

@@ -131,6 +131,8 @@ describe.skipIf(skip)('data plane: two replicas sharing a real Redis', () => {
     await until('the reservation is back', async () =>
       (await reservedNow()) === admitted ? true : undefined,
     );
+    const metrics = await (await fetch(`${h.urls[0]}/metrics`)).text();
+    expect(metrics).toMatch(/^tollgate_dp_reservations_restored_total\{why="lost"\} 1$/m);
     // The slot is held again: a second request on the other replica is over the limit of 1.
     const second = await h
       .client('sa_lost', 1)

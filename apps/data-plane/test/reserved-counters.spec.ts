@@ -116,6 +116,8 @@ describe.each(tiers)('counters a request reserves on (%s)', (_name, redisUrl) =>
       const [, w, t] = await rows();
       return w![1] === reserved && t![1] === reserved ? true : undefined;
     });
+    const metrics = await (await fetch(`${h.urls[0]}/metrics`)).text();
+    expect(metrics).toMatch(/^tollgate_dp_reservations_restored_total\{why="capped"\} 1$/m);
     await pending;
     await h.events();
     const after = await rows();

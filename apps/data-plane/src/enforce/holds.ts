@@ -2,6 +2,7 @@ import type { Limiter } from '@tollgate/bus';
 import type { CompiledPolicy } from '@tollgate/policy';
 import type { Flight } from '../flight.ts';
 import type { Logger } from '../log.ts';
+import type { DataPlaneMetrics } from '../metrics.ts';
 import { recapped, reservedCounters } from './admission.ts';
 
 /** Longest a request's reservation is kept alive (unless 3 × TTL is longer). */
@@ -36,6 +37,7 @@ export interface HoldsOptions {
   epochCheckMs?: number;
   /** The policy in force: a cap it adds while requests run gets their reservations (`recapped`). */
   policy?: () => CompiledPolicy | null;
+  metrics?: Pick<DataPlaneMetrics, 'holdRestored'>;
 }
 
 /** An admitted request that has not settled. */
@@ -199,6 +201,7 @@ export function createHolds(opts: HoldsOptions): Holds {
       // Not rebuilt yet: the slot is back; the reservation follows when the marker is.
       held.epoch = r.sealed ? mark : null;
       if (r.reservedMicros > 0) {
+        opts.metrics?.holdRestored(why);
         const message =
           why === 'lost'
             ? 'counters were lost: the reservation of a request in flight is back'
