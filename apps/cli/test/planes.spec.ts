@@ -356,6 +356,27 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       expect(blocked).toBeGreaterThan(0);
       // Blocked requests never reached the upstream.
       expect(upstream.hits() - before).toBe(served);
+      // Then one request at a time, alternating planes, until one is refused: the budget left now
+      // only falls by a request's cost (~54 µ$) per request, so it must pass through the band
+      // where the minimum fits but the worst case (~197 µ$) does not (89–197 µ$) — whether or not
+      // the burst happened to land an admission in it (that depends on how settles interleave).
+      const tail: number[] = [];
+      while (tail.at(-1) !== 402 && tail.length < 40) {
+        const res = await fetch(`${dps[tail.length % 2]}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${sa.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: MODEL,
+            max_tokens: 40,
+            messages: [{ role: 'user', content: 'x' }],
+          }),
+        });
+        await res.arrayBuffer();
+        tail.push(res.status);
+      }
+      expect(tail.at(-1)).toBe(402);
+      const tailServed = tail.filter((st) => st === 200).length;
+      expect(upstream.hits() - before).toBe(served + tailServed);
       // The clamp lowered max_tokens where only part of the worst case fitted.
       const bounds = upstream.received
         .slice(seenBefore)
@@ -363,15 +384,17 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       expect(bounds.some((b) => typeof b === 'number' && b < 40)).toBe(true);
 
       // Every request leaves exactly one record; the books never exceed the cap.
+      const total = N + tail.length;
       const usage = await eventually(
         async () => {
           const u = await usageOf(cp, sa.id);
-          return u.summary.requests === N ? u : undefined;
+          return u.summary.requests === total ? u : undefined;
         },
         15_000,
-        'all 500 records ingested',
+        'every record ingested',
       );
-      expect(usage.summary.blocked).toBe(blocked + unavailable);
+      const tailRefused = tail.length - tailServed;
+      expect(usage.summary.blocked).toBe(blocked + unavailable + tailRefused);
       expect(usage.summary.cost_cents * 10_000).toBeLessThanOrEqual(CAP_MICROS);
       const after = (await call(cp, 'GET', `/v1/sub-accounts/${sa.id}`)).body;
       expect(after.spent_cents * 10_000).toBeLessThanOrEqual(CAP_MICROS);
