@@ -331,21 +331,21 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       const before = upstream.hits();
       const seenBefore = upstream.received.length;
       const N = 500;
-      const statuses = await Promise.all(
-        Array.from({ length: N }, async (_, i) => {
-          const res = await fetch(`${dps[i % 2]}/v1/chat/completions`, {
-            method: 'POST',
-            headers: { authorization: `Bearer ${sa.key}`, 'content-type': 'application/json' },
-            body: JSON.stringify({
-              model: MODEL,
-              max_tokens: 40,
-              messages: [{ role: 'user', content: 'x' }],
-            }),
-          });
-          await res.arrayBuffer();
-          return res.status;
-        }),
-      );
+      /** One chat request (max_tokens 40) to data plane `i % 2`; answers its status. */
+      const send = async (i: number) => {
+        const res = await fetch(`${dps[i % 2]}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${sa.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({
+            model: MODEL,
+            max_tokens: 40,
+            messages: [{ role: 'user', content: 'x' }],
+          }),
+        });
+        await res.arrayBuffer();
+        return res.status;
+      };
+      const statuses = await Promise.all(Array.from({ length: N }, (_, i) => send(i)));
       const served = statuses.filter((st) => st === 200).length;
       const blocked = statuses.filter((st) => st === 402).length;
       // 503 = a Redis command timed out on a starved machine: failed closed, never overspends.
@@ -361,19 +361,7 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       // where the minimum fits but the worst case (~197 µ$) does not (89–197 µ$) — whether or not
       // the burst happened to land an admission in it (that depends on how settles interleave).
       const tail: number[] = [];
-      while (tail.at(-1) !== 402 && tail.length < 40) {
-        const res = await fetch(`${dps[tail.length % 2]}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${sa.key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({
-            model: MODEL,
-            max_tokens: 40,
-            messages: [{ role: 'user', content: 'x' }],
-          }),
-        });
-        await res.arrayBuffer();
-        tail.push(res.status);
-      }
+      while (tail.at(-1) !== 402 && tail.length < 40) tail.push(await send(tail.length));
       expect(tail.at(-1)).toBe(402);
       const tailServed = tail.filter((st) => st === 200).length;
       expect(upstream.hits() - before).toBe(served + tailServed);
