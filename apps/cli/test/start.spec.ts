@@ -35,13 +35,26 @@ function npmStart(env: Record<string, string>): Spawned {
   return { child, stdout: () => out, stderr: () => err };
 }
 
-/** SIGTERM to npm, pnpm and tollgate alike; resolves when npm has exited. */
+/** SIGTERM to npm, pnpm and tollgate alike; resolves when the whole group has exited — npm may
+ * exit before tollgate has drained and let go of its ports and data directory, and a restart
+ * must not meet the old process. */
 async function stopGroup(r: Spawned): Promise<void> {
   const { child } = r;
-  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  process.kill(-child.pid, 'SIGTERM');
-  await exited;
+  if (child.pid === undefined) return;
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    process.kill(-child.pid, 'SIGTERM');
+    await exited;
+  }
+  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    try {
+      process.kill(-child.pid, 0);
+    } catch {
+      return; // ESRCH: nothing of the group is left
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('the started processes did not exit within 20 s of SIGTERM');
 }
 
 describe('tollgate start on the embedded default', () => {
