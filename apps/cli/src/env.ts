@@ -1,3 +1,4 @@
+import { trustedProxies } from '@tollgate/control-plane';
 import { z } from 'zod';
 
 /**
@@ -71,6 +72,19 @@ const schema = z.object({
     .transform((v) => v === 'true' || v === '1'),
   /** While Redis is unreachable: refuse (503) requests with a spend cap or a rate limit, or serve
    * them unreserved and unmetered live (still billed in the books). Unlimited ones are always served. */
+  /** Proxies whose `x-forwarded-for` the control plane believes (addresses, CIDR ranges,
+   * `loopback`, `none`): failed authentications are counted per client behind them. */
+  TOLLGATE_TRUSTED_PROXIES: z
+    .string()
+    .default('loopback')
+    .transform((v, ctx) => {
+      try {
+        return trustedProxies(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
   TOLLGATE_REDIS_DOWN: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
   /** How long an unsettled reservation holds budget (a data plane killed mid-request). */
   TOLLGATE_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(600),

@@ -8,6 +8,7 @@ import {
   buildControlPlane,
   type ControlPlane,
   createAuthenticator,
+  createClientAddress,
   createControlPlaneMetrics,
   createCounterCatchUp,
   createPolicyPublisher,
@@ -120,6 +121,7 @@ export async function startControlPlane(
     prisma: db.prisma,
     secretKey,
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
+    clientAddress: createClientAddress(env.TOLLGATE_TRUSTED_PROXIES),
     authenticator: createAuthenticator(db.prisma, env.TOLLGATE_ROOT_KEY ?? null, {
       failures: bus.failures,
       onFailure: () => metrics.authFailures.inc(),

@@ -68,6 +68,23 @@ describe('configuration (SPEC §2)', () => {
     }
   });
 
+  it('reads the proxies whose x-forwarded-for is believed (loopback by default), naming a bad entry', () => {
+    expect(parseEnv({}).TOLLGATE_TRUSTED_PROXIES.check('127.0.0.1')).toBe(true);
+    expect(parseEnv({}).TOLLGATE_TRUSTED_PROXIES.check('10.0.0.1')).toBe(false);
+    const set = parseEnv({
+      TOLLGATE_TRUSTED_PROXIES: '10.0.0.0/8,fd00::/8',
+    }).TOLLGATE_TRUSTED_PROXIES;
+    expect(set.check('10.20.30.40')).toBe(true);
+    expect(set.check('fd00::1', 'ipv6')).toBe(true);
+    expect(set.check('127.0.0.1')).toBe(false);
+    expect(
+      parseEnv({ TOLLGATE_TRUSTED_PROXIES: 'none' }).TOLLGATE_TRUSTED_PROXIES.check('127.0.0.1'),
+    ).toBe(false);
+    expect(() => parseEnv({ TOLLGATE_TRUSTED_PROXIES: '10.0.0.0/8,proxy.internal' })).toThrow(
+      /TOLLGATE_TRUSTED_PROXIES 'proxy.internal' is not an address/,
+    );
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
   });

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { createPgDatabase, pgAvailable, redisAvailable } from '@tollgate/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,30 @@ const MODEL = 'openai/gpt-5.4-mini';
 const ADMIN_KEY = `sk-tg-admin-${randomBytes(24).toString('hex')}`;
 
 const call = adminCaller(ADMIN_KEY);
+
+/** GET /v1/sub-accounts with `key`, connecting from `localAddress` (each loopback address is its
+ * own client). */
+function fromAddress(
+  localAddress: string,
+  base: string,
+  key: string,
+): Promise<{ status: number; code: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${base}/v1/sub-accounts`,
+      { localAddress, headers: { authorization: `Bearer ${key}` } },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, code: JSON.parse(text).error?.code }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 const usageOf = async (base: string, id: string) =>
   (await call(base, 'GET', `/v1/sub-accounts/${id}/usage?window=24h`)).body;
@@ -203,6 +228,21 @@ describe('tollgate start: both planes in one process, embedded', () => {
     } finally {
       await own.close();
     }
+  });
+
+  it("one client's failed admin logins through the data plane throttle that client, not everyone", async () => {
+    // Admin calls through port 8080 reach the control plane from the data plane's address; the
+    // data plane appends its client to x-forwarded-for, which the control plane believes from
+    // loopback (TOLLGATE_TRUSTED_PROXIES' default). Clients: 127.0.0.2 (typos) and 127.0.0.3.
+    for (let i = 0; i < 30; i++) {
+      expect((await fromAddress('127.0.0.2', dp, `not-a-key-${i}`)).status).toBe(401);
+    }
+    const blocked = await fromAddress('127.0.0.2', dp, ADMIN_KEY);
+    expect(blocked).toMatchObject({ status: 429, code: 'too_many_auth_failures' });
+    // The same client straight at the control plane is the same client.
+    expect((await fromAddress('127.0.0.2', cp, ADMIN_KEY)).status).toBe(429);
+    // Another client through the same data plane is not affected.
+    expect((await fromAddress('127.0.0.3', dp, ADMIN_KEY)).status).toBe(200);
   });
 
   it('drains and flushes usage on SIGTERM: a request just served is in the books after a restart', async () => {

@@ -24,6 +24,12 @@ export {
 export { writeUsage } from './ingest/write-usage.ts';
 export { type AuthenticatorOptions, createAuthenticator } from './lib/authz.ts';
 export {
+  type ClientAddress,
+  createClientAddress,
+  loopbackClientAddress,
+  trustedProxies,
+} from './lib/client-address.ts';
+export {
   apiOf,
   attachControlPlaneSources,
   type ControlPlaneMetrics,

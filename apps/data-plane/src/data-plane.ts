@@ -137,7 +137,10 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     finish: track,
     now,
   });
-  const adminProxy = createProxyServer({ changeOrigin: true });
+  // x-forwarded-for gets the client's address appended: the control plane counts failed
+  // authentications per client (it believes the header from proxies it trusts), not against this
+  // data plane's one address — else one client's typos would lock everyone out of the admin API.
+  const adminProxy = createProxyServer({ changeOrigin: true, xfwd: true });
   adminProxy.on('error', (_err, _req, res) => {
     if ('writeHead' in res) {
       sendError(res, {

@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, subAccount } from './harness.ts';
 
 describe('data plane: admin paths are forwarded to the control plane', () => {
-  const seen: { method: string; url: string; auth: string | undefined; body: string }[] = [];
+  const seen: {
+    method: string;
+    url: string;
+    auth: string | undefined;
+    forwardedFor: string | undefined;
+    body: string;
+  }[] = [];
   const cp = createServer(async (req: IncomingMessage, res) => {
     let body = '';
     for await (const c of req) body += c;
@@ -12,6 +18,7 @@ describe('data plane: admin paths are forwarded to the control plane', () => {
       method: req.method ?? '',
       url: req.url ?? '',
       auth: req.headers.authorization,
+      forwardedFor: req.headers['x-forwarded-for'] as string | undefined,
       body,
     });
     res.writeHead(201, { 'content-type': 'application/json' });
@@ -41,7 +48,7 @@ describe('data plane: admin paths are forwarded to the control plane', () => {
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({ id: 'sa_new', key: 'sk-tg-new' });
     const tags = await fetch(`${h.urls[0]}/v1/usage/by-tag?month=2026-11`, {
-      headers: { authorization: 'Bearer sk-tg-admin-x' },
+      headers: { authorization: 'Bearer sk-tg-admin-x', 'x-forwarded-for': '198.51.100.7' },
     });
     expect(tags.status).toBe(201);
     expect(seen).toEqual([
@@ -49,12 +56,16 @@ describe('data plane: admin paths are forwarded to the control plane', () => {
         method: 'POST',
         url: '/v1/sub-accounts',
         auth: 'Bearer sk-tg-admin-x',
+        // The client's address appended (the control plane throttles failed logins per client).
+        forwardedFor: '127.0.0.1',
         body: '{"name":"acme"}',
       },
       {
         method: 'GET',
         url: '/v1/usage/by-tag?month=2026-11',
         auth: 'Bearer sk-tg-admin-x',
+        // Appended to what the client sent: the control plane decides whom it believes.
+        forwardedFor: '198.51.100.7,127.0.0.1',
         body: '',
       },
     ]);

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { GraphQLError, parse } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
+import { loopbackClientAddress } from '../lib/client-address.ts';
 import { AuthenticationError, TooManyAttemptsError } from '../lib/errors.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
@@ -154,7 +155,11 @@ export function createGraphQLHandler(deps: RestDeps): {
         }),
     },
     context: ({ request, req }) =>
-      createContext(deps, request.headers.get('authorization'), req?.socket.remoteAddress ?? ''),
+      createContext(
+        deps,
+        request.headers.get('authorization'),
+        req === undefined ? '' : (deps.clientAddress ?? loopbackClientAddress)(req),
+      ),
   });
   return {
     schema,

@@ -11,6 +11,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Principal } from '../lib/authz.ts';
+import { loopbackClientAddress } from '../lib/client-address.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
 import { MAX_QUERY_CHARS, MAX_QUERY_DEPTH, MAX_QUERY_TOKENS } from './index.ts';
@@ -88,7 +89,7 @@ export function attachGraphQLWs(
         try {
           const principal = await deps.authenticator.authenticate(
             typeof authorization === 'string' ? authorization : null,
-            ctx.extra.request.socket.remoteAddress ?? '',
+            (deps.clientAddress ?? loopbackClientAddress)(ctx.extra.request),
           );
           if (principal.kind !== 'admin') return false;
           principals.set(ctx.extra.socket, principal);

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventHub } from '../events/hub.ts';
 import { type Authenticator, authorize } from '../lib/authz.ts';
+import { type ClientAddress, loopbackClientAddress } from '../lib/client-address.ts';
 import type { WebhookDeps } from '../services/webhooks.ts';
 import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
 import type { Route } from './route.ts';
@@ -8,6 +9,9 @@ import { ROUTES } from './routes/index.ts';
 
 export interface RestDeps extends WebhookDeps {
   authenticator: Authenticator;
+  /** Whom a request's failed authentications count against (default: `x-forwarded-for` believed
+   * from loopback peers only, TOLLGATE_TRUSTED_PROXIES). */
+  clientAddress?: ClientAddress;
   /** Live events for GraphQL subscriptions; without it, subscriptions answer SERVICE_UNAVAILABLE. */
   events?: EventHub;
   log: (level: 'error' | 'info', msg: string, fields?: Record<string, unknown>) => void;
@@ -53,6 +57,7 @@ export const REST_PREFIXES = [
  */
 export function createRestHandler(deps: RestDeps) {
   const compiled = compile(ROUTES);
+  const clientAddress = deps.clientAddress ?? loopbackClientAddress;
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const matches = compiled
       .map((c) => ({ c, m: c.pattern.exec(url.pathname) }))
@@ -62,7 +67,7 @@ export function createRestHandler(deps: RestDeps) {
       const hit = forMethod(matches, req.method, url.pathname);
       const principal = await deps.authenticator.authenticate(
         req.headers.authorization,
-        req.socket.remoteAddress ?? '',
+        clientAddress(req),
       );
       const caller = authorize(principal, hit.c.route.action);
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, hit.m[i + 1]!]));
