@@ -46,7 +46,7 @@ export interface DataPlaneOptions {
    * reservations, put them back after a loss of the counters, add them to caps set meanwhile
    * (enforce/holds.ts). Off: a reservation lives exactly its TTL, however long its request runs,
    * and nothing is put back (tests of the settle bound use this). */
-  renewReservations?: boolean;
+  keepHolds?: boolean;
   /** When the limiter (Redis) is unreachable: 'fail-closed' (default) refuses requests with a cap
    * or a rate limit (503); 'fail-open' serves them unreserved. Unlimited requests are always served. */
   limiterDown?: 'fail-closed' | 'fail-open';
@@ -114,7 +114,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   const emitter = createUsageEmitter({ usage: opts.bus.usage, log, metrics, ...opts.usageBatch });
   const reservationTtlMs = opts.reservationTtlMs ?? 600_000;
   const holds =
-    opts.renewReservations === false
+    opts.keepHolds === false
       ? undefined
       : createHolds({
           limiter,

@@ -142,7 +142,7 @@ export interface HarnessOptions {
   /** Reservation TTL of every plane (default: the data plane's, 10 min). */
   reservationTtlMs?: number;
   /** Set false: reservations are not renewed while their request runs. */
-  renewReservations?: boolean;
+  keepHolds?: boolean;
   routes?: ProviderRoutePolicy[];
   secretKey?: Buffer;
   controlPlaneUrl?: string;
@@ -176,7 +176,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       },
       upstreamTimeoutMs: o.upstreamTimeoutMs,
       reservationTtlMs: o.reservationTtlMs,
-      renewReservations: o.renewReservations,
+      keepHolds: o.keepHolds,
       secretKey: o.secretKey,
       controlPlaneUrl: o.controlPlaneUrl,
       usageBatch: { flushMs: 5 },

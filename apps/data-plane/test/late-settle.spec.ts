@@ -40,7 +40,7 @@ describe.each(tiers)('a request that outlived its reservation (%s)', (_name, red
       redisUrl,
       planes: redisUrl ? 2 : 1,
       reservationTtlMs: TTL_MS,
-      renewReservations: false,
+      keepHolds: false,
       subs: [subAccount('sa_late', { spendCapMicros: CAP })],
     });
     const ask = asker(h, 'sa_late');

@@ -63,31 +63,29 @@ export function reservedCounters(counters: readonly CounterInfo[]): Counter[] {
  * The spend counters of a request admitted earlier, under a policy that changed while it ran: a
  * counter the policy now caps but the request holds no reservation on — the workspace counter once
  * the workspace has a cap (or another budget period), a tag budget created for one of its tags —
- * is added (an uncapped entry it had for the same counter is replaced). Answers the new list and
- * the added counters, or null when there are none. Without this, requests admitted before a cap
+ * is added (an uncapped entry it had for the same counter is replaced). Answers the new list (the
+ * entries added are new objects; those kept are the request's own), or null when none is added. Without this, requests admitted before a cap
  * existed would be invisible to it until they settle: others could be admitted against budget
  * they are spending. (The sub-account's counter always holds a reservation.)
  */
 export function recapped(
   policy: CompiledPolicy,
   flight: { chain: KeyChain; tags: readonly string[]; counters: CounterInfo[]; admittedMs: number },
-): { counters: CounterInfo[]; added: Counter[] } | null {
+): CounterInfo[] | null {
   const ws = policy.workspaces.get(flight.chain.workspace.id);
   if (ws === undefined) return null;
   const chain = { ...flight.chain, workspace: ws };
   const id = (c: Counter) => `${c.scope}\u0000${c.periodKey}`;
   const held = new Set(reservedCounters(flight.counters).map(id));
   let counters: CounterInfo[] | null = null;
-  const added: Counter[] = [];
   for (const info of spendCounters(policy, chain, flight.tags, flight.admittedMs)) {
     if (info.counter.capMicros === null || held.has(id(info.counter))) continue;
     counters ??= [...flight.counters];
     const same = counters.findIndex((c) => id(c.counter) === id(info.counter));
     if (same === -1) counters.push(info);
     else counters[same] = info;
-    added.push(info.counter);
   }
-  return counters === null ? null : { counters, added };
+  return counters;
 }
 
 export interface AdmitInput {

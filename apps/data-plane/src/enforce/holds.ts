@@ -173,9 +173,9 @@ export function createHolds(opts: HoldsOptions): Holds {
     if (policy === null || policy.revision === policyRevision) return out;
     policyRevision = policy.revision;
     for (const [flight, held] of open) {
-      const r = recapped(policy, flight);
-      if (r === null) continue;
-      flight.counters = r.counters;
+      const counters = recapped(policy, flight);
+      if (counters === null) continue;
+      flight.counters = counters;
       out.push(reinstate(flight, held, held.epoch, 'capped'));
     }
     return out;
