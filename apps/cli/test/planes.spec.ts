@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
-import { createPgDatabase, pgAvailable, redisAvailable } from '@tollgate/testkit';
+import { createPgDatabase, getFromAddress, pgAvailable, redisAvailable } from '@tollgate/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
@@ -11,29 +10,9 @@ const ADMIN_KEY = `sk-tg-admin-${randomBytes(24).toString('hex')}`;
 
 const call = adminCaller(ADMIN_KEY);
 
-/** GET /v1/sub-accounts with `key`, connecting from `localAddress` (each loopback address is its
- * own client). */
-function fromAddress(
-  localAddress: string,
-  base: string,
-  key: string,
-): Promise<{ status: number; code: string | undefined }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}/v1/sub-accounts`,
-      { localAddress, headers: { authorization: `Bearer ${key}` } },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, code: JSON.parse(text).error?.code }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** GET /v1/sub-accounts from a chosen loopback address (each address is its own client). */
+const fromAddress = (localAddress: string, base: string, key: string) =>
+  getFromAddress(localAddress, `${base}/v1/sub-accounts`, key);
 
 const usageOf = async (base: string, id: string) =>
   (await call(base, 'GET', `/v1/sub-accounts/${id}/usage?window=24h`)).body;

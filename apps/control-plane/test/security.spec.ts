@@ -1,40 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { createBus } from '@tollgate/bus';
 import { createAuthenticator } from '@tollgate/control-plane';
-import { openTestDatabase, redisAvailable } from '@tollgate/testkit';
+import { getFromAddress, openTestDatabase, redisAvailable } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuthenticationError, TooManyAttemptsError } from '../src/lib/errors.ts';
 import { ADMIN_KEY, type Harness, KINDS, skipKind, startHarness } from './harness.ts';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** A REST call from a chosen loopback address (each address is its own client for throttling). */
-function from(
-  localAddress: string,
-  url: string,
-  key: string,
-): Promise<{ status: number; retryAfter: string | undefined; code: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${url}/v1/sub-accounts`,
-      { localAddress, headers: { authorization: `Bearer ${key}` } },
-      (res) => {
-        let text = '';
-        res.on('data', (c) => (text += c));
-        res.on('end', () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            retryAfter: res.headers['retry-after'] as string | undefined,
-            code: JSON.parse(text).error?.code,
-          }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end();
-  });
-}
+/** GET /v1/sub-accounts from a chosen loopback address (each address is its own client). */
+const from = (localAddress: string, url: string, key: string) =>
+  getFromAddress(localAddress, `${url}/v1/sub-accounts`, key);
 
 describe.each(KINDS)('admin security (%s)', (kind) => {
   let h: Harness;
