@@ -1,4 +1,4 @@
-import { trustedProxies } from '@tollgate/control-plane';
+import { trustedProxies } from '@tollgate/control-plane/client-address';
 import { z } from 'zod';
 
 /**

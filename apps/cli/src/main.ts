@@ -1,14 +1,10 @@
-import { createWorkspace } from '@tollgate/control-plane';
-import { migrate } from '@tollgate/db/migrate';
 import { EnvError, parseEnv } from './env.ts';
 import { createLogger } from './log.ts';
-import {
-  loadSecretKey,
-  openBus,
-  openMigratedDb,
-  startControlPlane,
-  startDataPlane,
-} from './runtime.ts';
+
+// Each command imports what it runs, when it runs: `tollgate data-plane` never loads the control
+// plane, Prisma or PGlite (≈ 100 MB less per data-plane replica, and it listens sooner).
+const controlRuntime = () => import('./runtime.ts');
+const dataRuntime = () => import('./data-runtime.ts');
 
 const USAGE = `usage: tollgate <command>
   start                      both planes in one process (embedded PGlite unless DATABASE_URL,
@@ -58,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
           'REDIS_URL is unset: data planes in other processes cannot reach this control plane',
         );
       }
+      const { loadSecretKey, openMigratedDb, startControlPlane } = await controlRuntime();
+      const { openBus, startDataPlane } = await dataRuntime();
       const db = await openMigratedDb(env, log);
       const bus = openBus(env);
       const cp = await startControlPlane(env, db, bus, log, print);
@@ -91,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
           "invalid configuration: TOLLGATE_SECRET_KEY is required for a separate data plane (the control plane's key)",
         ]);
       }
+      const { openBus, startDataPlane } = await dataRuntime();
       const bus = openBus(env);
       const dp = await startDataPlane(
         env,
@@ -106,7 +105,9 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate': {
+      const { openMigratedDb } = await controlRuntime();
       if (env.DATABASE_URL) {
+        const { migrate } = await import('@tollgate/db/migrate');
         const { applied } = await migrate({ databaseUrl: env.DATABASE_URL });
         print(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       } else {
@@ -122,6 +123,8 @@ async function main(argv: string[]): Promise<number> {
         print('usage: tollgate workspaces create <name>');
         return 2;
       }
+      const { loadSecretKey, openMigratedDb } = await controlRuntime();
+      const { createWorkspace } = await import('@tollgate/control-plane');
       const db = await openMigratedDb(env, log);
       try {
         const deps = { prisma: db.prisma, secretKey: await loadSecretKey(env) };

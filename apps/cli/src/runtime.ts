@@ -1,8 +1,11 @@
+// What a command that runs the control plane (or touches the database) needs. The data plane's own
+// part is in data-runtime.ts, so `tollgate data-plane` loads neither the control plane nor Prisma
+// nor PGlite (main.ts imports each part only for the commands that use it).
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { type Bus, createBus } from '@tollgate/bus';
+import type { Bus } from '@tollgate/bus';
 import {
   attachControlPlaneSources,
   buildControlPlane,
@@ -19,11 +22,10 @@ import {
   startUsageIngest,
   type UsageIngest,
 } from '@tollgate/control-plane';
-import { createDataPlane, type DataPlane, type UpstreamConfig } from '@tollgate/data-plane';
 import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
 import type { Env } from './env.ts';
-import { type Logger, planeLogger } from './log.ts';
+import type { Logger } from './log.ts';
 
 /** Opens PostgreSQL (DATABASE_URL) or the embedded PGlite in `<data dir>/pgdata`, migrated. */
 export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
@@ -64,17 +66,6 @@ export async function loadSecretKey(env: Env): Promise<Buffer> {
   return key;
 }
 
-/** The bus: Redis when REDIS_URL is set, else in-process (only valid with both planes in one process). */
-export function openBus(env: Env): Bus {
-  // Capped requests fail closed (503) while a workspace's spend counters are missing — after a
-  // Redis flush, or before the control plane's first rebuild — instead of trusting empty counters.
-  return createBus({
-    redisUrl: env.REDIS_URL,
-    prefix: env.TOLLGATE_REDIS_PREFIX,
-    requireRebuiltCounters: true,
-  });
-}
-
 export interface RunningControlPlane {
   plane: ControlPlane;
   port: number;
@@ -83,16 +74,16 @@ export interface RunningControlPlane {
   stop(): Promise<void>;
 }
 
-/**
- * The control plane on `db`: the admin API, the policy publisher (a snapshot at start, then one
- * delta per committed change) and the usage ingest. Prints a generated admin key once.
- */
 /** Where to open the ops console: the control plane's `/` (a wildcard host is reached on loopback). */
 export function consoleUrl(host: string, port: number): string {
   const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}/`;
 }
 
+/**
+ * The control plane on `db`: the admin API, the policy publisher (a snapshot at start, then one
+ * delta per committed change) and the usage ingest. Prints a generated admin key once.
+ */
 export async function startControlPlane(
   env: Env,
   db: Db,
@@ -215,59 +206,4 @@ export async function startControlPlane(
       await events.stop();
     },
   };
-}
-
-/** Platform provider credentials (SPEC §2); BYOK keys per workspace take precedence. */
-export function platformUpstreams(env: Env): Record<string, UpstreamConfig | undefined> {
-  const upstreams: Record<string, UpstreamConfig | undefined> = {};
-  if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
-    upstreams.openai = {
-      baseUrl: env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1',
-      apiKey: env.OPENAI_API_KEY ?? null,
-    };
-  }
-  if (env.ANTHROPIC_API_KEY || env.ANTHROPIC_BASE_URL) {
-    // ANTHROPIC_BASE_URL follows the Anthropic SDK: the host, without `/v1`.
-    const base = (env.ANTHROPIC_BASE_URL ?? 'https://api.anthropic.com').replace(/\/+$/, '');
-    upstreams.anthropic = {
-      baseUrl: base.endsWith('/v1') ? base : `${base}/v1`,
-      apiKey: env.ANTHROPIC_API_KEY ?? null,
-    };
-  }
-  // OpenAI-compatible providers by name (vLLM, Ollama, Groq, Together …), called as `<name>/<model>`.
-  for (const [name, p] of Object.entries(env.TOLLGATE_PROVIDERS ?? {})) {
-    upstreams[name] =
-      p.kind === 'azure'
-        ? { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null, kind: 'azure', apiVersion: p.apiVersion }
-        : { baseUrl: p.baseUrl, apiKey: p.apiKey ?? null };
-  }
-  return upstreams;
-}
-
-/** The data plane: loads the latest policy from the bus, then serves the OpenAI-compatible API. */
-export async function startDataPlane(
-  env: Env,
-  bus: Bus,
-  secretKey: Buffer,
-  controlPlaneUrl: string | undefined,
-  log: Logger,
-): Promise<{ plane: DataPlane; port: number }> {
-  const plane = createDataPlane({
-    bus,
-    secretKey,
-    upstreams: platformUpstreams(env),
-    controlPlaneUrl,
-    log: planeLogger(log),
-    metricsToken: env.TOLLGATE_METRICS_TOKEN,
-    limiterDown: env.TOLLGATE_REDIS_DOWN,
-    reservationTtlMs: env.TOLLGATE_RESERVATION_TTL_SECONDS * 1000,
-  });
-  const port = await plane.start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST);
-  log('info', 'data plane listening', {
-    url: `http://${env.TOLLGATE_HOST}:${port}`,
-    bus: bus.mode,
-    policyRevision: plane.policyRevision(),
-    providers: Object.keys(platformUpstreams(env)),
-  });
-  return { plane, port };
 }

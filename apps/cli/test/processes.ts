@@ -16,9 +16,14 @@ export interface Running {
   stop(): Promise<number | null>;
 }
 
-/** `tollgate <args>` exactly as the README runs it, on this Node (24) through tsx. */
-export function tollgate(args: string[], env: Record<string, string>): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+/** `tollgate <args>` exactly as the README runs it, on this Node (24) through tsx (`nodeArgs`:
+ * further flags for node, e.g. an `--import` of a module hook). */
+export function tollgate(
+  args: string[],
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Running {
+  const child = spawn(process.execPath, ['--import', 'tsx', ...nodeArgs, MAIN, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

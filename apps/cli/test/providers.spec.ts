@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { platformUpstreams } from '../src/data-runtime.ts';
 import { EnvError, parseEnv } from '../src/env.ts';
-import { platformUpstreams } from '../src/runtime.ts';
 
 describe('platform providers (SPEC §2, §6)', () => {
   it('OpenAI and Anthropic credentials; ANTHROPIC_BASE_URL is the host, /v1 is added', () => {
