@@ -17,6 +17,11 @@ import { buildSnapshot } from './snapshot.ts';
  *   most every `latestDebounceMs` after deltas, and announced bare so lagging planes re-read it.
  * - `publishNow()` builds and publishes the full snapshot (start-up, recovery, tests).
  *
+ * - A publication that fails (Redis away, the database busy) is not lost: a full snapshot is
+ *   published again after `retryMs.min`, then at growing intervals up to `retryMs.max`, until one
+ *   goes through — so a suspension or revocation committed during a Redis outage reaches every data
+ *   plane once Redis is back, without waiting for the next admin change.
+ *
  * Everything runs on one serial chain, so announcements never overtake each other. With several
  * control planes each sees gaps for the others' revisions and falls back to full snapshots: correct,
  * but heavier; a shared change feed would restore deltas there.
@@ -24,7 +29,7 @@ import { buildSnapshot } from './snapshot.ts';
 export interface PolicyPublisher {
   /** Builds and publishes the full snapshot; resolves with its revision. */
   publishNow(): Promise<number>;
-  /** Fire-and-forget `publishNow`; failures go to `onError`. */
+  /** Fire-and-forget `publishNow`; failures go to `onError` and are retried. */
   schedule(): void;
   /** Announce one committed change (as a delta when possible). */
   onPolicyChange(change: PolicyChange): void;
@@ -45,7 +50,11 @@ export interface PolicyPublisherOptions {
   gapWaitMs?: number;
   /** Delay before "latest" is rebuilt after deltas. Default 500 ms. */
   latestDebounceMs?: number;
+  /** Told about each failed publication (it is retried). */
   onError?: (err: unknown) => void;
+  /** Delays before a failed publication is retried (full snapshot), doubling from `min` to `max`.
+   * Default 250 ms to 10 s. */
+  retryMs?: { min: number; max: number };
   now?: () => Date;
 }
 
@@ -61,7 +70,23 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   let queuedFull: Promise<number> | null = null;
   let gapTimer: NodeJS.Timeout | null = null;
   let latestTimer: NodeJS.Timeout | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  const retryMin = opts.retryMs?.min ?? 250;
+  const retryMax = opts.retryMs?.max ?? 10_000;
+  let retryDelay = retryMin;
   let stopped = false;
+
+  /** A publication failed: a full snapshot is published again later (see above). */
+  function failed(err: unknown) {
+    onError(err);
+    if (stopped || retryTimer !== null) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      publishNow().catch(failed);
+    }, retryDelay);
+    retryTimer.unref();
+    retryDelay = Math.min(retryDelay * 2, retryMax);
+  }
 
   function enqueue<T>(task: () => Promise<T>): Promise<T> {
     const run = chain.then(task);
@@ -96,6 +121,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       published = Math.max(published, revision);
     }
     forget(published);
+    retryDelay = retryMin;
     return revision;
   }
 
@@ -112,7 +138,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     if (latestTimer !== null || stopped) return;
     latestTimer = setTimeout(() => {
       latestTimer = null;
-      enqueue(refreshLatest).catch(onError);
+      enqueue(refreshLatest).catch(failed);
     }, opts.latestDebounceMs ?? 500);
     latestTimer.unref();
   }
@@ -138,7 +164,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     if (pending.size > 0 && gapTimer === null && !stopped) {
       gapTimer = setTimeout(() => {
         gapTimer = null;
-        if (pending.size > 0) publishNow().catch(onError);
+        if (pending.size > 0) publishNow().catch(failed);
       }, opts.gapWaitMs ?? 250);
       gapTimer.unref();
     }
@@ -159,13 +185,13 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     publishNow,
     publishedRevision: () => published,
     schedule() {
-      publishNow().catch(onError);
+      publishNow().catch(failed);
     },
     onPolicyChange(change) {
       const revision = Number(change.revision);
       if (revision <= published) return;
       pending.set(revision, change);
-      enqueue(drain).catch(onError);
+      enqueue(drain).catch(failed);
     },
     async idle() {
       let seen: Promise<unknown> | null = null;
@@ -178,8 +204,10 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       stopped = true;
       if (gapTimer !== null) clearTimeout(gapTimer);
       if (latestTimer !== null) clearTimeout(latestTimer);
+      if (retryTimer !== null) clearTimeout(retryTimer);
       gapTimer = null;
       latestTimer = null;
+      retryTimer = null;
       await chain;
     },
   };

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { createBus } from '@tollgate/bus';
+import {
+  buildControlPlane,
+  createAuthenticator,
+  createPolicyPublisher,
+  ensureDefaultWorkspace,
+} from '@tollgate/control-plane';
+import { decodeSnapshot } from '@tollgate/policy';
+import { openTestDatabase, redisAvailable, startPrivateRedis } from '@tollgate/testkit';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_KEY } from './harness.ts';
+
+async function until(what: string, probe: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * A suspension committed while Redis is away is published once Redis is back — without any later
+ * admin change to carry it (DESIGN: commit, then publish; a publish that fails is retried).
+ */
+describe.runIf(redisAvailable())('policy publication across a Redis outage', () => {
+  it('a change committed during the outage reaches "latest" and the announcements afterwards', async () => {
+    const { db, cleanup } = await openTestDatabase('pglite');
+    const redis = await startPrivateRedis();
+    const prefix = `pubout-${randomBytes(4).toString('hex')}`;
+    const bus = createBus({ redisUrl: redis.url, prefix });
+    const errors: unknown[] = [];
+    const publisher = createPolicyPublisher({
+      prisma: db.prisma,
+      bus: bus.policy,
+      retryMs: { min: 50, max: 400 },
+      onError: (err) => errors.push(err),
+    });
+    const deps = {
+      prisma: db.prisma,
+      secretKey: Buffer.alloc(32, 7),
+      allowPrivateWebhookUrls: false,
+      authenticator: createAuthenticator(db.prisma, null),
+      onPolicyChange: publisher.onPolicyChange,
+      log: () => {},
+    };
+    await ensureDefaultWorkspace(deps, ADMIN_KEY);
+    const plane = buildControlPlane(deps);
+    const url = `http://127.0.0.1:${await plane.start(0)}`;
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(url + path, {
+        method,
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    /** The sub-account's status in the snapshot stored as "latest" (undefined: none stored). */
+    const latestStatus = async (id: string) => {
+      const text = await bus.policy.getLatest().catch(() => null);
+      if (text === null) return undefined;
+      const decoded = decodeSnapshot(text);
+      if (!decoded.ok) throw new Error(decoded.message);
+      return decoded.value.subAccounts.find((s) => s.id === id)?.status;
+    };
+    try {
+      await publisher.publishNow();
+      const sa = (await api('POST', '/v1/sub-accounts', { name: 'acme' })).body;
+      await until(
+        'the new sub-account in latest',
+        async () => (await latestStatus(sa.id)) === 'active',
+      );
+
+      await redis.stop();
+      const suspended = await api('PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'suspended' });
+      expect(suspended.status).toBe(200);
+      // The publication failed (and is retried meanwhile).
+      await until('the failed publication reported', async () => errors.length > 0);
+
+      await redis.restart();
+      const announced: number[] = [];
+      const unsubscribe = await bus.policy.subscribe((revision) => {
+        announced.push(revision);
+      });
+      await until(
+        'the suspension in latest',
+        async () => (await latestStatus(sa.id)) === 'suspended',
+      );
+      const revision = Number(
+        (await db.prisma.policyState.findUniqueOrThrow({ where: { id: 1 } })).revision,
+      );
+      await until('the revision announced', async () => announced.includes(revision));
+      await unsubscribe();
+    } finally {
+      await plane.stop();
+      await publisher.stop();
+      await bus.close();
+      await redis.stop();
+      await cleanup();
+    }
+  });
+});
