@@ -96,10 +96,10 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   let billedMicros = 0;
   try {
     providerMicros = priceUsage(flight.cost.price, usage);
-    // The cap guarantee: never settle more than was reserved (the reservation fit the cap).
-    // A request served unreserved (limiter down, nothing limited) is billed in full.
-    const billed = billedCost(providerMicros, flight.cost.markupPercent);
-    billedMicros = flight.admitted ? Math.min(billed, flight.reservedMicros) : billed;
+    // Billed in full: the reservation is an estimate (the prompt is estimated from its text; images
+    // or a `previous_response_id` conversation can make it larger). The cap guarantee is the
+    // settle's: it charges a capped counter at most what is left under its cap (see below).
+    billedMicros = billedCost(providerMicros, flight.cost.markupPercent);
   } catch (err) {
     deps.log.error('pricing failed', { requestId: flight.requestId, err: String(err) });
   }
@@ -114,11 +114,12 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
         actualTokens: usage.inputTokens + usage.outputTokens,
         nowMs,
       });
-      // The limiter charges less only when a capped budget no longer held this request's
-      // reservation (it outlived its TTL, or Redis lost it) and others have taken the budget since:
-      // the record bills what was charged, so the books never pass the cap either.
+      // The limiter charges less only when a capped budget cannot take the whole cost: it cost more
+      // than its reservation (a prompt larger than estimated), or the reservation is gone (it
+      // outlived its TTL, or Redis lost it), and others hold the rest of the budget. The record
+      // bills what was charged, so the books never pass the cap either.
       if (settled.settled && settled.chargedMicros < billedMicros) {
-        deps.log.warn('reservation gone at settle: billed what was left under the cap', {
+        deps.log.warn('cost above what was left under the cap at settle: billed what was left', {
           requestId: flight.requestId,
           costMicros: billedMicros,
           chargedMicros: settled.chargedMicros,

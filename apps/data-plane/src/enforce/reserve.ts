@@ -13,8 +13,9 @@ import { admitRefusal } from './refusals.ts';
 /** The smallest output bound worth dispatching (also OpenAI's minimum for `max_output_tokens`). */
 const MIN_OUTPUT_TOKENS = 16;
 /** Added to the prompt estimate: providers count framing tokens (reply priming, per-message
- * separators) the text estimate cannot see. Settlement is capped at the reservation (the cap
- * guarantee), so an estimate below the real prompt would under-bill; above it only reserves more. */
+ * separators) the text estimate cannot see. A request costing more than it reserved is billed in
+ * full unless a cap has no room left for the difference (then it is billed what was left), so an
+ * estimate below the real prompt risks under-billing near a cap; above it only reserves more. */
 const PROMPT_HEADROOM_TOKENS = 16;
 
 const LIMITER_DOWN: ErrorSpec = {
