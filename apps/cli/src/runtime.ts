@@ -17,6 +17,7 @@ import {
   createPolicyPublisher,
   ensureDefaultWorkspace,
   type PolicyPublisher,
+  reservationView,
   startCounterReconciler,
   startEventServices,
   startUsageIngest,
@@ -120,6 +121,8 @@ export async function startControlPlane(
     }),
     metrics,
     metricsToken: env.TOLLGATE_METRICS_TOKEN,
+    // `reserved_cents` of a sub-account: what its requests in flight hold on its counter now.
+    reservations: reservationView(bus.limiter),
     onPolicyChange: publisher.onPolicyChange,
     // A tag budget created or a budget period changed mid-period: its counters get the books'
     // figures inside the change's transaction, before any data plane can hear of it.

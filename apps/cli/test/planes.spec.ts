@@ -209,6 +209,42 @@ describe('tollgate start: both planes in one process, embedded', () => {
     }
   });
 
+  it('GET /v1/sub-accounts/{id} shows what requests in flight reserve (reserved_cents), then 0', async () => {
+    const sa = (
+      await call(cp, 'POST', '/v1/sub-accounts', { name: 'in-flight', spend_cap_cents: 100 })
+    ).body;
+    const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: sa.key, maxRetries: 0 });
+    upstream.options.delayMs = 1_500;
+    try {
+      const running = client.chat.completions.create({
+        model: MODEL,
+        messages: [{ role: 'user', content: 'slow' }],
+        max_tokens: 50,
+      });
+      const held = await eventually(
+        async () => {
+          const r = (await call(cp, 'GET', `/v1/sub-accounts/${sa.id}`)).body;
+          return r.reserved_cents > 0 ? r : undefined;
+        },
+        1_400,
+        'the reservation of the request in flight shown',
+      );
+      expect(held.reserved_cents).toBeLessThanOrEqual(100);
+      await running;
+    } finally {
+      upstream.options.delayMs = 0;
+    }
+    const after = await eventually(
+      async () => {
+        const r = (await call(cp, 'GET', `/v1/sub-accounts/${sa.id}`)).body;
+        return r.reserved_cents === 0 && r.spent_cents > 0 ? r : undefined;
+      },
+      5_000,
+      'the reservation settled into spend',
+    );
+    expect(after.spent_cents).toBeLessThanOrEqual(100);
+  });
+
   it("one client's failed admin logins through the data plane throttle that client, not everyone", async () => {
     // Admin calls through port 8080 reach the control plane from the data plane's address; the
     // data plane appends its client to x-forwarded-for, which the control plane believes from

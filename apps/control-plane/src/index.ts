@@ -38,7 +38,7 @@ export {
 export { createPolicyPublisher, type PolicyPublisher } from './policy/publisher.ts';
 export { REST_PREFIXES } from './rest/router.ts';
 export { buildControlPlane, type ControlPlane, type ControlPlaneOptions } from './server.ts';
-export type { PolicyChange, ServiceDeps } from './services/context.ts';
+export { type PolicyChange, reservationView, type ServiceDeps } from './services/context.ts';
 export { createWorkspace, ensureDefaultWorkspace } from './services/workspaces.ts';
 export {
   createWebhookDispatcher,

@@ -1,3 +1,4 @@
+import type { Limiter } from '@tollgate/bus';
 import type { Prisma, PrismaClient } from '@tollgate/db';
 import { newId } from '../lib/ids.ts';
 
@@ -12,6 +13,21 @@ export interface PolicyChange {
 /** Optional view of live reservations (Redis or in-process counters), for `reserved_cents`. */
 export interface ReservationView {
   reservedMicros(workspaceId: string, scope: string, period: string): Promise<number>;
+}
+
+/**
+ * The reservations held now on the limiter's counters (what requests in flight may still spend).
+ * Reads nothing else; a limiter that cannot be reached reads as 0 rather than failing the read of
+ * the sub-account (its settled spend comes from the books either way).
+ */
+export function reservationView(limiter: Pick<Limiter, 'spent'>): ReservationView {
+  return {
+    async reservedMicros(workspaceId, scope, period) {
+      const counter = { scope, capMicros: null, periodKey: period };
+      const balances = await limiter.spent(workspaceId, [counter]).catch(() => []);
+      return balances[0]?.reservedMicros ?? 0;
+    },
+  };
 }
 
 export interface ServiceDeps {
