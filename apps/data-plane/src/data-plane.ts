@@ -235,7 +235,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       return answerOwnModels(req, res, holder.current(), now());
     }
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
-    if (path === '/readyz') return answerReadiness(res, holder, opts.bus.ping);
+    if (path === '/readyz') {
+      return answerReadiness(res, holder, opts.bus.ping, opts.limiterDown === 'fail-open');
+    }
     if (path === '/metrics' && req.method === 'GET') {
       return answerMetrics(req, res, metrics.registry, opts.metricsToken);
     }

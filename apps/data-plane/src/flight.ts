@@ -51,6 +51,9 @@ export interface Outcome {
   usage: TokenUsage | null;
   /** Whether the upstream produced an answer that may be billed (2xx). */
   served: boolean;
+  /** No answer came back, but the upstream had the request (the client left while it ran, or it
+   * timed out): the provider may bill its prompt, so the prompt is billed, estimated. */
+  promptSent?: boolean;
   /** Output tokens estimated from what was generated (used only when `usage` is null). */
   outputEstimate: number;
   ttftMs: number | null;
@@ -88,7 +91,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0 };
   let estimated = false;
   if (o.usage !== null) usage = o.usage;
-  else if (o.served) {
+  else if (o.served || o.promptSent === true) {
     usage = estimateUsage(flight, o);
     estimated = true;
   }

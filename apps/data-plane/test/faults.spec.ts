@@ -65,6 +65,38 @@ describe('data plane: upstream faults and client disconnects', () => {
         .catch((e) => e);
       expect(err.status).toBe(504);
       expect(err.type).toBe('upstream_timeout');
+      // The upstream had the prompt: billed, estimated — never zero because usage was missing.
+      const e = await h.eventFor(err.headers.get('x-request-id'));
+      expect(e).toMatchObject({ errorClass: 'upstream_timeout', httpStatus: 504, estimated: true });
+      expect(e.inputTokens).toBeGreaterThan(0);
+      expect(e.outputTokens).toBe(0);
+      expect(e.billedCostMicros).toBeGreaterThan(0);
+    } finally {
+      h.upstream.options.delayMs = undefined;
+    }
+  });
+
+  it('client gone before the answer began: record 499, its prompt billed (estimated), not zero', async () => {
+    h.upstream.options.delayMs = 250;
+    const before = h.upstream.received.length;
+    const ac = new AbortController();
+    try {
+      const pending = h
+        .client('sa_main')
+        .chat.completions.create(req(), { signal: ac.signal })
+        .catch((e) => e);
+      // Abort once the upstream holds the request.
+      while (h.upstream.received.length === before) await new Promise((r) => setTimeout(r, 5));
+      ac.abort();
+      await pending;
+      let e: Awaited<ReturnType<Harness['events']>>[number] | undefined;
+      for (let i = 0; i < 100 && e === undefined; i++) {
+        e = (await h.events()).find((x) => x.errorClass === 'client_disconnected' && !x.stream);
+        if (e === undefined) await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(e).toMatchObject({ httpStatus: 499, estimated: true, outputTokens: 0 });
+      expect(e!.inputTokens).toBeGreaterThan(0);
+      expect(e!.billedCostMicros).toBeGreaterThan(0);
     } finally {
       h.upstream.options.delayMs = undefined;
     }

@@ -149,6 +149,8 @@ export interface HarnessOptions {
   prices?: PolicySnapshotBody['prices'];
   /** More platform upstreams by provider name (e.g. a fake Anthropic). */
   upstreams?: Record<string, UpstreamConfig>;
+  /** TOLLGATE_REDIS_DOWN of every plane (default fail-closed). */
+  limiterDown?: 'fail-closed' | 'fail-open';
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -179,6 +181,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       keepHolds: o.keepHolds,
       secretKey: o.secretKey,
       controlPlaneUrl: o.controlPlaneUrl,
+      limiterDown: o.limiterDown,
       usageBatch: { flushMs: 5 },
     });
     const port = await plane.start(0);

@@ -189,4 +189,35 @@ describe.runIf(redisAvailable())('data plane /readyz follows Redis', () => {
       await h.close().catch(() => undefined);
     }
   });
+
+  it('with fail-open it stays ready while Redis is away (reported), since it serves every request', async () => {
+    const redis = await startPrivateRedis();
+    const h = await startHarness({
+      subs: [subAccount('sa_r')],
+      redisUrl: redis.url,
+      limiterDown: 'fail-open',
+    });
+    try {
+      const url = h.urls[0]!;
+      await redis.stop();
+      await until('redis reported down', async () => {
+        const { checks } = (await readyStatus(url)).body as { checks: { redis?: { ok: boolean } } };
+        return checks.redis?.ok === false;
+      });
+      expect(await readyStatus(url)).toEqual({
+        status: 200,
+        body: {
+          ready: true,
+          policyRevision: 1,
+          checks: {
+            policy: { ok: true, detail: 'revision 1' },
+            redis: { ok: false, detail: 'unreachable' },
+          },
+        },
+      });
+    } finally {
+      await redis.stop();
+      await h.close().catch(() => undefined);
+    }
+  });
 });

@@ -96,6 +96,8 @@ describe('data plane: provider retries', () => {
         body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }] }),
       });
       expect(res.status).toBe(failFirst.status);
+      // The provider's Retry-After reaches the client with its 429.
+      expect(res.headers.get('retry-after')).toBe(failFirst.retryAfter ?? null);
       expect(h.upstream.received.length - before).toBe(1);
       const e = await h.eventFor(res.headers.get('x-request-id'));
       expect(e).toMatchObject({ retries: 0, status: 'error', billedCostMicros: 0 });

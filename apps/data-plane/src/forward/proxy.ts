@@ -152,9 +152,13 @@ export function createForwarder(opts: ForwarderOptions) {
         return;
       }
       if (PASS_THROUGH.has(status) && body !== null) {
+        // The provider's Retry-After (a 429 after our own retries) tells the client when to come
+        // back; its x-ratelimit-* describe the platform's account, not this client: not passed.
+        const retryAfter = proxyRes.headers['retry-after'];
         res.writeHead(status, {
           'content-type': String(proxyRes.headers['content-type'] ?? 'application/json'),
           'content-length': body.length,
+          ...(typeof retryAfter === 'string' ? { 'retry-after': retryAfter } : {}),
           ...live.job.responseHeaders,
         });
         res.end(body);
@@ -256,6 +260,8 @@ export function createForwarder(opts: ForwarderOptions) {
           errorClass: 'client_disconnected',
           httpStatus: 499,
           served: res.headersSent,
+          // An upstream call in flight (not a retry's backoff): it has the prompt.
+          promptSent: live.proxyReq !== null,
           ...streamedSoFar(live),
         }),
       );
@@ -348,7 +354,9 @@ export function createForwarder(opts: ForwarderOptions) {
           headers: job.responseHeaders,
         });
         const errorClass = timeout ? 'upstream_timeout' : 'upstream_error';
-        end(live, outcome({ status: 'error', errorClass, httpStatus: timeout ? 504 : 502 }));
+        const httpStatus = timeout ? 504 : 502;
+        // Timed out: the upstream had the request (a connection that failed did not).
+        end(live, outcome({ status: 'error', errorClass, httpStatus, promptSent: timeout }));
       },
     );
   }

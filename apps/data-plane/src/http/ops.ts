@@ -3,11 +3,17 @@ import { CONTENT_TYPE, metricsAuthorized, type Registry } from '@tollgate/metric
 import type { PolicyHolder } from '../policy/holder.ts';
 import { sendError, sendJson } from './errors.ts';
 
-/** `/readyz`: ready to serve when the policy is loaded and Redis (when used) answers. */
+/**
+ * `/readyz`: ready to serve when the policy is loaded and Redis (when used) answers. With
+ * `redisOptional` (TOLLGATE_REDIS_DOWN=fail-open: the operator chose to serve every request while
+ * Redis is away) Redis is reported but does not make the plane unready — else a load balancer would
+ * take every data plane out at once and nothing would be served at all.
+ */
 export async function answerReadiness(
   res: ServerResponse,
   holder: Pick<PolicyHolder, 'revision' | 'current'>,
   ping: (() => Promise<unknown>) | undefined,
+  redisOptional = false,
 ): Promise<void> {
   const policyRevision = holder.revision();
   const checks: Record<string, { ok: boolean; detail?: string }> = {
@@ -24,7 +30,9 @@ export async function answerReadiness(
       checks.redis = { ok: false, detail: 'unreachable' };
     }
   }
-  const ready = Object.values(checks).every((c) => c.ok);
+  const ready = Object.entries(checks).every(
+    ([name, c]) => c.ok || (name === 'redis' && redisOptional),
+  );
   sendJson(res, ready ? 200 : 503, { ready, policyRevision, checks });
 }
 
