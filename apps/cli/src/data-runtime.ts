@@ -4,6 +4,7 @@ import { type Bus, createBus } from '@tollgate/bus';
 import { createDataPlane, type DataPlane, type UpstreamConfig } from '@tollgate/data-plane';
 import type { Env } from './env.ts';
 import { type Logger, planeLogger } from './log.ts';
+import { hostUrl } from './urls.ts';
 
 /** The bus: Redis when REDIS_URL is set, else in-process (only valid with both planes in one process). */
 export function openBus(env: Env): Bus {
@@ -63,7 +64,7 @@ export async function startDataPlane(
   });
   const port = await plane.start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST);
   log('info', 'data plane listening', {
-    url: `http://${env.TOLLGATE_HOST}:${port}`,
+    url: hostUrl(env.TOLLGATE_HOST, port),
     bus: bus.mode,
     policyRevision: plane.policyRevision(),
     providers: Object.keys(platformUpstreams(env)),

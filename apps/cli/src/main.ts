@@ -1,5 +1,6 @@
 import { EnvError, parseEnv } from './env.ts';
 import { createLogger } from './log.ts';
+import { localUrl } from './urls.ts';
 
 // Each command imports what it runs, when it runs: `tollgate data-plane` never loads the control
 // plane, Prisma or PGlite (≈ 100 MB less per data-plane replica, and it listens sooner).
@@ -56,22 +57,21 @@ async function main(argv: string[]): Promise<number> {
       }
       const { loadSecretKey, openMigratedDb, startControlPlane } = await controlRuntime();
       const { openBus, startDataPlane } = await dataRuntime();
+      // A missing TOLLGATE_SECRET_KEY stops start-up before anything is migrated or opened.
+      const secretKey = await loadSecretKey(env);
       const db = await openMigratedDb(env, log);
       const bus = openBus(env);
       const cp = await startControlPlane(env, db, bus, log, print);
       const dp = both
-        ? await startDataPlane(
-            env,
-            bus,
-            await loadSecretKey(env),
-            `http://${env.TOLLGATE_HOST}:${cp.port}`,
-            log,
-          )
+        ? await startDataPlane(env, bus, secretKey, localUrl(env.TOLLGATE_HOST, cp.port), log)
         : null;
       onShutdown(log, async () => {
         // Drain the data plane first: its last usage events must reach the ingest before it stops.
         await dp?.plane.stop();
-        if (dp && bus.mode === 'in-process') await new Promise((r) => setTimeout(r, 300));
+        // In-process, the usage stream dies with the process: ingest all of it first (bounded).
+        if (dp && bus.mode === 'in-process' && !(await cp.ingested(10_000))) {
+          log('error', 'shutdown: usage not all ingested within 10 s; the rest is lost');
+        }
         await cp.stop();
         await bus.close();
         await db.close();
@@ -90,6 +90,12 @@ async function main(argv: string[]): Promise<number> {
         ]);
       }
       const { openBus, startDataPlane } = await dataRuntime();
+      if (!env.TOLLGATE_CONTROL_PLANE_URL) {
+        log(
+          'warn',
+          'TOLLGATE_CONTROL_PLANE_URL is unset: admin paths and /v1/usage on this data plane answer 404',
+        );
+      }
       const bus = openBus(env);
       const dp = await startDataPlane(
         env,

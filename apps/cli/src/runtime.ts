@@ -27,6 +27,7 @@ import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
 import type { Env } from './env.ts';
 import type { Logger } from './log.ts';
+import { hostUrl, localUrl } from './urls.ts';
 
 /** Opens PostgreSQL (DATABASE_URL) or the embedded PGlite in `<data dir>/pgdata`, migrated. */
 export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
@@ -72,13 +73,14 @@ export interface RunningControlPlane {
   port: number;
   publisher: PolicyPublisher;
   ingest: UsageIngest;
+  /** Resolves once every usage entry appended so far is ingested (or after `ms`: false). */
+  ingested(ms: number): Promise<boolean>;
   stop(): Promise<void>;
 }
 
-/** Where to open the ops console: the control plane's `/` (a wildcard host is reached on loopback). */
+/** Where to open the ops console: the control plane's `/`. */
 export function consoleUrl(host: string, port: number): string {
-  const reach = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${reach.includes(':') ? `[${reach}]` : reach}:${port}/`;
+  return `${localUrl(host, port)}/`;
 }
 
 /**
@@ -189,7 +191,7 @@ export async function startControlPlane(
   const plane = buildControlPlane(deps);
   const port = await plane.start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST);
   log('info', 'control plane listening', {
-    url: `http://${env.TOLLGATE_HOST}:${port}`,
+    url: hostUrl(env.TOLLGATE_HOST, port),
     database: db.kind,
     bus: bus.mode,
   });
@@ -201,6 +203,16 @@ export async function startControlPlane(
     port,
     publisher,
     ingest,
+    async ingested(ms) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const lag = await bus.usage.lag?.(group).catch(() => null);
+        if (lag === undefined) return true;
+        if (lag !== null && lag.pending === 0 && lag.undelivered === 0) return true;
+        if (Date.now() >= deadline) return false;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stop: async () => {
       await plane.stop();
       await reconciler.stop();

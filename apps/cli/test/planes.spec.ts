@@ -260,19 +260,26 @@ describe('tollgate start: both planes in one process, embedded', () => {
     expect((await fromAddress('127.0.0.3', dp, ADMIN_KEY)).status).toBe(200);
   });
 
-  it('drains and flushes usage on SIGTERM: a request just served is in the books after a restart', async () => {
-    const sa = (await call(cp, 'POST', '/v1/sub-accounts', { name: 'last-one' })).body;
+  it('drains and flushes usage on SIGTERM: requests just served are all in the books after a restart', async () => {
+    const sa = (await call(cp, 'POST', '/v1/sub-accounts', { name: 'last-ones' })).body;
     const client = new OpenAI({ baseURL: `${dp}/v1`, apiKey: sa.key, maxRetries: 0 });
-    await client.chat.completions.create({
-      model: MODEL,
-      messages: [{ role: 'user', content: 'bye' }],
-    });
+    // A burst just before the signal: its usage is still in the in-process stream when it comes.
+    const burst = 300;
+    await Promise.all(
+      Array.from({ length: burst }, () =>
+        client.chat.completions.create({
+          model: MODEL,
+          messages: [{ role: 'user', content: 'bye' }],
+        }),
+      ),
+    );
     expect(await proc.stop()).toBe(0);
+    expect(proc.stdout()).not.toContain('usage not all ingested');
     proc = tollgate(['start'], env);
     cp = await proc.listening('control');
     dp = await proc.listening('data');
     const usage = await usageOf(cp, sa.id);
-    expect(usage.summary.requests).toBe(1);
+    expect(usage.summary.requests).toBe(burst);
     expect(usage.summary.cost_cents).toBeGreaterThan(0);
   });
 });

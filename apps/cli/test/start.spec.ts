@@ -173,4 +173,17 @@ describe('tollgate start on the embedded default', () => {
     expect(bad.stderr()).toMatch(/TOLLGATE_SECRET_KEY/);
     expect(bad.stderr()).not.toContain('c2hvcnQ=');
   });
+
+  it('with DATABASE_URL, a missing TOLLGATE_SECRET_KEY stops it before the database is touched', async () => {
+    // Nothing listens on port 1: had it tried to migrate first, it would fail on the connection.
+    const bad = tollgate(['start'], {
+      ...env,
+      DATABASE_URL: 'postgres://127.0.0.1:1/nowhere',
+      REDIS_URL: 'redis://127.0.0.1:1',
+    });
+    const code = await new Promise<number | null>((resolve) => bad.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(bad.stderr()).toMatch(/TOLLGATE_SECRET_KEY is required with DATABASE_URL/);
+    expect(bad.stderr() + bad.stdout()).not.toMatch(/ECONNREFUSED|migrat/i);
+  });
 });
