@@ -47,6 +47,9 @@ export interface DataPlaneOptions {
    * (enforce/holds.ts). Off: a reservation lives exactly its TTL, however long its request runs,
    * and nothing is put back (tests of the settle bound use this). */
   keepHolds?: boolean;
+  /** How long a failing settle is retried (the limiter unreachable) before the spend is given up
+   * on the counters; the usage record keeps it. Default 60 000 ms. */
+  settleRetryMs?: number;
   /** When the limiter (Redis) is unreachable: 'fail-closed' (default) refuses requests with a cap
    * or a rate limit (503); 'fail-open' serves them unreserved. Unlimited requests are always served. */
   limiterDown?: 'fail-closed' | 'fail-open';
@@ -124,7 +127,18 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
           metrics,
           policy: () => holder.current(),
         });
-  const settleDeps = { limiter, emitter, log, now, metrics, holds };
+  // Once stopping, a settle that keeps failing is given up on within seconds (see finish).
+  let stopping = false;
+  const settleDeps = {
+    limiter,
+    emitter,
+    log,
+    now,
+    metrics,
+    holds,
+    settleRetryMs: opts.settleRetryMs,
+    stopping: () => stopping,
+  };
   const inFlight = new Set<Promise<void>>();
   watchPolicy(metrics, holder, () => inFlight.size);
   const track = (flight: Flight, outcome: Parameters<typeof finish>[2]) => {
@@ -252,7 +266,6 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   // Once stopping, keep-alive connections still carrying requests are closed after their response
   // (and idle ones swept), or steady traffic on reused sockets would hold stop() open forever.
-  let stopping = false;
   const server = createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
     if (stopping) {
       res.setHeader('connection', 'close');

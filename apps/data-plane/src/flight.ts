@@ -62,12 +62,54 @@ export interface Outcome {
 
 export interface SettleDeps {
   limiter: Limiter;
+  /** How long a settle that fails (the limiter unreachable) is retried before the spend is given up
+   * on the counters (the usage record keeps it). Default 60 000 ms. */
+  settleRetryMs?: number;
+  /** True once the plane is stopping: retries end within `STOPPING_RETRY_MS`. */
+  stopping?: () => boolean;
   /** The hold of requests in flight on the counters, kept until they settle. */
   holds?: Holds;
   emitter: UsageEmitter;
   log: Logger;
   now: () => number;
   metrics?: DataPlaneMetrics;
+}
+
+const SETTLE_RETRY_FIRST_MS = 50;
+const SETTLE_RETRY_MAX_MS = 5_000;
+const STOPPING_RETRY_MS = 5_000;
+
+/**
+ * The settle, retried while the limiter cannot be reached (a Redis blip, a failover). Given up on,
+ * the spend would be missing from the counters: once the reservation expires, others could be
+ * admitted against budget this request spent and the books would pass the cap. Safe to repeat: a
+ * settle is idempotent by request id (one whose reply was lost changes nothing the second time).
+ * Timed on the real clock (`deps.now` may be a test's).
+ */
+async function settleRetrying(
+  deps: SettleDeps,
+  request: Parameters<Limiter['settle']>[0],
+): ReturnType<Limiter['settle']> {
+  const started = performance.now();
+  let delay = SETTLE_RETRY_FIRST_MS;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.limiter.settle(request);
+    } catch (err) {
+      const horizon = deps.stopping?.()
+        ? Math.min(deps.settleRetryMs ?? 60_000, STOPPING_RETRY_MS)
+        : (deps.settleRetryMs ?? 60_000);
+      if (performance.now() - started + delay > horizon) throw err;
+      if (attempt === 1) {
+        deps.log.warn('settle failed: retrying', {
+          requestId: request.requestId,
+          err: String(err),
+        });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
+    }
+  }
 }
 
 /** Tokens when the provider reported none: the prompt as estimated at admission and what was
@@ -108,7 +150,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   }
   if (flight.admitted) {
     try {
-      const settled = await deps.limiter.settle({
+      const settled = await settleRetrying(deps, {
         workspaceId: flight.chain.workspace.id,
         subAccountId: flight.chain.subAccount.id,
         requestId: flight.requestId,
@@ -131,7 +173,8 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
         billedMicros = settled.chargedMicros;
       }
     } catch (err) {
-      // The reservation expires by itself; the usage record below still carries the money.
+      // Given up (see settleRetrying): the reservation expires by itself; the usage record below
+      // still carries the money.
       deps.log.error('settle failed', { requestId: flight.requestId, err: String(err) });
     }
   }

@@ -151,6 +151,8 @@ export interface HarnessOptions {
   upstreams?: Record<string, UpstreamConfig>;
   /** TOLLGATE_REDIS_DOWN of every plane (default fail-closed). */
   limiterDown?: 'fail-closed' | 'fail-open';
+  /** How long a failing settle is retried (default the data plane's, 60 s). */
+  settleRetryMs?: number;
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -182,6 +184,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       secretKey: o.secretKey,
       controlPlaneUrl: o.controlPlaneUrl,
       limiterDown: o.limiterDown,
+      settleRetryMs: o.settleRetryMs,
       usageBatch: { flushMs: 5 },
     });
     const port = await plane.start(0);
