@@ -24,6 +24,14 @@ const spendRefusal = (scope: string): Exclude<AdmitResult, { ok: true }> => ({
   capMicros: 10_000,
   spentMicros: 9_990,
   reservedMicros: 0,
+  rate: {
+    limitRequests: null,
+    remainingRequests: null,
+    resetRequestsMs: null,
+    limitTokens: null,
+    remainingTokens: null,
+    resetTokensMs: null,
+  },
 });
 
 /** The usage event of a 402 names the budget that refused (SPEC §8 `exhausted` without guessing). */

@@ -12,6 +12,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_clamp', { spendCapMicros: 60 }),
         subAccount('sa_guard', { spendCapMicros: 60 }),
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
+        subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
         subAccount('sa_tag'),
       ],
       tagBudgets: [
@@ -112,6 +113,25 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(Number(err.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(h.upstream.hits()).toBe(before);
+  });
+
+  it('a 402 carries the x-ratelimit-* headers too, the refused request not counted', async () => {
+    await clearOfMinuteEdge();
+    const err = await h
+      .client('sa_broke')
+      .chat.completions.create({
+        model: CHEAP,
+        messages: [{ role: 'user' as const, content: 'x' }],
+        max_tokens: 10,
+      })
+      .catch((e) => e);
+    expect(err.status).toBe(402);
+    expect(err.headers.get('x-request-id')).toMatch(/^req_/);
+    expect(err.headers.get('x-ratelimit-limit-requests')).toBe('50');
+    expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('50');
+    expect(err.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+m)?\d+s$/);
+    expect(err.headers.get('x-ratelimit-limit-tokens')).toBe('100000');
+    expect(err.headers.get('x-ratelimit-remaining-tokens')).toBe('100000');
   });
 
   it('tag budget: concurrent tagged requests across sub-accounts stay within the tag cap', async () => {

@@ -70,6 +70,8 @@ export type AdmitResult =
       capMicros: number;
       spentMicros: number;
       reservedMicros: number;
+      /** The rate limits as they stand (this request not counted), for the 402's headers. */
+      rate: RateSnapshot;
     };
 
 export interface SettleRequest {

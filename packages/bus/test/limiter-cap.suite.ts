@@ -131,6 +131,15 @@ export function capSuite(impl: Impl) {
       capMicros: 10_000,
       spentMicros: 9_950,
       reservedMicros: 0,
+      // No rate limit on this sub-account: nothing for the 402's x-ratelimit-* headers.
+      rate: {
+        limitRequests: null,
+        remainingRequests: null,
+        resetRequestsMs: null,
+        limitTokens: null,
+        remainingTokens: null,
+        resetTokensMs: null,
+      },
     });
     for (const row of await h.replicas[0].spent(ws, spend)) expect(row.reservedMicros).toBe(0);
 

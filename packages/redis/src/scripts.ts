@@ -102,6 +102,8 @@ export type AdmitScriptReply =
       capMicros: number;
       spentMicros: number;
       reservedMicros: number;
+      /** The rate limits as they stand (this request not counted). */
+      rate: ScriptRateSnapshot;
     }
   /** Capped request while the workspace's counters are not rebuilt (requireSeed): nothing changed. */
   | { kind: 'unseeded' };
@@ -155,6 +157,7 @@ export async function admitScript(
       capMicros: cap,
       spentMicros: spent,
       reservedMicros: reserved,
+      rate: snapshot(r, 5),
     };
   }
   if (r[0] === 4) return { kind: 'unseeded' };

@@ -76,6 +76,7 @@ export function admitRefusal(
       status: 402,
       type: 'budget_exceeded',
       code: 'balance_exhausted',
+      headers: rateHeaders(result.rate),
       message: 'The prepaid balance of this sub-account is exhausted; top it up to continue.',
       extra: {
         scope,
@@ -91,6 +92,7 @@ export function admitRefusal(
     status: 402,
     type: 'budget_exceeded',
     code: isTag ? 'tag_budget_reached' : 'spend_cap_reached',
+    headers: rateHeaders(result.rate),
     message: isTag
       ? `The budget of tag ${scope.slice(4)} is exhausted for this period.`
       : `The ${scope === 'workspace' ? 'workspace' : 'sub-account'} spend cap is reached for this period.`,

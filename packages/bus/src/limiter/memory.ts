@@ -135,7 +135,7 @@ class MemoryLimiter implements Limiter {
     }
     const refused = this.#rateRefusal(req, use, k);
     if (refused) return refused;
-    const x = this.#fit(req, minMicros, k);
+    const x = this.#fit(req, minMicros, k, use);
     if (typeof x !== 'number') return x;
     this.#reserve(req, k, x);
     const snapshot = rateSnapshot(req, use, 1, rate.estimatedTokens);
@@ -363,7 +363,7 @@ class MemoryLimiter implements Limiter {
   }
 
   /** x = min(worst case, smallest remaining); or the refusal naming the first counter that failed. */
-  #fit(req: AdmitRequest, minMicros: number, k: Keys): number | AdmitResult {
+  #fit(req: AdmitRequest, minMicros: number, k: Keys, use: WindowUse): number | AdmitResult {
     let x = req.worstCaseMicros;
     for (const [i, c] of req.spend.entries()) {
       if (c.capMicros === null) continue;
@@ -373,7 +373,8 @@ class MemoryLimiter implements Limiter {
       const remaining = c.capMicros - spentMicros - reservedMicros;
       if (remaining < minMicros) {
         const { scope, capMicros } = c;
-        return { ok: false, kind: 'spend', scope, capMicros, spentMicros, reservedMicros };
+        const rate = rateSnapshot(req, use, 0, 0);
+        return { ok: false, kind: 'spend', scope, capMicros, spentMicros, reservedMicros, rate };
       }
       x = Math.min(x, remaining);
     }

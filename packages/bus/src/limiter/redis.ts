@@ -138,9 +138,9 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
       const { limit, retryAfterMs, rate } = reply;
       return { ok: false, kind: 'rate', limit, retryAfterMs, rate };
     }
-    const { counterIndex, capMicros, spentMicros, reservedMicros } = reply;
+    const { counterIndex, capMicros, spentMicros, reservedMicros, rate } = reply;
     const scope = req.spend[counterIndex]!.scope;
-    return { ok: false, kind: 'spend', scope, capMicros, spentMicros, reservedMicros };
+    return { ok: false, kind: 'spend', scope, capMicros, spentMicros, reservedMicros, rate };
   }
 
   async function settle(s: SettleRequest) {

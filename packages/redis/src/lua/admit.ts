@@ -14,7 +14,7 @@ import { COMMON_LUA } from './common.ts';
  *       13 dayEndMs, 14 purgeLimit, 15 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs,
  *       then requireSeed ('1': refuse capped requests while the epoch marker is absent).
  * Reply: {1, reserved, clamped, snapshot×6} | {2, limitCode, retryAfterMs, snapshot×6}
- *        | {3, counterIndex (1-based), cap, spent, reserved} | {4} (capped, counters not rebuilt yet:
+ *        | {3, counterIndex (1-based), cap, spent, reserved, snapshot×6} | {4} (capped, counters not rebuilt yet:
  *        nothing was changed). Snapshot nulls are -1.
  */
 export const ADMIT_LUA = `${COMMON_LUA}
@@ -97,7 +97,10 @@ for i = 1, n do
   if cap >= 0 then
     local spent, reserved = num(S[i].spent), math.max(0, S[i].reserved)
     local rem = cap - spent - reserved
-    if rem < minMicros then return {3, i, cap, spent, reserved} end
+    if rem < minMicros then
+      local s = snapshot(0, 0)
+      return {3, i, cap, spent, reserved, s[1], s[2], s[3], s[4], s[5], s[6]}
+    end
     if rem < x then x = rem end
   end
 end
