@@ -11,6 +11,8 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_cap', { spendCapMicros: 1_000 }),
         subAccount('sa_clamp', { spendCapMicros: 60 }),
         subAccount('sa_guard', { spendCapMicros: 60 }),
+        subAccount('sa_guard_c', { spendCapMicros: 60 }),
+        subAccount('sa_guard_r', { spendCapMicros: 60 }),
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
         subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
         subAccount('sa_tag'),
@@ -90,6 +92,56 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(events[0]!.billedCostMicros).toBeGreaterThan(0);
     expect(events[0]!.billedCostMicros).toBeLessThanOrEqual(60);
     expect(events[0]!.estimated).toBe(true);
+  });
+
+  it('completions and Responses streams cut at the reservation end as a max-tokens stop', async () => {
+    h.upstream.options.ignoreBound = true;
+    h.upstream.options.outputTokens = 300;
+    try {
+      const completion = await h.client('sa_guard_c').completions.create({
+        model: CHEAP,
+        prompt: 'x',
+        max_tokens: 100,
+        stream: true,
+      });
+      const chunks = [];
+      for await (const c of completion) chunks.push(c);
+      expect(chunks.length).toBeLessThan(100);
+      expect(chunks.at(-1)).toMatchObject({
+        object: 'text_completion',
+        choices: [{ index: 0, text: '', finish_reason: 'length' }],
+      });
+      expect(chunks.at(-1)!.id).toBe(chunks[0]!.id);
+
+      const response = await h.client('sa_guard_r').responses.create({
+        model: CHEAP,
+        input: 'x',
+        max_output_tokens: 100,
+        stream: true,
+      });
+      const events = [];
+      for await (const e of response) events.push(e);
+      expect(events.length).toBeLessThan(100);
+      const end = events.at(-1)!;
+      expect(end.type).toBe('response.incomplete');
+      if (end.type !== 'response.incomplete') return;
+      expect(end.response).toMatchObject({
+        status: 'incomplete',
+        incomplete_details: { reason: 'max_output_tokens' },
+      });
+      expect(end.response.id).toBe(
+        events[0]!.type === 'response.created' ? events[0].response.id : '',
+      );
+      expect(end.sequence_number).toBe(events.at(-2)!.sequence_number + 1);
+    } finally {
+      h.upstream.options.ignoreBound = false;
+      h.upstream.options.outputTokens = 10;
+    }
+    for (const sub of ['sa_guard_c', 'sa_guard_r']) {
+      const [e] = (await h.events()).filter((x) => x.subAccountId === sub);
+      expect(e!.billedCostMicros).toBeGreaterThan(0);
+      expect(e!.billedCostMicros).toBeLessThanOrEqual(60);
+    }
   });
 
   it('RPM: the third request in a minute answers 429 with Retry-After and x-ratelimit-* headers', async () => {

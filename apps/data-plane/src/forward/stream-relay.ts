@@ -8,7 +8,8 @@ import { createSseSplitter, type SseEvent } from './sse.ts';
  * Relays an upstream event stream to the client event by event (nothing is held back beyond one
  * event) while a tap reads the text and usage: the usage chunk injected for billing is stripped
  * when the client did not ask for it, and the stream is ended as a normal `length` stop when its
- * estimated cost passes the reservation (the cap guarantee, streaming included).
+ * estimated cost passes the reservation (the cap guarantee, streaming included): chat and completions
+ * with a `finish_reason: "length"` chunk, Responses with `response.incomplete` (max_output_tokens).
  */
 export interface StreamDeps {
   now: () => number;
@@ -41,7 +42,11 @@ export function relayStream(
     servedModel: null,
   };
   live.stream = progress;
+  /** The last chunk of a chat or completions stream (its id, created, model close a cut stream). */
   let last: Record<string, unknown> | null = null;
+  /** A Responses stream: the response object as last announced, and the last sequence number. */
+  let lastResponse: Record<string, unknown> | null = null;
+  let sequence = -1;
   let upstreamDone = false;
   let failed = false;
   const reader = job.streamReader?.() ??
@@ -84,15 +89,31 @@ export function relayStream(
     verbatim = false;
     flushOut();
     if (reader.capEnd !== undefined) send(reader.capEnd());
-    else if (endpoint.kind === 'chat' && last !== null) {
+    else if ((endpoint.kind === 'chat' || endpoint.kind === 'completion') && last !== null) {
+      const choice =
+        endpoint.kind === 'chat'
+          ? { index: 0, delta: {}, finish_reason: 'length', logprobs: null }
+          : { index: 0, text: '', finish_reason: 'length', logprobs: null };
       const stop = {
         id: last.id,
-        object: 'chat.completion.chunk',
+        object: last.object,
         created: last.created,
         model: last.model,
-        choices: [{ index: 0, delta: {}, finish_reason: 'length', logprobs: null }],
+        choices: [choice],
       };
       send(`data: ${JSON.stringify(stop)}\n\n`);
+    } else if (endpoint.kind === 'responses' && lastResponse !== null) {
+      // As OpenAI ends a response that reached max_output_tokens.
+      const incomplete = {
+        type: 'response.incomplete',
+        sequence_number: sequence + 1,
+        response: {
+          ...lastResponse,
+          status: 'incomplete',
+          incomplete_details: { reason: 'max_output_tokens' },
+        },
+      };
+      send(`event: response.incomplete\ndata: ${JSON.stringify(incomplete)}\n\n`);
     }
     if (reader.capEnd === undefined && endpoint.kind !== 'responses') send('data: [DONE]\n\n');
     res.end();
@@ -121,10 +142,12 @@ export function relayStream(
     if (info.failed) failed = true;
     if (isRecord(json)) {
       if (typeof json.model === 'string') progress.servedModel = json.model;
-      if (isRecord(json.response) && typeof json.response.model === 'string') {
-        progress.servedModel = json.response.model;
+      if (isRecord(json.response)) {
+        lastResponse = json.response;
+        if (typeof json.response.model === 'string') progress.servedModel = json.response.model;
       }
-      if (json.object === 'chat.completion.chunk') last = json;
+      if (typeof json.sequence_number === 'number') sequence = json.sequence_number;
+      if (json.object === 'chat.completion.chunk' || json.object === 'text_completion') last = json;
     }
     if (info.text) {
       progress.chunks += 1;
