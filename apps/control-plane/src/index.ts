@@ -36,7 +36,6 @@ export {
   createControlPlaneMetrics,
 } from './metrics.ts';
 export { createPolicyPublisher, type PolicyPublisher } from './policy/publisher.ts';
-export { REST_PREFIXES } from './rest/router.ts';
 export { buildControlPlane, type ControlPlane, type ControlPlaneOptions } from './server.ts';
 export { type PolicyChange, reservationView, type ServiceDeps } from './services/context.ts';
 export { createWorkspace, ensureDefaultWorkspace } from './services/workspaces.ts';

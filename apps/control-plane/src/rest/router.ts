@@ -36,21 +36,6 @@ function compile(routes: Route[]): Compiled[] {
   });
 }
 
-/** Paths this router owns (the data plane forwards exactly these to the control plane). */
-export const REST_PREFIXES = [
-  '/v1/workspaces',
-  '/v1/workspace',
-  '/v1/sub-accounts',
-  '/v1/usage/by-tag',
-  '/v1/usage/export',
-  /** Own usage of the calling sub-account (its own key, SPEC §6). */
-  '/v1/usage',
-  '/v1/budgets',
-  '/v1/prices',
-  '/v1/provider-keys',
-  '/v1/webhooks',
-];
-
 /**
  * The REST façade of SPEC §4. Returns false when no route matches the path (the caller answers
  * 404). Every route authenticates, authorizes through the one `authorize()`, then calls a service.
