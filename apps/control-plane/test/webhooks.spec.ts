@@ -86,6 +86,49 @@ describe('webhooks: signed, retried, durable', () => {
     await t?.cleanup();
   });
 
+  it('sub_account.created and its delivery commit with the sub-account (outbox), or neither does', async () => {
+    const hook = await cp.api('POST', '/v1/webhooks', {
+      url: 'https://hooks.example.com/created',
+      events: ['sub_account.created'],
+    });
+    expect(hook.status).toBe(201);
+    await cp.events.dispatcher.stop();
+    try {
+      const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'outboxed' })).body;
+      // Read as soon as the creation answered: nothing is written after its commit.
+      const prisma = t.db.prisma;
+      const events = await prisma.budgetEvent.findMany({
+        where: { subAccountId: sa.id, type: 'created' },
+      });
+      expect(events).toHaveLength(1);
+      const deliveries = await prisma.webhookDelivery.findMany({
+        where: { endpointId: hook.body.id, eventType: 'sub_account.created' },
+      });
+      expect(
+        deliveries.map((d) => (d.payload as { data: { sub_account_id: string } }).data),
+      ).toEqual([expect.objectContaining({ sub_account_id: sa.id })]);
+      // The event cannot be stored (the database refuses it): the creation does not happen either,
+      // rather than happen without its event.
+      await prisma.$executeRawUnsafe(
+        `CREATE FUNCTION refuse_event() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no events'; END $$ LANGUAGE plpgsql`,
+      );
+      await prisma.$executeRawUnsafe(
+        'CREATE TRIGGER refuse_event BEFORE INSERT ON "BudgetEvent" FOR EACH ROW EXECUTE FUNCTION refuse_event()',
+      );
+      try {
+        const refused = await cp.api('POST', '/v1/sub-accounts', { name: 'never-created' });
+        expect(refused.status).toBe(500);
+        expect(await prisma.subAccount.count({ where: { name: 'never-created' } })).toBe(0);
+      } finally {
+        await prisma.$executeRawUnsafe('DROP TRIGGER refuse_event ON "BudgetEvent"');
+        await prisma.$executeRawUnsafe('DROP FUNCTION refuse_event()');
+      }
+    } finally {
+      await cp.api('DELETE', `/v1/webhooks/${hook.body.id}`);
+      cp.events.dispatcher.start();
+    }
+  });
+
   it('500, 500, then 200: three attempts, one delivery, verified signatures, across a dispatcher restart', async () => {
     let secret = '';
     const rx = await receiver(

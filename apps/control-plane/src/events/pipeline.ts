@@ -1,7 +1,8 @@
 import type { PrismaClient } from '@tollgate/db';
 import type { UsageEvent } from '@tollgate/usage';
+import type { CreatedEvents } from '../services/context.ts';
 import type { EventHub } from './hub.ts';
-import { recordEvents } from './record.ts';
+import { recordEvents, storeEvents } from './record.ts';
 import { evaluateUsage } from './thresholds.ts';
 import type { EventDraft, StoredEvent } from './types.ts';
 
@@ -22,8 +23,8 @@ export interface EventPipeline {
   afterUsage(usage: readonly UsageEvent[]): Promise<void>;
   /** Stores and publishes drafts (sub-account created, endpoint disabled, …). */
   emit(drafts: readonly EventDraft[]): Promise<StoredEvent[]>;
-  /** For ServiceDeps.onSubAccountCreated (called after the creation committed). */
-  onSubAccountCreated(workspaceId: string, subAccountId: string): void;
+  /** For ServiceDeps.createdEvents: `sub_account.created`, stored in the creation's transaction. */
+  subAccountCreated: CreatedEvents;
   /** For the dispatcher: an endpoint was disabled after repeated failure. */
   onEndpointDisabled(endpoint: { id: string; workspaceId: string; url: string }): void;
 }
@@ -49,19 +50,29 @@ export function createEventPipeline(opts: EventPipelineOptions): EventPipeline {
       await emit(drafts);
       await opts.hub.publish([], spend);
     },
-    onSubAccountCreated(workspaceId, subAccountId) {
-      emit([
-        {
-          workspaceId,
-          subAccountId,
-          tag: null,
-          type: 'created',
-          scope: 'sub_account',
-          eventType: 'sub_account.created',
-          dedupeKey: `${workspaceId}:sa:${subAccountId}:created`,
-          data: {},
-        },
-      ]).catch((err) => opts.onError?.(err));
+    subAccountCreated: {
+      store: (tx, workspaceId, subAccountId) =>
+        storeEvents(
+          tx,
+          [
+            {
+              workspaceId,
+              subAccountId,
+              tag: null,
+              type: 'created',
+              scope: 'sub_account',
+              eventType: 'sub_account.created',
+              dedupeKey: `${workspaceId}:sa:${subAccountId}:created`,
+              data: {},
+            },
+          ],
+          () => new Date(now()),
+        ),
+      announce(stored) {
+        if (stored.length === 0) return;
+        opts.onStored?.(stored);
+        opts.hub.publish(stored).catch((err) => opts.onError?.(err));
+      },
     },
     onEndpointDisabled(endpoint) {
       emit([

@@ -1,6 +1,7 @@
 import type { EventBus } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
 import type { UsageEvent } from '@tollgate/usage';
+import type { CreatedEvents } from '../services/context.ts';
 import {
   createWebhookDispatcher,
   type WebhookDispatcher,
@@ -30,7 +31,7 @@ export interface EventServices {
   /** Spread into the control plane's deps. */
   deps: {
     events: EventHub;
-    onSubAccountCreated: (workspaceId: string, subAccountId: string) => void;
+    createdEvents: CreatedEvents;
     onWebhooksQueued: () => void;
   };
   /** Stops the dispatcher (attempts in flight are logged), then the live fan-out. */
@@ -66,7 +67,7 @@ export async function startEventServices(opts: EventServicesOptions): Promise<Ev
     afterUsage: (usage) => pipeline.afterUsage(usage),
     deps: {
       events: hub,
-      onSubAccountCreated: pipeline.onSubAccountCreated,
+      createdEvents: pipeline.subAccountCreated,
       onWebhooksQueued: () => d.kick(),
     },
     async stop() {

@@ -1,5 +1,6 @@
 import type { Limiter } from '@tollgate/bus';
 import type { Prisma, PrismaClient } from '@tollgate/db';
+import type { StoredEvent } from '../events/types.ts';
 import { newId } from '../lib/ids.ts';
 
 /** What a policy-affecting change touched, so the publisher can send an incremental update. */
@@ -8,6 +9,16 @@ export interface PolicyChange {
   kind: 'workspace' | 'sub_account' | 'key' | 'tag_budget' | 'price' | 'provider_key' | 'plan';
   id: string;
   revision: bigint;
+}
+
+/**
+ * The `sub_account.created` event (SPEC §8): stored, with its webhook deliveries, in the creation's
+ * own transaction (an outbox: never lost after the commit, never sent for a creation rolled back),
+ * announced live after the commit.
+ */
+export interface CreatedEvents {
+  store(tx: Tx, workspaceId: string, subAccountId: string): Promise<StoredEvent[]>;
+  announce(stored: StoredEvent[]): void;
 }
 
 /** Optional view of live reservations (Redis or in-process counters), for `reserved_cents`. */
@@ -40,8 +51,8 @@ export interface ServiceDeps {
    * hear of it): raises the spend counters the change puts in force to the books' figures (see
    * createCounterCatchUp). Must not throw. */
   catchUpCounters?: (tx: Tx, change: Omit<PolicyChange, 'revision'>) => Promise<void>;
-  /** Called after a committed sub-account creation, for the `created` event. */
-  onSubAccountCreated?: (workspaceId: string, subAccountId: string) => void;
+  /** The `created` event of a sub-account, stored with it (absent: no event services). */
+  createdEvents?: CreatedEvents;
   reservations?: ReservationView;
   now?: () => Date;
 }

@@ -102,10 +102,14 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
   const columns = planColumns(plan, Object.keys(own), [], []);
   await checkEffectiveModels(deps, caller, { ...columns, ...own }, 'allowedModels');
   const key = mintKey('sub_account');
-  const subAccount = await mutate(
+  const { created: subAccount, events } = await mutate(
     deps,
     caller,
-    (sa) => ({ action: 'sub_account.create', targetType: 'sub_account', targetId: sa.id }),
+    ({ created }) => ({
+      action: 'sub_account.create',
+      targetType: 'sub_account',
+      targetId: created.id,
+    }),
     'sub_account',
     async (tx: Tx) => {
       const id = newId('sa');
@@ -131,10 +135,11 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
           prefix: key.prefix,
         },
       });
-      return created;
+      const events = (await deps.createdEvents?.store(tx, caller.workspaceId, id)) ?? [];
+      return { created, events };
     },
   );
-  deps.onSubAccountCreated?.(caller.workspaceId, subAccount.id);
+  deps.createdEvents?.announce(events);
   return { subAccount, key: key.plaintext };
 }
 
