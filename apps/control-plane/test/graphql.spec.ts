@@ -74,11 +74,16 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
       expect(fetched.data.subAccount.keys).toHaveLength(1);
 
       const rotated = await h.gql(
-        `mutation($id: ID!) { createSubAccountKey(subAccountId: $id, expiresInSeconds: 60) { __typename ... on CreateSubAccountKeyPayload { plaintext key { id expiresAt } } ${ERR} } }`,
+        `mutation($id: ID!) { createSubAccountKey(subAccountId: $id, expiresInSeconds: 60) { __typename ... on CreateSubAccountKeyPayload { keyId: id key prefix expiresAt } ${ERR} } }`,
         { id },
       );
-      expect(rotated.data.createSubAccountKey.plaintext).toMatch(/^sk-tg-/);
-      const keyId: string = rotated.data.createSubAccountKey.key.id;
+      // The same names as REST's answer: `key` is the secret, `id` the key's id.
+      expect(rotated.data.createSubAccountKey.key).toMatch(/^sk-tg-/);
+      expect(
+        rotated.data.createSubAccountKey.key.startsWith(rotated.data.createSubAccountKey.prefix),
+      ).toBe(true);
+      expect(rotated.data.createSubAccountKey.expiresAt).not.toBeNull();
+      const keyId: string = rotated.data.createSubAccountKey.keyId;
       const revoked = await h.gql(
         `mutation($id: ID!, $k: ID!) { revokeSubAccountKey(subAccountId: $id, keyId: $k) { __typename ... on SubAccountKey { revokedAt } ${ERR} } }`,
         { id, k: keyId },

@@ -795,12 +795,9 @@ export type CreateSubAccountKeyMutation = {
     message: string;
   } | {
     __typename: 'CreateSubAccountKeyPayload';
-    plaintext: string;
-    key: {
-      __typename: 'SubAccountKey';
-      id: string;
-      prefix: string;
-    };
+    id: string;
+    prefix: string;
+    key: string;
   } | {
     __typename: 'NotFoundError';
     message: string;
@@ -819,12 +816,9 @@ export const CreateSubAccountKeyMutationDocument = gql<CreateSubAccountKeyMutati
     createSubAccountKey(subAccountId: $subAccountId) {
       __typename
       ... on CreateSubAccountKeyPayload {
-        plaintext
-        key {
-          __typename
-          id
-          prefix
-        }
+        id
+        prefix
+        key
       }
       ... on Error {
         message

@@ -24,10 +24,8 @@ export function Keys({ sa, report }: { sa: Detail; report: Report }) {
     const err = resultError(out);
     if (err) setMessage(err);
     else if (out?.__typename === 'CreateSubAccountKeyPayload') {
-      setSecret(out.plaintext);
-      setMessage(
-        `New key ${out.key.prefix}… created; older keys keep working until you revoke them.`,
-      );
+      setSecret(out.key);
+      setMessage(`New key ${out.prefix}… created; older keys keep working until you revoke them.`);
     }
   };
   const revokeKey = async (keyId: string, prefix: string) => {

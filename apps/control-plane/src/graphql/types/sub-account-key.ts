@@ -15,14 +15,20 @@ export const SubAccountKey = builder.prismaObject('SubAccountKey', {
   }),
 });
 
+/** As REST's `POST /v1/sub-accounts/{id}/keys` (SPEC §4–5: same names): the key's fields and
+ * `key`, the secret itself. */
 const CreateSubAccountKeyPayload = builder
   .objectRef<{ key: typeof SubAccountKey.$inferType; plaintext: string }>(
     'CreateSubAccountKeyPayload',
   )
   .implement({
     fields: (t) => ({
-      key: t.field({ type: SubAccountKey, resolve: (p) => p.key }),
-      plaintext: t.exposeString('plaintext', {
+      id: t.id({ resolve: (p) => p.key.id }),
+      subAccountId: t.id({ resolve: (p) => p.key.subAccountId }),
+      prefix: t.string({ resolve: (p) => p.key.prefix }),
+      createdAt: t.field({ type: 'DateTime', resolve: (p) => p.key.createdAt }),
+      expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.key.expiresAt }),
+      key: t.exposeString('plaintext', {
         description: 'The key (`sk-tg-…`), shown this once.',
       }),
     }),
