@@ -246,7 +246,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs);
     }
     if (path === '/v1/models' && req.method === 'GET') {
-      return answerOwnModels(req, res, holder.current(), now());
+      return answerOwnModels(req, res, holder.current(), now(), opts.upstreams);
     }
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/readyz') {

@@ -101,8 +101,9 @@ export async function handleModelRequest(
       }),
     );
   };
-  // Key problems first (SPEC §6 order), then the body, then the rest of the decision.
-  if (!decision.ok && decision.status === 401)
+  // SPEC §6 order: the key, then whether its sub-account is active, then the body, then the rest of
+  // the decision (the model, which needs a body).
+  if (!decision.ok && (decision.status === 401 || decision.reason === 'sub_account_suspended'))
     return refuse({ blocked: decision, errorClass: decision.reason });
   if (isError(parsed)) return refuse({ blocked: parsed, errorClass: 'invalid_request' });
   let judged = judge(deps, policy, req, parsed, decision);

@@ -1,20 +1,45 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CompiledPolicy, KeyChain } from '@tollgate/policy';
-import { decide, lookupKey, priceFor, workspacePrices } from '@tollgate/policy';
+import {
+  decide,
+  lookupKey,
+  priceFor,
+  providerRouteFor,
+  subAccountRouteFor,
+  workspacePrices,
+} from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 import { sendError, sendJson } from './http/errors.ts';
 import { bearerHash, INVALID_KEY, NO_POLICY } from './http/request.ts';
+import type { UpstreamConfig } from './upstreams.ts';
 
-/** `GET /v1/models`: only what the key may use (its allow-list, else every priced model). */
-export function listModels(policy: CompiledPolicy, chain: KeyChain) {
+/**
+ * `GET /v1/models`: only what the key may use — its allow-list, else every priced model — and of
+ * those only models of a provider it can reach (a platform credential, or a provider key of its
+ * workspace or sub-account): a model it would be refused 502 for is not offered.
+ */
+export function listModels(
+  policy: CompiledPolicy,
+  chain: KeyChain,
+  upstreams: Readonly<Record<string, UpstreamConfig | undefined>>,
+) {
   const ws = chain.workspace.id;
+  const reachable = (model: string) => {
+    const provider = model.slice(0, model.indexOf('/'));
+    return (
+      upstreams[provider] !== undefined ||
+      providerRouteFor(policy, ws, provider) !== undefined ||
+      subAccountRouteFor(policy, chain.subAccount.id, provider) !== undefined
+    );
+  };
   const allowed = chain.subAccount.allowedModels;
-  const names =
+  const names = (
     allowed.length > 0
       ? allowed.filter((m) => priceFor(policy, ws, m) !== undefined)
       : [
           ...new Set([...CATALOGUE.map((p) => p.model), ...workspacePrices(policy, ws).keys()]),
-        ].sort();
+        ].sort()
+  ).filter(reachable);
   return {
     object: 'list',
     data: names.map((id) => ({
@@ -32,6 +57,7 @@ export function answerOwnModels(
   res: ServerResponse,
   policy: CompiledPolicy | null,
   nowMs: number,
+  upstreams: Readonly<Record<string, UpstreamConfig | undefined>>,
 ): void {
   if (policy === null) {
     sendError(res, NO_POLICY);
@@ -53,5 +79,5 @@ export function answerOwnModels(
     sendError(res, d);
     return;
   }
-  sendJson(res, 200, listModels(policy, chain));
+  sendJson(res, 200, listModels(policy, chain, upstreams));
 }

@@ -23,8 +23,24 @@ describe('data plane: markup and BYOK routes', () => {
           baseUrl: own.url,
           sealedApiKey: sealForTest(secret, 'sk-byok-123'),
         },
+        {
+          workspaceId: WS,
+          provider: 'anthropic',
+          baseUrl: own.url,
+          sealedApiKey: sealForTest(secret, 'sk-ant-byok'),
+        },
       ],
     });
+  });
+
+  it('GET /v1/models offers a provider reached only through a provider key of the workspace', async () => {
+    const ids = (client: Harness) =>
+      client === byok ? byok.client('sa_b').models.list() : platform.client('sa_m').models.list();
+    const withKey = (await ids(byok)).data.map((m) => m.id);
+    const without = (await ids(platform)).data.map((m) => m.id);
+    expect(withKey.some((id) => id.startsWith('anthropic/'))).toBe(true);
+    expect(without.some((id) => id.startsWith('anthropic/'))).toBe(false);
+    expect(without.some((id) => id.startsWith('openai/'))).toBe(true);
   });
   afterAll(async () => {
     await platform.close();

@@ -140,6 +140,9 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
   it('models list shows only what the key may use', async () => {
     const all = await h.client('sa_main').models.list();
     expect(all.data.map((m) => m.id)).toContain(MINI);
+    // Only providers it can reach: this plane has an OpenAI credential and no Anthropic one.
+    expect(all.data.every((m) => m.id.startsWith('openai/'))).toBe(true);
+    expect(all.data.length).toBeGreaterThan(1);
     const some = await h.client('sa_allow').models.list();
     expect(some.data.map((m) => m.id)).toEqual([CHEAP]);
   });
@@ -157,6 +160,13 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
       .catch((e) => e);
     expect(e2.status).toBe(403);
     expect(e2.code).toBe('sub_account_suspended');
+    // Suspension is judged before the body (SPEC §6 order): a bad body gets the same 403.
+    const e2b = await h
+      .client('sa_susp')
+      .chat.completions.create({ ...msg, max_tokens: -1 })
+      .catch((e) => e);
+    expect(e2b.status).toBe(403);
+    expect(e2b.code).toBe('sub_account_suspended');
     const e3 = await h
       .client('sa_allow')
       .chat.completions.create(msg)
