@@ -227,6 +227,8 @@ export function blockedEvent(
     errorClass: string;
     httpStatus: number;
     provider: string | null;
+    /** Whether it would have gone out on a provider key of the workspace (default false). */
+    byok?: boolean;
     /** The budget that refused a 402 (see `blockedScopeOf`); absent or null otherwise. */
     blockedScope?: BlockedScope | null;
   },
@@ -242,7 +244,7 @@ export function blockedEvent(
     model: fields.model.slice(0, 256),
     servedModel: null,
     provider: fields.provider,
-    byok: false,
+    byok: fields.byok ?? false,
     inputTokens: 0,
     outputTokens: 0,
     cachedInputTokens: 0,

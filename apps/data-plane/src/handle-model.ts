@@ -97,6 +97,7 @@ export async function handleModelRequest(
         errorClass: b.errorClass,
         httpStatus: b.blocked.status,
         provider: b.provider ?? null,
+        byok: b.byok ?? false,
         blockedScope: blockedScopeOf(b.blocked),
       }),
     );

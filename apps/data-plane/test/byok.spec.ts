@@ -13,7 +13,7 @@ describe('data plane: markup and BYOK routes', () => {
     own = await startFakeUpstream();
     platform = await startHarness({ subs: [subAccount('sa_m')], markupPercent: 10 });
     byok = await startHarness({
-      subs: [subAccount('sa_b')],
+      subs: [subAccount('sa_b'), subAccount('sa_b_broke', { spendCapMicros: 1 })],
       markupPercent: 10,
       secretKey: secret,
       routes: [
@@ -65,5 +65,15 @@ describe('data plane: markup and BYOK routes', () => {
     const e = (await byok.events()).at(-1)!;
     expect(e.byok).toBe(true);
     expect(e.billedCostMicros).toBe(e.providerCostMicros);
+  });
+
+  it('a request refused at admission on a BYOK route is recorded as BYOK', async () => {
+    const err = await byok
+      .client('sa_b_broke')
+      .chat.completions.create(req)
+      .catch((e) => e);
+    expect(err.status).toBe(402);
+    const e = await byok.eventFor(err.headers.get('x-request-id'));
+    expect(e).toMatchObject({ status: 'blocked', byok: true, provider: 'openai' });
   });
 });

@@ -19,6 +19,8 @@ export interface Blocked {
   errorClass: string;
   tags?: string[];
   provider?: string | null;
+  /** The route it would have taken was the workspace's (or sub-account's) own provider key. */
+  byok?: boolean;
 }
 
 export interface Judged {

@@ -52,7 +52,7 @@ export async function reserve(
     reservationTtlMs: deps.reservationTtlMs,
     failOpen: deps.limiterDown === 'fail-open',
   });
-  const route = { tags: j.tags, provider: j.provider };
+  const route = { tags: j.tags, provider: j.provider, byok: j.upstream.byok };
   if (result === 'unavailable')
     return { blocked: LIMITER_DOWN, errorClass: 'limiter_unavailable', ...route };
   if (result !== 'unlimited' && !result.ok) {
