@@ -96,6 +96,8 @@ async function settleRetrying(
     try {
       return await deps.limiter.settle(request);
     } catch (err) {
+      // A request the limiter refuses as invalid would be refused again: not retried.
+      if (err instanceof RangeError) throw err;
       const horizon = deps.stopping?.()
         ? Math.min(deps.settleRetryMs ?? 60_000, STOPPING_RETRY_MS)
         : (deps.settleRetryMs ?? 60_000);
