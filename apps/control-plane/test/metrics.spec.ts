@@ -7,17 +7,9 @@ import {
   ensureDefaultWorkspace,
 } from '@tollgate/control-plane';
 import { parseExposition } from '@tollgate/metrics';
-import { openTestDatabase, redisAvailable, startPrivateRedis } from '@tollgate/testkit';
+import { openTestDatabase, redisAvailable, startPrivateRedis, waitUntil } from '@tollgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY } from './harness.ts';
-
-async function until(what: string, probe: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.runIf(redisAvailable())('control plane /metrics and /readyz', () => {
   it('scrapes request counts, webhook queue and ingestion backlog; readyz follows Redis', async () => {
@@ -126,13 +118,13 @@ describe.runIf(redisAvailable())('control plane /metrics and /readyz', () => {
         body: { status: 'ready', checks: { database: { ok: true }, redis: { ok: true } } },
       });
       await redis.stop();
-      await until('readyz 503', async () => (await ready()).status === 503);
+      await waitUntil('readyz 503', async () => (await ready()).status === 503);
       expect((await ready()).body).toEqual({
         status: 'not_ready',
         checks: { database: { ok: true }, redis: { ok: false } },
       });
       await redis.restart();
-      await until('readyz 200', async () => (await ready()).status === 200);
+      await waitUntil('readyz 200', async () => (await ready()).status === 200);
     } finally {
       await plane.stop();
       await redisBus.close().catch(() => undefined);

@@ -7,17 +7,9 @@ import {
   ensureDefaultWorkspace,
 } from '@tollgate/control-plane';
 import { decodeSnapshot } from '@tollgate/policy';
-import { openTestDatabase, redisAvailable, startPrivateRedis } from '@tollgate/testkit';
+import { openTestDatabase, redisAvailable, startPrivateRedis, waitUntil } from '@tollgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY } from './harness.ts';
-
-async function until(what: string, probe: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * A suspension committed while Redis is away is published once Redis is back — without any later
@@ -66,7 +58,7 @@ describe.runIf(redisAvailable())('policy publication across a Redis outage', () 
     try {
       await publisher.publishNow();
       const sa = (await api('POST', '/v1/sub-accounts', { name: 'acme' })).body;
-      await until(
+      await waitUntil(
         'the new sub-account in latest',
         async () => (await latestStatus(sa.id)) === 'active',
       );
@@ -75,10 +67,10 @@ describe.runIf(redisAvailable())('policy publication across a Redis outage', () 
       const suspended = await api('PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'suspended' });
       expect(suspended.status).toBe(200);
       // The publication failed (and is retried meanwhile).
-      await until('the failed publication reported', async () => errors.length > 0);
+      await waitUntil('the failed publication reported', async () => errors.length > 0);
 
       await redis.restart();
-      await until(
+      await waitUntil(
         'the suspension in latest',
         async () => (await latestStatus(sa.id)) === 'suspended',
       );
@@ -86,7 +78,10 @@ describe.runIf(redisAvailable())('policy publication across a Redis outage', () 
       const revision = Number(
         (await db.prisma.policyState.findUniqueOrThrow({ where: { id: 1 } })).revision,
       );
-      await until('the revision announced', async () => publisher.publishedRevision() === revision);
+      await waitUntil(
+        'the revision announced',
+        async () => publisher.publishedRevision() === revision,
+      );
     } finally {
       await plane.stop();
       await publisher.stop();

@@ -1,5 +1,5 @@
 import { parseExposition } from '@tollgate/metrics';
-import { redisAvailable, startPrivateRedis } from '@tollgate/testkit';
+import { redisAvailable, startPrivateRedis, waitUntil } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHEAP, type Harness, startHarness, subAccount } from './harness.ts';
 
@@ -152,14 +152,6 @@ async function readyStatus(
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-async function until(what: string, probe: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe.runIf(redisAvailable())('data plane /readyz follows Redis', () => {
   it('turns 503 naming redis when Redis goes away, and 200 again when it is back', async () => {
     const redis = await startPrivateRedis();
@@ -175,7 +167,7 @@ describe.runIf(redisAvailable())('data plane /readyz follows Redis', () => {
         },
       });
       await redis.stop();
-      await until('readyz 503', async () => (await readyStatus(url)).status === 503);
+      await waitUntil('readyz 503', async () => (await readyStatus(url)).status === 503);
       const down = await readyStatus(url);
       expect(down.body.ready).toBe(false);
       expect(down.body.checks).toEqual({
@@ -183,7 +175,7 @@ describe.runIf(redisAvailable())('data plane /readyz follows Redis', () => {
         redis: { ok: false, detail: 'unreachable' },
       });
       await redis.restart();
-      await until('readyz 200', async () => (await readyStatus(url)).status === 200);
+      await waitUntil('readyz 200', async () => (await readyStatus(url)).status === 200);
     } finally {
       await redis.stop();
       await h.close().catch(() => undefined);
@@ -200,7 +192,7 @@ describe.runIf(redisAvailable())('data plane /readyz follows Redis', () => {
     try {
       const url = h.urls[0]!;
       await redis.stop();
-      await until('redis reported down', async () => {
+      await waitUntil('redis reported down', async () => {
         const { checks } = (await readyStatus(url)).body as { checks: { redis?: { ok: boolean } } };
         return checks.redis?.ok === false;
       });

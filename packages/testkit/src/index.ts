@@ -148,3 +148,4 @@ export { getFromAddress } from './from-address.ts';
 export { freePort, type PrivateRedis, startPrivateRedis } from './private-redis.ts';
 export { type RawAnswer, rawHttp } from './raw-http.ts';
 export { usageEvent } from './usage-event.ts';
+export { waitUntil } from './wait.ts';
