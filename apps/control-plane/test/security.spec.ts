@@ -20,6 +20,12 @@ describe.each(KINDS)('admin security (%s)', (kind) => {
   });
   afterAll(async () => h?.close());
 
+  it('TOLLGATE_ADMIN_KEY is the default workspace’s only admin key (no unseen second one)', async () => {
+    if (skipKind(kind)) return;
+    const keys = await h.prisma.adminKey.findMany({ where: { workspaceId: h.workspaceId } });
+    expect(keys.map((k) => k.hash)).toEqual([createHash('sha256').update(ADMIN_KEY).digest('hex')]);
+  });
+
   it('every admin change writes one audit entry naming the admin key, without secrets', async () => {
     if (skipKind(kind)) return;
     const adminKey = await h.prisma.adminKey.findUniqueOrThrow({

@@ -21,14 +21,25 @@ const updateSchema = z.strictObject({
   byokWaivesMarkup: z.boolean().optional(),
 });
 
-/** Creates a workspace with its first admin key; the plaintext key is returned exactly once. */
-export async function createWorkspace(deps: ServiceDeps, actor: string, raw: unknown) {
+/**
+ * Creates a workspace with its first admin key; the plaintext key is returned exactly once.
+ * `givenKey` (start-up's TOLLGATE_ADMIN_KEY) is registered as that first key instead of a new one.
+ */
+export async function createWorkspace(
+  deps: ServiceDeps,
+  actor: string,
+  raw: unknown,
+  givenKey: string | null = null,
+) {
   const input = parseInput(createSchema, raw);
   if (await deps.prisma.workspace.findUnique({ where: { name: input.name } })) {
     throw new ConflictError(`a workspace named '${input.name}' already exists`);
   }
   const id = newId('ws');
-  const key = mintKey('admin');
+  const key =
+    givenKey === null
+      ? mintKey('admin')
+      : { hash: hashKey(givenKey), prefix: givenKey.slice(0, 16), plaintext: givenKey };
   const workspace = await mutate(
     deps,
     { workspaceId: id, actor },
@@ -103,7 +114,14 @@ export async function ensureDefaultWorkspace(
       // Other workspaces exist (created by the CLI or the root key): nothing to bootstrap.
       return { workspaceId: '', printOnce: null };
     }
-    const created = await createWorkspace(deps, 'bootstrap', { name: 'default' });
+    if (
+      adminKey &&
+      (await deps.prisma.adminKey.findUnique({ where: { hash: hashKey(adminKey) } }))
+    ) {
+      throw new ConflictError('TOLLGATE_ADMIN_KEY belongs to another workspace');
+    }
+    // With TOLLGATE_ADMIN_KEY, that key is the workspace's first (and only) admin key.
+    const created = await createWorkspace(deps, 'bootstrap', { name: 'default' }, adminKey);
     ws = created.workspace;
     if (!adminKey) printOnce = created.adminKey;
   }
