@@ -48,6 +48,9 @@ describe.skipIf(!redisAvailable())('tollgate data-plane loads only the data plan
     try {
       const url = await proc.listening('data');
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      // Started without TOLLGATE_CONTROL_PLANE_URL: it says what that means.
+      expect(proc.stdout()).toMatch(/TOLLGATE_CONTROL_PLANE_URL is unset: admin paths/);
+      expect((await fetch(`${url}/v1/sub-accounts`)).status).toBe(404);
     } finally {
       expect(await proc.stop()).toBe(0);
       const line = /^LOADED (.*)$/m.exec(proc.stderr());
