@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Limiter } from '@tollgate/bus';
-import { type CompiledPolicy, decide } from '@tollgate/policy';
+import { type CompiledPolicy, decide, type KeyChain } from '@tollgate/policy';
 import { billedWorstCase, type CostModel, perChoiceWithin } from './enforce/cost.ts';
 import { downgrade } from './enforce/downgrade.ts';
 import type { Holds } from './enforce/holds.ts';
@@ -59,6 +59,22 @@ async function readModelBody(
   return null;
 }
 
+/** The sub-account's rate limits as they stand, as headers; none without limits (no read) or when
+ * the limiter cannot answer. */
+async function currentRates(
+  deps: Pick<ModelDeps, 'limiter'>,
+  chain: KeyChain,
+  nowMs: number,
+): Promise<Record<string, string>> {
+  const sa = chain.subAccount;
+  const rate = { rpm: sa.rateLimitRpm, rpd: sa.rateLimitRpd, tpm: sa.rateLimitTpm };
+  if (rate.rpm === null && rate.rpd === null && rate.tpm === null) return {};
+  const snapshot = await deps.limiter
+    .rates({ workspaceId: chain.workspace.id, subAccountId: sa.id, nowMs, rate })
+    .catch(() => null);
+  return rateHeaders(snapshot);
+}
+
 /** authenticate → read → decide → reserve → forward; settlement happens when the answer ends. */
 export async function handleModelRequest(
   deps: ModelDeps,
@@ -84,9 +100,12 @@ export async function handleModelRequest(
   const nowMs = deps.now();
   const model = isError(parsed) ? '' : parsed.model;
   const decision = decide(policy, { keyHash, model, nowMs });
-  const refuse = (b: Blocked) => {
-    sendError(res, b.blocked);
+  // A refusal before admission still carries the x-ratelimit-* headers (SPEC §6: on every answer),
+  // read without counting anything; admission's own refusals (402/429) carry them already.
+  const refuse = async (b: Blocked, readRates = true) => {
     const chain = decision.ok ? decision.chain : decision.chain;
+    const headers = readRates && chain !== undefined ? await currentRates(deps, chain, nowMs) : {};
+    sendError(res, { ...b.blocked, headers: { ...b.blocked.headers, ...headers } });
     if (chain === undefined) return;
     const stream = !isError(parsed) && parsed.stream;
     deps.emitter.add(
@@ -136,7 +155,7 @@ export async function handleModelRequest(
     startedMs,
     nowMs,
   });
-  if ('blocked' in reserved) return refuse(reserved);
+  if ('blocked' in reserved) return refuse(reserved, false);
   const { flight, clampTo } = reserved;
   if (requestedModel !== undefined) {
     flight.requestedModel = requestedModel;

@@ -15,6 +15,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_guard_r', { spendCapMicros: 60 }),
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
         subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
+        subAccount('sa_picky', { rateLimitRpm: 7, allowedModels: [CHEAP] }),
         subAccount('sa_tag'),
       ],
       tagBudgets: [
@@ -184,6 +185,33 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(err.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+m)?\d+s$/);
     expect(err.headers.get('x-ratelimit-limit-tokens')).toBe('100000');
     expect(err.headers.get('x-ratelimit-remaining-tokens')).toBe('100000');
+  });
+
+  it('answers refused before admission (403, 400) carry the x-ratelimit-* headers, counting nothing', async () => {
+    await clearOfMinuteEdge();
+    const c = h.client('sa_picky');
+    const before = h.upstream.hits();
+    const notAllowed = await c.chat.completions
+      .create({ model: 'openai/other-model', messages: [{ role: 'user', content: 'x' }] })
+      .catch((e) => e);
+    expect(notAllowed.status).toBe(403);
+    const badBody = await c.chat.completions
+      .create({ model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: -5 })
+      .catch((e) => e);
+    expect(badBody.status).toBe(400);
+    for (const err of [notAllowed, badBody]) {
+      expect(err.headers.get('x-request-id')).toMatch(/^req_/);
+      expect(err.headers.get('x-ratelimit-limit-requests')).toBe('7');
+      expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('7');
+      expect(err.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+m)?\d+s$/);
+      expect(err.headers.get('x-ratelimit-limit-tokens')).toBeNull();
+    }
+    // Counted nothing: the first served request still sees 6 left after it.
+    const ok = await c.chat.completions
+      .create({ model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 })
+      .withResponse();
+    expect(ok.response.headers.get('x-ratelimit-remaining-requests')).toBe('6');
+    expect(h.upstream.hits()).toBe(before + 1);
   });
 
   it('tag budget: concurrent tagged requests across sub-accounts stay within the tag cap', async () => {

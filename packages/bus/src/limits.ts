@@ -115,7 +115,7 @@ export interface WindowUse {
 /** The rate headers' figures (mirrors the admit script's snapshot()): the requests trio reports
  * whichever of rpm/rpd has fewer requests left; `add*` is what this admission itself consumed. */
 export function rateSnapshot(
-  req: AdmitRequest,
+  req: { nowMs: number; rate: Pick<AdmitRequest['rate'], 'rpm' | 'rpd' | 'tpm'> },
   use: WindowUse,
   addRequests: number,
   addTokens: number,

@@ -41,6 +41,13 @@ export interface AdmitRequest {
   reservationTtlMs: number;
 }
 
+export interface RatesQuery {
+  workspaceId: string;
+  subAccountId: string;
+  nowMs: number;
+  rate: Pick<RateLimits, 'rpm' | 'rpd' | 'tpm'>;
+}
+
 export interface RateSnapshot {
   limitRequests: number | null;
   remainingRequests: number | null;
@@ -162,6 +169,9 @@ export interface Limiter {
    * does nothing for a request that settled. */
   reinstate(r: ReinstateRequest): Promise<ReinstateResult>;
   spent(workspaceId: string, counters: Counter[], nowMs?: number): Promise<CounterBalance[]>;
+  /** The sub-account's rate limits as they stand at `nowMs`, nothing counted (read-only): the
+   * `x-ratelimit-*` headers of an answer refused before admission. */
+  rates(q: RatesQuery): Promise<RateSnapshot>;
   /** Rebuild from the books: sets spent only when the counter holds none (SET NX semantics). */
   seed(workspaceId: string, counter: Counter, spentMicros: number): Promise<void>;
   /** Catch-up after a policy change put a counter in force mid-period (a tag budget created, a

@@ -27,6 +27,32 @@ export function rateSuite(impl: Impl) {
   });
   afterEach(() => h.close());
 
+  it('rates() reads the limits as they stand, counting nothing (read-only)', async () => {
+    const rate = { rpm: 5, rpd: 100, tpm: 1_000, estimatedTokens: 100 };
+    for (const i of [0, 1]) okOf(await h.replicas[i]!.admit(limited(rate, { nowMs: at(10_000) })));
+    const q = { ...base, nowMs: at(20_000), rate };
+    const expected = {
+      limitRequests: 5,
+      remainingRequests: 3,
+      resetRequestsMs: 40_000,
+      limitTokens: 1_000,
+      remainingTokens: 800,
+      resetTokensMs: 40_000,
+    };
+    expect(await h.replicas[1].rates(q)).toEqual(expected);
+    // Reading twice counts nothing.
+    expect(await h.replicas[0].rates(q)).toEqual(expected);
+    // No limits: nothing to report (and no read).
+    expect(await h.replicas[0].rates({ ...q, rate: { rpm: null, rpd: null, tpm: null } })).toEqual({
+      limitRequests: null,
+      remainingRequests: null,
+      resetRequestsMs: null,
+      limitTokens: null,
+      remainingTokens: null,
+      resetTokensMs: null,
+    });
+  });
+
   it('limits requests per minute with a retry-after until the window ends', async () => {
     for (const remaining of [2, 1, 0]) {
       const ok = okOf(

@@ -22,6 +22,7 @@ import type {
   CounterBalanceFromBooks,
   Limiter,
   RateLimitName,
+  RatesQuery,
   ReinstateRequest,
   ReinstateResult,
   RenewRequest,
@@ -228,6 +229,22 @@ class MemoryLimiter implements Limiter {
       this.#counters.extend(key, counterKeyTtlMs(c.periodKey));
     }
     return { sealed: true, reservedMicros: x };
+  };
+
+  rates = async (q: RatesQuery) => {
+    checkUint('nowMs', q.nowMs);
+    const { rpm, rpd, tpm } = q.rate;
+    const w = windows(q.nowMs);
+    const ws = q.workspaceId;
+    const sa = q.subAccountId;
+    const count = (limit: number | null, key: () => string) =>
+      limit === null ? 0 : (this.#counts.get(key())?.n ?? 0);
+    const use = {
+      rpmUsed: count(rpm, () => this.#keys.rpmWindow(ws, sa, w.minuteIndex)),
+      rpdUsed: count(rpd, () => this.#keys.rpdWindow(ws, sa, w.dayIndex)),
+      tpmUsed: count(tpm, () => this.#keys.tpmWindow(ws, sa, w.minuteIndex)),
+    };
+    return rateSnapshot(q, use, 0, 0);
   };
 
   spent = async (ws: string, cs: Counter[], nowMs = Date.now()) => {

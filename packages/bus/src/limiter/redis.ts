@@ -23,6 +23,7 @@ import {
   DEFAULT_PURGE_LIMIT,
   DEFAULT_SETTLED_TTL_MS,
   RESTORE_CHUNK,
+  rateSnapshot,
   windows,
 } from '../limits.ts';
 import type {
@@ -31,6 +32,7 @@ import type {
   Counter,
   CounterBalanceFromBooks,
   Limiter,
+  RatesQuery,
   ReinstateRequest,
   RenewRequest,
   SettleRequest,
@@ -216,6 +218,27 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     return rows.map((r, i) => ({ scope: counters[i]!.scope, ...r }));
   }
 
+  async function rates(q: RatesQuery) {
+    checkUint('nowMs', q.nowMs);
+    const { rpm, rpd, tpm } = q.rate;
+    const w = windows(q.nowMs);
+    const ws = q.workspaceId;
+    const sa = q.subAccountId;
+    const wanted = [
+      rpm === null ? null : keys.rpmWindow(ws, sa, w.minuteIndex),
+      rpd === null ? null : keys.rpdWindow(ws, sa, w.dayIndex),
+      tpm === null ? null : keys.tpmWindow(ws, sa, w.minuteIndex),
+    ];
+    const present = wanted.filter((k): k is string => k !== null);
+    // One round trip (the keys share the workspace's hash slot); none when nothing is limited.
+    const values = present.length === 0 ? [] : await client.mget(...present);
+    const used = (i: number) => {
+      const k = wanted[i];
+      return k === null ? 0 : Number(values[present.indexOf(k!)] ?? 0) || 0;
+    };
+    return rateSnapshot(q, { rpmUsed: used(0), rpdUsed: used(1), tpmUsed: used(2) }, 0, 0);
+  }
+
   async function seed(ws: string, counter: Counter, spentMicros: number) {
     checkUint('spentMicros', spentMicros);
     checkCounters([counter]);
@@ -308,6 +331,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     renew,
     reinstate,
     spent,
+    rates,
     seed,
     raise,
     raiseRequestsToday,
