@@ -398,6 +398,42 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
         expect.objectContaining({ tag: 'beta', requests: 1, cost_cents: 2.25 }),
       ]);
 
+      // A window is exact, not widened to the days it touches: a request started just before the
+      // 24 h window (on the same UTC day as its start) is outside it, one an hour ago inside;
+      // whole days in between come from the rollups.
+      const now = Date.now();
+      if ((now - 86_400_000) % 86_400_000 < 10_000) await new Promise((r) => setTimeout(r, 10_000));
+      const edge = (msAgo: number, n: number) =>
+        usageEvent({
+          requestId: `req_${sa.id}_edge_${n}`,
+          workspaceId: h.workspaceId,
+          subAccountId: sa.id,
+          tags: ['edge-co'],
+          billedCostMicros: 100 * n,
+          providerCostMicros: 100 * n,
+          startedAt: new Date(Date.now() - msAgo).toISOString(),
+          finishedAt: new Date(Date.now() - msAgo).toISOString(),
+        });
+      expect(
+        await writeUsage(h.prisma, [
+          edge(86_400_000 + 5_000, 1),
+          edge(3_600_000, 2),
+          edge(3 * 86_400_000, 4),
+        ]),
+      ).toHaveLength(3);
+      const lastDayOnly = await h.api('GET', '/v1/usage/by-tag?window=24h&tag=edge-co');
+      expect(lastDayOnly.body).toEqual([
+        expect.objectContaining({ tag: 'edge-co', requests: 1, cost_cents: 0.02 }),
+      ]);
+      const week = await h.api('GET', '/v1/usage/by-tag?window=7d&tag=edge-co');
+      expect(week.body).toEqual([
+        expect.objectContaining({ tag: 'edge-co', requests: 3, cost_cents: 0.07 }),
+      ]);
+      const twoDays = await h.api('GET', '/v1/usage/by-tag?window=48h&tag=edge-co');
+      expect(twoDays.body).toEqual([
+        expect.objectContaining({ tag: 'edge-co', requests: 2, cost_cents: 0.03 }),
+      ]);
+
       // The spend of the current period comes from the books on GET.
       const fetched = await h.api('GET', `/v1/sub-accounts/${sa.id}`);
       expect(fetched.body.spent_cents).toBeGreaterThanOrEqual(0.15);

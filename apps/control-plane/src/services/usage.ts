@@ -7,6 +7,7 @@ import { findSubAccount } from './sub-account-reads.ts';
 
 const WINDOW = /^(\d{1,4})([hdw])$/;
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 const windowSchema = z.strictObject({
   window: z.string().regex(WINDOW, "window is like '24h', '7d', '30d' or '4w'").optional(),
@@ -114,7 +115,7 @@ const byTagSchema = z.strictObject({
   tag: tagField.optional(),
 });
 
-/** Spend by tag over a calendar month (UTC) or a window, from the tag × day rollups. */
+/** Spend by tag over a calendar month (UTC) or a window. */
 export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown) {
   const q = parseInput(byTagSchema, raw);
   let range: Range;
@@ -126,27 +127,53 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
   } else {
     range = resolveRange({ window: q.window, from: q.from, to: q.to }, deps.now?.() ?? new Date());
   }
-  // Rollups are per UTC day: a window covers the days it touches.
-  const fromDay = new Date(
-    Date.UTC(range.from.getUTCFullYear(), range.from.getUTCMonth(), range.from.getUTCDate()),
-  );
-  // The bounds are compared as dates (the column's type), so `to` itself would cut off its own
-  // day: compare against the day after the range's last instant instead.
-  const last = new Date(range.to.getTime() - 1);
-  const toDay = new Date(
-    Date.UTC(last.getUTCFullYear(), last.getUTCMonth(), last.getUTCDate() + 1),
-  );
-  const rows = await deps.prisma.tagRollupDaily.groupBy({
-    by: ['tag'],
-    where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: fromDay, lt: toDay } },
-    _sum: { requests: true, billedCostMicros: true, inputTokens: true, outputTokens: true },
-    orderBy: { tag: 'asc' },
-  });
-  return rows.map((r) => ({
-    tag: r.tag,
-    requests: r._sum.requests ?? 0,
-    costMicros: r._sum.billedCostMicros ?? 0n,
-    inputTokens: r._sum.inputTokens ?? 0n,
-    outputTokens: r._sum.outputTokens ?? 0n,
-  }));
+  // Whole UTC days from the tag × day rollups; the partial days at either edge of a window (a
+  // `24h` window touches two days) from the records themselves, so the answer covers exactly the
+  // range asked (by start time, as the rollups count a request).
+  const firstDay = new Date(Math.ceil(range.from.getTime() / DAY) * DAY);
+  const endDay = new Date(Math.floor(range.to.getTime() / DAY) * DAY);
+  const totals = new Map<string, Totals>();
+  const add = (tag: string, t: Totals) => {
+    const sum = totals.get(tag);
+    if (sum === undefined) totals.set(tag, { ...t });
+    else {
+      sum.requests += t.requests;
+      sum.costMicros = BigInt(sum.costMicros) + BigInt(t.costMicros);
+      sum.inputTokens = BigInt(sum.inputTokens) + BigInt(t.inputTokens);
+      sum.outputTokens = BigInt(sum.outputTokens) + BigInt(t.outputTokens);
+    }
+  };
+  const fromRecords = async (from: Date, to: Date) => {
+    if (from >= to) return;
+    const tagOnly = q.tag === undefined ? Prisma.empty : Prisma.sql`AND t.tag = ${q.tag}`;
+    const rows = await deps.prisma.$queryRaw<(Totals & { tag: string })[]>`
+      SELECT t.tag, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
+        coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
+      FROM "UsageRecord", unnest(tags) AS t(tag)
+      WHERE "workspaceId" = ${caller.workspaceId} AND "startedAt" >= ${from} AND "startedAt" < ${to} ${tagOnly}
+      GROUP BY t.tag`;
+    for (const r of rows) add(r.tag, r);
+  };
+  if (firstDay < endDay) {
+    const rows = await deps.prisma.tagRollupDaily.groupBy({
+      by: ['tag'],
+      where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: firstDay, lt: endDay } },
+      _sum: { requests: true, billedCostMicros: true, inputTokens: true, outputTokens: true },
+    });
+    for (const r of rows) {
+      add(r.tag, {
+        requests: r._sum.requests ?? 0,
+        costMicros: r._sum.billedCostMicros ?? 0n,
+        inputTokens: r._sum.inputTokens ?? 0n,
+        outputTokens: r._sum.outputTokens ?? 0n,
+      });
+    }
+    await fromRecords(range.from, firstDay);
+    await fromRecords(endDay, range.to);
+  } else {
+    await fromRecords(range.from, range.to);
+  }
+  return [...totals]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([tag, t]) => ({ tag, ...t }));
 }
