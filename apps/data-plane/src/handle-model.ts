@@ -103,7 +103,7 @@ export async function handleModelRequest(
   // A refusal before admission still carries the x-ratelimit-* headers (SPEC §6: on every answer),
   // read without counting anything; admission's own refusals (402/429) carry them already.
   const refuse = async (b: Blocked, readRates = true) => {
-    const chain = decision.ok ? decision.chain : decision.chain;
+    const { chain } = decision;
     const headers = readRates && chain !== undefined ? await currentRates(deps, chain, nowMs) : {};
     sendError(res, { ...b.blocked, headers: { ...b.blocked.headers, ...headers } });
     if (chain === undefined) return;

@@ -1,9 +1,25 @@
 import { randomBytes } from 'node:crypto';
-import type { AdmitRequest, AdmitResult, Counter, SettleRequest } from '../src/types.ts';
+import type {
+  AdmitRequest,
+  AdmitResult,
+  Counter,
+  RateSnapshot,
+  SettleRequest,
+} from '../src/types.ts';
 
 export const PERIOD = 'm2026-11';
 
 export const newId = (kind: string) => `${kind}_${randomBytes(6).toString('hex')}`;
+
+/** The rate snapshot of a sub-account with no rate limit: nothing to report. */
+export const NO_RATES: RateSnapshot = {
+  limitRequests: null,
+  remainingRequests: null,
+  resetRequestsMs: null,
+  limitTokens: null,
+  remainingTokens: null,
+  resetTokensMs: null,
+};
 
 export const counter = (scope: string, capMicros: number | null): Counter => ({
   scope,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { AdmitRequest, Limiter } from '../src/types.ts';
-import { admitReq, counter, newId, okOf, settleReq } from './fixtures.ts';
+import { admitReq, counter, NO_RATES, newId, okOf, settleReq } from './fixtures.ts';
 import { type Harness, type Impl, prng, sleep } from './harness.ts';
 
 /** SPEC §6, the cap guarantee, and the reservation lifecycle — the same for every implementation. */
@@ -132,14 +132,7 @@ export function capSuite(impl: Impl) {
       spentMicros: 9_950,
       reservedMicros: 0,
       // No rate limit on this sub-account: nothing for the 402's x-ratelimit-* headers.
-      rate: {
-        limitRequests: null,
-        remainingRequests: null,
-        resetRequestsMs: null,
-        limitTokens: null,
-        remainingTokens: null,
-        resetTokensMs: null,
-      },
+      rate: NO_RATES,
     });
     for (const row of await h.replicas[0].spent(ws, spend)) expect(row.reservedMicros).toBe(0);
 

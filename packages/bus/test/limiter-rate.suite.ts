@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import type { AdmitRequest, RateLimits } from '../src/types.ts';
-import { admitReq, counter, newId, okOf, settleReq } from './fixtures.ts';
+import { admitReq, counter, NO_RATES, newId, okOf, settleReq } from './fixtures.ts';
 import { type Harness, type Impl, sleep } from './harness.ts';
 
 const NO_LIMITS: RateLimits = {
@@ -42,15 +42,10 @@ export function rateSuite(impl: Impl) {
     expect(await h.replicas[1].rates(q)).toEqual(expected);
     // Reading twice counts nothing.
     expect(await h.replicas[0].rates(q)).toEqual(expected);
-    // No limits: nothing to report (and no read).
-    expect(await h.replicas[0].rates({ ...q, rate: { rpm: null, rpd: null, tpm: null } })).toEqual({
-      limitRequests: null,
-      remainingRequests: null,
-      resetRequestsMs: null,
-      limitTokens: null,
-      remainingTokens: null,
-      resetTokensMs: null,
-    });
+    // No limits: nothing to report.
+    expect(await h.replicas[0].rates({ ...q, rate: { rpm: null, rpd: null, tpm: null } })).toEqual(
+      NO_RATES,
+    );
   });
 
   it('limits requests per minute with a retry-after until the window ends', async () => {

@@ -138,9 +138,9 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
     if (sum === undefined) totals.set(tag, { ...t });
     else {
       sum.requests += t.requests;
-      sum.costMicros = BigInt(sum.costMicros) + BigInt(t.costMicros);
-      sum.inputTokens = BigInt(sum.inputTokens) + BigInt(t.inputTokens);
-      sum.outputTokens = BigInt(sum.outputTokens) + BigInt(t.outputTokens);
+      sum.costMicros += t.costMicros;
+      sum.inputTokens += t.inputTokens;
+      sum.outputTokens += t.outputTokens;
     }
   };
   const fromRecords = async (from: Date, to: Date) => {

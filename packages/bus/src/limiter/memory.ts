@@ -118,13 +118,7 @@ class MemoryLimiter implements Limiter {
     }
     const k = this.keysOf(req);
     const { rate } = req;
-    const count = (key: string, limit: number | null) =>
-      limit === null ? 0 : (this.#counts.get(key)?.n ?? 0);
-    const use: WindowUse = {
-      rpmUsed: count(k.rpm, rate.rpm),
-      rpdUsed: count(k.rpd, rate.rpd),
-      tpmUsed: count(k.tpm, rate.tpm),
-    };
+    const use = this.#windowUse(k, rate);
     // Replace semantics for a retried request id, then drop crashed requests' reservations.
     this.#slots.get(k.conc)?.delete(req.requestId);
     for (const key of k.counters) {
@@ -233,18 +227,14 @@ class MemoryLimiter implements Limiter {
 
   rates = async (q: RatesQuery) => {
     checkUint('nowMs', q.nowMs);
-    const { rpm, rpd, tpm } = q.rate;
     const w = windows(q.nowMs);
-    const ws = q.workspaceId;
-    const sa = q.subAccountId;
-    const count = (limit: number | null, key: () => string) =>
-      limit === null ? 0 : (this.#counts.get(key())?.n ?? 0);
-    const use = {
-      rpmUsed: count(rpm, () => this.#keys.rpmWindow(ws, sa, w.minuteIndex)),
-      rpdUsed: count(rpd, () => this.#keys.rpdWindow(ws, sa, w.dayIndex)),
-      tpmUsed: count(tpm, () => this.#keys.tpmWindow(ws, sa, w.minuteIndex)),
+    const { workspaceId: ws, subAccountId: sa } = q;
+    const k = {
+      rpm: this.#keys.rpmWindow(ws, sa, w.minuteIndex),
+      rpd: this.#keys.rpdWindow(ws, sa, w.dayIndex),
+      tpm: this.#keys.tpmWindow(ws, sa, w.minuteIndex),
     };
-    return rateSnapshot(q, use, 0, 0);
+    return rateSnapshot(q, this.#windowUse(k, q.rate), 0, 0);
   };
 
   spent = async (ws: string, cs: Counter[], nowMs = Date.now()) => {
@@ -351,6 +341,17 @@ class MemoryLimiter implements Limiter {
       tpm: this.#keys.tpmWindow(ws, sa, w.minuteIndex),
       tokens: this.#keys.requestTokens(ws, req.requestId),
       counters: req.spend.map((c) => this.#keys.counter(ws, c.scope, c.periodKey).state),
+    };
+  }
+
+  /** What the rate windows hold now (0 for a limit not set: its window is not read). */
+  #windowUse(k: { rpm: string; rpd: string; tpm: string }, rate: RatesQuery['rate']): WindowUse {
+    const count = (key: string, limit: number | null) =>
+      limit === null ? 0 : (this.#counts.get(key)?.n ?? 0);
+    return {
+      rpmUsed: count(k.rpm, rate.rpm),
+      rpdUsed: count(k.rpd, rate.rpd),
+      tpmUsed: count(k.tpm, rate.tpm),
     };
   }
 

@@ -220,23 +220,17 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
 
   async function rates(q: RatesQuery) {
     checkUint('nowMs', q.nowMs);
-    const { rpm, rpd, tpm } = q.rate;
     const w = windows(q.nowMs);
-    const ws = q.workspaceId;
-    const sa = q.subAccountId;
-    const wanted = [
-      rpm === null ? null : keys.rpmWindow(ws, sa, w.minuteIndex),
-      rpd === null ? null : keys.rpdWindow(ws, sa, w.dayIndex),
-      tpm === null ? null : keys.tpmWindow(ws, sa, w.minuteIndex),
-    ];
-    const present = wanted.filter((k): k is string => k !== null);
-    // One round trip (the keys share the workspace's hash slot); none when nothing is limited.
-    const values = present.length === 0 ? [] : await client.mget(...present);
-    const used = (i: number) => {
-      const k = wanted[i];
-      return k === null ? 0 : Number(values[present.indexOf(k!)] ?? 0) || 0;
-    };
-    return rateSnapshot(q, { rpmUsed: used(0), rpdUsed: used(1), tpmUsed: used(2) }, 0, 0);
+    const { workspaceId: ws, subAccountId: sa } = q;
+    // One round trip (the keys share the workspace's hash slot); a limit not set is ignored.
+    const [rpmUsed = 0, rpdUsed = 0, tpmUsed = 0] = (
+      await client.mget(
+        keys.rpmWindow(ws, sa, w.minuteIndex),
+        keys.rpdWindow(ws, sa, w.dayIndex),
+        keys.tpmWindow(ws, sa, w.minuteIndex),
+      )
+    ).map((v) => Number(v ?? 0) || 0);
+    return rateSnapshot(q, { rpmUsed, rpdUsed, tpmUsed }, 0, 0);
   }
 
   async function seed(ws: string, counter: Counter, spentMicros: number) {
