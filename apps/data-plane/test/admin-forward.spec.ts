@@ -1,8 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// Every route the control plane serves (read by path: the data plane does not depend on it).
-import { ROUTES } from '../../control-plane/src/rest/routes/index.ts';
 import { type Harness, startHarness, subAccount } from './harness.ts';
 
 describe('data plane: admin paths are forwarded to the control plane', () => {
@@ -71,21 +69,6 @@ describe('data plane: admin paths are forwarded to the control plane', () => {
         body: '',
       },
     ]);
-    expect(h.upstream.hits()).toBe(0);
-  });
-
-  it('every route of the control plane is reachable through the data plane (one base URL)', async () => {
-    const before = seen.length;
-    for (const route of ROUTES) {
-      const path = route.path.replace(/:[A-Za-z]+/g, 'x_1');
-      const res = await fetch(`${h.urls[0]}${path}`, {
-        method: route.method,
-        headers: { authorization: 'Bearer sk-tg-admin-x', 'content-type': 'application/json' },
-        body: route.method === 'GET' || route.method === 'DELETE' ? undefined : '{}',
-      });
-      expect(res.status, `${route.method} ${route.path}`).toBe(201);
-    }
-    expect(seen.length - before).toBe(ROUTES.length);
     expect(h.upstream.hits()).toBe(0);
   });
 });

@@ -4,6 +4,7 @@ import type { TestDatabase } from '@tollgate/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CounterReconciler } from '../../control-plane/src/index.ts';
+import { ROUTES } from '../../control-plane/src/rest/routes/index.ts';
 import { createDataPlane, type DataPlane } from '../src/index.ts';
 import type { FakeUpstream } from './fake-upstream.ts';
 import { type Stack, startStack } from './stack.ts';
@@ -123,6 +124,27 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
   afterAll(async () => {
     await stack?.close();
     redis.disconnect();
+  });
+
+  it('every route of the control plane answers through the data plane as it does directly', async () => {
+    for (const route of ROUTES) {
+      const path = route.path.replace(/:[A-Za-z]+/g, 'x_1');
+      const call = (base: string) =>
+        fetch(`${base}${path}`, {
+          method: route.method,
+          headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+          body: route.method === 'GET' || route.method === 'DELETE' ? undefined : '{}',
+        });
+      const through = await call(dpUrl);
+      const direct = await call(cpUrl);
+      const code = (res: Response) =>
+        res.headers.get('content-type')?.includes('json')
+          ? res.json().then((b: { error?: { code?: string } }) => b?.error?.code ?? null)
+          : res.text().then(() => null);
+      const [a, b] = [await code(through), await code(direct)];
+      expect(a, `${route.method} ${route.path}`).not.toBe('unknown_url');
+      expect([through.status, a], `${route.method} ${route.path}`).toEqual([direct.status, b]);
+    }
   });
 
   it('GET /v1/usage with a sub-account key through the data plane answers its own usage', async () => {
