@@ -187,7 +187,7 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     );
   });
 
-  it('tags: header, body metadata.tags (stripped upstream) and the default tag', async () => {
+  it('tags: header, body metadata.tags (stripped upstream), both together, the default tag', async () => {
     const before = h.upstream.received.length;
     await h
       .client('sa_main')
@@ -206,11 +206,23 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
       messages: [{ role: 'user', content: 'x' }],
       max_tokens: 1,
     });
+    // An SDK's default header tag and a per-call body tag: attributed to both.
+    await h.client('sa_tagged').chat.completions.create(
+      {
+        model: CHEAP,
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 1,
+        metadata: { tags: ['per-call', 'app-wide'] } as unknown as Record<string, string>,
+      },
+      { headers: { 'x-tollgate-tag': 'app-wide' } },
+    );
     expect(h.upstream.received[before + 1]!.body?.metadata).toBeUndefined();
+    expect(h.upstream.received[before + 3]!.body?.metadata).toBeUndefined();
     const events = (await h.events()).filter((e) => e.model === CHEAP && e.status === 'ok');
     const tags = events.map((e) => e.tags);
     expect(tags).toContainEqual(['feat-1', 'feat-2']);
     expect(tags).toContainEqual(['from-body']);
     expect(tags).toContainEqual(['team-a']);
+    expect(tags).toContainEqual(['app-wide', 'per-call']);
   });
 });

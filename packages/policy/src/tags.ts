@@ -1,10 +1,13 @@
 import type { SubAccountPolicy } from './entities.ts';
 
 /**
- * Cost-attribution tags of a request (SPEC §6). Precedence, not merge: the header when it carries
- * any tag, else the body's `metadata.tags`, else the sub-account's default tag. Tags decide which
- * budgets a request is charged to, so an invalid tag is refused (400) rather than dropped: a
- * silently dropped tag would let a request escape its tag budget.
+ * Cost-attribution tags of a request (SPEC §6: "usage is attributed to every tag on the request"):
+ * the header's tags and the body's `metadata.tags` together (header first, duplicates once), else
+ * the sub-account's default tag. A client whose SDK sends a header tag on every call (default
+ * headers) and a per-call body tag is charged to both — and to both tags' budgets: taking one
+ * source only would let a header tag hide a body tag from its budget. Tags decide which budgets a
+ * request is charged to, so an invalid tag is refused (400) rather than dropped: a silently dropped
+ * tag would let a request escape its tag budget.
  */
 
 /** At most this many distinct tags per request (each is one more budget counter to reserve on). */
@@ -35,8 +38,7 @@ export class TagError extends Error {
  * collected, so a body carrying 100k tags is refused after MAX_TAGS + 1 of them instead of costing
  * a quadratic dedupe first.
  */
-function normalise(raw: readonly unknown[], source: TagSource): string[] {
-  const tags: string[] = [];
+function normalise(raw: readonly unknown[], source: TagSource, tags: string[] = []): string[] {
   for (const value of raw) {
     if (typeof value !== 'string') {
       throw new TagError('invalid_tag', source, `tags must be strings, got ${typeof value}`);
@@ -60,9 +62,10 @@ function normalise(raw: readonly unknown[], source: TagSource): string[] {
 }
 
 /**
- * The tags the request itself carries, validated; empty when it carries none. Header values may
- * each hold a comma-separated list (a client may send the header once or several times). Needs no
- * policy, so the data plane can refuse bad tags before authenticating.
+ * The tags the request itself carries (header's, then body's), validated; empty when it carries
+ * none. Header values may each hold a comma-separated list (a client may send the header once or
+ * several times). MAX_TAGS counts the union. Needs no policy, so the data plane can refuse bad
+ * tags before authenticating.
  */
 export function parseRequestTags(
   headerTags: readonly string[],
@@ -72,8 +75,7 @@ export function parseRequestTags(
     headerTags.flatMap((value) => value.split(',')),
     'header',
   );
-  if (fromHeader.length > 0) return fromHeader;
-  return normalise(bodyTags, 'body');
+  return normalise(bodyTags, 'body', fromHeader);
 }
 
 /** The request's own tags, or the sub-account's default tag when it carries none. */
@@ -85,7 +87,7 @@ export function withDefaultTag(
   return subAccount.defaultTag === null ? [] : [subAccount.defaultTag];
 }
 
-/** The tags usage is attributed to: header, else body, else default tag. Throws TagError. */
+/** The tags usage is attributed to: header and body, else the default tag. Throws TagError. */
 export function resolveTags(
   subAccount: Pick<SubAccountPolicy, 'defaultTag'>,
   headerTags: readonly string[],

@@ -15,8 +15,14 @@ function tagError(fn: () => unknown): TagError {
 }
 
 describe('request tags', () => {
-  it('takes the header first, comma lists and repeats included', () => {
-    expect(resolveTags(withDefault, ['a, b', 'c,a'], ['body'])).toEqual(['a', 'b', 'c']);
+  it("takes the header's tags and the body's together, header first, each once", () => {
+    expect(resolveTags(withDefault, ['a, b', 'c,a'], [])).toEqual(['a', 'b', 'c']);
+    expect(resolveTags(withDefault, ['a, b', 'c,a'], ['body', 'b'])).toEqual([
+      'a',
+      'b',
+      'c',
+      'body',
+    ]);
   });
 
   it('falls back to the body, then to the default tag', () => {
@@ -46,6 +52,16 @@ describe('request tags', () => {
     expect(parseRequestTags([], [...tags, ...tags])).toEqual(tags);
     const error = tagError(() => parseRequestTags([], [...tags, 'extra']));
     expect(error.code).toBe('too_many_tags');
+  });
+
+  it('counts MAX_TAGS over header and body together', () => {
+    const half = MAX_TAGS / 2;
+    const head = Array.from({ length: half }, (_, i) => `h${i}`);
+    const body = Array.from({ length: half }, (_, i) => `b${i}`);
+    expect(parseRequestTags([head.join(',')], [...body, 'h0'])).toEqual([...head, ...body]);
+    const error = tagError(() => parseRequestTags([head.join(',')], [...body, 'one-more']));
+    expect(error.code).toBe('too_many_tags');
+    expect(error.source).toBe('body');
   });
 
   it('refuses a huge tag list quickly', () => {
