@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Limiter } from '@tollgate/bus';
-import { type CompiledPolicy, decide, type KeyChain } from '@tollgate/policy';
+import { type CompiledPolicy, decide, type KeyChain, resolveTags } from '@tollgate/policy';
 import { billedWorstCase, type CostModel, perChoiceWithin } from './enforce/cost.ts';
 import { downgrade } from './enforce/downgrade.ts';
 import type { Holds } from './enforce/holds.ts';
@@ -11,9 +11,15 @@ import { blockedEvent, type Flight } from './flight.ts';
 import type { ForwardJob } from './forward/proxy.ts';
 import { upstreamRequest } from './forward/upstream-request.ts';
 import { readBody } from './http/body.ts';
-import { badRequest, sendError } from './http/errors.ts';
-import { isError, parseRequest } from './http/parse.ts';
-import { anthropicKeyHash, bearerHash, INVALID_KEY, NO_POLICY } from './http/request.ts';
+import { badRequest, type ErrorSpec, sendError } from './http/errors.ts';
+import { isError, type ParsedRequest, parseRequest } from './http/parse.ts';
+import {
+  anthropicKeyHash,
+  bearerHash,
+  headerTags,
+  INVALID_KEY,
+  NO_POLICY,
+} from './http/request.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
 import { chatToMessages, isUnsupported } from './providers/anthropic/chat-to-messages.ts';
@@ -40,23 +46,38 @@ export interface ModelDeps {
   holds?: Holds;
 }
 
-async function readModelBody(
-  deps: ModelDeps,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<Buffer | null> {
-  const read = await readBody(req, deps.maxBodyBytes);
-  if (read.ok) return read.body;
-  if (read.reason === 'too_large') {
-    res.setHeader('connection', 'close');
-    sendError(res, {
-      status: 413,
+/** Why a body could not be judged: too large (413, the connection closes after it) or the client
+ * left while sending it (nobody to answer; the record says so). */
+function bodyRefusal(reason: 'too_large' | 'aborted', maxBodyBytes: number): ErrorSpec {
+  if (reason === 'aborted') {
+    return {
+      status: 499,
       type: 'invalid_request_error',
-      code: 'request_too_large',
-      message: `The request body exceeds ${deps.maxBodyBytes} bytes.`,
-    });
+      code: 'client_disconnected',
+      message: 'The client closed the connection before its request body was complete.',
+    };
   }
-  return null;
+  return {
+    status: 413,
+    type: 'invalid_request_error',
+    code: 'request_too_large',
+    message: `The request body exceeds ${maxBodyBytes} bytes.`,
+    headers: { connection: 'close' },
+  };
+}
+
+/** The tags a refused request carried (or the default tag), for its record; none when they are
+ * themselves invalid. */
+function carriedTags(
+  req: IncomingMessage,
+  parsed: ParsedRequest | ErrorSpec,
+  chain: KeyChain,
+): string[] {
+  try {
+    return resolveTags(chain.subAccount, headerTags(req), isError(parsed) ? [] : parsed.bodyTags);
+  } catch {
+    return [];
+  }
 }
 
 /** The sub-account's rate limits as they stand, as headers; none without limits (no read) or when
@@ -90,9 +111,11 @@ export async function handleModelRequest(
   if (keyHash === null || policy.keysByHash.get(keyHash) === undefined) {
     return sendError(res, INVALID_KEY);
   }
-  const raw = await readModelBody(deps, req, res);
-  if (raw === null) return;
-  let parsed = parseRequest(raw, endpoint);
+  // Every request with a known key leaves a record (SPEC §7), one whose body was refused too.
+  const read = await readBody(req, deps.maxBodyBytes);
+  let parsed = read.ok
+    ? parseRequest(read.body, endpoint)
+    : bodyRefusal(read.reason, deps.maxBodyBytes);
   // Anthropic SDK clients name models bare (`claude-sonnet-4-6`): that is `anthropic/claude-sonnet-4.6`.
   if (!isError(parsed) && endpoint.kind === 'messages' && !parsed.model.includes('/')) {
     parsed.model = catalogueModel(parsed.model);
@@ -111,7 +134,7 @@ export async function handleModelRequest(
     deps.emitter.add(
       blockedEvent(requestId, startedMs, deps.now(), chain, {
         model,
-        tags: b.tags ?? [],
+        tags: b.tags ?? carriedTags(req, parsed, chain),
         stream,
         errorClass: b.errorClass,
         httpStatus: b.blocked.status,
@@ -125,7 +148,11 @@ export async function handleModelRequest(
   // the decision (the model, which needs a body).
   if (!decision.ok && (decision.status === 401 || decision.reason === 'sub_account_suspended'))
     return refuse({ blocked: decision, errorClass: decision.reason });
-  if (isError(parsed)) return refuse({ blocked: parsed, errorClass: 'invalid_request' });
+  if (isError(parsed)) {
+    const errorClass =
+      parsed.status === 400 ? 'invalid_request' : (parsed.code ?? 'invalid_request');
+    return refuse({ blocked: parsed, errorClass });
+  }
   let judged = judge(deps, policy, req, parsed, decision);
   if ('blocked' in judged) return refuse(judged);
   let route = { errorClass: 'invalid_request', tags: judged.tags, provider: judged.provider };

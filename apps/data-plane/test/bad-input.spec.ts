@@ -1,5 +1,7 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness, subAccount } from './harness.ts';
+import { until } from './wait.ts';
 
 const MINI = 'openai/gpt-5.4-mini';
 const OK_MESSAGES = [{ role: 'user', content: 'hi' }];
@@ -130,5 +132,86 @@ describe('data plane: bad input answers the SPEC §6 envelope and forwards nothi
     expect('code' in body.error && 'param' in body.error).toBe(true);
     if (c.param) expect(body.error.param).toBe(c.param);
     expect(h.upstream.hits()).toBe(before);
+  });
+});
+
+describe('data plane: a refused body still leaves its usage record (SPEC §7)', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ subs: [subAccount('sa_main')] });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(`${h.urls[0]}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${h.keys.sa_main}`,
+        'content-type': 'application/json',
+        ...headers,
+      },
+      body,
+    });
+
+  it('a body too large: blocked, request_too_large, with the tags of its header', async () => {
+    const res = await post(chat({ pad: 'x'.repeat(2 * 1024 * 1024) }), { 'x-tollgate-tag': 'big' });
+    expect(res.status).toBe(413);
+    await res.arrayBuffer();
+    const event = await h.eventFor(res.headers.get('x-request-id')!);
+    expect(event).toMatchObject({
+      status: 'blocked',
+      errorClass: 'request_too_large',
+      httpStatus: 413,
+      subAccountId: 'sa_main',
+      tags: ['big'],
+      billedCostMicros: 0,
+    });
+  });
+
+  it('malformed JSON: blocked, invalid_request, with the tags of its header', async () => {
+    const res = await post('{"model": ', { 'x-tollgate-tag': 'broken' });
+    expect(res.status).toBe(400);
+    await res.arrayBuffer();
+    const event = await h.eventFor(res.headers.get('x-request-id')!);
+    expect(event).toMatchObject({
+      status: 'blocked',
+      errorClass: 'invalid_request',
+      httpStatus: 400,
+      tags: ['broken'],
+    });
+  });
+
+  it('a client gone before its body was complete: recorded as client_disconnected', async () => {
+    const before = (await h.events()).length;
+    const port = Number(new URL(h.urls[0]!).port);
+    const socket = connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(
+      [
+        'POST /v1/chat/completions HTTP/1.1',
+        'host: 127.0.0.1',
+        `authorization: Bearer ${h.keys.sa_main}`,
+        'content-type: application/json',
+        'content-length: 1000',
+        'x-tollgate-tag: cut',
+        '',
+        '{"model":"openai/gpt',
+      ].join('\r\n'),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    socket.destroy();
+    const found = await until('a record of the cut request', async () =>
+      (await h.events()).slice(before).find((e) => e.errorClass === 'client_disconnected'),
+    );
+    expect(found).toMatchObject({
+      status: 'blocked',
+      httpStatus: 499,
+      subAccountId: 'sa_main',
+      tags: ['cut'],
+      model: '',
+      billedCostMicros: 0,
+    });
   });
 });
