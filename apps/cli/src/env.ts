@@ -32,8 +32,9 @@ const schema = z.object({
   TOLLGATE_ADMIN_KEY: z
     .string()
     .regex(
-      /^sk-tg-admin-[A-Za-z0-9]{32,}$/,
-      "must look like 'sk-tg-admin-' + at least 32 letters/digits",
+      /^sk-tg-admin-[A-Za-z0-9]{43,}$/,
+      // SPEC §3: at least 32 random bytes in base62 — 43 characters, as the generated keys have.
+      "must look like 'sk-tg-admin-' + at least 43 letters/digits (32 random bytes, base62)",
     )
     .optional(),
   TOLLGATE_ROOT_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

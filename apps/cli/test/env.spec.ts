@@ -85,6 +85,28 @@ describe('configuration (SPEC §2)', () => {
     );
   });
 
+  it('takes an admin key of 32 random bytes or more (43 base62 characters), refusing a shorter one', () => {
+    const key = (n: number) => `sk-tg-admin-${'aB3'.repeat(20).slice(0, n)}`;
+    expect(parseEnv({ TOLLGATE_ADMIN_KEY: key(43) }).TOLLGATE_ADMIN_KEY).toBe(key(43));
+    for (const bad of [
+      key(42),
+      `${key(43)}-`,
+      'sk-tg-0123456789012345678901234567890123456789012',
+    ]) {
+      let error: unknown;
+      try {
+        parseEnv({ TOLLGATE_ADMIN_KEY: bad });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(EnvError);
+      const { problems } = error as EnvError;
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain('TOLLGATE_ADMIN_KEY');
+      expect(problems[0]).not.toContain(bad);
+    }
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
   });
