@@ -35,7 +35,8 @@ export interface Flight {
   counters: CounterInfo[];
   /** Billed micro-USD reserved at admission (0 when not admitted). */
   reservedMicros: number;
-  /** Whether the limiter holds a reservation (and a concurrency slot) to settle. */
+  /** Whether the limiter holds a reservation (and a concurrency slot). False: served unreserved
+   * because the limiter was unreachable (it is settled all the same, see `finish`). */
   admitted: boolean;
   rate: RateSnapshot | null;
   done: boolean;
@@ -150,35 +151,38 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   } catch (err) {
     deps.log.error('pricing failed', { requestId: flight.requestId, err: String(err) });
   }
-  if (flight.admitted) {
-    try {
-      const settled = await settleRetrying(deps, {
-        workspaceId: flight.chain.workspace.id,
-        subAccountId: flight.chain.subAccount.id,
+  // A request served unreserved (the limiter was unreachable at admission; TOLLGATE_REDIS_DOWN)
+  // settles too, once the limiter answers: its spend reaches the counters (at most what is left
+  // under each cap, and it is billed that), so a blip does not let the period pass the cap later;
+  // and an admission that did run in Redis after its reply was lost (a timeout) is released now
+  // rather than holding budget and a concurrency slot until its TTL.
+  try {
+    const settled = await settleRetrying(deps, {
+      workspaceId: flight.chain.workspace.id,
+      subAccountId: flight.chain.subAccount.id,
+      requestId: flight.requestId,
+      spend: flight.counters.map((c) => c.counter),
+      actualMicros: billedMicros,
+      actualTokens: usage.inputTokens + usage.outputTokens,
+      nowMs,
+    });
+    // The limiter charges less only when a capped budget cannot take the whole cost: it cost more
+    // than its reservation (a prompt larger than estimated), or the reservation is gone (it
+    // outlived its TTL, or Redis lost it), and others hold the rest of the budget. The record
+    // bills what was charged, so the books never pass the cap either.
+    if (settled.settled && settled.chargedMicros < billedMicros) {
+      deps.log.warn('cost above what was left under the cap at settle: billed what was left', {
         requestId: flight.requestId,
-        spend: flight.counters.map((c) => c.counter),
-        actualMicros: billedMicros,
-        actualTokens: usage.inputTokens + usage.outputTokens,
-        nowMs,
+        costMicros: billedMicros,
+        chargedMicros: settled.chargedMicros,
       });
-      // The limiter charges less only when a capped budget cannot take the whole cost: it cost more
-      // than its reservation (a prompt larger than estimated), or the reservation is gone (it
-      // outlived its TTL, or Redis lost it), and others hold the rest of the budget. The record
-      // bills what was charged, so the books never pass the cap either.
-      if (settled.settled && settled.chargedMicros < billedMicros) {
-        deps.log.warn('cost above what was left under the cap at settle: billed what was left', {
-          requestId: flight.requestId,
-          costMicros: billedMicros,
-          chargedMicros: settled.chargedMicros,
-        });
-        m?.settleBounded.inc();
-        billedMicros = settled.chargedMicros;
-      }
-    } catch (err) {
-      // Given up (see settleRetrying): the reservation expires by itself; the usage record below
-      // still carries the money.
-      deps.log.error('settle failed', { requestId: flight.requestId, err: String(err) });
+      m?.settleBounded.inc();
+      billedMicros = settled.chargedMicros;
     }
+  } catch (err) {
+    // Given up (see settleRetrying): the reservation expires by itself; the usage record below
+    // still carries the money.
+    deps.log.error('settle failed', { requestId: flight.requestId, err: String(err) });
   }
   const cached = usage.cachedInputTokens ?? 0;
   const cacheWrite = usage.cacheWriteTokens ?? 0;

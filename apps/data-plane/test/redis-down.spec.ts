@@ -46,6 +46,8 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
         bus: { policy: local.policy, usage: local.usage, limiter: dead.limiter },
         upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
         usageBatch: { flushMs: 5 },
+        // Redis never comes back here: the settles of requests served unreserved give up quickly.
+        settleRetryMs: 300,
         ...(mode === 'open' ? { limiterDown: 'fail-open' as const } : {}),
       });
       planes[mode] = { plane, url: `http://127.0.0.1:${await plane.start(0)}` };
