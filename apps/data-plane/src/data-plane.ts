@@ -50,6 +50,9 @@ export interface DataPlaneOptions {
   /** How long a failing settle is retried (the limiter unreachable) before the spend is given up
    * on the counters; the usage record keeps it. Default 60 000 ms. */
   settleRetryMs?: number;
+  /** Most settles retried at once (default 10 000); beyond, a failing settle is given up on at
+   * once (its usage record still carries the money). */
+  maxSettlesRetrying?: number;
   /** When the limiter (Redis) is unreachable: 'fail-closed' (default) refuses requests with a cap
    * or a rate limit (503); 'fail-open' serves them unreserved. Unlimited requests are always served. */
   limiterDown?: 'fail-closed' | 'fail-open';
@@ -137,6 +140,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     metrics,
     holds,
     settleRetryMs: opts.settleRetryMs,
+    retrying: { count: 0, max: opts.maxSettlesRetrying ?? 10_000 },
     stopping: () => stopping,
   };
   const inFlight = new Set<Promise<void>>();

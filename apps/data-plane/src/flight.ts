@@ -68,6 +68,10 @@ export interface SettleDeps {
   settleRetryMs?: number;
   /** True once the plane is stopping: retries end within `STOPPING_RETRY_MS`. */
   stopping?: () => boolean;
+  /** Settles being retried now (shared by the plane's requests), and the most that may be: beyond
+   * it a failing settle is given up on at once. Each retried settle holds its request (and its usage
+   * record) until it ends; under load through a long outage that would be every request served. */
+  retrying?: { count: number; max: number };
   /** The hold of requests in flight on the counters, kept until they settle. */
   holds?: Holds;
   emitter: UsageEmitter;
@@ -92,26 +96,37 @@ async function settleRetrying(
   request: Parameters<Limiter['settle']>[0],
 ): ReturnType<Limiter['settle']> {
   const started = performance.now();
+  const retrying = deps.retrying;
+  let counted = false;
   let delay = SETTLE_RETRY_FIRST_MS;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await deps.limiter.settle(request);
-    } catch (err) {
-      // A request the limiter refuses as invalid would be refused again: not retried.
-      if (err instanceof RangeError) throw err;
-      const horizon = deps.stopping?.()
-        ? Math.min(deps.settleRetryMs ?? 60_000, STOPPING_RETRY_MS)
-        : (deps.settleRetryMs ?? 60_000);
-      if (performance.now() - started + delay > horizon) throw err;
-      if (attempt === 1) {
-        deps.log.warn('settle failed: retrying', {
-          requestId: request.requestId,
-          err: String(err),
-        });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await deps.limiter.settle(request);
+      } catch (err) {
+        // A request the limiter refuses as invalid would be refused again: not retried.
+        if (err instanceof RangeError) throw err;
+        const horizon = deps.stopping?.()
+          ? Math.min(deps.settleRetryMs ?? 60_000, STOPPING_RETRY_MS)
+          : (deps.settleRetryMs ?? 60_000);
+        if (performance.now() - started + delay > horizon) throw err;
+        if (attempt === 1) {
+          if (retrying !== undefined) {
+            if (retrying.count >= retrying.max) throw err;
+            retrying.count += 1;
+            counted = true;
+          }
+          deps.log.warn('settle failed: retrying', {
+            requestId: request.requestId,
+            err: String(err),
+          });
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
       }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, SETTLE_RETRY_MAX_MS);
     }
+  } finally {
+    if (counted && retrying !== undefined) retrying.count -= 1;
   }
 }
 

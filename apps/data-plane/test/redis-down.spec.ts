@@ -17,11 +17,14 @@ async function deadPort(): Promise<number> {
   return port;
 }
 
+/** `bounded`: fail-open, settles retried long but at most one at a time. */
+type Mode = 'closed' | 'open' | 'bounded';
+
 describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
   let upstream: FakeUpstream;
   let local: ReturnType<typeof createBus>;
   let dead: ReturnType<typeof createBus>;
-  const planes: Record<'closed' | 'open', { plane: DataPlane; url: string }> = {} as never;
+  const planes: Record<Mode, { plane: DataPlane; url: string }> = {} as never;
   let keys: Record<string, string>;
   const events: UsageEvent[] = [];
 
@@ -41,14 +44,16 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
     ]);
     keys = snap.keys;
     await local.policy.setLatest(encodeSnapshot(snap.body));
-    for (const mode of ['closed', 'open'] as const) {
+    for (const mode of ['closed', 'open', 'bounded'] as const) {
       const plane = createDataPlane({
         bus: { policy: local.policy, usage: local.usage, limiter: dead.limiter },
         upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
         usageBatch: { flushMs: 5 },
         // Redis never comes back here: the settles of requests served unreserved give up quickly.
-        settleRetryMs: 300,
-        ...(mode === 'open' ? { limiterDown: 'fail-open' as const } : {}),
+        ...(mode === 'bounded'
+          ? { settleRetryMs: 60_000, maxSettlesRetrying: 1 }
+          : { settleRetryMs: 300 }),
+        ...(mode === 'closed' ? {} : { limiterDown: 'fail-open' as const }),
       });
       planes[mode] = { plane, url: `http://127.0.0.1:${await plane.start(0)}` };
     }
@@ -68,7 +73,7 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
     await Promise.all([local?.close(), dead?.close(), upstream?.close()]);
   });
 
-  const ask = (mode: 'closed' | 'open', sub: string) =>
+  const ask = (mode: Mode, sub: string) =>
     new OpenAI({
       apiKey: keys[sub]!,
       baseURL: `${planes[mode].url}/v1`,
@@ -110,5 +115,22 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
     const record = events.find((e) => e.requestId === capped.id);
     expect(record).toMatchObject({ status: 'ok', subAccountId: 'sa_capped' });
     expect(record!.billedCostMicros).toBeGreaterThan(0);
+  });
+
+  it('settles retried at once are bounded: beyond the bound a failing settle is given up on at once', async () => {
+    const first = await ask('bounded', 'sa_capped');
+    const second = await ask('bounded', 'sa_capped');
+    expect([first.status, second.status]).toEqual([200, 200]);
+    // The first holds the one retry slot (for up to a minute); the second's record comes at once.
+    const deadline = Date.now() + 5_000;
+    // (Not flushUsage(): it waits for the requests still settling, the first one included.)
+    while (!events.some((e) => e.requestId === second.id) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(events.find((e) => e.requestId === second.id)).toMatchObject({
+      status: 'ok',
+      billedCostMicros: expect.any(Number),
+    });
+    expect(events.some((e) => e.requestId === first.id)).toBe(false);
   });
 });
