@@ -21,6 +21,7 @@ import {
   planSources,
 } from '../src/billing.ts';
 import { barLayout, fillDays, niceMax, shares } from '../src/chart.ts';
+import { hasMore, listError, nodesOf } from '../src/connection.ts';
 import { describeError, resultError } from '../src/errors.ts';
 import {
   currentSpent,
@@ -584,5 +585,29 @@ describe('plans, prepaid balances and the billing export', () => {
     expect(
       eventSummary({ type: 'balance_low', threshold: null, spentCents: null, capCents: null }),
     ).toBe('prepaid balance low');
+  });
+});
+
+describe('list answers (connections or typed errors)', () => {
+  const page = {
+    __typename: 'PlanConnection' as const,
+    edges: [{ node: { name: 'a' } }, { node: { name: 'b' } }],
+    pageInfo: { hasNextPage: true },
+  };
+  const refused = { __typename: 'ValidationError' as const, message: 'first must be ≤ 200' };
+
+  it('reads the rows of a page, and none from an error or while loading', () => {
+    expect(nodesOf(page).map((p) => p.name)).toEqual(['a', 'b']);
+    expect(nodesOf<typeof page | typeof refused>(refused)).toEqual([]);
+    expect(nodesOf<typeof page>(undefined)).toEqual([]);
+  });
+
+  it('says whether more rows follow and what a refused list said', () => {
+    expect(hasMore(page)).toBe(true);
+    expect(hasMore({ ...page, pageInfo: { hasNextPage: false } })).toBe(false);
+    expect(hasMore(refused)).toBe(false);
+    expect(listError(refused)).toBe('first must be ≤ 200');
+    expect(listError(page)).toBeNull();
+    expect(listError(undefined)).toBeNull();
   });
 });

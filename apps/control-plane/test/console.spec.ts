@@ -249,7 +249,8 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
   });
 
   it.skipIf(skipKind(kind))('counts the sub-accounts on each plan', async () => {
-    const PLANS = '{ plans { name subAccountCount } }';
+    const PLANS =
+      '{ plans(first: 200) { ... on PlanConnection { edges { node { name subAccountCount } } } } }';
     expect((await h.api('POST', '/v1/plans', { name: 'console-busy' })).status).toBe(201);
     expect((await h.api('POST', '/v1/plans', { name: 'console-idle' })).status).toBe(201);
     const on = await h.api('POST', '/v1/sub-accounts', { name: 'on-plan-1', plan: 'console-busy' });
@@ -259,9 +260,11 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
     ).toBe(201);
     const counts = async () =>
       Object.fromEntries(
-        ((await h.gql(PLANS)).data.plans as Array<{ name: string; subAccountCount: number }>).map(
-          (p) => [p.name, p.subAccountCount],
-        ),
+        (
+          (await h.gql(PLANS)).data.plans.edges as Array<{
+            node: { name: string; subAccountCount: number };
+          }>
+        ).map(({ node }) => [node.name, node.subAccountCount]),
       );
     expect(await counts()).toMatchObject({ 'console-busy': 2, 'console-idle': 0 });
     // Detached and deleted sub-accounts no longer count.

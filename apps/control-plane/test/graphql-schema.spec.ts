@@ -159,9 +159,9 @@ describe('GraphQL handler access', () => {
   };
 
   it('denies anonymous and refused keys with UNAUTHENTICATED', async () => {
-    const anonymous = await post('{ budgets { id } }');
+    const anonymous = await post('{ budgets { __typename } }');
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-    const refused = await post('{ budgets { id } }', 'Bearer nope');
+    const refused = await post('{ budgets { __typename } }', 'Bearer nope');
     expect(refused.body.errors?.[0]).toMatchObject({
       message: 'invalid admin key',
       extensions: { code: 'UNAUTHENTICATED' },
@@ -169,7 +169,7 @@ describe('GraphQL handler access', () => {
   });
 
   it('answers FORBIDDEN for a key of the wrong kind', async () => {
-    const admin = await post('{ workspaces { id } }', 'Bearer admin');
+    const admin = await post('{ workspaces { __typename } }', 'Bearer admin');
     expect(admin.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     const root = await post('mutation { deleteBudget(id: "bud_x") { __typename } }', 'Bearer root');
     expect(root.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
@@ -177,7 +177,7 @@ describe('GraphQL handler access', () => {
 
   it('masks unexpected errors and logs them', async () => {
     // `prisma: {}` makes the service throw a TypeError: a bug, not an expected outcome.
-    const res = await post('{ budgets { id } }', 'Bearer admin');
+    const res = await post('{ budgets { __typename } }', 'Bearer admin');
     expect(res.body.errors?.[0]?.message).toBe('Unexpected error.');
     expect(JSON.stringify(res.body)).not.toContain('tagBudget');
     expect(logged).toContain('unexpected error in GraphQL handler');

@@ -61,7 +61,7 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
       });
 
       const fetched = await h.gql(
-        `query($id: ID!) { subAccount(id: $id) { __typename ... on SubAccount { id spentCents reservedCents keys { id prefix revokedAt } } ${NOT_FOUND} } }`,
+        `query($id: ID!) { subAccount(id: $id) { __typename ... on SubAccount { id spentCents reservedCents keys { ... on SubAccountKeyConnection { edges { node { id prefix revokedAt } } } } } ${NOT_FOUND} } }`,
         { id },
       );
       expect(fetched.errors).toBeUndefined();
@@ -71,7 +71,7 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
         spentCents: 0,
         reservedCents: 0,
       });
-      expect(fetched.data.subAccount.keys).toHaveLength(1);
+      expect(fetched.data.subAccount.keys.edges).toHaveLength(1);
 
       const rotated = await h.gql(
         `mutation($id: ID!) { createSubAccountKey(subAccountId: $id, expiresInSeconds: 60) { __typename ... on CreateSubAccountKeyPayload { keyId: id key prefix expiresAt } ${ERR} } }`,
@@ -91,7 +91,7 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
       expect(revoked.data.revokeSubAccountKey.revokedAt).toEqual(expect.any(String));
 
       const list = await h.gql(
-        `{ subAccounts(first: 10) { edges { node { id } } pageInfo { hasNextPage } } }`,
+        `{ subAccounts(first: 10) { ... on SubAccountConnection { edges { node { id } } pageInfo { hasNextPage } } } }`,
       );
       expect(list.data.subAccounts.edges.map((e: { node: { id: string } }) => e.node.id)).toContain(
         id,
@@ -146,7 +146,7 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
         `mutation { createSubAccount(input: { name: 5 }) { __typename } }`,
       );
       expect(wrongType.errors?.[0]?.message).toBeTruthy();
-      const unauth = await h.gql(`{ subAccounts { edges { node { id } } } }`, {}, null);
+      const unauth = await h.gql(`{ subAccounts { __typename } }`, {}, null);
       expect(unauth.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     },
   );
@@ -168,8 +168,13 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
         `mutation { setPrice(model: "groq/llama-x", inputPerMtokCents: 2, outputPerMtokCents: 3.5) { __typename } }`,
       );
       expect(price.data.setPrice.__typename).toBe('Price');
-      const prices = await h.gql(`{ prices { model outputPerMtokCents } }`);
-      expect(prices.data.prices).toContainEqual({ model: 'groq/llama-x', outputPerMtokCents: 3.5 });
+      const prices = await h.gql(
+        `{ prices(first: 200) { ... on PriceConnection { edges { node { model outputPerMtokCents } } } } }`,
+      );
+      expect(prices.data.prices.edges.map((e: { node: unknown }) => e.node)).toContainEqual({
+        model: 'groq/llama-x',
+        outputPerMtokCents: 3.5,
+      });
 
       const pk = await h.gql(
         `mutation { createProviderKey(provider: "groq", apiKey: "gsk_supersecret_9876", baseUrl: "https://api.groq.example/v1") { __typename ... on ProviderKey { id keyHint } } }`,
@@ -213,8 +218,11 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
         __typename: 'UsageReport',
         summary: { requests: 0, costCents: 0 },
       });
-      const byTag = await h.gql(`{ usageByTag(window: "30d") { tag requests } }`);
-      expect(Array.isArray(byTag.data.usageByTag)).toBe(true);
+      const byTag = await h.gql(
+        `{ usageByTag(window: "30d") { __typename ... on QueryUsageByTagSuccess { data { tag requests } } } }`,
+      );
+      expect(byTag.data.usageByTag.__typename).toBe('QueryUsageByTagSuccess');
+      expect(Array.isArray(byTag.data.usageByTag.data)).toBe(true);
     },
   );
 

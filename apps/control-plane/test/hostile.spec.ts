@@ -370,7 +370,7 @@ const cases: Case[] = [
     name: 'GraphQL: 12-deep selection',
     send: (h) =>
       gqlPost(h, {
-        query: `{ ${'subAccounts { edges { node { '.repeat(1)}${'workspace { '.repeat(12)}id${' }'.repeat(12)} } } } }`,
+        query: `{ ${'subAccounts { ... on SubAccountConnection { edges { node { '.repeat(1)}${'workspace { '.repeat(12)}id${' }'.repeat(12)} } } } } }`,
       }),
     expect: { status: 400, gql: 'GRAPHQL_VALIDATION_FAILED' },
   },

@@ -37,10 +37,11 @@ const introspection = (depth: number) =>
 /** `n` aliases of one field. */
 const aliases = (n: number) => Array.from({ length: n }, (_, i) => `a${i}: workspace { id }`);
 /** Cost 1 + 200 × (2 + n), 3 + n fields: sub-accounts' pages multiplied through the nesting. */
-const page = (n: number) => `subAccounts(first: 200) { edges { node { ${times(n, 'id')} } } }`;
+const page = (n: number) =>
+  `subAccounts(first: 200) { ... on SubAccountConnection { edges { node { ${times(n, 'id')} } } } }`;
 /** Cost 1 + first × (2 + n) under alias `s`. */
 const smallPage = (first: number, n: number) =>
-  `s: subAccounts(first: ${first}) { edges { node { ${times(n, 'id')} } } }`;
+  `s: subAccounts(first: ${first}) { ... on SubAccountConnection { edges { node { ${times(n, 'id')} } } } }`;
 
 const limitCases = {
   aliases: {

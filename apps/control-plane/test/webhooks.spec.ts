@@ -354,17 +354,17 @@ describe('webhooks: signed, retried, durable', () => {
     expect(rotated.data.rotateWebhookSecret.secret).toMatch(/^whsec_/);
     const log = await gql(
       `query ($id: ID!) { webhookDeliveries(webhookId: $id) {
-        __typename ... on QueryWebhookDeliveriesSuccess { data { id status attempts { attempt statusCode } } } } }`,
+        __typename ... on WebhookDeliveryConnection { edges { node { id status attempts { attempt statusCode } } } } } }`,
       { id },
     );
-    const delivery = log.data.webhookDeliveries.data[0];
+    const delivery = log.data.webhookDeliveries.edges[0].node;
     await waitFor(async () => {
       const l = await gql(
         `query ($id: ID!) { webhookDeliveries(webhookId: $id) {
-          ... on QueryWebhookDeliveriesSuccess { data { status } } } }`,
+          ... on WebhookDeliveryConnection { edges { node { status } } } } }`,
         { id },
       );
-      return l.data.webhookDeliveries.data[0].status === 'succeeded';
+      return l.data.webhookDeliveries.edges[0].node.status === 'succeeded';
     });
     const replayed = await gql(
       `mutation ($w: ID!, $d: ID!) { replayWebhookDelivery(webhookId: $w, deliveryId: $d) {

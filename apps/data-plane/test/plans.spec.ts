@@ -444,8 +444,8 @@ describe.each(['pglite', 'postgres'] as const)(
         __typename ... on ProviderKey { subAccountId keyHint } } }`,
       );
       expect(key.data.createProviderKey).toMatchObject({ subAccountId: s.id, keyHint: '…9999' });
-      const plans = await gql('{ plans { name } }');
-      expect(plans.data.plans.map((p: Json) => p.name)).toContain('gql');
+      const plans = await gql('{ plans { ... on PlanConnection { edges { node { name } } } } }');
+      expect(plans.data.plans.edges.map((e: Json) => e.node.name)).toContain('gql');
     });
   },
 );

@@ -202,6 +202,10 @@ export type SubAccountsQuery = {
       hasNextPage: boolean;
       endCursor: string | null;
     };
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+    field: string | null;
   };
 };
 
@@ -216,34 +220,40 @@ export const SubAccountsQueryDocument = gql<SubAccountsQuery, SubAccountsQueryVa
   query SubAccounts($first: Int, $after: String, $search: String, $status: SubAccountStatus) {
     subAccounts(first: $first, after: $after, search: $search, status: $status) {
       __typename
-      edges {
-        __typename
-        cursor
-        node {
+      ... on SubAccountConnection {
+        edges {
           __typename
-          id
-          name
-          status
-          spentCents
-          reservedCents
-          spendCapCents
-          budgetPeriod
-          rateLimitRpm
-          rateLimitRpd
-          rateLimitTpm
-          maxConcurrent
-          defaultTag
-          allowedModels
-          plan {
+          cursor
+          node {
             __typename
+            id
             name
+            status
+            spentCents
+            reservedCents
+            spendCapCents
+            budgetPeriod
+            rateLimitRpm
+            rateLimitRpd
+            rateLimitTpm
+            maxConcurrent
+            defaultTag
+            allowedModels
+            plan {
+              __typename
+              name
+            }
           }
         }
+        pageInfo {
+          __typename
+          hasNextPage
+          endCursor
+        }
       }
-      pageInfo {
-        __typename
-        hasNextPage
-        endCursor
+      ... on ValidationError {
+        message
+        field
       }
     }
   }
@@ -280,14 +290,27 @@ export type SubAccountDetailQuery = {
       name: string;
     } | null;
     createdAt: string;
-    keys: Array<{
-      __typename: 'SubAccountKey';
-      id: string;
-      prefix: string;
-      createdAt: string;
-      expiresAt: string | null;
-      revokedAt: string | null;
-    }>;
+    keys: {
+      __typename: 'SubAccountKeyConnection';
+      edges: Array<{
+        __typename: 'SubAccountKeyEdge';
+        node: {
+          __typename: 'SubAccountKey';
+          id: string;
+          prefix: string;
+          createdAt: string;
+          expiresAt: string | null;
+          revokedAt: string | null;
+        };
+      }>;
+      pageInfo: {
+        __typename: 'PageInfo';
+        hasNextPage: boolean;
+      };
+    } | {
+      __typename: 'ValidationError';
+      message: string;
+    };
     recentRequests: Array<{
       __typename: 'RequestLog';
       requestId: string;
@@ -383,13 +406,28 @@ export const SubAccountDetailQueryDocument = gql<SubAccountDetailQuery, SubAccou
           name
         }
         createdAt
-        keys {
+        keys(first: 200) {
           __typename
-          id
-          prefix
-          createdAt
-          expiresAt
-          revokedAt
+          ... on SubAccountKeyConnection {
+            edges {
+              __typename
+              node {
+                __typename
+                id
+                prefix
+                createdAt
+                expiresAt
+                revokedAt
+              }
+            }
+            pageInfo {
+              __typename
+              hasNextPage
+            }
+          }
+          ... on ValidationError {
+            message
+          }
         }
         recentRequests(first: 50) {
           __typename
@@ -459,21 +497,41 @@ export const SubAccountDetailQueryDocument = gql<SubAccountDetailQuery, SubAccou
 `);
 
 export type TagSpendQuery = {
-  usageByTag: Array<{
-    __typename: 'TagUsage';
-    tag: string;
-    requests: number;
-    costCents: number;
-    inputTokens: number;
-    outputTokens: number;
-  }>;
-  budgets: Array<{
-    __typename: 'TagBudget';
-    id: string;
-    tag: string;
-    capCents: number;
-    period: BudgetPeriod;
-  }>;
+  usageByTag: {
+    __typename: 'QueryUsageByTagSuccess';
+    data: Array<{
+      __typename: 'TagUsage';
+      tag: string;
+      requests: number;
+      costCents: number;
+      inputTokens: number;
+      outputTokens: number;
+    }>;
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+    field: string | null;
+  };
+  budgets: {
+    __typename: 'TagBudgetConnection';
+    edges: Array<{
+      __typename: 'TagBudgetEdge';
+      node: {
+        __typename: 'TagBudget';
+        id: string;
+        tag: string;
+        capCents: number;
+        period: BudgetPeriod;
+      };
+    }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
 };
 
 export type TagSpendQueryVariables = {
@@ -484,44 +542,96 @@ export const TagSpendQueryDocument = gql<TagSpendQuery, TagSpendQueryVariables>(
   query TagSpend($month: String) {
     usageByTag(month: $month) {
       __typename
-      tag
-      requests
-      costCents
-      inputTokens
-      outputTokens
+      ... on QueryUsageByTagSuccess {
+        data {
+          __typename
+          tag
+          requests
+          costCents
+          inputTokens
+          outputTokens
+        }
+      }
+      ... on ValidationError {
+        message
+        field
+      }
     }
-    budgets {
+    budgets(first: 200) {
       __typename
-      id
-      tag
-      capCents
-      period
+      ... on TagBudgetConnection {
+        edges {
+          __typename
+          node {
+            __typename
+            id
+            tag
+            capCents
+            period
+          }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
+        }
+      }
+      ... on ValidationError {
+        message
+      }
     }
   }
 `);
 
 export type WebhooksQuery = {
-  webhooks: Array<{
-    __typename: 'WebhookEndpoint';
-    id: string;
-    url: string;
-    events: Array<string>;
-    status: string;
-    createdAt: string;
-  }>;
+  webhooks: {
+    __typename: 'ValidationError';
+    message: string;
+  } | {
+    __typename: 'WebhookEndpointConnection';
+    edges: Array<{
+      __typename: 'WebhookEndpointEdge';
+      node: {
+        __typename: 'WebhookEndpoint';
+        id: string;
+        url: string;
+        events: Array<string>;
+        status: string;
+        createdAt: string;
+      };
+    }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
+  };
 };
 
 export type WebhooksQueryVariables = {};
 
 export const WebhooksQueryDocument = gql<WebhooksQuery, WebhooksQueryVariables>(`
   query Webhooks {
-    webhooks {
+    webhooks(first: 200) {
       __typename
-      id
-      url
-      events
-      status
-      createdAt
+      ... on WebhookEndpointConnection {
+        edges {
+          __typename
+          node {
+            __typename
+            id
+            url
+            events
+            status
+            createdAt
+          }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
+        }
+      }
+      ... on ValidationError {
+        message
+      }
     }
   }
 `);
@@ -531,23 +641,33 @@ export type WebhookDeliveriesQuery = {
     __typename: 'NotFoundError';
     message: string;
   } | {
-    __typename: 'QueryWebhookDeliveriesSuccess';
-    data: Array<{
-      __typename: 'WebhookDelivery';
-      id: string;
-      eventType: string;
-      status: string;
-      createdAt: string;
-      nextAttemptAt: string | null;
-      attempts: Array<{
-        __typename: 'WebhookAttempt';
-        attempt: number;
-        statusCode: number | null;
-        error: string | null;
-        durationMs: number;
-        at: string;
-      }>;
+    __typename: 'ValidationError';
+    message: string;
+  } | {
+    __typename: 'WebhookDeliveryConnection';
+    edges: Array<{
+      __typename: 'WebhookDeliveryEdge';
+      node: {
+        __typename: 'WebhookDelivery';
+        id: string;
+        eventType: string;
+        status: string;
+        createdAt: string;
+        nextAttemptAt: string | null;
+        attempts: Array<{
+          __typename: 'WebhookAttempt';
+          attempt: number;
+          statusCode: number | null;
+          error: string | null;
+          durationMs: number;
+          at: string;
+        }>;
+      };
     }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
   };
 };
 
@@ -557,27 +677,37 @@ export type WebhookDeliveriesQueryVariables = {
 
 export const WebhookDeliveriesQueryDocument = gql<WebhookDeliveriesQuery, WebhookDeliveriesQueryVariables>(`
   query WebhookDeliveries($webhookId: ID!) {
-    webhookDeliveries(webhookId: $webhookId) {
+    webhookDeliveries(webhookId: $webhookId, first: 100) {
       __typename
-      ... on QueryWebhookDeliveriesSuccess {
-        data {
+      ... on WebhookDeliveryConnection {
+        edges {
           __typename
-          id
-          eventType
-          status
-          createdAt
-          nextAttemptAt
-          attempts {
+          node {
             __typename
-            attempt
-            statusCode
-            error
-            durationMs
-            at
+            id
+            eventType
+            status
+            createdAt
+            nextAttemptAt
+            attempts {
+              __typename
+              attempt
+              statusCode
+              error
+              durationMs
+              at
+            }
           }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
         }
       }
       ... on NotFoundError {
+        message
+      }
+      ... on ValidationError {
         message
       }
     }
@@ -585,61 +715,117 @@ export const WebhookDeliveriesQueryDocument = gql<WebhookDeliveriesQuery, Webhoo
 `);
 
 export type ProviderKeysQuery = {
-  providerKeys: Array<{
-    __typename: 'ProviderKey';
-    id: string;
-    provider: string;
-    kind: string;
-    baseUrl: string | null;
-    apiVersion: string | null;
-    keyHint: string;
-    updatedAt: string;
-  }>;
+  providerKeys: {
+    __typename: 'ProviderKeyConnection';
+    edges: Array<{
+      __typename: 'ProviderKeyEdge';
+      node: {
+        __typename: 'ProviderKey';
+        id: string;
+        provider: string;
+        kind: string;
+        baseUrl: string | null;
+        apiVersion: string | null;
+        keyHint: string;
+        updatedAt: string;
+      };
+    }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
 };
 
 export type ProviderKeysQueryVariables = {};
 
 export const ProviderKeysQueryDocument = gql<ProviderKeysQuery, ProviderKeysQueryVariables>(`
   query ProviderKeys {
-    providerKeys {
+    providerKeys(first: 200) {
       __typename
-      id
-      provider
-      kind
-      baseUrl
-      apiVersion
-      keyHint
-      updatedAt
+      ... on ProviderKeyConnection {
+        edges {
+          __typename
+          node {
+            __typename
+            id
+            provider
+            kind
+            baseUrl
+            apiVersion
+            keyHint
+            updatedAt
+          }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
+        }
+      }
+      ... on ValidationError {
+        message
+      }
     }
   }
 `);
 
 export type PricesQuery = {
-  prices: Array<{
-    __typename: 'Price';
-    model: string;
-    provider: string;
-    kind: string;
-    inputPerMtokCents: number;
-    outputPerMtokCents: number;
-    cachedInputPerMtokCents: number;
-    source: string;
-  }>;
+  prices: {
+    __typename: 'PriceConnection';
+    edges: Array<{
+      __typename: 'PriceEdge';
+      node: {
+        __typename: 'Price';
+        model: string;
+        provider: string;
+        kind: string;
+        inputPerMtokCents: number;
+        outputPerMtokCents: number;
+        cachedInputPerMtokCents: number;
+        source: string;
+      };
+    }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
 };
 
 export type PricesQueryVariables = {};
 
 export const PricesQueryDocument = gql<PricesQuery, PricesQueryVariables>(`
   query Prices {
-    prices {
+    prices(first: 200) {
       __typename
-      model
-      provider
-      kind
-      inputPerMtokCents
-      outputPerMtokCents
-      cachedInputPerMtokCents
-      source
+      ... on PriceConnection {
+        edges {
+          __typename
+          node {
+            __typename
+            model
+            provider
+            kind
+            inputPerMtokCents
+            outputPerMtokCents
+            cachedInputPerMtokCents
+            source
+          }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
+        }
+      }
+      ... on ValidationError {
+        message
+      }
     }
   }
 `);
@@ -1306,45 +1492,73 @@ export const LiveSpendSubscriptionDocument = gql<LiveSpendSubscription, LiveSpen
 `);
 
 export type PlansQuery = {
-  plans: Array<{
-    __typename: 'Plan';
-    id: string;
-    name: string;
-    spendCapCents: number | null;
-    budgetPeriod: BudgetPeriod;
-    rateLimitRpm: number | null;
-    rateLimitRpd: number | null;
-    rateLimitTpm: number | null;
-    maxConcurrent: number | null;
-    allowedModels: Array<string>;
-    defaultTag: string | null;
-    markupPercent: number | null;
-    fallbackModel: string | null;
-    subAccountCount: number;
-    updatedAt: string;
-  }>;
+  plans: {
+    __typename: 'PlanConnection';
+    edges: Array<{
+      __typename: 'PlanEdge';
+      node: {
+        __typename: 'Plan';
+        id: string;
+        name: string;
+        spendCapCents: number | null;
+        budgetPeriod: BudgetPeriod;
+        rateLimitRpm: number | null;
+        rateLimitRpd: number | null;
+        rateLimitTpm: number | null;
+        maxConcurrent: number | null;
+        allowedModels: Array<string>;
+        defaultTag: string | null;
+        markupPercent: number | null;
+        fallbackModel: string | null;
+        subAccountCount: number;
+        updatedAt: string;
+      };
+    }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
 };
 
 export type PlansQueryVariables = {};
 
 export const PlansQueryDocument = gql<PlansQuery, PlansQueryVariables>(`
   query Plans {
-    plans {
+    plans(first: 200) {
       __typename
-      id
-      name
-      spendCapCents
-      budgetPeriod
-      rateLimitRpm
-      rateLimitRpd
-      rateLimitTpm
-      maxConcurrent
-      allowedModels
-      defaultTag
-      markupPercent
-      fallbackModel
-      subAccountCount
-      updatedAt
+      ... on PlanConnection {
+        edges {
+          __typename
+          node {
+            __typename
+            id
+            name
+            spendCapCents
+            budgetPeriod
+            rateLimitRpm
+            rateLimitRpd
+            rateLimitTpm
+            maxConcurrent
+            allowedModels
+            defaultTag
+            markupPercent
+            fallbackModel
+            subAccountCount
+            updatedAt
+          }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
+        }
+      }
+      ... on ValidationError {
+        message
+      }
     }
   }
 `);
@@ -1537,6 +1751,8 @@ export type SubAccountLedgerQuery = {
       requests: number | null;
     }>;
     nextCursor: string | null;
+  } | {
+    __typename: 'ValidationError';
   };
 };
 

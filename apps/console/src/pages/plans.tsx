@@ -10,6 +10,7 @@ import {
   parsePlanForm,
   planFormOf,
 } from '../billing.ts';
+import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type BudgetPeriod,
@@ -21,12 +22,12 @@ import {
 } from '../generated/graphql.ts';
 import { formatUsd } from '../money.ts';
 import { limitsText } from '../settings.ts';
-import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { Field, formInputs, PeriodOptions } from '../ui/forms.tsx';
 import { DataTable } from '../ui/tables.tsx';
 import { SettingsFields } from './sub-account-fields.tsx';
 
-type PlanRow = PlansQuery['plans'][number];
+type PlanRow = NodeOf<PlansQuery['plans']>;
 
 export function PlansPage({ report }: { report: Report }) {
   const [result, reexecute] = useQuery({ query: PlansQueryDocument });
@@ -36,7 +37,7 @@ export function PlansPage({ report }: { report: Report }) {
   const [message, setMessage] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [, del] = useMutation(DeletePlanMutationDocument);
-  const plans = result.data?.plans ?? [];
+  const plans = nodesOf(result.data?.plans);
   const refresh = () => reexecute({ requestPolicy: 'network-only' });
   const remove = async (p: PlanRow) => {
     if (!window.confirm(`Delete plan ${p.name}?`)) return;
@@ -76,6 +77,8 @@ export function PlansPage({ report }: { report: Report }) {
       ) : null}
       <AlertLine text={problem} />
       {message ? <Notice>{message}</Notice> : null}
+      <AlertLine text={listError(result.data?.plans)} />
+      <MoreRows more={hasMore(result.data?.plans)} shown={200} />
       <DataTable
         columns={[
           'Name',

@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
+import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type PricesQuery,
@@ -8,11 +9,11 @@ import {
   SetPriceMutationDocument,
 } from '../generated/graphql.ts';
 import { formatUsd, parseDollars } from '../money.ts';
-import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { LabelledInput } from '../ui/forms.tsx';
 import { DataTable } from '../ui/tables.tsx';
 
-type Price = PricesQuery['prices'][number];
+type Price = NodeOf<PricesQuery['prices']>;
 
 /** The price catalogue with the workspace's overrides, a form to set one, and a model filter. */
 export function PricesPage({ report }: { report: Report }) {
@@ -22,7 +23,7 @@ export function PricesPage({ report }: { report: Report }) {
   const [message, setMessage] = useState<string | null>(null);
   const rows = useMemo(
     () =>
-      (result.data?.prices ?? []).filter((p) =>
+      nodesOf(result.data?.prices).filter((p) =>
         p.model.toLowerCase().includes(filter.trim().toLowerCase()),
       ),
     [result.data, filter],
@@ -50,6 +51,8 @@ export function PricesPage({ report }: { report: Report }) {
           onChange={(e) => setFilter(e.target.value)}
         />
       </div>
+      <AlertLine text={listError(result.data?.prices)} />
+      <MoreRows more={hasMore(result.data?.prices)} shown={200} />
       <PricesTable rows={rows} />
     </section>
   );

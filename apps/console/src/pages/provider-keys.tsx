@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
+import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   CreateProviderKeyMutationDocument,
@@ -8,12 +9,12 @@ import {
   type ProviderKeysQuery,
   ProviderKeysQueryDocument,
 } from '../generated/graphql.ts';
-import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput } from '../ui/forms.tsx';
 import { When } from '../ui/labels.tsx';
 import { DataTable } from '../ui/tables.tsx';
 
-type ProviderKey = ProviderKeysQuery['providerKeys'][number];
+type ProviderKey = NodeOf<ProviderKeysQuery['providerKeys']>;
 
 const EMPTY_FORM = { provider: '', apiKey: '', baseUrl: '', kind: 'openai', apiVersion: '' };
 
@@ -31,8 +32,10 @@ export function ProviderKeysPage({ report }: { report: Report }) {
         back.
       </p>
       {message ? <Notice>{message}</Notice> : null}
+      <AlertLine text={listError(result.data?.providerKeys)} />
+      <MoreRows more={hasMore(result.data?.providerKeys)} shown={200} />
       <ProviderKeysTable
-        keys={result.data?.providerKeys ?? []}
+        keys={nodesOf(result.data?.providerKeys)}
         report={report}
         onDeleted={(text) => {
           setMessage(text);

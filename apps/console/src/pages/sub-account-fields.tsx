@@ -1,5 +1,6 @@
 import { useQuery } from 'urql';
 import { DEFAULT_LOW_BALANCE_PERCENT } from '../billing.ts';
+import { nodesOf } from '../connection.ts';
 import { PlansQueryDocument } from '../generated/graphql.ts';
 import type { SettingsForm } from '../settings.ts';
 import type { BillingErrors, BillingForm } from '../sub-account-form.ts';
@@ -78,7 +79,7 @@ export function BillingFields({
   planHint?: string;
 }) {
   const [plans] = useQuery({ query: PlansQueryDocument });
-  const names = plans.data?.plans.map((p) => p.name) ?? [];
+  const names = nodesOf(plans.data?.plans).map((p) => p.name);
   if (form.plan && !names.includes(form.plan)) names.push(form.plan);
   const input = formInputs(form, setForm, errors);
   return (

@@ -1,12 +1,13 @@
 import { useState } from 'react';
 import { useMutation } from 'urql';
 import type { Report } from '../App.tsx';
+import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   CreateSubAccountKeyMutationDocument,
   RevokeSubAccountKeyMutationDocument,
 } from '../generated/graphql.ts';
-import { Notice, OnceSecret } from '../ui/feedback.tsx';
+import { AlertLine, MoreRows, Notice, OnceSecret } from '../ui/feedback.tsx';
 import { StatusBadge, When } from '../ui/labels.tsx';
 import { DataTable } from '../ui/tables.tsx';
 import type { Detail } from './sub-account.tsx';
@@ -51,7 +52,9 @@ export function Keys({ sa, report }: { sa: Detail; report: Report }) {
         <OnceSecret label="New API key" secret={secret} onDone={() => setSecret(null)} />
       ) : null}
       {message ? <Notice>{message}</Notice> : null}
-      <KeysTable keys={sa.keys} onRevoke={revokeKey} />
+      <AlertLine text={listError(sa.keys)} />
+      <MoreRows more={hasMore(sa.keys)} shown={200} />
+      <KeysTable keys={nodesOf(sa.keys)} onRevoke={revokeKey} />
     </section>
   );
 }
@@ -60,7 +63,7 @@ function KeysTable({
   keys,
   onRevoke,
 }: {
-  keys: Detail['keys'];
+  keys: NodeOf<Detail['keys']>[];
   onRevoke: (keyId: string, prefix: string) => void;
 }) {
   const now = Date.now();

@@ -20,7 +20,8 @@ import { CreateSubAccount } from './create-sub-account.tsx';
 
 const PAGE_SIZE = 50;
 
-type Edge = SubAccountsQuery['subAccounts']['edges'][number];
+type Page = Extract<SubAccountsQuery['subAccounts'], { __typename: 'SubAccountConnection' }>;
+type Edge = Page['edges'][number];
 
 function useDebounced<T>(value: T, ms: number): T {
   const [v, setV] = useState(value);
@@ -59,17 +60,19 @@ function useSubAccountPages(search: string, status: SubAccountStatus | '', repor
     (vars?.after ?? null) === after &&
     (vars?.search ?? null) === (search || null) &&
     (vars?.status ?? null) === (status || null);
-  const edges = result.data?.subAccounts.edges ?? [];
+  const answer = result.data?.subAccounts;
+  const page = answer?.__typename === 'SubAccountConnection' ? answer : null;
+  const edges = page?.edges ?? [];
   for (const { node } of edges) knownNames.set(node.id, node.name);
   return {
     edges,
     current,
     failed: result.error !== undefined,
     page: cursors.length,
-    hasNext: Boolean(current && result.data?.subAccounts.pageInfo.hasNextPage),
+    hasNext: Boolean(current && page?.pageInfo.hasNextPage),
     previous: () => setCursors((c) => c.slice(0, -1)),
     next: () => {
-      const end = result.data?.subAccounts.pageInfo.endCursor;
+      const end = page?.pageInfo.endCursor;
       if (end) setCursors((c) => [...c, end]);
     },
     refresh: () => reexecute({ requestPolicy: 'network-only' }),

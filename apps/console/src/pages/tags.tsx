@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
+import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type BudgetPeriod,
@@ -11,20 +12,25 @@ import {
 } from '../generated/graphql.ts';
 import { formatUsd, monthOf, parseDollars, shiftMonth } from '../money.ts';
 import { SpendMeter } from '../ui/charts.tsx';
-import { AlertLine, Notice } from '../ui/feedback.tsx';
+import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput, PeriodOptions } from '../ui/forms.tsx';
 import { DataTable } from '../ui/tables.tsx';
 import { BillingExport } from './billing-export.tsx';
 
-type TagUsage = TagSpendQuery['usageByTag'][number];
-type TagBudget = TagSpendQuery['budgets'][number];
+type TagUsage = Extract<
+  TagSpendQuery['usageByTag'],
+  { __typename: 'QueryUsageByTagSuccess' }
+>['data'][number];
+type TagBudget = NodeOf<TagSpendQuery['budgets']>;
 
 /** Spend by tag of a UTC month, its billing export, and the tag budgets. */
 export function TagsPage({ report }: { report: Report }) {
   const [month, setMonth] = useState(() => monthOf(new Date()));
   const [result, reexecute] = useQuery({ query: TagSpendQueryDocument, variables: { month } });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
-  const budgets = result.data?.budgets ?? [];
+  const budgets = nodesOf(result.data?.budgets);
+  const byTag = result.data?.usageByTag;
+  const usage = byTag?.__typename === 'QueryUsageByTagSuccess' ? byTag.data : [];
   const refresh = () => reexecute({ requestPolicy: 'network-only' });
   return (
     <section aria-labelledby="tags-h">
@@ -44,9 +50,11 @@ export function TagsPage({ report }: { report: Report }) {
           Next month
         </button>
       </div>
-      <TagSpendTable month={month} usage={result.data?.usageByTag ?? []} budgets={budgets} />
+      <AlertLine text={listError(byTag) ?? listError(result.data?.budgets)} />
+      <TagSpendTable month={month} usage={usage} budgets={budgets} />
       <BillingExport month={month} report={report} />
       <h2>Tag budgets</h2>
+      <MoreRows more={hasMore(result.data?.budgets)} shown={200} />
       <TagBudgets budgets={budgets} report={report} onChanged={refresh} />
       <CreateBudget report={report} onDone={refresh} />
     </section>

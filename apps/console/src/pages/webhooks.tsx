@@ -1,6 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
+import { hasMore, listError, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   CreateWebhookMutationDocument,
@@ -11,7 +12,7 @@ import {
   WebhookDeliveriesQueryDocument,
   WebhooksQueryDocument,
 } from '../generated/graphql.ts';
-import { AlertLine, Notice, OnceSecret } from '../ui/feedback.tsx';
+import { AlertLine, MoreRows, Notice, OnceSecret } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput } from '../ui/forms.tsx';
 import { StatusBadge, When } from '../ui/labels.tsx';
 import { DataTable } from '../ui/tables.tsx';
@@ -58,12 +59,14 @@ export function WebhooksPage({ report }: { report: Report }) {
         <OnceSecret label={secret.label} secret={secret.value} onDone={() => setSecret(null)} />
       ) : null}
       {message ? <Notice>{message}</Notice> : null}
+      <AlertLine text={listError(result.data?.webhooks)} />
+      <MoreRows more={hasMore(result.data?.webhooks)} shown={200} />
       <DataTable
         columns={['URL', 'Events', 'Status', 'Created']}
         actions
-        empty={(result.data?.webhooks ?? []).length === 0 ? 'No webhook endpoints.' : null}
+        empty={nodesOf(result.data?.webhooks).length === 0 ? 'No webhook endpoints.' : null}
       >
-        {(result.data?.webhooks ?? []).map((w) => (
+        {nodesOf(result.data?.webhooks).map((w) => (
           <tr key={w.id}>
             <td className="mono small break">
               <a href={`#/webhooks/${w.id}`}>{w.url}</a>
@@ -217,62 +220,57 @@ export function WebhookPage({ id, report }: { id: string; report: Report }) {
         </button>
       </div>
       {message ? <Notice>{message}</Notice> : null}
-      {out?.__typename === 'NotFoundError' ? (
-        <p className="alert" role="alert">
-          {out.message}
-        </p>
-      ) : null}
+      <AlertLine text={listError(out)} />
+      <MoreRows more={hasMore(out)} shown={100} />
       <DataTable
         columns={['Created', 'Event', 'Status', 'Attempts', 'Next attempt']}
         actions
         empty={
-          out?.__typename === 'QueryWebhookDeliveriesSuccess' && out.data.length === 0
+          out?.__typename === 'WebhookDeliveryConnection' && out.edges.length === 0
             ? 'No deliveries yet.'
             : null
         }
       >
-        {out?.__typename === 'QueryWebhookDeliveriesSuccess'
-          ? out.data.map((d) => (
-              <tr key={d.id}>
-                <td>
-                  <When iso={d.createdAt} />
-                  <div className="mono small muted">{d.id}</div>
-                </td>
-                <td className="small">{d.eventType}</td>
-                <td>
-                  <StatusBadge status={d.status} />
-                </td>
-                <td className="small">
-                  <ol className="attempts">
-                    {d.attempts.map((a) => (
-                      <li key={a.attempt}>
-                        #{a.attempt}: {a.statusCode ?? a.error ?? 'no answer'} in {a.durationMs} ms
-                      </li>
-                    ))}
-                  </ol>
-                </td>
-                <td>
-                  <When iso={d.nextAttemptAt} />
-                </td>
-                <td>
-                  <button
-                    type="button"
-                    className="secondary small"
-                    onClick={async () => {
-                      const r = await replay({ webhookId: id, deliveryId: d.id });
-                      report(describeError(r.error));
-                      setMessage(
-                        resultError(r.data?.replayWebhookDelivery) ?? `Delivery ${d.id} replayed.`,
-                      );
-                      reexecute({ requestPolicy: 'network-only' });
-                    }}
-                  >
-                    Replay <span className="sr-only">{d.id}</span>
-                  </button>
-                </td>
-              </tr>
-            ))
-          : null}
+        {nodesOf(out).map((d) => (
+          <tr key={d.id}>
+            <td>
+              <When iso={d.createdAt} />
+              <div className="mono small muted">{d.id}</div>
+            </td>
+            <td className="small">{d.eventType}</td>
+            <td>
+              <StatusBadge status={d.status} />
+            </td>
+            <td className="small">
+              <ol className="attempts">
+                {d.attempts.map((a) => (
+                  <li key={a.attempt}>
+                    #{a.attempt}: {a.statusCode ?? a.error ?? 'no answer'} in {a.durationMs} ms
+                  </li>
+                ))}
+              </ol>
+            </td>
+            <td>
+              <When iso={d.nextAttemptAt} />
+            </td>
+            <td>
+              <button
+                type="button"
+                className="secondary small"
+                onClick={async () => {
+                  const r = await replay({ webhookId: id, deliveryId: d.id });
+                  report(describeError(r.error));
+                  setMessage(
+                    resultError(r.data?.replayWebhookDelivery) ?? `Delivery ${d.id} replayed.`,
+                  );
+                  reexecute({ requestPolicy: 'network-only' });
+                }}
+              >
+                Replay <span className="sr-only">{d.id}</span>
+              </button>
+            </td>
+          </tr>
+        ))}
       </DataTable>
     </section>
   );

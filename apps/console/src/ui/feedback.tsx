@@ -102,3 +102,9 @@ export function OnceSecret({
     </section>
   );
 }
+
+/** Under a list cut at its page size: more rows exist than the console shows. */
+export function MoreRows({ more, shown }: { more: boolean; shown: number }) {
+  if (!more) return null;
+  return <p className="muted small">Showing the first {shown}; more exist.</p>;
+}

@@ -55,8 +55,9 @@ export function serviceInput(
 }
 
 /**
- * For fields without a typed error union (lists): a service's ValidationError becomes a coded
- * BAD_USER_INPUT error naming the GraphQL argument, instead of a masked internal error.
+ * A service's ValidationError re-thrown naming the GraphQL argument instead of the service's input
+ * field (`limit` → `first`), for the field's typed error union: every field using this must list
+ * `ValidationError` in its `errors`, else the failure would be masked.
  */
 export async function withInputErrors<T>(
   work: Promise<T>,
@@ -65,8 +66,8 @@ export async function withInputErrors<T>(
   try {
     return await work;
   } catch (err) {
-    if (!(err instanceof ValidationError)) throw err;
-    const field = err.field === null ? null : (argumentOf[err.field] ?? err.field);
-    throw new GraphQLError(err.message, { extensions: { code: 'BAD_USER_INPUT', field } });
+    if (!(err instanceof ValidationError) || err.field === null) throw err;
+    const field = argumentOf[err.field];
+    throw field === undefined ? err : new ValidationError(err.message, field);
   }
 }

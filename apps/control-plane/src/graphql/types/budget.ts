@@ -1,7 +1,9 @@
+import { ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as budgets from '../../services/budgets.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
+import { pageArgs, paginate } from '../connections.ts';
 import { BudgetPeriod } from './common.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
@@ -21,10 +23,32 @@ export const TagBudget = builder.prismaObject('TagBudget', {
   }),
 });
 
+const TagBudgetConnection = builder.connectionObject({
+  type: TagBudget,
+  name: 'TagBudgetConnection',
+});
+
 builder.queryFields((t) => ({
   budgets: t.field({
-    type: [TagBudget],
-    resolve: (_root, _args, ctx) => budgets.listBudgets(ctx.deps, callerFor(ctx, 'workspace.read')),
+    type: TagBudgetConnection,
+    description: 'Tag budgets, by tag (ascending; a tag has one budget).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: (_root, args, ctx) => {
+      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const keyset = {
+        scope: { list: 'budgets', workspaceId },
+        shape: ['string'] as const,
+        position: (b: { tag: string }) => [b.tag],
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        ctx.deps.prisma.tagBudget.findMany({
+          where: { workspaceId, ...(after ? { tag: { gt: String(after[0]) } } : {}) },
+          orderBy: [{ tag: 'asc' }],
+          take,
+        }),
+      );
+    },
   }),
 }));
 

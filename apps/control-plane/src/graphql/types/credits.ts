@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as credits from '../../services/credits.ts';
 import { callerFor, withInputErrors } from '../access.ts';
@@ -91,7 +91,7 @@ const TopUpInput = builder.inputType('TopUpCreditsInput', {
 builder.queryFields((t) => ({
   subAccountLedger: t.field({
     type: SubAccountLedger,
-    errors: { types: [NotFoundError] },
+    errors: { types: [ValidationError, NotFoundError] },
     args: {
       id: t.arg.id({ required: true }),
       first: t.arg.int(),

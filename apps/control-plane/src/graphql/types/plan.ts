@@ -1,8 +1,9 @@
-import { NotFoundError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as plans from '../../services/plans.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
+import { pageArgs, paginate } from '../connections.ts';
 import { BudgetPeriod } from './common.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
@@ -41,6 +42,8 @@ export const Plan = builder.prismaObject('Plan', {
   }),
 });
 
+const PlanConnection = builder.connectionObject({ type: Plan, name: 'PlanConnection' });
+
 /** Settings a PATCH may clear with null. */
 const CLEARABLE = [
   'spendCapCents',
@@ -78,8 +81,25 @@ const UpdatePlanInput = PlanSettings(false);
 
 builder.queryFields((t) => ({
   plans: t.field({
-    type: [Plan],
-    resolve: (_root, _args, ctx) => plans.listPlans(ctx.deps, callerFor(ctx, 'workspace.read')),
+    type: PlanConnection,
+    description: 'Plans, by name (ascending; names are unique).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: (_root, args, ctx) => {
+      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const keyset = {
+        scope: { list: 'plans', workspaceId },
+        shape: ['string'] as const,
+        position: (p: { slug: string }) => [p.slug],
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        ctx.deps.prisma.plan.findMany({
+          where: { workspaceId, ...(after ? { slug: { gt: String(after[0]) } } : {}) },
+          orderBy: [{ slug: 'asc' }],
+          take,
+        }),
+      );
+    },
   }),
   plan: t.field({
     type: Plan,

@@ -1,8 +1,10 @@
 import type { ModelPrice } from '@tollgate/pricing';
+import { ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as prices from '../../services/prices.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
+import { pageArgs, paginate } from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
 /** Prices are cents per million tokens (≤ 4 decimals), as this workspace sees them. */
@@ -25,11 +27,33 @@ const Price = builder.objectRef<ModelPrice>('Price').implement({
   }),
 });
 
+const PriceConnection = builder.connectionObject({ type: Price, name: 'PriceConnection' });
+
+/** By model name in code-unit order, the order `>` compares cursors in. */
+const byModel = (a: ModelPrice, b: ModelPrice) =>
+  a.model < b.model ? -1 : a.model > b.model ? 1 : 0;
+
 builder.queryFields((t) => ({
   prices: t.field({
-    type: [Price],
-    description: 'The built-in catalogue with this workspace’s overrides applied.',
-    resolve: (_root, _args, ctx) => prices.listPrices(ctx.deps, callerFor(ctx, 'workspace.read')),
+    type: PriceConnection,
+    description:
+      'The built-in catalogue with this workspace’s overrides applied, by model (`provider/model`, ascending).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: async (_root, args, ctx) => {
+      const caller = callerFor(ctx, 'workspace.read');
+      const keyset = {
+        scope: { list: 'prices', workspaceId: caller.workspaceId },
+        shape: ['string'] as const,
+        position: (p: ModelPrice) => [p.model],
+      };
+      // Computed (catalogue + overrides), not a table: the page is a slice of the sorted list.
+      return paginate(ctx, keyset, args, async (after, take) => {
+        const all = [...(await prices.listPrices(ctx.deps, caller))].sort(byModel);
+        const from = after ? all.filter((p) => p.model > String(after[0])) : all;
+        return from.slice(0, take);
+      });
+    },
   }),
 }));
 

@@ -1,6 +1,8 @@
+import { ValidationError } from '../../lib/errors.ts';
 import * as providerKeys from '../../services/provider-keys.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
+import { pageArgs, paginate } from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
 /** A BYOK credential. The key itself is sealed at rest and never leaves: only its last four characters. */
@@ -28,14 +30,40 @@ const ProviderKey = builder.prismaObject('ProviderCredential', {
   }),
 });
 
+const ProviderKeyConnection = builder.connectionObject({
+  type: ProviderKey,
+  name: 'ProviderKeyConnection',
+});
+
 builder.queryFields((t) => ({
   providerKeys: t.field({
-    type: [ProviderKey],
+    type: ProviderKeyConnection,
+    description: 'BYOK keys, by provider (ascending; one key per provider).',
+    errors: { types: [ValidationError] },
     args: {
+      ...pageArgs(),
       subAccountId: t.arg.id({ description: "That sub-account's own keys instead." }),
     },
-    resolve: (_root, { subAccountId }, ctx) =>
-      providerKeys.listProviderKeys(ctx.deps, callerFor(ctx, 'workspace.read'), subAccountId ?? ''),
+    resolve: (_root, { subAccountId, ...args }, ctx) => {
+      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const owner = subAccountId ?? '';
+      const keyset = {
+        scope: { list: 'providerKeys', workspaceId, parentId: owner },
+        shape: ['string'] as const,
+        position: (k: { provider: string }) => [k.provider],
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        ctx.deps.prisma.providerCredential.findMany({
+          where: {
+            workspaceId,
+            subAccountId: owner,
+            ...(after ? { provider: { gt: String(after[0]) } } : {}),
+          },
+          orderBy: [{ provider: 'asc' }],
+          take,
+        }),
+      );
+    },
   }),
 }));
 

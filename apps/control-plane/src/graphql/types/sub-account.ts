@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import { encodeCursor } from '../../services/pagination.ts';
 import { inheritedFields } from '../../services/sub-account-plan.ts';
@@ -6,12 +6,29 @@ import { findSubAccount, listSubAccounts, periodSpend } from '../../services/sub
 import * as subAccounts from '../../services/sub-accounts.ts';
 import { callerFor, serviceInput, withInputErrors } from '../access.ts';
 import { builder } from '../builder.ts';
+import {
+  afterCreated,
+  BY_CREATION,
+  connectionOf,
+  createdPosition,
+  type Keyset,
+  pageArgs,
+  pageRequest,
+  paginate,
+} from '../connections.ts';
 import type { GraphQLContext } from '../context.ts';
 import { BudgetPeriod, SettableSubAccountStatus, SubAccountStatus } from './common.ts';
 import { MUTATION_ERRORS } from './errors.ts';
+import { SubAccountKey } from './sub-account-key.ts';
 
 type SubAccountRow = Parameters<typeof periodSpend>[1];
 type PeriodSpend = ReturnType<typeof periodSpend>;
+type KeyRow = typeof SubAccountKey.$inferType;
+
+const SubAccountKeyConnection = builder.connectionObject({
+  type: SubAccountKey,
+  name: 'SubAccountKeyConnection',
+});
 
 /** periodSpend once per sub-account per request, however many of its three fields are asked. */
 const spendByRequest = new WeakMap<GraphQLContext, Map<string, PeriodSpend>>();
@@ -78,9 +95,26 @@ export const SubAccount = builder.prismaObject('SubAccount', {
       description: 'When the current period ends; null for `total`.',
       resolve: async (sa, _args, ctx) => (await spendOf(ctx, sa)).resetsAt,
     }),
-    keys: t.relation('keys', {
-      description: 'Every key, revoked and expired included.',
-      query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
+    keys: t.field({
+      type: SubAccountKeyConnection,
+      description:
+        'Every key, revoked and expired included, oldest first (creation time, then id).',
+      errors: { types: [ValidationError] },
+      args: pageArgs(),
+      resolve: (sa, args, ctx) => {
+        const keyset: Keyset<KeyRow> = {
+          scope: { list: 'subAccount.keys', workspaceId: sa.workspaceId, parentId: sa.id },
+          shape: BY_CREATION,
+          position: createdPosition,
+        };
+        return paginate(ctx, keyset, args, (after, take) =>
+          ctx.deps.prisma.subAccountKey.findMany({
+            where: { subAccountId: sa.id, workspaceId: sa.workspaceId, ...afterCreated(after) },
+            orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+            take,
+          }),
+        );
+      },
     }),
   }),
 });
@@ -165,10 +199,10 @@ const UpdateSubAccountInput = builder.inputType('UpdateSubAccountInput', {
 builder.queryFields((t) => ({
   subAccounts: t.field({
     type: SubAccountConnection,
-    description: 'Sub-accounts, oldest first, forward pages of `first` (default 50, at most 200).',
+    description: 'Sub-accounts, oldest first (creation time, then id), forward pages of `first`.',
+    errors: { types: [ValidationError] },
     args: {
-      first: t.arg.int(),
-      after: t.arg.string(),
+      ...pageArgs(),
       externalId: t.arg.string(),
       tag: t.arg.string({ description: 'Default tag.' }),
       status: t.arg({ type: SubAccountStatus }),
@@ -176,28 +210,32 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, { first, after, ...filters }, ctx) => {
       const caller = callerFor(ctx, 'workspace.read');
+      const keyset: Keyset<SubAccountRow> = {
+        scope: { list: 'subAccounts', workspaceId: caller.workspaceId },
+        shape: BY_CREATION,
+        position: createdPosition,
+      };
+      const request = pageRequest(ctx, keyset, { first, after });
+      // The service pages by its own cursor: the position of the GraphQL cursor, signed its way.
+      const cursor = request.after
+        ? encodeCursor(ctx.deps.secretKey, {
+            createdAt: new Date(Number(request.after[0])),
+            id: String(request.after[1]),
+          })
+        : undefined;
       const page = await withInputErrors(
         listSubAccounts(
           ctx.deps,
           caller,
-          serviceInput({ limit: first, cursor: after, ...filters }),
+          serviceInput({ limit: request.size, cursor, ...filters }),
         ),
         { limit: 'first', cursor: 'after' },
       );
-      // Each edge gets the service's signed cursor of its row (the last one equals nextCursor).
-      const edges = page.data.map((node) => ({
-        cursor: encodeCursor(ctx.deps.secretKey, node),
-        node,
-      }));
-      return {
-        edges,
-        pageInfo: {
-          hasNextPage: page.nextCursor !== null,
-          hasPreviousPage: Boolean(after),
-          startCursor: edges[0]?.cursor ?? null,
-          endCursor: edges.at(-1)?.cursor ?? null,
-        },
-      };
+      return connectionOf(ctx, keyset, {
+        rows: page.data,
+        after: request.after,
+        hasNextPage: page.nextCursor !== null,
+      });
     },
   }),
   subAccount: t.field({

@@ -86,7 +86,9 @@ builder.queryFields((t) => ({
   }),
   usageByTag: t.field({
     type: [TagUsage],
-    description: 'Spend by tag over a calendar month (`2026-04`, UTC) or a window.',
+    description:
+      'Spend by tag over a calendar month (`2026-04`, UTC) or a window, one row per tag (an aggregate, not paged).',
+    errors: { types: [ValidationError] },
     args: {
       month: t.arg.string(),
       window: t.arg.string(),

@@ -1,7 +1,15 @@
-import { NotFoundError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import * as webhooks from '../../services/webhooks.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
+import {
+  afterCreated,
+  BY_CREATION,
+  createdPosition,
+  LIST_PAGE,
+  pageArgs,
+  paginate,
+} from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
 export const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
@@ -51,6 +59,19 @@ const WebhookDelivery = builder.prismaObject('WebhookDelivery', {
   }),
 });
 
+const WebhookEndpointConnection = builder.connectionObject({
+  type: WebhookEndpoint,
+  name: 'WebhookEndpointConnection',
+});
+
+const WebhookDeliveryConnection = builder.connectionObject({
+  type: WebhookDelivery,
+  name: 'WebhookDeliveryConnection',
+});
+
+/** Deliveries page by 100 unless asked otherwise (the log the console shows at once). */
+const DELIVERY_PAGE = { default: 100, max: LIST_PAGE.max };
+
 const CreateWebhookPayload = builder
   .objectRef<{ endpoint: typeof WebhookEndpoint.$inferType; secret: string }>(
     'CreateWebhookPayload',
@@ -66,17 +87,51 @@ const CreateWebhookPayload = builder
 
 builder.queryFields((t) => ({
   webhooks: t.field({
-    type: [WebhookEndpoint],
-    resolve: (_root, _args, ctx) =>
-      webhooks.listWebhooks(ctx.deps, callerFor(ctx, 'workspace.read')),
+    type: WebhookEndpointConnection,
+    description: 'Webhook endpoints, oldest first (creation time, then id).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: (_root, args, ctx) => {
+      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const keyset = {
+        scope: { list: 'webhooks', workspaceId },
+        shape: BY_CREATION,
+        position: createdPosition,
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        ctx.deps.prisma.webhookEndpoint.findMany({
+          where: { workspaceId, ...afterCreated(after) },
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+          take,
+        }),
+      );
+    },
   }),
   webhookDeliveries: t.field({
-    type: [WebhookDelivery],
-    description: 'The latest 100 deliveries of an endpoint, newest first, with every attempt.',
-    errors: { types: [NotFoundError] },
-    args: { webhookId: t.arg.id({ required: true }) },
-    resolve: (_root, { webhookId }, ctx) =>
-      webhooks.listDeliveries(ctx.deps, callerFor(ctx, 'workspace.read'), webhookId),
+    type: WebhookDeliveryConnection,
+    description:
+      'Deliveries of an endpoint, newest first (creation time, then id, descending), with every attempt.',
+    errors: { types: [ValidationError, NotFoundError] },
+    args: { ...pageArgs(DELIVERY_PAGE), webhookId: t.arg.id({ required: true }) },
+    resolve: async (_root, { webhookId, ...args }, ctx) => {
+      const caller = callerFor(ctx, 'workspace.read');
+      const { workspaceId } = caller;
+      const keyset = {
+        scope: { list: 'webhookDeliveries', workspaceId, parentId: webhookId },
+        shape: BY_CREATION,
+        position: createdPosition,
+        bounds: DELIVERY_PAGE,
+      };
+      await webhooks.findWebhook(ctx.deps, caller, webhookId);
+      return paginate(ctx, keyset, args, (after, take) =>
+        ctx.deps.prisma.webhookDelivery.findMany({
+          where: { endpointId: webhookId, workspaceId, ...afterCreated(after, 'desc') },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+          take,
+          include: { log: { orderBy: { attempt: 'asc' } } },
+        }),
+      );
+    },
   }),
 }));
 

@@ -1,7 +1,9 @@
+import { ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as workspaces from '../../services/workspaces.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
+import { afterCreated, BY_CREATION, createdPosition, pageArgs, paginate } from '../connections.ts';
 import { BudgetPeriod } from './common.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
@@ -16,6 +18,11 @@ export const Workspace = builder.prismaObject('Workspace', {
     byokWaivesMarkup: t.exposeBoolean('byokWaivesMarkup'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
+});
+
+const WorkspaceConnection = builder.connectionObject({
+  type: Workspace,
+  name: 'WorkspaceConnection',
 });
 
 const CreateWorkspacePayload = builder
@@ -47,11 +54,24 @@ builder.queryFields((t) => ({
       workspaces.getWorkspace(ctx.deps, callerFor(ctx, 'workspace.read')),
   }),
   workspaces: t.field({
-    type: [Workspace],
-    description: 'Every workspace (root key).',
-    resolve: (_root, _args, ctx) => {
+    type: WorkspaceConnection,
+    description: 'Every workspace (root key), oldest first (creation time, then id).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: (_root, args, ctx) => {
       callerFor(ctx, 'workspaces.manage');
-      return workspaces.listWorkspaces(ctx.deps);
+      const keyset = {
+        scope: { list: 'workspaces', workspaceId: '' },
+        shape: BY_CREATION,
+        position: createdPosition,
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        ctx.deps.prisma.workspace.findMany({
+          where: afterCreated(after),
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+          take,
+        }),
+      );
     },
   }),
 }));

@@ -1,0 +1,31 @@
+// Lists answer relay connections, or a typed error (`ValidationError`, …) in their place.
+
+/** The node type of a list field's answer (`PlansQuery['plans']` → a plan). */
+export type NodeOf<R> = R extends { edges: ReadonlyArray<{ node: infer N }> } ? N : never;
+
+interface AnyPage {
+  edges: ReadonlyArray<{ node: unknown }>;
+  pageInfo?: { hasNextPage: boolean };
+}
+
+const isPage = (result: object): boolean => 'edges' in result;
+
+/** The rows of a connection's page; none while loading or when the list answered an error. */
+export function nodesOf<R extends object>(result: R | null | undefined): NodeOf<R>[] {
+  if (!result || !isPage(result)) return [];
+  return (result as unknown as AnyPage).edges.map((edge) => edge.node as NodeOf<R>);
+}
+
+/** Whether rows follow the page shown (the console shows one page of each small list). */
+export function hasMore(result: object | null | undefined): boolean {
+  if (!result || !isPage(result)) return false;
+  return (result as unknown as AnyPage).pageInfo?.hasNextPage === true;
+}
+
+/** The message of a list that answered a typed error instead of a page. */
+export function listError(
+  result: { __typename: string; message?: string } | null | undefined,
+): string | null {
+  if (!result?.__typename.endsWith('Error')) return null;
+  return result.message ?? result.__typename;
+}
