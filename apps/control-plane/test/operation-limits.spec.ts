@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_QUERY_DEPTH } from '../src/graphql/index.ts';
 import {
   DEFAULT_COUNT_LIMITS,
+  DEFAULT_PAGE_ESTIMATE,
   MAX_CYCLIC_EXPANSIONS,
   MAX_INTROSPECTION_DEPTH,
   operationLimits,
@@ -87,6 +88,29 @@ describe('operation limits at their edges (validation)', () => {
       expect(summary(check(c.over))).toEqual(refused(c.overMessage, 'QUERY_TOO_COMPLEX'));
     });
   }
+
+  it('a connection asked for without first costs its default page (100), through fragments too', () => {
+    const without = (n: number) =>
+      `{ subAccounts { ... on SubAccountConnection { edges { node { ${times(n, 'id')} } } } } }`;
+    const written = (n: number) =>
+      `{ subAccounts(first: ${DEFAULT_PAGE_ESTIMATE}) { ... on SubAccountConnection { edges { node { ${times(n, 'id')} } } } } }`;
+    // 1 + 100 × (2 + 197) = 19 901: under; 1 + 100 × (2 + 198) = 20 001: over.
+    expect(summary(check(without(197)))).toEqual([]);
+    expect(summary(check(without(198)))).toEqual(
+      refused("the operation's estimated cost 20001 exceeds 20000", 'QUERY_TOO_COMPLEX'),
+    );
+    expect(summary(check(written(198)))).toEqual(summary(check(without(198))));
+    // The same through a named fragment holding `edges`, and nested connections multiply.
+    const viaFragment = `{ subAccounts { ...Page } } fragment Page on SubAccountConnection { edges { node { ${times(198, 'id')} } } }`;
+    expect(summary(check(viaFragment))).toEqual(
+      refused("the operation's estimated cost 20001 exceeds 20000", 'QUERY_TOO_COMPLEX'),
+    );
+    const nested = `{ subAccounts(first: 2) { ... on SubAccountConnection { edges { node { keys { ... on SubAccountKeyConnection { edges { node { ${times(98, 'id')} } } } } } } } } }`;
+    // 1 + 2 × (1 + 1 + (1 + 100 × (2 + 98))) = 20 007.
+    expect(summary(check(nested))).toEqual(
+      refused("the operation's estimated cost 20007 exceeds 20000", 'QUERY_TOO_COMPLEX'),
+    );
+  });
 
   it('counts fragments at every spread, and inline fragments', () => {
     const ten = Array.from({ length: 10 }, (_, i) => `f${i}: id`).join(' ');

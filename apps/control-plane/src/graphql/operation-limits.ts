@@ -14,7 +14,8 @@ export interface CountLimits {
   maxAliases: number;
   /** Field selections per operation, fragments expanded. */
   maxFields: number;
-  /** Estimated cost: each field 1, a field's children multiplied by its `first` (pages). */
+  /** Estimated cost: each field 1, a field's children multiplied by its `first` (pages; without
+   * `first`, a connection's default page, DEFAULT_PAGE_ESTIMATE). */
   maxCost: number;
 }
 
@@ -43,9 +44,30 @@ const MAX_PAGE = 200;
  */
 export const MAX_CYCLIC_EXPANSIONS = 10_000;
 
-function pageFactor(field: FieldNode): number {
+/** A connection asked for without `first` answers its default page: the largest default of any
+ * list in the schema (`webhookDeliveries`: 100; the others 50). */
+export const DEFAULT_PAGE_ESTIMATE = 100;
+
+/** Whether a selection asks for a connection's `edges` (directly, or in a fragment at its top). */
+function selectsEdges(set: SelectionSetNode, fragments: Fragments, seen = new Set<string>()) {
+  for (const s of set.selections) {
+    if (s.kind === Kind.FIELD) {
+      if (s.name.value === 'edges') return true;
+    } else if (s.kind === Kind.INLINE_FRAGMENT) {
+      if (selectsEdges(s.selectionSet, fragments, seen)) return true;
+    } else if (!seen.has(s.name.value)) {
+      seen.add(s.name.value);
+      const fragment = fragments.get(s.name.value);
+      if (fragment !== undefined && selectsEdges(fragment.selectionSet, fragments, seen))
+        return true;
+    }
+  }
+  return false;
+}
+
+function pageFactor(field: FieldNode, isConnection: (field: FieldNode) => boolean): number {
   const first = field.arguments?.find((a) => a.name.value === 'first');
-  if (first === undefined) return 1;
+  if (first === undefined) return isConnection(field) ? DEFAULT_PAGE_ESTIMATE : 1;
   if (first.value.kind === Kind.INT)
     return Math.max(1, Math.min(Number(first.value.value), MAX_PAGE));
   return MAX_PAGE;
@@ -90,6 +112,17 @@ class OperationWalk {
     { fields: number; aliases: number; cost: number }
   >();
 
+  /** Per field node (fields of fragments are met again at every spread). */
+  private readonly connections = new Map<FieldNode, boolean>();
+  private readonly isConnection = (field: FieldNode): boolean => {
+    let known = this.connections.get(field);
+    if (known === undefined) {
+      known = field.selectionSet !== undefined && selectsEdges(field.selectionSet, this.fragments);
+      this.connections.set(field, known);
+    }
+    return known;
+  };
+
   constructor(
     private readonly fragments: Fragments,
     private readonly onCycle: () => ReadonlySet<string>,
@@ -131,7 +164,8 @@ class OperationWalk {
       if (field.alias !== undefined) this.aliases++;
     }
     const below = field.selectionSet ? this.walk(field.selectionSet, depth, counted) : NOTHING;
-    return { depth: 1 + below.depth, cost: counted ? 1 + pageFactor(field) * below.cost : 0 };
+    const cost = counted ? 1 + pageFactor(field, this.isConnection) * below.cost : 0;
+    return { depth: 1 + below.depth, cost };
   }
 
   private spread(name: string, depth: boolean, counted: boolean): Figures {
