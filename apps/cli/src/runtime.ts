@@ -172,6 +172,14 @@ export async function startControlPlane(
     prisma: db.prisma,
     limiter: bus.limiter,
     onError: (err) => log('error', 'counter rebuild failed', { error: String(err) }),
+    // Spend that reached the books but not the counters (a settle given up on during an outage).
+    onRaised: (workspaceId, scope, periodKey, spentMicros) =>
+      log('warn', 'spend counter behind the books: raised to them', {
+        workspaceId,
+        scope,
+        periodKey,
+        spentMicros,
+      }),
     onRebuilt: (workspaceId, counters) => {
       const message = starting
         ? 'spend counters loaded from the books'

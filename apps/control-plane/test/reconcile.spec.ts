@@ -1,7 +1,12 @@
 import { type AdmitRequest, createMemoryLimiter } from '@tollgate/bus';
-import { booksBalances, createCounterReconciler, writeUsage } from '@tollgate/control-plane';
+import {
+  booksBalances,
+  createCounterReconciler,
+  startCounterReconciler,
+  writeUsage,
+} from '@tollgate/control-plane';
 import { periodKey } from '@tollgate/policy';
-import { usageEvent } from '@tollgate/testkit';
+import { usageEvent, waitUntil } from '@tollgate/testkit';
 import type { UsageEvent } from '@tollgate/usage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, KINDS, skipKind, startHarness } from './harness.ts';
@@ -89,6 +94,90 @@ describe.each(KINDS)('counter reconciler (books → counters) on %s', (kind) => 
       expect(spent.map((s) => s.spentMicros)).toEqual(balances.map((b) => b.spentMicros));
     },
   );
+
+  it.skipIf(skipKind(kind))(
+    'tops counters up to the books on its timer (spend they missed), never lowering one',
+    async () => {
+      const now = Date.now();
+      const ws = h.workspaceId;
+      const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'top-up', spend_cap_cents: 10 }))
+        .body;
+      const counter = {
+        scope: `sa:${sa.id}`,
+        capMicros: 100_000,
+        periodKey: periodKey('monthly', now),
+      };
+      const limiter = createMemoryLimiter({ requireRebuilt: true });
+      const raised: string[] = [];
+      const reconciler = createCounterReconciler({
+        prisma: h.prisma,
+        limiter,
+        now: () => now,
+        onRaised: (_ws, scope, _period, micros) => raised.push(`${scope}=${micros}`),
+      });
+      expect(await reconciler.runOnce()).toContain(ws);
+      const spent = async () => (await limiter.spent(ws, [counter], now))[0]!.spentMicros;
+      expect(await spent()).toBe(0);
+      // A request's record reached the books, but its settle never reached the counter.
+      await writeUsage(h.prisma, [event(ws, sa.id, { billedCostMicros: 700 })]);
+      expect(await reconciler.topUpOnce()).toBeGreaterThanOrEqual(1);
+      expect(await spent()).toBe(700);
+      expect(raised).toContain(`sa:${sa.id}=700`);
+      // The counter ahead of the books (a settle whose record is not ingested yet): left alone.
+      const admitted = await limiter.admit({
+        workspaceId: ws,
+        subAccountId: sa.id,
+        requestId: 'req_top_up_ahead',
+        nowMs: now,
+        rate: { rpm: null, rpd: null, tpm: null, maxConcurrent: null, estimatedTokens: 0 },
+        spend: [counter],
+        worstCaseMicros: 500,
+        minMicros: 500,
+        reservationTtlMs: 60_000,
+      });
+      expect(admitted.ok).toBe(true);
+      await limiter.settle({
+        workspaceId: ws,
+        subAccountId: sa.id,
+        requestId: 'req_top_up_ahead',
+        spend: [counter],
+        actualMicros: 300,
+        actualTokens: 10,
+        nowMs: now,
+      });
+      expect(await spent()).toBe(1_000);
+      raised.length = 0;
+      await reconciler.topUpOnce();
+      expect(await spent()).toBe(1_000);
+      expect(raised.filter((r) => r.startsWith(`sa:${sa.id}=`))).toEqual([]);
+    },
+  );
+
+  it.skipIf(skipKind(kind))('tops up by itself on its timer', async () => {
+    const ws = h.workspaceId;
+    const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'top-up-timer' })).body;
+    const counter = {
+      scope: `sa:${sa.id}`,
+      capMicros: null,
+      periodKey: periodKey('monthly', Date.now()),
+    };
+    const limiter = createMemoryLimiter({ requireRebuilt: true });
+    const reconciler = await startCounterReconciler({
+      prisma: h.prisma,
+      limiter,
+      checkEveryMs: 60_000,
+      topUpEveryMs: 50,
+    });
+    try {
+      await writeUsage(h.prisma, [event(ws, sa.id, { billedCostMicros: 321 })]);
+      await waitUntil('the counter topped up', async () => {
+        const [balance] = await limiter.spent(ws, [counter]);
+        return balance?.spentMicros === 321;
+      });
+    } finally {
+      await reconciler.stop();
+    }
+  });
 
   it.skipIf(skipKind(kind))(
     "rebuilds this minute's request and token windows (RPM, TPM) from the books",

@@ -23,12 +23,16 @@ import { booksBalances } from './books.ts';
  */
 export interface CounterReconcilerOptions {
   prisma: PrismaClient;
-  limiter: Pick<Limiter, 'epochs' | 'restore' | 'raiseRequestsToday' | 'raiseThisMinute'>;
+  limiter: Pick<Limiter, 'epochs' | 'restore' | 'raise' | 'raiseRequestsToday' | 'raiseThisMinute'>;
   /** Marker check period. Default 2 000 ms. */
   checkEveryMs?: number;
+  /** Top-up period (see `topUpOnce`). Default 60 000 ms. */
+  topUpEveryMs?: number;
   now?: () => number;
   /** Told about each workspace rebuilt (operators want to know Redis lost state). */
   onRebuilt?: (workspaceId: string, counters: number) => void;
+  /** Told about each counter a top-up raised (spend the counters had missed). */
+  onRaised?: (workspaceId: string, scope: string, periodKey: string, spentMicros: number) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -36,6 +40,15 @@ export interface CounterReconciler {
   /** One pass now (single-flight): rebuilds every workspace whose marker is missing. Answers the ids
    * of the workspaces this pass rebuilt. */
   runOnce(): Promise<string[]>;
+  /**
+   * Counters reconciled up to the books (DESIGN: "reconciled on a timer"): every counter of every
+   * workspace whose counters are in place is raised to its books' figure when it holds less —
+   * spend that reached the books but never the counters (a settle given up on while Redis was
+   * away, a request served unreserved under `fail-open` that could not settle). Never lowered: a
+   * counter ahead of the books holds spend still on its way to them. Answers how many counters it
+   * raised. Workspaces whose marker is missing are left to the rebuild.
+   */
+  topUpOnce(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -155,6 +168,27 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
     }
     return rebuilt;
   }
+  async function topUp(): Promise<number> {
+    const workspaces = await opts.prisma.workspace.findMany({ select: { id: true } });
+    const ids = workspaces.map((w) => w.id);
+    const epochs = await opts.limiter.epochs(ids);
+    let raised = 0;
+    for (const [i, id] of ids.entries()) {
+      if (epochs[i] === null) continue;
+      try {
+        for (const { counter, spentMicros } of await booksBalances(opts.prisma, id, now())) {
+          if (await opts.limiter.raise(id, counter, spentMicros)) {
+            raised++;
+            opts.onRaised?.(id, counter.scope, counter.periodKey, spentMicros);
+          }
+        }
+      } catch (err) {
+        opts.onError?.(err);
+      }
+    }
+    return raised;
+  }
+  let topping: Promise<number> | null = null;
   return {
     runOnce() {
       inFlight ??= pass().finally(() => {
@@ -162,14 +196,21 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
       });
       return inFlight;
     },
+    topUpOnce() {
+      topping ??= topUp().finally(() => {
+        topping = null;
+      });
+      return topping;
+    },
     async stop() {
-      await inFlight?.catch(() => {});
+      await Promise.all([inFlight?.catch(() => {}), topping?.catch(() => {})]);
     },
   };
 }
 
 /** Runs a first pass (so counters are rebuilt before traffic is judged), then one every
- * `checkEveryMs`. A failing pass (Redis or PostgreSQL down) is reported and retried next tick. */
+ * `checkEveryMs`, and a top-up every `topUpEveryMs`. A failing pass (Redis or PostgreSQL down) is
+ * reported and retried next tick. */
 export async function startCounterReconciler(
   opts: CounterReconcilerOptions,
 ): Promise<CounterReconciler> {
@@ -181,11 +222,17 @@ export async function startCounterReconciler(
     if (!stopped) r.runOnce().catch(onError);
   }, opts.checkEveryMs ?? 2_000);
   timer.unref();
+  const topUpTimer = setInterval(() => {
+    if (!stopped) r.topUpOnce().catch(onError);
+  }, opts.topUpEveryMs ?? 60_000);
+  topUpTimer.unref();
   return {
     runOnce: r.runOnce,
+    topUpOnce: r.topUpOnce,
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(topUpTimer);
       await r.stop();
     },
   };
