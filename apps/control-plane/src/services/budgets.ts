@@ -1,8 +1,10 @@
+import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { budgetPeriodField, centsField, parseInput, tagField } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
 
 const createSchema = z.strictObject({
   tag: tagField,
@@ -49,10 +51,16 @@ export async function createBudget(deps: ServiceDeps, caller: Caller, raw: unkno
   );
 }
 
-export function listBudgets(deps: ServiceDeps, caller: Caller) {
+/** By tag (a tag has one budget); `page`: rows after a position, how many. */
+export function listBudgets(
+  deps: ServiceDeps,
+  caller: Caller,
+  page: ListPage<Prisma.TagBudgetWhereInput> = {},
+) {
   return deps.prisma.tagBudget.findMany({
-    where: { workspaceId: caller.workspaceId },
+    where: { workspaceId: caller.workspaceId, ...page.after },
     orderBy: [{ tag: 'asc' }],
+    take: page.take,
   });
 }
 

@@ -1,8 +1,10 @@
+import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
 import { findSubAccount } from './sub-account-reads.ts';
 
 const rotateSchema = z.strictObject({
@@ -51,9 +53,19 @@ export async function createKey(
 
 export async function listKeys(deps: ServiceDeps, caller: Caller, subAccountId: string) {
   await findSubAccount(deps, caller, subAccountId);
+  return keysOf(deps, { id: subAccountId, workspaceId: caller.workspaceId });
+}
+
+/** A sub-account's keys (one already found), oldest first, revoked and expired included. */
+export function keysOf(
+  deps: ServiceDeps,
+  sa: { id: string; workspaceId: string },
+  page: ListPage<Prisma.SubAccountKeyWhereInput> = {},
+) {
   return deps.prisma.subAccountKey.findMany({
-    where: { subAccountId, workspaceId: caller.workspaceId },
+    where: { subAccountId: sa.id, workspaceId: sa.workspaceId, ...page.after },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.take,
   });
 }
 

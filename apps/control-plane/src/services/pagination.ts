@@ -34,5 +34,12 @@ function mac(secret: Buffer, payload: string): string {
   return createHmac('sha256', secret).update(`cursor:${payload}`).digest('base64url').slice(0, 22);
 }
 
+/** A page of a list a service answers whole by default: rows after a position (a `where` on the
+ * list's order columns, which the caller builds from its cursor) and how many. */
+export interface ListPage<Where> {
+  after?: Where;
+  take?: number;
+}
+
 export const DEFAULT_PAGE = 50;
 export const MAX_PAGE = 200;

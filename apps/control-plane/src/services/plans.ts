@@ -14,6 +14,7 @@ import {
   tagField,
 } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
 import { knownModels } from './prices.ts';
 
 /**
@@ -150,10 +151,15 @@ export async function createPlan(deps: ServiceDeps, caller: Caller, raw: unknown
   );
 }
 
-export function listPlans(deps: ServiceDeps, caller: Caller) {
+export function listPlans(
+  deps: ServiceDeps,
+  caller: Caller,
+  page: ListPage<Prisma.PlanWhereInput> = {},
+) {
   return deps.prisma.plan.findMany({
-    where: { workspaceId: caller.workspaceId },
+    where: { workspaceId: caller.workspaceId, ...page.after },
     orderBy: [{ slug: 'asc' }],
+    take: page.take,
   });
 }
 

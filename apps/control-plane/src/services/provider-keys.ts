@@ -1,9 +1,11 @@
+import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { NotFoundError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { seal } from '../lib/seal.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
 
 const httpUrl = z
   .string()
@@ -115,10 +117,16 @@ export async function setProviderKey(
 }
 
 /** The workspace's keys, or with `subAccountId` that sub-account's own keys. */
-export function listProviderKeys(deps: ServiceDeps, caller: Caller, subAccountId = '') {
+export function listProviderKeys(
+  deps: ServiceDeps,
+  caller: Caller,
+  subAccountId = '',
+  page: ListPage<Prisma.ProviderCredentialWhereInput> = {},
+) {
   return deps.prisma.providerCredential.findMany({
-    where: { workspaceId: caller.workspaceId, subAccountId },
+    where: { workspaceId: caller.workspaceId, subAccountId, ...page.after },
     orderBy: { provider: 'asc' },
+    take: page.take,
   });
 }
 

@@ -1,10 +1,12 @@
 import { isIP } from 'node:net';
+import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { newId, randomBase62 } from '../lib/ids.ts';
 import { seal } from '../lib/seal.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
 import { httpUrl } from './provider-keys.ts';
 
 /** Event names of SPEC §8 that an endpoint may subscribe to. */
@@ -105,10 +107,15 @@ export async function createWebhook(deps: WebhookDeps, caller: Caller, raw: unkn
   return { endpoint, secret };
 }
 
-export function listWebhooks(deps: ServiceDeps, caller: Caller) {
+export function listWebhooks(
+  deps: ServiceDeps,
+  caller: Caller,
+  page: ListPage<Prisma.WebhookEndpointWhereInput> = {},
+) {
   return deps.prisma.webhookEndpoint.findMany({
-    where: { workspaceId: caller.workspaceId },
+    where: { workspaceId: caller.workspaceId, ...page.after },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.take,
   });
 }
 
@@ -131,12 +138,18 @@ export async function deleteWebhook(deps: ServiceDeps, caller: Caller, id: strin
   );
 }
 
-export async function listDeliveries(deps: ServiceDeps, caller: Caller, endpointId: string) {
+/** Newest first, with every attempt; the latest 100 unless `page` says otherwise. */
+export async function listDeliveries(
+  deps: ServiceDeps,
+  caller: Caller,
+  endpointId: string,
+  page: ListPage<Prisma.WebhookDeliveryWhereInput> = {},
+) {
   await findWebhook(deps, caller, endpointId);
   return deps.prisma.webhookDelivery.findMany({
-    where: { endpointId, workspaceId: caller.workspaceId },
+    where: { endpointId, workspaceId: caller.workspaceId, ...page.after },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: 100,
+    take: page.take ?? 100,
     include: { log: { orderBy: { attempt: 'asc' } } },
   });
 }

@@ -1,8 +1,10 @@
+import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { hashKey, mintKey, newId } from '../lib/ids.ts';
 import { budgetPeriodField, centsField, markupField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
 
 const createSchema = z.strictObject({
   name: z
@@ -58,8 +60,12 @@ export async function createWorkspace(
   return { workspace, adminKey: key.plaintext };
 }
 
-export function listWorkspaces(deps: ServiceDeps) {
-  return deps.prisma.workspace.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+export function listWorkspaces(deps: ServiceDeps, page: ListPage<Prisma.WorkspaceWhereInput> = {}) {
+  return deps.prisma.workspace.findMany({
+    where: page.after,
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.take,
+  });
 }
 
 export async function getWorkspace(deps: ServiceDeps, caller: Caller) {

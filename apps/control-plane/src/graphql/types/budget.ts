@@ -35,16 +35,15 @@ builder.queryFields((t) => ({
     errors: { types: [ValidationError] },
     args: pageArgs(),
     resolve: (_root, args, ctx) => {
-      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const caller = callerFor(ctx, 'workspace.read');
       const keyset = {
-        scope: { list: 'budgets', workspaceId },
+        scope: { list: 'budgets', workspaceId: caller.workspaceId },
         shape: ['string'] as const,
         position: (b: { tag: string }) => [b.tag],
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        ctx.deps.prisma.tagBudget.findMany({
-          where: { workspaceId, ...(after ? { tag: { gt: String(after[0]) } } : {}) },
-          orderBy: [{ tag: 'asc' }],
+        budgets.listBudgets(ctx.deps, caller, {
+          after: after ? { tag: { gt: String(after[0]) } } : undefined,
           take,
         }),
       );

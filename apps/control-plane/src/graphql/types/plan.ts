@@ -86,16 +86,15 @@ builder.queryFields((t) => ({
     errors: { types: [ValidationError] },
     args: pageArgs(),
     resolve: (_root, args, ctx) => {
-      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const caller = callerFor(ctx, 'workspace.read');
       const keyset = {
-        scope: { list: 'plans', workspaceId },
+        scope: { list: 'plans', workspaceId: caller.workspaceId },
         shape: ['string'] as const,
         position: (p: { slug: string }) => [p.slug],
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        ctx.deps.prisma.plan.findMany({
-          where: { workspaceId, ...(after ? { slug: { gt: String(after[0]) } } : {}) },
-          orderBy: [{ slug: 'asc' }],
+        plans.listPlans(ctx.deps, caller, {
+          after: after ? { slug: { gt: String(after[0]) } } : undefined,
           take,
         }),
       );

@@ -45,21 +45,16 @@ builder.queryFields((t) => ({
       subAccountId: t.arg.id({ description: "That sub-account's own keys instead." }),
     },
     resolve: (_root, { subAccountId, ...args }, ctx) => {
-      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const caller = callerFor(ctx, 'workspace.read');
       const owner = subAccountId ?? '';
       const keyset = {
-        scope: { list: 'providerKeys', workspaceId, parentId: owner },
+        scope: { list: 'providerKeys', workspaceId: caller.workspaceId, parentId: owner },
         shape: ['string'] as const,
         position: (k: { provider: string }) => [k.provider],
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        ctx.deps.prisma.providerCredential.findMany({
-          where: {
-            workspaceId,
-            subAccountId: owner,
-            ...(after ? { provider: { gt: String(after[0]) } } : {}),
-          },
-          orderBy: [{ provider: 'asc' }],
+        providerKeys.listProviderKeys(ctx.deps, caller, owner, {
+          after: after ? { provider: { gt: String(after[0]) } } : undefined,
           take,
         }),
       );

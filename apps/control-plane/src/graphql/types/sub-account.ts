@@ -1,5 +1,6 @@
 import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
+import { keysOf } from '../../services/keys.ts';
 import { encodeCursor } from '../../services/pagination.ts';
 import { inheritedFields } from '../../services/sub-account-plan.ts';
 import { findSubAccount, listSubAccounts, periodSpend } from '../../services/sub-account-reads.ts';
@@ -108,11 +109,7 @@ export const SubAccount = builder.prismaObject('SubAccount', {
           position: createdPosition,
         };
         return paginate(ctx, keyset, args, (after, take) =>
-          ctx.deps.prisma.subAccountKey.findMany({
-            where: { subAccountId: sa.id, workspaceId: sa.workspaceId, ...afterCreated(after) },
-            orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-            take,
-          }),
+          keysOf(ctx.deps, sa, { after: afterCreated(after), take }),
         );
       },
     }),

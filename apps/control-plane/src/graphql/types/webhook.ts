@@ -92,18 +92,14 @@ builder.queryFields((t) => ({
     errors: { types: [ValidationError] },
     args: pageArgs(),
     resolve: (_root, args, ctx) => {
-      const { workspaceId } = callerFor(ctx, 'workspace.read');
+      const caller = callerFor(ctx, 'workspace.read');
       const keyset = {
-        scope: { list: 'webhooks', workspaceId },
+        scope: { list: 'webhooks', workspaceId: caller.workspaceId },
         shape: BY_CREATION,
         position: createdPosition,
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        ctx.deps.prisma.webhookEndpoint.findMany({
-          where: { workspaceId, ...afterCreated(after) },
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-          take,
-        }),
+        webhooks.listWebhooks(ctx.deps, caller, { after: afterCreated(after), take }),
       );
     },
   }),
@@ -122,13 +118,10 @@ builder.queryFields((t) => ({
         position: createdPosition,
         bounds: DELIVERY_PAGE,
       };
-      await webhooks.findWebhook(ctx.deps, caller, webhookId);
       return paginate(ctx, keyset, args, (after, take) =>
-        ctx.deps.prisma.webhookDelivery.findMany({
-          where: { endpointId: webhookId, workspaceId, ...afterCreated(after, 'desc') },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        webhooks.listDeliveries(ctx.deps, caller, webhookId, {
+          after: afterCreated(after, 'desc'),
           take,
-          include: { log: { orderBy: { attempt: 'asc' } } },
         }),
       );
     },

@@ -66,11 +66,7 @@ builder.queryFields((t) => ({
         position: createdPosition,
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        ctx.deps.prisma.workspace.findMany({
-          where: afterCreated(after),
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-          take,
-        }),
+        workspaces.listWorkspaces(ctx.deps, { after: afterCreated(after), take }),
       );
     },
   }),
