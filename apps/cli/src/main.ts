@@ -1,3 +1,4 @@
+import './quiet-warnings.ts';
 import { EnvError, parseEnv } from './env.ts';
 import { createLogger } from './log.ts';
 import { localUrl } from './urls.ts';

@@ -96,6 +96,8 @@ describe('tollgate start on the embedded default', () => {
       expect(adminKey).toBeDefined();
       // The plaintext admin key is printed, never logged, and never stored.
       expect(first.stderr()).not.toContain(adminKey!);
+      // Nothing a new user cannot act on: Node's experimental-WebAssembly warning (PGlite) is dropped.
+      expect(first.stderr()).not.toMatch(/ExperimentalWarning|WebAssembly/);
       await stat(path.join(env.TOLLGATE_DATA_DIR!, 'pgdata'));
 
       const res = await fetch(`${base}/v1/sub-accounts`, {
