@@ -160,6 +160,9 @@ export function relayStream(
         delete json.usage;
         writeChanged(`data: ${JSON.stringify(json)}\n\n`);
       } else verbatim = false;
+    } else if (job.stripUsage && info.hasUsageField === true && isRecord(json)) {
+      // `usage: null` rides on every chunk only because we asked for usage: not the client's to see.
+      writeChanged(withoutNullUsage(ev.data, json));
     } else {
       write(`${ev.raw}\n\n`);
     }
@@ -197,4 +200,18 @@ export function relayStream(
     if (!res.writableEnded) res.end();
     deps.end(live, result({ status: 'error', errorClass: 'upstream_cut', httpStatus: status }));
   });
+}
+
+const NULL_USAGE_TAIL = ',"usage":null}';
+
+/** The event without its `usage` field, as a client that did not ask for usage gets it from the
+ * provider: cut from the text when it is the last field (OpenAI's order, no re-encoding), else
+ * the event re-encoded without it. */
+export function withoutNullUsage(data: string, json: Record<string, unknown>): string {
+  const tail = data.length - NULL_USAGE_TAIL.length + 1;
+  if (data.endsWith(NULL_USAGE_TAIL) && data.indexOf('"usage":') === tail && !data.includes('\n')) {
+    return `data: ${data.slice(0, -NULL_USAGE_TAIL.length)}}\n\n`;
+  }
+  delete json.usage;
+  return `data: ${JSON.stringify(json)}\n\n`;
 }
