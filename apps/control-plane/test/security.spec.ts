@@ -112,6 +112,21 @@ describe.each(KINDS)('admin security (%s)', (kind) => {
     ).toBe(401);
     expect((await from('127.0.0.3', h.url, ADMIN_KEY)).status).toBe(200);
   });
+
+  it("someone else's failures with a key's own prefix never lock that key out", async () => {
+    if (skipKind(kind)) return;
+    // 30 wrong suffixes of the real admin key's prefix (`sk-tg-admin-` + 8), from 127.0.0.4.
+    const own = ADMIN_KEY.slice(0, 20);
+    for (let i = 0; i < 30; i++) {
+      const r = await from('127.0.0.4', h.url, `${own}${String(i).padStart(40, '7')}`);
+      expect(r.status).toBe(401);
+    }
+    // Guessing more suffixes of that prefix is throttled from anywhere …
+    const guess = await from('127.0.0.5', h.url, `${own}${'8'.repeat(40)}`);
+    expect(guess).toMatchObject({ status: 429, code: 'too_many_auth_failures' });
+    // … but the key itself still works, from an address with no failures of its own.
+    expect((await from('127.0.0.6', h.url, ADMIN_KEY)).status).toBe(200);
+  });
 });
 
 describe.runIf(redisAvailable())('failed authentications counted through Redis', () => {

@@ -75,7 +75,7 @@ export interface AuthenticatorOptions {
 }
 
 /** The part of a presented key that names it (`sk-tg-admin-` + 8 characters): a caller trying
- * many suffixes of one prefix is throttled whatever address it comes from. */
+ * many suffixes of one prefix is throttled whatever address it comes from (see `fail`). */
 function keyPrefix(token: string): string {
   return `prefix:${token.slice(0, token.startsWith('sk-tg-admin-') ? 20 : 14)}`;
 }
@@ -87,7 +87,8 @@ function keyPrefix(token: string): string {
  * own usage (the analytics of what it spent stay its own), while the data plane refuses its model
  * requests. What each principal may do is decided by `authorize()` alone. Repeated failures from
  * one client address, or with one key prefix, are throttled (429 with Retry-After) so keys cannot be
- * brute-forced through the control plane. The windows are shared through Redis when the bus is.
+ * brute-forced through the control plane; a valid key is refused only for its address's failures,
+ * never for its prefix's. The windows are shared through Redis when the bus is.
  */
 export function createAuthenticator(
   prisma: PrismaClient,
@@ -101,31 +102,29 @@ export function createAuthenticator(
   // A store that cannot be reached must not lock everyone out, nor stop counting: fall back.
   const hit = (key: string) => shared.hit(key, windowMs).catch(() => local.hit(key, windowMs));
   const peek = (key: string) => shared.peek(key).catch(() => local.peek(key));
-  const fail = async (clientId: string, token: string): Promise<never> => {
-    await Promise.all([
-      hit(`ip:${clientId}`),
-      token.startsWith('sk-tg-') ? hit(keyPrefix(token)) : undefined,
-    ]);
-    opts.onFailure?.();
-    throw new AuthenticationError('invalid API key');
+  /** Seconds until a window lets its caller try again; 0 when it does now. */
+  const waitOf = (w: { count: number; ttlMs: number }) =>
+    w.count >= max ? Math.max(1, Math.ceil(w.ttlMs / 1000)) : 0;
+  const throttled = (wait: number): never => {
+    opts.onThrottled?.();
+    throw new TooManyAttemptsError(wait);
   };
-  /** Seconds until this caller may try again; 0 when it may now. */
-  const blockedFor = async (clientId: string, token: string | undefined): Promise<number> => {
-    const windows = await Promise.all([
-      peek(`ip:${clientId}`),
-      token?.startsWith('sk-tg-') ? peek(keyPrefix(token)) : { count: 0, ttlMs: 0 },
-    ]);
-    const waits = windows.filter((w) => w.count >= max).map((w) => Math.ceil(w.ttlMs / 1000));
-    return waits.length === 0 ? 0 : Math.max(1, ...waits);
+  /** A key that did not resolve. Its prefix's window is consulted only now: a caller guessing
+   * suffixes of one prefix is throttled from any address, while the holder of the real key of that
+   * prefix is never locked out by someone else's failures (it resolves before this). */
+  const fail = async (clientId: string, token: string): Promise<never> => {
+    const prefix = token.startsWith('sk-tg-') ? keyPrefix(token) : null;
+    const wait = prefix === null ? 0 : waitOf(await peek(prefix));
+    await Promise.all([hit(`ip:${clientId}`), prefix === null ? undefined : hit(prefix)]);
+    opts.onFailure?.();
+    if (wait > 0) throttled(wait);
+    throw new AuthenticationError('invalid API key');
   };
   return {
     async authenticate(authorization, clientId) {
       const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-      const wait = await blockedFor(clientId, token);
-      if (wait > 0) {
-        opts.onThrottled?.();
-        throw new TooManyAttemptsError(wait);
-      }
+      const wait = waitOf(await peek(`ip:${clientId}`));
+      if (wait > 0) throttled(wait);
       if (!token) return { kind: 'anonymous' };
       if (rootKey && safeEqual(token, rootKey)) return { kind: 'root' };
       if (!token.startsWith('sk-tg-') || token.length > 200) return fail(clientId, token);
