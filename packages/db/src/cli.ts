@@ -8,6 +8,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { lockDataDir } from './lock.ts';
 import { checkDrift, createMigration, migrate } from './migrate.ts';
 
 const USAGE = 'usage: tsx packages/db/src/cli.ts migrate | new <name> | drift';
@@ -24,12 +25,17 @@ async function main(argv: string[]): Promise<number> {
       }
       const dataDir = path.resolve(process.env.TOLLGATE_DATA_DIR || '.tollgate', 'pgdata');
       await mkdir(path.dirname(dataDir), { recursive: true });
-      const pglite = await PGlite.create({ dataDir });
+      const release = await lockDataDir(dataDir);
       try {
-        const { applied } = await migrate({ pglite });
-        report(applied, dataDir);
+        const pglite = await PGlite.create({ dataDir });
+        try {
+          const { applied } = await migrate({ pglite });
+          report(applied, dataDir);
+        } finally {
+          await pglite.close();
+        }
       } finally {
-        await pglite.close();
+        await release();
       }
       return 0;
     }

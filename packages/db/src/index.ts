@@ -4,8 +4,10 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { lockDataDir } from './lock.ts';
 
 export * from './generated/prisma/client.ts';
+export { DataDirInUseError, lockDataDir } from './lock.ts';
 export {
   checkDrift,
   createMigration,
@@ -38,7 +40,8 @@ export type OpenDatabaseOptions =
 /**
  * Opens the database (without migrating it — see `migrate`):
  * - `databaseUrl`: PostgreSQL through `@prisma/adapter-pg`;
- * - `dataDir`: embedded PGlite persisted in that folder (created if missing; one process per folder);
+ * - `dataDir`: embedded PGlite persisted in that folder (created if missing; one process per folder:
+ *   a second process is refused with DataDirInUseError, see lock.ts);
  * - `pglite`: an already open PGlite, left open by `close()`.
  */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
@@ -50,11 +53,18 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   }
   let pglite: PGlite;
   let owned = false;
+  let release = async () => {};
   if ('dataDir' in opts) {
     const dataDir = path.resolve(opts.dataDir);
     // PGlite creates the data folder itself but not its parents.
     await mkdir(path.dirname(dataDir), { recursive: true });
-    pglite = await PGlite.create({ dataDir });
+    release = await lockDataDir(dataDir);
+    try {
+      pglite = await PGlite.create({ dataDir });
+    } catch (err) {
+      await release();
+      throw err;
+    }
     owned = true;
   } else {
     pglite = opts.pglite;
@@ -69,7 +79,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
       try {
         await prisma.$disconnect();
       } finally {
-        if (owned && !pglite.closed) await pglite.close();
+        try {
+          if (owned && !pglite.closed) await pglite.close();
+        } finally {
+          await release();
+        }
       }
     },
   };
