@@ -8,6 +8,7 @@ import type { CounterInfo } from './enforce/refusals.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
 import type { EndpointSpec } from './providers/types.ts';
+import { recordText } from './text.ts';
 import type { UsageEmitter } from './usage/emitter.ts';
 
 /**
@@ -211,7 +212,8 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     tags: flight.tags,
     model: flight.model,
     ...(flight.requestedModel !== undefined ? { requestedModel: flight.requestedModel } : {}),
-    servedModel: o.servedModel,
+    // The provider's own name for it: whatever it sent, the record must be storable.
+    servedModel: o.servedModel === null ? null : recordText(o.servedModel, 256),
     provider: flight.provider,
     byok: flight.byok,
     inputTokens: Math.max(0, usage.inputTokens - cached - cacheWrite),

@@ -36,6 +36,12 @@ const CASES: Case[] = [
     param: 'model',
   },
   { name: 'numeric model', status: 400, body: chat({ model: 42 }), param: 'model' },
+  {
+    name: 'NUL in model',
+    status: 400,
+    body: chat({ model: 'openai/gpt-5.4-mini\u0000' }),
+    param: 'model',
+  },
   { name: 'empty model', status: 400, body: chat({ model: '' }), param: 'model' },
   {
     name: 'max_tokens as string',
@@ -181,6 +187,27 @@ describe('data plane: a refused body still leaves its usage record (SPEC §7)', 
       httpStatus: 400,
       tags: ['broken'],
     });
+  });
+
+  it('a NUL in model: refused, and its record carries no model at all', async () => {
+    const res = await post(chat({ model: 'openai/gpt-5.4-mini\u0000' }));
+    expect(res.status).toBe(400);
+    await res.arrayBuffer();
+    const event = await h.eventFor(res.headers.get('x-request-id')!);
+    expect(event).toMatchObject({ status: 'blocked', errorClass: 'invalid_request', model: '' });
+  });
+
+  it("a provider's model name is stored without control characters, at most 256 long", async () => {
+    h.upstream.options.servedModel = `gpt\u0000-odd\n${'x'.repeat(400)}`;
+    try {
+      const res = await post(chat({ max_tokens: 2 }));
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      const event = await h.eventFor(res.headers.get('x-request-id')!);
+      expect(event.servedModel).toBe(`gpt-odd${'x'.repeat(249)}`);
+    } finally {
+      h.upstream.options.servedModel = undefined;
+    }
   });
 
   it('a client gone before its body was complete: recorded as client_disconnected', async () => {

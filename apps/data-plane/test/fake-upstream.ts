@@ -37,6 +37,8 @@ export interface FakeUpstreamOptions {
   chunkDelayMs?: number;
   /** Produce `outputTokens` whatever bound the request sets (a misbehaving upstream). */
   ignoreBound?: boolean;
+  /** The `model` it says it served (default: the one asked for). */
+  servedModel?: string;
 }
 
 export interface FakeUpstream {
@@ -119,7 +121,7 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     if (body === null)
       return json(res, { error: { message: 'bad json', type: 'invalid_request_error' } }, 400);
     const prompt = options.promptTokens ?? 12;
-    const model = String(body.model);
+    const model = options.servedModel ?? String(body.model);
     if (path === '/v1/embeddings') {
       return json(res, {
         object: 'list',

@@ -77,4 +77,44 @@ describe('usage ingest', () => {
     expect(rollup[0]!.billedCostMicros).toBe(150n);
     await bus.close();
   });
+
+  it('a NUL in a record (PostgreSQL cannot store it) does not stall ingestion: stored as U+FFFD', async () => {
+    const bus = createBus({ prefix: 'ingest-nul' });
+    const seen: UsageEvent[] = [];
+    const ingest = await startUsageIngest({
+      prisma: t.db.prisma,
+      usage: bus.usage,
+      group: 'cp',
+      consumer: 'c1',
+      blockMs: 20,
+      // What runs after the write (events, webhooks) sees the same storable events.
+      afterWrite: async (events) => {
+        await t.db.prisma.budgetEvent.createMany({
+          data: events.map((e) => ({
+            id: `evt_${e.requestId}`,
+            workspaceId: e.workspaceId,
+            type: 'request_failed',
+            data: { model: e.model },
+          })),
+        });
+        seen.push(...events);
+      },
+    });
+    const bad = { ...event('req_nul', 7), model: 'openai/gpt\u0000x', servedModel: 'a\u0000b' };
+    await bus.usage.append([encodeUsageBatch([bad, event('req_after_nul', 3)])]);
+    const deadline = Date.now() + 5_000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await ingest.stop();
+    const rows = await t.db.prisma.usageRecord.findMany({
+      where: { requestId: { in: ['req_nul', 'req_after_nul'] } },
+      orderBy: { requestId: 'asc' },
+    });
+    expect(rows.map((r) => [r.requestId, r.model, r.servedModel])).toEqual([
+      ['req_after_nul', 'openai/gpt-5.4-mini', null],
+      ['req_nul', 'openai/gpt\uFFFDx', 'a\uFFFDb'],
+    ]);
+    const stored = await t.db.prisma.budgetEvent.findUnique({ where: { id: 'evt_req_nul' } });
+    expect(stored?.data).toEqual({ model: 'openai/gpt\uFFFDx' });
+    await bus.close();
+  });
 });

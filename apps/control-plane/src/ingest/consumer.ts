@@ -1,7 +1,7 @@
 import type { UsageConsumer, UsageEntry, UsageStream } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
 import { decodeUsageBatch, UsageDecodeError, type UsageEvent } from '@tollgate/usage';
-import { writeUsage } from './write-usage.ts';
+import { storable, writeUsage } from './write-usage.ts';
 
 /**
  * The usage ingestor (DESIGN: data plane → stream → books). Reads the usage stream with a consumer
@@ -65,7 +65,8 @@ export async function startUsageIngest(opts: UsageIngestOptions): Promise<UsageI
     batchSize: opts.batchSize,
     onError: opts.onError,
     handler: async (entries) => {
-      const events = decodeEntries(entries, opts.onError);
+      // Storable before anything reads them: the records, and the events and webhooks after them.
+      const events = decodeEntries(entries, opts.onError).map(storable);
       if (events.length === 0) return;
       const fresh = await writeUsage(opts.prisma, events);
       await opts.afterWrite?.(events);

@@ -13,7 +13,7 @@ export async function writeUsage(
   if (events.length === 0) return [];
   return prisma.$transaction(async (tx: Tx) => {
     const fresh: UsageEvent[] = [];
-    for (const e of events) {
+    for (const e of events.map(storable)) {
       const inserted = await tx.$executeRaw`
         INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
           "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
@@ -61,4 +61,23 @@ export async function writeUsage(
     }
     return fresh;
   });
+}
+
+/** PostgreSQL text (and jsonb) cannot hold NUL: one such character (a data plane of an older
+ * version let a client's through) would fail the whole batch on every redelivery and stall
+ * ingestion for everyone. Replaced by U+FFFD, the rest kept. */
+export function storable(e: UsageEvent): UsageEvent {
+  const clean = (v: string) => (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v);
+  const cleanOrNull = (v: string | null | undefined) => (v == null ? v : clean(v));
+  const texts = [e.model, e.requestedModel, e.servedModel, e.provider, e.errorClass, ...e.tags];
+  if (!texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) return e;
+  return {
+    ...e,
+    model: clean(e.model),
+    requestedModel: cleanOrNull(e.requestedModel),
+    servedModel: cleanOrNull(e.servedModel) ?? null,
+    provider: cleanOrNull(e.provider) ?? null,
+    errorClass: cleanOrNull(e.errorClass) ?? null,
+    tags: e.tags.map(clean),
+  };
 }

@@ -1,5 +1,6 @@
 import type { EndpointSpec } from '../providers/types.ts';
 import { isRecord } from '../providers/types.ts';
+import { hasControlChars } from '../text.ts';
 import { badRequest, type ErrorSpec } from './errors.ts';
 
 /** Largest accepted output bound; anything above is surely a mistake (and no model allows it). */
@@ -49,6 +50,11 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
   if (typeof model !== 'string' || model.trim() === '') {
     return badRequest("'model' must be a non-empty string", 'model');
   }
+  // A model name goes into the usage record (and the books): control characters have no place
+  // there (PostgreSQL text cannot even hold NUL).
+  if (hasControlChars(model)) {
+    return badRequest("'model' must not contain control characters", 'model');
+  }
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
     return badRequest("'stream' must be a boolean", 'stream');
   }
@@ -83,6 +89,8 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
     }
     choices = Math.max(choices, value as number);
   }
+  // Completions answer every prompt of a list (`n`/`best_of` times each): each is a worst case.
+  if (endpoint.kind === 'completion') choices *= promptCount(body.prompt);
   let bodyTags: unknown[] = [];
   if (body.metadata !== undefined && body.metadata !== null) {
     if (!isRecord(body.metadata)) return badRequest("'metadata' must be an object", 'metadata');
@@ -97,6 +105,13 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
   if (specific !== null) return badRequest(specific.message, specific.param);
   const clientWantsUsage = isRecord(options) && options.include_usage === true;
   return { body, model, stream, clientWantsUsage, maxOutput, choices, bodyTags };
+}
+
+/** How many prompts a completions `prompt` holds: a list of strings or of token lists is one per
+ * item; a string or one token list (numbers) is one. */
+function promptCount(prompt: unknown): number {
+  if (!Array.isArray(prompt) || prompt.length === 0) return 1;
+  return prompt.every((p) => typeof p === 'number') ? 1 : prompt.length;
 }
 
 export function isError(value: ParsedRequest | ErrorSpec): value is ErrorSpec {
