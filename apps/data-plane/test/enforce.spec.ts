@@ -10,6 +10,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
       subs: [
         subAccount('sa_cap', { spendCapMicros: 1_000 }),
         subAccount('sa_clamp', { spendCapMicros: 60 }),
+        subAccount('sa_prompts', { spendCapMicros: 200 }),
         subAccount('sa_guard', { spendCapMicros: 60 }),
         subAccount('sa_guard_c', { spendCapMicros: 60 }),
         subAccount('sa_guard_r', { spendCapMicros: 60 }),
@@ -69,6 +70,19 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     const events = (await h.events()).filter((e) => e.subAccountId === 'sa_clamp');
     expect(events[0]!.billedCostMicros).toBeLessThanOrEqual(60);
     expect(events[0]!.reservationMicros).toBeLessThanOrEqual(60);
+  });
+
+  it('clamp: a completions prompt list is as many worst cases as prompts', async () => {
+    const before = h.upstream.received.length;
+    // One prompt's worst case (~20 prompt + 100 output tokens at 1 µ$) fits 200 µ$; three do not.
+    await h.client('sa_prompts').completions.create({
+      model: CHEAP,
+      prompt: ['a', 'b', 'c'],
+      max_tokens: 100,
+    });
+    const sent = h.upstream.received[before]!.body!.max_tokens as number;
+    expect(sent).toBeGreaterThanOrEqual(16);
+    expect(sent * 3).toBeLessThanOrEqual(200);
   });
 
   it('a stream whose upstream ignores the lowered bound is ended at the reservation', async () => {
