@@ -60,29 +60,36 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function count(value: unknown): number {
-  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
+  return tokenCount(value) ?? 0;
+}
+
+/** A token count as a provider reported it: a non-negative number (a fraction rounded up, never
+ * under-billed); null when it is not one (negative, not a number, absurdly large). */
+function tokenCount(value: unknown): number | null {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 1e12)
+    return null;
+  return Math.ceil(value);
+}
+
+/** Input and output counts, or null when either is unreadable: the caller then estimates the usage
+ * (SPEC §6: never recorded at zero because usage could not be read). An absent output is 0. */
+function readUsage(input: unknown, output: unknown, cached: unknown): TokenUsage | null {
+  const inputTokens = tokenCount(input);
+  const outputTokens = output === undefined || output === null ? 0 : tokenCount(output);
+  if (inputTokens === null || outputTokens === null) return null;
+  return { inputTokens, outputTokens, cachedInputTokens: Math.min(count(cached), inputTokens) };
 }
 
 /** Chat/completions/embeddings usage: `prompt_tokens`, `completion_tokens`, cached details. */
 export function promptCompletionUsage(usage: unknown): TokenUsage | null {
   if (!isRecord(usage)) return null;
-  if (typeof usage.prompt_tokens !== 'number') return null;
   const details = isRecord(usage.prompt_tokens_details) ? usage.prompt_tokens_details : {};
-  return {
-    inputTokens: count(usage.prompt_tokens),
-    outputTokens: count(usage.completion_tokens),
-    cachedInputTokens: count(details.cached_tokens),
-  };
+  return readUsage(usage.prompt_tokens, usage.completion_tokens, details.cached_tokens);
 }
 
 /** Responses usage: `input_tokens`, `output_tokens`, cached details. */
 export function inputOutputUsage(usage: unknown): TokenUsage | null {
   if (!isRecord(usage)) return null;
-  if (typeof usage.input_tokens !== 'number') return null;
   const details = isRecord(usage.input_tokens_details) ? usage.input_tokens_details : {};
-  return {
-    inputTokens: count(usage.input_tokens),
-    outputTokens: count(usage.output_tokens),
-    cachedInputTokens: count(details.cached_tokens),
-  };
+  return readUsage(usage.input_tokens, usage.output_tokens, details.cached_tokens);
 }
