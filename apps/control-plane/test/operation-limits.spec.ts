@@ -196,6 +196,31 @@ describe('operation limits over HTTP (yoga)', () => {
     });
   });
 
+  it('status by Accept (README): schema validation errors are 200 for application/json, 400 for GraphQL over HTTP', async () => {
+    const send = async (query: string, accept: string) => {
+      const res = await h.raw('POST', '/graphql', {
+        body: JSON.stringify({ query }),
+        headers: {
+          authorization: `Bearer ${ADMIN_KEY}`,
+          'content-type': 'application/json',
+          accept,
+        },
+      });
+      return [res.status, res.body.errors?.[0]?.extensions?.code];
+    };
+    const json = 'application/json';
+    const gqlHttp = 'application/graphql-response+json';
+    // A field the schema does not have: graphql-yoga's legacy answer is 200 with `errors`.
+    expect(await send('{ nope }', json)).toEqual([200, 'GRAPHQL_VALIDATION_FAILED']);
+    expect(await send('{ nope }', gqlHttp)).toEqual([400, 'GRAPHQL_VALIDATION_FAILED']);
+    // The operation limits and parse errors are 400 either way.
+    for (const accept of [json, gqlHttp]) {
+      expect(await send(limitCases.aliases.over, accept)).toEqual([400, 'QUERY_TOO_COMPLEX']);
+      expect(await send(introspection(21), accept)).toEqual([400, 'GRAPHQL_VALIDATION_FAILED']);
+      expect(await send('{ workspace { ', accept)).toEqual([400, 'GRAPHQL_PARSE_FAILED']);
+    }
+  });
+
   for (const [limit, c] of Object.entries(limitCases)) {
     it(`${limit}: the limit answers, one more is a 400 QUERY_TOO_COMPLEX`, async () => {
       const under = await post(c.under);

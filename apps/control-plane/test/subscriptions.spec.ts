@@ -70,8 +70,8 @@ describe('budget events over graphql-ws', () => {
     await settle();
     const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'busy' })).body;
     await waitFor(() => all.received.length >= 1);
-    // One start time for every refusal: `rate_limited` is once per UTC minute of the request's
-    // start, so refusals built on both sides of a minute boundary would rightly announce twice.
+    // Every refusal here announces at most one `rate_limited`: a replay and a second refusal in
+    // the same minute are deduplicated (see the next test for refusals across a minute boundary).
     const at = new Date().toISOString();
     const blocked = {
       status: 'blocked' as const,
@@ -103,6 +103,36 @@ describe('budget events over graphql-ws', () => {
     ]);
     expect(theirs.received).toEqual([]);
     await Promise.all([all.close(), theirs.close()]);
+  });
+
+  it('rate_limited is once a minute, not once a calendar minute: a boundary a few seconds apart announces once', async () => {
+    const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'boundary' })).body;
+    const spend = subscribe(cp.wsUrl, ADMIN_KEY, SPEND, { id: sa.id });
+    await spend.connected;
+    await settle();
+    const boundary = Math.floor(Date.now() / 60_000) * 60_000;
+    const blocked = (atMs: number) => {
+      const at = new Date(atMs).toISOString();
+      return usage(cp.workspaceId, sa.id, {
+        status: 'blocked',
+        errorClass: 'rpm',
+        httpStatus: 429,
+        billedCostMicros: 0,
+        startedAt: at,
+        finishedAt: at,
+      });
+    };
+    const rateLimited = () =>
+      t.db.prisma.budgetEvent.count({ where: { subAccountId: sa.id, type: 'rate_limited' } });
+    // 3 s before and 3 s after a minute boundary, in two batches (ingested one after the other).
+    await cp.append([blocked(boundary - 3_000)]);
+    await waitFor(async () => (await rateLimited()) === 1);
+    await waitFor(() => spend.received.length >= 1);
+    await cp.append([blocked(boundary + 3_000)]);
+    await waitFor(() => spend.received.length >= 2);
+    await settle();
+    expect(await rateLimited()).toBe(1);
+    await spend.close();
   });
 
   it('covers tag budgets and the workspace cap; a budget that refused a request is exhausted', async () => {

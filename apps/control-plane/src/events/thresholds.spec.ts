@@ -78,3 +78,63 @@ describe('exhausted: the budget that refused', () => {
     expect(await exhausted(capped)).toEqual([`sub_account.budget.exhausted:${sa}:true`]);
   });
 });
+
+/** SPEC §8: `sub_account.rate_limited` at most once per minute, not once per calendar minute. */
+describe('rate_limited: at most once a minute', () => {
+  let t: TestDatabase;
+  let sa: string;
+  const boundary = Math.floor(Date.now() / 60_000) * 60_000;
+  const blocked = (atMs: number) =>
+    event(sa, {
+      status: 'blocked',
+      errorClass: 'rpm',
+      httpStatus: 429,
+      billedCostMicros: 0,
+      startedAt: new Date(atMs).toISOString(),
+      finishedAt: new Date(atMs).toISOString(),
+    });
+  const rateLimited = async (usage: UsageEvent[], nowMs: number) =>
+    (await evaluateUsage(t.db.prisma, usage, { nowMs })).drafts.filter(
+      (d) => d.type === 'rate_limited',
+    );
+
+  beforeAll(async () => {
+    t = await openTestDatabase('pglite');
+    const deps: ServiceDeps = { prisma: t.db.prisma, secretKey: Buffer.alloc(32, 5) };
+    await t.db.prisma.workspace.create({ data: { id: WS, name: 'rate-limited' } });
+    sa = (await createSubAccount(deps, { workspaceId: WS, actor: 'test' }, { name: 'busy' }))
+      .subAccount.id;
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('one draft per sub-account per batch, even across a minute boundary', async () => {
+    const drafts = await rateLimited(
+      [blocked(boundary - 3_000), blocked(boundary + 3_000)],
+      boundary + 5_000,
+    );
+    expect(drafts.map((d) => d.dedupeKey)).toEqual([
+      `${WS}:sa:${sa}:rate_limited:${boundary / 60_000 - 1}`,
+    ]);
+  });
+
+  it('none while the last stored rate_limited is less than 60 s old; one after', async () => {
+    await t.db.prisma.budgetEvent.create({
+      data: {
+        id: 'evt_rl_prev',
+        workspaceId: WS,
+        subAccountId: sa,
+        type: 'rate_limited',
+        dedupeKey: `${WS}:sa:${sa}:rate_limited:${boundary / 60_000 - 1}`,
+        createdAt: new Date(boundary - 2_000),
+      },
+    });
+    expect(await rateLimited([blocked(boundary + 3_000)], boundary + 4_000)).toEqual([]);
+    expect(await rateLimited([blocked(boundary + 57_000)], boundary + 57_500)).toEqual([]);
+    const later = await rateLimited([blocked(boundary + 59_000)], boundary + 58_500);
+    expect(later.map((d) => d.dedupeKey)).toEqual([
+      `${WS}:sa:${sa}:rate_limited:${boundary / 60_000}`,
+    ]);
+  });
+});

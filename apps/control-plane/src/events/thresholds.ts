@@ -156,7 +156,11 @@ function thresholdDrafts(
  * same batch twice (an ingest retried after a crash, two replicas) stores each event once:
  * - `warning` per threshold and `exhausted` once per budget period, for every capped sub-account,
  *   tag budget and the workspace touched by the batch (see thresholdDrafts);
- * - `rate_limited` at most once per sub-account per UTC minute (blocked with rpm/rpd/tpm/concurrency);
+ * - `rate_limited` (blocked with rpm/rpd/tpm/concurrency) at most once a minute per sub-account:
+ *   keyed by the UTC minute of the blocked request (a replay, or a second refusal in that minute,
+ *   stores nothing), and dropped when the sub-account's last `rate_limited` was stored less than
+ *   60 s ago or the batch already has one — two refusals a few seconds apart across a minute
+ *   boundary announce once (see rateLimitedOncePerMinute);
  * - `request_failed` once per failed (dispatched, then errored) request.
  * Also answers the live spend of every sub-account in the batch, for `spendUpdates`.
  */
@@ -169,7 +173,7 @@ export async function evaluateUsage(
   const thresholds = [...(opts.thresholds ?? DEFAULT_THRESHOLDS)]
     .filter((t) => t > 0 && t < 1)
     .sort((a, b) => a - b);
-  const drafts: EventDraft[] = requestEvents(usage);
+  const drafts: EventDraft[] = await rateLimitedOncePerMinute(prisma, requestEvents(usage), nowMs);
   const spend: SpendUpdate[] = [];
   for (const [workspaceId, touched] of touchedByWorkspace(usage)) {
     const balances = await booksBalances(prisma, workspaceId, nowMs);
@@ -278,6 +282,44 @@ function lowBalanceDraft(
       threshold_cents: cents(Number(threshold)),
     },
   };
+}
+
+/**
+ * SPEC §8 "at most once per minute" for `rate_limited`, on top of the calendar-minute dedupe key:
+ * keeps the first `rate_limited` draft of each sub-account in the batch, and drops it when a
+ * `rate_limited` event of that sub-account was stored less than 60 s before `nowMs` (the
+ * pipeline's clock, which also stamps `createdAt`). Other drafts pass untouched.
+ */
+async function rateLimitedOncePerMinute(
+  prisma: PrismaClient,
+  drafts: EventDraft[],
+  nowMs: number,
+): Promise<EventDraft[]> {
+  const subKey = (workspaceId: string, subAccountId: string) => `${workspaceId}:${subAccountId}`;
+  const first = new Map<string, EventDraft>();
+  for (const d of drafts) {
+    if (d.type !== 'rate_limited' || !d.subAccountId) continue;
+    const key = subKey(d.workspaceId, d.subAccountId);
+    if (!first.has(key)) first.set(key, d);
+  }
+  if (first.size === 0) return drafts;
+  const recent = await prisma.budgetEvent.findMany({
+    where: {
+      type: 'rate_limited',
+      OR: [...first.values()].map((d) => ({
+        workspaceId: d.workspaceId,
+        subAccountId: d.subAccountId,
+      })),
+      createdAt: { gt: new Date(nowMs - MINUTE_MS) },
+    },
+    select: { workspaceId: true, subAccountId: true },
+  });
+  const silenced = new Set(recent.map((e) => subKey(e.workspaceId, e.subAccountId ?? '')));
+  return drafts.filter((d) => {
+    if (d.type !== 'rate_limited' || !d.subAccountId) return true;
+    const key = subKey(d.workspaceId, d.subAccountId);
+    return first.get(key) === d && !silenced.has(key);
+  });
 }
 
 /** `rate_limited` and `request_failed`, straight from the usage records. */

@@ -1,7 +1,13 @@
-import { createHmac } from 'node:crypto';
 import { ValidationError } from '../lib/errors.ts';
-import { safeEqual } from '../lib/ids.ts';
-import { DEFAULT_PAGE, MAX_PAGE } from '../services/pagination.ts';
+import {
+  type CursorScope,
+  DEFAULT_PAGE,
+  decodeScopedCursor,
+  encodeScopedCursor,
+  MAX_PAGE,
+  type Position,
+  type PositionShape,
+} from '../services/pagination.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 
@@ -13,19 +19,9 @@ import type { GraphQLContext } from './context.ts';
  * `ValidationError` on `after`: it can never position a page, let alone read another workspace.
  */
 
-/** Where a cursor is valid. */
-export interface CursorScope {
-  list: string;
-  /** `''` for the root key's lists (every workspace). */
-  workspaceId: string;
-  /** The row the list hangs off (a webhook, a sub-account), if any. */
-  parentId?: string;
-}
-
-/** A row's place in its list's order: the values of its order-by columns, compared in order. */
-export type Position = readonly (string | number)[];
-/** The type of each value of a list's positions, checked when a cursor is read back. */
-export type PositionShape = readonly ('string' | 'number')[];
+// Cursors are signed for their scope by services/pagination.ts, the same way as REST cursors.
+export { afterCreated, BY_CREATION } from '../services/pagination.ts';
+export type { CursorScope, Position, PositionShape };
 
 export interface PageBounds {
   /** Page size when `first` is absent. */
@@ -56,44 +52,19 @@ export interface Connection<T> {
   };
 }
 
-const INVALID_CURSOR = 'after is not a cursor of this list';
-
-function mac(secret: Buffer, scope: CursorScope, payload: string): string {
-  const where = [scope.list, scope.workspaceId, scope.parentId ?? ''].map(encodeURIComponent);
-  return createHmac('sha256', secret)
-    .update(`list-cursor:${where.join(':')}:${payload}`)
-    .digest('base64url')
-    .slice(0, 22);
-}
-
 export function encodeListCursor(secret: Buffer, scope: CursorScope, position: Position): string {
-  const payload = Buffer.from(JSON.stringify(position)).toString('base64url');
-  return `${payload}.${mac(secret, scope, payload)}`;
+  return encodeScopedCursor(secret, scope, position);
 }
 
-/** The position of a cursor made by encodeListCursor for this very scope; anything else refused. */
+/** The position of a cursor made by encodeListCursor for this very scope; anything else refused
+ * (a `ValidationError` on `after`). */
 export function decodeListCursor(
   secret: Buffer,
   scope: CursorScope,
   shape: PositionShape,
   cursor: string,
 ): Position {
-  const [payload, sig, extra] = cursor.split('.');
-  if (!payload || !sig || extra !== undefined || !safeEqual(sig, mac(secret, scope, payload))) {
-    throw new ValidationError(INVALID_CURSOR, 'after');
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-  } catch {
-    throw new ValidationError(INVALID_CURSOR, 'after');
-  }
-  const fits =
-    Array.isArray(parsed) &&
-    parsed.length === shape.length &&
-    shape.every((type, i) => typeof parsed[i] === type);
-  if (!fits) throw new ValidationError(INVALID_CURSOR, 'after');
-  return parsed as Position;
+  return decodeScopedCursor(secret, scope, shape, cursor, 'after');
 }
 
 /** `first` checked against the list's bounds (a `ValidationError` on `first` otherwise). */
@@ -170,19 +141,7 @@ export function pageArgs(bounds: PageBounds = LIST_PAGE) {
   }));
 }
 
-/** Positions `[createdAt ms, id]` of lists in creation order (ties broken by id). */
-export const BY_CREATION: PositionShape = ['number', 'string'];
-
+/** A row's position in a list in creation order (`BY_CREATION`). */
 export function createdPosition(row: { createdAt: Date; id: string }): Position {
   return [row.createdAt.getTime(), row.id];
-}
-
-/** Prisma `where` for rows strictly after `[createdAt ms, id]` in `createdAt, id` order. */
-export function afterCreated(after: Position | null, direction: 'asc' | 'desc' = 'asc') {
-  if (after === null) return {};
-  const createdAt = new Date(Number(after[0]));
-  const id = String(after[1]);
-  return direction === 'asc'
-    ? { OR: [{ createdAt: { gt: createdAt } }, { createdAt, id: { gt: id } }] }
-    : { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
 }

@@ -12,6 +12,7 @@ import type {
 } from '@tollgate/policy';
 import { INHERITABLE_FIELDS } from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
+import { overrideCachedInputPerMTok } from '../services/prices.ts';
 
 /**
  * Builds the full policy snapshot from the books (SPEC §1: the data plane never reads the
@@ -135,16 +136,18 @@ export function toPrice(p: Row<'modelPrice'>): PricePolicy {
   const input = micros(p.inputPerMTokMicros, `price ${p.id} input`);
   const base = catalogueByModel.get(p.model);
   // The table has no cache-write column: the catalogue's rate for a known model, else input
-  // (never a discount the operator did not set).
+  // (never a discount the operator did not set). An omitted cached-input price is the same one
+  // GET /v1/prices answers (the catalogue's, capped at this input price).
   return {
     workspaceId: p.workspaceId,
     model: p.model,
     inputPerMTok: input,
     outputPerMTok: micros(p.outputPerMTokMicros, `price ${p.id} output`),
-    cachedInputPerMTok:
-      p.cachedPerMTokMicros === null
-        ? (base?.cachedInputPerMTok ?? input)
-        : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
+    cachedInputPerMTok: overrideCachedInputPerMTok(
+      p.model,
+      input,
+      p.cachedPerMTokMicros === null ? null : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
+    ),
     cacheWritePerMTok: base?.cacheWritePerMTok ?? input,
   };
 }

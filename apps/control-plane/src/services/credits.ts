@@ -168,7 +168,9 @@ export async function ledger(
   const q = parseInput(ledgerSchema, raw);
   const sa = await findSubAccount(deps, caller, subAccountId);
   const limit = q.limit ?? DEFAULT_PAGE;
-  const after = q.cursor ? decodeCursor(deps.secretKey, q.cursor) : null;
+  // A cursor is valid for this sub-account's ledger in this workspace only.
+  const scope = { list: 'ledger', workspaceId: caller.workspaceId, parentId: sa.id };
+  const after = q.cursor ? decodeCursor(deps.secretKey, scope, q.cursor) : null;
   const position = after
     ? Prisma.sql`WHERE (at, id) > (${after.createdAt}::timestamp(3), ${after.id})`
     : Prisma.empty;
@@ -208,7 +210,7 @@ export async function ledger(
   const last = page.at(-1);
   const nextCursor =
     rows.length > limit && last
-      ? encodeCursor(deps.secretKey, { createdAt: last.at, id: last.id })
+      ? encodeCursor(deps.secretKey, scope, { createdAt: last.at, id: last.id })
       : null;
   return { subAccount: sa, ...(await balanceOf(deps, sa.id)), data: page, nextCursor };
 }

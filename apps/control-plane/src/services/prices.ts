@@ -57,6 +57,25 @@ export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) 
   return (await workspacePriceBook(deps, caller)).get(row.model)!;
 }
 
+const catalogueCached = new Map(CATALOGUE.map((p) => [p.model, p.cachedInputPerMTok]));
+
+/**
+ * The cached-input price of an override (micro-USD per 1M tokens): the one set, else the built-in
+ * catalogue's for that model capped at the override's input price — a lowered input price must
+ * never leave cached tokens billed above uncached ones — else the input price (no discount the
+ * operator did not set). The control plane's answers and the policy snapshot the data plane bills
+ * with both use this, so they agree.
+ */
+export function overrideCachedInputPerMTok(
+  model: string,
+  inputPerMTok: number,
+  cachedPerMTok: number | null,
+): number {
+  if (cachedPerMTok !== null) return cachedPerMTok;
+  const base = catalogueCached.get(model);
+  return base === undefined ? inputPerMTok : Math.min(base, inputPerMTok);
+}
+
 /** The catalogue as this workspace sees it: built-in prices with its overrides applied. */
 export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
   const rows = await deps.prisma.modelPrice.findMany({
@@ -67,8 +86,11 @@ export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
       model: r.model,
       inputPerMTok: Number(r.inputPerMTokMicros),
       outputPerMTok: Number(r.outputPerMTokMicros),
-      cachedInputPerMTok:
-        r.cachedPerMTokMicros === null ? undefined : Number(r.cachedPerMTokMicros),
+      cachedInputPerMTok: overrideCachedInputPerMTok(
+        r.model,
+        Number(r.inputPerMTokMicros),
+        r.cachedPerMTokMicros === null ? null : Number(r.cachedPerMTokMicros),
+      ),
     })),
     CATALOGUE,
   );

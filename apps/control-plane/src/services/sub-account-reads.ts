@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { NotFoundError } from '../lib/errors.ts';
 import { parseInput, tagField } from '../lib/validation.ts';
 import type { Caller, ServiceDeps } from './context.ts';
-import { DEFAULT_PAGE, decodeCursor, encodeCursor, MAX_PAGE } from './pagination.ts';
+import {
+  type CursorScope,
+  DEFAULT_PAGE,
+  decodeCursor,
+  encodeCursor,
+  MAX_PAGE,
+} from './pagination.ts';
 
 /** Sub-accounts are answered with the name of their plan. */
 export const withPlan = { plan: { select: { slug: true } } } as const;
@@ -31,10 +37,17 @@ const listSchema = z.strictObject({
   search: z.string().max(200).optional(),
 });
 
+/** Where a cursor of the sub-account list is valid: this list of this workspace only. */
+export const subAccountsCursorScope = (workspaceId: string): CursorScope => ({
+  list: 'subAccounts',
+  workspaceId,
+});
+
 export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: unknown) {
   const q = parseInput(listSchema, raw);
   const limit = q.limit ?? DEFAULT_PAGE;
-  const after = q.cursor ? decodeCursor(deps.secretKey, q.cursor) : null;
+  const scope = subAccountsCursorScope(caller.workspaceId);
+  const after = q.cursor ? decodeCursor(deps.secretKey, scope, q.cursor) : null;
   const rows = await deps.prisma.subAccount.findMany({
     where: {
       workspaceId: caller.workspaceId,
@@ -57,7 +70,7 @@ export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: un
   });
   const page = rows.slice(0, limit);
   const last = page.at(-1);
-  const nextCursor = rows.length > limit && last ? encodeCursor(deps.secretKey, last) : null;
+  const nextCursor = rows.length > limit && last ? encodeCursor(deps.secretKey, scope, last) : null;
   return { data: page, nextCursor };
 }
 

@@ -3,7 +3,12 @@ import { centsOf } from '../../lib/money.ts';
 import { keysOf } from '../../services/keys.ts';
 import { encodeCursor } from '../../services/pagination.ts';
 import { inheritedFields } from '../../services/sub-account-plan.ts';
-import { findSubAccount, listSubAccounts, periodSpend } from '../../services/sub-account-reads.ts';
+import {
+  findSubAccount,
+  listSubAccounts,
+  periodSpend,
+  subAccountsCursorScope,
+} from '../../services/sub-account-reads.ts';
 import * as subAccounts from '../../services/sub-accounts.ts';
 import { callerFor, serviceInput, withInputErrors } from '../access.ts';
 import { builder } from '../builder.ts';
@@ -215,7 +220,7 @@ builder.queryFields((t) => ({
       const request = pageRequest(ctx, keyset, { first, after });
       // The service pages by its own cursor: the position of the GraphQL cursor, signed its way.
       const cursor = request.after
-        ? encodeCursor(ctx.deps.secretKey, {
+        ? encodeCursor(ctx.deps.secretKey, subAccountsCursorScope(caller.workspaceId), {
             createdAt: new Date(Number(request.after[0])),
             id: String(request.after[1]),
           })

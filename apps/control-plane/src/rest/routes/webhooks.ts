@@ -1,6 +1,10 @@
+import { afterCreated, encodeCursor, MAX_PAGE, restListQuery } from '../../services/pagination.ts';
 import * as webhooks from '../../services/webhooks.ts';
 import { created, ok, type Route } from '../route.ts';
 import * as json from '../serialize.ts';
+
+/** The delivery log pages by 100 by default (as it answered before it paged at all). */
+const DELIVERY_PAGE = { default: 100, max: MAX_PAGE };
 
 /** Webhook endpoints, their secrets and their deliveries. */
 export const WEBHOOK_ROUTES: Route[] = [
@@ -58,9 +62,24 @@ export const WEBHOOK_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/webhooks/:id/deliveries',
     action: 'workspace.read',
-    handle: async ({ deps, caller, params }) =>
-      ok({
-        data: (await webhooks.listDeliveries(deps, caller, params.id!)).map(json.deliveryJson),
-      }),
+    // Newest first, `limit` (default 100, at most 200) after `cursor`, like every REST list.
+    handle: async ({ deps, caller, params, query }) => {
+      const scope = {
+        list: 'webhookDeliveries',
+        workspaceId: caller.workspaceId,
+        parentId: params.id!,
+      };
+      const { limit, after } = restListQuery(deps.secretKey, scope, query, DELIVERY_PAGE);
+      const rows = await webhooks.listDeliveries(deps, caller, params.id!, {
+        after: afterCreated(after && [after.createdAt.getTime(), after.id], 'desc'),
+        take: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return ok({
+        data: page.map(json.deliveryJson),
+        next_cursor: rows.length > limit && last ? encodeCursor(deps.secretKey, scope, last) : null,
+      });
+    },
   },
 ];
