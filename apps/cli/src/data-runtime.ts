@@ -61,6 +61,7 @@ export async function startDataPlane(
     metricsToken: env.TOLLGATE_METRICS_TOKEN,
     limiterDown: env.TOLLGATE_REDIS_DOWN,
     reservationTtlMs: env.TOLLGATE_RESERVATION_TTL_SECONDS * 1000,
+    allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS,
   });
   const port = await plane.start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST);
   log('info', 'data plane listening', {

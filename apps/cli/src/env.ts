@@ -71,6 +71,12 @@ const schema = z.object({
     .enum(['true', 'false', '1', '0'])
     .default('false')
     .transform((v) => v === 'true' || v === '1'),
+  /** Allow workspace-supplied (BYOK) provider base URLs on loopback, private and link-local
+   * addresses; the platform's own upstreams (OPENAI_BASE_URL, …) are never restricted. */
+  TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1'),
   /** While Redis is unreachable: refuse (503) requests with a spend cap or a rate limit, or serve
    * them unreserved and unmetered live (still billed in the books). Unlimited ones are always served. */
   /** Proxies whose `x-forwarded-for` the control plane believes (addresses, CIDR ranges,

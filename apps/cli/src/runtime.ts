@@ -115,6 +115,7 @@ export async function startControlPlane(
     prisma: db.prisma,
     secretKey,
     allowPrivateWebhookUrls: env.TOLLGATE_ALLOW_PRIVATE_WEBHOOKS,
+    allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS,
     clientAddress: createClientAddress(env.TOLLGATE_TRUSTED_PROXIES),
     authenticator: createAuthenticator(db.prisma, env.TOLLGATE_ROOT_KEY ?? null, {
       failures: bus.failures,

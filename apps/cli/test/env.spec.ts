@@ -107,6 +107,25 @@ describe('configuration (SPEC §2)', () => {
     }
   });
 
+  it('refuses private BYOK upstreams unless TOLLGATE_ALLOW_PRIVATE_UPSTREAMS says otherwise', () => {
+    expect(parseEnv({}).TOLLGATE_ALLOW_PRIVATE_UPSTREAMS).toBe(false);
+    for (const on of ['true', '1'])
+      expect(
+        parseEnv({ TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: on }).TOLLGATE_ALLOW_PRIVATE_UPSTREAMS,
+      ).toBe(true);
+    for (const off of ['false', '0', ''])
+      expect(
+        parseEnv({ TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: off }).TOLLGATE_ALLOW_PRIVATE_UPSTREAMS,
+      ).toBe(false);
+    // Independent of the webhook setting.
+    expect(
+      parseEnv({ TOLLGATE_ALLOW_PRIVATE_WEBHOOKS: 'true' }).TOLLGATE_ALLOW_PRIVATE_UPSTREAMS,
+    ).toBe(false);
+    expect(() => parseEnv({ TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: 'yes' })).toThrow(
+      /TOLLGATE_ALLOW_PRIVATE_UPSTREAMS/,
+    );
+  });
+
   it('treats empty strings as unset', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
   });

@@ -28,6 +28,8 @@ describe('tollgate start: both planes in one process, embedded', () => {
     ({ env, upstream, proc, cp, dp, cleanup } = await startEmbedded('planes', {
       TOLLGATE_ADMIN_KEY: ADMIN_KEY,
       OPENAI_API_KEY: 'sk-upstream-platform-key',
+      // The BYOK provider below is a fake on 127.0.0.1.
+      TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: 'true',
     }));
   });
   afterAll(async () => {

@@ -47,13 +47,21 @@ async function answer(res: Response): Promise<Answer> {
   return { status: res.status, headers: res.headers, body };
 }
 
-/** A control plane on a fresh database of `kind`, with workspace "default" and ADMIN_KEY. */
-export async function startHarness(kind: Kind): Promise<Harness> {
+/** A control plane on a fresh database of `kind`, with workspace "default" and ADMIN_KEY; BYOK
+ * base URLs on private addresses refused unless `allowPrivateUpstreams`. */
+export async function startHarness(
+  kind: Kind,
+  opts: {
+    /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS (default false, as in production). */
+    allowPrivateUpstreams?: boolean;
+  } = {},
+): Promise<Harness> {
   const { db, cleanup } = await openTestDatabase(kind);
   const deps = {
     prisma: db.prisma,
     secretKey: Buffer.alloc(32, 7),
     allowPrivateWebhookUrls: false,
+    allowPrivateUpstreams: opts.allowPrivateUpstreams ?? false,
     authenticator: createAuthenticator(db.prisma, ROOT_KEY),
     log: () => {},
   };

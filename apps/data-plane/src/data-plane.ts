@@ -58,6 +58,9 @@ export interface DataPlaneOptions {
   limiterDown?: 'fail-closed' | 'fail-open';
   /** Safety-net re-read of the latest policy, ms. Default 5 000. */
   policyPollMs?: number;
+  /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: connections to a workspace's own (BYOK) base URL may reach
+   * loopback/private/link-local addresses. Default false: refused at connect time (502). */
+  allowPrivateUpstreams?: boolean;
   /** Usage batching (defaults 100 events / 50 ms). */
   usageBatch?: { maxBatch?: number; flushMs?: number };
   /** Set: `/metrics` takes `Authorization: Bearer <token>` (TOLLGATE_METRICS_TOKEN). */
@@ -154,6 +157,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     timeoutMs: opts.upstreamTimeoutMs ?? 120_000,
     finish: track,
     now,
+    allowPrivateUpstreams: opts.allowPrivateUpstreams,
   });
   // x-forwarded-for gets the client's address appended: the control plane counts failed
   // authentications per client (it believes the header from proxies it trusts), not against this

@@ -31,6 +31,9 @@ export type ResolvedUpstream =
       baseUrl: string;
       apiKey: string | null;
       byok: boolean;
+      /** The base URL is a workspace's (a BYOK route's `base_url`), not the operator's: its
+       * connections are refused on non-public addresses (TOLLGATE_ALLOW_PRIVATE_UPSTREAMS). */
+      workspaceBaseUrl: boolean;
       azure: AzureFlavour | null;
     }
   | { ok: false; message: string };
@@ -73,7 +76,14 @@ export function resolveUpstream(
           : azure;
     try {
       const apiKey = openKey(route.sealedApiKey);
-      return { ok: true, baseUrl, apiKey, byok: true, azure: routeAzure };
+      return {
+        ok: true,
+        baseUrl,
+        apiKey,
+        byok: true,
+        workspaceBaseUrl: route.baseUrl != null,
+        azure: routeAzure,
+      };
     } catch {
       return { ok: false, message: `The provider key for ${provider} cannot be opened.` };
     }
@@ -82,7 +92,14 @@ export function resolveUpstream(
     return { ok: false, message: `No upstream is configured for provider ${provider}.` };
   }
   const apiKey = platform.apiKey ?? null;
-  return { ok: true, baseUrl: platform.baseUrl, apiKey, byok: false, azure };
+  return {
+    ok: true,
+    baseUrl: platform.baseUrl,
+    apiKey,
+    byok: false,
+    workspaceBaseUrl: false,
+    azure,
+  };
 }
 
 export function endpointUrl(baseUrl: string, path: string): string {

@@ -153,6 +153,9 @@ export interface HarnessOptions {
   limiterDown?: 'fail-closed' | 'fail-open';
   /** How long a failing settle is retried (default the data plane's, 60 s). */
   settleRetryMs?: number;
+  /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS of every plane (default true: the fake upstreams of BYOK
+   * routes listen on 127.0.0.1). */
+  allowPrivateUpstreams?: boolean;
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -185,6 +188,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       controlPlaneUrl: o.controlPlaneUrl,
       limiterDown: o.limiterDown,
       settleRetryMs: o.settleRetryMs,
+      allowPrivateUpstreams: o.allowPrivateUpstreams ?? true,
       usageBatch: { flushMs: 5 },
     });
     const port = await plane.start(0);

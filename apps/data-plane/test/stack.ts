@@ -50,6 +50,9 @@ export interface StackOptions {
   prices?: Record<string, number>;
   /** Options every data plane gets besides its bus, the fake provider and the control-plane URL. */
   dataPlane?: Omit<DataPlaneOptions, 'bus' | 'upstreams' | 'controlPlaneUrl'>;
+  /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS of both planes (default true: BYOK keys are registered on
+   * 127.0.0.1 fake providers); `dataPlane.allowPrivateUpstreams` overrides it for the data planes. */
+  allowPrivateUpstreams?: boolean;
 }
 
 export interface Stack {
@@ -135,6 +138,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
         prisma,
         secretKey: o.secretKey,
         allowPrivateWebhookUrls: false,
+        allowPrivateUpstreams: o.allowPrivateUpstreams ?? true,
         authenticator: createAuthenticator(prisma, o.rootKey ?? null),
         onPolicyChange: first ? publisher.onPolicyChange : undefined,
         catchUpCounters:
@@ -192,6 +196,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       });
       dpBuses.push(bus);
       const dp = createDataPlane({
+        allowPrivateUpstreams: o.allowPrivateUpstreams ?? true,
         ...o.dataPlane,
         bus,
         upstreams: { openai: { baseUrl: s.upstream.url, apiKey: 'sk-platform-upstream' } },

@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventHub } from '../events/hub.ts';
 import { type Authenticator, authorize } from '../lib/authz.ts';
 import { type ClientAddress, loopbackClientAddress } from '../lib/client-address.ts';
+import type { ProviderKeyDeps } from '../services/provider-keys.ts';
 import type { WebhookDeps } from '../services/webhooks.ts';
 import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
 import type { Route } from './route.ts';
 import { ROUTES } from './routes/index.ts';
 
-export interface RestDeps extends WebhookDeps {
+export interface RestDeps extends WebhookDeps, ProviderKeyDeps {
   authenticator: Authenticator;
   /** Whom a request's failed authentications count against (default: `x-forwarded-for` believed
    * from loopback peers only, TOLLGATE_TRUSTED_PROXIES). */

@@ -1,6 +1,7 @@
 import type { Prisma } from '@tollgate/db';
+import { findPrivateAddress } from '@tollgate/policy/private-address';
 import { z } from 'zod';
-import { NotFoundError } from '../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { seal } from '../lib/seal.ts';
 import { parseInput } from '../lib/validation.ts';
@@ -60,16 +61,40 @@ const createSchema = z
     }
   });
 
+export interface ProviderKeyDeps extends ServiceDeps {
+  /** Allow BYOK base URLs on loopback/private/link-local addresses (TOLLGATE_ALLOW_PRIVATE_UPSTREAMS:
+   * on-prem, tests). Off by default: a workspace admin must not reach the platform's network. */
+  allowPrivateUpstreams?: boolean;
+}
+
+/**
+ * SSRF guard of a workspace-supplied base URL: refused when its host is a non-public address
+ * literal, a local name (`localhost`, `*.internal`) or a name resolving to any non-public address.
+ * A name that does not resolve now is accepted: the data plane checks every address again when it
+ * connects (the name may change meanwhile, DNS rebinding).
+ */
+async function checkBaseUrl(deps: ProviderKeyDeps, baseUrl: string | null | undefined) {
+  if (baseUrl == null || deps.allowPrivateUpstreams) return;
+  const address = await findPrivateAddress(new URL(baseUrl).hostname);
+  if (address !== null) {
+    throw new ValidationError(
+      `baseUrl: private, loopback and link-local addresses are not allowed (${address})`,
+      'baseUrl',
+    );
+  }
+}
+
 /** BYOK: stored sealed with TOLLGATE_SECRET_KEY; the plaintext is never returned again. With
  * `subAccountId`, the key belongs to that one sub-account and takes precedence over the
  * workspace's key for its traffic. */
 export async function setProviderKey(
-  deps: ServiceDeps,
+  deps: ProviderKeyDeps,
   caller: Caller,
   raw: unknown,
   subAccountId = '',
 ) {
   const input = parseInput(createSchema, raw);
+  await checkBaseUrl(deps, input.baseUrl);
   if (subAccountId !== '') {
     const sa = await deps.prisma.subAccount.findFirst({
       where: { id: subAccountId, workspaceId: caller.workspaceId, status: { not: 'deleted' } },

@@ -1,5 +1,5 @@
-import { isIP } from 'node:net';
 import type { Prisma } from '@tollgate/db';
+import { isPrivateHost } from '@tollgate/policy/private-address';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
 import { newId, randomBase62 } from '../lib/ids.ts';
@@ -44,6 +44,7 @@ export interface WebhookDeps extends ServiceDeps {
   onWebhooksQueued?: () => void;
 }
 
+/** Literal private, loopback and link-local targets are refused (names are checked at delivery). */
 function checkUrl(deps: WebhookDeps, url: string) {
   if (!deps.allowPrivateWebhookUrls && isPrivateHost(new URL(url).hostname)) {
     throw new ValidationError(
@@ -54,35 +55,6 @@ function checkUrl(deps: WebhookDeps, url: string) {
 }
 
 const newSecret = () => `whsec_${Buffer.from(randomBase62(32)).toString('base64')}`;
-
-/** Literal private, loopback and link-local targets are refused (names are checked at delivery). */
-export function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal'))
-    return true;
-  const v = isIP(host);
-  if (v === 4) {
-    const [a = 0, b = 0] = host.split('.').map(Number);
-    return (
-      a === 10 ||
-      a === 127 ||
-      a === 0 ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 100 && b >= 64 && b <= 127)
-    );
-  }
-  if (v === 6)
-    return (
-      host === '::1' ||
-      host === '::' ||
-      /^f[cd]/.test(host) ||
-      /^fe[89ab]/.test(host) ||
-      host.startsWith('::ffff:')
-    );
-  return false;
-}
 
 export async function createWebhook(deps: WebhookDeps, caller: Caller, raw: unknown) {
   const input = parseInput(createSchema, raw);

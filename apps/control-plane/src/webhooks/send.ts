@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { isPrivateHost } from '../services/webhooks.ts';
+import { isPrivateHost } from '@tollgate/policy/private-address';
 
 export interface SendResult {
   ok: boolean;

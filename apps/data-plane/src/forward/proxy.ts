@@ -1,5 +1,11 @@
 import { Agent as HttpAgent, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { isIP, type LookupFunction, type NetConnectOpts } from 'node:net';
+import {
+  isPrivateAddress,
+  privateAddressError,
+  publicOnlyLookup,
+} from '@tollgate/policy/private-address';
 import { estimateTokensFromText } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import type { Flight, Outcome } from '../flight.ts';
@@ -38,6 +44,9 @@ export interface ForwardJob {
   streamReader?: () => StreamReader;
   /** The client's error for an upstream error status (default: passed through or 502). */
   errorOf?: (status: number, body: Buffer | null) => ErrorSpec;
+  /** The target is a workspace's own base URL (BYOK): connected through agents refusing
+   * non-public addresses, unless {@link ForwarderOptions.allowPrivateUpstreams}. */
+  guarded?: boolean;
 }
 
 export interface ForwarderOptions {
@@ -48,6 +57,9 @@ export interface ForwarderOptions {
   now: () => number;
   /** Upstream retries on 429/5xx or a lost connection, before anything reached the client. */
   retry?: { max?: number; baseDelayMs?: number };
+  /** Guarded targets (workspace base URLs) may be loopback/private/link-local addresses
+   * (TOLLGATE_ALLOW_PRIVATE_UPSTREAMS). Default false. */
+  allowPrivateUpstreams?: boolean;
 }
 
 const LIVE = Symbol('tollgate.live');
@@ -89,6 +101,19 @@ export function createForwarder(opts: ForwarderOptions) {
   };
   const httpAgent = new HttpAgent(agentOpts);
   const httpsAgent = new HttpsAgent(agentOpts);
+  // Workspace base URLs get agents of their own that check every address they connect to (at
+  // connect time, so a name re-pointed inside after registration is refused too).
+  const allowPrivate = opts.allowPrivateUpstreams ?? false;
+  const guardedHttpAgent = allowPrivate ? httpAgent : publicOnly(new HttpAgent(agentOpts));
+  const guardedHttpsAgent = allowPrivate ? httpsAgent : publicOnly(new HttpsAgent(agentOpts));
+  const agentFor = (job: ForwardJob) =>
+    job.target.startsWith('https:')
+      ? job.guarded
+        ? guardedHttpsAgent
+        : httpsAgent
+      : job.guarded
+        ? guardedHttpAgent
+        : httpAgent;
 
   const end = (live: Live, o: Outcome) => {
     if (live.ended) return;
@@ -320,7 +345,7 @@ export function createForwarder(opts: ForwarderOptions) {
       res,
       {
         target: targetUrl(job.target),
-        agent: job.target.startsWith('https:') ? httpsAgent : httpAgent,
+        agent: agentFor(job),
         buffer: bodySource(job.body),
         proxyTimeout: opts.timeoutMs,
       },
@@ -365,8 +390,32 @@ export function createForwarder(opts: ForwarderOptions) {
     forward,
     close() {
       proxy.close();
-      httpAgent.destroy();
-      httpsAgent.destroy();
+      for (const agent of new Set([httpAgent, httpsAgent, guardedHttpAgent, guardedHttpsAgent]))
+        agent.destroy();
     },
   };
+}
+
+type ConnectionFactory = (
+  options: NetConnectOpts & { host?: string },
+  callback: (err: Error | null, socket?: unknown) => void,
+) => unknown;
+
+/**
+ * Makes `agent` refuse non-public addresses: names are resolved through a lookup that fails on any
+ * private, loopback or link-local answer; IP literals (which no lookup sees) are checked here. A
+ * refusal is a connection error (502 `upstream_error`, never retried); nothing is sent.
+ */
+function publicOnly<A extends HttpAgent>(agent: A): A {
+  const carrier = agent as unknown as { createConnection: ConnectionFactory };
+  const create = carrier.createConnection.bind(agent);
+  carrier.createConnection = (options, callback) => {
+    const host = String(options.host ?? 'localhost').replace(/^\[|\]$/g, '');
+    if (isIP(host) !== 0 && isPrivateAddress(host)) {
+      callback(privateAddressError(host, host));
+      return undefined;
+    }
+    return create({ ...options, lookup: publicOnlyLookup as LookupFunction }, callback);
+  };
+  return agent;
 }

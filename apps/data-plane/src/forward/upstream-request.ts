@@ -22,10 +22,25 @@ type UpstreamPart = Pick<
   | 'translateJson'
   | 'streamReader'
   | 'errorOf'
+  | 'guarded'
 >;
 
-/** What is sent where: OpenAI-compatible as is, Anthropic natively or translated from chat. */
+/** What is sent where: OpenAI-compatible as is, Anthropic natively or translated from chat. A
+ * workspace's own base URL is connected to through the guarded agents (no private addresses). */
 export function upstreamRequest(
+  req: IncomingMessage,
+  endpoint: EndpointSpec,
+  parsed: ParsedRequest,
+  judged: Judged,
+  translated: Record<string, unknown> | null,
+  bound: number,
+  clampTo: number | null,
+): UpstreamPart {
+  const part = targetOf(req, endpoint, parsed, judged, translated, bound, clampTo);
+  return judged.upstream.workspaceBaseUrl ? { ...part, guarded: true } : part;
+}
+
+function targetOf(
   req: IncomingMessage,
   endpoint: EndpointSpec,
   parsed: ParsedRequest,
