@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Bus } from '@tollgate/bus';
 import { answerClientError } from '@tollgate/metrics';
 import { CATALOGUE } from '@tollgate/pricing';
@@ -95,6 +96,8 @@ const ADMIN_PREFIXES = [
   '/v1/plans',
   '/v1/provider-keys',
   '/v1/webhooks',
+  // GraphQL (SPEC §3: the admin API on whichever port it is reached), its subscriptions included.
+  '/graphql',
 ];
 
 function isAdminPath(path: string): boolean {
@@ -171,7 +174,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         code: 'control_plane_unreachable',
         message: 'The control plane could not be reached.',
       });
-    }
+    } else res.destroy(); // a subscription's socket: nothing to answer on it
   });
   const modelDeps = {
     policy: holder.current,
@@ -286,6 +289,15 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   });
 
   server.on('clientError', answerClientError);
+  // GraphQL subscriptions (graphql-ws) through this port too: the upgrade goes to the control plane.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (opts.controlPlaneUrl === undefined || path !== '/graphql' || stopping) {
+      socket.destroy();
+      return;
+    }
+    adminProxy.ws(req, socket, head, { target: opts.controlPlaneUrl });
+  });
 
   return {
     server,

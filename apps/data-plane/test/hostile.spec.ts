@@ -237,9 +237,10 @@ describe('hostile input on the data plane', () => {
     async (_n, c) => {
       const url = h.urls[0]!;
       const hits = h.upstream.hits();
-      let a: { status: number; body: RawAnswer['body'] };
+      let a: { status: number; body: RawAnswer['body']; requestId: string | null };
       if ('raw' in c.send) {
-        a = await rawHttp(url, c.send.raw(new URL(url).host, key));
+        const raw = await rawHttp(url, c.send.raw(new URL(url).host, key));
+        a = { ...raw, requestId: raw.headers['x-request-id'] ?? null };
       } else {
         const res = await fetch(`${url}${c.send.path ?? '/v1/chat/completions'}`, {
           method: c.send.method ?? 'POST',
@@ -255,9 +256,15 @@ describe('hostile input on the data plane', () => {
                 ? c.send.body
                 : new Uint8Array(c.send.body),
         });
-        a = { status: res.status, body: await res.json() };
+        a = {
+          status: res.status,
+          body: await res.json(),
+          requestId: res.headers.get('x-request-id'),
+        };
       }
       expect(a.status).toBe(c.status);
+      // SPEC §6: on every answer — malformed HTTP and oversized heads included.
+      expect(a.requestId).toMatch(/^req_[0-9a-f]{32}$/);
       expect(a.body.error).toMatchObject({ code: c.code, type: expect.any(String) });
       expect(a.body.error).toHaveProperty('param');
       expect(a.body.error.message.length).toBeGreaterThan(0);

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CounterReconciler } from '../../control-plane/src/index.ts';
 import { ROUTES } from '../../control-plane/src/rest/routes/index.ts';
+import { subscribe } from '../../control-plane/test/events-harness.ts';
 import { createDataPlane, type DataPlane } from '../src/index.ts';
 import type { FakeUpstream } from './fake-upstream.ts';
 import { type Stack, startStack } from './stack.ts';
@@ -144,6 +145,39 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
       const [a, b] = [await code(through), await code(direct)];
       expect(a, `${route.method} ${route.path}`).not.toBe('unknown_url');
       expect([through.status, a], `${route.method} ${route.path}`).toEqual([direct.status, b]);
+    }
+  });
+
+  it('GraphQL and its subscriptions (graphql-ws) answer through the data plane too', async () => {
+    const query = (base: string, key = ADMIN_KEY) =>
+      fetch(`${base}/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ workspace { id name } }' }),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const [through, direct] = [await query(dpUrl), await query(cpUrl)];
+    expect(through).toEqual(direct);
+    expect(through.body.data.workspace.id).toBe(workspaceId);
+    // Acknowledged only once the control plane accepted the key: the upgrade went through.
+    const ws = `${dpUrl.replace('http:', 'ws:')}/graphql`;
+    const sub = subscribe(ws, ADMIN_KEY, 'subscription { workspaceSpendUpdates { subAccountId } }');
+    try {
+      await sub.connected;
+      expect(sub.errors).toEqual([]);
+    } finally {
+      await sub.close();
+    }
+    const refused = subscribe(
+      ws,
+      `sk-tg-admin-${'Z'.repeat(43)}`,
+      'subscription { workspaceSpendUpdates { subAccountId } }',
+    );
+    try {
+      await until('the bad key refused', async () =>
+        refused.errors.length > 0 ? true : undefined,
+      );
+    } finally {
+      await refused.close();
     }
   });
 

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -49,7 +49,9 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   const body = JSON.stringify({
     error: { message, type: 'invalid_request_error', code, param: null },
   });
+  // An id like every other answer's (SPEC §6), though no request was ever parsed.
+  const id = `req_${randomUUID().replaceAll('-', '')}`;
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${reason}\r\nx-request-id: ${id}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
