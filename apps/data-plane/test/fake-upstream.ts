@@ -24,6 +24,8 @@ export interface FakeUpstreamOptions {
   outputTokens?: number;
   /** Answer this status with an OpenAI error envelope instead. */
   failWith?: number;
+  /** With `failWith`: this body (and content type) instead of the envelope. */
+  failBody?: { contentType: string; text: string };
   /** Fail the first `times` model requests (then answer normally): with `status` and its
    * `retry-after` header, or by resetting the connection when `status` is 'reset'. */
   failFirst?: { times: number; status: number | 'reset'; retryAfter?: string };
@@ -105,10 +107,13 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       return;
     }
     if (options.failWith) {
-      const payload = JSON.stringify({
-        error: { message: 'upstream failure', type: 'server_error', code: null, param: null },
-      });
-      res.writeHead(options.failWith, { 'content-type': 'application/json' });
+      const payload =
+        options.failBody?.text ??
+        JSON.stringify({
+          error: { message: 'upstream failure', type: 'server_error', code: null, param: null },
+        });
+      const type = options.failBody?.contentType ?? 'application/json';
+      res.writeHead(options.failWith, { 'content-type': type });
       res.end(payload);
       return;
     }

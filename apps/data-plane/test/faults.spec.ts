@@ -56,6 +56,61 @@ describe('data plane: upstream faults and client disconnects', () => {
     }
   });
 
+  it("a provider's 4xx that is not an OpenAI envelope reaches the client as one (SPEC §6)", async () => {
+    const raw = async () => {
+      const res = await fetch(`${h.urls[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
+        body: JSON.stringify(req()),
+      });
+      return { res, body: (await res.json()) as { error: Record<string, unknown> } };
+    };
+    try {
+      h.upstream.options.failWith = 400;
+      h.upstream.options.failBody = { contentType: 'text/html', text: '<html>Bad</html>' };
+      const html = await raw();
+      expect(html.res.status).toBe(400);
+      expect(html.res.headers.get('content-type')).toBe('application/json');
+      expect(html.body.error).toEqual({
+        message: 'The provider refused the request (400).',
+        type: 'invalid_request_error',
+        code: 'upstream_400',
+        param: null,
+        provider_status: 400,
+      });
+      // The provider's own envelope, short of code and param: completed, its fields kept.
+      h.upstream.options.failWith = 422;
+      h.upstream.options.failBody = {
+        contentType: 'application/json',
+        text: JSON.stringify({
+          error: { message: 'bad tool', type: 'invalid_request_error', x: 1 },
+        }),
+      };
+      const partial = await raw();
+      expect(partial.res.status).toBe(422);
+      expect(partial.body.error).toEqual({
+        message: 'bad tool',
+        type: 'invalid_request_error',
+        code: null,
+        param: null,
+        x: 1,
+      });
+      // A 429 (after our own retries) without Retry-After still tells the client when to return.
+      h.upstream.options.failWith = 429;
+      h.upstream.options.failBody = { contentType: 'text/plain', text: 'slow down' };
+      const limited = await raw();
+      expect(limited.res.status).toBe(429);
+      expect(limited.res.headers.get('retry-after')).toBe('1');
+      expect(limited.body.error).toMatchObject({
+        type: 'rate_limit_exceeded',
+        code: 'upstream_429',
+      });
+    } finally {
+      h.upstream.options.failWith = undefined;
+      h.upstream.options.failBody = undefined;
+    }
+  });
+
   it('upstream timeout → 504 upstream_timeout', async () => {
     h.upstream.options.delayMs = 1_500;
     try {

@@ -14,6 +14,7 @@ import type { Translated } from '../providers/anthropic/messages-to-chat.ts';
 import { isRecord, type StreamReader } from '../providers/types.ts';
 import { bodySource } from './body-source.ts';
 import { type Live, outcome, streamedSoFar } from './live.ts';
+import { providerError } from './provider-error.ts';
 import { MAX_RETRIES, RETRY_BASE_MS, RETRY_CODES, retryDelayMs } from './retry.ts';
 import { relayStream } from './stream-relay.ts';
 
@@ -178,15 +179,15 @@ export function createForwarder(opts: ForwarderOptions) {
       }
       if (PASS_THROUGH.has(status) && body !== null) {
         // The provider's Retry-After (a 429 after our own retries) tells the client when to come
-        // back; its x-ratelimit-* describe the platform's account, not this client: not passed.
+        // back (1 s when it gave none: SPEC §6, every 429 carries one); its x-ratelimit-* describe
+        // the platform's account, not this client: not passed.
         const retryAfter = proxyRes.headers['retry-after'];
-        res.writeHead(status, {
-          'content-type': String(proxyRes.headers['content-type'] ?? 'application/json'),
-          'content-length': body.length,
-          ...(typeof retryAfter === 'string' ? { 'retry-after': retryAfter } : {}),
-          ...live.job.responseHeaders,
-        });
-        res.end(body);
+        const after: Record<string, string> =
+          status !== 429
+            ? {}
+            : { 'retry-after': typeof retryAfter === 'string' ? retryAfter : '1' };
+        const spec = providerError(status, body);
+        sendError(res, { ...spec, headers: { ...after, ...live.job.responseHeaders } });
       } else {
         sendError(res, {
           status: 502,
