@@ -182,10 +182,15 @@ export async function startControlPlane(
         spentMicros,
       }),
     onRebuilt: (workspaceId, counters) => {
+      // After start, a workspace with spend whose counters vanished: Redis lost them. One with none
+      // is most likely new (created since: it never had counters), nothing to alarm anyone about.
+      const lost = !starting && counters > 0;
       const message = starting
         ? 'spend counters loaded from the books'
-        : 'spend counters lost by Redis: rebuilt from the books';
-      log(starting ? 'info' : 'warn', message, { workspaceId, counters });
+        : lost
+          ? 'spend counters lost by Redis: rebuilt from the books'
+          : 'spend counters set up (nothing spent this period)';
+      log(lost ? 'warn' : 'info', message, { workspaceId, counters });
       // Redis lost its data, and with it the snapshot data planes read when they start: store it again.
       publisher.schedule();
     },

@@ -150,4 +150,24 @@ describe('tollgate start: metrics, health and logs of both planes', () => {
     expect(all).not.toMatch(/Bearer\s/i);
     expect(all).not.toContain(subKey.slice(0, 30));
   });
+
+  it('a workspace created while running is set up without a false "Redis lost" alarm', async () => {
+    const made = await call(cp, 'POST', '/v1/workspaces', { name: 'later' }, ROOT_KEY);
+    expect(made.status).toBe(201);
+    secrets.push(made.body.admin_key);
+    const line = await eventually(
+      async () =>
+        proc
+          .stdout()
+          .split('\n')
+          .find((l) => l.includes(made.body.id) && l.includes('spend counters')),
+      10_000,
+      'the new workspace counters set up',
+    );
+    expect(JSON.parse(line)).toMatchObject({
+      level: 'info',
+      msg: 'spend counters set up (nothing spent this period)',
+    });
+    expect(proc.stdout()).not.toContain('lost by Redis');
+  });
 });
