@@ -100,6 +100,9 @@ const ADMIN_PREFIXES = [
   '/graphql',
 ];
 
+/** The control plane's limit on an admin request body (its REST `MAX_BODY_BYTES`). */
+const ADMIN_MAX_BODY_BYTES = 1024 * 1024;
+
 function isAdminPath(path: string): boolean {
   return ADMIN_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
 }
@@ -210,6 +213,20 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         type: 'invalid_request_error',
         code: 'unknown_url',
         message: 'The admin API is not reachable through this data plane.',
+      });
+    }
+    // A body the control plane refuses anyway (413) is refused here, before a byte of it is sent:
+    // forwarded, the control plane answered while the upload still ran and closed the connection,
+    // and the client got a 502 in place of its 413.
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > ADMIN_MAX_BODY_BYTES && !req.url?.startsWith('/graphql')) {
+      req.resume();
+      return sendError(res, {
+        status: 413,
+        type: 'invalid_request_error',
+        code: 'body_too_large',
+        message: `request body exceeds ${ADMIN_MAX_BODY_BYTES} bytes`,
+        headers: { connection: 'close' },
       });
     }
     adminProxy.web(req, res, { target: opts.controlPlaneUrl });

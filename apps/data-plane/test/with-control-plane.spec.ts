@@ -148,6 +148,19 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
     }
   });
 
+  it('an admin body over the limit answers 413 through the data plane as it does directly', async () => {
+    const body = JSON.stringify({ name: 'a'.repeat(1_050_000) });
+    const post = (base: string) =>
+      fetch(`${base}/v1/sub-accounts`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body,
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
+    const direct = await post(cpUrl);
+    expect(direct.status).toBe(413);
+    for (let i = 0; i < 3; i++) expect(await post(dpUrl)).toEqual(direct);
+  });
+
   it('GraphQL and its subscriptions (graphql-ws) answer through the data plane too', async () => {
     const query = (base: string, key = ADMIN_KEY) =>
       fetch(`${base}/graphql`, {
