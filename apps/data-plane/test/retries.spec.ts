@@ -82,6 +82,22 @@ describe('data plane: provider retries', () => {
     expect((await h.eventFor(second.response.headers.get('x-request-id'))).retries).toBe(1);
   });
 
+  it('a connection lost after the whole request was sent, every time: 502, the prompt billed (estimated)', async () => {
+    h.upstream.options.failFirst = { times: 3, status: 'reset' };
+    const before = h.upstream.received.length;
+    const res = await fetch(`${h.urls[0]}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }] }),
+    });
+    expect(res.status).toBe(502);
+    expect(h.upstream.received.length - before).toBe(3);
+    const e = await h.eventFor(res.headers.get('x-request-id'));
+    expect(e).toMatchObject({ status: 'error', errorClass: 'upstream_error', estimated: true });
+    expect(e.inputTokens).toBeGreaterThan(0);
+    expect(e.billedCostMicros).toBeGreaterThan(0);
+  });
+
   it('never retried: 4xx other than 429, and a 429 asking to wait longer than 2 s', async () => {
     for (const failFirst of [
       { times: 1, status: 400 },

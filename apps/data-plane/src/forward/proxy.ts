@@ -381,8 +381,10 @@ export function createForwarder(opts: ForwarderOptions) {
         });
         const errorClass = timeout ? 'upstream_timeout' : 'upstream_error';
         const httpStatus = timeout ? 504 : 502;
-        // Timed out: the upstream had the request (a connection that failed did not).
-        end(live, outcome({ status: 'error', errorClass, httpStatus, promptSent: timeout }));
+        // Timed out, or the connection was lost after the whole request was written: the upstream
+        // had the prompt (a connection that could not be made did not).
+        const promptSent = timeout || live.proxyReq?.writableFinished === true;
+        end(live, outcome({ status: 'error', errorClass, httpStatus, promptSent }));
       },
     );
   }
