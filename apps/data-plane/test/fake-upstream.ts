@@ -41,6 +41,9 @@ export interface FakeUpstreamOptions {
   ignoreBound?: boolean;
   /** The `model` it says it served (default: the one asked for). */
   servedModel?: string;
+  /** Responses answers a function call (its arguments, streamed as argument deltas) instead of
+   * text. */
+  functionCall?: boolean;
 }
 
 export interface FakeUpstream {
@@ -192,13 +195,22 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       status,
       model,
       output: [
-        {
-          type: 'message',
-          id: 'msg_fake',
-          status: 'completed',
-          role: 'assistant',
-          content: [{ type: 'output_text', text: words.join(''), annotations: [] }],
-        },
+        options.functionCall
+          ? {
+              type: 'function_call',
+              id: 'fc_fake',
+              call_id: 'call_fake',
+              name: 'lookup',
+              arguments: words.join(''),
+              status: 'completed',
+            }
+          : {
+              type: 'message',
+              id: 'msg_fake',
+              status: 'completed',
+              role: 'assistant',
+              content: [{ type: 'output_text', text: words.join(''), annotations: [] }],
+            },
       ],
       usage: options.omitUsage
         ? null
@@ -321,13 +333,19 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
         response: { ...responseObject(model, [], prompt, 'in_progress'), usage: null },
       }),
       ...words.map((w) =>
-        ev('response.output_text.delta', {
-          item_id: 'msg_fake',
-          output_index: 0,
-          content_index: 0,
-          delta: w,
-          logprobs: [],
-        }),
+        options.functionCall
+          ? ev('response.function_call_arguments.delta', {
+              item_id: 'fc_fake',
+              output_index: 0,
+              delta: w,
+            })
+          : ev('response.output_text.delta', {
+              item_id: 'msg_fake',
+              output_index: 0,
+              content_index: 0,
+              delta: w,
+              logprobs: [],
+            }),
       ),
       ev('response.completed', { response: responseObject(model, words, prompt, 'completed') }),
     ];

@@ -38,4 +38,29 @@ describe('usage a provider reports that cannot be counted', () => {
     expect(e).toMatchObject({ estimated: false, inputTokens: 11, outputTokens: 4 });
     expect(e.billedCostMicros).toBe(15);
   });
+
+  it('a Responses function call without usage: its arguments are the output estimated', async () => {
+    h.upstream.options.promptTokens = undefined;
+    h.upstream.options.omitUsage = true;
+    h.upstream.options.functionCall = true;
+    try {
+      for (const stream of [false, true]) {
+        const call = h.client('sa_u').responses.create({
+          model: CHEAP,
+          input: 'hi',
+          max_output_tokens: 20,
+          stream,
+        });
+        const { response } = await call.withResponse();
+        if (stream) for await (const _ of (await call) as AsyncIterable<unknown>);
+        else await call;
+        const e = await h.eventFor(response.headers.get('x-request-id'));
+        expect(e.estimated).toBe(true);
+        expect(e.outputTokens).toBeGreaterThan(0);
+      }
+    } finally {
+      h.upstream.options.omitUsage = undefined;
+      h.upstream.options.functionCall = undefined;
+    }
+  });
 });
