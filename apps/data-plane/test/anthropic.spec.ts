@@ -314,12 +314,12 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
       code: 'invalid_request_error',
     });
     fake.options.failWith = 429;
-    await expect(
-      client().chat.completions.create({
-        model: SONNET,
-        messages: [{ role: 'user', content: 'x' }],
-      }),
-    ).rejects.toMatchObject({ status: 429 });
+    const limited = await client()
+      .chat.completions.create({ model: SONNET, messages: [{ role: 'user', content: 'x' }] })
+      .catch((e) => e);
+    expect(limited).toMatchObject({ status: 429 });
+    // SPEC §6: every 429 says when to come back.
+    expect(limited.headers.get('retry-after')).toMatch(/^\d+$/);
   });
 
   it('an error event inside the stream reaches the client as an error and is recorded as one', async () => {

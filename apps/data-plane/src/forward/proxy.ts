@@ -171,23 +171,25 @@ export function createForwarder(opts: ForwarderOptions) {
   ) {
     collect(proxyRes, 64 * 1024, (body) => {
       const errorClass = status >= 500 ? 'upstream_error' : `upstream_${status}`;
+      // The provider's Retry-After (a 429 after our own retries) tells the client when to come back
+      // (1 s when it gave none: SPEC §6, every 429 carries one); its x-ratelimit-* describe the
+      // platform's account, not this client: not passed.
+      const retryAfter = proxyRes.headers['retry-after'];
+      const withRetryAfter = (spec: ErrorSpec): ErrorSpec => {
+        const after: Record<string, string> =
+          spec.status !== 429
+            ? {}
+            : { 'retry-after': typeof retryAfter === 'string' ? retryAfter : '1' };
+        return { ...spec, headers: { ...after, ...live.job.responseHeaders } };
+      };
       if (live.job.errorOf !== undefined) {
         const spec = live.job.errorOf(status, body);
-        sendError(res, { ...spec, headers: live.job.responseHeaders });
+        sendError(res, withRetryAfter(spec));
         end(live, outcome({ status: 'error', errorClass, httpStatus: spec.status }));
         return;
       }
       if (PASS_THROUGH.has(status) && body !== null) {
-        // The provider's Retry-After (a 429 after our own retries) tells the client when to come
-        // back (1 s when it gave none: SPEC §6, every 429 carries one); its x-ratelimit-* describe
-        // the platform's account, not this client: not passed.
-        const retryAfter = proxyRes.headers['retry-after'];
-        const after: Record<string, string> =
-          status !== 429
-            ? {}
-            : { 'retry-after': typeof retryAfter === 'string' ? retryAfter : '1' };
-        const spec = providerError(status, body);
-        sendError(res, { ...spec, headers: { ...after, ...live.job.responseHeaders } });
+        sendError(res, withRetryAfter(providerError(status, body)));
       } else {
         sendError(res, {
           status: 502,
