@@ -62,6 +62,9 @@ export interface DataPlaneOptions {
   /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS: connections to a workspace's own (BYOK) base URL may reach
    * loopback/private/link-local addresses. Default false: refused at connect time (502). */
   allowPrivateUpstreams?: boolean;
+  /** A JSON answer larger than this is relayed as it comes rather than read whole (its usage read
+   * from its end). Default 64 MiB. */
+  maxJsonAnswerBytes?: number;
   /** Usage batching (defaults 100 events / 50 ms). */
   usageBatch?: { maxBatch?: number; flushMs?: number };
   /** Set: `/metrics` takes `Authorization: Bearer <token>` (TOLLGATE_METRICS_TOKEN). */
@@ -164,6 +167,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     finish: track,
     now,
     allowPrivateUpstreams: opts.allowPrivateUpstreams,
+    maxJsonBytes: opts.maxJsonAnswerBytes,
   });
   // x-forwarded-for gets the client's address appended: the control plane counts failed
   // authentications per client (it believes the header from proxies it trusts), not against this

@@ -153,6 +153,8 @@ export interface HarnessOptions {
   limiterDown?: 'fail-closed' | 'fail-open';
   /** How long a failing settle is retried (default the data plane's, 60 s). */
   settleRetryMs?: number;
+  /** The data plane's maxJsonAnswerBytes (default 64 MiB). */
+  maxJsonAnswerBytes?: number;
   /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS of every plane (default true: the fake upstreams of BYOK
    * routes listen on 127.0.0.1). */
   allowPrivateUpstreams?: boolean;
@@ -188,6 +190,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       controlPlaneUrl: o.controlPlaneUrl,
       limiterDown: o.limiterDown,
       settleRetryMs: o.settleRetryMs,
+      maxJsonAnswerBytes: o.maxJsonAnswerBytes,
       allowPrivateUpstreams: o.allowPrivateUpstreams ?? true,
       usageBatch: { flushMs: 5 },
     });

@@ -17,6 +17,7 @@ import { type Live, outcome, streamedSoFar } from './live.ts';
 import { providerError } from './provider-error.ts';
 import { MAX_RETRIES, RETRY_BASE_MS, RETRY_CODES, retryDelayMs } from './retry.ts';
 import { relayStream } from './stream-relay.ts';
+import { keepTail, usageFromTail } from './usage-tail.ts';
 
 /**
  * Forwarding with http-proxy-3 (ENVIRONMENT.md, "Proxying"): the rewritten body is sent through
@@ -61,6 +62,9 @@ export interface ForwarderOptions {
   /** Guarded targets (workspace base URLs) may be loopback/private/link-local addresses
    * (TOLLGATE_ALLOW_PRIVATE_UPSTREAMS). Default false. */
   allowPrivateUpstreams?: boolean;
+  /** A JSON answer larger than this is relayed as it comes instead of read whole (its usage found
+   * in its last bytes). Default 64 MiB. */
+  maxJsonBytes?: number;
 }
 
 const LIVE = Symbol('tollgate.live');
@@ -68,7 +72,6 @@ type LiveCarrier = IncomingMessage & { [LIVE]?: Live };
 
 /** Upstream 4xx whose OpenAI envelope is the client's business (bad parameter and the like). */
 const PASS_THROUGH = new Set([400, 404, 409, 413, 422, 429]);
-const MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** Request headers worth passing to a provider; everything else (cookies, our key) stays here. */
 const FORWARDED = ['accept', 'user-agent', 'openai-beta', 'anthropic-beta', 'idempotency-key'];
 
@@ -100,6 +103,7 @@ export function createForwarder(opts: ForwarderOptions) {
     scheduling: 'lifo' as const,
     timeout: 4_000,
   };
+  const maxJsonBytes = opts.maxJsonBytes ?? 64 * 1024 * 1024;
   const httpAgent = new HttpAgent(agentOpts);
   const httpsAgent = new HttpsAgent(agentOpts);
   // Workspace base URLs get agents of their own that check every address they connect to (at
@@ -214,18 +218,76 @@ export function createForwarder(opts: ForwarderOptions) {
   ) {
     const { endpoint } = live.job.flight;
     const ttftMs = opts.now() - live.job.flight.startedMs;
-    collect(proxyRes, MAX_JSON_BYTES, (body) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Past maxJsonBytes (2048 embeddings can pass 100 MB) the answer is relayed as it comes, and
+    // its usage read from its last bytes; a translated one cannot be, and is refused.
+    let passing = false;
+    let tail: Buffer = Buffer.alloc(0);
+    proxyRes.on('data', (c: Buffer) => {
+      if (passing) {
+        tail = keepTail(tail, c);
+        if (!res.write(c)) {
+          proxyRes.pause();
+          res.once('drain', () => proxyRes.resume());
+        }
+        return;
+      }
+      size += c.length;
+      if (size > maxJsonBytes && live.job.translateJson !== undefined) {
+        chunks.length = 0; // refused at its end: nothing of it kept meanwhile
+        return;
+      }
+      chunks.push(c);
+      if (size <= maxJsonBytes) return;
+      passing = true;
+      const length = proxyRes.headers['content-length'];
+      res.writeHead(status, {
+        'content-type': type || 'application/json',
+        ...(length === undefined ? {} : { 'content-length': length }),
+        ...live.job.responseHeaders,
+      });
+      for (const chunk of chunks) tail = keepTail(tail, chunk);
+      res.write(Buffer.concat(chunks));
+      chunks.length = 0;
+    });
+    proxyRes.on('end', () => {
+      if (passing) {
+        res.end();
+        const usage = endpoint.usageOf({ usage: usageFromTail(tail) });
+        end(live, outcome({ status: 'ok', httpStatus: status, usage, served: true, ttftMs }));
+        return;
+      }
+      if (size > maxJsonBytes) {
+        sendError(res, {
+          status: 502,
+          type: 'upstream_error',
+          code: 'upstream_error',
+          message: `The provider's answer is larger than ${maxJsonBytes} bytes.`,
+          extra: { provider_status: status },
+          headers: live.job.responseHeaders,
+        });
+        end(
+          live,
+          outcome({
+            status: 'error',
+            errorClass: 'upstream_error',
+            httpStatus: 502,
+            served: false,
+            promptSent: true,
+          }),
+        );
+        return;
+      }
+      const body = Buffer.concat(chunks, size);
       let json: unknown = null;
       try {
-        json = body === null ? null : JSON.parse(body.toString('utf8'));
+        json = JSON.parse(body.toString('utf8'));
       } catch {
         json = null;
       }
       const translated = live.job.translateJson?.(json);
-      const data =
-        translated === undefined
-          ? (body ?? Buffer.alloc(0))
-          : Buffer.from(JSON.stringify(translated.body));
+      const data = translated === undefined ? body : Buffer.from(JSON.stringify(translated.body));
       res.writeHead(status, {
         'content-type': type || 'application/json',
         'content-length': data.length,
