@@ -13,6 +13,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_prompts', { spendCapMicros: 200 }),
         subAccount('sa_guard', { spendCapMicros: 60 }),
         subAccount('sa_guard_c', { spendCapMicros: 60 }),
+        subAccount('sa_guard_n', { spendCapMicros: 120 }),
         subAccount('sa_guard_r', { spendCapMicros: 60 }),
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
         subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
@@ -107,6 +108,33 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(events[0]!.billedCostMicros).toBeGreaterThan(0);
     expect(events[0]!.billedCostMicros).toBeLessThanOrEqual(60);
     expect(events[0]!.estimated).toBe(true);
+  });
+
+  it('a stream of several choices (n = 2) cut at the reservation ends every one of them', async () => {
+    h.upstream.options.ignoreBound = true;
+    h.upstream.options.outputTokens = 300;
+    try {
+      const stream = await h.client('sa_guard_n').chat.completions.create({
+        model: CHEAP,
+        messages: [{ role: 'user', content: 'x' }],
+        max_tokens: 100,
+        n: 2,
+        stream: true,
+      });
+      const finished = new Map<number, string>();
+      for await (const c of stream) {
+        for (const choice of c.choices) {
+          if (choice.finish_reason) finished.set(choice.index, choice.finish_reason);
+        }
+      }
+      expect([...finished.entries()].sort()).toEqual([
+        [0, 'length'],
+        [1, 'length'],
+      ]);
+    } finally {
+      h.upstream.options.ignoreBound = false;
+      h.upstream.options.outputTokens = 10;
+    }
   });
 
   it('completions and Responses streams cut at the reservation end as a max-tokens stop', async () => {

@@ -267,31 +267,21 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       model: body.model,
     };
     const extra = withUsage ? { usage: null } : {};
+    // `n` choices, interleaved chunk by chunk as OpenAI sends them.
+    const indices = Array.from({ length: typeof body.n === 'number' ? body.n : 1 }, (_, i) => i);
+    const each = (choice: (index: number) => Record<string, unknown>) =>
+      indices.map((index) => JSON.stringify({ ...base, choices: [choice(index)], ...extra }));
     const events = [
-      JSON.stringify({
-        ...base,
-        choices: [
-          {
-            index: 0,
-            delta: { role: 'assistant', content: '' },
-            logprobs: null,
-            finish_reason: null,
-          },
-        ],
-        ...extra,
-      }),
-      ...words.map((w) =>
-        JSON.stringify({
-          ...base,
-          choices: [{ index: 0, delta: { content: w }, logprobs: null, finish_reason: null }],
-          ...extra,
-        }),
+      ...each((index) => ({
+        index,
+        delta: { role: 'assistant', content: '' },
+        logprobs: null,
+        finish_reason: null,
+      })),
+      ...words.flatMap((w) =>
+        each((index) => ({ index, delta: { content: w }, logprobs: null, finish_reason: null })),
       ),
-      JSON.stringify({
-        ...base,
-        choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: finish }],
-        ...extra,
-      }),
+      ...each((index) => ({ index, delta: {}, logprobs: null, finish_reason: finish })),
     ];
     if (withUsage && !options.omitUsage)
       events.push(JSON.stringify({ ...base, choices: [], usage }));

@@ -84,22 +84,37 @@ export function relayStream(
     out += text;
   };
 
+  // Several choices (`n`, `best_of`, a list of prompts): which ones are still open, so a cut ends
+  // each of them. One choice (the common case): nothing is tracked, index 0 is closed.
+  const several = job.flight.cost.choices > 1;
+  const open = new Set<number>();
+  const noteChoices = (choices: unknown) => {
+    if (!Array.isArray(choices)) return;
+    for (const c of choices) {
+      if (!isRecord(c) || typeof c.index !== 'number') continue;
+      if (c.finish_reason === null || c.finish_reason === undefined) open.add(c.index);
+      else open.delete(c.index);
+    }
+  };
+
   /** The cap guard: close the answer as a normal `length` stop and cut the upstream. */
   const capEnd = () => {
     verbatim = false;
     flushOut();
     if (reader.capEnd !== undefined) send(reader.capEnd());
     else if ((endpoint.kind === 'chat' || endpoint.kind === 'completion') && last !== null) {
-      const choice =
+      const indices = several && open.size > 0 ? [...open].sort((a, b) => a - b) : [0];
+      const choices = indices.map((index) =>
         endpoint.kind === 'chat'
-          ? { index: 0, delta: {}, finish_reason: 'length', logprobs: null }
-          : { index: 0, text: '', finish_reason: 'length', logprobs: null };
+          ? { index, delta: {}, finish_reason: 'length', logprobs: null }
+          : { index, text: '', finish_reason: 'length', logprobs: null },
+      );
       const stop = {
         id: last.id,
         object: last.object,
         created: last.created,
         model: last.model,
-        choices: [choice],
+        choices,
       };
       send(`data: ${JSON.stringify(stop)}\n\n`);
     } else if (endpoint.kind === 'responses' && lastResponse !== null) {
@@ -147,7 +162,10 @@ export function relayStream(
         if (typeof json.response.model === 'string') progress.servedModel = json.response.model;
       }
       if (typeof json.sequence_number === 'number') sequence = json.sequence_number;
-      if (json.object === 'chat.completion.chunk' || json.object === 'text_completion') last = json;
+      if (json.object === 'chat.completion.chunk' || json.object === 'text_completion') {
+        last = json;
+        if (several) noteChoices(json.choices);
+      }
     }
     if (info.text) {
       progress.chunks += 1;
