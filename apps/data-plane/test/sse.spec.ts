@@ -27,6 +27,31 @@ describe('SSE splitter', () => {
   });
 });
 
+describe('SSE splitter line endings', () => {
+  const events = 'data: {"a":1}\n\ndata: {"b":2}\n\n: ping\n\ndata: x\ndata: y\n\n';
+  const expected = ['{"a":1}', '{"b":2}', null, 'x\ny'];
+
+  it('reads LF, CRLF and bare CR streams alike, split at any byte', () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const bytes = Buffer.from(events.replaceAll('\n', eol));
+      for (let cut = 0; cut <= bytes.length; cut++) {
+        const s = createSseSplitter();
+        const got = [
+          ...s.push(bytes.subarray(0, cut)),
+          ...s.push(bytes.subarray(cut)),
+          ...s.end(),
+        ].map((e) => e.data);
+        expect(got, `${JSON.stringify(eol)} cut at ${cut}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('delivers a bare-CR event as soon as its blank line arrives', () => {
+    const s = createSseSplitter();
+    expect(s.push(Buffer.from('data: 1\r\r')).map((e) => e.data)).toEqual(['1']);
+  });
+});
+
 describe('SSE splitter decoding', () => {
   it('decodes every split of a multi-byte stream like one whole chunk, BOM dropped', () => {
     const bytes = Buffer.from('\uFEFFdata: a😀b€c\n\ndata: é\n\n');

@@ -1,7 +1,7 @@
 /**
  * Incremental Server-Sent Events splitter: bytes in, whole events out, as soon as each event's
- * blank line arrives (no other buffering). Line endings are normalised to `\n`; a `\r\n` split
- * across chunks is handled because normalisation runs on the pending text.
+ * blank line arrives (no other buffering). Line endings (`\r\n`, `\n`, a bare `\r`) are normalised
+ * to `\n`; a `\r\n` split across chunks is handled because normalisation runs on the pending text.
  */
 export interface SseEvent {
   /** The event block as received (normalised line endings, no trailing blank line). */
@@ -39,8 +39,17 @@ export function createSseSplitter() {
     return { raw, data };
   }
 
+  // CRLF, or a bare CR (legal SSE too), ends a line. A chunk ending in CR ends its line at once; a
+  // LF opening the next chunk is then the second half of that CRLF and is dropped.
+  let afterCR = false;
+  const append = (decoded: string) => {
+    let text = decoded;
+    if (afterCR && text.charCodeAt(0) === 10) text = text.slice(1);
+    if (decoded.length > 0) afterCR = decoded.charCodeAt(decoded.length - 1) === 13;
+    pending += text.includes('\r') ? text.replace(/\r\n?/g, '\n') : text;
+  };
+
   function drain(): SseEvent[] {
-    if (pending.includes('\r')) pending = pending.replace(/\r\n/g, '\n');
     const events: SseEvent[] = [];
     let at = pending.indexOf('\n\n');
     while (at !== -1) {
@@ -58,12 +67,12 @@ export function createSseSplitter() {
       return pending.length > 0 || tail !== null;
     },
     push(chunk: Buffer): SseEvent[] {
-      pending += decode(chunk, false);
+      append(decode(chunk, false));
       return drain();
     },
     /** What is left at the end of the stream (an event without its final blank line). */
     end(): SseEvent[] {
-      pending += tail === null ? '' : decode(Buffer.alloc(0), true);
+      if (tail !== null) append(decode(Buffer.alloc(0), true));
       const events = drain();
       const rest = pending.trim();
       pending = '';
