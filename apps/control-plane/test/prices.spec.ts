@@ -75,6 +75,39 @@ describe.each(KINDS)('price overrides: cached-input price on %s', (kind) => {
     },
   );
 
+  it.skipIf(skipKind(kind))(
+    "cache writes move with an override's input price (Anthropic's 1.25× kept)",
+    async () => {
+      const sonnet = catalogue('anthropic/claude-sonnet-4.6');
+      expect(sonnet.cacheWritePerMTok).toBe((sonnet.inputPerMTok * 5) / 4);
+      await h.api('POST', '/v1/prices', {
+        model: 'anthropic/claude-sonnet-4.6',
+        input_per_mtok_cents: 100,
+        output_per_mtok_cents: 500,
+      });
+      expect(await published('anthropic/claude-sonnet-4.6')).toMatchObject({
+        inputPerMTok: 1_000_000,
+        cacheWritePerMTok: 1_250_000,
+      });
+      // A dated Anthropic model the catalogue does not know: Anthropic's multiplier all the same.
+      await h.api('POST', '/v1/prices', {
+        model: 'anthropic/claude-sonnet-4-6-20270101',
+        input_per_mtok_cents: 300,
+        output_per_mtok_cents: 1_500,
+      });
+      expect((await published('anthropic/claude-sonnet-4-6-20270101')).cacheWritePerMTok).toBe(
+        3_750_000,
+      );
+      // Anyone else's unknown model: the input price.
+      await h.api('POST', '/v1/prices', {
+        model: 'vllm/writes',
+        input_per_mtok_cents: 3,
+        output_per_mtok_cents: 4,
+      });
+      expect((await published('vllm/writes')).cacheWritePerMTok).toBe(30_000);
+    },
+  );
+
   it.skipIf(skipKind(kind))('GraphQL setPrice and prices answer the same', async () => {
     const model = 'openai/gpt-4.1-mini';
     expect(catalogue(model).cachedInputPerMTok).toBeGreaterThan(20_000);

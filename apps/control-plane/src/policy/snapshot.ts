@@ -11,8 +11,7 @@ import type {
   WorkspacePolicy,
 } from '@tollgate/policy';
 import { INHERITABLE_FIELDS } from '@tollgate/policy';
-import { CATALOGUE } from '@tollgate/pricing';
-import { overrideCachedInputPerMTok } from '../services/prices.ts';
+import { overrideCachedInputPerMTok, overrideCacheWritePerMTok } from '../services/prices.ts';
 
 /**
  * Builds the full policy snapshot from the books (SPEC §1: the data plane never reads the
@@ -33,8 +32,6 @@ export type SnapshotReader = Pick<
   | 'providerCredential'
   | 'plan'
 >;
-
-const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
 
 export function micros(value: bigint, what: string): number {
   if (value < 0n || value > BigInt(Number.MAX_SAFE_INTEGER)) {
@@ -134,10 +131,8 @@ export function toTagBudget(b: Row<'tagBudget'>): TagBudgetPolicy {
 
 export function toPrice(p: Row<'modelPrice'>): PricePolicy {
   const input = micros(p.inputPerMTokMicros, `price ${p.id} input`);
-  const base = catalogueByModel.get(p.model);
-  // The table has no cache-write column: the catalogue's rate for a known model, else input
-  // (never a discount the operator did not set). An omitted cached-input price is the same one
-  // GET /v1/prices answers (the catalogue's, capped at this input price).
+  // The table has no cache-write column: see overrideCacheWritePerMTok. An omitted cached-input
+  // price is the same one GET /v1/prices answers (the catalogue's, capped at this input price).
   return {
     workspaceId: p.workspaceId,
     model: p.model,
@@ -148,7 +143,7 @@ export function toPrice(p: Row<'modelPrice'>): PricePolicy {
       input,
       p.cachedPerMTokMicros === null ? null : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
     ),
-    cacheWritePerMTok: base?.cacheWritePerMTok ?? input,
+    cacheWritePerMTok: overrideCacheWritePerMTok(p.model, input),
   };
 }
 

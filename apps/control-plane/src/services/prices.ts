@@ -76,6 +76,26 @@ export function overrideCachedInputPerMTok(
   return base === undefined ? inputPerMTok : Math.min(base, inputPerMTok);
 }
 
+const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
+/** Anthropic's price for writing the prompt cache (5-minute cache): 1.25× the input price. */
+const ANTHROPIC_CACHE_WRITE = 1.25;
+
+/**
+ * The cache-write price of an override (micro-USD per 1M tokens; the table has no column for it):
+ * the catalogue's ratio to input for that model applied to the new input price (a lowered or
+ * raised input price moves its cache writes with it — the catalogue's own figure would go stale),
+ * else Anthropic's 1.25× for an `anthropic/…` model the catalogue does not know, else the input
+ * price.
+ */
+export function overrideCacheWritePerMTok(model: string, inputPerMTok: number): number {
+  const base = catalogueByModel.get(model);
+  if (base?.cacheWritePerMTok !== undefined && base.inputPerMTok > 0) {
+    return Math.round((inputPerMTok * base.cacheWritePerMTok) / base.inputPerMTok);
+  }
+  if (model.startsWith('anthropic/')) return Math.round(inputPerMTok * ANTHROPIC_CACHE_WRITE);
+  return inputPerMTok;
+}
+
 /** The catalogue as this workspace sees it: built-in prices with its overrides applied. */
 export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
   const rows = await deps.prisma.modelPrice.findMany({
