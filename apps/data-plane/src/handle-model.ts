@@ -210,6 +210,7 @@ export async function handleModelRequest(
     flight,
     ...upstream,
     apiKey: judged.upstream.apiKey,
+    clientWantsUsage: parsed.clientWantsUsage,
     responseHeaders: {},
     overBudget: (tokens) => {
       if (!flight.admitted) return false;

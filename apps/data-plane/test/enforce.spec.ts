@@ -14,6 +14,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_guard', { spendCapMicros: 60 }),
         subAccount('sa_guard_c', { spendCapMicros: 60 }),
         subAccount('sa_guard_n', { spendCapMicros: 120 }),
+        subAccount('sa_guard_u', { spendCapMicros: 60 }),
         subAccount('sa_guard_r', { spendCapMicros: 60 }),
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
         subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
@@ -108,6 +109,38 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(events[0]!.billedCostMicros).toBeGreaterThan(0);
     expect(events[0]!.billedCostMicros).toBeLessThanOrEqual(60);
     expect(events[0]!.estimated).toBe(true);
+  });
+
+  it('a client that asked for usage gets the usage it is billed when its stream is cut', async () => {
+    h.upstream.options.ignoreBound = true;
+    h.upstream.options.outputTokens = 300;
+    try {
+      const { data: stream, response } = await h
+        .client('sa_guard_u')
+        .chat.completions.create({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 100,
+          stream: true,
+          stream_options: { include_usage: true },
+        })
+        .withResponse();
+      const chunks = [];
+      for await (const c of stream) chunks.push(c);
+      const usage = chunks.at(-1)!.usage;
+      expect(chunks.at(-1)!.choices).toEqual([]);
+      expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('length');
+      const e = await h.eventFor(response.headers.get('x-request-id'));
+      expect(e.estimated).toBe(true);
+      expect(usage).toEqual({
+        prompt_tokens: e.inputTokens,
+        completion_tokens: e.outputTokens,
+        total_tokens: e.inputTokens + e.outputTokens,
+      });
+    } finally {
+      h.upstream.options.ignoreBound = false;
+      h.upstream.options.outputTokens = 10;
+    }
   });
 
   it('a stream of several choices (n = 2) cut at the reservation ends every one of them', async () => {

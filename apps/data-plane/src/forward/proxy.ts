@@ -34,6 +34,8 @@ export interface ForwardJob {
   body: Buffer;
   /** `stream_options.include_usage` was injected: its chunk is not the client's to see. */
   stripUsage: boolean;
+  /** The client asked for the usage chunk itself (`stream_options.include_usage`). */
+  clientWantsUsage?: boolean;
   /** Added to every answer (x-request-id, x-ratelimit-*). */
   responseHeaders: Record<string, string>;
   /** Whether output of this many (estimated) tokens would cost more than was reserved. */

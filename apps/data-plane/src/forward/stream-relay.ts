@@ -117,6 +117,17 @@ export function relayStream(
         choices,
       };
       send(`data: ${JSON.stringify(stop)}\n\n`);
+      // A client that asked for usage gets it here too: what it is billed (estimated, as its record).
+      if (job.clientWantsUsage === true) {
+        const prompt = Math.max(1, job.flight.cost.inputTokens);
+        const completion = streamEstimate(progress);
+        const usage = {
+          prompt_tokens: prompt,
+          completion_tokens: completion,
+          total_tokens: prompt + completion,
+        };
+        send(`data: ${JSON.stringify({ ...stop, choices: [], usage })}\n\n`);
+      }
     } else if (endpoint.kind === 'responses' && lastResponse !== null) {
       // As OpenAI ends a response that reached max_output_tokens.
       const incomplete = {
