@@ -4,12 +4,13 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Bus } from '@tollgate/bus';
 import { answerClientError } from '@tollgate/metrics';
+import type { KeyChain } from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 import { createProxyServer } from 'http-proxy-3';
 import { createHolds } from './enforce/holds.ts';
 import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
-import { handleModelRequest } from './handle-model.ts';
+import { currentRates, handleModelRequest } from './handle-model.ts';
 import { errorCodeOf, sendError, sendJson } from './http/errors.ts';
 import { answerMetrics, answerReadiness } from './http/ops.ts';
 import { type Logger, silentLogger } from './log.ts';
@@ -278,7 +279,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs);
     }
     if (path === '/v1/models' && req.method === 'GET') {
-      return answerOwnModels(req, res, holder.current(), now(), opts.upstreams);
+      const at = now();
+      const rates = (chain: KeyChain) => currentRates({ limiter }, chain, at);
+      return answerOwnModels(req, res, holder.current(), at, opts.upstreams, rates);
     }
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/readyz') {

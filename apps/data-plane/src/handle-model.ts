@@ -82,7 +82,7 @@ function carriedTags(
 
 /** The sub-account's rate limits as they stand, as headers; none without limits (no read) or when
  * the limiter cannot answer. */
-async function currentRates(
+export async function currentRates(
   deps: Pick<ModelDeps, 'limiter'>,
   chain: KeyChain,
   nowMs: number,

@@ -52,13 +52,15 @@ export function listModels(
 }
 
 /** Answers `GET /v1/models` for the calling key: the same key checks as a model request. */
-export function answerOwnModels(
+export async function answerOwnModels(
   req: IncomingMessage,
   res: ServerResponse,
   policy: CompiledPolicy | null,
   nowMs: number,
   upstreams: Readonly<Record<string, UpstreamConfig | undefined>>,
-): void {
+  /** The sub-account's x-ratelimit-* headers as they stand (SPEC §6: on every answer). */
+  rates: (chain: KeyChain) => Promise<Record<string, string>>,
+): Promise<void> {
   if (policy === null) {
     sendError(res, NO_POLICY);
     return;
@@ -75,9 +77,10 @@ export function answerOwnModels(
     model: chain.subAccount.allowedModels[0] ?? '',
     nowMs,
   });
+  const headers = await rates(chain);
   if (!d.ok && (d.status === 401 || d.reason === 'sub_account_suspended')) {
-    sendError(res, d);
+    sendError(res, { ...d, headers });
     return;
   }
-  sendJson(res, 200, listModels(policy, chain, upstreams));
+  sendJson(res, 200, listModels(policy, chain, upstreams), headers);
 }

@@ -262,7 +262,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(err.headers.get('x-ratelimit-remaining-tokens')).toBe('100000');
   });
 
-  it('answers refused before admission (403, 400) carry the x-ratelimit-* headers, counting nothing', async () => {
+  it('answers refused before admission (403, 400) and the model list carry the x-ratelimit-* headers, counting nothing', async () => {
     await clearOfMinuteEdge();
     const c = h.client('sa_picky');
     const before = h.upstream.hits();
@@ -270,11 +270,16 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
       .create({ model: 'openai/other-model', messages: [{ role: 'user', content: 'x' }] })
       .catch((e) => e);
     expect(notAllowed.status).toBe(403);
+    const models = await fetch(`${h.urls[0]}/v1/models`, {
+      headers: { authorization: `Bearer ${h.keys.sa_picky}` },
+    });
+    expect(models.status).toBe(200);
     const badBody = await c.chat.completions
       .create({ model: CHEAP, messages: [{ role: 'user', content: 'x' }], max_tokens: -5 })
       .catch((e) => e);
     expect(badBody.status).toBe(400);
-    for (const err of [notAllowed, badBody]) {
+    // The model list too (SPEC §6: on every answer).
+    for (const err of [notAllowed, badBody, models]) {
       expect(err.headers.get('x-request-id')).toMatch(/^req_/);
       expect(err.headers.get('x-ratelimit-limit-requests')).toBe('7');
       expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('7');
