@@ -141,7 +141,7 @@ export function rateSnapshot(
   };
 }
 
-/** admit() of a capped request while the workspace's counters are not rebuilt from the books (the
+/** admit() of a capped or rate-limited request while the workspace's counters are not rebuilt from the books (the
  * limiter was created with `requireRebuilt`): the caller fails closed, as when the store is down. */
 export class CountersNotRebuiltError extends Error {
   constructor(readonly workspaceId: string) {

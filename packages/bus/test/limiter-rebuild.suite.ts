@@ -66,9 +66,12 @@ export function rebuildSuite(impl: Impl) {
     const rate = { rpm: null, rpd: 5, tpm: null, maxConcurrent: null, estimatedTokens: 0 };
     const admit = (i: 0 | 1) =>
       rig.replica(i).admit(admitReq({ workspaceId: ws, subAccountId: sa, spend }, { rate }));
-    okOf(await admit(0)); // admitted after the loss, before the rebuild: 1 in the window
+    // After the loss, before the rebuild: refused, nothing counted (a window from zero would let
+    // a second day's quota through).
+    await expect(admit(0)).rejects.toBeInstanceOf(CountersNotRebuiltError);
     expect(await rig.replica(0).raiseRequestsToday(ws, sa, 4, now)).toBe(true);
     expect(await rig.replica(1).raiseRequestsToday(ws, sa, 2, now)).toBe(false); // never lowered
+    expect(await rig.replica(0).restore(ws, [], 'e1')).toBe(true);
     okOf(await admit(1)); // the 5th of the day
     const refused = await admit(0);
     expect(refused).toMatchObject({ ok: false, kind: 'rate', limit: 'rpd' });
@@ -97,11 +100,15 @@ export function rebuildSuite(impl: Impl) {
           },
         ),
       );
-    okOf(await admit(0, { rpm: 10, tpm: 1_000, tokens: 40 })); // since the loss: 1 request, 40 tokens
+    // After the loss, before the rebuild: refused, nothing counted.
+    await expect(admit(0, { rpm: 10, tpm: 1_000, tokens: 40 })).rejects.toBeInstanceOf(
+      CountersNotRebuiltError,
+    );
     const raise = (i: 0 | 1, requests: number, tokens: number, at = now) =>
       rig.replica(i).raiseThisMinute(ws, sa, { requests, tokens }, at);
     expect(await raise(0, 8, 900)).toBe(true);
     expect(await raise(1, 2, 10)).toBe(false); // never lowered
+    expect(await rig.replica(0).restore(ws, [], 'e1')).toBe(true);
     okOf(await admit(1, { rpm: 10, tpm: 1_000, tokens: 100 })); // 9th request, 1 000 tokens
     expect(await admit(0, { rpm: 10, tpm: null, tokens: 0 })).toMatchObject({ ok: true }); // 10th
     expect(await admit(1, { rpm: 10, tpm: null, tokens: 0 })).toMatchObject({
@@ -117,6 +124,26 @@ export function rebuildSuite(impl: Impl) {
     // Another minute's windows are not touched.
     expect(await raise(0, 8, 900, now + 60_000)).toBe(true);
     await expect(raise(0, -1, 0)).rejects.toThrow();
+  });
+
+  it('fails closed for rate-limited requests until the workspace is rebuilt (each kind of limit)', async () => {
+    const sa = newId('sa');
+    const spend = [counter(`sa:${sa}`, null), counter('ws', null)];
+    const none = { rpm: null, rpd: null, tpm: null, maxConcurrent: null, estimatedTokens: 10 };
+    for (const limit of [{ rpm: 5 }, { rpd: 5 }, { tpm: 1_000 }, { maxConcurrent: 2 }]) {
+      const rate = { ...none, ...limit };
+      await expect(
+        rig.replica(0).admit(admitReq({ workspaceId: ws, subAccountId: sa, spend }, { rate })),
+      ).rejects.toBeInstanceOf(CountersNotRebuiltError);
+    }
+    expect(await rig.replica(0).restore(ws, [], 'e1')).toBe(true);
+    okOf(
+      await rig
+        .replica(1)
+        .admit(
+          admitReq({ workspaceId: ws, subAccountId: sa, spend }, { rate: { ...none, rpm: 5 } }),
+        ),
+    );
   });
 
   it('fails closed for capped requests until the workspace is rebuilt, uncapped ones go on', async () => {
@@ -251,13 +278,16 @@ export function rebuildSuite(impl: Impl) {
       // Not rebuilt yet: only the concurrency slot is put back.
       expect(await back(1)).toEqual({ sealed: false, reservedMicros: 0 });
       const uncapped = [counter(`sa:${sa}`, null)];
-      expect(
-        await rig
+      const limited = () =>
+        rig
           .replica(1)
-          .admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: uncapped }, { rate })),
-      ).toMatchObject({ ok: false, kind: 'rate', limit: 'concurrency' });
+          .admit(admitReq({ workspaceId: ws, subAccountId: sa, spend: uncapped }, { rate }));
+      // A concurrency-limited request is refused until the rebuild (as any limited one) …
+      await expect(limited()).rejects.toBeInstanceOf(CountersNotRebuiltError);
       expect((await rig.replica(1).spent(ws, spend))[0]!.reservedMicros).toBe(0);
       expect(await rig.replica(0).restore(ws, books, 'e2')).toBe(true);
+      // … and then finds the running request's slot already back.
+      expect(await limited()).toMatchObject({ ok: false, kind: 'rate', limit: 'concurrency' });
       expect(await back(1)).toEqual({ sealed: true, reservedMicros: 6_000 });
       expect(await back(0)).toEqual({ sealed: true, reservedMicros: 0 }); // idempotent
       // 10 000 − 1 000 spent − 6 000 held: the next request is lowered to 3 000.

@@ -66,7 +66,8 @@ export interface AdmitScriptInput {
     /** The workspace's counters-epoch marker (TollgateKeys.countersEpoch). */
     epoch?: string;
   };
-  /** Refuse (reply `unseeded`) a request with a capped counter while the epoch marker is absent. */
+  /** Refuse (reply `unseeded`) a request with a capped counter or a rate limit while the epoch
+   * marker is absent. */
   requireSeed?: boolean;
   requestId: string;
   nowMs: number;
@@ -105,7 +106,8 @@ export type AdmitScriptReply =
       /** The rate limits as they stand (this request not counted). */
       rate: ScriptRateSnapshot;
     }
-  /** Capped request while the workspace's counters are not rebuilt (requireSeed): nothing changed. */
+  /** Capped or rate-limited request while the workspace's counters are not rebuilt (requireSeed):
+   * nothing changed. */
   | { kind: 'unseeded' };
 
 const RATE_LIMITS = ['rpm', 'rpd', 'tpm', 'concurrency'] as const;

@@ -156,9 +156,13 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
       if (epochs[i] !== null) continue;
       try {
         const balances = await booksBalances(opts.prisma, id, now());
+        // The rate windows first: rate-limited requests wait (fail closed) until the marker is set,
+        // so none is judged against a window that does not hold the books yet. Raising is
+        // idempotent (never lowers), so racing control planes may both do it. If it fails, the
+        // marker is not set: the next pass tries again.
+        await restoreRateWindows(opts, id, now());
         const epoch = `${new Date(now()).toISOString()}/${randomUUID().slice(0, 8)}`;
         if (await opts.limiter.restore(id, balances, epoch)) {
-          await restoreRateWindows(opts, id, now()).catch((err) => opts.onError?.(err));
           rebuilt.push(id);
           opts.onRebuilt?.(id, balances.length);
         }

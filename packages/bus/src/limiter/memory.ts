@@ -74,7 +74,8 @@ export interface MemoryLimiterOptions {
   prefix?: string;
   /** How long a settled request id is remembered (idempotency window). Default 1 h. */
   settledTtlMs?: number;
-  /** As RedisLimiterOptions.requireRebuilt: capped requests fail closed until `restore` ran. */
+  /** As RedisLimiterOptions.requireRebuilt: capped or rate-limited requests fail closed until
+   * `restore` ran. */
   requireRebuilt?: boolean;
 }
 
@@ -109,11 +110,14 @@ class MemoryLimiter implements Limiter {
   admit = async (req: AdmitRequest): Promise<AdmitResult> => {
     // No await below: this whole body is one critical section.
     const { minMicros } = checkAdmit(req);
-    if (
-      this.#requireRebuilt &&
-      !this.#epochs.has(req.workspaceId) &&
-      req.spend.some((c) => c.capMicros !== null)
-    ) {
+    const { rpm, rpd, tpm, maxConcurrent } = req.rate;
+    const limited =
+      rpm !== null ||
+      rpd !== null ||
+      tpm !== null ||
+      maxConcurrent !== null ||
+      req.spend.some((c) => c.capMicros !== null);
+    if (this.#requireRebuilt && !this.#epochs.has(req.workspaceId) && limited) {
       throw new CountersNotRebuiltError(req.workspaceId);
     }
     const k = this.keysOf(req);

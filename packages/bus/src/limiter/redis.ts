@@ -52,8 +52,9 @@ export interface RedisLimiterOptions {
   purgeLimit?: number;
   /** close() quits the client only when the limiter owns it. */
   ownsClient?: boolean;
-  /** Fail closed (CountersNotRebuiltError) for capped requests of a workspace whose counters Redis
-   * lost, until a control plane rebuilt them from the books (`restore`). Default false. */
+  /** Fail closed (CountersNotRebuiltError) for capped or rate-limited requests of a workspace whose
+   * counters Redis lost, until a control plane rebuilt them from the books (`restore`). Default
+   * false. */
   requireRebuilt?: boolean;
 }
 

@@ -12,9 +12,9 @@ import { COMMON_LUA } from './common.ts';
  * ARGV: 1 requestId, 2 nowMs, 3 reservationTtlMs, 4 rpm, 5 rpd, 6 tpm, 7 maxConcurrent (-1 = none),
  *       8 estimatedTokens, 9 worstCaseMicros, 10 minMicros, 11 minuteIndex, 12 minuteEndMs,
  *       13 dayEndMs, 14 purgeLimit, 15 counter count, then 2 per counter: capMicros (-1 = none), keyTtlMs,
- *       then requireSeed ('1': refuse capped requests while the epoch marker is absent).
+ *       then requireSeed ('1': refuse capped or rate-limited requests while the epoch marker is absent).
  * Reply: {1, reserved, clamped, snapshot×6} | {2, limitCode, retryAfterMs, snapshot×6}
- *        | {3, counterIndex (1-based), cap, spent, reserved, snapshot×6} | {4} (capped, counters not rebuilt yet:
+ *        | {3, counterIndex (1-based), cap, spent, reserved, snapshot×6} | {4} (capped or rate-limited, counters not rebuilt yet:
  *        nothing was changed). Snapshot nulls are -1.
  */
 export const ADMIT_LUA = `${COMMON_LUA}
@@ -25,10 +25,12 @@ local minuteIdx, minuteEnd, dayEnd = ARGV[11], tonumber(ARGV[12]), tonumber(ARGV
 local purgeLimit, n = tonumber(ARGV[14]), tonumber(ARGV[15])
 local WINDOW_KEY_MS, DAY_KEY_MS, CONCURRENCY_RETRY_MS = 120000, 172800000, 1000
 
--- Counters lost and not rebuilt from the books yet: a capped request cannot be judged (its counter
--- would start from zero), so it is refused before anything changes. Uncapped ones go on.
+-- Counters lost and not rebuilt from the books yet: a capped or rate-limited request cannot be
+-- judged (its counter or window would start from zero, and what it counted would be overwritten by
+-- the rebuild), so it is refused before anything changes. Unlimited ones go on.
 local sealed = isSealed(KEYS[6 + 3 * n])
 if not sealed and ARGV[16 + 2 * n] == '1' then
+  if rpm >= 0 or rpd >= 0 or tpm >= 0 or maxConc >= 0 then return {4} end
   for i = 1, n do
     if tonumber(ARGV[14 + i * 2]) >= 0 then return {4} end
   end
