@@ -17,7 +17,11 @@ const url = (protocols: string[]) =>
     `must be a ${protocols.join(' or ')} URL`,
   );
 
-const port = z.coerce.number().int().min(0).max(65_535);
+const port = z.coerce
+  .number({ message: 'must be a port number (0-65535)' })
+  .int('must be a port number (0-65535)')
+  .min(0, 'must be a port number (0-65535)')
+  .max(65_535, 'must be a port number (0-65535)');
 const secretKey = z
   .string()
   .refine(

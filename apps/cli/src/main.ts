@@ -50,6 +50,14 @@ async function main(argv: string[]): Promise<number> {
     case 'start':
     case 'control-plane': {
       const both = command === 'start';
+      // A control plane on Redis shares it with data planes and other control planes: its own
+      // embedded database would take usage off the shared stream into a copy nobody else reads, and
+      // publish its own policy over everyone's.
+      if (!both && env.REDIS_URL && !env.DATABASE_URL) {
+        throw new EnvError([
+          'invalid configuration: DATABASE_URL is required for a control plane on REDIS_URL (every control plane of an installation shares one database); for one process on the embedded database run `tollgate start`',
+        ]);
+      }
       if (!both && !env.REDIS_URL) {
         log(
           'warn',
@@ -62,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
       const secretKey = await loadSecretKey(env);
       const db = await openMigratedDb(env, log);
       const bus = openBus(env);
-      const cp = await startControlPlane(env, db, bus, log, print);
+      const cp = await startControlPlane(env, db, bus, log, print, both);
       const dp = both
         ? await startDataPlane(env, bus, secretKey, localUrl(env.TOLLGATE_HOST, cp.port), log)
         : null;

@@ -25,7 +25,7 @@ import {
 } from '@tollgate/control-plane';
 import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
-import type { Env } from './env.ts';
+import { type Env, EnvError } from './env.ts';
 import type { Logger } from './log.ts';
 import { hostUrl, localUrl } from './urls.ts';
 
@@ -50,9 +50,9 @@ export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
 export async function loadSecretKey(env: Env): Promise<Buffer> {
   if (env.TOLLGATE_SECRET_KEY) return Buffer.from(env.TOLLGATE_SECRET_KEY, 'base64');
   if (env.DATABASE_URL) {
-    throw new Error(
+    throw new EnvError([
       'invalid configuration: TOLLGATE_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)',
-    );
+    ]);
   }
   const file = path.resolve(env.TOLLGATE_DATA_DIR, 'secret.key');
   try {
@@ -93,6 +93,9 @@ export async function startControlPlane(
   bus: Bus,
   log: Logger,
   print: (line: string) => void,
+  /** `tollgate start`: also the human line pointing at the console (a separate control plane
+   * logs JSON only, SPEC §9). */
+  interactive = false,
 ): Promise<RunningControlPlane> {
   const secretKey = await loadSecretKey(env);
   const publisher = createPolicyPublisher({
@@ -211,7 +214,7 @@ export async function startControlPlane(
   });
   const consoleAt = consoleUrl(env.TOLLGATE_HOST, port);
   log('info', 'ops console', { url: consoleAt });
-  print(`  Ops console: ${consoleAt}`);
+  if (interactive) print(`  Ops console: ${consoleAt}`);
   return {
     plane,
     port,

@@ -48,6 +48,9 @@ describe('configuration (SPEC §2)', () => {
       expect(problems.some((p) => p.includes(name))).toBe(true);
     }
     expect(problems.join('\n')).not.toContain(secret);
+    expect(problems).toContain(
+      'invalid configuration: TOLLGATE_DATA_PLANE_PORT must be a port number (0-65535)',
+    );
   });
 
   it('reads what to do while Redis is down and the reservation TTL, refusing bad values', () => {

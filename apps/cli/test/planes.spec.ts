@@ -322,6 +322,15 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       await db?.drop();
     });
 
+    it('a separate control plane logs JSON lines only (SPEC §9)', () => {
+      const lines = procs[0]!
+        .stdout()
+        .split('\n')
+        .filter((l) => l.trim() !== '');
+      expect(lines.length).toBeGreaterThan(0);
+      expect(lines.filter((l) => !l.startsWith('{'))).toEqual([]);
+    });
+
     it('serves through either data plane, records usage once, and suspends everywhere within 1 s', async () => {
       const sa = (
         await call(dps[0]!, 'POST', '/v1/sub-accounts', { name: 'scaled', rate_limit_rpm: 1000 })

@@ -185,7 +185,23 @@ describe('tollgate start on the embedded default', () => {
     });
     const code = await new Promise<number | null>((resolve) => bad.child.once('exit', resolve));
     expect(code).toBe(1);
-    expect(bad.stderr()).toMatch(/TOLLGATE_SECRET_KEY is required with DATABASE_URL/);
+    // One line naming the variable, like every other refusal (no `tollgate:` prefix of a crash).
+    expect(bad.stderr().trim()).toBe(
+      'invalid configuration: TOLLGATE_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)',
+    );
     expect(bad.stderr() + bad.stdout()).not.toMatch(/ECONNREFUSED|migrat/i);
+  });
+
+  it('`tollgate control-plane` on REDIS_URL without DATABASE_URL stops with one line naming it', async () => {
+    // Started, it would have read the shared usage stream into its own embedded database and
+    // published its own policy over the installation's.
+    const bad = tollgate(['control-plane'], { ...env, REDIS_URL: 'redis://127.0.0.1:1' });
+    const code = await new Promise<number | null>((resolve) => bad.child.once('exit', resolve));
+    expect(code).toBe(1);
+    expect(bad.stderr().trim().split('\n')).toHaveLength(1);
+    expect(bad.stderr()).toMatch(
+      /^invalid configuration: DATABASE_URL is required for a control plane/,
+    );
+    expect(bad.stdout()).not.toMatch(/listening|migrations applied/);
   });
 });
