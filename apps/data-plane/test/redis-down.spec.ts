@@ -133,4 +133,38 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
     });
     expect(events.some((e) => e.requestId === first.id)).toBe(false);
   });
+
+  it('answers at once while Redis is away, not after the command timeout', async () => {
+    // A limiter whose commands would wait 30 s in the offline queue before failing.
+    const slow = createBus({
+      redisUrl: `redis://127.0.0.1:${await deadPort()}`,
+      prefix: 'redisdown-slow',
+      commandTimeoutMs: 30_000,
+    });
+    const plane = createDataPlane({
+      bus: { policy: local.policy, usage: local.usage, limiter: slow.limiter },
+      upstreams: { openai: { baseUrl: upstream.url, apiKey: 'sk-platform-upstream' } },
+      usageBatch: { flushMs: 5 },
+      settleRetryMs: 300,
+    });
+    const url = `http://127.0.0.1:${await plane.start(0)}`;
+    try {
+      const t0 = Date.now();
+      const [free, capped] = await Promise.all(
+        ['sa_free', 'sa_capped'].map((sub) =>
+          fetch(`${url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${keys[sub]}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }] }),
+          }),
+        ),
+      );
+      expect([free!.status, capped!.status]).toEqual([200, 503]);
+      // Far below the 30 s a queued command waits (a generous bound: the machine may be busy).
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    } finally {
+      await plane.stop();
+      await slow.close();
+    }
+  }, 60_000);
 });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBus } from '../src/factory.ts';
@@ -35,6 +36,34 @@ describe('redis specifics', () => {
     }
     const [state] = found.filter((k) => k.includes(':cs:m2026-11:sa:'));
     expect(await client.pttl(state!)).toBeGreaterThan(39 * 86_400_000);
+  });
+
+  it('a lost connection refuses admissions at once instead of queueing them', async () => {
+    // A server that accepts once, then is gone: the client reconnects once a minute, and a queued
+    // command would wait out its 30 s timeout.
+    const server = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as net.AddressInfo;
+    const lost = new Redis(port, '127.0.0.1', {
+      commandTimeout: 30_000,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => 60_000,
+    });
+    lost.on('error', () => {});
+    try {
+      await waitFor(() => lost.status === 'reconnecting');
+      const limiter = createRedisLimiter({ client: lost, prefix: prefix() });
+      const ws = newId('ws');
+      const spend = [counter(`sa:${newId('sa')}`, 10_000)];
+      const t0 = Date.now();
+      await expect(
+        limiter.admit(admitReq({ workspaceId: ws, subAccountId: 'sa_x', spend })),
+      ).rejects.toThrow(/reconnecting/);
+      expect(Date.now() - t0).toBeLessThan(5_000);
+    } finally {
+      lost.disconnect();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('createBus picks Redis with a URL and in-process without, behind the same interfaces', async () => {

@@ -92,8 +92,18 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
       return k;
     });
 
+  /** On the request path, a connection that was lost answers at once: queued until the next
+   * reconnection attempt (up to 2 s apart) or the command timeout, every request — the unlimited
+   * ones it would then serve too — waited that long while Redis was away. The caller fails closed
+   * or open as when a command fails. Before the first connection (start-up) commands still queue. */
+  const connected = () => {
+    const s = client.status;
+    if (s === 'reconnecting' || s === 'close' || s === 'end') throw new Error(`redis ${s}`);
+  };
+
   async function admit(req: AdmitRequest): Promise<AdmitResult> {
     const { minMicros } = checkAdmit(req);
+    connected();
     const w = windows(req.nowMs);
     const { workspaceId: ws, subAccountId: sa } = req;
     const reply = await admitScript(client, {
@@ -221,6 +231,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
 
   async function rates(q: RatesQuery) {
     checkUint('nowMs', q.nowMs);
+    connected();
     const w = windows(q.nowMs);
     const { workspaceId: ws, subAccountId: sa } = q;
     // One round trip (the keys share the workspace's hash slot); a limit not set is ignored.
