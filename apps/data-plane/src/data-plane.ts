@@ -301,10 +301,17 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   // Once stopping, keep-alive connections still carrying requests are closed after their response
   // (and idle ones swept), or steady traffic on reused sockets would hold stop() open forever.
+  // Answers in progress, so a stop can tell each one not yet sent to close its connection.
+  const answering = new Set<ServerResponse>();
+  const closeAfter = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('connection', 'close');
+    res.once('finish', () => res.req.socket.end());
+  };
   const server = createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
-    if (stopping) {
-      res.setHeader('connection', 'close');
-      res.once('finish', () => req.socket.end());
+    if (stopping) closeAfter(res);
+    else {
+      answering.add(res);
+      res.once('close', () => answering.delete(res));
     }
     route(req, res).catch((err) => {
       log.error('request failed', { err: String(err) });
@@ -338,6 +345,10 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     },
     async stop() {
       stopping = true;
+      // Requests already running: their answers say `connection: close` (else a pooled client
+      // sends its next request on a connection that is about to close) and close it after them.
+      for (const res of answering) closeAfter(res);
+      answering.clear();
       await new Promise<void>((resolve) => {
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.close(() => {
