@@ -111,6 +111,16 @@ function isAdminPath(path: string): boolean {
   return ADMIN_PREFIXES.some((p) => path === p || path.startsWith(`${p}/`));
 }
 
+/** The model id of `/v1/models/{id}` (`provider/model`, its slash encoded or not). */
+function modelIdOf(path: string): string {
+  const raw = path.slice('/v1/models/'.length);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
+}
+
 /** The client's own `x-request-id`, logged next to ours when it is a plain token. */
 function clientRequestId(req: IncomingMessage): string | undefined {
   const v = req.headers['x-request-id'];
@@ -278,10 +288,11 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       }
       return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs);
     }
-    if (path === '/v1/models' && req.method === 'GET') {
+    if ((path === '/v1/models' || path.startsWith('/v1/models/')) && req.method === 'GET') {
       const at = now();
       const rates = (chain: KeyChain) => currentRates({ limiter }, chain, at);
-      return answerOwnModels(req, res, holder.current(), at, opts.upstreams, rates);
+      const one = path === '/v1/models' ? undefined : modelIdOf(path);
+      return answerOwnModels(req, res, holder.current(), at, opts.upstreams, rates, one);
     }
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/readyz') {

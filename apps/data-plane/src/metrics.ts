@@ -34,7 +34,7 @@ export function reasonOf(status: number, code: string | null | undefined): strin
 export function endpointOf(path: string): string {
   const spec = ENDPOINTS.get(path);
   if (spec !== undefined) return spec.kind;
-  if (path === '/v1/models') return 'models';
+  if (path === '/v1/models' || path.startsWith('/v1/models/')) return 'models';
   if (path === '/healthz' || path === '/readyz' || path === '/metrics') return 'ops';
   if (path.startsWith('/v1/')) return 'admin';
   return 'other';

@@ -51,7 +51,8 @@ export function listModels(
   };
 }
 
-/** Answers `GET /v1/models` for the calling key: the same key checks as a model request. */
+/** Answers `GET /v1/models` (or `/v1/models/{id}`) for the calling key: the same key checks as a
+ * model request. */
 export async function answerOwnModels(
   req: IncomingMessage,
   res: ServerResponse,
@@ -60,6 +61,8 @@ export async function answerOwnModels(
   upstreams: Readonly<Record<string, UpstreamConfig | undefined>>,
   /** The sub-account's x-ratelimit-* headers as they stand (SPEC §6: on every answer). */
   rates: (chain: KeyChain) => Promise<Record<string, string>>,
+  /** One model (`GET /v1/models/{id}`); undefined: the list. */
+  one?: string,
 ): Promise<void> {
   if (policy === null) {
     sendError(res, NO_POLICY);
@@ -82,5 +85,22 @@ export async function answerOwnModels(
     sendError(res, { ...d, headers });
     return;
   }
-  sendJson(res, 200, listModels(policy, chain, upstreams), headers);
+  const list = listModels(policy, chain, upstreams);
+  if (one === undefined) {
+    sendJson(res, 200, list, headers);
+    return;
+  }
+  // `GET /v1/models/{id}` (the SDKs' models.retrieve): one model of the same list, or 404.
+  const model = list.data.find((m) => m.id === one);
+  if (model !== undefined) sendJson(res, 200, model, headers);
+  else {
+    sendError(res, {
+      status: 404,
+      type: 'invalid_request_error',
+      code: 'model_not_found',
+      message: `The model '${one.slice(0, 200)}' does not exist or this key may not use it.`,
+      param: 'model',
+      headers,
+    });
+  }
 }

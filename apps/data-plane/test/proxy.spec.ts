@@ -151,6 +151,20 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     expect(all.data.length).toBeGreaterThan(1);
     const some = await h.client('sa_allow').models.list();
     expect(some.data.map((m) => m.id)).toEqual([CHEAP]);
+    // models.retrieve: one model of the same list (the slash of its id encoded or not), else 404.
+    expect(await h.client('sa_allow').models.retrieve(CHEAP)).toMatchObject({
+      id: CHEAP,
+      object: 'model',
+    });
+    const plain = await fetch(`${h.urls[0]}/v1/models/${CHEAP}`, {
+      headers: { authorization: `Bearer ${h.keys.sa_allow}` },
+    });
+    expect(await plain.json()).toMatchObject({ id: CHEAP });
+    const refused = await h
+      .client('sa_allow')
+      .models.retrieve(MINI)
+      .catch((e) => e);
+    expect(refused).toMatchObject({ status: 404, code: 'model_not_found' });
   });
 
   it('invalid key 401, suspended 403, model not allowed 403 with allowed_models; nothing forwarded', async () => {
