@@ -151,7 +151,12 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   }
   let usage: TokenUsage = { inputTokens: 0, outputTokens: 0 };
   let estimated = false;
-  if (o.usage !== null) usage = o.usage;
+  if (o.usage !== null && o.status === 'error' && o.outputEstimate > o.usage.outputTokens) {
+    // A stream that failed after its provider reported usage so far (Anthropic's message_start):
+    // its prompt as reported, its output at least what was streamed.
+    usage = { ...o.usage, outputTokens: o.outputEstimate };
+    estimated = true;
+  } else if (o.usage !== null) usage = o.usage;
   else if (o.served || o.promptSent === true) {
     usage = estimateUsage(flight, o);
     estimated = true;

@@ -325,6 +325,7 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
   it('an error event inside the stream reaches the client as an error and is recorded as one', async () => {
     fake.options.outputTokens = 5;
     fake.options.streamErrorAfter = 2;
+    fake.options.cacheReadTokens = 300;
     const { data: stream, id } = await requestId(
       client().chat.completions.create({
         model: SONNET,
@@ -338,8 +339,15 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
     };
     await expect(read()).rejects.toThrow(/Overloaded/);
     const e = await h.eventFor(id);
-    // No final usage (message_delta never came): estimated from the prompt and what was streamed.
-    expect(e).toMatchObject({ status: 'error', errorClass: 'upstream_error', estimated: true });
+    // No final usage (message_delta never came): the prompt as message_start reported it (its
+    // cache reads at the cached price), the output estimated from what was streamed.
+    expect(e).toMatchObject({
+      status: 'error',
+      errorClass: 'upstream_error',
+      estimated: true,
+      inputTokens: 20,
+      cachedInputTokens: 300,
+    });
     expect(e.outputTokens).toBeGreaterThanOrEqual(2);
   });
 

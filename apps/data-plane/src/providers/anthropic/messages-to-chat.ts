@@ -145,7 +145,13 @@ export function chatStreamReader(clientWantsUsage: boolean): StreamReader {
             code: typeof e.type === 'string' ? e.type : 'upstream_error',
             param: null,
           };
-          return { replace: `data: ${JSON.stringify({ error })}\n\n`, failed: true };
+          // What message_start reported (its prompt, cache reads included) stands; the output is
+          // the larger of its count and what was streamed (see flight.finish).
+          return {
+            replace: `data: ${JSON.stringify({ error })}\n\n`,
+            failed: true,
+            usage: current(),
+          };
         }
         default:
           return { replace: '' }; // ping and unknown events

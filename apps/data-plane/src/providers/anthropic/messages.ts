@@ -37,7 +37,9 @@ function messagesReader(): StreamReader {
           mergeUsage(usage, data.usage);
           return { usage: tokenUsage(usage) ?? undefined };
         case 'error':
-          return { failed: true };
+          // What message_start reported (its prompt, cache reads included) stands; the output is
+          // the larger of its count and what was streamed (see flight.finish).
+          return { failed: true, usage: tokenUsage(usage) ?? undefined };
         default:
           return {};
       }
