@@ -54,7 +54,9 @@ export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: un
       externalId: q.externalId,
       defaultTag: q.tag,
       status: q.status,
-      ...(q.search ? { name: { contains: q.search, mode: 'insensitive' as const } } : {}),
+      ...(q.search
+        ? { name: { contains: likeLiteral(q.search), mode: 'insensitive' as const } }
+        : {}),
       ...(after
         ? {
             OR: [
@@ -94,4 +96,10 @@ export async function periodSpend(deps: ServiceDeps, sa: SubAccount) {
     reservedMicros: BigInt(reserved),
     resetsAt: window.resetsAt === null ? null : new Date(window.resetsAt),
   };
+}
+
+/** `contains` is a LIKE pattern underneath: a searched `%` or `_` is the character itself, not a
+ * wildcard (searching `%` listed every sub-account). */
+function likeLiteral(text: string): string {
+  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
