@@ -7,7 +7,7 @@ import {
   LiveSpendSubscriptionDocument,
   WorkspaceQueryDocument,
 } from './generated/graphql.ts';
-import { emptyLive, liveReducer } from './live.ts';
+import { emptyLive, liveReducer, trackReconnects } from './live.ts';
 import { LivePage } from './pages/live-feed.tsx';
 import { Login } from './pages/login.tsx';
 import { PlansPage } from './pages/plans.tsx';
@@ -105,7 +105,13 @@ function LiveFeed({
       spend.unsubscribe();
     };
   }, [client]);
-  const value = useMemo(() => ({ live, connection }), [live, connection]);
+  // Counted here so that every page can reload what failed while the connection was down.
+  const [reconnects, setReconnects] = useState({ lost: false, count: 0 });
+  useEffect(() => setReconnects((prev) => trackReconnects(prev, connection)), [connection]);
+  const value = useMemo(
+    () => ({ live, connection, reconnects: reconnects.count }),
+    [live, connection, reconnects.count],
+  );
   return <LiveContext.Provider value={value}>{children}</LiveContext.Provider>;
 }
 
@@ -123,9 +129,13 @@ const NAV: Array<{ page: Route['page']; label: string; href: string }> = [
 function Shell({ onSignOut }: { onSignOut: (why?: Problem | null) => void }) {
   const route = useHashRoute();
   const client = useClient();
-  const { connection, live } = useLive();
+  const { connection, live, reconnects } = useLive();
   const [workspace, setWorkspace] = useState<{ name: string } | null>(null);
   const [problem, setProblem] = useState<Problem | null>(null);
+  // The control plane answers again: "cannot reach it" is no longer true (pages reload themselves).
+  useEffect(() => {
+    if (reconnects > 0) setProblem((prev) => (prev?.kind === 'network' ? null : prev));
+  }, [reconnects]);
   useEffect(() => {
     client
       .query(WorkspaceQueryDocument, {})

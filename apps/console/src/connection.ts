@@ -29,3 +29,29 @@ export function listError(
   if (!result?.__typename.endsWith('Error')) return null;
   return result.message ?? result.__typename;
 }
+
+/**
+ * What a list's table says in place of rows — null while it has rows. A failed list (the request
+ * failed, or the list answered a typed error) says so rather than pretend to be empty; one still
+ * loading says that.
+ */
+export function listPlaceholder(
+  query: { error?: unknown },
+  answer: { __typename: string; message?: string } | null | undefined,
+  rows: number,
+  texts: { what: string; empty: string },
+): string | null {
+  if (rows > 0) return null;
+  if (query.error || listError(answer))
+    return `Could not load ${texts.what} (see the message above).`;
+  if (!answer) return 'Loading…';
+  return texts.empty;
+}
+
+/** What an empty page of the sub-account list says, for its search and status filter. */
+export function subAccountsEmptyText(search: string, status: string): string {
+  if (search && status) return `No ${status} sub-account name contains “${search}”.`;
+  if (search) return `No sub-account name contains “${search}”.`;
+  if (status) return `No sub-account matches the filter: none is ${status}.`;
+  return 'No sub-accounts yet.';
+}

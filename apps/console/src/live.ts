@@ -123,6 +123,29 @@ export function eventSummary(
   }
 }
 
+/**
+ * The text beside an event's type badge: its summary, or nothing when that only repeats the type
+ * (a `created` event would read "created created").
+ */
+export function eventDetail(type: string, summary: string): string {
+  return summary.trim() === type.trim() ? '' : summary;
+}
+
+/** Whether the live connection came back after it was lost, and how many times it has. */
+export interface Reconnects {
+  lost: boolean;
+  count: number;
+}
+
+export function trackReconnects(
+  prev: Reconnects,
+  connection: 'connecting' | 'connected' | 'lost',
+): Reconnects {
+  if (connection === 'lost') return prev.lost ? prev : { ...prev, lost: true };
+  if (connection === 'connected' && prev.lost) return { lost: false, count: prev.count + 1 };
+  return prev;
+}
+
 /** Names of sub-accounts this tab has loaded, so the feed can say "acme" rather than an id. */
 export const knownNames = new Map<string, string>();
 

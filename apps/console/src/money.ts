@@ -9,25 +9,22 @@ export function centsToMicros(cents: number): number {
 }
 
 /**
- * "$1,234.50" for amounts of a dollar or more; small amounts keep the digits that matter
- * ("$0.0123", "$0.000012"), because AI requests often cost fractions of a cent.
+ * Money exactly as the API gives it (cents exact to the micro-USD): "$1,234.50", "$10.005",
+ * "$0.0123", "$1,000.000001". Up to 6 decimals (one micro-USD), trailing zeros trimmed but at least
+ * 2 kept, thousands separated; never rounded to fewer digits (a cap of $10.005 is not "$10.01").
  */
 export function formatUsd(cents: number | null | undefined): string {
   if (cents === null || cents === undefined || !Number.isFinite(cents)) return '—';
   const micros = centsToMicros(cents);
   const negative = micros < 0;
   const abs = Math.abs(micros);
-  const dollars = abs / 1_000_000;
-  let text: string;
-  if (abs === 0) text = '0.00';
-  else if (abs >= 1_000_000 || abs % 10_000 === 0) {
-    text = dollars.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-  } else {
-    // Up to 6 decimals (one micro-USD), trailing zeros trimmed but at least 2 decimals.
-    text = dollars.toFixed(6).replace(/0+$/, '');
-    const decimals = text.split('.')[1]?.length ?? 0;
-    if (decimals < 2) text = dollars.toFixed(2);
-  }
+  // Integer arithmetic on micro-USD: no float formatting can round a digit away.
+  const whole = Math.floor(abs / 1_000_000);
+  let frac = String(abs % 1_000_000)
+    .padStart(6, '0')
+    .replace(/0+$/, '');
+  if (frac.length < 2) frac = frac.padEnd(2, '0');
+  const text = `${whole.toLocaleString('en-US')}.${frac}`;
   return `${negative ? '-' : ''}$${text}`;
 }
 

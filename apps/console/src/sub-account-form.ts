@@ -150,3 +150,16 @@ export function updateInput(
   if (b.input.prepaid) delete input.spendCapCents;
   return { ok: true, input };
 }
+
+/**
+ * An edit form after the stored values changed under it (saved, or a setting follows the plan
+ * again): each field the reader has not touched (still equal to the old stored value) shows the new
+ * stored value; a field being edited keeps what the reader typed.
+ */
+export function rebaseForm<F extends object>(oldBase: F, newBase: F, form: F): F {
+  const out = { ...form };
+  for (const k of Object.keys(newBase) as Array<keyof F>) {
+    if (Object.is(form[k], oldBase[k])) out[k] = newBase[k];
+  }
+  return out;
+}

@@ -255,6 +255,10 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     expect(newKey).toMatch(/^sk-tg-/);
     expect(newKey).not.toBe(key);
     await page.getByRole('button', { name: 'I have stored it' }).click();
+    // The new key is listed at once, before anything else reloads the page (audit E #2).
+    const newKeyRow = page.locator('tbody tr', { hasText: `${newKey.slice(0, 10)}…` });
+    await poll(() => newKeyRow.count(), { timeout: 5_000 }).toBe(1);
+    expect(await newKeyRow.locator('.badge').textContent()).toBe('active');
     // Only the prefix (`sk-tg-` and 4 more characters) is ever shown again.
     const oldKeyRow = page.locator('tbody tr', { hasText: `${key.slice(0, 10)}…` });
     await oldKeyRow.getByRole('button', { name: /Revoke/ }).click();
@@ -317,6 +321,9 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     });
     await secret.waitFor();
     expect(await secret.inputValue()).toMatch(/^whsec_/);
+    // The server keeps the signing secret (it signs with it): the console only shows it once.
+    await page.getByText('it is shown only this once.', { exact: false }).waitFor();
+    expect(await page.getByText('keeps only its hash').count()).toBe(0);
     await page.getByRole('button', { name: 'I have stored it' }).click();
     const hookRow = page.locator('tbody tr', { hasText: 'hooks.example.com' });
     expect(await hookRow.textContent()).toContain('sub_account.created');
@@ -343,11 +350,26 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByText(/Delivery msg_\S+ replayed\./).waitFor();
 
     await nav('Webhooks').click();
-    await page.getByRole('button', { name: 'Disable' }).click();
+    // Row buttons name their endpoint for screen readers (audit E #8).
+    await page
+      .getByRole('button', { name: 'Disable endpoint https://hooks.example.com/tollgate' })
+      .click();
     await poll(() => hookRow.locator('.badge').textContent()).toBe('disabled');
     await shot('10-webhooks');
     // Delete asks first (the dialog handler answers yes); the emptied table then says so.
-    await hookRow.getByRole('button', { name: 'Delete', exact: true }).click();
+    expect(
+      await hookRow
+        .getByRole('button', {
+          name: 'Rotate secret of endpoint https://hooks.example.com/tollgate',
+        })
+        .count(),
+    ).toBe(1);
+    await hookRow
+      .getByRole('button', {
+        name: 'Delete endpoint https://hooks.example.com/tollgate',
+        exact: true,
+      })
+      .click();
     await page.getByText('Endpoint deleted.').waitFor();
     await page.getByText('No webhook endpoints.').waitFor();
 
@@ -599,6 +621,13 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByText('Requests per minute follows plan starter again.').waitFor();
     await poll(() => rpmSource.locator('.badge').textContent()).toBe('from plan');
     await poll(() => limits.textContent()).toContain('90 rpm');
+    // The form follows too: it shows the plan's 90, and typing 120 again is a change (audit E #4).
+    await poll(() => page.getByLabel('Requests per minute').inputValue()).toBe('90');
+    await page.getByLabel('Requests per minute').fill('120');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await poll(() => rpmSource.locator('.badge').textContent()).toBe('own');
+    expect(await page.getByText('Nothing changed.').count()).toBe(0);
+    await poll(() => limits.textContent()).toContain('120 rpm');
 
     // 5. A plan in use cannot be deleted: the 409 is said plainly.
     await nav('Plans').click();
@@ -743,6 +772,12 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
   it('says plainly when the live connection is lost', async () => {
     await nav('Sub-accounts').click();
     await poll(() => page.locator('.conn').textContent()).toBe('Live');
+    // A status filter that matches nothing says so (acme-corp is the suspended one).
+    await page.getByLabel('Search by name').fill('bulk-000');
+    await page.getByLabel('Status').selectOption('suspended');
+    await page.getByText('No suspended sub-account name contains “bulk-000”.').waitFor();
+    await page.getByLabel('Search by name').fill('');
+    await page.getByLabel('Status').selectOption('');
     await proc.stop();
     await poll(() => page.locator('.conn').textContent(), { timeout: 15_000 }).toContain(
       'Live connection lost',
@@ -755,5 +790,14 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByText('Could not load sub-accounts (see the message above).').waitFor();
     expect(await page.getByText('No sub-account name contains').count()).toBe(0);
     await shot('13-connection-lost');
+    // Every page tells a list that failed to load from an empty one (audit E #3).
+    await nav('Webhooks').click();
+    await page.getByText('Could not load webhook endpoints (see the message above).').waitFor();
+    expect(await page.getByText('No webhook endpoints.').count()).toBe(0);
+    await nav('Provider keys').click();
+    await page.getByText('Could not load the provider keys (see the message above).').waitFor();
+    expect(await page.getByText('No provider keys').count()).toBe(0);
+    await nav('Prices').click();
+    await page.getByText('Could not load the prices (see the message above).').waitFor();
   });
 });

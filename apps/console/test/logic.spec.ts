@@ -59,6 +59,24 @@ describe('money', () => {
     expect(formatUsd(Number.NaN)).toBe('—');
   });
 
+  it('shows amounts of a dollar or more exactly too, never rounded up (audit E)', () => {
+    // A cap of 1000.5¢ is $10.005, not "$10.01"; 100.3¢ is $1.003, not "$1.00".
+    expect(formatUsd(1000.5)).toBe('$10.005');
+    expect(formatUsd(100.3)).toBe('$1.003');
+    expect(formatUsd(1.003)).toBe('$0.01003');
+    // A micro-dollar above $1,000 (and above $10) is still shown, with thousands separators.
+    expect(formatUsd(100_000.0001)).toBe('$1,000.000001');
+    expect(formatUsd(1000.0001)).toBe('$10.000001');
+    expect(formatUsd(123_456_789.1234)).toBe('$1,234,567.891234');
+    expect(formatUsd(99.9999)).toBe('$0.999999');
+    expect(formatUsd(199.9999)).toBe('$1.999999');
+    expect(formatUsd(100)).toBe('$1.00');
+    expect(formatUsd(150)).toBe('$1.50');
+    expect(formatUsd(-1000.5)).toBe('-$10.005');
+    expect(formatUsd(-0)).toBe('$0.00');
+    expect(spendBar(8.5, 0, 100.3).label).toBe('$0.085 of $1.003 (8%)');
+  });
+
   it('parses typed dollars exactly to the micro-dollar, or says what is wrong', () => {
     expect(parseDollars('12.34')).toEqual({ ok: true, value: 1234 });
     expect(parseDollars(' $1,000.5 ')).toEqual({ ok: true, value: 100_050 });

@@ -10,7 +10,7 @@ import {
   parsePlanForm,
   planFormOf,
 } from '../billing.ts';
-import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
+import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type BudgetPeriod,
@@ -24,6 +24,7 @@ import { formatUsd } from '../money.ts';
 import { limitsText } from '../settings.ts';
 import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { Field, formInputs, PeriodOptions } from '../ui/forms.tsx';
+import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
 import { SettingsFields } from './sub-account-fields.tsx';
 
@@ -32,6 +33,7 @@ type PlanRow = NodeOf<PlansQuery['plans']>;
 export function PlansPage({ report }: { report: Report }) {
   const [result, reexecute] = useQuery({ query: PlansQueryDocument });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
@@ -91,15 +93,10 @@ export function PlansPage({ report }: { report: Report }) {
           { label: 'Sub-accounts', className: 'num' },
         ]}
         actions
-        empty={
-          plans.length === 0
-            ? result.fetching
-              ? 'Loading…'
-              : result.error
-                ? 'Could not load plans (see the message above).'
-                : 'No plans yet.'
-            : null
-        }
+        empty={listPlaceholder(result, result.data?.plans, plans.length, {
+          what: 'plans',
+          empty: 'No plans yet.',
+        })}
       >
         {plans.map((p) => (
           <tr key={p.id}>

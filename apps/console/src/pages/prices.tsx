@@ -1,16 +1,24 @@
 import { type FormEvent, useEffect, useMemo, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
-import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
+import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type PricesQuery,
   PricesQueryDocument,
   SetPriceMutationDocument,
 } from '../generated/graphql.ts';
-import { formatUsd, parseDollars } from '../money.ts';
+import { formatUsd } from '../money.ts';
+import {
+  emptyPriceForm,
+  type PriceErrors,
+  type PriceForm,
+  parsePriceForm,
+  priceProblems,
+} from '../prices.ts';
 import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
-import { LabelledInput } from '../ui/forms.tsx';
+import { Field, formInputs, LabelledInput } from '../ui/forms.tsx';
+import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
 
 type Price = NodeOf<PricesQuery['prices']>;
@@ -19,6 +27,7 @@ type Price = NodeOf<PricesQuery['prices']>;
 export function PricesPage({ report }: { report: Report }) {
   const [result, reexecute] = useQuery({ query: PricesQueryDocument });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
   const [filter, setFilter] = useState('');
   const [message, setMessage] = useState<string | null>(null);
   const rows = useMemo(
@@ -32,7 +41,9 @@ export function PricesPage({ report }: { report: Report }) {
     <section aria-labelledby="pr-h">
       <h1 id="pr-h">Prices</h1>
       <p className="muted">
-        USD per million tokens. Workspace overrides replace the built-in catalogue.
+        USD per million tokens. Workspace overrides replace the built-in catalogue. A price set
+        without a cached-input price charges cached input at the lower of the catalogue's
+        cached-input price and the input price.
       </p>
       {message ? <Notice>{message}</Notice> : null}
       <SetPrice
@@ -53,12 +64,18 @@ export function PricesPage({ report }: { report: Report }) {
       </div>
       <AlertLine text={listError(result.data?.prices)} />
       <MoreRows more={hasMore(result.data?.prices)} shown={200} />
-      <PricesTable rows={rows} />
+      <PricesTable
+        rows={rows}
+        empty={listPlaceholder(result, result.data?.prices, rows.length, {
+          what: 'the prices',
+          empty: filter.trim() ? `No model name contains “${filter.trim()}”.` : 'No prices.',
+        })}
+      />
     </section>
   );
 }
 
-function PricesTable({ rows }: { rows: Price[] }) {
+function PricesTable({ rows, empty }: { rows: Price[]; empty: string | null }) {
   return (
     <DataTable
       columns={[
@@ -69,6 +86,7 @@ function PricesTable({ rows }: { rows: Price[] }) {
         { label: 'Output', className: 'num' },
         'Source',
       ]}
+      empty={empty}
     >
       {rows.map((p) => (
         <tr key={p.model}>
@@ -85,66 +103,46 @@ function PricesTable({ rows }: { rows: Price[] }) {
 }
 
 function SetPrice({ report, onSet }: { report: Report; onSet: (model: string) => void }) {
-  const [form, setForm] = useState({ model: '', input: '', output: '', cached: '' });
+  const [form, setForm] = useState<PriceForm>(emptyPriceForm);
+  const [errors, setErrors] = useState<PriceErrors>({});
   const [problem, setProblem] = useState<string | null>(null);
   const [, setPrice] = useMutation(SetPriceMutationDocument);
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!/^[^/\s]+\/\S+$/.test(form.model.trim()))
-      return setProblem('Model must be provider/model.');
-    const input = parseDollars(form.input);
-    const output = parseDollars(form.output);
-    const cached = parseDollars(form.cached);
-    if (!input.ok || input.value === null)
-      return setProblem(`Input price ${input.ok ? 'is required' : input.error}.`);
-    if (!output.ok || output.value === null)
-      return setProblem(`Output price ${output.ok ? 'is required' : output.error}.`);
-    if (!cached.ok) return setProblem(`Cached input price ${cached.error}.`);
-    const r = await setPrice({
-      model: form.model.trim(),
-      inputPerMtokCents: input.value,
-      outputPerMtokCents: output.value,
-      cachedInputPerMtokCents: cached.value,
-    });
+    // Every field is checked at once, so one submit reports every problem.
+    const parsed = parsePriceForm(form);
+    if (!parsed.ok) {
+      setErrors(parsed.errors);
+      return setProblem(`${priceProblems(parsed.errors)} Nothing was set.`);
+    }
+    setErrors({});
+    const r = await setPrice(parsed.input);
     report(describeError(r.error));
     const err = resultError(r.data?.setPrice);
     setProblem(err);
-    if (!err && !r.error) onSet(form.model.trim());
+    if (!err && !r.error) onSet(parsed.input.model);
   };
-  const set = (k: keyof typeof form) => (e: { target: { value: string } }) =>
-    setForm({ ...form, [k]: e.target.value });
+  const input = formInputs(form, setForm, errors);
   return (
     <form className="panel" onSubmit={submit} noValidate aria-labelledby="pr-new">
       <h2 id="pr-new">Set a price</h2>
       <div className="grid">
-        <LabelledInput
-          id="pr-model"
-          label="Model"
-          value={form.model}
-          onChange={set('model')}
-          placeholder="openai/gpt-4o-mini"
-        />
-        <LabelledInput
-          id="pr-in"
-          label="Input $/Mtok"
-          inputMode="decimal"
-          value={form.input}
-          onChange={set('input')}
-        />
-        <LabelledInput
-          id="pr-out"
-          label="Output $/Mtok"
-          inputMode="decimal"
-          value={form.output}
-          onChange={set('output')}
-        />
-        <LabelledInput
-          id="pr-cached"
+        <Field label="Model" error={errors.model}>
+          {input('model', { placeholder: 'openai/gpt-4o-mini' })}
+        </Field>
+        <Field label="Input $/Mtok" error={errors.input}>
+          {input('input', { inputMode: 'decimal' })}
+        </Field>
+        <Field label="Output $/Mtok" error={errors.output}>
+          {input('output', { inputMode: 'decimal' })}
+        </Field>
+        <Field
           label="Cached input $/Mtok"
-          inputMode="decimal"
-          value={form.cached}
-          onChange={set('cached')}
-        />
+          hint="Empty = the lower of the catalogue's cached-input price and the input price"
+          error={errors.cached}
+        >
+          {input('cached', { inputMode: 'decimal' })}
+        </Field>
       </div>
       <AlertLine text={problem} />
       <button type="submit">Set price</button>

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
-import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
+import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   CreateProviderKeyMutationDocument,
@@ -12,6 +12,7 @@ import {
 import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput } from '../ui/forms.tsx';
 import { When } from '../ui/labels.tsx';
+import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
 
 type ProviderKey = NodeOf<ProviderKeysQuery['providerKeys']>;
@@ -22,8 +23,10 @@ const EMPTY_FORM = { provider: '', apiKey: '', baseUrl: '', kind: 'openai', apiV
 export function ProviderKeysPage({ report }: { report: Report }) {
   const [result, reexecute] = useQuery({ query: ProviderKeysQueryDocument });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
   const [message, setMessage] = useState<string | null>(null);
   const refresh = () => reexecute({ requestPolicy: 'network-only' });
+  const keys = nodesOf(result.data?.providerKeys);
   return (
     <section aria-labelledby="pk-h">
       <h1 id="pk-h">Provider keys (BYOK)</h1>
@@ -35,7 +38,11 @@ export function ProviderKeysPage({ report }: { report: Report }) {
       <AlertLine text={listError(result.data?.providerKeys)} />
       <MoreRows more={hasMore(result.data?.providerKeys)} shown={200} />
       <ProviderKeysTable
-        keys={nodesOf(result.data?.providerKeys)}
+        keys={keys}
+        empty={listPlaceholder(result, result.data?.providerKeys, keys.length, {
+          what: 'the provider keys',
+          empty: "No provider keys: the platform's keys are used.",
+        })}
         report={report}
         onDeleted={(text) => {
           setMessage(text);
@@ -55,20 +62,18 @@ export function ProviderKeysPage({ report }: { report: Report }) {
 
 function ProviderKeysTable({
   keys,
+  empty,
   report,
   onDeleted,
 }: {
   keys: ProviderKey[];
+  empty: string | null;
   report: Report;
   onDeleted: (message: string) => void;
 }) {
   const [, del] = useMutation(DeleteProviderKeyMutationDocument);
   return (
-    <DataTable
-      columns={['Provider', 'Kind', 'Base URL', 'Key', 'Updated']}
-      actions
-      empty={keys.length === 0 ? "No provider keys: the platform's keys are used." : null}
-    >
+    <DataTable columns={['Provider', 'Kind', 'Base URL', 'Key', 'Updated']} actions empty={empty}>
       {keys.map((k) => (
         <tr key={k.id}>
           <td>{k.provider}</td>

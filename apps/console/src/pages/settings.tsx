@@ -12,6 +12,7 @@ import {
 import { formatUsd } from '../money.ts';
 import { AlertLine, Notice } from '../ui/feedback.tsx';
 import { Field, formInputs, PeriodOptions } from '../ui/forms.tsx';
+import { useLiveRefetch } from '../ui/live-context.ts';
 import {
   apiFieldErrors,
   type WorkspaceErrors,
@@ -33,6 +34,7 @@ export function SettingsPage({ report }: { report: Report }) {
     requestPolicy: 'network-only',
   });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
   const ws = result.data?.workspace;
   return (
     <section aria-labelledby="settings-h">

@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { eventSummary, type FeedItem } from '../live.ts';
+import { eventDetail, eventSummary, type FeedItem } from '../live.ts';
 import { formatUsd } from '../money.ts';
 import { When } from '../ui/labels.tsx';
 import { DataTable } from '../ui/tables.tsx';
@@ -25,7 +25,7 @@ export function BudgetEvents({
       out.push({
         id: f.event.id,
         type: f.event.type,
-        text: eventSummary(f.event),
+        text: eventDetail(f.event.type, eventSummary(f.event)),
         at: f.at,
         fresh: true,
       });
@@ -33,7 +33,7 @@ export function BudgetEvents({
     for (const e of stored) {
       if (seen.has(e.id)) continue;
       seen.add(e.id);
-      const text = eventSummary(e);
+      const text = eventDetail(e.type, eventSummary(e));
       out.push({ id: e.id, type: e.type, text, at: e.createdAt, fresh: false });
     }
     return out.sort((a, b) => b.at.localeCompare(a.at));

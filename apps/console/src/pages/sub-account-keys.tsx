@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useMutation } from 'urql';
 import type { Report } from '../App.tsx';
-import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
+import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   CreateSubAccountKeyMutationDocument,
@@ -13,7 +13,16 @@ import { DataTable } from '../ui/tables.tsx';
 import type { Detail } from './sub-account.tsx';
 
 /** A sub-account's API keys: create one (rotate; the secret is shown once) and revoke. */
-export function Keys({ sa, report }: { sa: Detail; report: Report }) {
+export function Keys({
+  sa,
+  report,
+  onChanged,
+}: {
+  sa: Detail;
+  report: Report;
+  /** Loads the sub-account (and so its keys) again: a new key is listed at once. */
+  onChanged: () => void;
+}) {
   const [, createKey] = useMutation(CreateSubAccountKeyMutationDocument);
   const [, revoke] = useMutation(RevokeSubAccountKeyMutationDocument);
   const [secret, setSecret] = useState<string | null>(null);
@@ -28,6 +37,7 @@ export function Keys({ sa, report }: { sa: Detail; report: Report }) {
       setSecret(out.key);
       setMessage(`New key ${out.prefix}… created; older keys keep working until you revoke them.`);
     }
+    onChanged();
   };
   const revokeKey = async (keyId: string, prefix: string) => {
     if (!window.confirm(`Revoke key ${prefix}…? Requests with it are refused within a second.`))
@@ -37,6 +47,7 @@ export function Keys({ sa, report }: { sa: Detail; report: Report }) {
     setMessage(
       resultError(r.data?.revokeSubAccountKey) ?? (r.error ? null : `Key ${prefix}… revoked.`),
     );
+    onChanged();
   };
   return (
     <section aria-labelledby="keys-h">
@@ -54,21 +65,30 @@ export function Keys({ sa, report }: { sa: Detail; report: Report }) {
       {message ? <Notice>{message}</Notice> : null}
       <AlertLine text={listError(sa.keys)} />
       <MoreRows more={hasMore(sa.keys)} shown={200} />
-      <KeysTable keys={nodesOf(sa.keys)} onRevoke={revokeKey} />
+      <KeysTable
+        keys={nodesOf(sa.keys)}
+        empty={listPlaceholder({}, sa.keys, nodesOf(sa.keys).length, {
+          what: 'the keys',
+          empty: 'No keys.',
+        })}
+        onRevoke={revokeKey}
+      />
     </section>
   );
 }
 
 function KeysTable({
   keys,
+  empty,
   onRevoke,
 }: {
   keys: NodeOf<Detail['keys']>[];
+  empty: string | null;
   onRevoke: (keyId: string, prefix: string) => void;
 }) {
   const now = Date.now();
   return (
-    <DataTable columns={['Prefix', 'Created', 'Expires', 'State']} actions>
+    <DataTable columns={['Prefix', 'Created', 'Expires', 'State']} actions empty={empty}>
       {keys.map((k) => {
         const expired = k.expiresAt !== null && Date.parse(k.expiresAt) <= now;
         const state = k.revokedAt ? 'revoked' : expired ? 'expired' : 'active';

@@ -6,7 +6,13 @@ import { describeError, resultError } from '../errors.ts';
 import { inputToSend } from '../form-submit.ts';
 import { UpdateSubAccountMutationDocument } from '../generated/graphql.ts';
 import { type SettingsForm, settingsOf } from '../settings.ts';
-import { type BillingForm, billingOf, type FormErrors, updateInput } from '../sub-account-form.ts';
+import {
+  type BillingForm,
+  billingOf,
+  type FormErrors,
+  rebaseForm,
+  updateInput,
+} from '../sub-account-form.ts';
 import { AlertLine, Notice } from '../ui/feedback.tsx';
 import type { Detail } from './sub-account.tsx';
 import { BillingFields, SettingsFields } from './sub-account-fields.tsx';
@@ -23,6 +29,19 @@ export function EditSettings({ sa, report }: { sa: Detail; report: Report }) {
   const [message, setMessage] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const [state, update] = useMutation(UpdateSubAccountMutationDocument);
+  // The stored settings changed (saved here, followed the plan again, changed elsewhere): the form
+  // compares with them from now on, and untouched fields show them.
+  const stored = settingsOf(sa);
+  const storedBilling = billingOf(sa);
+  const storedKey = JSON.stringify([stored, storedBilling]);
+  const [seen, setSeen] = useState(storedKey);
+  if (seen !== storedKey) {
+    setSeen(storedKey);
+    setBase(stored);
+    setForm(rebaseForm(base, stored, form));
+    setBillingBase(storedBilling);
+    setBilling(rebaseForm(billingBase, storedBilling, billing));
+  }
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     const input = inputToSend(
@@ -69,7 +88,16 @@ export function EditSettings({ sa, report }: { sa: Detail; report: Report }) {
 }
 
 /** On a plan: which settings come from it, and "follow the plan again" for an overridden one. */
-export function PlanSources({ sa, report }: { sa: Detail; report: Report }) {
+export function PlanSources({
+  sa,
+  report,
+  onChanged,
+}: {
+  sa: Detail;
+  report: Report;
+  /** Loads the sub-account again, so the settings form shows what it follows now. */
+  onChanged: () => void;
+}) {
   const [state, update] = useMutation(UpdateSubAccountMutationDocument);
   const [message, setMessage] = useState<string | null>(null);
   if (!sa.plan) return null;
@@ -81,6 +109,7 @@ export function PlanSources({ sa, report }: { sa: Detail; report: Report }) {
       resultError(r.data?.updateSubAccount) ??
         (r.error ? null : `${label} follows plan ${sa.plan?.name} again.`),
     );
+    onChanged();
   };
   return (
     <section aria-labelledby="plan-h" className="panel">

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
 import { fillDays } from '../chart.ts';
@@ -15,7 +15,7 @@ import { limitsText } from '../settings.ts';
 import { DailyChart, ModelBars, SpendMeter } from '../ui/charts.tsx';
 import { Notice } from '../ui/feedback.tsx';
 import { StatusBadge, When } from '../ui/labels.tsx';
-import { useLive } from '../ui/live-context.ts';
+import { useLive, useLiveRefetch } from '../ui/live-context.ts';
 import { Balance } from './balance.tsx';
 import { BudgetEvents, RecentRequests } from './sub-account-activity.tsx';
 import { Keys } from './sub-account-keys.tsx';
@@ -30,23 +30,15 @@ type Usage = SubAccountDetailQuery['subAccountUsage'];
 
 /**
  * Live: each spend update or budget event of this sub-account refreshes the page's numbers, at most
- * once a second. `trigger` changes with each of them ("|" before the first).
+ * once a second (and so does the live connection coming back). `trigger` changes with each of them
+ * ("|" before the first).
  */
 function useLiveRefresh(id: string, reexecute: (opts: { requestPolicy: 'network-only' }) => void) {
   const { live } = useLive();
   const liveSpend = live.spend[id];
   const lastEvent = live.feed.find((f) => f.kind === 'event' && f.event.subAccountId === id);
   const trigger = `${liveSpend?.at ?? ''}|${lastEvent?.key ?? ''}`;
-  const lastRefresh = useRef(0);
-  useEffect(() => {
-    if (trigger === '|') return;
-    const wait = Math.max(0, lastRefresh.current + 1_000 - Date.now());
-    const t = setTimeout(() => {
-      lastRefresh.current = Date.now();
-      reexecute({ requestPolicy: 'network-only' });
-    }, wait);
-    return () => clearTimeout(t);
-  }, [trigger, reexecute]);
+  useLiveRefetch(reexecute, trigger);
   return { trigger, liveSpend, feed: live.feed };
 }
 
@@ -59,6 +51,9 @@ export function SubAccountPage({ id, report }: { id: string; report: Report }) {
   useEffect(() => report(describeError(result.error)), [result.error, report]);
   // `reexecute` is stable across renders, so the refresh effect runs only when `trigger` changes.
   const { trigger, liveSpend, feed } = useLiveRefresh(id, reexecute);
+  // After a change whose answer does not carry everything the page shows (a new key, a setting
+  // that follows the plan again): load the sub-account again.
+  const refresh = () => reexecute({ requestPolicy: 'network-only' });
 
   const sa = result.data?.subAccount;
   if (sa?.__typename === 'SubAccount') knownNames.set(sa.id, sa.name);
@@ -94,14 +89,14 @@ export function SubAccountPage({ id, report }: { id: string; report: Report }) {
           lowBalanceThresholdCents={sa.lowBalanceThresholdCents ?? null}
           refresh={trigger}
           report={report}
-          onToppedUp={() => reexecute({ requestPolicy: 'network-only' })}
+          onToppedUp={refresh}
         />
       ) : null}
       <UsageSection range={range} setRange={setRange} usage={result.data?.subAccountUsage} />
       <BudgetEvents stored={sa.budgetEvents} live={feed} id={id} />
       <RecentRequests rows={sa.recentRequests} />
-      <Keys sa={sa} report={report} />
-      <PlanSources sa={sa} report={report} />
+      <Keys sa={sa} report={report} onChanged={refresh} />
+      <PlanSources sa={sa} report={report} onChanged={refresh} />
       <EditSettings key={sa.id} sa={sa} report={report} />
     </section>
   );

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useQuery } from 'urql';
 import type { Report } from '../App.tsx';
+import { subAccountsEmptyText } from '../connection.ts';
 import { describeError } from '../errors.ts';
 import {
   type SubAccountStatus,
@@ -14,7 +15,7 @@ import { SpendMeter } from '../ui/charts.tsx';
 import { OnceSecret } from '../ui/feedback.tsx';
 import { LabelledInput } from '../ui/forms.tsx';
 import { StatusBadge } from '../ui/labels.tsx';
-import { useLive } from '../ui/live-context.ts';
+import { useLive, useLiveRefetch } from '../ui/live-context.ts';
 import { Pager } from '../ui/tables.tsx';
 import { CreateSubAccount } from './create-sub-account.tsx';
 
@@ -51,6 +52,7 @@ function useSubAccountPages(search: string, status: SubAccountStatus | '', repor
     variables: { first: PAGE_SIZE, after, search: search || null, status: status || null },
   });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
   // urql keeps showing the previous page while the next one loads: say so rather than mislabel it.
   const vars = result.operation?.variables as
     | { after?: string | null; search?: string | null; status?: string | null }
@@ -112,9 +114,7 @@ export function SubAccountsPage({ report }: { report: Report }) {
         empty={
           list.failed
             ? 'Could not load sub-accounts (see the message above).'
-            : debounced
-              ? `No sub-account name contains “${debounced}”.`
-              : 'No sub-accounts yet.'
+            : subAccountsEmptyText(debounced, status)
         }
       />
       <Pager

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
-import { hasMore, listError, type NodeOf, nodesOf } from '../connection.ts';
+import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type BudgetPeriod,
@@ -14,6 +14,7 @@ import { formatUsd, monthOf, parseDollars, shiftMonth } from '../money.ts';
 import { SpendMeter } from '../ui/charts.tsx';
 import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput, PeriodOptions } from '../ui/forms.tsx';
+import { useLive, useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
 import { BillingExport } from './billing-export.tsx';
 
@@ -28,10 +29,22 @@ export function TagsPage({ report }: { report: Report }) {
   const [month, setMonth] = useState(() => monthOf(new Date()));
   const [result, reexecute] = useQuery({ query: TagSpendQueryDocument, variables: { month } });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  // Live: any settled spend (the updates do not say its tags) or budget event reloads the tag
+  // spend, at most once a second — like the sub-account pages.
+  const { live } = useLive();
+  useLiveRefetch(reexecute, `${live.counts.spend}|${live.counts.events}`);
   const budgets = nodesOf(result.data?.budgets);
   const byTag = result.data?.usageByTag;
   const usage = byTag?.__typename === 'QueryUsageByTagSuccess' ? byTag.data : [];
   const refresh = () => reexecute({ requestPolicy: 'network-only' });
+  const usageEmpty = listPlaceholder(result, byTag, usage.length, {
+    what: 'the spend by tag',
+    empty: `No tagged spend in ${month}.`,
+  });
+  const budgetsEmpty = listPlaceholder(result, result.data?.budgets, budgets.length, {
+    what: 'the tag budgets',
+    empty: 'No tag budgets.',
+  });
   return (
     <section aria-labelledby="tags-h">
       <h1 id="tags-h">Spend by tag</h1>
@@ -51,24 +64,24 @@ export function TagsPage({ report }: { report: Report }) {
         </button>
       </div>
       <AlertLine text={listError(byTag) ?? listError(result.data?.budgets)} />
-      <TagSpendTable month={month} usage={usage} budgets={budgets} />
+      <TagSpendTable usage={usage} budgets={budgets} empty={usageEmpty} />
       <BillingExport month={month} report={report} />
       <h2>Tag budgets</h2>
       <MoreRows more={hasMore(result.data?.budgets)} shown={200} />
-      <TagBudgets budgets={budgets} report={report} onChanged={refresh} />
+      <TagBudgets budgets={budgets} empty={budgetsEmpty} report={report} onChanged={refresh} />
       <CreateBudget report={report} onDone={refresh} />
     </section>
   );
 }
 
 function TagSpendTable({
-  month,
   usage,
   budgets,
+  empty,
 }: {
-  month: string;
   usage: TagUsage[];
   budgets: TagBudget[];
+  empty: string | null;
 }) {
   const budgetOf = new Map(budgets.map((b) => [b.tag, b]));
   return (
@@ -80,7 +93,7 @@ function TagSpendTable({
         { label: 'Spend', className: 'num' },
         { label: 'Monthly tag budget', className: 'w-meter' },
       ]}
-      empty={usage.length === 0 ? <>No tagged spend in {month}.</> : null}
+      empty={empty}
     >
       {usage.map((u) => (
         <tr key={u.tag}>
@@ -118,10 +131,12 @@ function TagBudgetCell({ budget, spentCents }: { budget?: TagBudget; spentCents:
 
 function TagBudgets({
   budgets,
+  empty,
   report,
   onChanged,
 }: {
   budgets: TagBudget[];
+  empty: string | null;
   report: Report;
   onChanged: () => void;
 }) {
@@ -133,7 +148,7 @@ function TagBudgets({
       <DataTable
         columns={['Tag', { label: 'Cap', className: 'num' }, 'Period']}
         actions
-        empty={budgets.length === 0 ? 'No tag budgets.' : null}
+        empty={empty}
       >
         {budgets.map((b) => (
           <tr key={b.id}>

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useMutation, useQuery } from 'urql';
 import type { Report } from '../App.tsx';
-import { hasMore, listError, nodesOf } from '../connection.ts';
+import { hasMore, listError, listPlaceholder, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   CreateWebhookMutationDocument,
@@ -15,6 +15,7 @@ import {
 import { AlertLine, MoreRows, Notice, OnceSecret } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput } from '../ui/forms.tsx';
 import { StatusBadge, When } from '../ui/labels.tsx';
+import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
 
 /** The event names an endpoint can subscribe to (SPEC §8). */
@@ -34,6 +35,8 @@ export const WEBHOOK_EVENTS = [
 export function WebhooksPage({ report }: { report: Report }) {
   const [result, reexecute] = useQuery({ query: WebhooksQueryDocument });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
+  const hooks = nodesOf(result.data?.webhooks);
   const [, update] = useMutation(UpdateWebhookMutationDocument);
   const [, del] = useMutation(DeleteWebhookMutationDocument);
   const [, rotate] = useMutation(RotateWebhookSecretMutationDocument);
@@ -56,7 +59,12 @@ export function WebhooksPage({ report }: { report: Report }) {
     <section aria-labelledby="wh-h">
       <h1 id="wh-h">Webhooks</h1>
       {secret ? (
-        <OnceSecret label={secret.label} secret={secret.value} onDone={() => setSecret(null)} />
+        <OnceSecret
+          label={secret.label}
+          secret={secret.value}
+          kept="secret"
+          onDone={() => setSecret(null)}
+        />
       ) : null}
       {message ? <Notice>{message}</Notice> : null}
       <AlertLine text={listError(result.data?.webhooks)} />
@@ -64,9 +72,12 @@ export function WebhooksPage({ report }: { report: Report }) {
       <DataTable
         columns={['URL', 'Events', 'Status', 'Created']}
         actions
-        empty={nodesOf(result.data?.webhooks).length === 0 ? 'No webhook endpoints.' : null}
+        empty={listPlaceholder(result, result.data?.webhooks, hooks.length, {
+          what: 'webhook endpoints',
+          empty: 'No webhook endpoints.',
+        })}
       >
-        {nodesOf(result.data?.webhooks).map((w) => (
+        {hooks.map((w) => (
           <tr key={w.id}>
             <td className="mono small break">
               <a href={`#/webhooks/${w.id}`}>{w.url}</a>
@@ -95,6 +106,7 @@ export function WebhooksPage({ report }: { report: Report }) {
                 }
               >
                 {w.status === 'enabled' ? 'Disable' : 'Enable'}
+                <span className="sr-only"> endpoint {w.url}</span>
               </button>
               <button
                 type="button"
@@ -108,13 +120,13 @@ export function WebhooksPage({ report }: { report: Report }) {
                     setSecret({ label: `New signing secret for ${w.url}`, value: out.secret });
                 }}
               >
-                Rotate secret
+                Rotate secret <span className="sr-only">of endpoint {w.url}</span>
               </button>
               <ConfirmButton
                 question={`Delete the endpoint ${w.url}?`}
                 onConfirm={() => act(() => del({ id: w.id }), 'Endpoint deleted.')}
               >
-                Delete
+                Delete <span className="sr-only">endpoint {w.url}</span>
               </ConfirmButton>
             </td>
           </tr>
@@ -201,6 +213,7 @@ export function WebhookPage({ id, report }: { id: string; report: Report }) {
     variables: { webhookId: id },
   });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
   const [, replay] = useMutation(ReplayWebhookDeliveryMutationDocument);
   const [message, setMessage] = useState<string | null>(null);
   const out = result.data?.webhookDeliveries;
@@ -225,11 +238,10 @@ export function WebhookPage({ id, report }: { id: string; report: Report }) {
       <DataTable
         columns={['Created', 'Event', 'Status', 'Attempts', 'Next attempt']}
         actions
-        empty={
-          out?.__typename === 'WebhookDeliveryConnection' && out.edges.length === 0
-            ? 'No deliveries yet.'
-            : null
-        }
+        empty={listPlaceholder(result, out, nodesOf(out).length, {
+          what: 'the deliveries',
+          empty: 'No deliveries yet.',
+        })}
       >
         {nodesOf(out).map((d) => (
           <tr key={d.id}>

@@ -43,15 +43,21 @@ export function Notice({ children }: { children: ReactNode }) {
   );
 }
 
-/** A secret shown exactly once: a warning, the value, a copy button; focus lands on it. */
+/**
+ * A secret shown exactly once: a warning, the value, a copy button; focus lands on it. `kept` says
+ * what Tollgate stores: only a hash (API keys), or the secret itself, which it needs (a webhook's
+ * signing secret) but never shows again.
+ */
 export function OnceSecret({
   label,
   secret,
   onDone,
+  kept = 'hash',
 }: {
   label: string;
   secret: string;
   onDone: () => void;
+  kept?: 'hash' | 'secret';
 }) {
   const ref = useRef<HTMLElement>(null);
   const [copied, setCopied] = useState<'no' | 'yes' | 'failed'>('no');
@@ -71,8 +77,10 @@ export function OnceSecret({
     <section className="once" ref={ref} tabIndex={-1} aria-labelledby={`${inputId}-h`}>
       <h3 id={`${inputId}-h`}>{label}</h3>
       <p className="warning-text">
-        <strong>Shown once.</strong> Copy it now and store it safely — Tollgate keeps only its hash
-        and cannot show it again.
+        <strong>Shown once.</strong> Copy it now and store it safely —{' '}
+        {kept === 'hash'
+          ? 'Tollgate keeps only its hash and cannot show it again.'
+          : 'it is shown only this once.'}
       </p>
       <div className="row">
         <label className="sr-only" htmlFor={inputId}>
