@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Bus } from '@tollgate/bus';
 import { answerClientError } from '@tollgate/metrics';
@@ -312,18 +312,12 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   // Once stopping, keep-alive connections still carrying requests are closed after their response
   // (and idle ones swept), or steady traffic on reused sockets would hold stop() open forever.
-  // Answers in progress, so a stop can tell each one not yet sent to close its connection.
-  const answering = new Set<ServerResponse>();
   const closeAfter = (res: ServerResponse) => {
     if (!res.headersSent) res.setHeader('connection', 'close');
     res.once('finish', () => res.req.socket.end());
   };
   const server = createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
     if (stopping) closeAfter(res);
-    else {
-      answering.add(res);
-      res.once('close', () => answering.delete(res));
-    }
     route(req, res).catch((err) => {
       log.error('request failed', { err: String(err) });
       sendError(res, { status: 500, type: 'server_error', code: null, message: 'Internal error.' });
@@ -331,6 +325,14 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   });
 
   server.on('clientError', answerClientError);
+  // Open connections, so a stop can tell the answer each one is writing to close it. Tracked per
+  // connection, not per request: a per-request set kept every request's objects alive across
+  // young-generation GCs (−20 % throughput at c50, p99 ×3; bench A/B).
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   // GraphQL subscriptions (graphql-ws) through this port too: the upgrade goes to the control plane.
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -358,8 +360,11 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       stopping = true;
       // Requests already running: their answers say `connection: close` (else a pooled client
       // sends its next request on a connection that is about to close) and close it after them.
-      for (const res of answering) closeAfter(res);
-      answering.clear();
+      // `_httpMessage` is the answer a connection is writing (Node's, long stable).
+      for (const socket of sockets) {
+        const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+        if (res != null && !res.writableEnded) closeAfter(res);
+      }
       await new Promise<void>((resolve) => {
         const sweep = setInterval(() => server.closeIdleConnections(), 50);
         server.close(() => {
