@@ -134,7 +134,12 @@ async function settleRetrying(
 /** Tokens when the provider reported none: the prompt as estimated at admission and what was
  * generated — never zero when something was served (SPEC §6). */
 function estimateUsage(flight: Flight, o: Outcome): TokenUsage {
-  return { inputTokens: Math.max(1, flight.cost.inputTokens), outputTokens: o.outputEstimate };
+  return { inputTokens: estimatedPromptTokens(flight), outputTokens: o.outputEstimate };
+}
+
+/** The prompt as estimated at admission: what a request without reported usage is billed for it. */
+export function estimatedPromptTokens(flight: Pick<Flight, 'cost'>): number {
+  return Math.max(1, flight.cost.inputTokens);
 }
 
 export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Promise<void> {

@@ -5,7 +5,7 @@ import { billedWorstCase, type CostModel, perChoiceWithin } from './enforce/cost
 import { downgrade } from './enforce/downgrade.ts';
 import type { Holds } from './enforce/holds.ts';
 import { type Blocked, judge } from './enforce/judge.ts';
-import { blockedScopeOf, rateHeaders } from './enforce/refusals.ts';
+import { blockedScopeOf, currentRates, rateHeaders } from './enforce/refusals.ts';
 import { reserve } from './enforce/reserve.ts';
 import { blockedEvent, type Flight } from './flight.ts';
 import type { ForwardJob } from './forward/proxy.ts';
@@ -78,22 +78,6 @@ function carriedTags(
   } catch {
     return [];
   }
-}
-
-/** The sub-account's rate limits as they stand, as headers; none without limits (no read) or when
- * the limiter cannot answer. */
-export async function currentRates(
-  deps: Pick<ModelDeps, 'limiter'>,
-  chain: KeyChain,
-  nowMs: number,
-): Promise<Record<string, string>> {
-  const sa = chain.subAccount;
-  const rate = { rpm: sa.rateLimitRpm, rpd: sa.rateLimitRpd, tpm: sa.rateLimitTpm };
-  if (rate.rpm === null && rate.rpd === null && rate.tpm === null) return {};
-  const snapshot = await deps.limiter
-    .rates({ workspaceId: chain.workspace.id, subAccountId: sa.id, nowMs, rate })
-    .catch(() => null);
-  return rateHeaders(snapshot);
 }
 
 /** authenticate → read → decide → reserve → forward; settlement happens when the answer ends. */

@@ -147,13 +147,16 @@ async function restoreThisMinute(
 export function createCounterReconciler(opts: CounterReconcilerOptions): CounterReconciler {
   const now = opts.now ?? Date.now;
   let inFlight: Promise<string[]> | null = null;
+  /** Every workspace, with whether its counters are in place (its epoch marker is set). */
+  async function workspaces(): Promise<{ id: string; sealed: boolean }[]> {
+    const rows = await opts.prisma.workspace.findMany({ select: { id: true } });
+    const epochs = await opts.limiter.epochs(rows.map((w) => w.id));
+    return rows.map((w, i) => ({ id: w.id, sealed: epochs[i] !== null }));
+  }
   async function pass(): Promise<string[]> {
-    const workspaces = await opts.prisma.workspace.findMany({ select: { id: true } });
-    const ids = workspaces.map((w) => w.id);
-    const epochs = await opts.limiter.epochs(ids);
     const rebuilt: string[] = [];
-    for (const [i, id] of ids.entries()) {
-      if (epochs[i] !== null) continue;
+    for (const { id, sealed } of await workspaces()) {
+      if (sealed) continue;
       try {
         const balances = await booksBalances(opts.prisma, id, now());
         // The rate windows first: rate-limited requests wait (fail closed) until the marker is set,
@@ -173,12 +176,9 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
     return rebuilt;
   }
   async function topUp(): Promise<number> {
-    const workspaces = await opts.prisma.workspace.findMany({ select: { id: true } });
-    const ids = workspaces.map((w) => w.id);
-    const epochs = await opts.limiter.epochs(ids);
     let raised = 0;
-    for (const [i, id] of ids.entries()) {
-      if (epochs[i] === null) continue;
+    for (const { id, sealed } of await workspaces()) {
+      if (!sealed) continue;
       try {
         for (const { counter, spentMicros } of await booksBalances(opts.prisma, id, now())) {
           if (await opts.limiter.raise(id, counter, spentMicros)) {

@@ -57,7 +57,7 @@ export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) 
   return (await workspacePriceBook(deps, caller)).get(row.model)!;
 }
 
-const catalogueCached = new Map(CATALOGUE.map((p) => [p.model, p.cachedInputPerMTok]));
+const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
 
 /**
  * The cached-input price of an override (micro-USD per 1M tokens): the one set, else the built-in
@@ -72,11 +72,10 @@ export function overrideCachedInputPerMTok(
   cachedPerMTok: number | null,
 ): number {
   if (cachedPerMTok !== null) return cachedPerMTok;
-  const base = catalogueCached.get(model);
+  const base = catalogueByModel.get(model)?.cachedInputPerMTok;
   return base === undefined ? inputPerMTok : Math.min(base, inputPerMTok);
 }
 
-const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
 /** Anthropic's price for writing the prompt cache (5-minute cache): 1.25× the input price. */
 const ANTHROPIC_CACHE_WRITE = 1.25;
 

@@ -1,5 +1,5 @@
-import type { AdmitResult, Counter, RateSnapshot } from '@tollgate/bus';
-import { type BudgetPeriod, periodWindow } from '@tollgate/policy';
+import type { AdmitResult, Counter, Limiter, RateSnapshot } from '@tollgate/bus';
+import { type BudgetPeriod, type KeyChain, periodWindow } from '@tollgate/policy';
 import { microsToCents } from '@tollgate/pricing';
 import { type BlockedScope, BlockedScopeSchema } from '@tollgate/usage';
 import type { ErrorSpec } from '../http/errors.ts';
@@ -113,4 +113,20 @@ export function blockedScopeOf(spec: ErrorSpec): BlockedScope | null {
   if (spec.status !== 402 || spec.type !== 'budget_exceeded') return null;
   const parsed = BlockedScopeSchema.safeParse(spec.extra?.scope);
   return parsed.success ? parsed.data : null;
+}
+
+/** The sub-account's rate limits as they stand, as headers; none without limits (no read) or when
+ * the limiter cannot answer. */
+export async function currentRates(
+  deps: { limiter: Pick<Limiter, 'rates'> },
+  chain: KeyChain,
+  nowMs: number,
+): Promise<Record<string, string>> {
+  const sa = chain.subAccount;
+  const rate = { rpm: sa.rateLimitRpm, rpd: sa.rateLimitRpd, tpm: sa.rateLimitTpm };
+  if (rate.rpm === null && rate.rpd === null && rate.tpm === null) return {};
+  const snapshot = await deps.limiter
+    .rates({ workspaceId: chain.workspace.id, subAccountId: sa.id, nowMs, rate })
+    .catch(() => null);
+  return rateHeaders(snapshot);
 }

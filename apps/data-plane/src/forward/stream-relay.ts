@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Outcome } from '../flight.ts';
+import { estimatedPromptTokens, type Outcome } from '../flight.ts';
 import { isRecord } from '../providers/types.ts';
 import { type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
 import { createSseSplitter, type SseEvent } from './sse.ts';
@@ -119,7 +119,7 @@ export function relayStream(
       send(`data: ${JSON.stringify(stop)}\n\n`);
       // A client that asked for usage gets it here too: what it is billed (estimated, as its record).
       if (job.clientWantsUsage === true) {
-        const prompt = Math.max(1, job.flight.cost.inputTokens);
+        const prompt = estimatedPromptTokens(job.flight);
         const completion = streamEstimate(progress);
         const usage = {
           prompt_tokens: prompt,
