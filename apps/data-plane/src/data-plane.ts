@@ -22,7 +22,7 @@ import {
   reasonOf,
   watchPolicy,
 } from './metrics.ts';
-import { answerOwnModels } from './models.ts';
+import { answerOwnModels, callerOf } from './models.ts';
 import { createPolicyHolder } from './policy/holder.ts';
 import { createKeyOpener } from './policy/seal.ts';
 import { ENDPOINTS } from './providers/registry.ts';
@@ -302,7 +302,19 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     if (path === '/metrics' && req.method === 'GET') {
       return answerMetrics(req, res, metrics.registry, opts.metricsToken);
     }
-    if (path === '/v1/usage' || isAdminPath(path)) return toControlPlane(req, res);
+    if (path === '/v1/usage') {
+      // The customer's own usage, answered by the control plane; its rate limits as they stand
+      // (SPEC §6: on every answer) come from here, for a key that authenticates.
+      const at = now();
+      const policy = holder.current();
+      const caller = policy === null ? undefined : callerOf(req, policy, at);
+      if (caller !== undefined && (caller.d.ok || caller.d.status !== 401)) {
+        const headers = await currentRates({ limiter }, caller.chain, at);
+        for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+      }
+      return toControlPlane(req, res);
+    }
+    if (isAdminPath(path)) return toControlPlane(req, res);
     sendError(res, {
       status: 404,
       type: 'invalid_request_error',

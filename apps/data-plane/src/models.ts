@@ -51,6 +51,20 @@ export function listModels(
   };
 }
 
+/** The calling sub-account key's chain and the key part of decide() (any model name passes it
+ * when none is asked for); undefined when the bearer is no key the policy holds. */
+export function callerOf(req: IncomingMessage, policy: CompiledPolicy, nowMs: number) {
+  const hash = bearerHash(req);
+  const chain = hash === null ? undefined : lookupKey(policy, hash);
+  if (hash === null || chain === undefined) return undefined;
+  const d = decide(policy, {
+    keyHash: hash,
+    model: chain.subAccount.allowedModels[0] ?? '',
+    nowMs,
+  });
+  return { chain, d };
+}
+
 /** Answers `GET /v1/models` (or `/v1/models/{id}`) for the calling key: the same key checks as a
  * model request. */
 export async function answerOwnModels(
@@ -68,18 +82,12 @@ export async function answerOwnModels(
     sendError(res, NO_POLICY);
     return;
   }
-  const hash = bearerHash(req);
-  const chain = hash === null ? undefined : lookupKey(policy, hash);
-  if (hash === null || chain === undefined) {
+  const caller = callerOf(req, policy, nowMs);
+  if (caller === undefined) {
     sendError(res, INVALID_KEY);
     return;
   }
-  // Without a model: any model name passes the key part of decide().
-  const d = decide(policy, {
-    keyHash: hash,
-    model: chain.subAccount.allowedModels[0] ?? '',
-    nowMs,
-  });
+  const { chain, d } = caller;
   const headers = await rates(chain);
   if (!d.ok && (d.status === 401 || d.reason === 'sub_account_suspended')) {
     sendError(res, { ...d, headers });

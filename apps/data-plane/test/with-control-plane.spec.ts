@@ -218,6 +218,37 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
     expect(asAdmin.status).toBe(403);
   });
 
+  it('GET /v1/usage carries the x-ratelimit-* headers of the calling sub-account, not counted', async () => {
+    const sa = (
+      await admin('POST', '/v1/sub-accounts', {
+        name: 'e2e-own-limited',
+        rate_limit_rpm: 5,
+        rate_limit_tpm: 100_000,
+      })
+    ).body as { id: string; key: string };
+    await until('the data plane to hold the new key', async () =>
+      (await chat(sa.key)).status === 200 ? true : undefined,
+    );
+    expect((await chat(sa.key)).status).toBe(200);
+    const own = () =>
+      fetch(`${dpUrl}/v1/usage?window=1d`, { headers: { authorization: `Bearer ${sa.key}` } });
+    const res = await own();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-ratelimit-limit-requests')).toBe('5');
+    expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('3');
+    expect(res.headers.get('x-ratelimit-reset-requests')).toMatch(/^(\d+m)?\d+s$/);
+    expect(res.headers.get('x-ratelimit-limit-tokens')).toBe('100000');
+    expect(Number(res.headers.get('x-ratelimit-remaining-tokens'))).toBeLessThan(100_000);
+    // Reading its own usage does not spend a request of the limit.
+    expect((await own()).headers.get('x-ratelimit-remaining-requests')).toBe('3');
+    // A key that does not authenticate learns nothing of anyone's limits.
+    const stranger = await fetch(`${dpUrl}/v1/usage`, {
+      headers: { authorization: `Bearer sk-tg-${'Q'.repeat(43)}` },
+    });
+    expect(stranger.status).toBe(401);
+    expect(stranger.headers.get('x-ratelimit-limit-requests')).toBeNull();
+  });
+
   it('Redis flushed → capped requests fail closed, counters rebuilt from PostgreSQL, cap still holds', async () => {
     const sa = await newSubAccount('e2e-capped', CAP_MICROS);
     // Spend part of the cap, and let the control plane ingest it into the books.
