@@ -15,6 +15,7 @@ const NUMERIC = [
   'input_tokens',
   'output_tokens',
   'cached_input_tokens',
+  'cache_write_tokens',
   'provider_cost_micro_usd',
   'billed_cost_micro_usd',
 ] as const;
@@ -70,14 +71,14 @@ describe.each(KINDS)('usage export on %s', (kind) => {
     // (two of them the same set in another order), three models, odd micro amounts.
     await p.$executeRaw`
       INSERT INTO "UsageRecord" ("requestId", "workspaceId", "subAccountId", tags, model,
-        "inputTokens", "outputTokens", "cachedInputTokens", "providerCostMicros", "billedCostMicros",
-        status, "httpStatus", "startedAt", "finishedAt")
+        "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "providerCostMicros",
+        "billedCostMicros", status, "httpStatus", "startedAt", "finishedAt")
       SELECT 'exp_' || g, ${ws},
         CASE WHEN g % 97 = 0 THEN NULL ELSE 'sa_exp_' || lpad((g % ${SUB_ACCOUNTS})::text, 4, '0') END,
         CASE g % 4 WHEN 0 THEN ARRAY[]::text[] WHEN 1 THEN ARRAY['alpha']
           WHEN 2 THEN ARRAY['beta', 'alpha'] ELSE ARRAY['alpha', 'beta', 'alpha'] END,
         CASE g % 3 WHEN 0 THEN 'openai/gpt-4o-mini' WHEN 1 THEN 'openai/gpt-5.4' ELSE 'anthropic/claude-x' END,
-        g % 1000, g % 333, g % 17, (g * 7919) % 100003, (g * 7919) % 100003 + g % 11,
+        g % 1000, g % 333, g % 17, g % 23, (g * 7919) % 100003, (g * 7919) % 100003 + g % 11,
         CASE WHEN g % 50 = 0 THEN 'blocked' ELSE 'ok' END, 200,
         timestamp '2026-04-01 00:00:00' + g * interval '200 seconds',
         timestamp '2026-04-01 00:00:00' + g * interval '200 seconds'
@@ -115,6 +116,7 @@ describe.each(KINDS)('usage export on %s', (kind) => {
     const [row] = await h.prisma.$queryRaw<Record<string, bigint>[]>`
       SELECT COUNT(*)::bigint AS requests, SUM("inputTokens")::bigint AS input_tokens,
         SUM("outputTokens")::bigint AS output_tokens, SUM("cachedInputTokens")::bigint AS cached_input_tokens,
+        SUM("cacheWriteTokens")::bigint AS cache_write_tokens,
         SUM("providerCostMicros")::bigint AS provider_cost_micro_usd,
         SUM("billedCostMicros")::bigint AS billed_cost_micro_usd,
         COUNT(DISTINCT ("subAccountId", model,
@@ -205,7 +207,7 @@ describe.each(KINDS)('usage export on %s', (kind) => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8');
     expect(res.body).toBe(
-      'month,sub_account_id,sub_account_name,external_id,model,tag,requests,input_tokens,output_tokens,cached_input_tokens,provider_cost_micro_usd,billed_cost_micro_usd\r\n',
+      'month,sub_account_id,sub_account_name,external_id,model,tag,requests,input_tokens,output_tokens,cached_input_tokens,cache_write_tokens,provider_cost_micro_usd,billed_cost_micro_usd\r\n',
     );
   });
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { writeUsage } from '@tollgate/control-plane';
 import { encodeSnapshot } from '@tollgate/policy';
 import { usageEvent } from '@tollgate/testkit';
@@ -351,6 +352,8 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
         cost_cents: 2.4,
         input_tokens: 110,
         output_tokens: 55,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
         errors: 0,
         blocked: 1,
       });
@@ -437,6 +440,103 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       // The spend of the current period comes from the books on GET.
       const fetched = await h.api('GET', `/v1/sub-accounts/${sa.id}`);
       expect(fetched.body.spent_cents).toBeGreaterThanOrEqual(0.15);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    "usage reports count the prompt's cached and cache-write tokens beside input_tokens",
+    async () => {
+      const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'cache-co' })).body;
+      const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+      const event = (n: number, msAgo: number, tokens: Record<string, number>) =>
+        usageEvent({
+          requestId: `req_${sa.id}_cache_${n}`,
+          workspaceId: h.workspaceId,
+          subAccountId: sa.id,
+          tags: ['cache-co'],
+          model: 'openai/gpt-4o-mini',
+          outputTokens: 5,
+          billedCostMicros: 1_000,
+          providerCostMicros: 1_000,
+          startedAt: ago(msAgo),
+          finishedAt: ago(msAgo),
+          ...tokens,
+        });
+      // One two days ago (a whole day: the by-tag report reads it from the tag × day rollup), one
+      // an hour ago (the window's partial day: read from the records).
+      const events = [
+        event(1, 2 * 86_400_000, {
+          inputTokens: 100,
+          cachedInputTokens: 300,
+          cacheWriteTokens: 50,
+        }),
+        event(2, 3_600_000, { inputTokens: 10, cachedInputTokens: 20, cacheWriteTokens: 0 }),
+      ];
+      expect(await writeUsage(h.prisma, events)).toHaveLength(2);
+      const tokens = { input_tokens: 110, cached_input_tokens: 320, cache_write_tokens: 50 };
+
+      const u = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?window=7d`);
+      expect(u.status).toBe(200);
+      expect(u.body.summary).toMatchObject({ requests: 2, output_tokens: 10, ...tokens });
+      expect(u.body.by_model).toEqual([
+        expect.objectContaining({ model_id: 'openai/gpt-4o-mini', ...tokens }),
+      ]);
+      expect(u.body.by_tag).toEqual([expect.objectContaining({ tag: 'cache-co', ...tokens })]);
+      const byTag = await h.api('GET', '/v1/usage/by-tag?window=7d&tag=cache-co');
+      expect(byTag.body).toEqual([
+        expect.objectContaining({ tag: 'cache-co', requests: 2, ...tokens }),
+      ]);
+
+      const g = await h.gql(
+        `query ($id: ID!) {
+          subAccountUsage(id: $id, window: "7d") {
+            ... on UsageReport {
+              summary { inputTokens cachedInputTokens cacheWriteTokens }
+              byTag { tag cachedInputTokens cacheWriteTokens }
+            }
+          }
+          usageByTag(window: "7d", tag: "cache-co") {
+            ... on QueryUsageByTagSuccess { data { tag inputTokens cachedInputTokens cacheWriteTokens } }
+          }
+        }`,
+        { id: sa.id },
+      );
+      expect(g.errors).toBeUndefined();
+      expect(g.data.subAccountUsage.summary).toEqual({
+        inputTokens: 110,
+        cachedInputTokens: 320,
+        cacheWriteTokens: 50,
+      });
+      expect(g.data.subAccountUsage.byTag).toEqual([
+        { tag: 'cache-co', cachedInputTokens: 320, cacheWriteTokens: 50 },
+      ]);
+      expect(g.data.usageByTag.data).toEqual([
+        { tag: 'cache-co', inputTokens: 110, cachedInputTokens: 320, cacheWriteTokens: 50 },
+      ]);
+
+      // The migration that added the rollup's columns filled the days already rolled up from the
+      // records: run its backfill over a rollup row zeroed as an older version left it.
+      await h.prisma.tagRollupDaily.updateMany({
+        where: { workspaceId: h.workspaceId, tag: 'cache-co' },
+        data: { cachedInputTokens: 0, cacheWriteTokens: 0 },
+      });
+      const migration = readFileSync(
+        new URL(
+          '../../../prisma/migrations/20261207143143_tag_rollup_cache_tokens/migration.sql',
+          import.meta.url,
+        ),
+        'utf8',
+      );
+      const backfill = migration.slice(migration.indexOf('UPDATE "TagRollupDaily"'));
+      await h.prisma.$executeRawUnsafe(backfill);
+      const rolled = await h.prisma.tagRollupDaily.findMany({
+        where: { workspaceId: h.workspaceId, tag: 'cache-co' },
+        orderBy: { day: 'asc' },
+      });
+      expect(rolled.map((r) => [Number(r.cachedInputTokens), Number(r.cacheWriteTokens)])).toEqual([
+        [300, 50],
+        [20, 0],
+      ]);
     },
   );
 

@@ -48,13 +48,15 @@ export async function writeUsage(
       for (const tag of e.tags) {
         await tx.$executeRaw`
           INSERT INTO "TagRollupDaily" ("workspaceId", tag, day, requests, "inputTokens", "outputTokens",
-            "providerCostMicros", "billedCostMicros")
+            "cachedInputTokens", "cacheWriteTokens", "providerCostMicros", "billedCostMicros")
           VALUES (${e.workspaceId}, ${tag}, ${day}::date, 1, ${e.inputTokens}, ${e.outputTokens},
-            ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)})
+            ${e.cachedInputTokens}, ${e.cacheWriteTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)})
           ON CONFLICT ("workspaceId", tag, day) DO UPDATE SET
             requests = "TagRollupDaily".requests + EXCLUDED.requests,
             "inputTokens" = "TagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
             "outputTokens" = "TagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
+            "cachedInputTokens" = "TagRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
+            "cacheWriteTokens" = "TagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
             "providerCostMicros" = "TagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
             "billedCostMicros" = "TagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
       }

@@ -132,13 +132,20 @@ interface Totals {
   costMicros: bigint;
   inputTokens: bigint;
   outputTokens: bigint;
+  cachedInputTokens: bigint;
+  cacheWriteTokens: bigint;
 }
 
+// `input_tokens` are those billed at the input rate; the prompt's tokens read from and written to
+// the provider's cache (billed at their own rates) are counted beside them, so the three add up to
+// what the provider reported as the prompt.
 const totals = (t: Totals) => ({
   requests: t.requests,
   cost_cents: centsOf(t.costMicros),
   input_tokens: Number(t.inputTokens),
   output_tokens: Number(t.outputTokens),
+  cached_input_tokens: Number(t.cachedInputTokens),
+  cache_write_tokens: Number(t.cacheWriteTokens),
 });
 
 export function usageJson(u: {

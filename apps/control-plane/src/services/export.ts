@@ -36,6 +36,7 @@ export interface ExportLine {
   inputTokens: bigint;
   outputTokens: bigint;
   cachedInputTokens: bigint;
+  cacheWriteTokens: bigint;
   providerCostMicros: bigint;
   billedCostMicros: bigint;
 }
@@ -68,21 +69,22 @@ export function usageExport(deps: ServiceDeps, caller: Caller, raw: unknown): Us
         input: bigint | null;
         output: bigint | null;
         cached: bigint | null;
+        written: bigint | null;
         provider: bigint | null;
         billed: bigint | null;
       }[]
     >`
       SELECT g.sa, s.name, s."externalId" AS external_id, g.model, g.tag, g.requests, g.input,
-        g.output, g.cached, g.provider, g.billed
+        g.output, g.cached, g.written, g.provider, g.billed
       FROM (
         SELECT r."subAccountId" AS sa, r.model, r.tag, COUNT(*)::bigint AS requests,
           SUM(r."inputTokens")::bigint AS input, SUM(r."outputTokens")::bigint AS output,
-          SUM(r."cachedInputTokens")::bigint AS cached,
+          SUM(r."cachedInputTokens")::bigint AS cached, SUM(r."cacheWriteTokens")::bigint AS written,
           SUM(r."providerCostMicros")::bigint AS provider,
           SUM(r."billedCostMicros")::bigint AS billed
         FROM (
           SELECT "subAccountId", model, "inputTokens", "outputTokens", "cachedInputTokens",
-            "providerCostMicros", "billedCostMicros",
+            "cacheWriteTokens", "providerCostMicros", "billedCostMicros",
             array_to_string(ARRAY(SELECT DISTINCT t FROM unnest(tags) AS t ORDER BY t), '+') AS tag
           FROM "UsageRecord"
           WHERE "workspaceId" = ${ws} AND "startedAt" >= ${from} AND "startedAt" < ${to} AND ${range}
@@ -102,6 +104,7 @@ export function usageExport(deps: ServiceDeps, caller: Caller, raw: unknown): Us
       inputTokens: BigInt(r.input ?? 0n),
       outputTokens: BigInt(r.output ?? 0n),
       cachedInputTokens: BigInt(r.cached ?? 0n),
+      cacheWriteTokens: BigInt(r.written ?? 0n),
       providerCostMicros: BigInt(r.provider ?? 0n),
       billedCostMicros: BigInt(r.billed ?? 0n),
     }));
@@ -143,6 +146,7 @@ export const CSV_COLUMNS = [
   'input_tokens',
   'output_tokens',
   'cached_input_tokens',
+  'cache_write_tokens',
   'provider_cost_micro_usd',
   'billed_cost_micro_usd',
 ] as const;
@@ -159,6 +163,7 @@ function values(l: ExportLine): (string | bigint)[] {
     l.inputTokens,
     l.outputTokens,
     l.cachedInputTokens,
+    l.cacheWriteTokens,
     l.providerCostMicros,
     l.billedCostMicros,
   ];

@@ -43,8 +43,13 @@ export function resolveRange(raw: unknown, now: Date): Range {
 interface Totals {
   requests: number;
   costMicros: bigint;
+  /** Input tokens at the input rate: neither read from nor written to the provider's cache. */
   inputTokens: bigint;
   outputTokens: bigint;
+  /** Input tokens read from the provider's prompt cache. */
+  cachedInputTokens: bigint;
+  /** Input tokens written to the provider's prompt cache. */
+  cacheWriteTokens: bigint;
 }
 
 /** Usage of one sub-account, exact over raw records for the range (SPEC §4 usage answer). */
@@ -86,20 +91,24 @@ export async function usageReport(
   const [summary] = await db.$queryRaw<(Totals & { errors: number; blocked: number })[]>`
     SELECT count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
       coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
+      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens",
       count(*) FILTER (WHERE status = 'error')::int AS errors, count(*) FILTER (WHERE status = 'blocked')::int AS blocked
     FROM "UsageRecord" WHERE ${where}`;
   const byModel = await db.$queryRaw<(Totals & { model: string; downgraded: number })[]>`
     SELECT model, count(*)::int AS requests,
       count(*) FILTER (WHERE "requestedModel" IS NOT NULL AND "requestedModel" <> model)::int AS downgraded, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
-      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
+      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
+      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens"
     FROM "UsageRecord" WHERE ${where} GROUP BY model ORDER BY model`;
   const byDay = await db.$queryRaw<(Totals & { day: string })[]>`
     SELECT to_char(date_trunc('day', "startedAt"), 'YYYY-MM-DD') AS day, count(*)::int AS requests,
-      coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros", 0::bigint AS "inputTokens", 0::bigint AS "outputTokens"
+      coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros", 0::bigint AS "inputTokens", 0::bigint AS "outputTokens",
+      0::bigint AS "cachedInputTokens", 0::bigint AS "cacheWriteTokens"
     FROM "UsageRecord" WHERE ${where} GROUP BY 1 ORDER BY 1`;
   const byTag = await db.$queryRaw<(Totals & { tag: string })[]>`
     SELECT t.tag, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
-      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
+      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
+      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens"
     FROM "UsageRecord", unnest(tags) AS t(tag) WHERE ${where} GROUP BY t.tag ORDER BY t.tag`;
   return { range, summary: summary!, byModel, byDay, byTag };
 }
@@ -141,6 +150,8 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
       sum.costMicros += t.costMicros;
       sum.inputTokens += t.inputTokens;
       sum.outputTokens += t.outputTokens;
+      sum.cachedInputTokens += t.cachedInputTokens;
+      sum.cacheWriteTokens += t.cacheWriteTokens;
     }
   };
   const fromRecords = async (from: Date, to: Date) => {
@@ -148,7 +159,8 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
     const tagOnly = q.tag === undefined ? Prisma.empty : Prisma.sql`AND t.tag = ${q.tag}`;
     const rows = await deps.prisma.$queryRaw<(Totals & { tag: string })[]>`
       SELECT t.tag, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
-        coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens"
+        coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
+      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens"
       FROM "UsageRecord", unnest(tags) AS t(tag)
       WHERE "workspaceId" = ${caller.workspaceId} AND "startedAt" >= ${from} AND "startedAt" < ${to} ${tagOnly}
       GROUP BY t.tag`;
@@ -158,7 +170,14 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
     const rows = await deps.prisma.tagRollupDaily.groupBy({
       by: ['tag'],
       where: { workspaceId: caller.workspaceId, tag: q.tag, day: { gte: firstDay, lt: endDay } },
-      _sum: { requests: true, billedCostMicros: true, inputTokens: true, outputTokens: true },
+      _sum: {
+        requests: true,
+        billedCostMicros: true,
+        inputTokens: true,
+        outputTokens: true,
+        cachedInputTokens: true,
+        cacheWriteTokens: true,
+      },
     });
     for (const r of rows) {
       add(r.tag, {
@@ -166,6 +185,8 @@ export async function usageByTag(deps: ServiceDeps, caller: Caller, raw: unknown
         costMicros: r._sum.billedCostMicros ?? 0n,
         inputTokens: r._sum.inputTokens ?? 0n,
         outputTokens: r._sum.outputTokens ?? 0n,
+        cachedInputTokens: r._sum.cachedInputTokens ?? 0n,
+        cacheWriteTokens: r._sum.cacheWriteTokens ?? 0n,
       });
     }
     await fromRecords(range.from, firstDay);

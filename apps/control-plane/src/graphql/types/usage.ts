@@ -9,12 +9,37 @@ type Totals = Report['byModel'][number];
 
 // Token sums are Float: over long windows they outgrow GraphQL's 32-bit Int.
 
+type TokenSums = Pick<
+  Totals,
+  'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'cacheWriteTokens'
+>;
+
+/** The token sums of a usage row: the prompt is `inputTokens` (at the input rate) plus the tokens
+ * read from and written to the provider's cache. */
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+const tokenFields = <T extends TokenSums>(t: PothosSchemaTypes.ObjectFieldBuilder<Types, T>) => ({
+  inputTokens: t.float({
+    description:
+      "Input tokens billed at the input rate (not read from or written to the provider's cache).",
+    resolve: (u) => Number(u.inputTokens),
+  }),
+  outputTokens: t.float({ resolve: (u) => Number(u.outputTokens) }),
+  cachedInputTokens: t.float({
+    description: "Input tokens read from the provider's prompt cache.",
+    resolve: (u) => Number(u.cachedInputTokens),
+  }),
+  cacheWriteTokens: t.float({
+    description: "Input tokens written to the provider's prompt cache.",
+    resolve: (u) => Number(u.cacheWriteTokens),
+  }),
+});
+
 const UsageSummary = builder.objectRef<Report['summary']>('UsageSummary').implement({
   fields: (t) => ({
     requests: t.exposeInt('requests'),
     costCents: t.float({ resolve: (u) => centsOf(u.costMicros)! }),
-    inputTokens: t.float({ resolve: (u) => Number(u.inputTokens) }),
-    outputTokens: t.float({ resolve: (u) => Number(u.outputTokens) }),
+    ...tokenFields(t),
     errors: t.exposeInt('errors'),
     blocked: t.exposeInt('blocked'),
   }),
@@ -28,8 +53,7 @@ const ModelUsage = builder.objectRef<Totals>('ModelUsage').implement({
       description: 'Requests this model served in place of the requested one (downgrade routing).',
     }),
     costCents: t.float({ resolve: (u) => centsOf(u.costMicros)! }),
-    inputTokens: t.float({ resolve: (u) => Number(u.inputTokens) }),
-    outputTokens: t.float({ resolve: (u) => Number(u.outputTokens) }),
+    ...tokenFields(t),
   }),
 });
 
@@ -46,8 +70,7 @@ const TagUsage = builder.objectRef<Report['byTag'][number]>('TagUsage').implemen
     tag: t.exposeString('tag'),
     requests: t.exposeInt('requests'),
     costCents: t.float({ resolve: (u) => centsOf(u.costMicros)! }),
-    inputTokens: t.float({ resolve: (u) => Number(u.inputTokens) }),
-    outputTokens: t.float({ resolve: (u) => Number(u.outputTokens) }),
+    ...tokenFields(t),
   }),
 });
 

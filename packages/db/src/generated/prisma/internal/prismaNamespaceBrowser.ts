@@ -294,6 +294,8 @@ export const TagRollupDailyScalarFieldEnum = {
   requests: 'requests',
   inputTokens: 'inputTokens',
   outputTokens: 'outputTokens',
+  cachedInputTokens: 'cachedInputTokens',
+  cacheWriteTokens: 'cacheWriteTokens',
   providerCostMicros: 'providerCostMicros',
   billedCostMicros: 'billedCostMicros'
 } as const

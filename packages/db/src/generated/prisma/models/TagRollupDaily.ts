@@ -30,6 +30,8 @@ export type TagRollupDailyAvgAggregateOutputType = {
   requests: number | null
   inputTokens: number | null
   outputTokens: number | null
+  cachedInputTokens: number | null
+  cacheWriteTokens: number | null
   providerCostMicros: number | null
   billedCostMicros: number | null
 }
@@ -38,6 +40,8 @@ export type TagRollupDailySumAggregateOutputType = {
   requests: number | null
   inputTokens: bigint | null
   outputTokens: bigint | null
+  cachedInputTokens: bigint | null
+  cacheWriteTokens: bigint | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
 }
@@ -49,6 +53,8 @@ export type TagRollupDailyMinAggregateOutputType = {
   requests: number | null
   inputTokens: bigint | null
   outputTokens: bigint | null
+  cachedInputTokens: bigint | null
+  cacheWriteTokens: bigint | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
 }
@@ -60,6 +66,8 @@ export type TagRollupDailyMaxAggregateOutputType = {
   requests: number | null
   inputTokens: bigint | null
   outputTokens: bigint | null
+  cachedInputTokens: bigint | null
+  cacheWriteTokens: bigint | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
 }
@@ -71,6 +79,8 @@ export type TagRollupDailyCountAggregateOutputType = {
   requests: number
   inputTokens: number
   outputTokens: number
+  cachedInputTokens: number
+  cacheWriteTokens: number
   providerCostMicros: number
   billedCostMicros: number
   _all: number
@@ -81,6 +91,8 @@ export type TagRollupDailyAvgAggregateInputType = {
   requests?: true
   inputTokens?: true
   outputTokens?: true
+  cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -89,6 +101,8 @@ export type TagRollupDailySumAggregateInputType = {
   requests?: true
   inputTokens?: true
   outputTokens?: true
+  cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -100,6 +114,8 @@ export type TagRollupDailyMinAggregateInputType = {
   requests?: true
   inputTokens?: true
   outputTokens?: true
+  cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -111,6 +127,8 @@ export type TagRollupDailyMaxAggregateInputType = {
   requests?: true
   inputTokens?: true
   outputTokens?: true
+  cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -122,6 +140,8 @@ export type TagRollupDailyCountAggregateInputType = {
   requests?: true
   inputTokens?: true
   outputTokens?: true
+  cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
   _all?: true
@@ -220,6 +240,8 @@ export type TagRollupDailyGroupByOutputType = {
   requests: number
   inputTokens: bigint
   outputTokens: bigint
+  cachedInputTokens: bigint
+  cacheWriteTokens: bigint
   providerCostMicros: bigint
   billedCostMicros: bigint
   _count: TagRollupDailyCountAggregateOutputType | null
@@ -254,6 +276,8 @@ export type TagRollupDailyWhereInput = {
   requests?: Prisma.IntFilter<"TagRollupDaily"> | number
   inputTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
   outputTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
+  cachedInputTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
   providerCostMicros?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
   billedCostMicros?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
 }
@@ -265,6 +289,8 @@ export type TagRollupDailyOrderByWithRelationInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -280,6 +306,8 @@ export type TagRollupDailyWhereUniqueInput = Prisma.AtLeast<{
   requests?: Prisma.IntFilter<"TagRollupDaily"> | number
   inputTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
   outputTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
+  cachedInputTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
   providerCostMicros?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
   billedCostMicros?: Prisma.BigIntFilter<"TagRollupDaily"> | bigint | number
 }, "workspaceId_tag_day">
@@ -291,6 +319,8 @@ export type TagRollupDailyOrderByWithAggregationInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
   _count?: Prisma.TagRollupDailyCountOrderByAggregateInput
@@ -310,6 +340,8 @@ export type TagRollupDailyScalarWhereWithAggregatesInput = {
   requests?: Prisma.IntWithAggregatesFilter<"TagRollupDaily"> | number
   inputTokens?: Prisma.BigIntWithAggregatesFilter<"TagRollupDaily"> | bigint | number
   outputTokens?: Prisma.BigIntWithAggregatesFilter<"TagRollupDaily"> | bigint | number
+  cachedInputTokens?: Prisma.BigIntWithAggregatesFilter<"TagRollupDaily"> | bigint | number
+  cacheWriteTokens?: Prisma.BigIntWithAggregatesFilter<"TagRollupDaily"> | bigint | number
   providerCostMicros?: Prisma.BigIntWithAggregatesFilter<"TagRollupDaily"> | bigint | number
   billedCostMicros?: Prisma.BigIntWithAggregatesFilter<"TagRollupDaily"> | bigint | number
 }
@@ -321,6 +353,8 @@ export type TagRollupDailyCreateInput = {
   requests?: number
   inputTokens?: bigint | number
   outputTokens?: bigint | number
+  cachedInputTokens?: bigint | number
+  cacheWriteTokens?: bigint | number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
 }
@@ -332,6 +366,8 @@ export type TagRollupDailyUncheckedCreateInput = {
   requests?: number
   inputTokens?: bigint | number
   outputTokens?: bigint | number
+  cachedInputTokens?: bigint | number
+  cacheWriteTokens?: bigint | number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
 }
@@ -343,6 +379,8 @@ export type TagRollupDailyUpdateInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -354,6 +392,8 @@ export type TagRollupDailyUncheckedUpdateInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -365,6 +405,8 @@ export type TagRollupDailyCreateManyInput = {
   requests?: number
   inputTokens?: bigint | number
   outputTokens?: bigint | number
+  cachedInputTokens?: bigint | number
+  cacheWriteTokens?: bigint | number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
 }
@@ -376,6 +418,8 @@ export type TagRollupDailyUpdateManyMutationInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -387,6 +431,8 @@ export type TagRollupDailyUncheckedUpdateManyInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -404,6 +450,8 @@ export type TagRollupDailyCountOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -412,6 +460,8 @@ export type TagRollupDailyAvgOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -423,6 +473,8 @@ export type TagRollupDailyMaxOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -434,6 +486,8 @@ export type TagRollupDailyMinOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -442,6 +496,8 @@ export type TagRollupDailySumOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
+  cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -455,6 +511,8 @@ export type TagRollupDailySelect<ExtArgs extends runtime.Types.Extensions.Intern
   requests?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
+  cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }, ExtArgs["result"]["tagRollupDaily"]>
@@ -466,6 +524,8 @@ export type TagRollupDailySelectCreateManyAndReturn<ExtArgs extends runtime.Type
   requests?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
+  cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }, ExtArgs["result"]["tagRollupDaily"]>
@@ -477,6 +537,8 @@ export type TagRollupDailySelectUpdateManyAndReturn<ExtArgs extends runtime.Type
   requests?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
+  cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }, ExtArgs["result"]["tagRollupDaily"]>
@@ -488,11 +550,13 @@ export type TagRollupDailySelectScalar = {
   requests?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
+  cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }
 
-export type TagRollupDailyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workspaceId" | "tag" | "day" | "requests" | "inputTokens" | "outputTokens" | "providerCostMicros" | "billedCostMicros", ExtArgs["result"]["tagRollupDaily"]>
+export type TagRollupDailyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workspaceId" | "tag" | "day" | "requests" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens" | "providerCostMicros" | "billedCostMicros", ExtArgs["result"]["tagRollupDaily"]>
 
 export type $TagRollupDailyPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "TagRollupDaily"
@@ -502,8 +566,19 @@ export type $TagRollupDailyPayload<ExtArgs extends runtime.Types.Extensions.Inte
     tag: string
     day: Date
     requests: number
+    /**
+     * Input tokens billed at the input rate (not read from or written to the provider's cache).
+     */
     inputTokens: bigint
     outputTokens: bigint
+    /**
+     * Input tokens read from the provider's prompt cache.
+     */
+    cachedInputTokens: bigint
+    /**
+     * Input tokens written to the provider's prompt cache.
+     */
+    cacheWriteTokens: bigint
     providerCostMicros: bigint
     billedCostMicros: bigint
   }, ExtArgs["result"]["tagRollupDaily"]>
@@ -935,6 +1010,8 @@ export interface TagRollupDailyFieldRefs {
   readonly requests: Prisma.FieldRef<"TagRollupDaily", 'Int'>
   readonly inputTokens: Prisma.FieldRef<"TagRollupDaily", 'BigInt'>
   readonly outputTokens: Prisma.FieldRef<"TagRollupDaily", 'BigInt'>
+  readonly cachedInputTokens: Prisma.FieldRef<"TagRollupDaily", 'BigInt'>
+  readonly cacheWriteTokens: Prisma.FieldRef<"TagRollupDaily", 'BigInt'>
   readonly providerCostMicros: Prisma.FieldRef<"TagRollupDaily", 'BigInt'>
   readonly billedCostMicros: Prisma.FieldRef<"TagRollupDaily", 'BigInt'>
 }
