@@ -41,6 +41,8 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
         subAccount('sa_clamp', { spendCapMicros: 3_000 }),
         subAccount('sa_guard', { spendCapMicros: 3_000 }),
         subAccount('sa_mclamp', { spendCapMicros: 3_000 }),
+        subAccount('sa_guard_u', { spendCapMicros: 3_000 }),
+        subAccount('sa_mguard', { spendCapMicros: 3_000 }),
       ],
       upstreams: { anthropic: { baseUrl: fake.url, apiKey: 'sk-ant-platform' } },
     });
@@ -436,6 +438,31 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
     expect(e.billedCostMicros).toBeLessThanOrEqual(3_000);
   });
 
+  it('cap: a translated stream cut at the reservation gives a client that asked for usage the usage it is billed', async () => {
+    fake.options.ignoreBound = true;
+    fake.options.outputTokens = 2_000;
+    const { data: stream, id } = await requestId(
+      client('sa_guard_u').chat.completions.create({
+        model: SONNET,
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    );
+    const chunks = [];
+    for await (const c of stream) chunks.push(c);
+    expect(chunks.at(-2)!.choices[0]!.finish_reason).toBe('length');
+    expect(chunks.at(-1)!.choices).toEqual([]);
+    const e = await h.eventFor(id);
+    expect(e.estimated).toBe(true);
+    expect(e.outputTokens).toBeGreaterThan(1);
+    expect(chunks.at(-1)!.usage).toMatchObject({
+      prompt_tokens: e.inputTokens,
+      completion_tokens: e.outputTokens,
+      total_tokens: e.inputTokens + e.outputTokens,
+    });
+  });
+
   it('/v1/messages: x-api-key, bare model name, body passed through, Anthropic JSON back, billed', async () => {
     fake.options.cacheReadTokens = 50;
     const res = await messagesFetch(
@@ -562,6 +589,29 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
     const events = (await h.events()).filter((e) => e.subAccountId === 'sa_mclamp');
     const spent = events.reduce((n, e) => n + e.billedCostMicros, 0);
     expect(spent).toBeLessThanOrEqual(3_000);
+  });
+
+  it('/v1/messages cap: the closing message_delta reports the output billed, not the placeholder', async () => {
+    fake.options.ignoreBound = true;
+    fake.options.outputTokens = 2_000;
+    const sdk = new Anthropic({ apiKey: h.keys.sa_mguard!, baseURL: h.urls[0], maxRetries: 0 });
+    const stream = sdk.messages.stream({
+      model: 'claude-sonnet-4-6',
+      max_tokens: 10_000,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    let text = '';
+    stream.on('text', (t) => {
+      text += t;
+    });
+    const final = await stream.finalMessage();
+    expect(final.stop_reason).toBe('max_tokens');
+    expect(text).toMatch(/^w0 w1 /);
+    expect(final.content).toEqual([{ type: 'text', text }]);
+    const [e] = (await h.events()).filter((x) => x.subAccountId === 'sa_mguard');
+    expect(e!.estimated).toBe(true);
+    expect(e!.outputTokens).toBeGreaterThan(1);
+    expect(final.usage.output_tokens).toBe(e!.outputTokens);
   });
 
   it('/v1/messages bad input: no key 401, missing max_tokens 400, non-Anthropic model 400', async () => {

@@ -16,6 +16,8 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_guard_n', { spendCapMicros: 120 }),
         subAccount('sa_guard_u', { spendCapMicros: 60 }),
         subAccount('sa_guard_r', { spendCapMicros: 60 }),
+        subAccount('sa_guard_rs', { spendCapMicros: 60 }),
+        subAccount('sa_guard_rf', { spendCapMicros: 60 }),
         subAccount('sa_rpm', { rateLimitRpm: 2 }),
         subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
         subAccount('sa_picky', { rateLimitRpm: 7, allowedModels: [CHEAP] }),
@@ -217,6 +219,102 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
       const [e] = (await h.events()).filter((x) => x.subAccountId === sub);
       expect(e!.billedCostMicros).toBeGreaterThan(0);
       expect(e!.billedCostMicros).toBeLessThanOrEqual(60);
+    }
+  });
+
+  it('a Responses stream cut at the reservation: the SDK gets the text streamed as the output, and the usage billed', async () => {
+    h.upstream.options.ignoreBound = true;
+    h.upstream.options.outputTokens = 300;
+    try {
+      const stream = h.client('sa_guard_rs').responses.stream({
+        model: CHEAP,
+        input: 'x',
+        max_output_tokens: 100,
+      });
+      let streamed = '';
+      stream.on('response.output_text.delta', (e) => {
+        streamed += e.delta;
+      });
+      const ended: unknown[] = [];
+      stream.on('response.output_item.done', (e) => ended.push(e.item));
+      stream.on('response.incomplete', (e) => ended.push(e.response));
+      const final = await stream.finalResponse();
+      expect(streamed).toMatch(/^w0 w1 /);
+      expect(streamed.length).toBeLessThan(300 * 3);
+      const item = {
+        id: 'msg_fake',
+        type: 'message',
+        status: 'incomplete',
+        role: 'assistant',
+        content: [{ type: 'output_text', annotations: [], logprobs: [], text: streamed }],
+      };
+      expect(final).toMatchObject({
+        status: 'incomplete',
+        incomplete_details: { reason: 'max_output_tokens' },
+        output: [item],
+        output_text: streamed,
+      });
+      // The open item closed before the response, as OpenAI does at max_output_tokens.
+      expect(ended).toEqual([item, expect.objectContaining({ output: [item] })]);
+      const [e] = (await h.events()).filter((x) => x.subAccountId === 'sa_guard_rs');
+      expect(e!.estimated).toBe(true);
+      expect(e!.outputTokens).toBeGreaterThan(1);
+      expect(final.usage).toEqual({
+        input_tokens: e!.inputTokens,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: e!.outputTokens,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: e!.inputTokens + e!.outputTokens,
+      });
+    } finally {
+      h.upstream.options.ignoreBound = false;
+      h.upstream.options.outputTokens = 10;
+    }
+  });
+
+  it('a Responses function call cut at the reservation: response.incomplete carries its arguments as streamed', async () => {
+    h.upstream.options.ignoreBound = true;
+    h.upstream.options.outputTokens = 300;
+    h.upstream.options.functionCall = true;
+    try {
+      const stream = await h.client('sa_guard_rf').responses.create({
+        model: CHEAP,
+        input: 'x',
+        max_output_tokens: 100,
+        stream: true,
+      });
+      const events = [];
+      for await (const e of stream) events.push(e);
+      let args = '';
+      for (const e of events)
+        if (e.type === 'response.function_call_arguments.delta') args += e.delta;
+      expect(args.length).toBeGreaterThan(0);
+      const end = events.at(-1)!;
+      expect(end.type).toBe('response.incomplete');
+      if (end.type !== 'response.incomplete') return;
+      expect(end.response.output).toEqual([
+        {
+          type: 'function_call',
+          id: 'fc_fake',
+          call_id: 'call_fake',
+          name: 'lookup',
+          arguments: args,
+          status: 'incomplete',
+        },
+      ]);
+      expect(events.at(-2)).toMatchObject({
+        type: 'response.output_item.done',
+        item: end.response.output[0],
+      });
+      const [e] = (await h.events()).filter((x) => x.subAccountId === 'sa_guard_rf');
+      expect(end.response.usage).toMatchObject({
+        input_tokens: e!.inputTokens,
+        output_tokens: e!.outputTokens,
+      });
+    } finally {
+      h.upstream.options.ignoreBound = false;
+      h.upstream.options.outputTokens = 10;
+      h.upstream.options.functionCall = undefined;
     }
   });
 

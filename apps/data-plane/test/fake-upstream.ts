@@ -41,6 +41,9 @@ export interface FakeUpstreamOptions {
   ignoreBound?: boolean;
   /** The `model` it says it served (default: the one asked for). */
   servedModel?: string;
+  /** Chat and completions stream events carry `event:` and `id:` lines too (as some
+   * OpenAI-compatible servers send them). */
+  sseFields?: boolean;
   /** Responses answers a function call (its arguments, streamed as argument deltas) instead of
    * text. */
   functionCall?: boolean;
@@ -236,9 +239,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
   async function sse(res: ServerResponse, events: string[]) {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     let content = 0;
-    for (const e of events) {
+    for (const [i, e] of events.entries()) {
       if (res.destroyed) return;
-      res.write(`data: ${e}\n\n`);
+      res.write(`${options.sseFields ? `event: chunk\nid: ${i}\n` : ''}data: ${e}\n\n`);
       if (e.includes('"content":"w') || e.includes('"text":"w') || e.includes('output_text.delta'))
         content += 1;
       if (options.cutAfterChunks !== undefined && content >= options.cutAfterChunks) {
@@ -314,30 +317,49 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     void sse(res, events);
   }
 
+  /** As OpenAI streams a response: created and in_progress with no output yet, the item announced
+   * (and its content part), the deltas, then the part and item closed and the response completed. */
   function streamResponses(res: ServerResponse, model: string, words: string[], prompt: number) {
     let seq = 0;
     const ev = (type: string, rest: Record<string, unknown>) =>
       JSON.stringify({ type, sequence_number: seq++, ...rest });
+    const start = { ...responseObject(model, [], prompt, 'in_progress'), output: [], usage: null };
+    const done = responseObject(model, words, prompt, 'completed');
+    const item = done.output[0]!;
+    const text = words.join('');
+    const part = { type: 'output_text', annotations: [], logprobs: [], text };
+    const ids = { item_id: item.id, output_index: 0 };
     const events = [
-      ev('response.created', {
-        response: { ...responseObject(model, [], prompt, 'in_progress'), usage: null },
+      ev('response.created', { response: start }),
+      ev('response.in_progress', { response: start }),
+      ev('response.output_item.added', {
+        output_index: 0,
+        item: options.functionCall
+          ? { ...item, status: 'in_progress', arguments: '' }
+          : { ...item, status: 'in_progress', content: [] },
       }),
+      ...(options.functionCall
+        ? []
+        : [
+            ev('response.content_part.added', {
+              ...ids,
+              content_index: 0,
+              part: { ...part, text: '' },
+            }),
+          ]),
       ...words.map((w) =>
         options.functionCall
-          ? ev('response.function_call_arguments.delta', {
-              item_id: 'fc_fake',
-              output_index: 0,
-              delta: w,
-            })
-          : ev('response.output_text.delta', {
-              item_id: 'msg_fake',
-              output_index: 0,
-              content_index: 0,
-              delta: w,
-              logprobs: [],
-            }),
+          ? ev('response.function_call_arguments.delta', { ...ids, delta: w })
+          : ev('response.output_text.delta', { ...ids, content_index: 0, delta: w, logprobs: [] }),
       ),
-      ev('response.completed', { response: responseObject(model, words, prompt, 'completed') }),
+      ...(options.functionCall
+        ? [ev('response.function_call_arguments.done', { ...ids, arguments: text })]
+        : [
+            ev('response.output_text.done', { ...ids, content_index: 0, text, logprobs: [] }),
+            ev('response.content_part.done', { ...ids, content_index: 0, part }),
+          ]),
+      ev('response.output_item.done', { output_index: 0, item }),
+      ev('response.completed', { response: done }),
     ];
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const e of events) res.write(`event: ${JSON.parse(e).type}\ndata: ${e}\n\n`);

@@ -87,6 +87,31 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     expect(e.ttftMs).not.toBeNull();
   });
 
+  it('chat stream: an event re-encoded without its usage keeps its event: and id: lines', async () => {
+    h.upstream.options.sseFields = true;
+    try {
+      const res = await fetch(`${h.urls[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${h.keys.sa_main}` },
+        body: JSON.stringify({
+          model: MINI,
+          messages: [{ role: 'user', content: 'hello' }],
+          max_tokens: 3,
+          stream: true,
+        }),
+      });
+      const blocks = (await res.text()).split('\n\n').filter((b) => b !== '');
+      expect(blocks.at(-1)).toBe('data: [DONE]');
+      // Role chunk, 3 words, finish chunk; the usage chunk (asked for by the proxy) is gone.
+      expect(blocks.slice(0, -1).map((b) => b.replace(/\ndata: .*$/s, ''))).toEqual(
+        [0, 1, 2, 3, 4].map((i) => `event: chunk\nid: ${i}`),
+      );
+      for (const b of blocks.slice(0, -1)) expect(b).not.toContain('usage');
+    } finally {
+      h.upstream.options.sseFields = undefined;
+    }
+  });
+
   it('chat stream: a client asking for usage gets the usage chunk', async () => {
     const stream = await h.client('sa_main').chat.completions.create({
       model: MINI,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createSseSplitter } from '../src/forward/sse.ts';
+import { createSseSplitter, sseFields } from '../src/forward/sse.ts';
 
 describe('SSE splitter', () => {
   it('reports whether part of an event is held back (the relay then re-encodes)', () => {
@@ -67,5 +67,18 @@ describe('SSE splitter decoding', () => {
     const bytes = Buffer.from('data: x€');
     expect(s.push(bytes.subarray(0, bytes.length - 1))).toEqual([]);
     expect(s.end().map((e) => e.data)).toEqual(['x\uFFFD']);
+  });
+});
+
+describe('SSE event fields kept when an event is re-encoded', () => {
+  const fields = (raw: string) =>
+    sseFields(createSseSplitter().push(Buffer.from(`${raw}\n\n`))[0]!);
+
+  it('none for a lone data line; every other line, in order, otherwise', () => {
+    expect(fields('data: {"a":1}')).toBe('');
+    expect(fields('data: a\ndata: b')).toBe('');
+    expect(fields('event: chunk\nid: 7\ndata: {"a":1}')).toBe('event: chunk\nid: 7\n');
+    expect(fields('data:{"a":1}\nid: 7')).toBe('id: 7\n');
+    expect(fields(': keep-alive\nretry: 10\ndata: x')).toBe(': keep-alive\nretry: 10\n');
   });
 });

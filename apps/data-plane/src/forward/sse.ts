@@ -82,6 +82,20 @@ export function createSseSplitter() {
   };
 }
 
+/**
+ * The lines of an event other than its data (`event:`, `id:`, `retry:`, comments), each ending in
+ * a newline, for an event re-encoded with new data; '' for the usual lone `data: …` line (told by
+ * its length alone: any other line, or a second data line, makes `raw` longer).
+ */
+export function sseFields(ev: SseEvent): string {
+  if (ev.data !== null && ev.raw.length === ev.data.length + 6) return '';
+  let fields = '';
+  for (const line of ev.raw.split('\n')) {
+    if (line.length > 0 && !line.startsWith('data:')) fields += `${line}\n`;
+  }
+  return fields;
+}
+
 /** Bytes at the end of `chunk` that start a UTF-8 sequence the chunk does not complete (0-3). */
 function incompleteTail(chunk: Buffer): number {
   const n = chunk.length;

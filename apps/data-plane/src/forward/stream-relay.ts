@@ -2,14 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { estimatedPromptTokens, type Outcome } from '../flight.ts';
 import { isRecord } from '../providers/types.ts';
 import { type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
-import { createSseSplitter, type SseEvent } from './sse.ts';
+import { createSseSplitter, type SseEvent, sseFields } from './sse.ts';
 
 /**
  * Relays an upstream event stream to the client event by event (nothing is held back beyond one
  * event) while a tap reads the text and usage: the usage chunk injected for billing is stripped
  * when the client did not ask for it, and the stream is ended as a normal `length` stop when its
  * estimated cost passes the reservation (the cap guarantee, streaming included): chat and completions
- * with a `finish_reason: "length"` chunk, Responses with `response.incomplete` (max_output_tokens).
+ * with a `finish_reason: "length"` chunk, Responses with `response.incomplete` (max_output_tokens;
+ * its reader closes the output items with what was streamed), Messages with `max_tokens`.
  */
 export interface StreamDeps {
   now: () => number;
@@ -44,9 +45,6 @@ export function relayStream(
   live.stream = progress;
   /** The last chunk of a chat or completions stream (its id, created, model close a cut stream). */
   let last: Record<string, unknown> | null = null;
-  /** A Responses stream: the response object as last announced, and the last sequence number. */
-  let lastResponse: Record<string, unknown> | null = null;
-  let sequence = -1;
   let upstreamDone = false;
   let failed = false;
   const reader = job.streamReader?.() ??
@@ -97,12 +95,18 @@ export function relayStream(
     }
   };
 
-  /** The cap guard: close the answer as a normal `length` stop and cut the upstream. */
+  /** The cap guard: close the answer as a normal `length` stop and cut the upstream. The closing
+   * events report the usage its record bills (estimated, as the record: see flight.finish). */
   const capEnd = () => {
     verbatim = false;
     flushOut();
-    if (reader.capEnd !== undefined) send(reader.capEnd());
-    else if ((endpoint.kind === 'chat' || endpoint.kind === 'completion') && last !== null) {
+    if (reader.capEnd !== undefined) {
+      const billed = {
+        inputTokens: estimatedPromptTokens(job.flight),
+        outputTokens: streamEstimate(progress),
+      };
+      send(reader.capEnd(billed));
+    } else if ((endpoint.kind === 'chat' || endpoint.kind === 'completion') && last !== null) {
       const indices = several && open.size > 0 ? [...open].sort((a, b) => a - b) : [0];
       const choices = indices.map((index) =>
         endpoint.kind === 'chat'
@@ -128,20 +132,8 @@ export function relayStream(
         };
         send(`data: ${JSON.stringify({ ...stop, choices: [], usage })}\n\n`);
       }
-    } else if (endpoint.kind === 'responses' && lastResponse !== null) {
-      // As OpenAI ends a response that reached max_output_tokens.
-      const incomplete = {
-        type: 'response.incomplete',
-        sequence_number: sequence + 1,
-        response: {
-          ...lastResponse,
-          status: 'incomplete',
-          incomplete_details: { reason: 'max_output_tokens' },
-        },
-      };
-      send(`event: response.incomplete\ndata: ${JSON.stringify(incomplete)}\n\n`);
     }
-    if (reader.capEnd === undefined && endpoint.kind !== 'responses') send('data: [DONE]\n\n');
+    if (reader.capEnd === undefined) send('data: [DONE]\n\n');
     res.end();
     deps.end(live, result({ status: 'ok', httpStatus: status, errorClass: null, usage: null }));
     live.proxyReq?.destroy();
@@ -168,11 +160,9 @@ export function relayStream(
     if (info.failed) failed = true;
     if (isRecord(json)) {
       if (typeof json.model === 'string') progress.servedModel = json.model;
-      if (isRecord(json.response)) {
-        lastResponse = json.response;
-        if (typeof json.response.model === 'string') progress.servedModel = json.response.model;
+      if (isRecord(json.response) && typeof json.response.model === 'string') {
+        progress.servedModel = json.response.model;
       }
-      if (typeof json.sequence_number === 'number') sequence = json.sequence_number;
       if (json.object === 'chat.completion.chunk' || json.object === 'text_completion') {
         last = json;
         if (several) noteChoices(json.choices);
@@ -187,11 +177,12 @@ export function relayStream(
     } else if (job.stripUsage && info.usage !== undefined && isRecord(json)) {
       if (!info.usageOnly) {
         delete json.usage;
-        writeChanged(`data: ${JSON.stringify(json)}\n\n`);
+        writeChanged(`${sseFields(ev)}data: ${JSON.stringify(json)}\n\n`);
       } else verbatim = false;
     } else if (job.stripUsage && info.hasUsageField === true && isRecord(json)) {
       // `usage: null` rides on every chunk only because we asked for usage: not the client's to see.
-      writeChanged(withoutNullUsage(ev.data, json));
+      // Its other fields (`event:`, `id:`) stay as sent.
+      writeChanged(`${sseFields(ev)}${withoutNullUsage(ev.data, json)}`);
     } else {
       write(`${ev.raw}\n\n`);
     }

@@ -35,7 +35,14 @@ export interface StreamReader {
   event(data: unknown): StreamEventInfo;
   /** Events closing the client's stream when the cap guard ends it; the default is the
    * endpoint's (a `length` chunk and `[DONE]` for chat). */
-  capEnd?(): string;
+  capEnd?(billed: CapEndUsage): string;
+}
+
+/** What the record of a stream the cap guard ended bills (both estimated: the prompt as at
+ * admission, the output from what was streamed), for the closing events to report the same. */
+export interface CapEndUsage {
+  inputTokens: number;
+  outputTokens: number;
 }
 
 export interface StreamEventInfo {

@@ -157,8 +157,10 @@ export function chatStreamReader(clientWantsUsage: boolean): StreamReader {
           return { replace: '' }; // ping and unknown events
       }
     },
-    capEnd() {
-      return `${delta({}, 'length')}data: [DONE]\n\n`;
+    capEnd(billed) {
+      // A client that asked for usage gets it here too: what its record bills (estimated).
+      const usageChunk = clientWantsUsage ? chunk([], { usage: chatUsage(billed) }) : '';
+      return `${delta({}, 'length')}${usageChunk}data: [DONE]\n\n`;
     },
   };
 }

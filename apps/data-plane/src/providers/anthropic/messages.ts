@@ -44,16 +44,18 @@ function messagesReader(): StreamReader {
           return {};
       }
     },
-    capEnd() {
+    capEnd(billed) {
       let out = '';
       if (open !== null) {
         const stop = { type: 'content_block_stop', index: open };
         out += `event: content_block_stop\ndata: ${JSON.stringify(stop)}\n\n`;
       }
+      // The output as its record bills it (estimated from what was streamed), not message_start's
+      // placeholder: message_delta's count is cumulative, the client's final usage.
       const delta = {
         type: 'message_delta',
         delta: { stop_reason: 'max_tokens', stop_sequence: null },
-        usage: { output_tokens: usage.output_tokens ?? 0 },
+        usage: { output_tokens: billed.outputTokens },
       };
       out += `event: message_delta\ndata: ${JSON.stringify(delta)}\n\n`;
       out += `event: message_stop\ndata: ${JSON.stringify({ type: 'message_stop' })}\n\n`;
