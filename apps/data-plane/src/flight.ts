@@ -51,6 +51,9 @@ export interface Outcome {
   httpStatus: number;
   /** What the provider reported; null = none (estimated from `text` when anything was served). */
   usage: TokenUsage | null;
+  /** Usage the provider reported before the answer ended (Anthropic's message_start: the prompt
+   * counted, the output a placeholder), for an answer that ended without `usage`. */
+  partialUsage?: TokenUsage | null;
   /** Whether the upstream produced an answer that may be billed (2xx). */
   served: boolean;
   /** No answer came back, but the upstream had the request (the client left while it ran, or it
@@ -131,10 +134,17 @@ async function settleRetrying(
   }
 }
 
-/** Tokens when the provider reported none: the prompt as estimated at admission and what was
- * generated — never zero when something was served (SPEC §6). */
-function estimateUsage(flight: Flight, o: Outcome): TokenUsage {
-  return { inputTokens: estimatedPromptTokens(flight), outputTokens: o.outputEstimate };
+/** Tokens of an answer that ended without its usage — never zero when something was served
+ * (SPEC §6): the prompt as the provider reported it so far (Anthropic's message_start, cache reads
+ * and writes included), else as estimated at admission; the output at least what was generated. */
+export function unreportedUsage(
+  flight: Pick<Flight, 'cost'>,
+  partial: TokenUsage | null,
+  outputEstimate: number,
+): TokenUsage {
+  if (partial === null)
+    return { inputTokens: estimatedPromptTokens(flight), outputTokens: outputEstimate };
+  return { ...partial, outputTokens: Math.max(partial.outputTokens, outputEstimate) };
 }
 
 /** The prompt as estimated at admission: what a request without reported usage is billed for it. */
@@ -163,7 +173,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     estimated = true;
   } else if (o.usage !== null) usage = o.usage;
   else if (o.served || o.promptSent === true) {
-    usage = estimateUsage(flight, o);
+    usage = unreportedUsage(flight, o.partialUsage ?? null, o.outputEstimate);
     estimated = true;
   }
   let providerMicros = 0;

@@ -353,9 +353,12 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
     expect(e.outputTokens).toBeGreaterThanOrEqual(2);
   });
 
-  it('a stream cut before message_delta is billed from an estimate, never from the placeholder usage', async () => {
+  it('a stream cut before message_delta bills the prompt message_start reported and the output streamed, never the placeholder', async () => {
     fake.options.outputTokens = 50;
     fake.options.cutAfterDeltas = 20;
+    fake.options.inputTokens = 1_234;
+    fake.options.cacheReadTokens = 4_000;
+    fake.options.cacheCreationTokens = 500;
     const { data: stream, id } = await requestId(
       client().chat.completions.create({
         model: SONNET,
@@ -371,6 +374,36 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
     const e = await h.eventFor(id);
     expect(e).toMatchObject({ status: 'error', errorClass: 'upstream_cut', estimated: true });
     expect(e.outputTokens).toBeGreaterThanOrEqual(20);
+    // The prompt as Anthropic counted it (and bills it), not the estimate from 'hello'.
+    expect(e).toMatchObject({
+      inputTokens: 1_234,
+      cachedInputTokens: 4_000,
+      cacheWriteTokens: 500,
+    });
+  });
+
+  it('a client leaving a stream before message_delta is billed the prompt message_start reported', async () => {
+    fake.options.outputTokens = 400;
+    fake.options.delayMs = 20;
+    fake.options.inputTokens = 2_345;
+    fake.options.cacheReadTokens = 100;
+    const controller = new AbortController();
+    const { data: stream, id } = await requestId(
+      client().chat.completions.create(
+        { model: SONNET, messages: [{ role: 'user', content: 'hello' }], stream: true },
+        { signal: controller.signal },
+      ),
+    );
+    let chunks = 0;
+    try {
+      for await (const c of stream) {
+        if ((c.choices[0]?.delta.content ?? '') !== '' && ++chunks === 5) controller.abort();
+      }
+    } catch {}
+    const e = await h.eventFor(id);
+    expect(e).toMatchObject({ estimated: true, inputTokens: 2_345, cachedInputTokens: 100 });
+    expect(e.outputTokens).toBeGreaterThanOrEqual(5);
+    expect(e.billedCostMicros).toBeGreaterThan(0);
   });
 
   it('bad input: parameters Anthropic cannot honour are refused with a 400, never sent', async () => {

@@ -27,6 +27,8 @@ export interface FakeAnthropicOptions {
   ignoreBound?: boolean;
   /** Destroy the connection after this many text deltas (stream). */
   cutAfterDeltas?: number;
+  /** Wait this long between text deltas (stream), as a model generating. */
+  delayMs?: number;
 }
 
 export interface FakeAnthropic {
@@ -141,6 +143,7 @@ export async function startFakeAnthropic(
     ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
     ev('ping', {});
     for (const [i, w] of words.entries()) {
+      if (res.destroyed) return;
       if (options.streamErrorAfter !== undefined && i === options.streamErrorAfter) {
         ev('error', { error: { type: 'overloaded_error', message: 'Overloaded' } });
         res.end();
@@ -152,8 +155,10 @@ export async function startFakeAnthropic(
         res.socket?.destroy();
         return;
       }
-      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+      if (options.delayMs !== undefined) await new Promise((r) => setTimeout(r, options.delayMs));
+      else if (i % 50 === 49) await new Promise((r) => setImmediate(r));
     }
+    if (res.destroyed) return;
     ev('content_block_stop', { index: 0 });
     if (toolBlock !== null) {
       ev('content_block_start', { index: 1, content_block: { ...toolBlock, input: {} } });

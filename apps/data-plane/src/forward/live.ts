@@ -23,6 +23,8 @@ export interface Live {
  */
 export interface StreamProgress {
   usage: TokenUsage | null;
+  /** Usage reported before the end (see StreamEventInfo.partialUsage). */
+  partialUsage: TokenUsage | null;
   /** Content events with text. */
   chunks: number;
   /** UTF-8 bytes of their text. */
@@ -42,6 +44,7 @@ export function streamedSoFar(live: Live): Partial<Outcome> {
   if (p === null) return {};
   return {
     usage: p.usage,
+    partialUsage: p.partialUsage,
     outputEstimate: streamEstimate(p),
     ttftMs: p.ttftMs,
     servedModel: p.servedModel,

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { estimatedPromptTokens, type Outcome } from '../flight.ts';
+import { type Outcome, unreportedUsage } from '../flight.ts';
 import { isRecord } from '../providers/types.ts';
 import { type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
 import { createSseSplitter, type SseEvent, sseFields } from './sse.ts';
@@ -37,6 +37,7 @@ export function relayStream(
   // Plain data, not a closure: see StreamProgress.
   const progress: StreamProgress = {
     usage: null,
+    partialUsage: null,
     chunks: 0,
     textBytes: 0,
     ttftMs: null,
@@ -52,6 +53,7 @@ export function relayStream(
   const result = (fields: Partial<Outcome> & Pick<Outcome, 'status' | 'httpStatus'>) =>
     outcome({
       usage: progress.usage,
+      partialUsage: progress.partialUsage,
       served: true,
       outputEstimate: streamEstimate(progress),
       ttftMs: progress.ttftMs,
@@ -96,15 +98,12 @@ export function relayStream(
   };
 
   /** The cap guard: close the answer as a normal `length` stop and cut the upstream. The closing
-   * events report the usage its record bills (estimated, as the record: see flight.finish). */
+   * events report the usage its record bills (as the record: see flight.finish). */
   const capEnd = () => {
     verbatim = false;
     flushOut();
+    const billed = unreportedUsage(job.flight, progress.partialUsage, streamEstimate(progress));
     if (reader.capEnd !== undefined) {
-      const billed = {
-        inputTokens: estimatedPromptTokens(job.flight),
-        outputTokens: streamEstimate(progress),
-      };
       send(reader.capEnd(billed));
     } else if ((endpoint.kind === 'chat' || endpoint.kind === 'completion') && last !== null) {
       const indices = several && open.size > 0 ? [...open].sort((a, b) => a - b) : [0];
@@ -123,12 +122,10 @@ export function relayStream(
       send(`data: ${JSON.stringify(stop)}\n\n`);
       // A client that asked for usage gets it here too: what it is billed (estimated, as its record).
       if (job.clientWantsUsage === true) {
-        const prompt = estimatedPromptTokens(job.flight);
-        const completion = streamEstimate(progress);
         const usage = {
-          prompt_tokens: prompt,
-          completion_tokens: completion,
-          total_tokens: prompt + completion,
+          prompt_tokens: billed.inputTokens,
+          completion_tokens: billed.outputTokens,
+          total_tokens: billed.inputTokens + billed.outputTokens,
         };
         send(`data: ${JSON.stringify({ ...stop, choices: [], usage })}\n\n`);
       }
@@ -156,6 +153,7 @@ export function relayStream(
     const info = reader.event(json);
     if (progress.ttftMs === null) progress.ttftMs = deps.now() - job.flight.startedMs;
     if (info.usage !== undefined) progress.usage = info.usage;
+    if (info.partialUsage !== undefined) progress.partialUsage = info.partialUsage;
     if (info.model !== undefined) progress.servedModel = info.model;
     if (info.failed) failed = true;
     if (isRecord(json)) {

@@ -38,8 +38,9 @@ export interface StreamReader {
   capEnd?(billed: CapEndUsage): string;
 }
 
-/** What the record of a stream the cap guard ended bills (both estimated: the prompt as at
- * admission, the output from what was streamed), for the closing events to report the same. */
+/** What the record of a stream the cap guard ended bills (the prompt as the provider reported it
+ * so far, else as estimated at admission; the output estimated from what was streamed), for the
+ * closing events to report the same. */
 export interface CapEndUsage {
   inputTokens: number;
   outputTokens: number;
@@ -50,6 +51,9 @@ export interface StreamEventInfo {
   text?: string;
   /** Usage this event reports. */
   usage?: TokenUsage;
+  /** Usage reported before the answer's end (Anthropic's message_start): its prompt is the
+   * provider's count, its output a placeholder. Bills a stream that ends without `usage`. */
+  partialUsage?: TokenUsage;
   /** The event exists only to report usage (chat/completions usage chunk: `choices: []`). */
   usageOnly?: boolean;
   /** The event carries a usage field that must be removed when the client did not ask for it. */

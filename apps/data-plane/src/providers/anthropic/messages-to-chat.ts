@@ -90,9 +90,14 @@ export function chatStreamReader(clientWantsUsage: boolean): StreamReader {
           const message = isRecord(data.message) ? data.message : {};
           if (typeof message.id === 'string') id = message.id;
           if (typeof message.model === 'string') model = message.model;
-          // Usage counts from message_delta on (message_start's output_tokens is a placeholder).
+          // Usage counts from message_delta on (message_start's output_tokens is a placeholder);
+          // its prompt bills a stream that ends before that.
           mergeUsage(usage, message.usage);
-          return { replace: delta({ role: 'assistant', content: '' }), model: model ?? undefined };
+          return {
+            replace: delta({ role: 'assistant', content: '' }),
+            model: model ?? undefined,
+            partialUsage: tokenUsage(usage) ?? undefined,
+          };
         }
         case 'content_block_start': {
           const block = isRecord(data.content_block) ? data.content_block : {};

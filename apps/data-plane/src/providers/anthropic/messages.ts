@@ -19,11 +19,12 @@ function messagesReader(): StreamReader {
       switch (data.type) {
         case 'message_start': {
           const message = isRecord(data.message) ? data.message : {};
-          // Its output_tokens is a placeholder: usage counts once message_delta reports it, so a
-          // stream cut before that is estimated from what was streamed (SPEC §6).
+          // Its output_tokens is a placeholder: usage counts once message_delta reports it. A
+          // stream that ends before that bills this prompt, its output estimated from what was
+          // streamed (SPEC §6).
           mergeUsage(usage, message.usage);
           const model = typeof message.model === 'string' ? message.model : undefined;
-          return { model };
+          return { model, partialUsage: tokenUsage(usage) ?? undefined };
         }
         case 'content_block_start':
           open = typeof data.index === 'number' ? data.index : null;
