@@ -1,3 +1,4 @@
+import { resultError } from './errors.ts';
 // Lists answer relay connections, or a typed error (`ValidationError`, …) in their place.
 
 /** The node type of a list field's answer (`PlansQuery['plans']` → a plan). */
@@ -24,10 +25,10 @@ export function hasMore(result: object | null | undefined): boolean {
 
 /** The message of a list that answered a typed error instead of a page. */
 export function listError(
-  result: { __typename: string; message?: string } | null | undefined,
+  result: { __typename: string; message?: string; field?: string | null } | null | undefined,
 ): string | null {
   if (!result?.__typename.endsWith('Error')) return null;
-  return result.message ?? result.__typename;
+  return resultError(result);
 }
 
 /**

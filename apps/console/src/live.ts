@@ -149,6 +149,65 @@ export function trackReconnects(
 /** Names of sub-accounts this tab has loaded, so the feed can say "acme" rather than an id. */
 export const knownNames = new Map<string, string>();
 
+/** The name of a sub-account by id from the API: null when it has none (not found). */
+export type NameLookup = (id: string) => Promise<string | null>;
+
+/**
+ * Names for the feed's sub-accounts: those a page of this tab loaded (`names`), and the others
+ * (created after the tab loaded, beyond the first page of the list) looked up through `lookup`,
+ * each id once — while it is being looked up, or when the lookup failed or found nothing, the
+ * feed shows the id. Listeners hear when a looked-up name arrives.
+ */
+export class SubAccountNames {
+  /** Ids looked up already (in flight or settled): never asked twice. */
+  private readonly asked = new Set<string>();
+  private readonly listeners = new Set<() => void>();
+  /** Changes with every name that arrives (a snapshot for useSyncExternalStore). */
+  version = 0;
+
+  constructor(
+    private readonly lookup: NameLookup,
+    readonly names: Map<string, string> = knownNames,
+  ) {}
+
+  /** Looks up the ids that have no name yet and were not asked for before. */
+  resolve(ids: Iterable<string | null | undefined>): void {
+    for (const id of ids) {
+      if (!id || this.names.has(id) || this.asked.has(id)) continue;
+      this.asked.add(id);
+      this.lookup(id).then(
+        (name) => {
+          if (name === null || this.names.get(id) === name) return;
+          this.names.set(id, name);
+          this.version++;
+          for (const l of this.listeners) l();
+        },
+        () => {
+          // Looked up once: the feed keeps showing the id.
+        },
+      );
+    }
+  }
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  };
+}
+
+/** The sub-accounts a feed names: of spend updates, and of sub-account events. */
+export function feedSubAccountIds(feed: readonly FeedItem[]): string[] {
+  const ids = new Set<string>();
+  for (const f of feed) {
+    if (f.kind === 'spend') ids.add(f.spend.subAccountId);
+    else if (f.event.subAccountId && f.event.scope !== 'tag' && f.event.scope !== 'workspace')
+      ids.add(f.event.subAccountId);
+  }
+  return [...ids];
+}
+
 /** One line of text for a feed item (also what screen readers hear). */
 export function describeFeedItem(
   item: FeedItem,

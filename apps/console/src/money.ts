@@ -73,13 +73,19 @@ export function parseLimit(input: string, max = 2_147_483_647): Parsed<number | 
   return { ok: true, value: n };
 }
 
+/**
+ * A model as the API names it (the control plane's MODEL_PATTERN): a lowercase provider, "/", the
+ * model ("openai/gpt-4o-mini").
+ */
+export const MODEL_NAME = /^[a-z0-9][a-z0-9_.-]{0,63}\/[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$/;
+
 /** "openai/gpt-4o, anthropic/claude" or one per line → a de-duplicated list; empty → []. */
 export function parseModelList(input: string): Parsed<string[]> {
   const items = input
     .split(/[\s,]+/)
     .map((s) => s.trim())
     .filter(Boolean);
-  const bad = items.find((s) => !/^[A-Za-z0-9._-]+\/[A-Za-z0-9._:@/-]+$/.test(s));
+  const bad = items.find((s) => !MODEL_NAME.test(s));
   if (bad) return { ok: false, error: `"${bad}" is not a provider/model name` };
   return { ok: true, value: [...new Set(items)] };
 }

@@ -1,4 +1,4 @@
-import { parseDollars } from './money.ts';
+import { MODEL_NAME, parseDollars } from './money.ts';
 
 // The "Set a price" form: every field checked at once, an error per field — nothing is sent while
 // any field is wrong.
@@ -27,7 +27,7 @@ export function parsePriceForm(
 ): { ok: true; input: PriceInput } | { ok: false; errors: PriceErrors } {
   const errors: PriceErrors = {};
   const model = form.model.trim();
-  if (!/^[^/\s]+\/\S+$/.test(model)) errors.model = 'must be provider/model';
+  if (!MODEL_NAME.test(model)) errors.model = 'must be provider/model';
   const input = parseDollars(form.input);
   if (!input.ok) errors.input = input.error;
   else if (input.value === null) errors.input = 'is required';

@@ -29,6 +29,10 @@ export type SettingsResult =
   | { ok: true; input: SettingsInput }
   | { ok: false; errors: Partial<Record<keyof SettingsForm, string>> };
 
+/** The API's bounds (the control plane's limitField and allowed-models list): 1 to 1,000,000,000. */
+export const MAX_LIMIT = 1_000_000_000;
+export const MAX_MODELS = 500;
+
 export const emptySettings = (): SettingsForm => ({
   name: '',
   cap: '',
@@ -62,7 +66,7 @@ export function parseSettings(form: SettingsForm): SettingsResult {
   const cap = parseDollars(form.cap);
   if (!cap.ok) errors.cap = cap.error;
   const limit = (key: 'rpm' | 'rpd' | 'tpm' | 'concurrency') => {
-    const r = parseLimit(form[key]);
+    const r = parseLimit(form[key], MAX_LIMIT);
     if (!r.ok) errors[key] = r.error;
     else if (r.value === 0) errors[key] = 'must be at least 1 (leave empty for no limit)';
     return r.ok ? r.value : null;
@@ -73,6 +77,7 @@ export function parseSettings(form: SettingsForm): SettingsResult {
   const concurrency = limit('concurrency');
   const models = parseModelList(form.models);
   if (!models.ok) errors.models = models.error;
+  else if (models.value.length > MAX_MODELS) errors.models = `at most ${MAX_MODELS} models`;
   const tag = form.tag.trim();
   if (tag && !/^[A-Za-z0-9._:-]{1,64}$/.test(tag)) {
     errors.tag = 'letters, digits and . _ : - only (at most 64)';

@@ -1,11 +1,12 @@
+import { validationMessage } from './errors.ts';
 import type { BudgetPeriod, UpdateWorkspaceInput } from './generated/graphql.ts';
 import { centsToDollarInput, type Parsed, parseDollars } from './money.ts';
 
 // The workspace's own settings form (Settings page): text fields in, the API's input out (only
-// what changed), or an error per field — nothing is sent while any field is wrong. The markup's
-// upper bound is the API's rule (UpdateWorkspaceInput): the form checks what it must to build an
-// exact request, and a value the API refuses comes back as a ValidationError naming its field,
-// shown under that field (apiFieldErrors) in the API's own words.
+// what changed), or an error per field — nothing is sent while any field is wrong. The form checks
+// the API's rules it knows (the markup's 0–1000 % with 2 decimals: the control plane's markupField);
+// a value the API still refuses comes back as a ValidationError naming its field, shown under that
+// field (apiFieldErrors) as a sentence naming it ("Markup must be at most 1000 %.").
 
 export interface WorkspaceForm {
   /** Dollars; empty = no workspace cap. */
@@ -35,14 +36,20 @@ export function workspaceFormOf(ws: WorkspaceValues): WorkspaceForm {
   };
 }
 
-/** A workspace markup: a non-negative percentage with at most 2 decimals ("20", "12.5 %"). */
+/** The API's largest markup (the control plane's markupField): 1000 %. */
+export const MAX_MARKUP_PERCENT = 1000;
+
+/** A workspace markup: 0 to 1000 %, at most 2 decimals ("20", "12.5 %"). */
 export function parseWorkspaceMarkup(input: string): Parsed<number> {
   const text = input.trim().replace(/%$/, '').trim();
   if (text === '') return { ok: false, error: 'enter a percentage (0 for no markup)' };
   if (/^-/.test(text)) return { ok: false, error: 'must not be negative' };
   if (!/^\d+(\.\d{1,2})?$/.test(text))
     return { ok: false, error: 'a percentage like 20 or 12.5 (at most 2 decimals)' };
-  return { ok: true, value: Number(text) };
+  const value = Number(text);
+  if (value > MAX_MARKUP_PERCENT)
+    return { ok: false, error: `must be at most ${MAX_MARKUP_PERCENT} %` };
+  return { ok: true, value };
 }
 
 export function parseWorkspaceForm(
@@ -91,10 +98,13 @@ const API_FIELDS: Record<string, keyof WorkspaceForm> = {
   byokWaivesMarkup: 'byokWaivesMarkup',
 };
 
+/** The page's names of the API's fields where they differ from the other forms'. */
+const LABELS = { spendCapCents: 'Workspace cap' };
+
 /**
- * The API's ValidationError as a field error: under the field it names, in the API's words (the
- * "markupPercent: " prefix dropped — the field's label says it). Unknown or no field → null (the
- * caller shows the whole message in the form's alert line).
+ * The API's ValidationError as a field error: under the field it names, as a sentence naming it
+ * ("Markup must be at most 1000 %."). Unknown or no field → null (the caller shows the whole
+ * message, through resultError, in the form's alert line).
  */
 export function apiFieldErrors(
   field: string | null | undefined,
@@ -102,8 +112,7 @@ export function apiFieldErrors(
 ): WorkspaceErrors | null {
   const key = field ? API_FIELDS[field] : undefined;
   if (!field || !key) return null;
-  const text = message.startsWith(`${field}: `) ? message.slice(field.length + 2) : message;
-  return { [key]: text };
+  return { [key]: validationMessage(field, message, LABELS) };
 }
 
 /** "$1,000.00 / monthly" or "no cap" — the summary line of the page. */

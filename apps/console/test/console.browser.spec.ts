@@ -10,6 +10,7 @@ import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Running, tollgate } from '../../cli/test/processes.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
+import { validationMessage } from '../src/errors.ts';
 import { formatUsd } from '../src/money.ts';
 
 // The ops console in Debian's Chromium against the real `tollgate start` (embedded default: PGlite,
@@ -238,6 +239,14 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByText('Fix the marked fields; nothing was changed.').waitFor();
     expect(await meterText()).toContain('of $0.25');
     await rpm.fill('300');
+    // A model without a price passes the form but not the API: its refusal names the field.
+    await page.getByLabel('Allowed models').fill('openai/no-such-model');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await page
+      .getByText(
+        'Allowed models: openai/no-such-model has no price; set one on the Prices page first.',
+      )
+      .waitFor();
     await page.getByLabel('Spend cap (USD)').fill('1');
     await page.getByLabel('Allowed models').fill(MODEL);
     await page.getByRole('button', { name: 'Save settings' }).click();
@@ -477,9 +486,9 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     expect(await page.evaluate('document.activeElement?.className')).toBe('once');
     await shot('15-keyboard-created');
 
-    // Settings: a workspace cap and markup saved, still there after a reload; a markup the API
-    // refuses shows the API's own message under the field. Reset at the end: the later flows bill
-    // without a workspace cap or markup.
+    // Settings: a workspace cap and markup saved, still there after a reload; a markup over the
+    // API's limit is refused, said as a sentence naming the field. Reset at the end: the later flows
+    // bill without a workspace cap or markup.
     await nav('Settings').click();
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
     const capBox = page.getByRole('textbox', { name: 'Workspace cap (USD)' });
@@ -514,7 +523,8 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     expect(await capBox.inputValue()).toBe('1000');
     expect(await markupBox.inputValue()).toBe('12.5');
     expect(await page.getByTestId('ws-byok').textContent()).toBe(byokBefore ? 'no' : 'yes');
-    // 1500 % passes the form (a number, 2 decimals at most) but not the API's range; Enter submits.
+    // 1500 % is over the API's range: the API's own refusal is zod's wording, which the console
+    // says as a sentence naming the field; the form refuses it before sending. Enter submits.
     const refusedBy = await fetch(`${cp}/graphql`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
@@ -523,16 +533,18 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
           'mutation { updateWorkspace(input: { markupPercent: 1500 }) { ... on ValidationError { field message } } }',
       }),
     }).then((r) => r.json());
-    const apiMessage: string = refusedBy.data.updateWorkspace.message;
-    expect(refusedBy.data.updateWorkspace.field).toBe('markupPercent');
+    const refusal: { field: string; message: string } = refusedBy.data.updateWorkspace;
+    expect(refusal.field).toBe('markupPercent');
+    expect(validationMessage(refusal.field, refusal.message)).toBe(
+      'Markup must be at most 1000 %.',
+    );
     await markupBox.fill('1500');
     await markupBox.press('Enter');
-    await page.getByText('The API refused the marked field; nothing was changed.').waitFor();
+    await page.getByText('Fix the marked fields; nothing was changed.').waitFor();
     expect(await markupBox.getAttribute('aria-invalid')).toBe('true');
-    const fieldError = await page.locator('.field.has-error .field-error').textContent();
-    expect(fieldError).toBeTruthy();
-    expect(apiMessage).toContain(fieldError);
-    expect(fieldError).toMatch(/1000/);
+    expect(await page.locator('.field.has-error .field-error').textContent()).toBe(
+      'must be at most 1000 %',
+    );
     await shot('15-settings-refused');
     expect(await page.getByTestId('ws-markup').textContent()).toBe('12.5%');
     // Emptying the cap removes it.
@@ -766,6 +778,45 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
       .first()
       .waitFor();
     await shot('20-live-balance-low');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('names sub-accounts in the live feed that this tab never loaded', async () => {
+    // A fresh tab on the Live feed page: no page has loaded any sub-account.
+    await page.goto(`${cp}/#/live`);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Live feed' }).waitFor();
+    await poll(() => page.locator('.conn').textContent()).toBe('Live');
+    // Created after the page loaded; its first request's spend update reaches the feed.
+    const res = await fetch(`${cp}/v1/sub-accounts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'late-arrival', spend_cap_cents: 1000 }),
+    });
+    expect(res.status).toBe(201);
+    const late = (await res.json()) as { id: string; key: string };
+    expect((await chat(late.key)).choices[0]?.message.content).toBeTruthy();
+    const feed = page.getByRole('list', { name: 'Live feed' });
+    const lateSpend = feed.locator(`li.spend:has(a[href="#/sub-accounts/${late.id}"])`);
+    await lateSpend.first().waitFor({ timeout: 15_000 });
+    await poll(() => lateSpend.first().textContent()).toContain(
+      'late-arrival spent $0.052 (cap $10.00)',
+    );
+    // bulk-119 is on the third page of the list (never loaded here): named too.
+    const bulk = await fetch(`${cp}/v1/sub-accounts?search=bulk-119`, {
+      headers: { authorization: `Bearer ${ADMIN_KEY}` },
+    }).then((r) => r.json());
+    const bulkId: string = bulk.data[0].id;
+    const bulkKey = await fetch(`${cp}/v1/sub-accounts/${bulkId}/keys`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: '{}',
+    }).then((r) => r.json());
+    expect((await chat(bulkKey.key)).choices[0]?.message.content).toBeTruthy();
+    const bulkSpend = feed.locator(`li.spend:has(a[href="#/sub-accounts/${bulkId}"])`);
+    await poll(() => bulkSpend.first().textContent()).toContain('bulk-119 spent $0.052');
+    expect(await feed.textContent()).not.toMatch(/\bsa_[A-Za-z0-9]+ spent/);
+    await shot('22-live-names');
     expect(pageErrors).toEqual([]);
   });
 

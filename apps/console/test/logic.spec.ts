@@ -440,7 +440,14 @@ describe('errors', () => {
     expect(resultError({ __typename: 'SubAccount' })).toBeNull();
     expect(
       resultError({ __typename: 'ValidationError', message: 'too big', field: 'spendCapCents' }),
-    ).toBe('too big (spendCapCents)');
+    ).toBe('Spend cap: too big.');
+    expect(
+      resultError({
+        __typename: 'ValidationError',
+        message: 'spendCapCents: Too small: expected number to be >=0',
+        field: 'spendCapCents',
+      }),
+    ).toBe('Spend cap must not be negative.');
     expect(resultError({ __typename: 'NotFoundError', message: 'no such sub-account' })).toBe(
       'no such sub-account',
     );
@@ -624,7 +631,10 @@ describe('list answers (connections or typed errors)', () => {
     expect(hasMore(page)).toBe(true);
     expect(hasMore({ ...page, pageInfo: { hasNextPage: false } })).toBe(false);
     expect(hasMore(refused)).toBe(false);
-    expect(listError(refused)).toBe('first must be ≤ 200');
+    expect(listError(refused)).toBe('First must be ≤ 200.');
+    expect(listError({ ...refused, message: 'first: Too big: expected number to be <=200' })).toBe(
+      'Page size must be at most 200.',
+    );
     expect(listError(page)).toBeNull();
     expect(listError(undefined)).toBeNull();
   });

@@ -30,11 +30,12 @@ describe('workspace settings form', () => {
     ).toMatchObject({ cap: '1234.567', markup: '12.5' });
   });
 
-  it('parses a markup: required, non-negative, at most 2 decimals; the range is the API’s', () => {
+  it('parses a markup: required, 0 to 1000 % (the API’s range), at most 2 decimals', () => {
     expect(parseWorkspaceMarkup('20')).toEqual({ ok: true, value: 20 });
     expect(parseWorkspaceMarkup(' 12.5 % ')).toEqual({ ok: true, value: 12.5 });
     expect(parseWorkspaceMarkup('0')).toEqual({ ok: true, value: 0 });
-    expect(parseWorkspaceMarkup('1500')).toEqual({ ok: true, value: 1500 });
+    expect(parseWorkspaceMarkup('1000')).toEqual({ ok: true, value: 1000 });
+    expect(parseWorkspaceMarkup('1500')).toEqual({ ok: false, error: 'must be at most 1000 %' });
     expect(parseWorkspaceMarkup('')).toEqual({
       ok: false,
       error: 'enter a percentage (0 for no markup)',
@@ -92,13 +93,13 @@ describe('workspace settings form', () => {
     });
   });
 
-  it('puts the API’s ValidationError under the field it names, in its words', () => {
+  it('puts the API’s ValidationError under the field it names, as a sentence naming it', () => {
     expect(
       apiFieldErrors('markupPercent', 'markupPercent: Too big: expected number to be <=1000'),
-    ).toEqual({ markup: 'Too big: expected number to be <=1000' });
-    expect(apiFieldErrors('spendCapCents', 'cents must be finite')).toEqual({
-      cap: 'cents must be finite',
-    });
+    ).toEqual({ markup: 'Markup must be at most 1000 %.' });
+    expect(
+      apiFieldErrors('spendCapCents', 'spendCapCents: cents must not be negative, got -1'),
+    ).toEqual({ cap: 'Workspace cap must not be negative.' });
     expect(apiFieldErrors(null, 'refused')).toBeNull();
     expect(apiFieldErrors('somethingElse', 'refused')).toBeNull();
   });

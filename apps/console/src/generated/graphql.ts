@@ -496,6 +496,36 @@ export const SubAccountDetailQueryDocument = gql<SubAccountDetailQuery, SubAccou
   }
 `);
 
+export type SubAccountNameQuery = {
+  subAccount: {
+    __typename: 'NotFoundError';
+    message: string;
+  } | {
+    __typename: 'SubAccount';
+    id: string;
+    name: string;
+  };
+};
+
+export type SubAccountNameQueryVariables = {
+  id: string;
+};
+
+export const SubAccountNameQueryDocument = gql<SubAccountNameQuery, SubAccountNameQueryVariables>(`
+  query SubAccountName($id: ID!) {
+    subAccount(id: $id) {
+      __typename
+      ... on SubAccount {
+        id
+        name
+      }
+      ... on NotFoundError {
+        message
+      }
+    }
+  }
+`);
+
 export type TagSpendQuery = {
   usageByTag: {
     __typename: 'QueryUsageByTagSuccess';
@@ -1063,6 +1093,7 @@ export type CreateBudgetMutation = {
   } | {
     __typename: 'ValidationError';
     message: string;
+    field: string | null;
   };
 };
 
@@ -1081,6 +1112,9 @@ export const CreateBudgetMutationDocument = gql<CreateBudgetMutation, CreateBudg
       }
       ... on Error {
         message
+      }
+      ... on ValidationError {
+        field
       }
     }
   }
@@ -1137,6 +1171,7 @@ export type CreateWebhookMutation = {
   } | {
     __typename: 'ValidationError';
     message: string;
+    field: string | null;
   };
 };
 
@@ -1158,6 +1193,9 @@ export const CreateWebhookMutationDocument = gql<CreateWebhookMutation, CreateWe
       }
       ... on Error {
         message
+      }
+      ... on ValidationError {
+        field
       }
     }
   }
@@ -1319,6 +1357,7 @@ export type CreateProviderKeyMutation = {
   } | {
     __typename: 'ValidationError';
     message: string;
+    field: string | null;
   };
 };
 
@@ -1346,6 +1385,9 @@ export const CreateProviderKeyMutationDocument = gql<CreateProviderKeyMutation, 
       }
       ... on Error {
         message
+      }
+      ... on ValidationError {
+        field
       }
     }
   }
@@ -1398,6 +1440,7 @@ export type SetPriceMutation = {
   } | {
     __typename: 'ValidationError';
     message: string;
+    field: string | null;
   };
 };
 
@@ -1422,6 +1465,9 @@ export const SetPriceMutationDocument = gql<SetPriceMutation, SetPriceMutationVa
       }
       ... on Error {
         message
+      }
+      ... on ValidationError {
+        field
       }
     }
   }

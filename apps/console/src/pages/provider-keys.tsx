@@ -112,6 +112,11 @@ function StoreProviderKey({ report, onStored }: { report: Report; onStored: () =
     e.preventDefault();
     if (!form.provider.trim() || !form.apiKey.trim())
       return setProblem('Provider and API key are required.');
+    // The API's rules for these two (the control plane's provider-keys service).
+    if (!/^[a-z0-9][a-z0-9_.-]{0,63}$/.test(form.provider.trim()))
+      return setProblem('Provider must be lowercase letters, digits, _ . or - (like openai).');
+    if (form.apiKey.trim().length < 8)
+      return setProblem('API key must be at least 8 characters long.');
     const r = await create({
       provider: form.provider.trim(),
       apiKey: form.apiKey.trim(),
