@@ -382,6 +382,23 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
     });
   });
 
+  it('a stream is whole at message_stop: a client leaving before the upstream closes is billed as served', async () => {
+    fake.options.lingerMs = 1_500;
+    fake.options.outputTokens = 30;
+    const { data: stream, id } = await requestId(
+      client().chat.completions.create({
+        model: SONNET,
+        messages: [{ role: 'user', content: 'hello' }],
+        stream: true,
+      }),
+    );
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(text.startsWith('w0 w1 ')).toBe(true);
+    const e = await h.eventFor(id);
+    expect(e).toMatchObject({ status: 'ok', httpStatus: 200, outputTokens: 30, estimated: false });
+  });
+
   it('a client leaving a stream before message_delta is billed the prompt message_start reported', async () => {
     fake.options.outputTokens = 400;
     fake.options.delayMs = 20;

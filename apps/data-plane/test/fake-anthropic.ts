@@ -29,6 +29,8 @@ export interface FakeAnthropicOptions {
   cutAfterDeltas?: number;
   /** Wait this long between text deltas (stream), as a model generating. */
   delayMs?: number;
+  /** A stream's response stays open this long after message_stop before it ends. */
+  lingerMs?: number;
 }
 
 export interface FakeAnthropic {
@@ -175,6 +177,7 @@ export async function startFakeAnthropic(
       usage: { output_tokens: n },
     });
     ev('message_stop', {});
+    if (options.lingerMs) await new Promise((r) => setTimeout(r, options.lingerMs));
     res.end();
   }
 

@@ -37,6 +37,9 @@ export interface FakeUpstreamOptions {
   cutAfterChunks?: number;
   /** Ms between streamed chunks. */
   chunkDelayMs?: number;
+  /** A stream's response stays open this long after its last event (`[DONE]`,
+   * `response.completed`) before it ends, as over a real network. */
+  lingerMs?: number;
   /** Produce `outputTokens` whatever bound the request sets (a misbehaving upstream). */
   ignoreBound?: boolean;
   /** The `model` it says it served (default: the one asked for). */
@@ -251,7 +254,9 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
       }
       if (options.chunkDelayMs) await sleep(options.chunkDelayMs);
     }
-    res.end('data: [DONE]\n\n');
+    res.write('data: [DONE]\n\n');
+    if (options.lingerMs) await sleep(options.lingerMs);
+    res.end();
   }
 
   function streamChat(
@@ -363,7 +368,8 @@ export async function startFakeUpstream(options: FakeUpstreamOptions = {}): Prom
     ];
     res.writeHead(200, { 'content-type': 'text/event-stream' });
     for (const e of events) res.write(`event: ${JSON.parse(e).type}\ndata: ${e}\n\n`);
-    res.end();
+    if (options.lingerMs) setTimeout(() => res.end(), options.lingerMs);
+    else res.end();
   }
 
   const { url, close } = await listenFake(handle);

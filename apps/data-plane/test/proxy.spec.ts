@@ -112,6 +112,68 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     }
   });
 
+  it('a stream is whole at its last event: a client leaving before the upstream closes is billed as served', async () => {
+    // The upstream keeps its connection a while after `[DONE]` / `response.completed`; the SDK stops
+    // reading at `[DONE]` and closes. Whole answers, not client disconnects: status ok, the usage
+    // as reported (not the estimate from the text), and the client's answer ends at once.
+    h.upstream.options.lingerMs = 1_500;
+    h.upstream.options.outputTokens = 200;
+    try {
+      const ids: string[] = [];
+      for (const include_usage of [false, true]) {
+        const started = Date.now();
+        const { data: stream, response } = await h
+          .client('sa_main')
+          .chat.completions.create({
+            model: MINI,
+            messages: [{ role: 'user', content: 'hello' }],
+            max_tokens: 40,
+            stream: true,
+            stream_options: { include_usage },
+          })
+          .withResponse();
+        let text = '';
+        for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+        expect(text.split(' ').length).toBe(41);
+        expect(Date.now() - started).toBeLessThan(1_500);
+        ids.push(response.headers.get('x-request-id')!);
+      }
+      // Responses: a client that stops at response.completed and closes.
+      const res = await fetch(`${h.urls[0]}/v1/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${h.keys.sa_main}` },
+        body: JSON.stringify({ model: MINI, input: 'hello', max_output_tokens: 40, stream: true }),
+      });
+      ids.push(res.headers.get('x-request-id')!);
+      const reader = res.body!.getReader();
+      let seen = '';
+      while (!seen.includes('event: response.completed')) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        seen += Buffer.from(value).toString();
+      }
+      // Its answer ends right after the last event (the upstream's connection still open).
+      const next = await Promise.race([
+        reader.read().then((r) => (r.done ? 'ended' : 'more')),
+        new Promise((r) => setTimeout(() => r('still open'), 1_000)),
+      ]);
+      expect(next).toBe('ended');
+      const events = await h.events();
+      for (const id of ids) {
+        expect(events.find((e) => e.requestId === id)).toMatchObject({
+          status: 'ok',
+          errorClass: null,
+          httpStatus: 200,
+          outputTokens: 40,
+          estimated: false,
+        });
+      }
+    } finally {
+      h.upstream.options.lingerMs = undefined;
+      h.upstream.options.outputTokens = undefined;
+    }
+  });
+
   it('chat stream: a client asking for usage gets the usage chunk', async () => {
     const stream = await h.client('sa_main').chat.completions.create({
       model: MINI,

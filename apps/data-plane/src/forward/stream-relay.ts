@@ -137,10 +137,22 @@ export function relayStream(
     proxyRes.destroy();
   };
 
+  /** The upstream's answer is whole (its last event relayed, or its end): the client's answer ends
+   * and the request settles at once — a client that stops reading at the last event (the SDKs
+   * stop at `[DONE]`) and closes before the upstream's connection ends got everything. */
+  const complete = () => {
+    upstreamDone = true;
+    flushOut();
+    res.end();
+    const errorClass = failed ? 'upstream_error' : null;
+    deps.end(live, result({ status: failed ? 'error' : 'ok', httpStatus: status, errorClass }));
+  };
+
   const onEvent = (ev: SseEvent) => {
     if (live.ended) return;
     if (ev.data === null || ev.data === '[DONE]') {
       write(`${ev.raw}\n\n`);
+      if (ev.data === '[DONE]') complete();
       return;
     }
     let json: unknown;
@@ -188,7 +200,7 @@ export function relayStream(
     // well-behaved upstream honouring the clamped bound is never cut early.
     if (info.text && job.overBudget(Math.max(progress.chunks, Math.ceil(progress.textBytes / 8)))) {
       capEnd();
-    }
+    } else if (info.final === true) complete();
   };
 
   proxyRes.on('data', (chunk: Buffer) => {
@@ -206,10 +218,7 @@ export function relayStream(
     verbatim = false;
     for (const ev of splitter.end()) onEvent(ev);
     if (live.ended) return;
-    flushOut();
-    res.end();
-    const errorClass = failed ? 'upstream_error' : null;
-    deps.end(live, result({ status: failed ? 'error' : 'ok', httpStatus: status, errorClass }));
+    complete();
   });
   proxyRes.on('close', () => {
     if (upstreamDone || live.ended) return;

@@ -64,6 +64,9 @@ export interface StreamEventInfo {
   model?: string;
   /** The upstream reported an error inside the stream. */
   failed?: boolean;
+  /** The stream's last event (Responses' response.completed/.incomplete/.failed, Messages'
+   * message_stop; chat's `[DONE]` is told by the relay): the answer is whole once it is relayed. */
+  final?: boolean;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -140,7 +140,7 @@ export function chatStreamReader(clientWantsUsage: boolean): StreamReader {
           const u = finished ? current() : undefined;
           let out = finished ? '' : delta({}, 'stop');
           if (clientWantsUsage && u !== undefined) out += chunk([], { usage: chatUsage(u) });
-          return { replace: `${out}data: [DONE]\n\n` };
+          return { replace: `${out}data: [DONE]\n\n`, final: true };
         }
         case 'error': {
           const e = isRecord(data.error) ? data.error : {};

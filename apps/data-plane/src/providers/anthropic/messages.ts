@@ -37,6 +37,8 @@ function messagesReader(): StreamReader {
         case 'message_delta':
           mergeUsage(usage, data.usage);
           return { usage: tokenUsage(usage) ?? undefined };
+        case 'message_stop':
+          return { final: true };
         case 'error':
           // What message_start reported (its prompt, cache reads included) stands; the output is
           // the larger of its count and what was streamed (see flight.finish).

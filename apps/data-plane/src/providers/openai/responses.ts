@@ -33,6 +33,9 @@ const TEXT_DELTAS = new Set([
   'response.reasoning_summary_text.delta',
 ]);
 
+/** The events that end a Responses stream. */
+const FINAL_EVENTS = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
 /** Output items a cut stream reports at most (an index from the upstream never sizes an array
  * beyond this). */
 const MAX_ITEMS = 1024;
@@ -153,9 +156,11 @@ export class ResponsesStreamReader implements StreamReader {
     }
     if (isRecord(data.response)) {
       this.response = data.response;
+      const final = typeof type === 'string' && FINAL_EVENTS.has(type);
       if (data.response.usage !== undefined) {
-        return { usage: inputOutputUsage(data.response.usage) ?? undefined };
+        return { usage: inputOutputUsage(data.response.usage) ?? undefined, final };
       }
+      if (final) return { final };
     }
     return {};
   }
