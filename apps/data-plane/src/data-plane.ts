@@ -73,14 +73,20 @@ export interface DataPlaneOptions {
   metricsToken?: string;
   /** Largest request head (request line + headers) accepted; larger answers 431. Default 16 KiB. */
   maxHeaderBytes?: number;
+  /** How long `stop()` lets requests in flight finish (TOLLGATE_DRAIN_TIMEOUT_SECONDS); past it the
+   * ones still running are cut — their connections closed, the upstream aborted — and settled with
+   * what was served (`shutdown`). Default 25 000 ms (below the usual 30 s grace of orchestrators). */
+  drainTimeoutMs?: number;
 }
 
 export interface DataPlane {
   server: Server;
   /** Loads the policy, subscribes, then listens. Resolves with the bound port. */
   start(port: number, host?: string): Promise<number>;
-  /** Stops listening, waits for requests in flight, flushes usage. Does not close the bus. */
-  stop(): Promise<void>;
+  /** Stops listening, waits for requests in flight (cut past `drainTimeoutMs`), flushes usage.
+   * Answers how many usage events could not be delivered (the usage stream unreachable for 5 s):
+   * lost, and logged. Does not close the bus. */
+  stop(): Promise<{ undeliveredUsage: number }>;
   policyRevision(): number;
   /** Re-reads the latest policy now (tests, admin hooks). */
   refreshPolicy(): Promise<void>;
@@ -156,6 +162,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         });
   // Once stopping, a settle that keeps failing is given up on within seconds (see finish).
   let stopping = false;
+  // Once the drain deadline passed: the connections still open are closed by us (see stop).
+  let cutting = false;
   const settleDeps = {
     limiter,
     emitter,
@@ -175,6 +183,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     return p.finally(() => inFlight.delete(p));
   };
   const forwarder = createForwarder({
+    cutting: () => cutting,
     timeoutMs: opts.upstreamTimeoutMs ?? 120_000,
     finish: track,
     now,
@@ -378,20 +387,36 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
         if (res != null && !res.writableEnded) closeAfter(res);
       }
-      await new Promise<void>((resolve) => {
-        const sweep = setInterval(() => server.closeIdleConnections(), 50);
-        server.close(() => {
-          clearInterval(sweep);
-          resolve();
+      const sweep = setInterval(() => server.closeIdleConnections(), 50);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drainMs = opts.drainTimeoutMs ?? 25_000;
+      let deadline: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => {
+          deadline = setTimeout(() => resolve(false), drainMs);
+        }),
+      ]);
+      clearTimeout(deadline);
+      if (!inTime) {
+        // Past the deadline an orchestrator kills the process, and with it every running
+        // request's settlement and usage: cut them now, each billed for what it was served.
+        cutting = true;
+        log.warn('drain deadline passed: cutting the requests still running', {
+          connections: sockets.size,
+          drainTimeoutMs: drainMs,
         });
-        server.closeIdleConnections();
-      });
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      }
+      clearInterval(sweep);
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       holds?.stop();
       forwarder.close();
       adminProxy.close();
       await holder.stop();
-      await emitter.stop();
+      return { undeliveredUsage: await emitter.stop() };
     },
     metrics,
     policyRevision: holder.revision,

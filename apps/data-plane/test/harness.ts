@@ -158,6 +158,8 @@ export interface HarnessOptions {
   /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS of every plane (default true: the fake upstreams of BYOK
    * routes listen on 127.0.0.1). */
   allowPrivateUpstreams?: boolean;
+  /** How long a stop lets requests in flight finish (default the data plane's, 25 s). */
+  drainTimeoutMs?: number;
 }
 
 export async function startHarness(o: HarnessOptions): Promise<Harness> {
@@ -192,6 +194,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       settleRetryMs: o.settleRetryMs,
       maxJsonAnswerBytes: o.maxJsonAnswerBytes,
       allowPrivateUpstreams: o.allowPrivateUpstreams ?? true,
+      drainTimeoutMs: o.drainTimeoutMs,
       usageBatch: { flushMs: 5 },
     });
     const port = await plane.start(0);

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { redisAvailable, startPrivateRedis } from '@tollgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { CHEAP, startHarness, subAccount } from './harness.ts';
 
@@ -49,4 +50,87 @@ describe('data plane: graceful stop', () => {
       await h.close().catch(() => undefined);
     }
   });
+
+  it('past its drain deadline, cuts the streams still running and bills what each was served', async () => {
+    // A 20 s stream; the plane may drain for 300 ms.
+    const h = await startHarness({
+      subs: [subAccount('sa_long')],
+      upstream: { chunkDelayMs: 50, outputTokens: 400 },
+      drainTimeoutMs: 300,
+    });
+    try {
+      const res = await fetch(`${h.urls[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.keys.sa_long}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: CHEAP,
+          messages: [{ role: 'user', content: 'x' }],
+          max_tokens: 400,
+          stream: true,
+        }),
+      });
+      const id = res.headers.get('x-request-id')!;
+      const reader = res.body!.getReader();
+      let seen = '';
+      while ((seen.match(/"content":"w/g) ?? []).length < 5) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error('the stream ended early');
+        seen += Buffer.from(value).toString();
+      }
+      const started = Date.now();
+      const result = await h.planes[0]!.stop();
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(result).toEqual({ undeliveredUsage: 0 });
+      // The client's connection is cut (its SDK reports the answer incomplete), and the record
+      // bills what was streamed.
+      const rest = (async () => {
+        for (;;) if ((await reader.read()).done) return 'ended';
+      })();
+      await expect(rest).rejects.toThrow(/terminated/);
+      const e = (await h.events()).find((x) => x.requestId === id);
+      expect(e).toMatchObject({
+        status: 'error',
+        errorClass: 'shutdown',
+        httpStatus: 200,
+        estimated: true,
+      });
+      expect(e!.outputTokens).toBeGreaterThanOrEqual(5);
+      expect(e!.outputTokens).toBeLessThan(400);
+      expect(e!.billedCostMicros).toBeGreaterThan(0);
+    } finally {
+      await h.close().catch(() => undefined);
+    }
+  });
+
+  it.skipIf(!redisAvailable())(
+    'retries usage it could not send while the stream is unreachable, then answers how much was lost',
+    async () => {
+      const redis = await startPrivateRedis();
+      const h = await startHarness({ subs: [subAccount('sa_free')], redisUrl: redis.url });
+      try {
+        await redis.stop();
+        // Unlimited: served even with the limiter away; its usage cannot reach the stream.
+        const r = await fetch(`${h.urls[0]}/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${h.keys.sa_free}`,
+            'content-type': 'application/json',
+          },
+          body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }] }),
+        });
+        expect(r.status).toBe(200);
+        await r.text();
+        const started = Date.now();
+        const result = await h.planes[0]!.stop();
+        expect(result.undeliveredUsage).toBe(1);
+        // It kept trying for its deadline (5 s) before giving up.
+        expect(Date.now() - started).toBeGreaterThanOrEqual(4_500);
+      } finally {
+        await redis.restart(); // so the harness's own connections close at once
+        await h.close().catch(() => undefined);
+        await redis.stop();
+      }
+    },
+    30_000,
+  );
 });

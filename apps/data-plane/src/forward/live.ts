@@ -1,4 +1,4 @@
-import type { ClientRequest } from 'node:http';
+import type { ClientRequest, ServerResponse } from 'node:http';
 import type { TokenUsage } from '@tollgate/pricing';
 import type { Outcome } from '../flight.ts';
 import type { ForwardJob } from './proxy.ts';
@@ -63,4 +63,10 @@ export function outcome(
     servedModel: null,
     ...fields,
   };
+}
+
+/** The client's connection closed before its answer was whole (it left, or a stop cut it): the
+ * answer's own `close` settles the request, whatever the upstream side reports meanwhile. */
+export function clientGone(res: ServerResponse): boolean {
+  return !res.writableFinished && (res.destroyed || res.req.socket.destroyed);
 }

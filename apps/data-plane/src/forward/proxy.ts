@@ -13,7 +13,7 @@ import { type ErrorSpec, sendError } from '../http/errors.ts';
 import type { Translated } from '../providers/anthropic/messages-to-chat.ts';
 import { isRecord, type StreamReader } from '../providers/types.ts';
 import { bodySource } from './body-source.ts';
-import { type Live, outcome, streamedSoFar } from './live.ts';
+import { clientGone, type Live, outcome, streamedSoFar } from './live.ts';
 import { providerError } from './provider-error.ts';
 import { MAX_RETRIES, RETRY_BASE_MS, RETRY_CODES, retryDelayMs } from './retry.ts';
 import { relayStream } from './stream-relay.ts';
@@ -67,6 +67,9 @@ export interface ForwarderOptions {
   /** A JSON answer larger than this is relayed as it comes instead of read whole (its usage found
    * in its last bytes). Default 64 MiB. */
   maxJsonBytes?: number;
+  /** True once a stop's drain deadline passed: an answer whose connection closes then was cut by
+   * the gateway (`shutdown`), not left by its client. */
+  cutting?: () => boolean;
 }
 
 const LIVE = Symbol('tollgate.live');
@@ -344,13 +347,15 @@ export function createForwarder(opts: ForwarderOptions) {
 
     res.on('close', () => {
       if (res.writableFinished || live.ended) return;
-      // The client left first: http-proxy-3 aborts the upstream; bill what was produced.
+      // The client left first (or a stop past its drain deadline closed its connection):
+      // http-proxy-3 aborts the upstream; bill what was produced.
+      const cut = opts.cutting?.() === true;
       end(
         live,
         outcome({
           status: 'error',
-          errorClass: 'client_disconnected',
-          httpStatus: 499,
+          errorClass: cut ? 'shutdown' : 'client_disconnected',
+          httpStatus: cut ? (res.headersSent ? res.statusCode : 503) : 499,
           served: res.headersSent,
           // An upstream call in flight (not a retry's backoff): it has the prompt.
           promptSent: live.proxyReq !== null,
@@ -418,6 +423,9 @@ export function createForwarder(opts: ForwarderOptions) {
       },
       (err) => {
         if (live.ended || live.attempt !== attempt) return;
+        // The client's connection closed first (http-proxy-3 aborted the upstream for it): the
+        // answer's own close settles it (client gone, or a stop's cut).
+        if (clientGone(res)) return;
         if (res.headersSent) {
           if (!res.writableEnded) res.end();
           end(

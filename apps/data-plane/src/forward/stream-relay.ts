@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Outcome, unreportedUsage } from '../flight.ts';
 import { isRecord } from '../providers/types.ts';
-import { type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
+import { clientGone, type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
 import { createSseSplitter, type SseEvent, sseFields } from './sse.ts';
 
 /**
@@ -222,6 +222,9 @@ export function relayStream(
   });
   proxyRes.on('close', () => {
     if (upstreamDone || live.ended) return;
+    // Its client's connection closed first (the upstream was aborted for it): the answer's own
+    // close says why (client gone, or a stop's cut).
+    if (clientGone(res)) return;
     // The upstream went away mid-stream: bill what was streamed, end the client's stream.
     flushOut();
     if (!res.writableEnded) res.end();

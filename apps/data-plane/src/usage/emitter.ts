@@ -17,7 +17,9 @@ import type { Logger } from '../log.ts';
 export interface UsageEmitter {
   add(event: UsageEvent): void;
   flush(): Promise<void>;
-  stop(): Promise<void>;
+  /** Sends what is left, retrying for up to `deadlineMs` (default 5 000) while the stream is
+   * unreachable; answers how many events could not be delivered (logged as lost). */
+  stop(deadlineMs?: number): Promise<number>;
 }
 
 export interface UsageEmitterOptions {
@@ -133,15 +135,23 @@ export function createUsageEmitter(opts: UsageEmitterOptions): UsageEmitter {
       else schedule(flushMs);
     },
     flush,
-    async stop() {
-      // A failed append re-arms the timer; give up on it here (the events are logged as lost).
-      await flush();
-      while (flushing !== null) await flushing;
+    async stop(deadlineMs = 5_000) {
+      // A failed append re-arms the timer: retried here every 250 ms until the deadline, then
+      // given up on (the events are logged as lost and counted for the caller).
+      const until = Date.now() + deadlineMs;
+      for (;;) {
+        await flush();
+        while (flushing !== null) await flushing;
+        if (buffer.length === 0 || Date.now() >= until) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
       if (timer !== null) clearTimeout(timer);
       timer = null;
       if (buffer.length > 0) {
         opts.log.error('usage events not delivered at stop', { events: buffer.length });
+        opts.metrics?.usageDropped.inc(buffer.length);
       }
+      return buffer.length;
     },
   };
 }
