@@ -35,8 +35,8 @@ export function parseReference(input: string): Parsed<string> {
 export const microsToCents = (micros: number): number => micros / 10_000;
 
 /**
- * Forward-only ledger pages (the API gives a next cursor); going back pops the stack. The first
- * page has cursor null.
+ * Forward-only ledger pages (each page's `endCursor` starts the next); going back pops the stack.
+ * The first page has cursor null.
  */
 export interface LedgerPager {
   cursors: Array<string | null>;

@@ -189,16 +189,19 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
   afterAll(async () => h?.close());
 
   const QUERY = `query($id: ID!, $first: Int) { subAccount(id: $id) { ... on SubAccount {
-    recentRequests(first: $first) { requestId model status httpStatus errorClass inputTokens
-      outputTokens costCents latencyMs }
-    budgetEvents { type eventType scope subAccountId threshold capCents spentCents } } } }`;
+    recentRequests(first: $first) { ... on RequestLogConnection { edges { node { requestId model
+      status httpStatus errorClass inputTokens outputTokens costCents latencyMs } } } }
+    budgetEvents { ... on BudgetEventConnection { edges { node { type eventType scope subAccountId
+      threshold capCents spentCents } } } } } } }`;
+  type Nodes<T = Record<string, unknown>> = { edges: { node: T }[] };
+  const nodes = <T>(page: Nodes<T>) => page.edges.map((e) => e.node);
 
   it.skipIf(skipKind(kind))(
     'lists a sub-account’s own requests newest first, with cost and latency',
     async () => {
       const res = await h.gql(QUERY, { id: a.id });
       expect(res.errors).toBeUndefined();
-      expect(res.data.subAccount.recentRequests).toEqual([
+      expect(nodes(res.data.subAccount.recentRequests)).toEqual([
         {
           requestId: 'req_new',
           model: 'openai/gpt-4o',
@@ -224,14 +227,14 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
       ]);
       const one = await h.gql(QUERY, { id: a.id, first: 1 });
       expect(
-        one.data.subAccount.recentRequests.map((r: { requestId: string }) => r.requestId),
+        nodes<{ requestId: string }>(one.data.subAccount.recentRequests).map((r) => r.requestId),
       ).toEqual(['req_new']);
     },
   );
 
   it.skipIf(skipKind(kind))('lists only the sub-account’s own budget events', async () => {
     const res = await h.gql(QUERY, { id: a.id });
-    expect(res.data.subAccount.budgetEvents).toEqual([
+    expect(nodes(res.data.subAccount.budgetEvents)).toEqual([
       {
         type: 'warning',
         eventType: 'sub_account.budget.warning',
@@ -243,7 +246,7 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
       },
     ]);
     const other = await h.gql(QUERY, { id: b.id });
-    expect(other.data.subAccount.budgetEvents.map((e: { type: string }) => e.type)).toEqual([
+    expect(nodes<{ type: string }>(other.data.subAccount.budgetEvents).map((e) => e.type)).toEqual([
       'exhausted',
     ]);
   });

@@ -298,8 +298,8 @@ describe.each(KINDS)('prepaid credits on %s', (kind) => {
 
       const gql = await h.gql(
         `query($id: ID!) { subAccountLedger(id: $id, first: 50) { __typename
-        ... on SubAccountLedger { balance { creditsMicroUsd drawsMicroUsd balanceMicroUsd balanceCents }
-          entries { id kind amountMicroUsd reference } nextCursor } } }`,
+        ... on SubAccountLedgerConnection { balance { creditsMicroUsd drawsMicroUsd balanceMicroUsd balanceCents }
+          edges { node { id kind amountMicroUsd reference } } pageInfo { hasNextPage } } } }`,
         { id },
       );
       const ledger = gql.data.subAccountLedger;
@@ -315,9 +315,13 @@ describe.each(KINDS)('prepaid credits on %s', (kind) => {
         balanceMicroUsd: credits - draws,
         balanceCents: (credits - draws) / 10_000,
       });
+      expect(ledger.pageInfo.hasNextPage).toBe(false);
+      expect(ledger.edges.map((e: { node: { id: string } }) => e.node.id)).toEqual(
+        full.body.data.map((e: { id: string }) => e.id),
+      );
       expect(
-        ledger.entries.reduce(
-          (s: number, e: { amountMicroUsd: number }) => s + e.amountMicroUsd,
+        ledger.edges.reduce(
+          (s: number, e: { node: { amountMicroUsd: number } }) => s + e.node.amountMicroUsd,
           0,
         ),
       ).toBe(credits - draws);

@@ -1,3 +1,5 @@
+import { recordEvents, writeUsage } from '@tollgate/control-plane';
+import { usageEvent } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, KINDS, ROOT_KEY, skipKind, startHarness } from './harness.ts';
 
@@ -43,6 +45,18 @@ function rootList(
   };
 }
 
+/** A connection field `field(first, after)` of `subAccount(id: $id)`, selecting `node`. */
+function subAccountList(field: string, type: string, node: string, id: string): List {
+  return {
+    name: `subAccount.${field}`,
+    type,
+    query: `query($id: ID!, $first: Int, $after: String) { subAccount(id: $id) { ... on SubAccount {
+      ${field}(first: $first, after: $after) { __typename ... on ${type} { edges { cursor node { ${node} } } ${PAGE} } ${ERR} } } } }`,
+    pick: (data) => (data.subAccount as Record<string, Page>)[field]!,
+    variables: { id },
+  };
+}
+
 /** Every row of a list, fetched `first` at a time by following `endCursor`. */
 async function walk(h: Harness, list: List, first = 1) {
   const rows: Record<string, unknown>[] = [];
@@ -82,6 +96,9 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
   let keyIds: string[];
   let deliveryIds: string[];
   let workspaceIds: string[];
+  let requestIds: string[];
+  let eventIds: string[];
+  let ledgerIds: string[];
   let otherKey: string;
 
   const gqlOk = async (query: string, variables?: Record<string, unknown>, key?: string) => {
@@ -141,11 +158,76 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
 
     subAccountIds = [];
     for (const name of ['sa-1', 'sa-2', 'sa-3']) {
+      // The first is prepaid: it has a ledger.
       const made = await gqlOk(
-        `mutation { createSubAccount(input: { name: "${name}" }) { ... on CreateSubAccountPayload { subAccount { id } } } }`,
+        `mutation { createSubAccount(input: { name: "${name}", prepaid: ${name === 'sa-1'} }) { ... on CreateSubAccountPayload { subAccount { id } } } }`,
       );
       subAccountIds.push(made.createSubAccount.subAccount.id);
     }
+    const [sa1, sa2] = subAccountIds as [string, string];
+
+    // Requests of the first sub-account, two pairs started in the same millisecond (the request
+    // id breaks the tie), and one of the second's.
+    const request = (requestId: string, subAccountId: string, startedAt: string) =>
+      usageEvent({
+        requestId,
+        workspaceId: h.workspaceId,
+        subAccountId,
+        billedCostMicros: 1_000,
+        providerCostMicros: 1_000,
+        startedAt,
+        finishedAt: startedAt,
+      });
+    await writeUsage(h.prisma, [
+      request('req_conn_1', sa1, '2026-01-02T10:00:00.000Z'),
+      request('req_conn_2', sa1, '2026-01-02T10:00:00.000Z'),
+      request('req_conn_3', sa1, '2026-01-05T00:00:00.000Z'),
+      request('req_conn_4', sa1, '2026-01-05T00:00:00.000Z'),
+      request('req_conn_5', sa1, '2026-01-06T08:30:00.000Z'),
+      request('req_conn_other', sa2, '2026-01-07T00:00:00.000Z'),
+    ]);
+    requestIds = ['req_conn_5', 'req_conn_4', 'req_conn_3', 'req_conn_2', 'req_conn_1'];
+
+    // Budget events of the first sub-account, two of them in the same millisecond; one of the
+    // second's.
+    const event = (subAccountId: string, n: number) => ({
+      workspaceId: h.workspaceId,
+      subAccountId,
+      tag: null,
+      type: 'request_failed' as const,
+      scope: 'sub_account' as const,
+      eventType: 'sub_account.request.failed',
+      dedupeKey: `conn-event-${subAccountId}-${n}`,
+      data: { n },
+    });
+    const when = (iso: string) => () => new Date(iso);
+    await recordEvents(h.prisma, [event(sa1, 1)], when('2026-02-01T00:00:00.000Z'));
+    await recordEvents(h.prisma, [event(sa1, 2), event(sa1, 3)], when('2026-02-02T00:00:00.000Z'));
+    await recordEvents(h.prisma, [event(sa1, 4)], when('2026-02-03T00:00:00.000Z'));
+    await recordEvents(h.prisma, [event(sa2, 1)], when('2026-02-04T00:00:00.000Z'));
+    eventIds = (
+      await h.prisma.budgetEvent.findMany({
+        where: { subAccountId: sa1 },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      })
+    ).map((e) => e.id);
+
+    // The first sub-account's ledger: three top-ups (two in the same millisecond) and one draw
+    // per day of its requests.
+    for (const reference of ['conn-a', 'conn-b', 'conn-c']) {
+      await gqlOk(
+        `mutation($id: ID!, $input: TopUpCreditsInput!) { topUpCredits(subAccountId: $id, input: $input) { __typename } }`,
+        { id: sa1, input: { amountCents: 100, reference } },
+      );
+    }
+    await h.prisma.credit.updateMany({
+      where: { subAccountId: sa1, reference: { in: ['conn-b', 'conn-c'] } },
+      data: { createdAt: new Date('2026-03-01T00:00:00.000Z') },
+    });
+    // The REST ledger (whose answer is unchanged) is the reference for the order.
+    const ledger = await h.api('GET', `/v1/sub-accounts/${sa1}/ledger?limit=200`);
+    expect(ledger.status).toBe(200);
+    ledgerIds = ledger.body.data.map((e: { id: string }) => e.id);
     for (let i = 0; i < 2; i++) {
       await gqlOk(`mutation($id: ID!) { createSubAccountKey(subAccountId: $id) { __typename } }`, {
         id: subAccountIds[0],
@@ -201,6 +283,13 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
         pick: (data) => (data.subAccount as { keys: Page }).keys,
         variables: { id: subAccountIds[0] },
       },
+      subAccountList('recentRequests', 'RequestLogConnection', 'id: requestId', sa1),
+      subAccountList('budgetEvents', 'BudgetEventConnection', 'id', sa1),
+      rootList('subAccountLedger', 'SubAccountLedgerConnection', 'id', {
+        params: ', $id: ID!',
+        args: ', id: $id',
+        variables: { id: sa1 },
+      }),
     ];
   });
   afterAll(async () => h?.close());
@@ -224,6 +313,27 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
       expect(ids(await walk(h, list('webhookDeliveries')))).toEqual(deliveryIds);
       expect(ids(await walk(h, list('subAccount.keys')))).toEqual(keyIds);
       expect(keyIds).toHaveLength(3);
+      // Newest first, ties broken by the second column, descending.
+      expect(ids(await walk(h, list('subAccount.recentRequests')))).toEqual(requestIds);
+      expect(ids(await walk(h, list('subAccount.budgetEvents')))).toEqual(eventIds);
+      expect(eventIds).toHaveLength(4);
+      // The ledger, oldest first: the REST ledger's entries, draws and top-ups.
+      expect(ids(await walk(h, list('subAccountLedger')))).toEqual(ledgerIds);
+      expect(ledgerIds.slice(0, 3)).toEqual([
+        'draw_2026-01-02',
+        'draw_2026-01-05',
+        'draw_2026-01-06',
+      ]);
+      expect(ledgerIds.slice(3)).toHaveLength(3);
+      expect(ledgerIds.slice(3).every((id) => id.startsWith('cr_'))).toBe(true);
+      // Larger pages give the same sequences.
+      for (const [name, expected] of [
+        ['subAccount.recentRequests', requestIds],
+        ['subAccount.budgetEvents', eventIds],
+        ['subAccountLedger', ledgerIds],
+      ] as const) {
+        expect(ids(await walk(h, list(name), 2)), name).toEqual(expected);
+      }
 
       // Prices are computed (catalogue + overrides): the pages are slices of the sorted whole.
       const prices = await walk(h, list('prices'));
@@ -248,6 +358,66 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
       expect(last.pageInfo).toMatchObject({ hasNextPage: false, hasPreviousPage: true });
       const deliveries = await pageOf(h, list('webhookDeliveries'), null, null);
       expect(deliveries.edges).toHaveLength(4);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
+    'pages a sub-account’s requests, budget events and ledger: endCursor starts the next page, no overlap, no gap',
+    async () => {
+      const requests = list('subAccount.recentRequests');
+      const one = await pageOf(h, requests, 2, null);
+      expect(one.edges.map((e) => e.node.id)).toEqual(['req_conn_5', 'req_conn_4']);
+      expect(one.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+      const two = await pageOf(h, requests, 2, one.pageInfo.endCursor);
+      // req_conn_4 and req_conn_3 share a millisecond: the cursor's id splits them.
+      expect(two.edges.map((e) => e.node.id)).toEqual(['req_conn_3', 'req_conn_2']);
+      expect(two.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: true });
+      const three = await pageOf(h, requests, 2, two.pageInfo.endCursor);
+      expect(three.edges.map((e) => e.node.id)).toEqual(['req_conn_1']);
+      expect(three.pageInfo.hasNextPage).toBe(false);
+      // Without `first`, the default page holds them all, newest first; only this sub-account's.
+      const all = await pageOf(h, requests, null, null);
+      expect(all.edges.map((e) => e.node.id)).toEqual(requestIds);
+
+      const events = list('subAccount.budgetEvents');
+      const e1 = await pageOf(h, events, 3, null);
+      expect(e1.edges.map((e) => e.node.id)).toEqual(eventIds.slice(0, 3));
+      expect(e1.pageInfo.hasNextPage).toBe(true);
+      const e2 = await pageOf(h, events, 3, e1.pageInfo.endCursor);
+      expect(e2.edges.map((e) => e.node.id)).toEqual(eventIds.slice(3));
+      expect(e2.pageInfo.hasNextPage).toBe(false);
+
+      const ledger = list('subAccountLedger');
+      const l1 = await pageOf(h, ledger, 4, null);
+      expect(l1.edges.map((e) => e.node.id)).toEqual(ledgerIds.slice(0, 4));
+      const l2 = await pageOf(h, ledger, 4, l1.pageInfo.endCursor);
+      expect(l2.edges.map((e) => e.node.id)).toEqual(ledgerIds.slice(4));
+      expect(l2.pageInfo.hasNextPage).toBe(false);
+      // The ledger's cursors are the REST ledger's, both ways.
+      const rest = await h.api(
+        'GET',
+        `/v1/sub-accounts/${subAccountIds[0]}/ledger?limit=4&cursor=${encodeURIComponent(l1.pageInfo.endCursor!)}`,
+      );
+      expect(rest.body.data.map((e: { id: string }) => e.id)).toEqual(ledgerIds.slice(4));
+      const restFirst = await h.api('GET', `/v1/sub-accounts/${subAccountIds[0]}/ledger?limit=4`);
+      const fromRest = await pageOf(h, ledger, 4, restFirst.body.next_cursor);
+      expect(fromRest.edges.map((e) => e.node.id)).toEqual(ledgerIds.slice(4));
+      // Its page carries the balance, which all its entries sum to.
+      const res = await h.gql(
+        `query($id: ID!) { subAccountLedger(id: $id, first: 200) { ... on SubAccountLedgerConnection {
+          subAccount { id } balance { balanceMicroUsd } edges { node { amountMicroUsd } } } } }`,
+        { id: subAccountIds[0] },
+      );
+      expect(res.errors).toBeUndefined();
+      const page = res.data.subAccountLedger;
+      expect(page.subAccount.id).toBe(subAccountIds[0]);
+      expect(
+        page.edges.reduce(
+          (sum: number, e: { node: { amountMicroUsd: number } }) => sum + e.node.amountMicroUsd,
+          0,
+        ),
+      ).toBe(page.balance.balanceMicroUsd);
+      expect(page.balance.balanceMicroUsd).toBe(3_000_000 - 5 * 1_000);
     },
   );
 
@@ -284,16 +454,32 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
       // A valid cursor of one list is no cursor of another (plans share the `[name]` shape).
       const onPlans = await pageOf(h, list('plans'), 1, cursor);
       expect(onPlans).toMatchObject({ __typename: 'ValidationError', field: 'after' });
-      // The ledger is no connection, but its bad page arguments are typed too.
-      const ledger = await h.gql(
-        `query($id: ID!) { subAccountLedger(id: $id, first: 0) { __typename ${ERR} } }`,
-        { id: subAccountIds[0] },
+      // Nor are the sub-account's lists' cursors, all `[ms, id]` positions, each other's.
+      const sameShape = [
+        'subAccounts',
+        'subAccount.keys',
+        'subAccount.recentRequests',
+        'subAccount.budgetEvents',
+        'subAccountLedger',
+      ];
+      for (const from of sameShape) {
+        const valid = (await pageOf(h, list(from), 1, null)).pageInfo.endCursor;
+        expect(valid, from).toBeTruthy();
+        for (const to of sameShape.filter((n) => n !== from)) {
+          expect(await pageOf(h, list(to), 1, valid), `${from} → ${to}`).toMatchObject({
+            __typename: 'ValidationError',
+            field: 'after',
+          });
+        }
+      }
+      // The ledger's bad page arguments are typed beside its NotFoundError.
+      const missing = await pageOf(
+        h,
+        { ...list('subAccountLedger'), variables: { id: 'sa_nope' } },
+        1,
+        null,
       );
-      expect(ledger.errors).toBeUndefined();
-      expect(ledger.data.subAccountLedger).toMatchObject({
-        __typename: 'ValidationError',
-        field: 'first',
-      });
+      expect(missing.__typename).toBe('NotFoundError');
     },
   );
 
@@ -347,6 +533,35 @@ describe.each(KINDS)('GraphQL connections (%s)', (kind) => {
         __typename: 'ValidationError',
         field: 'after',
       });
+      // Nor does a request, budget event or ledger cursor of one sub-account page another's.
+      for (const name of [
+        'subAccount.recentRequests',
+        'subAccount.budgetEvents',
+        'subAccountLedger',
+      ]) {
+        const mine = await pageOf(h, list(name), 1, null);
+        expect(mine.pageInfo.hasNextPage, name).toBe(true);
+        const theirs = await pageOf(
+          h,
+          { ...list(name), variables: { id: subAccountIds[1] } },
+          200,
+          mine.pageInfo.endCursor,
+        );
+        expect(theirs, name).toMatchObject({ __typename: 'ValidationError', field: 'after' });
+        expect(theirs, name).not.toHaveProperty('edges');
+        // Its own first page holds only its own rows.
+        const own = await pageOf(
+          h,
+          { ...list(name), variables: { id: subAccountIds[1] } },
+          200,
+          null,
+        );
+        expect(own.__typename, name).not.toBe('ValidationError');
+        expect(
+          own.edges.map((e) => e.node.id),
+          name,
+        ).not.toContain(mine.edges[0]!.node.id);
+      }
     },
   );
 

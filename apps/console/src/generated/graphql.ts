@@ -311,31 +311,57 @@ export type SubAccountDetailQuery = {
       __typename: 'ValidationError';
       message: string;
     };
-    recentRequests: Array<{
-      __typename: 'RequestLog';
-      requestId: string;
-      model: string;
-      status: string;
-      httpStatus: number;
-      errorClass: string | null;
-      inputTokens: number;
-      outputTokens: number;
-      costCents: number;
-      latencyMs: number;
-      startedAt: string;
-    }>;
-    budgetEvents: Array<{
-      __typename: 'BudgetEvent';
-      id: string;
-      type: BudgetEventType;
-      eventType: string;
-      scope: BudgetScope;
-      threshold: number | null;
-      capCents: number | null;
-      spentCents: number | null;
-      data: unknown;
-      createdAt: string;
-    }>;
+    recentRequests: {
+      __typename: 'RequestLogConnection';
+      edges: Array<{
+        __typename: 'RequestLogEdge';
+        node: {
+          __typename: 'RequestLog';
+          requestId: string;
+          model: string;
+          status: string;
+          httpStatus: number;
+          errorClass: string | null;
+          inputTokens: number;
+          outputTokens: number;
+          costCents: number;
+          latencyMs: number;
+          startedAt: string;
+        };
+      }>;
+      pageInfo: {
+        __typename: 'PageInfo';
+        hasNextPage: boolean;
+      };
+    } | {
+      __typename: 'ValidationError';
+      message: string;
+    };
+    budgetEvents: {
+      __typename: 'BudgetEventConnection';
+      edges: Array<{
+        __typename: 'BudgetEventEdge';
+        node: {
+          __typename: 'BudgetEvent';
+          id: string;
+          type: BudgetEventType;
+          eventType: string;
+          scope: BudgetScope;
+          threshold: number | null;
+          capCents: number | null;
+          spentCents: number | null;
+          data: unknown;
+          createdAt: string;
+        };
+      }>;
+      pageInfo: {
+        __typename: 'PageInfo';
+        hasNextPage: boolean;
+      };
+    } | {
+      __typename: 'ValidationError';
+      message: string;
+    };
   };
   subAccountUsage: {
     __typename: 'NotFoundError';
@@ -431,28 +457,58 @@ export const SubAccountDetailQueryDocument = gql<SubAccountDetailQuery, SubAccou
         }
         recentRequests(first: 50) {
           __typename
-          requestId
-          model
-          status
-          httpStatus
-          errorClass
-          inputTokens
-          outputTokens
-          costCents
-          latencyMs
-          startedAt
+          ... on RequestLogConnection {
+            edges {
+              __typename
+              node {
+                __typename
+                requestId
+                model
+                status
+                httpStatus
+                errorClass
+                inputTokens
+                outputTokens
+                costCents
+                latencyMs
+                startedAt
+              }
+            }
+            pageInfo {
+              __typename
+              hasNextPage
+            }
+          }
+          ... on ValidationError {
+            message
+          }
         }
         budgetEvents(first: 50) {
           __typename
-          id
-          type
-          eventType
-          scope
-          threshold
-          capCents
-          spentCents
-          data
-          createdAt
+          ... on BudgetEventConnection {
+            edges {
+              __typename
+              node {
+                __typename
+                id
+                type
+                eventType
+                scope
+                threshold
+                capCents
+                spentCents
+                data
+                createdAt
+              }
+            }
+            pageInfo {
+              __typename
+              hasNextPage
+            }
+          }
+          ... on ValidationError {
+            message
+          }
         }
       }
       ... on NotFoundError {
@@ -1777,7 +1833,7 @@ export type SubAccountLedgerQuery = {
     __typename: 'NotFoundError';
     message: string;
   } | {
-    __typename: 'SubAccountLedger';
+    __typename: 'SubAccountLedgerConnection';
     balance: {
       __typename: 'CreditBalance';
       balanceCents: number;
@@ -1785,20 +1841,28 @@ export type SubAccountLedgerQuery = {
       creditsMicroUsd: number;
       drawsMicroUsd: number;
     };
-    entries: Array<{
-      __typename: 'LedgerEntry';
-      id: string;
-      kind: string;
-      amountCents: number;
-      amountMicroUsd: number;
-      at: string;
-      reference: string | null;
-      actor: string | null;
-      requests: number | null;
+    edges: Array<{
+      __typename: 'SubAccountLedgerEdge';
+      node: {
+        __typename: 'LedgerEntry';
+        id: string;
+        kind: string;
+        amountCents: number;
+        amountMicroUsd: number;
+        at: string;
+        reference: string | null;
+        actor: string | null;
+        requests: number | null;
+      };
     }>;
-    nextCursor: string | null;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+      endCursor: string | null;
+    };
   } | {
     __typename: 'ValidationError';
+    message: string;
   };
 };
 
@@ -1812,7 +1876,7 @@ export const SubAccountLedgerQueryDocument = gql<SubAccountLedgerQuery, SubAccou
   query SubAccountLedger($id: ID!, $first: Int, $after: String) {
     subAccountLedger(id: $id, first: $first, after: $after) {
       __typename
-      ... on SubAccountLedger {
+      ... on SubAccountLedgerConnection {
         balance {
           __typename
           balanceCents
@@ -1820,20 +1884,30 @@ export const SubAccountLedgerQueryDocument = gql<SubAccountLedgerQuery, SubAccou
           creditsMicroUsd
           drawsMicroUsd
         }
-        entries {
+        edges {
           __typename
-          id
-          kind
-          amountCents
-          amountMicroUsd
-          at
-          reference
-          actor
-          requests
+          node {
+            __typename
+            id
+            kind
+            amountCents
+            amountMicroUsd
+            at
+            reference
+            actor
+            requests
+          }
         }
-        nextCursor
+        pageInfo {
+          __typename
+          hasNextPage
+          endCursor
+        }
       }
       ... on NotFoundError {
+        message
+      }
+      ... on ValidationError {
         message
       }
     }

@@ -11,6 +11,7 @@ import {
   parseReference,
   parseTopUpAmount,
 } from '../billing.ts';
+import { type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
   type SubAccountLedgerQuery,
@@ -27,8 +28,9 @@ export const LEDGER_PAGE = 20;
 
 type Ledger = Extract<
   SubAccountLedgerQuery['subAccountLedger'],
-  { __typename: 'SubAccountLedger' }
+  { __typename: 'SubAccountLedgerConnection' }
 >;
+type LedgerEntry = NodeOf<Ledger>;
 
 /** A prepaid sub-account's balance, its top-up form and its ledger (paged, oldest first). */
 export function Balance({
@@ -57,7 +59,10 @@ export function Balance({
     if (refresh !== '|') reexecute({ requestPolicy: 'network-only' });
   }, [refresh, reexecute]);
   const ledger = result.data?.subAccountLedger;
-  const data = ledger?.__typename === 'SubAccountLedger' ? ledger : null;
+  const data = ledger?.__typename === 'SubAccountLedgerConnection' ? ledger : null;
+  const entries = data ? nodesOf(data) : undefined;
+  // A page's `endCursor` starts the next one, when there is one.
+  const nextCursor = data?.pageInfo.hasNextPage ? data.pageInfo.endCursor : null;
   const page = pager.cursors.length;
   return (
     <section aria-labelledby="balance-h" className="balance">
@@ -82,18 +87,18 @@ export function Balance({
         />
       </div>
       <h3 id="ledger-h">Ledger</h3>
-      <LedgerTable entries={data?.entries} />
+      <LedgerTable entries={entries} />
       <Pager
         label="Ledger pages"
         previousLabel="Previous entries"
         nextLabel="Next entries"
         canPrevious={page !== 1}
-        canNext={Boolean(data?.nextCursor)}
+        canNext={Boolean(nextCursor)}
         onPrevious={() => setPager(ledgerPrevious)}
-        onNext={() => setPager((p) => ledgerNext(p, data?.nextCursor))}
+        onNext={() => setPager((p) => ledgerNext(p, nextCursor))}
       >
         Ledger page {page}
-        {data ? ` · ${data.entries.length} shown` : ''}
+        {entries ? ` · ${entries.length} shown` : ''}
       </Pager>
     </section>
   );
@@ -218,7 +223,7 @@ function BalanceFigures({
 }
 
 /** The ledger's entries: top-ups with their reference, and one line of draws per day. */
-function LedgerTable({ entries }: { entries: Ledger['entries'] | undefined }) {
+function LedgerTable({ entries }: { entries: LedgerEntry[] | undefined }) {
   return (
     <div className="table-wrap">
       <table className="data" aria-labelledby="ledger-h">

@@ -1,17 +1,21 @@
 import { useMemo } from 'react';
+import { hasMore, listError, listPlaceholder, nodesOf } from '../connection.ts';
 import { eventDetail, eventSummary, type FeedItem } from '../live.ts';
 import { formatUsd } from '../money.ts';
+import { AlertLine, MoreRows } from '../ui/feedback.tsx';
 import { When } from '../ui/labels.tsx';
 import { DataTable } from '../ui/tables.tsx';
 import type { Detail } from './sub-account.tsx';
 
-// What happened to a sub-account: its budget events (stored and live) and its latest requests.
+// What happened to a sub-account: its budget events (stored and live) and its latest requests —
+// the first page (newest first) of each of the two connections.
 
 export function BudgetEvents({
   stored,
   live,
   id,
 }: {
+  /** The first page of its stored events (or the typed error the list answered). */
   stored: Detail['budgetEvents'];
   live: FeedItem[];
   id: string;
@@ -30,7 +34,7 @@ export function BudgetEvents({
         fresh: true,
       });
     }
-    for (const e of stored) {
+    for (const e of nodesOf(stored)) {
       if (seen.has(e.id)) continue;
       seen.add(e.id);
       const text = eventDetail(e.type, eventSummary(e));
@@ -38,25 +42,34 @@ export function BudgetEvents({
     }
     return out.sort((a, b) => b.at.localeCompare(a.at));
   }, [stored, live, id]);
+  const empty = listPlaceholder({}, stored, rows.length, {
+    what: 'the budget events',
+    empty: 'No budget events yet.',
+  });
   return (
     <section aria-labelledby="ev-h">
       <h2 id="ev-h">Budget events</h2>
+      <AlertLine text={listError(stored)} />
       <ul className="events" aria-live="polite" aria-relevant="additions">
-        {rows.length === 0 ? <li className="muted">No budget events yet.</li> : null}
+        {empty ? <li className="muted">{empty}</li> : null}
         {rows.map((r) => (
           <li key={r.id} className={`event event-${r.type}${r.fresh ? ' fresh' : ''}`}>
             <span className={`badge badge-${r.type}`}>{r.type}</span> {r.text} <When iso={r.at} />
           </li>
         ))}
       </ul>
+      <MoreRows more={hasMore(stored)} shown={nodesOf(stored).length} />
     </section>
   );
 }
 
-export function RecentRequests({ rows }: { rows: Detail['recentRequests'] }) {
+export function RecentRequests({ list }: { list: Detail['recentRequests'] }) {
+  const rows = nodesOf(list);
   return (
     <section aria-labelledby="rq-h">
       <h2 id="rq-h">Recent requests</h2>
+      <AlertLine text={listError(list)} />
+      <MoreRows more={hasMore(list)} shown={rows.length} />
       <DataTable
         columns={[
           'Started',
@@ -66,7 +79,10 @@ export function RecentRequests({ rows }: { rows: Detail['recentRequests'] }) {
           { label: 'Cost', className: 'num' },
           { label: 'Latency', className: 'num' },
         ]}
-        empty={rows.length === 0 ? 'No requests yet.' : null}
+        empty={listPlaceholder({}, list, rows.length, {
+          what: 'the requests',
+          empty: 'No requests yet.',
+        })}
       >
         {rows.map((r) => (
           <tr key={r.requestId}>

@@ -94,7 +94,7 @@ export function SubAccountPage({ id, report }: { id: string; report: Report }) {
       ) : null}
       <UsageSection range={range} setRange={setRange} usage={result.data?.subAccountUsage} />
       <BudgetEvents stored={sa.budgetEvents} live={feed} id={id} />
-      <RecentRequests rows={sa.recentRequests} />
+      <RecentRequests list={sa.recentRequests} />
       <Keys sa={sa} report={report} onChanged={refresh} />
       <PlanSources sa={sa} report={report} onChanged={refresh} />
       <EditSettings key={sa.id} sa={sa} report={report} />

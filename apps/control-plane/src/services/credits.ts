@@ -4,7 +4,14 @@ import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts'
 import { newId } from '../lib/ids.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import { DEFAULT_PAGE, decodeCursor, encodeCursor, MAX_PAGE } from './pagination.ts';
+import {
+  type CursorPosition,
+  type CursorScope,
+  DEFAULT_PAGE,
+  decodeCursor,
+  encodeCursor,
+  MAX_PAGE,
+} from './pagination.ts';
 import { MAX_TOP_UP_CENTS } from './prepaid.ts';
 import { findSubAccount } from './sub-account-reads.ts';
 
@@ -155,24 +162,27 @@ export interface LedgerEntry {
   requests: number | null;
 }
 
+/** Where a ledger cursor is valid: this sub-account's ledger in this workspace only (REST and
+ * GraphQL alike). */
+export const ledgerCursorScope = (workspaceId: string, subAccountId: string): CursorScope => ({
+  list: 'ledger',
+  workspaceId,
+  parentId: subAccountId,
+});
+
 /**
- * The ledger: every top-up and, per UTC day with usage, one draw (the day's billed cost), oldest
- * first, keyset-paginated on (at, id). The entries of all pages sum to the balance exactly.
+ * A page of the ledger of a sub-account (one already found): every top-up and, per UTC day with
+ * usage, one draw (the day's billed cost), oldest first, keyset-paginated on (at, id) — `take`
+ * entries strictly after `after` (null: from the start). Draws are computed per day, but their
+ * position (the day, `draw_YYYY-MM-DD`) is as stable as a top-up's.
  */
-export async function ledger(
+export async function ledgerEntries(
   deps: ServiceDeps,
-  caller: Caller,
   subAccountId: string,
-  raw: unknown,
-) {
-  const q = parseInput(ledgerSchema, raw);
-  const sa = await findSubAccount(deps, caller, subAccountId);
-  const limit = q.limit ?? DEFAULT_PAGE;
-  // A cursor is valid for this sub-account's ledger in this workspace only.
-  const scope = { list: 'ledger', workspaceId: caller.workspaceId, parentId: sa.id };
-  const after = q.cursor ? decodeCursor(deps.secretKey, scope, q.cursor) : null;
-  const position = after
-    ? Prisma.sql`WHERE (at, id) > (${after.createdAt}::timestamp(3), ${after.id})`
+  page: { after: CursorPosition | null; take: number },
+): Promise<LedgerEntry[]> {
+  const position = page.after
+    ? Prisma.sql`WHERE (at, id) > (${page.after.createdAt}::timestamp(3), ${page.after.id})`
     : Prisma.empty;
   const rows = await deps.prisma.$queryRaw<
     {
@@ -188,17 +198,17 @@ export async function ledger(
     SELECT kind, id, at, amount, reference, actor, requests FROM (
       SELECT 'credit' AS kind, id, "createdAt" AS at, "amountMicros" AS amount, reference, actor,
         NULL::bigint AS requests
-      FROM "Credit" WHERE "subAccountId" = ${sa.id}
+      FROM "Credit" WHERE "subAccountId" = ${subAccountId}
       UNION ALL
       SELECT 'draw', 'draw_' || to_char(day, 'YYYY-MM-DD'), day::timestamp(3),
         -SUM("billedCostMicros"), NULL, NULL, SUM(requests)::bigint
-      FROM "UsageRollupDaily" WHERE "subAccountId" = ${sa.id}
+      FROM "UsageRollupDaily" WHERE "subAccountId" = ${subAccountId}
       GROUP BY day HAVING SUM("billedCostMicros") <> 0
     ) e
     ${position}
     ORDER BY at, id
-    LIMIT ${limit + 1}`;
-  const page: LedgerEntry[] = rows.slice(0, limit).map((r) => ({
+    LIMIT ${page.take}`;
+  return rows.map((r) => ({
     id: r.id,
     kind: r.kind,
     at: r.at,
@@ -207,6 +217,25 @@ export async function ledger(
     actor: r.actor,
     requests: r.requests === null ? null : Number(r.requests),
   }));
+}
+
+/**
+ * The ledger as REST answers it: a page of entries (`limit`, `cursor`), the balance, and the next
+ * page's cursor. The entries of all pages sum to the balance exactly.
+ */
+export async function ledger(
+  deps: ServiceDeps,
+  caller: Caller,
+  subAccountId: string,
+  raw: unknown,
+) {
+  const q = parseInput(ledgerSchema, raw);
+  const sa = await findSubAccount(deps, caller, subAccountId);
+  const limit = q.limit ?? DEFAULT_PAGE;
+  const scope = ledgerCursorScope(caller.workspaceId, sa.id);
+  const after = q.cursor ? decodeCursor(deps.secretKey, scope, q.cursor) : null;
+  const rows = await ledgerEntries(deps, sa.id, { after, take: limit + 1 });
+  const page = rows.slice(0, limit);
   const last = page.at(-1);
   const nextCursor =
     rows.length > limit && last

@@ -1,34 +1,26 @@
 import { GraphQLError } from 'graphql';
-import type { BudgetEventType, SpendUpdate, StoredEvent } from '../../events/types.ts';
+import type { SpendUpdate, StoredEvent } from '../../events/types.ts';
+import { ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
+import { budgetEventsOf, requestsOf } from '../../services/activity.ts';
 import { callerFor } from '../access.ts';
 import { builder } from '../builder.ts';
+import {
+  afterCreated,
+  BY_CREATION,
+  type Keyset,
+  type Position,
+  pageArgs,
+  paginate,
+} from '../connections.ts';
 import { BudgetEvent, SpendUpdateRef } from './events.ts';
 import { SubAccount } from './sub-account.ts';
 
 // What the ops console shows on a sub-account's page beyond its usage report: its latest requests
-// and its stored budget events. Both are fields of SubAccount, so the workspace check is the one
-// that already resolved the sub-account.
+// and its stored budget events. Both are connections on SubAccount, so the workspace check is the
+// one that already resolved the sub-account; their cursors are signed for that sub-account.
 
-const MAX_ROWS = 200;
-const rows = (first: number | null | undefined) =>
-  Math.min(Math.max(Math.trunc(first ?? 50), 1), MAX_ROWS);
-
-interface RequestRow {
-  requestId: string;
-  model: string;
-  servedModel: string | null;
-  status: string;
-  httpStatus: number;
-  errorClass: string | null;
-  inputTokens: number;
-  outputTokens: number;
-  billedCostMicros: bigint;
-  latencyMs: number;
-  stream: boolean;
-  tags: string[];
-  startedAt: Date;
-}
+type RequestRow = Awaited<ReturnType<typeof requestsOf>>[number];
 
 const RequestLog = builder.objectRef<RequestRow>('RequestLog').implement({
   description: 'One settled request of a sub-account (its usage record).',
@@ -52,47 +44,57 @@ const RequestLog = builder.objectRef<RequestRow>('RequestLog').implement({
   }),
 });
 
+const RequestLogConnection = builder.connectionObject({
+  type: RequestLog,
+  name: 'RequestLogConnection',
+});
+
+const BudgetEventConnection = builder.connectionObject({
+  type: BudgetEvent,
+  name: 'BudgetEventConnection',
+});
+
+/** Prisma `where` for requests strictly after `[startedAt ms, requestId]`, newest first. */
+function afterStarted(after: Position | null) {
+  if (after === null) return {};
+  const startedAt = new Date(Number(after[0]));
+  const requestId = String(after[1]);
+  return {
+    OR: [{ startedAt: { lt: startedAt } }, { startedAt, requestId: { lt: requestId } }],
+  };
+}
+
 builder.objectFields(SubAccount, (t) => ({
   recentRequests: t.field({
-    type: [RequestLog],
-    description: 'Its latest requests, newest first (`first`: default 50, at most 200).',
-    args: { first: t.arg.int() },
-    resolve: (sa, { first }, ctx) =>
-      ctx.deps.prisma.usageRecord.findMany({
-        where: { subAccountId: sa.id, workspaceId: sa.workspaceId },
-        orderBy: [{ startedAt: 'desc' }, { requestId: 'desc' }],
-        take: rows(first),
-      }),
+    type: RequestLogConnection,
+    description: 'Its requests, newest first (start time, then request id, descending).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: (sa, args, ctx) => {
+      const keyset: Keyset<RequestRow> = {
+        scope: { list: 'subAccount.recentRequests', workspaceId: sa.workspaceId, parentId: sa.id },
+        shape: BY_CREATION,
+        position: (r) => [r.startedAt.getTime(), r.requestId],
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        requestsOf(ctx.deps, sa, { after: afterStarted(after), take }),
+      );
+    },
   }),
   budgetEvents: t.field({
-    type: [BudgetEvent],
-    description: 'Its stored budget events, newest first (`first`: default 50, at most 200).',
-    args: { first: t.arg.int() },
-    resolve: async (sa, { first }, ctx) => {
-      const found = await ctx.deps.prisma.budgetEvent.findMany({
-        where: {
-          subAccountId: sa.id,
-          workspaceId: sa.workspaceId,
-          type: { not: 'webhook_disabled' },
-        },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: rows(first),
-      });
-      return found.map((e): StoredEvent => {
-        const data = (e.data ?? {}) as Record<string, unknown>;
-        return {
-          id: e.id,
-          workspaceId: e.workspaceId,
-          subAccountId: e.subAccountId,
-          tag: e.tag,
-          type: e.type as BudgetEventType,
-          scope: (data.scope as StoredEvent['scope']) ?? 'sub_account',
-          eventType: typeof data.event_type === 'string' ? data.event_type : `budget.${e.type}`,
-          dedupeKey: e.dedupeKey,
-          data,
-          createdAt: e.createdAt.toISOString(),
-        };
-      });
+    type: BudgetEventConnection,
+    description: 'Its stored budget events, newest first (creation time, then id, descending).',
+    errors: { types: [ValidationError] },
+    args: pageArgs(),
+    resolve: (sa, args, ctx) => {
+      const keyset: Keyset<StoredEvent> = {
+        scope: { list: 'subAccount.budgetEvents', workspaceId: sa.workspaceId, parentId: sa.id },
+        shape: BY_CREATION,
+        position: (e) => [Date.parse(e.createdAt), e.id],
+      };
+      return paginate(ctx, keyset, args, (after, take) =>
+        budgetEventsOf(ctx.deps, sa, { after: afterCreated(after, 'desc'), take }),
+      );
     },
   }),
 }));

@@ -1,14 +1,15 @@
 import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as credits from '../../services/credits.ts';
-import { callerFor, withInputErrors } from '../access.ts';
+import { findSubAccount } from '../../services/sub-account-reads.ts';
+import { callerFor } from '../access.ts';
 import { builder } from '../builder.ts';
+import { BY_CREATION, type Keyset, pageArgs, paginate } from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 import { SubAccount } from './sub-account.ts';
 
 type CreditRow = Awaited<ReturnType<typeof credits.topUp>>['credit'];
 type Balance = Awaited<ReturnType<typeof credits.balanceOf>>;
-type Ledger = Awaited<ReturnType<typeof credits.ledger>>;
 
 // Micro-USD amounts are Float: exact integers (far below 2^53), beyond GraphQL's 32-bit Int.
 
@@ -68,13 +69,19 @@ const LedgerEntry = builder.objectRef<credits.LedgerEntry>('LedgerEntry').implem
   }),
 });
 
-const SubAccountLedger = builder.objectRef<Ledger>('SubAccountLedger').implement({
-  description: 'Top-ups and daily draws, oldest first; all pages sum to the balance.',
+/** What a ledger page carries beside its entries: the sub-account and its whole balance. */
+interface LedgerExtras extends Balance {
+  subAccount: Awaited<ReturnType<typeof findSubAccount>>;
+}
+
+const SubAccountLedgerConnection = builder.connectionObject<typeof LedgerEntry, LedgerExtras>({
+  type: LedgerEntry,
+  name: 'SubAccountLedgerConnection',
+  description:
+    'Top-ups and daily draws, oldest first (time, then id); the entries of all pages sum to the balance.',
   fields: (t) => ({
     subAccount: t.field({ type: SubAccount, resolve: (l) => l.subAccount }),
     balance: t.field({ type: CreditBalance, resolve: (l) => l }),
-    entries: t.field({ type: [LedgerEntry], resolve: (l) => l.data }),
-    nextCursor: t.exposeString('nextCursor', { nullable: true }),
   }),
 });
 
@@ -90,21 +97,28 @@ const TopUpInput = builder.inputType('TopUpCreditsInput', {
 
 builder.queryFields((t) => ({
   subAccountLedger: t.field({
-    type: SubAccountLedger,
+    type: SubAccountLedgerConnection,
+    description:
+      'A prepaid ledger: every top-up and, per UTC day with usage, one draw, oldest first (time, then id).',
     errors: { types: [ValidationError, NotFoundError] },
-    args: {
-      id: t.arg.id({ required: true }),
-      first: t.arg.int(),
-      after: t.arg.string(),
-    },
-    resolve: (_root, { id, first, after }, ctx) =>
-      withInputErrors(
-        credits.ledger(ctx.deps, callerFor(ctx, 'workspace.read'), id, {
-          ...(first == null ? {} : { limit: first }),
-          ...(after == null ? {} : { cursor: after }),
+    args: { id: t.arg.id({ required: true }), ...pageArgs() },
+    resolve: async (_root, { id, ...args }, ctx) => {
+      const caller = callerFor(ctx, 'workspace.read');
+      const sa = await findSubAccount(ctx.deps, caller, id);
+      // The ledger's cursors are the REST ledger's: signed for this sub-account's ledger.
+      const keyset: Keyset<credits.LedgerEntry> = {
+        scope: credits.ledgerCursorScope(caller.workspaceId, sa.id),
+        shape: BY_CREATION,
+        position: (e) => [e.at.getTime(), e.id],
+      };
+      const page = await paginate(ctx, keyset, args, (after, take) =>
+        credits.ledgerEntries(ctx.deps, sa.id, {
+          after: after && { createdAt: new Date(Number(after[0])), id: String(after[1]) },
+          take,
         }),
-        { limit: 'first', cursor: 'after' },
-      ),
+      );
+      return { ...page, subAccount: sa, ...(await credits.balanceOf(ctx.deps, sa.id)) };
+    },
   }),
 }));
 

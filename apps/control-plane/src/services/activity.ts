@@ -1,0 +1,60 @@
+import type { BudgetEvent, Prisma } from '@tollgate/db';
+import type { BudgetEventType, StoredEvent } from '../events/types.ts';
+import type { ServiceDeps } from './context.ts';
+import { DEFAULT_PAGE, type ListPage } from './pagination.ts';
+
+/**
+ * What the ops console shows of a sub-account's activity beyond its usage report: its latest
+ * requests and its stored budget events, both newest first and paged by their order columns. The
+ * sub-account is one already found in the caller's workspace.
+ */
+
+/** Its usage records, newest first (`startedAt`, then `requestId`, descending). */
+export function requestsOf(
+  deps: ServiceDeps,
+  sa: { id: string; workspaceId: string },
+  page: ListPage<Prisma.UsageRecordWhereInput> = {},
+) {
+  return deps.prisma.usageRecord.findMany({
+    where: { subAccountId: sa.id, workspaceId: sa.workspaceId, ...page.after },
+    orderBy: [{ startedAt: 'desc' }, { requestId: 'desc' }],
+    take: page.take ?? DEFAULT_PAGE,
+  });
+}
+
+/** A stored row as the event it was published as. */
+function storedEvent(e: BudgetEvent): StoredEvent {
+  const data = (e.data ?? {}) as Record<string, unknown>;
+  return {
+    id: e.id,
+    workspaceId: e.workspaceId,
+    subAccountId: e.subAccountId,
+    tag: e.tag,
+    type: e.type as BudgetEventType,
+    scope: (data.scope as StoredEvent['scope']) ?? 'sub_account',
+    eventType: typeof data.event_type === 'string' ? data.event_type : `budget.${e.type}`,
+    dedupeKey: e.dedupeKey,
+    data,
+    createdAt: e.createdAt.toISOString(),
+  };
+}
+
+/** Its stored budget events (`webhook_disabled` is none), newest first (`createdAt`, then `id`,
+ * descending). */
+export async function budgetEventsOf(
+  deps: ServiceDeps,
+  sa: { id: string; workspaceId: string },
+  page: ListPage<Prisma.BudgetEventWhereInput> = {},
+): Promise<StoredEvent[]> {
+  const found = await deps.prisma.budgetEvent.findMany({
+    where: {
+      subAccountId: sa.id,
+      workspaceId: sa.workspaceId,
+      type: { not: 'webhook_disabled' },
+      ...page.after,
+    },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take: page.take ?? DEFAULT_PAGE,
+  });
+  return found.map(storedEvent);
+}
