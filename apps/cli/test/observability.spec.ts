@@ -80,6 +80,21 @@ describe('tollgate start: metrics, health and logs of both planes', () => {
     );
     const requestId = chat.headers.get('x-request-id');
     expect(requestId).toMatch(/^req_[0-9a-f]{32}$/);
+    // A client's own request id is logged beside ours, on a forwarded (served) request too.
+    const tagged = await fetch(`${dp}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${subKey}`,
+        'content-type': 'application/json',
+        'x-request-id': 'client-abc-123',
+      },
+      body: JSON.stringify({
+        model: 'openai/gpt-5.4-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    });
+    expect(tagged.status).toBe(200);
+    const taggedId = tagged.headers.get('x-request-id');
     const refused = await call(
       dp,
       'POST',
@@ -145,6 +160,10 @@ describe('tollgate start: metrics, health and logs of both planes', () => {
     expect(lines.some((l) => l.msg === 'request' && l.status === 401 && l.reason === 'auth')).toBe(
       true,
     );
+    expect(lines.find((l) => l.msg === 'request' && l.requestId === taggedId)).toMatchObject({
+      status: 200,
+      clientRequestId: 'client-abc-123',
+    });
     const all = proc.stdout() + proc.stderr();
     for (const secret of secrets) expect(all).not.toContain(secret);
     expect(all).not.toMatch(/Bearer\s/i);

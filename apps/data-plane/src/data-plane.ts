@@ -129,8 +129,7 @@ function modelIdOf(path: string): string {
 }
 
 /** The client's own `x-request-id`, logged next to ours when it is a plain token. */
-function clientRequestId(req: IncomingMessage): string | undefined {
-  const v = req.headers['x-request-id'];
+function clientRequestId(v: string | string[] | undefined): string | undefined {
   return typeof v === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(v) ? v : undefined;
 }
 
@@ -265,6 +264,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     res.setHeader('x-request-id', requestId);
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const endpoint0 = endpointOf(path);
+    // Read now: a forwarded request's headers are replaced by the upstream's before it finishes.
+    const clientId = req.headers['x-request-id'];
     res.once('finish', () => {
       const code = errorCodeOf(res);
       // Admin answers relayed from the control plane carry its own codes.
@@ -277,7 +278,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       if (endpoint0 === 'ops') return;
       log.info('request', {
         requestId,
-        clientRequestId: clientRequestId(req),
+        clientRequestId: clientRequestId(clientId),
         method: req.method,
         path: endpoint0 === 'other' ? path.slice(0, 200) : path,
         status: res.statusCode,
