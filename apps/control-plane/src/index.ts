@@ -38,6 +38,7 @@ export {
 export { createPolicyPublisher, type PolicyPublisher } from './policy/publisher.ts';
 export { buildControlPlane, type ControlPlane, type ControlPlaneOptions } from './server.ts';
 export { type PolicyChange, reservationView, type ServiceDeps } from './services/context.ts';
+export { checkSecretKey } from './services/secret-key.ts';
 export { createWorkspace, ensureDefaultWorkspace } from './services/workspaces.ts';
 export {
   createWebhookDispatcher,

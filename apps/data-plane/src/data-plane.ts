@@ -24,7 +24,7 @@ import {
 } from './metrics.ts';
 import { answerOwnModels, callerOf } from './models.ts';
 import { createPolicyHolder } from './policy/holder.ts';
-import { createKeyOpener } from './policy/seal.ts';
+import { checkSecretKey, createKeyOpener } from './policy/seal.ts';
 import { ENDPOINTS } from './providers/registry.ts';
 import type { UpstreamConfig } from './upstreams.ts';
 import { createUsageEmitter } from './usage/emitter.ts';
@@ -370,6 +370,14 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     server,
     async start(port, host = '127.0.0.1') {
       await holder.start();
+      // A plane that cannot open the policy's provider keys would answer 502 to every request
+      // needing one while saying it is ready: refused here, with one line naming the variable.
+      try {
+        checkSecretKey(holder.current(), opts.secretKey);
+      } catch (err) {
+        await holder.stop();
+        throw err;
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {

@@ -76,4 +76,22 @@ describe('data plane: markup and BYOK routes', () => {
     const e = await byok.eventFor(err.headers.get('x-request-id'));
     expect(e).toMatchObject({ status: 'blocked', byok: true, provider: 'openai' });
   });
+
+  it('a data plane whose TOLLGATE_SECRET_KEY cannot open the policy’s provider keys refuses to start', async () => {
+    const started = startHarness({
+      subs: [subAccount('sa_x')],
+      secretKey: Buffer.alloc(32, 9),
+      routes: [
+        {
+          workspaceId: WS,
+          provider: 'openai',
+          baseUrl: own.url,
+          sealedApiKey: sealForTest(secret, 'sk-byok-123'),
+        },
+      ],
+    });
+    await expect(started).rejects.toThrow(
+      /^TOLLGATE_SECRET_KEY: not the key the control plane sealed the provider keys of the policy with/,
+    );
+  });
 });
