@@ -4,6 +4,7 @@ import { type Bus, createBus } from '@tollgate/bus';
 import { createDataPlane, type DataPlane, type UpstreamConfig } from '@tollgate/data-plane';
 import type { Env } from './env.ts';
 import { type Logger, planeLogger } from './log.ts';
+import { listenError } from './preflight.ts';
 import { hostUrl } from './urls.ts';
 
 /** The bus: Redis when REDIS_URL is set, else in-process (only valid with both planes in one process). */
@@ -62,8 +63,18 @@ export async function startDataPlane(
     limiterDown: env.TOLLGATE_REDIS_DOWN,
     reservationTtlMs: env.TOLLGATE_RESERVATION_TTL_SECONDS * 1000,
     allowPrivateUpstreams: env.TOLLGATE_ALLOW_PRIVATE_UPSTREAMS,
+    drainTimeoutMs: env.TOLLGATE_DRAIN_TIMEOUT_SECONDS * 1000,
   });
-  const port = await plane.start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST);
+  const port = await plane
+    .start(env.TOLLGATE_DATA_PLANE_PORT, env.TOLLGATE_HOST)
+    .catch((err: unknown) => {
+      throw listenError(
+        'TOLLGATE_DATA_PLANE_PORT',
+        env.TOLLGATE_HOST,
+        env.TOLLGATE_DATA_PLANE_PORT,
+        err,
+      );
+    });
   log('info', 'data plane listening', {
     url: hostUrl(env.TOLLGATE_HOST, port),
     bus: bus.mode,

@@ -17,16 +17,37 @@ const url = (protocols: string[]) =>
     `must be a ${protocols.join(' or ')} URL`,
   );
 
-const port = z.coerce
-  .number({ message: 'must be a port number (0-65535)' })
-  .int('must be a port number (0-65535)')
-  .min(0, 'must be a port number (0-65535)')
-  .max(65_535, 'must be a port number (0-65535)');
+const PORT = 'must be a port number (0-65535; 0: any free port)';
+/** Decimal digits only: `z.coerce.number()` took ' ' (0), '0x4852' and '1e4'. */
+const port = z
+  .string()
+  .regex(/^[0-9]{1,5}$/, PORT)
+  .transform(Number)
+  .refine((n) => n <= 65_535, PORT);
+/** A whole number of decimal digits in [min, max] (no signs, exponents, hex or blanks). */
+const integer = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .regex(/^[0-9]{1,10}$/, message)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, message);
+};
+
+/**
+ * The 32 bytes of a canonical standard-base64 key (44 characters, one `=`), or null. Node's
+ * decoder skips characters outside the alphabet, so `!!<key>!!` would otherwise pass.
+ */
+export function decodeSecretKey(value: string): Buffer | null {
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(value)) return null;
+  const key = Buffer.from(value, 'base64');
+  return key.length === 32 && key.toString('base64') === value ? key : null;
+}
 const secretKey = z
   .string()
   .refine(
-    (v) => Buffer.from(v, 'base64').length === 32,
-    'must be 32 bytes, base64-encoded (openssl rand -base64 32)',
+    (v) => decodeSecretKey(v) !== null,
+    "must be 32 bytes in standard base64: 44 characters ending in '=' (openssl rand -base64 32)",
   );
 
 const schema = z.object({
@@ -98,7 +119,9 @@ const schema = z.object({
     }),
   TOLLGATE_REDIS_DOWN: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
   /** How long an unsettled reservation holds budget (a data plane killed mid-request). */
-  TOLLGATE_RESERVATION_TTL_SECONDS: z.coerce.number().int().min(5).max(86_400).default(600),
+  TOLLGATE_RESERVATION_TTL_SECONDS: integer(5, 86_400).default(600),
+  /** How long a data plane stopping (SIGTERM) lets requests in flight finish before cutting them. */
+  TOLLGATE_DRAIN_TIMEOUT_SECONDS: integer(1, 3_600).default(25),
   TOLLGATE_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OPENAI_API_KEY: z.string().optional(),
   OPENAI_BASE_URL: url(['http:', 'https:']).optional(),
@@ -203,4 +226,17 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   const providers = parseProviders(cleaned as Record<string, string>, problems);
   if (!result.success || problems.length > 0) throw new EnvError(problems);
   return { ...result.data, TOLLGATE_PROVIDERS: providers };
+}
+
+/**
+ * `tollgate start` runs both planes in one process: they cannot share a port (0 — any free port —
+ * excepted). Checked before anything is opened, like every other configuration problem.
+ */
+export function checkPlanePorts(env: Env): void {
+  const dp = env.TOLLGATE_DATA_PLANE_PORT;
+  if (dp !== 0 && dp === env.TOLLGATE_CONTROL_PLANE_PORT) {
+    throw new EnvError([
+      `invalid configuration: TOLLGATE_DATA_PLANE_PORT and TOLLGATE_CONTROL_PLANE_PORT are both ${dp} (both planes run in this process: give each its own port)`,
+    ]);
+  }
 }

@@ -1,6 +1,7 @@
 import './quiet-warnings.ts';
-import { EnvError, parseEnv } from './env.ts';
+import { checkPlanePorts, type Env, EnvError, parseEnv } from './env.ts';
 import { createLogger } from './log.ts';
+import { checkListen, checkRedis, oneLine } from './preflight.ts';
 import { localUrl } from './urls.ts';
 
 // Each command imports what it runs, when it runs: `tollgate data-plane` never loads the control
@@ -18,6 +19,20 @@ const USAGE = `usage: tollgate <command>
   workspaces create <name>   create a workspace and print its first admin key once`;
 
 const print = (line: string) => process.stdout.write(`${line}\n`);
+/** Usage mistakes: the usage goes to stderr (stdout is for results), exit 2. */
+const printError = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * What must hold before anything is migrated, printed or listened on: the ports free and the host
+ * known, and Redis answering with these credentials. Each failure is one line naming the variable.
+ */
+async function preflight(
+  env: Env,
+  ports: ('TOLLGATE_DATA_PLANE_PORT' | 'TOLLGATE_CONTROL_PLANE_PORT')[],
+) {
+  for (const variable of ports) await checkListen(variable, env.TOLLGATE_HOST, env[variable]);
+  if (env.REDIS_URL) await checkRedis(env.REDIS_URL);
+}
 
 /** SIGTERM/SIGINT: stop accepting, drain, flush, close — then exit 0 (SPEC §9). */
 function onShutdown(log: ReturnType<typeof createLogger>, stop: () => Promise<void>): void {
@@ -44,12 +59,25 @@ async function main(argv: string[]): Promise<number> {
     print(USAGE);
     return command ? 0 : 2;
   }
+  if (command === 'workspaces') {
+    const [sub, name, ...extra] = rest;
+    if (sub !== 'create' || !name || extra.length > 0) {
+      printError('usage: tollgate workspaces create <name>');
+      return 2;
+    }
+  }
   const env = parseEnv();
-  const log = createLogger(env.TOLLGATE_LOG_LEVEL, 'tollgate');
+  // `workspaces create` prints its result as JSON on stdout (scripts parse it): its logs go to stderr.
+  const log = createLogger(
+    env.TOLLGATE_LOG_LEVEL,
+    'tollgate',
+    command === 'workspaces' ? process.stderr : process.stdout,
+  );
   switch (command) {
     case 'start':
     case 'control-plane': {
       const both = command === 'start';
+      if (both) checkPlanePorts(env);
       // A control plane on Redis shares it with data planes and other control planes: its own
       // embedded database would take usage off the shared stream into a copy nobody else reads, and
       // publish its own policy over everyone's.
@@ -68,6 +96,12 @@ async function main(argv: string[]): Promise<number> {
       const { openBus, startDataPlane } = await dataRuntime();
       // A missing TOLLGATE_SECRET_KEY stops start-up before anything is migrated or opened.
       const secretKey = await loadSecretKey(env);
+      await preflight(
+        env,
+        both
+          ? ['TOLLGATE_CONTROL_PLANE_PORT', 'TOLLGATE_DATA_PLANE_PORT']
+          : ['TOLLGATE_CONTROL_PLANE_PORT'],
+      );
       const db = await openMigratedDb(env, log);
       const bus = openBus(env);
       const cp = await startControlPlane(env, db, bus, log, print, both);
@@ -105,6 +139,7 @@ async function main(argv: string[]): Promise<number> {
           'TOLLGATE_CONTROL_PLANE_URL is unset: admin paths and /v1/usage on this data plane answer 404',
         );
       }
+      await preflight(env, ['TOLLGATE_DATA_PLANE_PORT']);
       const bus = openBus(env);
       const dp = await startDataPlane(
         env,
@@ -120,10 +155,9 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate': {
-      const { openMigratedDb } = await controlRuntime();
+      const { migrateDatabase, openMigratedDb } = await controlRuntime();
       if (env.DATABASE_URL) {
-        const { migrate } = await import('@tollgate/db/migrate');
-        const { applied } = await migrate({ databaseUrl: env.DATABASE_URL });
+        const applied = await migrateDatabase(env.DATABASE_URL);
         print(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
       } else {
         const db = await openMigratedDb(env, log);
@@ -133,16 +167,14 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'workspaces': {
-      const [sub, name] = rest;
-      if (sub !== 'create' || !name) {
-        print('usage: tollgate workspaces create <name>');
-        return 2;
-      }
+      const name = rest[1]!; // checked above, before the environment
       const { loadSecretKey, openMigratedDb } = await controlRuntime();
       const { createWorkspace } = await import('@tollgate/control-plane');
+      // As `start`: a missing TOLLGATE_SECRET_KEY stops it before the database is touched.
+      const secretKey = await loadSecretKey(env);
       const db = await openMigratedDb(env, log);
       try {
-        const deps = { prisma: db.prisma, secretKey: await loadSecretKey(env) };
+        const deps = { prisma: db.prisma, secretKey };
         const { workspace, adminKey } = await createWorkspace(deps, 'cli', { name });
         print(JSON.stringify({ id: workspace.id, name: workspace.name, admin_key: adminKey }));
       } finally {
@@ -151,7 +183,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      print(`unknown command '${command}'\n${USAGE}`);
+      printError(`unknown command '${command}'\n${USAGE}`);
       return 2;
   }
 }
@@ -162,7 +194,8 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof EnvError) process.stderr.write(`${err.message}\n`);
-    else process.stderr.write(`tollgate: ${(err as Error)?.message ?? String(err)}\n`);
+    // One line whatever failed (Prisma's messages span several, with blank lines).
+    else process.stderr.write(`tollgate: ${oneLine((err as Error)?.message ?? String(err))}\n`);
     process.exit(1);
   },
 );

@@ -25,14 +25,100 @@ import {
 } from '@tollgate/control-plane';
 import { type Db, openDatabase } from '@tollgate/db';
 import { migrate } from '@tollgate/db/migrate';
-import { type Env, EnvError } from './env.ts';
+import { decodeSecretKey, type Env, EnvError } from './env.ts';
 import type { Logger } from './log.ts';
+import { hostPort, listenError, oneLine, redact, StartupError } from './preflight.ts';
 import { hostUrl, localUrl } from './urls.ts';
+
+/** What Prisma's driver adapter says about a failed connection (`meta.driverAdapterError.cause`). */
+interface AdapterCause {
+  kind?: string;
+  db?: string;
+  user?: string;
+  reason?: string;
+  originalMessage?: string;
+  message?: string;
+  cause?: string;
+}
+
+/** A failure to reach or use DATABASE_URL as one line naming it, without the password. */
+export function databaseError(err: unknown, databaseUrl: string): StartupError {
+  let where = 'the database server';
+  try {
+    const u = new URL(databaseUrl);
+    where = hostPort(u.hostname.replace(/^\[|\]$/g, '') || 'localhost', u.port || 5432);
+  } catch {
+    // validated as a URL already
+  }
+  const e = err as { message?: string; meta?: { driverAdapterError?: { cause?: AdapterCause } } };
+  const cause = e?.meta?.driverAdapterError?.cause;
+  const detail = (text: string | undefined) => (text ? ` (${oneLine(text)})` : '');
+  let line: string;
+  switch (cause?.kind) {
+    case 'DatabaseNotReachable':
+      line = `cannot reach the database server at ${where}`;
+      break;
+    case 'DatabaseDoesNotExist':
+      line = `database "${cause.db ?? '?'}" does not exist on ${where}`;
+      break;
+    case 'DatabaseAccessDenied':
+      line = `access denied on ${where}${detail(cause.originalMessage)}`;
+      break;
+    case 'AuthenticationFailed':
+      line = `authentication failed on ${where}${cause.user ? ` for user "${cause.user}"` : ''}`;
+      break;
+    case 'TlsConnectionError':
+      line = `TLS connection to ${where} failed${detail(cause.reason)}`;
+      break;
+    case 'SocketTimeout':
+      line = `connection to ${where} timed out`;
+      break;
+    case 'ConnectionClosed':
+      line = `${where} closed the connection`;
+      break;
+    case 'TooManyConnections':
+      line = `${where} has too many connections${detail(cause.cause)}`;
+      break;
+    default: {
+      const text = cause?.originalMessage ?? cause?.message ?? e?.message ?? String(err);
+      line = `${where}: ${oneLine(text.replace(/^Invalid `prisma\.\$queryRaw\(\)` invocation:/, ''))}`;
+    }
+  }
+  return new StartupError(redact(`DATABASE_URL: ${line}`, databaseUrl));
+}
+
+/** Connects to DATABASE_URL and runs `SELECT 1`: a database that is down, missing or refusing us
+ * stops start-up with one line naming DATABASE_URL, before anything is migrated. */
+export async function checkDatabase(databaseUrl: string): Promise<void> {
+  const db = await openDatabase({ databaseUrl });
+  try {
+    await db.prisma.$queryRaw`SELECT 1`;
+  } catch (err) {
+    throw databaseError(err, databaseUrl);
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}
+
+/** Checks DATABASE_URL, then applies pending migrations; a failure is one line, never the password. */
+export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
+  await checkDatabase(databaseUrl);
+  try {
+    return (await migrate({ databaseUrl })).applied;
+  } catch (err) {
+    throw new StartupError(
+      redact(
+        `migrating DATABASE_URL failed: ${oneLine((err as Error)?.message ?? String(err))}`,
+        databaseUrl,
+      ),
+    );
+  }
+}
 
 /** Opens PostgreSQL (DATABASE_URL) or the embedded PGlite in `<data dir>/pgdata`, migrated. */
 export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
   if (env.DATABASE_URL) {
-    const { applied } = await migrate({ databaseUrl: env.DATABASE_URL });
+    const applied = await migrateDatabase(env.DATABASE_URL);
     if (applied.length) log('info', 'migrations applied', { applied });
     return openDatabase({ databaseUrl: env.DATABASE_URL });
   }
@@ -48,7 +134,7 @@ export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
  * With an external database a generated key would differ per replica, so it is required there.
  */
 export async function loadSecretKey(env: Env): Promise<Buffer> {
-  if (env.TOLLGATE_SECRET_KEY) return Buffer.from(env.TOLLGATE_SECRET_KEY, 'base64');
+  if (env.TOLLGATE_SECRET_KEY) return decodeSecretKey(env.TOLLGATE_SECRET_KEY)!;
   if (env.DATABASE_URL) {
     throw new EnvError([
       'invalid configuration: TOLLGATE_SECRET_KEY is required with DATABASE_URL (openssl rand -base64 32)',
@@ -56,8 +142,8 @@ export async function loadSecretKey(env: Env): Promise<Buffer> {
   }
   const file = path.resolve(env.TOLLGATE_DATA_DIR, 'secret.key');
   try {
-    const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64');
-    if (key.length === 32) return key;
+    const key = decodeSecretKey((await readFile(file, 'utf8')).trim());
+    if (key !== null) return key;
     throw new Error(`invalid configuration: ${file} does not hold a 32-byte base64 key`);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -206,7 +292,16 @@ export async function startControlPlane(
     publishedRevision: publisher.publishedRevision,
   });
   const plane = buildControlPlane(deps);
-  const port = await plane.start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST);
+  const port = await plane
+    .start(env.TOLLGATE_CONTROL_PLANE_PORT, env.TOLLGATE_HOST)
+    .catch((err: unknown) => {
+      throw listenError(
+        'TOLLGATE_CONTROL_PLANE_PORT',
+        env.TOLLGATE_HOST,
+        env.TOLLGATE_CONTROL_PLANE_PORT,
+        err,
+      );
+    });
   log('info', 'control plane listening', {
     url: hostUrl(env.TOLLGATE_HOST, port),
     database: db.kind,

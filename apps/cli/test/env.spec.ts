@@ -49,7 +49,7 @@ describe('configuration (SPEC §2)', () => {
     }
     expect(problems.join('\n')).not.toContain(secret);
     expect(problems).toContain(
-      'invalid configuration: TOLLGATE_DATA_PLANE_PORT must be a port number (0-65535)',
+      'invalid configuration: TOLLGATE_DATA_PLANE_PORT must be a port number (0-65535; 0: any free port)',
     );
   });
 
