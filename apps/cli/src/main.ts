@@ -149,8 +149,12 @@ async function main(argv: string[]): Promise<number> {
         log,
       );
       onShutdown(log, async () => {
-        await dp.plane.stop();
+        const { undeliveredUsage } = await dp.plane.stop();
         await bus.close();
+        // Lost usage (Redis unreachable through the stop) exits 1, so a supervisor sees it.
+        if (undeliveredUsage > 0) {
+          throw new Error(`${undeliveredUsage} usage events could not be handed to Redis: lost`);
+        }
       });
       return -1;
     }

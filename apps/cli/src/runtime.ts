@@ -10,6 +10,7 @@ import {
   attachControlPlaneSources,
   buildControlPlane,
   type ControlPlane,
+  checkSecretKey,
   createAuthenticator,
   createClientAddress,
   createControlPlaneMetrics,
@@ -184,6 +185,8 @@ export async function startControlPlane(
   interactive = false,
 ): Promise<RunningControlPlane> {
   const secretKey = await loadSecretKey(env);
+  // A key that cannot open the database's sealed secrets stops start-up, naming the variable.
+  await checkSecretKey(db.prisma, secretKey);
   const publisher = createPolicyPublisher({
     prisma: db.prisma,
     bus: bus.policy,

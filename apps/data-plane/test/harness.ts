@@ -43,6 +43,9 @@ export function subAccount(id: string, over: Partial<SubAccountPolicy> = {}): Su
   };
 }
 
+/** A snapshot as the control plane stores it (for tests of other packages publishing one). */
+export const encodedSnapshot = (body: PolicySnapshotBody): string => encodeSnapshot(body);
+
 export function snapshot(
   revision: number,
   subs: SubAccountPolicy[],
