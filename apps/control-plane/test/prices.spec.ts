@@ -89,6 +89,25 @@ describe.each(KINDS)('price overrides: cached-input price on %s', (kind) => {
         inputPerMTok: 1_000_000,
         cacheWritePerMTok: 1_250_000,
       });
+      // Shown as it is billed: REST and GraphQL answer the price the data plane bills with.
+      expect(await listed('anthropic/claude-sonnet-4.6')).toMatchObject({
+        input_per_mtok_cents: 100,
+        cache_write_per_mtok_cents: 125,
+      });
+      const g = await h.gql(
+        '{ prices(first: 200) { ... on PriceConnection { edges { node { model cacheWritePerMtokCents } } } } }',
+      );
+      const node = g.data.prices.edges
+        .map((e: { node: { model: string } }) => e.node)
+        .find((n: { model: string }) => n.model === 'anthropic/claude-sonnet-4.6');
+      expect(node).toEqual({ model: 'anthropic/claude-sonnet-4.6', cacheWritePerMtokCents: 125 });
+      // A catalogue model without an override: the catalogue's figure.
+      const haiku = CATALOGUE.find(
+        (p) => p.provider === 'anthropic' && p.model !== 'anthropic/claude-sonnet-4.6',
+      )!;
+      expect(await listed(haiku.model)).toMatchObject({
+        cache_write_per_mtok_cents: cents(haiku.cacheWritePerMTok),
+      });
       // A dated Anthropic model the catalogue does not know: Anthropic's multiplier all the same.
       await h.api('POST', '/v1/prices', {
         model: 'anthropic/claude-sonnet-4-6-20270101',

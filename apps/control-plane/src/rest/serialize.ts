@@ -83,6 +83,7 @@ export function priceJson(p: ModelPrice) {
     input_per_mtok_cents: centsOf(p.inputPerMTok),
     output_per_mtok_cents: centsOf(p.outputPerMTok),
     cached_input_per_mtok_cents: centsOf(p.cachedInputPerMTok),
+    cache_write_per_mtok_cents: centsOf(p.cacheWritePerMTok),
     context_window: p.contextWindow,
     max_output_tokens: p.maxOutputTokens,
     source: p.source,

@@ -110,6 +110,8 @@ export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
         Number(r.inputPerMTokMicros),
         r.cachedPerMTokMicros === null ? null : Number(r.cachedPerMTokMicros),
       ),
+      // As the policy snapshot the data plane bills with (not the catalogue's stale figure).
+      cacheWritePerMTok: overrideCacheWritePerMTok(r.model, Number(r.inputPerMTokMicros)),
     })),
     CATALOGUE,
   );

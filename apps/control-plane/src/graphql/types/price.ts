@@ -16,6 +16,11 @@ const Price = builder.objectRef<ModelPrice>('Price').implement({
     inputPerMtokCents: t.float({ resolve: (p) => centsOf(p.inputPerMTok)! }),
     outputPerMtokCents: t.float({ resolve: (p) => centsOf(p.outputPerMTok)! }),
     cachedInputPerMtokCents: t.float({ resolve: (p) => centsOf(p.cachedInputPerMTok)! }),
+    cacheWritePerMtokCents: t.float({
+      description:
+        "Writing the provider's prompt cache (Anthropic); the input price where there is no surcharge. An override moves it with its input price, at the catalogue's ratio.",
+      resolve: (p) => centsOf(p.cacheWritePerMTok)!,
+    }),
     contextWindow: t.exposeInt('contextWindow'),
     maxOutputTokens: t.exposeInt('maxOutputTokens'),
     source: t.exposeString('source', {
