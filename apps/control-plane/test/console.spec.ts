@@ -138,6 +138,7 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
         inputTokens: 10,
         outputTokens: 5,
         billedCostMicros: 12_345,
+        cappedAtSettle: true,
         latencyMs: 321,
         startedAt: at(10),
         finishedAt: at(10),
@@ -190,7 +191,7 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
 
   const QUERY = `query($id: ID!, $first: Int) { subAccount(id: $id) { ... on SubAccount {
     recentRequests(first: $first) { ... on RequestLogConnection { edges { node { requestId model
-      status httpStatus errorClass inputTokens outputTokens costCents latencyMs } } } }
+      status httpStatus errorClass inputTokens outputTokens costCents cappedAtSettle latencyMs } } } }
     budgetEvents { ... on BudgetEventConnection { edges { node { type eventType scope subAccountId
       threshold capCents spentCents } } } } } } }`;
   type Nodes<T = Record<string, unknown>> = { edges: { node: T }[] };
@@ -211,6 +212,7 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
           inputTokens: expect.any(Number),
           outputTokens: expect.any(Number),
           costCents: 0,
+          cappedAtSettle: false,
           latencyMs: 45,
         },
         {
@@ -222,6 +224,7 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
           inputTokens: 10,
           outputTokens: 5,
           costCents: 1.2345,
+          cappedAtSettle: true,
           latencyMs: 321,
         },
       ]);

@@ -178,6 +178,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   }
   let providerMicros = 0;
   let billedMicros = 0;
+  let cappedAtSettle = false;
   try {
     providerMicros = priceUsage(flight.cost.price, usage);
     // Billed in full: the reservation is an estimate (the prompt is estimated from its text; images
@@ -214,6 +215,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
       });
       m?.settleBounded.inc();
       billedMicros = settled.chargedMicros;
+      cappedAtSettle = true;
     }
   } catch (err) {
     // Given up (see settleRetrying): the reservation expires by itself; the usage record below
@@ -242,6 +244,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     cacheWriteTokens: cacheWrite,
     providerCostMicros: providerMicros,
     billedCostMicros: billedMicros,
+    ...(cappedAtSettle ? { cappedAtSettle } : {}),
     estimated,
     status: o.status,
     errorClass: o.errorClass,

@@ -59,6 +59,7 @@ describe.each(tiers)('billing above the reservation (%s)', (_name, redisUrl) => 
         providerCostMicros: COST,
         billedCostMicros: COST,
       });
+      expect(event.cappedAtSettle).toBeUndefined();
       expect(balance).toMatchObject({ spentMicros: COST, reservedMicros: 0 });
     }
   });
@@ -67,6 +68,8 @@ describe.each(tiers)('billing above the reservation (%s)', (_name, redisUrl) => 
     const { event, balance } = await call('sa_tight');
     expect(event.providerCostMicros).toBe(COST);
     expect(event.billedCostMicros).toBe(1_000);
+    // The record says why it is billed below its cost: the cap took no more at settlement.
+    expect(event.cappedAtSettle).toBe(true);
     expect(balance).toMatchObject({ spentMicros: 1_000, reservedMicros: 0 });
   });
 });

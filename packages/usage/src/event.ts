@@ -82,6 +82,10 @@ export const UsageEventSchema = z.object({
   providerCostMicros: MICROS,
   /** What the sub-account is billed: provider cost plus the workspace markup, micro-USD. */
   billedCostMicros: MICROS,
+  /** True when the bill is less than provider cost plus markup because a capped budget could not
+   * take more at settlement (the request cost more than its reservation near the cap): the cap
+   * held, and the operator carries the difference. Optional and additive (so still `v: 1`). */
+  cappedAtSettle: z.boolean().optional(),
   /** True when the tokens were estimated because the provider reported no usage (SPEC §6). */
   estimated: z.boolean(),
   /** `ok`: served; `error`: dispatched but failed; `blocked`: refused before dispatch. */

@@ -17,12 +17,12 @@ export async function writeUsage(
       const inserted = await tx.$executeRaw`
         INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
           "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
-          "providerCostMicros", "billedCostMicros", estimated, status, "errorClass", "httpStatus", "latencyMs",
-          "ttftMs", retries, stream, "startedAt", "finishedAt")
+          "providerCostMicros", "billedCostMicros", "cappedAtSettle", estimated, status, "errorClass", "httpStatus",
+          "latencyMs", "ttftMs", retries, stream, "startedAt", "finishedAt")
         VALUES (${e.requestId}, ${e.attempt}, ${e.workspaceId}, ${e.subAccountId}, ${e.keyId}, ${e.tags}::text[],
           ${e.model}, ${e.requestedModel ?? null}, ${e.servedModel}, ${e.provider}, ${e.byok}, ${e.inputTokens}, ${e.outputTokens},
           ${e.cachedInputTokens}, ${e.cacheWriteTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)},
-          ${e.estimated}, ${e.status}, ${e.errorClass}, ${e.httpStatus}, ${e.latencyMs}, ${e.ttftMs}, ${e.retries},
+          ${e.cappedAtSettle === true}, ${e.estimated}, ${e.status}, ${e.errorClass}, ${e.httpStatus}, ${e.latencyMs}, ${e.ttftMs}, ${e.retries},
           ${e.stream}, ${new Date(e.startedAt)}, ${new Date(e.finishedAt)})
         ON CONFLICT ("requestId") DO NOTHING`;
       if (inserted === 0) continue;

@@ -37,6 +37,10 @@ const RequestLog = builder.objectRef<RequestRow>('RequestLog').implement({
       description: 'Billed cost (provider cost + markup).',
       resolve: (r) => centsOf(r.billedCostMicros)!,
     }),
+    cappedAtSettle: t.exposeBoolean('cappedAtSettle', {
+      description:
+        'Billed less than its cost plus markup: a capped budget could not take more when it settled (it cost more than its reservation near the cap). The cap held.',
+    }),
     latencyMs: t.exposeInt('latencyMs'),
     stream: t.exposeBoolean('stream'),
     tags: t.exposeStringList('tags'),

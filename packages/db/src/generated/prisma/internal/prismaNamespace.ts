@@ -1971,6 +1971,7 @@ export const UsageRecordScalarFieldEnum = {
   cacheWriteTokens: 'cacheWriteTokens',
   providerCostMicros: 'providerCostMicros',
   billedCostMicros: 'billedCostMicros',
+  cappedAtSettle: 'cappedAtSettle',
   estimated: 'estimated',
   status: 'status',
   errorClass: 'errorClass',

@@ -253,6 +253,7 @@ export const UsageRecordScalarFieldEnum = {
   cacheWriteTokens: 'cacheWriteTokens',
   providerCostMicros: 'providerCostMicros',
   billedCostMicros: 'billedCostMicros',
+  cappedAtSettle: 'cappedAtSettle',
   estimated: 'estimated',
   status: 'status',
   errorClass: 'errorClass',

@@ -71,6 +71,7 @@ export type UsageRecordMinAggregateOutputType = {
   cacheWriteTokens: number | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
+  cappedAtSettle: boolean | null
   estimated: boolean | null
   status: string | null
   errorClass: string | null
@@ -101,6 +102,7 @@ export type UsageRecordMaxAggregateOutputType = {
   cacheWriteTokens: number | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
+  cappedAtSettle: boolean | null
   estimated: boolean | null
   status: string | null
   errorClass: string | null
@@ -132,6 +134,7 @@ export type UsageRecordCountAggregateOutputType = {
   cacheWriteTokens: number
   providerCostMicros: number
   billedCostMicros: number
+  cappedAtSettle: number
   estimated: number
   status: number
   errorClass: number
@@ -192,6 +195,7 @@ export type UsageRecordMinAggregateInputType = {
   cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
+  cappedAtSettle?: true
   estimated?: true
   status?: true
   errorClass?: true
@@ -222,6 +226,7 @@ export type UsageRecordMaxAggregateInputType = {
   cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
+  cappedAtSettle?: true
   estimated?: true
   status?: true
   errorClass?: true
@@ -253,6 +258,7 @@ export type UsageRecordCountAggregateInputType = {
   cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
+  cappedAtSettle?: true
   estimated?: true
   status?: true
   errorClass?: true
@@ -371,6 +377,7 @@ export type UsageRecordGroupByOutputType = {
   cacheWriteTokens: number
   providerCostMicros: bigint
   billedCostMicros: bigint
+  cappedAtSettle: boolean
   estimated: boolean
   status: string
   errorClass: string | null
@@ -425,6 +432,7 @@ export type UsageRecordWhereInput = {
   cacheWriteTokens?: Prisma.IntFilter<"UsageRecord"> | number
   providerCostMicros?: Prisma.BigIntFilter<"UsageRecord"> | bigint | number
   billedCostMicros?: Prisma.BigIntFilter<"UsageRecord"> | bigint | number
+  cappedAtSettle?: Prisma.BoolFilter<"UsageRecord"> | boolean
   estimated?: Prisma.BoolFilter<"UsageRecord"> | boolean
   status?: Prisma.StringFilter<"UsageRecord"> | string
   errorClass?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
@@ -456,6 +464,7 @@ export type UsageRecordOrderByWithRelationInput = {
   cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
+  cappedAtSettle?: Prisma.SortOrder
   estimated?: Prisma.SortOrder
   status?: Prisma.SortOrder
   errorClass?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -490,6 +499,7 @@ export type UsageRecordWhereUniqueInput = Prisma.AtLeast<{
   cacheWriteTokens?: Prisma.IntFilter<"UsageRecord"> | number
   providerCostMicros?: Prisma.BigIntFilter<"UsageRecord"> | bigint | number
   billedCostMicros?: Prisma.BigIntFilter<"UsageRecord"> | bigint | number
+  cappedAtSettle?: Prisma.BoolFilter<"UsageRecord"> | boolean
   estimated?: Prisma.BoolFilter<"UsageRecord"> | boolean
   status?: Prisma.StringFilter<"UsageRecord"> | string
   errorClass?: Prisma.StringNullableFilter<"UsageRecord"> | string | null
@@ -521,6 +531,7 @@ export type UsageRecordOrderByWithAggregationInput = {
   cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
+  cappedAtSettle?: Prisma.SortOrder
   estimated?: Prisma.SortOrder
   status?: Prisma.SortOrder
   errorClass?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -560,6 +571,7 @@ export type UsageRecordScalarWhereWithAggregatesInput = {
   cacheWriteTokens?: Prisma.IntWithAggregatesFilter<"UsageRecord"> | number
   providerCostMicros?: Prisma.BigIntWithAggregatesFilter<"UsageRecord"> | bigint | number
   billedCostMicros?: Prisma.BigIntWithAggregatesFilter<"UsageRecord"> | bigint | number
+  cappedAtSettle?: Prisma.BoolWithAggregatesFilter<"UsageRecord"> | boolean
   estimated?: Prisma.BoolWithAggregatesFilter<"UsageRecord"> | boolean
   status?: Prisma.StringWithAggregatesFilter<"UsageRecord"> | string
   errorClass?: Prisma.StringNullableWithAggregatesFilter<"UsageRecord"> | string | null
@@ -591,6 +603,7 @@ export type UsageRecordCreateInput = {
   cacheWriteTokens?: number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
+  cappedAtSettle?: boolean
   estimated?: boolean
   status: string
   errorClass?: string | null
@@ -622,6 +635,7 @@ export type UsageRecordUncheckedCreateInput = {
   cacheWriteTokens?: number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
+  cappedAtSettle?: boolean
   estimated?: boolean
   status: string
   errorClass?: string | null
@@ -653,6 +667,7 @@ export type UsageRecordUpdateInput = {
   cacheWriteTokens?: Prisma.IntFieldUpdateOperationsInput | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cappedAtSettle?: Prisma.BoolFieldUpdateOperationsInput | boolean
   estimated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   status?: Prisma.StringFieldUpdateOperationsInput | string
   errorClass?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -684,6 +699,7 @@ export type UsageRecordUncheckedUpdateInput = {
   cacheWriteTokens?: Prisma.IntFieldUpdateOperationsInput | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cappedAtSettle?: Prisma.BoolFieldUpdateOperationsInput | boolean
   estimated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   status?: Prisma.StringFieldUpdateOperationsInput | string
   errorClass?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -715,6 +731,7 @@ export type UsageRecordCreateManyInput = {
   cacheWriteTokens?: number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
+  cappedAtSettle?: boolean
   estimated?: boolean
   status: string
   errorClass?: string | null
@@ -746,6 +763,7 @@ export type UsageRecordUpdateManyMutationInput = {
   cacheWriteTokens?: Prisma.IntFieldUpdateOperationsInput | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cappedAtSettle?: Prisma.BoolFieldUpdateOperationsInput | boolean
   estimated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   status?: Prisma.StringFieldUpdateOperationsInput | string
   errorClass?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -777,6 +795,7 @@ export type UsageRecordUncheckedUpdateManyInput = {
   cacheWriteTokens?: Prisma.IntFieldUpdateOperationsInput | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cappedAtSettle?: Prisma.BoolFieldUpdateOperationsInput | boolean
   estimated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   status?: Prisma.StringFieldUpdateOperationsInput | string
   errorClass?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
@@ -808,6 +827,7 @@ export type UsageRecordCountOrderByAggregateInput = {
   cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
+  cappedAtSettle?: Prisma.SortOrder
   estimated?: Prisma.SortOrder
   status?: Prisma.SortOrder
   errorClass?: Prisma.SortOrder
@@ -852,6 +872,7 @@ export type UsageRecordMaxOrderByAggregateInput = {
   cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
+  cappedAtSettle?: Prisma.SortOrder
   estimated?: Prisma.SortOrder
   status?: Prisma.SortOrder
   errorClass?: Prisma.SortOrder
@@ -882,6 +903,7 @@ export type UsageRecordMinOrderByAggregateInput = {
   cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
+  cappedAtSettle?: Prisma.SortOrder
   estimated?: Prisma.SortOrder
   status?: Prisma.SortOrder
   errorClass?: Prisma.SortOrder
@@ -938,6 +960,7 @@ export type UsageRecordSelect<ExtArgs extends runtime.Types.Extensions.InternalA
   cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
+  cappedAtSettle?: boolean
   estimated?: boolean
   status?: boolean
   errorClass?: boolean
@@ -969,6 +992,7 @@ export type UsageRecordSelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
+  cappedAtSettle?: boolean
   estimated?: boolean
   status?: boolean
   errorClass?: boolean
@@ -1000,6 +1024,7 @@ export type UsageRecordSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
+  cappedAtSettle?: boolean
   estimated?: boolean
   status?: boolean
   errorClass?: boolean
@@ -1031,6 +1056,7 @@ export type UsageRecordSelectScalar = {
   cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
+  cappedAtSettle?: boolean
   estimated?: boolean
   status?: boolean
   errorClass?: boolean
@@ -1044,7 +1070,7 @@ export type UsageRecordSelectScalar = {
   createdAt?: boolean
 }
 
-export type UsageRecordOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"requestId" | "attempt" | "workspaceId" | "subAccountId" | "keyId" | "tags" | "model" | "requestedModel" | "servedModel" | "provider" | "byok" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens" | "providerCostMicros" | "billedCostMicros" | "estimated" | "status" | "errorClass" | "httpStatus" | "latencyMs" | "ttftMs" | "retries" | "stream" | "startedAt" | "finishedAt" | "createdAt", ExtArgs["result"]["usageRecord"]>
+export type UsageRecordOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"requestId" | "attempt" | "workspaceId" | "subAccountId" | "keyId" | "tags" | "model" | "requestedModel" | "servedModel" | "provider" | "byok" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens" | "providerCostMicros" | "billedCostMicros" | "cappedAtSettle" | "estimated" | "status" | "errorClass" | "httpStatus" | "latencyMs" | "ttftMs" | "retries" | "stream" | "startedAt" | "finishedAt" | "createdAt", ExtArgs["result"]["usageRecord"]>
 
 export type $UsageRecordPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "UsageRecord"
@@ -1089,6 +1115,10 @@ export type $UsageRecordPayload<ExtArgs extends runtime.Types.Extensions.Interna
      * What the operator bills (provider cost + markup), micro-USD.
      */
     billedCostMicros: bigint
+    /**
+     * Billed less than cost + markup: a capped budget could not take more at settlement.
+     */
+    cappedAtSettle: boolean
     /**
      * True when the provider reported no usage and tokens were estimated from the stream.
      */
@@ -1552,6 +1582,7 @@ export interface UsageRecordFieldRefs {
   readonly cacheWriteTokens: Prisma.FieldRef<"UsageRecord", 'Int'>
   readonly providerCostMicros: Prisma.FieldRef<"UsageRecord", 'BigInt'>
   readonly billedCostMicros: Prisma.FieldRef<"UsageRecord", 'BigInt'>
+  readonly cappedAtSettle: Prisma.FieldRef<"UsageRecord", 'Boolean'>
   readonly estimated: Prisma.FieldRef<"UsageRecord", 'Boolean'>
   readonly status: Prisma.FieldRef<"UsageRecord", 'String'>
   readonly errorClass: Prisma.FieldRef<"UsageRecord", 'String'>
