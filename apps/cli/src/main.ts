@@ -1,5 +1,5 @@
 import './quiet-warnings.ts';
-import { checkPlanePorts, type Env, EnvError, parseEnv } from './env.ts';
+import { checkPlanePorts, decodeSecretKey, type Env, EnvError, parseEnv } from './env.ts';
 import { createLogger } from './log.ts';
 import { checkListen, checkRedis, oneLine } from './preflight.ts';
 import { localUrl } from './urls.ts';
@@ -144,7 +144,7 @@ async function main(argv: string[]): Promise<number> {
       const dp = await startDataPlane(
         env,
         bus,
-        Buffer.from(env.TOLLGATE_SECRET_KEY, 'base64'),
+        decodeSecretKey(env.TOLLGATE_SECRET_KEY)!,
         env.TOLLGATE_CONTROL_PLANE_URL,
         log,
       );

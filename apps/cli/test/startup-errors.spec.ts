@@ -1,11 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { openDatabase } from '@tollgate/db';
-import { PG_ADMIN_URL, pgAvailable, redisAvailable } from '@tollgate/testkit';
+import {
+  PG_ADMIN_URL,
+  type PrivateRedis,
+  pgAvailable,
+  redisAvailable,
+  startPrivateRedis,
+} from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tollgate } from './processes.ts';
 
@@ -105,43 +110,15 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
   'start-up failures: one line naming the variable, before anything is migrated or printed',
   () => {
     let db: Awaited<ReturnType<typeof emptyDatabase>>;
-    let redis: ChildProcess;
-    const REDIS_WITH_PASSWORD = 18_617;
+    let redis: PrivateRedis;
+    let redisWithPassword: string;
     beforeAll(async () => {
       db = await emptyDatabase();
-      redis = spawn(
-        '/usr/bin/redis-server',
-        [
-          '--port',
-          String(REDIS_WITH_PASSWORD),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--requirepass',
-          PASSWORD,
-        ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
-      );
-      let out = '';
-      redis.stdout?.on('data', (d) => {
-        out += d;
-      });
-      const until = Date.now() + 10_000;
-      while (!/Ready to accept connections/i.test(out)) {
-        if (redis.exitCode !== null || Date.now() > until)
-          throw new Error(`redis-server did not start: ${out}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      redis = await startPrivateRedis(['--requirepass', PASSWORD]);
+      redisWithPassword = redis.url.replace('redis://', '');
     });
     afterAll(async () => {
-      if (redis && redis.exitCode === null) {
-        const exited = new Promise((r) => redis.once('exit', r));
-        redis.kill('SIGTERM');
-        await exited;
-      }
+      await redis?.stop();
       await db?.drop();
     });
 
@@ -174,20 +151,20 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
     it('Redis refusing the password (WRONGPASS) or wanting one (NOAUTH) names REDIS_URL', async () => {
       const wrong = `wrong-${randomBytes(4).toString('hex')}`;
       const refused = await run(['data-plane'], {
-        REDIS_URL: `redis://:${wrong}@127.0.0.1:${REDIS_WITH_PASSWORD}`,
+        REDIS_URL: `redis://:${wrong}@${redisWithPassword}`,
         TOLLGATE_SECRET_KEY: SECRET_KEY,
         TOLLGATE_DATA_PLANE_PORT: '18610',
       });
       const line = oneLine(refused);
       expect(line).toMatch(
         new RegExp(
-          `^tollgate: REDIS_URL: 127\\.0\\.0\\.1:${REDIS_WITH_PASSWORD} refused the credentials \\(WRONGPASS`,
+          `^tollgate: REDIS_URL: ${redisWithPassword.replaceAll('.', '\\.')} refused the credentials \\(WRONGPASS`,
         ),
       );
       expect(refused.stdout + refused.stderr).not.toContain(wrong);
       const none = await run(['start'], {
         DATABASE_URL: db.url,
-        REDIS_URL: `redis://127.0.0.1:${REDIS_WITH_PASSWORD}`,
+        REDIS_URL: `redis://${redisWithPassword}`,
         TOLLGATE_SECRET_KEY: SECRET_KEY,
         TOLLGATE_DATA_PLANE_PORT: '18610',
         TOLLGATE_CONTROL_PLANE_PORT: '18611',

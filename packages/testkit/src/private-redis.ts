@@ -21,10 +21,10 @@ export interface PrivateRedis {
   restart(): Promise<void>;
 }
 
-async function spawnRedis(port: number): Promise<ChildProcess> {
+async function spawnRedis(port: number, args: readonly string[]): Promise<ChildProcess> {
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
@@ -44,9 +44,12 @@ async function spawnRedis(port: number): Promise<ChildProcess> {
  * A redis-server of the test's own on a free port, which the test may stop and start again to see
  * how a plane behaves while Redis is away — never the shared server other test runs use.
  */
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+export async function startPrivateRedis(
+  /** More server options, e.g. `['--requirepass', secret]`. */
+  args: readonly string[] = [],
+): Promise<PrivateRedis> {
   const port = await freePort();
-  let child = await spawnRedis(port);
+  let child = await spawnRedis(port, args);
   const stop = async () => {
     if (child.exitCode !== null) return;
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
@@ -58,7 +61,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     stop,
     async restart() {
       await stop();
-      child = await spawnRedis(port);
+      child = await spawnRedis(port, args);
     },
   };
 }
