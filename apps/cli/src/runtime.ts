@@ -245,6 +245,12 @@ export async function startControlPlane(
     print(`    ${boot.printOnce}`);
     print('');
   }
+  if (boot.adminKeyRevoked) {
+    log(
+      'warn',
+      'TOLLGATE_ADMIN_KEY has been revoked and is not accepted: unset it or set a current admin key',
+    );
+  }
   const revision = await publisher.publishNow();
   log('info', 'policy published', { revision });
   const group = 'control-plane';

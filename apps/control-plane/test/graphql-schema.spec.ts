@@ -64,6 +64,8 @@ describe('GraphQL schema', () => {
   it('has the root fields of SPEC §4', () => {
     expect(Object.keys(schema.getQueryType()!.getFields()).sort()).toEqual(
       [
+        // The workspace's own admin keys (beyond SPEC §4: rotation and revocation).
+        'adminKeys',
         'budgets',
         'plan',
         'plans',

@@ -99,6 +99,7 @@ export interface DataPlane {
 const ADMIN_PREFIXES = [
   '/v1/workspaces',
   '/v1/workspace',
+  '/v1/admin-keys',
   '/v1/sub-accounts',
   '/v1/usage/by-tag',
   '/v1/usage/export',

@@ -2,6 +2,7 @@ import { builder } from './builder.ts';
 import './types/errors.ts';
 import './types/common.ts';
 import './types/workspace.ts';
+import './types/admin-key.ts';
 import './types/sub-account.ts';
 import './types/sub-account-key.ts';
 import './types/usage.ts';

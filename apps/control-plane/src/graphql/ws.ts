@@ -9,10 +9,11 @@ import {
   validate,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../lib/authz.ts';
 import { loopbackClientAddress } from '../lib/client-address.ts';
 import type { RestDeps } from '../rest/router.ts';
+import { retiredAdminKeys } from '../services/admin-keys.ts';
 import type { GraphQLContext } from './context.ts';
 import { MAX_QUERY_CHARS, MAX_QUERY_DEPTH, MAX_QUERY_TOKENS } from './index.ts';
 import {
@@ -23,6 +24,10 @@ import {
 
 /** Subscription messages are small documents; larger frames close the socket. */
 const MAX_FRAME_BYTES = 64 * 1024;
+
+/** How often open sockets' admin keys are checked again: a key revoked on any control plane stops
+ * its live feeds within this time. */
+export const KEY_RECHECK_MS = 2_000;
 
 export interface GraphQLWsServer {
   /** Closes every socket (their subscriptions end) and stops accepting upgrades. */
@@ -35,7 +40,7 @@ export interface GraphQLWsServer {
  * `{ "authorization": "Bearer sk-tg-admin-…" }` (browsers cannot set headers on a WebSocket).
  * A missing or refused key closes the socket with 4403 Forbidden before any subscription runs;
  * every subscription then goes through the same `authorize()` as queries and only ever sees the
- * key's own workspace.
+ * key's own workspace. A socket whose key is revoked later is closed with 4403 too.
  */
 export function attachGraphQLWs(
   server: Server,
@@ -115,8 +120,35 @@ export function attachGraphQLWs(
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   };
   server.on('upgrade', onUpgrade);
+  // One query per sweep, only while sockets are open; a sweep that fails (database away) closes
+  // nothing and the next one tries again.
+  let sweeping = false;
+  const sweep = async () => {
+    const byKey = new Map<string, WebSocket[]>();
+    for (const client of wss.clients) {
+      const principal = principals.get(client);
+      if (principal?.kind !== 'admin') continue;
+      byKey.set(principal.keyId, [...(byKey.get(principal.keyId) ?? []), client]);
+    }
+    if (byKey.size === 0) return;
+    const retired = await retiredAdminKeys(deps, [...byKey.keys()]);
+    for (const id of retired) {
+      for (const client of byKey.get(id) ?? []) client.close(4403, 'Forbidden');
+    }
+  };
+  const recheck = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
+    sweep()
+      .catch(() => undefined)
+      .finally(() => {
+        sweeping = false;
+      });
+  }, KEY_RECHECK_MS);
+  recheck.unref();
   return {
     async close() {
+      clearInterval(recheck);
       server.off('upgrade', onUpgrade);
       for (const client of wss.clients) client.close(1001, 'Going away');
       await disposable.dispose();

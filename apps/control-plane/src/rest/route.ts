@@ -18,6 +18,8 @@ export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   action: Action;
+  /** A POST whose body may be left out (nothing in it is required). */
+  optionalBody?: boolean;
   /** Answers [status, body], or null when it wrote the response itself (streaming). */
   handle: (ctx: RouteContext) => Promise<[number, unknown] | null>;
 }

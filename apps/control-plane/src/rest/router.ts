@@ -59,7 +59,7 @@ export function createRestHandler(deps: RestDeps) {
       const params = Object.fromEntries(hit.c.names.map((n, i) => [n, hit.m[i + 1]!]));
       const query = queryOf(url);
       const bodyless = req.method === 'GET' || req.method === 'DELETE';
-      const body = () => readJsonObject(req, bodyless || hit.c.route.path.endsWith('/keys'));
+      const body = () => readJsonObject(req, bodyless || hit.c.route.optionalBody === true);
       const answer = await hit.c.route.handle({ deps, caller, params, query, body, res });
       if (answer) sendJson(res, answer[0], answer[1]);
     } catch (err) {
@@ -109,6 +109,9 @@ function answerError(deps: RestDeps, res: ServerResponse, url: URL, err: unknown
     return;
   }
   const httpErr = toHttpError(err);
+  if (httpErr?.code === 'database_unavailable') {
+    deps.log('error', 'database unavailable', { path: url.pathname, error: String(err) });
+  }
   if (httpErr) return sendError(res, httpErr);
   deps.log('error', 'unexpected error in REST handler', {
     path: url.pathname,

@@ -1,4 +1,5 @@
 import type {
+  AdminKey,
   Plan,
   ProviderCredential,
   SubAccount,
@@ -25,6 +26,17 @@ export function workspaceJson(ws: Workspace) {
     budget_period: ws.budgetPeriod,
     byok_waives_markup: ws.byokWaivesMarkup,
     created_at: iso(ws.createdAt),
+  };
+}
+
+/** `current`: the key this very call was made with. */
+export function adminKeyJson(k: AdminKey, callerKeyId: string) {
+  return {
+    id: k.id,
+    prefix: k.prefix,
+    current: k.id === callerKeyId,
+    created_at: iso(k.createdAt),
+    revoked_at: iso(k.revokedAt),
   };
 }
 

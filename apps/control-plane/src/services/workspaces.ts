@@ -107,18 +107,20 @@ export async function updateWorkspace(deps: ServiceDeps, caller: Caller, raw: un
 /**
  * Start-up: make sure a workspace `default` exists. With `adminKey` (TOLLGATE_ADMIN_KEY) that key
  * is registered for it; without, the first start mints one and returns it to be printed once —
- * later starts return null (only its hash was stored).
+ * later starts return null (only its hash was stored). A TOLLGATE_ADMIN_KEY revoked through the
+ * admin API stays revoked (`adminKeyRevoked`): restarting with a leaked key still configured must not
+ * bring it back.
  */
 export async function ensureDefaultWorkspace(
   deps: ServiceDeps,
   adminKey: string | null,
-): Promise<{ workspaceId: string; printOnce: string | null }> {
+): Promise<{ workspaceId: string; printOnce: string | null; adminKeyRevoked: boolean }> {
   let ws = await deps.prisma.workspace.findUnique({ where: { name: 'default' } });
   let printOnce: string | null = null;
   if (!ws) {
     if ((await deps.prisma.workspace.count()) > 0 && !adminKey) {
       // Other workspaces exist (created by the CLI or the root key): nothing to bootstrap.
-      return { workspaceId: '', printOnce: null };
+      return { workspaceId: '', printOnce: null, adminKeyRevoked: false };
     }
     if (
       adminKey &&
@@ -131,6 +133,7 @@ export async function ensureDefaultWorkspace(
     ws = created.workspace;
     if (!adminKey) printOnce = created.adminKey;
   }
+  let adminKeyRevoked = false;
   if (adminKey) {
     const hash = hashKey(adminKey);
     const existing = await deps.prisma.adminKey.findUnique({ where: { hash } });
@@ -141,6 +144,7 @@ export async function ensureDefaultWorkspace(
         data: { id: newId('ak'), workspaceId: ws.id, hash, prefix: adminKey.slice(0, 16) },
       });
     }
+    adminKeyRevoked = existing?.revokedAt != null;
   }
-  return { workspaceId: ws.id, printOnce };
+  return { workspaceId: ws.id, printOnce, adminKeyRevoked };
 }

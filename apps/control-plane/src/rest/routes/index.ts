@@ -1,4 +1,5 @@
 import type { Route } from '../route.ts';
+import { ADMIN_KEY_ROUTES } from './admin-keys.ts';
 import { BUDGET_ROUTES } from './budgets.ts';
 import { CREDIT_ROUTES } from './credits.ts';
 import { KEY_ROUTES } from './keys.ts';
@@ -16,6 +17,7 @@ import { WORKSPACE_ROUTES } from './workspaces.ts';
  */
 export const ROUTES: Route[] = [
   ...WORKSPACE_ROUTES,
+  ...ADMIN_KEY_ROUTES,
   ...PLAN_ROUTES,
   ...SUB_ACCOUNT_ROUTES,
   ...CREDIT_ROUTES,

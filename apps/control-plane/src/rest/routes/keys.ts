@@ -8,6 +8,7 @@ export const KEY_ROUTES: Route[] = [
     method: 'POST',
     path: '/v1/sub-accounts/:id/keys',
     action: 'workspace.write',
+    optionalBody: true,
     handle: async ({ deps, caller, params, body }) => {
       const r = await keys.createKey(deps, caller, params.id!, await body());
       return created({ ...json.keyJson(r.key), key: r.plaintext });

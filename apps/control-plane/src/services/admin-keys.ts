@@ -1,0 +1,106 @@
+import type { Prisma } from '@tollgate/db';
+import { z } from 'zod';
+import { ConflictError, NotFoundError } from '../lib/errors.ts';
+import { mintKey, newId } from '../lib/ids.ts';
+import { parseInput } from '../lib/validation.ts';
+import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
+import type { ListPage } from './pagination.ts';
+
+/** Nothing to set yet; an object so that options can be added without breaking callers. */
+const createSchema = z.strictObject({});
+
+/**
+ * A new admin key of the caller's workspace, for rotation with overlap: the others keep working
+ * until revoked. The plaintext is returned exactly once (SPEC §3).
+ */
+export async function createAdminKey(deps: ServiceDeps, caller: Caller, raw: unknown) {
+  parseInput(createSchema, raw ?? {});
+  const minted = mintKey('admin');
+  const key = await mutate(
+    deps,
+    caller,
+    (k) => ({ action: 'admin_key.create', targetType: 'admin_key', targetId: k.id }),
+    null,
+    (tx: Tx) =>
+      tx.adminKey.create({
+        data: {
+          id: newId('ak'),
+          workspaceId: caller.workspaceId,
+          hash: minted.hash,
+          prefix: minted.prefix,
+        },
+      }),
+  );
+  return { key, plaintext: minted.plaintext };
+}
+
+/** The workspace's admin keys, revoked ones included, oldest first (creation time, then id). */
+export function listAdminKeys(
+  deps: ServiceDeps,
+  caller: Caller,
+  page: ListPage<Prisma.AdminKeyWhereInput> = {},
+) {
+  return deps.prisma.adminKey.findMany({
+    where: { workspaceId: caller.workspaceId, ...page.after },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    take: page.take,
+  });
+}
+
+/**
+ * Revokes one admin key of the caller's workspace — the caller's own included (its next call is
+ * refused). The last key still working cannot be revoked: the workspace would be locked out of its
+ * own admin API, with no way back but the database. Revoking twice is harmless.
+ */
+export async function revokeAdminKey(deps: ServiceDeps, caller: Caller, keyId: string) {
+  const key = await findAdminKey(deps, caller, keyId);
+  if (key.revokedAt) return key;
+  const now = deps.now?.() ?? new Date();
+  return mutate(
+    deps,
+    caller,
+    () => ({ action: 'admin_key.revoke', targetType: 'admin_key', targetId: keyId }),
+    null,
+    async (tx: Tx) => {
+      // Serialises revocations within the workspace, so two concurrent calls revoking its last two
+      // keys cannot both see "another key remains".
+      await tx.$queryRaw`SELECT id FROM "Workspace" WHERE id = ${caller.workspaceId} FOR UPDATE`;
+      const others = await tx.adminKey.count({
+        where: { workspaceId: caller.workspaceId, revokedAt: null, id: { not: keyId } },
+      });
+      if (others === 0) {
+        throw new ConflictError(
+          'this is the last admin key of the workspace: create another one before revoking it',
+        );
+      }
+      // A concurrent revocation of this same key keeps its first time.
+      await tx.adminKey.updateMany({
+        where: { id: keyId, revokedAt: null },
+        data: { revokedAt: now },
+      });
+      return tx.adminKey.findUniqueOrThrow({ where: { id: keyId } });
+    },
+  );
+}
+
+async function findAdminKey(deps: ServiceDeps, caller: Caller, keyId: string) {
+  const key = await deps.prisma.adminKey.findFirst({
+    where: { id: keyId, workspaceId: caller.workspaceId },
+  });
+  if (!key) throw new NotFoundError('admin key', keyId);
+  return key;
+}
+
+/** Of the given admin key ids, those that no longer authenticate (revoked or gone). */
+export async function retiredAdminKeys(
+  deps: Pick<ServiceDeps, 'prisma'>,
+  ids: readonly string[],
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const live = await deps.prisma.adminKey.findMany({
+    where: { id: { in: [...ids] }, revokedAt: null },
+    select: { id: true },
+  });
+  const alive = new Set(live.map((k) => k.id));
+  return new Set(ids.filter((id) => !alive.has(id)));
+}
