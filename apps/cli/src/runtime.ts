@@ -25,7 +25,7 @@ import {
   type UsageIngest,
 } from '@tollgate/control-plane';
 import { type Db, openDatabase } from '@tollgate/db';
-import { migrate } from '@tollgate/db/migrate';
+import { MigrationHistoryError, migrate } from '@tollgate/db/migrate';
 import { decodeSecretKey, type Env, EnvError } from './env.ts';
 import type { Logger } from './log.ts';
 import { hostPort, listenError, oneLine, redact, StartupError } from './preflight.ts';
@@ -107,6 +107,10 @@ export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
   try {
     return (await migrate({ databaseUrl })).applied;
   } catch (err) {
+    // Its message already says what is wrong and what to do; it holds no part of the URL.
+    if (err instanceof MigrationHistoryError) {
+      throw new StartupError(`DATABASE_URL: ${err.message}`);
+    }
     throw new StartupError(
       redact(
         `migrating DATABASE_URL failed: ${oneLine((err as Error)?.message ?? String(err))}`,
@@ -125,9 +129,16 @@ export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
   }
   const dataDir = path.resolve(env.TOLLGATE_DATA_DIR, 'pgdata');
   const db = await openDatabase({ dataDir });
-  const { applied } = await migrate({ pglite: db.pglite! });
-  if (applied.length) log('info', 'migrations applied', { applied, dataDir });
-  return db;
+  try {
+    const { applied } = await migrate({ pglite: db.pglite! });
+    if (applied.length) log('info', 'migrations applied', { applied, dataDir });
+    return db;
+  } catch (err) {
+    // Closed, so the data dir's lock is released before the process reports and exits.
+    await db.close().catch(() => undefined);
+    if (err instanceof MigrationHistoryError) throw new StartupError(`${dataDir}: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

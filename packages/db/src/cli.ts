@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { lockDataDir } from './lock.ts';
-import { checkDrift, createMigration, migrate } from './migrate.ts';
+import { checkDrift, createMigration, MigrationHistoryError, migrate } from './migrate.ts';
 
 const USAGE = 'usage: tsx packages/db/src/cli.ts migrate | new <name> | drift';
 
@@ -95,7 +95,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    // A database this build does not match is the operator's to fix: the line says how, no stack.
+    if (error instanceof MigrationHistoryError) console.error(`migrate: ${error.message}`);
+    else console.error(error instanceof Error ? (error.stack ?? error.message) : error);
     process.exitCode = 1;
   },
 );

@@ -14,6 +14,8 @@ export {
   type DriftResult,
   type MigrateOptions,
   type MigrateTarget,
+  MigrationHistoryError,
+  type MigrationHistoryProblem,
   migrate,
 } from './migrate.ts';
 export { hashMigrations, readMigrationList, readSchemaFiles } from './migration-files.ts';

@@ -15,7 +15,10 @@ import {
   readMigrationList,
   readSchemaFiles,
 } from './migration-files.ts';
+import { checkMigrationHistory, failedMigrationsError } from './migration-history.ts';
 import { findPrismaPaths, type PrismaPaths } from './paths.ts';
+
+export { MigrationHistoryError, type MigrationHistoryProblem } from './migration-history.ts';
 
 /** Where to apply migrations: a PostgreSQL URL, or an open PGlite (left open afterwards). */
 export type MigrateTarget = { databaseUrl: string } | { pglite: PGlite };
@@ -214,7 +217,9 @@ function engineError(error: unknown, logs: string[]): Error {
 /**
  * Applies the pending migrations of `prisma/migrations` (Prisma's schema engine, as Wasm, keeping
  * Prisma's own `_prisma_migrations` table — compatible with `prisma migrate deploy`).
- * Re-running is a no-op.
+ * Re-running is a no-op. A database this build does not match — it holds migrations unknown here
+ * (a newer build migrated it), an applied migration's file changed since, or one is recorded as
+ * failed — is refused with a MigrationHistoryError before anything is applied.
  */
 export async function migrate(
   target: MigrateTarget,
@@ -222,13 +227,17 @@ export async function migrate(
 ): Promise<{ applied: string[] }> {
   const paths = findPrismaPaths(opts.prismaDir);
   const migrationsList = await readMigrationList(paths.migrationsDir);
+  // The engine applies what is pending and says nothing about the rest: check the rest first.
+  await checkMigrationHistory(target, migrationsList);
   const makeFactory =
     'pglite' in target
       ? (resources: Resources) => pgliteFactory(target.pglite, resources)
       : (resources: Resources) => pgFactory(target.databaseUrl, resources);
   const result = await withEngine(paths, makeFactory, (engine) =>
     engine.applyMigrations({ migrationsList, filters: NO_FILTER }),
-  );
+  ).catch((error: unknown) => {
+    throw failedMigrationsError(error) ?? error;
+  });
   return { applied: result.appliedMigrationNames };
 }
 

@@ -1,14 +1,20 @@
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 // By path, not as a dependency: @tollgate/testkit depends on @tollgate/db (no cycle for turbo).
-import { createPgDatabase, pgAvailable } from '../../testkit/src/index.ts';
-import { checkDrift, findPrismaPaths, migrate, openDatabase } from '../src/index.ts';
+import { createPgDatabase, createPgliteDatabase, pgAvailable } from '../../testkit/src/index.ts';
+import {
+  checkDrift,
+  findPrismaPaths,
+  type MigrateTarget,
+  migrate,
+  openDatabase,
+} from '../src/index.ts';
 
 const { prismaDir, migrationsDir } = findPrismaPaths();
 
@@ -137,3 +143,137 @@ describe('drift', () => {
     expect(result.script).toContain('CREATE TABLE "DriftProbe"');
   });
 });
+
+/** A migration only a newer build has, and one this build is about to apply. */
+const NEWER = '20990101000000_from_a_newer_build';
+const PENDING = '20990101000000_pending_probe';
+
+/** A copy of prisma/ in a fresh temp folder (removed by `cleanup`), changed by `edit`. */
+async function prismaCopy(edit: (migrations: string) => Promise<void>) {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'tg-history-'));
+  const copy = path.join(tmp, 'prisma');
+  await cp(prismaDir, copy, { recursive: true });
+  await edit(path.join(copy, 'migrations'));
+  return { dir: copy, cleanup: () => rm(tmp, { recursive: true, force: true }) };
+}
+
+async function addMigration(migrations: string, name: string, table: string): Promise<void> {
+  await mkdir(path.join(migrations, name));
+  await writeFile(
+    path.join(migrations, name, 'migration.sql'),
+    `CREATE TABLE "${table}" ("id" TEXT PRIMARY KEY);\n`,
+  );
+}
+
+/** A database migrated with this build's migrations, read with plain SQL. */
+interface Scratch {
+  target: MigrateTarget;
+  query<T>(sql: string): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+async function scratchPglite(): Promise<Scratch> {
+  const pglite = await createPgliteDatabase();
+  return {
+    target: { pglite },
+    query: async <T>(sql: string) => (await pglite.query<T>(sql)).rows,
+    close: () => pglite.close(),
+  };
+}
+
+async function scratchPostgres(): Promise<Scratch> {
+  const database = await createPgDatabase();
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  return {
+    target: { databaseUrl: database.url },
+    query: async (sql) => (await client.query(sql)).rows,
+    close: async () => {
+      await client.end();
+      await database.drop();
+    },
+  };
+}
+
+const HISTORY_SQL =
+  'SELECT migration_name, checksum, finished_at IS NOT NULL AS finished FROM _prisma_migrations ORDER BY migration_name';
+
+for (const [label, open, enabled] of [
+  ['PGlite', scratchPglite, true],
+  ['PostgreSQL', scratchPostgres, pgAvailable()],
+] as const) {
+  describe.skipIf(!enabled)(`a database this build does not match, on ${label}`, () => {
+    let db: Scratch | undefined;
+    let copy: Awaited<ReturnType<typeof prismaCopy>> | undefined;
+    afterEach(async () => {
+      await db?.close();
+      await copy?.cleanup();
+      db = copy = undefined;
+    });
+
+    it('migrated by a newer build: refused, naming the migration, nothing applied', async () => {
+      db = await open();
+      // This build's own database: a re-run is still a no-op.
+      expect((await migrate(db.target)).applied).toEqual([]);
+      copy = await prismaCopy((migrations) => addMigration(migrations, NEWER, 'NewerProbe'));
+      expect((await migrate(db.target, { prismaDir: copy.dir })).applied).toEqual([NEWER]);
+      const before = await db.query(HISTORY_SQL);
+      await expect(migrate(db.target)).rejects.toMatchObject({
+        name: 'MigrationHistoryError',
+        problem: 'unknown',
+        migrations: [NEWER],
+        message: `the database has migrations this build does not know (${NEWER}): it was migrated by a newer Tollgate; run that version or restore a backup`,
+      });
+      expect(await db.query(HISTORY_SQL)).toEqual(before);
+    });
+
+    it('an applied migration edited since: refused, naming it, before the pending one is applied', async () => {
+      db = await open();
+      const [first] = await migrationNames();
+      copy = await prismaCopy(async (migrations) => {
+        await writeFile(path.join(migrations, first!, 'migration.sql'), '-- edited\n', {
+          flag: 'a',
+        });
+        await addMigration(migrations, PENDING, 'PendingProbe');
+      });
+      const before = await db.query(HISTORY_SQL);
+      await expect(migrate(db.target, { prismaDir: copy.dir })).rejects.toMatchObject({
+        name: 'MigrationHistoryError',
+        problem: 'changed',
+        migrations: [first],
+        message: `migration ${first} was changed after it was applied to this database (checksum differs): restore the migration.sql that was applied; changes go in a new migration`,
+      });
+      expect(await db.query(HISTORY_SQL)).toEqual(before);
+      const [probe] = await db.query<{ t: string | null }>(
+        `SELECT to_regclass('"PendingProbe"')::text AS t`,
+      );
+      expect(probe!.t).toBeNull();
+    });
+
+    it('line endings converted (a Windows checkout) are no change, as for Prisma', async () => {
+      db = await open();
+      copy = await prismaCopy(async (migrations) => {
+        for (const name of await migrationNames()) {
+          const file = path.join(migrations, name, 'migration.sql');
+          await writeFile(file, (await readFile(file, 'utf8')).replaceAll('\n', '\r\n'));
+        }
+      });
+      expect((await migrate(db.target, { prismaDir: copy.dir })).applied).toEqual([]);
+    });
+
+    it('a migration recorded as failed: refused in one line naming it', async () => {
+      db = await open();
+      const names = await migrationNames();
+      const last = names[names.length - 1]!;
+      await db.query(
+        `UPDATE _prisma_migrations SET finished_at = NULL, logs = 'boom' WHERE migration_name = '${last}'`,
+      );
+      await expect(migrate(db.target)).rejects.toMatchObject({
+        name: 'MigrationHistoryError',
+        problem: 'failed',
+        migrations: [last],
+        message: `migration ${last} failed when applied to this database (recorded as failed in _prisma_migrations; nothing new was applied): repair the database, then mark it rolled back or applied (https://pris.ly/d/migrate-resolve)`,
+      });
+    });
+  });
+}
