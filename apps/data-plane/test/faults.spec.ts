@@ -1,3 +1,4 @@
+import { refusedPort } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHEAP, type Harness, startHarness, subAccount } from './harness.ts';
 
@@ -215,10 +216,14 @@ describe('data plane: upstream faults and client disconnects', () => {
 
 describe('data plane: unreachable upstream', () => {
   it('connection refused → 502 upstream_error', async () => {
-    const h = await startHarness({ subs: [subAccount('sa_main')] });
+    // The platform upstream on a port that nothing listens on, nor will during the test.
+    const h = await startHarness({
+      subs: [subAccount('sa_main')],
+      upstreams: {
+        openai: { baseUrl: `http://127.0.0.1:${await refusedPort()}`, apiKey: 'sk-platform' },
+      },
+    });
     try {
-      // Point the platform upstream at a closed port by closing the fake first.
-      await h.upstream.close();
       const err = await h
         .client('sa_main')
         .chat.completions.create(req())

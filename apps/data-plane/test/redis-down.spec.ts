@@ -1,21 +1,12 @@
-import net from 'node:net';
 import { createBus } from '@tollgate/bus';
 import { encodeSnapshot } from '@tollgate/policy';
+import { refusedPort } from '@tollgate/testkit';
 import { decodeUsageBatch, type UsageEvent } from '@tollgate/usage';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataPlane, type DataPlane } from '../src/index.ts';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
 import { CHEAP, snapshot, subAccount } from './harness.ts';
-
-/** A port nothing listens on: Redis is down (connection refused), as the limiter sees it. */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** `bounded`: fail-open, settles retried long but at most one at a time. */
 type Mode = 'closed' | 'open' | 'bounded';
@@ -33,7 +24,7 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
     // Policy and usage in process; the limiter on a real Redis client whose server is gone.
     local = createBus({ prefix: 'redisdown' });
     dead = createBus({
-      redisUrl: `redis://127.0.0.1:${await deadPort()}`,
+      redisUrl: `redis://127.0.0.1:${await refusedPort()}`,
       prefix: 'redisdown',
       commandTimeoutMs: 500,
     });
@@ -137,7 +128,7 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
   it('answers at once while Redis is away, not after the command timeout', async () => {
     // A limiter whose commands would wait 30 s in the offline queue before failing.
     const slow = createBus({
-      redisUrl: `redis://127.0.0.1:${await deadPort()}`,
+      redisUrl: `redis://127.0.0.1:${await refusedPort()}`,
       prefix: 'redisdown-slow',
       commandTimeoutMs: 30_000,
     });

@@ -145,7 +145,7 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<Tes
 }
 export { clearOfMinuteEdge } from './clock.ts';
 export { getFromAddress } from './from-address.ts';
-export { freePort, type PrivateRedis, startPrivateRedis } from './private-redis.ts';
+export { freePort, type PrivateRedis, refusedPort, startPrivateRedis } from './private-redis.ts';
 export { type RawAnswer, rawHttp } from './raw-http.ts';
 export { usageEvent } from './usage-event.ts';
 export { waitUntil } from './wait.ts';

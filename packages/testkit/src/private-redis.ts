@@ -13,6 +13,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A port on 127.0.0.1 that refuses connections, and keeps refusing them: free now and below the
+ * kernel's ephemeral range (32768–60999 by default), so no `listen(0)` of a parallel test — nor the
+ * client side of any connection — is ever given it. (A port taken from `freePort()` and left closed
+ * can be handed to the next test's server within the same run.)
+ */
+export async function refusedPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 export interface PrivateRedis {
   url: string;
   /** Stops the server (SIGTERM) and waits for it to exit. */
