@@ -228,6 +228,50 @@ export function parseEnv(source: NodeJS.ProcessEnv = process.env): Env {
   return { ...result.data, TOLLGATE_PROVIDERS: providers };
 }
 
+/** The TOLLGATE_* variables this version reads by name (the providers' follow PROVIDER_VAR). */
+const KNOWN_VARIABLES = Object.keys(schema.shape).filter((name) => name.startsWith('TOLLGATE_'));
+
+/** Edit distance of two short names (insertions, deletions, substitutions). */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        row[j]! + 1,
+        next[j - 1]! + 1,
+        row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * TOLLGATE_* variables set but read by nothing — a mistyped name leaves its setting at the default
+ * without a word — each with the setting it most likely meant (null when none is close). Names
+ * only: their values may be secrets.
+ */
+export function unknownVariables(
+  source: NodeJS.ProcessEnv = process.env,
+): { name: string; meant: string | null }[] {
+  return Object.keys(source)
+    .filter((name) => name.startsWith('TOLLGATE_'))
+    .filter((name) => !KNOWN_VARIABLES.includes(name) && !PROVIDER_VAR.test(name))
+    .sort()
+    .map((name) => {
+      // A name cut short or run on (TOLLGATE_DRAIN_TIMEOUT), else the closest within 3 edits.
+      let meant = KNOWN_VARIABLES.find((k) => k.startsWith(name) || name.startsWith(k)) ?? null;
+      let best = meant ? 0 : 4;
+      for (const known of KNOWN_VARIABLES) {
+        const d = distance(name, known);
+        if (d < best) [meant, best] = [known, d];
+      }
+      return { name, meant };
+    });
+}
+
 /**
  * `tollgate start` runs both planes in one process: they cannot share a port (0 — any free port —
  * excepted). Checked before anything is opened, like every other configuration problem.

@@ -1,5 +1,12 @@
 import './quiet-warnings.ts';
-import { checkPlanePorts, decodeSecretKey, type Env, EnvError, parseEnv } from './env.ts';
+import {
+  checkPlanePorts,
+  decodeSecretKey,
+  type Env,
+  EnvError,
+  parseEnv,
+  unknownVariables,
+} from './env.ts';
 import { createLogger } from './log.ts';
 import { checkListen, checkRedis, oneLine } from './preflight.ts';
 import { localUrl } from './urls.ts';
@@ -73,6 +80,9 @@ async function main(argv: string[]): Promise<number> {
     'tollgate',
     command === 'workspaces' ? process.stderr : process.stdout,
   );
+  for (const { name, meant } of unknownVariables()) {
+    log('warn', `${name} is not a Tollgate setting and is ignored`, meant ? { meant } : {});
+  }
   switch (command) {
     case 'start':
     case 'control-plane': {

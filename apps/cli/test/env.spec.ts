@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EnvError, parseEnv } from '../src/env.ts';
+import { EnvError, parseEnv, unknownVariables } from '../src/env.ts';
 
 describe('configuration (SPEC §2)', () => {
   it('has the documented defaults', () => {
@@ -131,5 +131,24 @@ describe('configuration (SPEC §2)', () => {
 
   it('treats empty strings as unset', () => {
     expect(parseEnv({ DATABASE_URL: '', REDIS_URL: '' }).DATABASE_URL).toBeUndefined();
+  });
+
+  it('names TOLLGATE_* variables nothing reads, with the setting each likely meant', () => {
+    expect(
+      unknownVariables({
+        TOLLGATE_REDIS_DWON: 'fail-open',
+        TOLLGATE_DRAIN_TIMEOUT: '5',
+        TOLLGATE_SOMETHING_ELSE_ENTIRELY: 'x',
+        TOLLGATE_REDIS_DOWN: 'fail-open',
+        TOLLGATE_PROVIDER_GROQ_BASE_URL: 'https://api.groq.com/openai/v1',
+        TOLLGATE_PROVIDER_GROQ_API_KEY: 'k',
+        NODE_ENV: 'production',
+      }),
+    ).toEqual([
+      { name: 'TOLLGATE_DRAIN_TIMEOUT', meant: 'TOLLGATE_DRAIN_TIMEOUT_SECONDS' },
+      { name: 'TOLLGATE_REDIS_DWON', meant: 'TOLLGATE_REDIS_DOWN' },
+      { name: 'TOLLGATE_SOMETHING_ELSE_ENTIRELY', meant: null },
+    ]);
+    expect(unknownVariables({ TOLLGATE_DATA_DIR: '/d', TOLLGATE_LOG_LEVEL: 'warn' })).toEqual([]);
   });
 });

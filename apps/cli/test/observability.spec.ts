@@ -9,6 +9,8 @@ const ROOT_KEY = `root-${randomBytes(24).toString('hex')}`;
 const METRICS_TOKEN = `metrics-${randomBytes(12).toString('hex')}`;
 const PLATFORM_KEY = `sk-platform-${randomBytes(16).toString('hex')}`;
 const BYOK_KEY = `sk-byok-${randomBytes(16).toString('hex')}`;
+/** The value of a mistyped variable: it may be a secret, so only its name is ever logged. */
+const MISTYPED_VALUE = `mistyped-${randomBytes(16).toString('hex')}`;
 
 const call = adminCaller(ADMIN_KEY);
 
@@ -26,7 +28,14 @@ describe('tollgate start: metrics, health and logs of both planes', () => {
   let dp: string;
   let cp: string;
   let cleanup: (() => Promise<void>) | undefined;
-  const secrets: string[] = [ADMIN_KEY, ROOT_KEY, METRICS_TOKEN, PLATFORM_KEY, BYOK_KEY];
+  const secrets: string[] = [
+    ADMIN_KEY,
+    ROOT_KEY,
+    METRICS_TOKEN,
+    PLATFORM_KEY,
+    BYOK_KEY,
+    MISTYPED_VALUE,
+  ];
   beforeAll(async () => {
     ({ upstream, proc, cp, dp, cleanup } = await startEmbedded('obs', {
       TOLLGATE_ADMIN_KEY: ADMIN_KEY,
@@ -34,6 +43,7 @@ describe('tollgate start: metrics, health and logs of both planes', () => {
       TOLLGATE_METRICS_TOKEN: METRICS_TOKEN,
       TOLLGATE_LOG_LEVEL: 'debug',
       OPENAI_API_KEY: PLATFORM_KEY,
+      TOLLGATE_METRIC_TOKEN: MISTYPED_VALUE,
     }));
   });
   afterAll(async () => {
@@ -164,6 +174,12 @@ describe('tollgate start: metrics, health and logs of both planes', () => {
       status: 200,
       clientRequestId: 'client-abc-123',
     });
+    // A mistyped setting is named, with what it likely meant, once.
+    expect(
+      lines.filter(
+        (l) => l.msg === 'TOLLGATE_METRIC_TOKEN is not a Tollgate setting and is ignored',
+      ),
+    ).toEqual([expect.objectContaining({ level: 'warn', meant: 'TOLLGATE_METRICS_TOKEN' })]);
     const all = proc.stdout() + proc.stderr();
     for (const secret of secrets) expect(all).not.toContain(secret);
     expect(all).not.toMatch(/Bearer\s/i);
