@@ -22,6 +22,10 @@ export interface ControlPlaneOptions extends RestDeps {
   consoleDir?: string;
 }
 
+/** A readiness probe that has not answered by then counts as failed (a database that accepts
+ * connections but never answers would otherwise hold `/readyz` open). */
+export const READY_PROBE_TIMEOUT_MS = 3_000;
+
 export interface ControlPlane {
   server: Server;
   /** Listens and resolves with the bound port. */
@@ -43,10 +47,16 @@ export function buildControlPlane(deps: ControlPlaneOptions): ControlPlane {
     if (deps.ready !== undefined) probes.push(['ready', deps.ready]);
     await Promise.all(
       probes.map(async ([name, probe]) => {
-        const ok = await probe().then(
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<false>((resolve) => {
+          timer = setTimeout(() => resolve(false), READY_PROBE_TIMEOUT_MS);
+        });
+        const answered = probe().then(
           (v) => v !== false,
           () => false,
         );
+        const ok = await Promise.race([answered, timedOut]);
+        clearTimeout(timer);
         checks[name] = { ok };
       }),
     );

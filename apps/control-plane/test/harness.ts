@@ -3,8 +3,13 @@ import {
   createAuthenticator,
   ensureDefaultWorkspace,
 } from '@tollgate/control-plane';
-import type { PrismaClient } from '@tollgate/db';
-import { openTestDatabase, pgAvailable } from '@tollgate/testkit';
+import { openDatabase, type PrismaClient } from '@tollgate/db';
+import {
+  createPgDatabase,
+  openTestDatabase,
+  pgAvailable,
+  type TestDatabase,
+} from '@tollgate/testkit';
 
 /** Database kinds every control-plane suite runs on; PostgreSQL only when its tier is on. */
 export const KINDS = ['pglite', 'postgres'] as const;
@@ -54,9 +59,15 @@ export async function startHarness(
   opts: {
     /** TOLLGATE_ALLOW_PRIVATE_UPSTREAMS (default false, as in production). */
     allowPrivateUpstreams?: boolean;
+    /** PostgreSQL only: the URL the control plane connects with, made from the fresh database's
+     * (e.g. through a proxy the test can cut). */
+    databaseUrl?: (url: string) => string;
   } = {},
 ): Promise<Harness> {
-  const { db, cleanup } = await openTestDatabase(kind);
+  const { db, cleanup } =
+    opts.databaseUrl === undefined
+      ? await openTestDatabase(kind)
+      : await openRoutedPg(opts.databaseUrl);
   const deps = {
     prisma: db.prisma,
     secretKey: Buffer.alloc(32, 7),
@@ -64,6 +75,7 @@ export async function startHarness(
     allowPrivateUpstreams: opts.allowPrivateUpstreams ?? false,
     authenticator: createAuthenticator(db.prisma, ROOT_KEY),
     log: () => {},
+    readyChecks: { database: () => db.prisma.$queryRaw`SELECT 1` },
   };
   const boot = await ensureDefaultWorkspace(deps, ADMIN_KEY);
   const plane = buildControlPlane(deps);
@@ -98,6 +110,25 @@ export async function startHarness(
     close: async () => {
       await plane.stop();
       await cleanup();
+    },
+  };
+}
+
+/** A fresh PostgreSQL database opened through `route(url)`. */
+async function openRoutedPg(route: (url: string) => string): Promise<TestDatabase> {
+  const database = await createPgDatabase();
+  const db = await openDatabase({ databaseUrl: route(database.url) }).catch(async (err) => {
+    await database.drop();
+    throw err;
+  });
+  return {
+    db,
+    cleanup: async () => {
+      try {
+        await db.close();
+      } finally {
+        await database.drop();
+      }
     },
   };
 }

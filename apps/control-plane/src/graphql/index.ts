@@ -1,8 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GraphQLSchema } from 'graphql';
 import { GraphQLError, parse } from 'graphql';
-import { createYoga, type Plugin } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin } from 'graphql-yoga';
 import { loopbackClientAddress } from '../lib/client-address.ts';
+import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  DATABASE_UNAVAILABLE_MESSAGE,
+  isDatabaseUnavailable,
+} from '../lib/db-errors.ts';
 import { AuthenticationError, TooManyAttemptsError } from '../lib/errors.ts';
 import type { RestDeps } from '../rest/router.ts';
 import type { GraphQLContext } from './context.ts';
@@ -93,6 +98,32 @@ function useStrictTransport(): Plugin {
   };
 }
 
+/** The error a resolver (or the authentication in createContext) threw, under GraphQL's wrapping. */
+function originalOf(error: unknown): unknown {
+  let e = error;
+  while (e instanceof GraphQLError && e.originalError) e = e.originalError;
+  return e;
+}
+
+/**
+ * yoga's masking, except for an unreachable database: that becomes `DATABASE_UNAVAILABLE`, answered
+ * 503 with Retry-After like the REST façade, so clients and load balancers retry.
+ */
+const maskUnexpected: typeof maskError = (error, message, isDev) => {
+  if (!isDatabaseUnavailable(originalOf(error))) return maskError(error, message, isDev);
+  const at = error instanceof GraphQLError ? error : undefined;
+  return new GraphQLError(DATABASE_UNAVAILABLE_MESSAGE, {
+    nodes: at?.nodes,
+    source: at?.source,
+    positions: at?.positions,
+    path: at?.path,
+    extensions: {
+      code: 'DATABASE_UNAVAILABLE',
+      http: { status: 503, headers: { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) } },
+    },
+  });
+};
+
 /** Document size and shape limits: query length and tokens before parsing; depth, aliases, field
  * count and estimated cost before execution (one walk of the operation). Each refusal is a 400
  * with a stable `extensions.code`. */
@@ -138,9 +169,9 @@ export function createGraphQLHandler(deps: RestDeps): {
   const yoga = createYoga<ServerContext, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    // Typed results and coded GraphQLErrors pass; anything else becomes "Unexpected error." and
-    // is logged below with its stack.
-    maskedErrors: true,
+    // Typed results and coded GraphQLErrors pass; an unreachable database becomes
+    // DATABASE_UNAVAILABLE; anything else becomes "Unexpected error." Both are logged below.
+    maskedErrors: { maskError: maskUnexpected },
     graphiql: true,
     landingPage: false,
     plugins: [useStrictTransport(), useOperationLimits()],
@@ -150,9 +181,11 @@ export function createGraphQLHandler(deps: RestDeps): {
       warn: (...args) =>
         deps.log('info', 'graphql warning', { detail: args.map(String).join(' ') }),
       error: (...args) =>
-        deps.log('error', 'unexpected error in GraphQL handler', {
-          error: args.map((a) => String((a as Error)?.stack ?? a)).join(' '),
-        }),
+        args.some((a) => isDatabaseUnavailable(originalOf(a)))
+          ? deps.log('error', 'database unavailable', { error: args.map(String).join(' ') })
+          : deps.log('error', 'unexpected error in GraphQL handler', {
+              error: args.map((a) => String((a as Error)?.stack ?? a)).join(' '),
+            }),
     },
     context: ({ request, req }) =>
       createContext(

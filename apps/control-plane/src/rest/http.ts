@@ -1,5 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  DATABASE_RETRY_AFTER_SECONDS,
+  DATABASE_UNAVAILABLE_MESSAGE,
+  isDatabaseUnavailable,
+} from '../lib/db-errors.ts';
+import {
   AuthenticationError,
   ConflictError,
   NotFoundError,
@@ -10,7 +15,7 @@ import {
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-/** A 4xx answer in the error envelope of SPEC §6: `{ error: { message, type, code, param } }`. */
+/** A 4xx (or 503) answer in the error envelope of SPEC §6: `{ error: { message, type, code, param } }`. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
@@ -162,6 +167,16 @@ export function toHttpError(err: unknown): HttpError | null {
     return new HttpError(429, 'rate_limit_exceeded', 'too_many_auth_failures', err.message, null, {
       'retry-after': String(err.retryAfterSeconds),
     });
+  }
+  if (isDatabaseUnavailable(err)) {
+    return new HttpError(
+      503,
+      'server_error',
+      'database_unavailable',
+      DATABASE_UNAVAILABLE_MESSAGE,
+      null,
+      { 'retry-after': String(DATABASE_RETRY_AFTER_SECONDS) },
+    );
   }
   return null;
 }
