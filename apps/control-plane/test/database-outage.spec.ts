@@ -81,7 +81,7 @@ describe.skipIf(skipKind('postgres'))('admin API while PostgreSQL is unreachable
   let h: Harness;
   beforeAll(async () => {
     fwd = await startForwarder();
-    h = await startHarness('postgres', { databaseUrl: fwd.route });
+    h = await startHarness('postgres', { databaseUrl: fwd.route, connectTimeoutMs: 1_500 });
   });
   afterAll(async () => {
     if (fwd && !fwd.listening()) await fwd.restore();
@@ -181,6 +181,30 @@ describe.skipIf(skipKind('postgres'))('admin API while PostgreSQL is unreachable
     }
     await waitUntil('readyz 200', async () => (await fetch(`${h.url}/readyz`)).status === 200);
     expect((await h.api('GET', '/v1/sub-accounts')).status).toBe(200);
+  });
+
+  it('a database that stops answering new connections: 503 within the connect timeout, not a hang', async () => {
+    // The pool's connections are lost; the ones it opens next are accepted and never answered.
+    fwd.dropConnections();
+    fwd.hang();
+    try {
+      const started = Date.now();
+      const res = await fetch(`${h.url}/v1/sub-accounts`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+        signal: AbortSignal.timeout(15_000),
+      });
+      expect(res.status).toBe(503);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'database_unavailable',
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      fwd.answer();
+    }
+    await waitUntil(
+      'admin API back',
+      async () => (await h.api('GET', '/v1/sub-accounts')).status === 200,
+    );
   });
 
   it('a failing query that is not an outage stays a masked 500 / Unexpected error.', async () => {

@@ -62,12 +62,14 @@ export async function startHarness(
     /** PostgreSQL only: the URL the control plane connects with, made from the fresh database's
      * (e.g. through a proxy the test can cut). */
     databaseUrl?: (url: string) => string;
+    /** PostgreSQL only: how long taking a new connection may wait (default: production's). */
+    connectTimeoutMs?: number;
   } = {},
 ): Promise<Harness> {
   const { db, cleanup } =
     opts.databaseUrl === undefined
       ? await openTestDatabase(kind)
-      : await openRoutedPg(opts.databaseUrl);
+      : await openRoutedPg(opts.databaseUrl, opts.connectTimeoutMs);
   const deps = {
     prisma: db.prisma,
     secretKey: Buffer.alloc(32, 7),
@@ -115,12 +117,17 @@ export async function startHarness(
 }
 
 /** A fresh PostgreSQL database opened through `route(url)`. */
-async function openRoutedPg(route: (url: string) => string): Promise<TestDatabase> {
+async function openRoutedPg(
+  route: (url: string) => string,
+  connectTimeoutMs?: number,
+): Promise<TestDatabase> {
   const database = await createPgDatabase();
-  const db = await openDatabase({ databaseUrl: route(database.url) }).catch(async (err) => {
-    await database.drop();
-    throw err;
-  });
+  const db = await openDatabase({ databaseUrl: route(database.url), connectTimeoutMs }).catch(
+    async (err) => {
+      await database.drop();
+      throw err;
+    },
+  );
   return {
     db,
     cleanup: async () => {

@@ -34,8 +34,13 @@ export interface Db {
   close(): Promise<void>;
 }
 
+/** How long taking a PostgreSQL connection may wait for the server to accept and answer the
+ * handshake: without a bound, a server that stops answering (a black-holed network) holds every
+ * request that needs a new connection, forever. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 export type OpenDatabaseOptions =
-  | { databaseUrl: string }
+  | { databaseUrl: string; connectTimeoutMs?: number }
   | { dataDir: string }
   | { pglite: PGlite };
 
@@ -49,7 +54,10 @@ export type OpenDatabaseOptions =
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   if ('databaseUrl' in opts) {
     const prisma = new PrismaClient({
-      adapter: new PrismaPg({ connectionString: opts.databaseUrl }),
+      adapter: new PrismaPg({
+        connectionString: opts.databaseUrl,
+        connectionTimeoutMillis: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      }),
     });
     return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
   }
