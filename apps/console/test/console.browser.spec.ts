@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import { type Browser, chromium, type Dialog, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Running, tollgate } from '../../cli/test/processes.ts';
 import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
@@ -818,6 +818,107 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     expect(await feed.textContent()).not.toMatch(/\bsa_[A-Za-z0-9]+ spent/);
     await shot('22-live-names');
     expect(pageErrors).toEqual([]);
+  });
+
+  it('manages admin keys: create, revoke, keep the last one, revoking its own signs out', async () => {
+    /** The API lists a key by its first 16 characters: `sk-tg-admin-` and 4 more. */
+    const prefixOf = (key: string) => key.slice(0, 16);
+    const restStatus = async (key: string) =>
+      (await fetch(`${cp}/v1/workspace`, { headers: { authorization: `Bearer ${key}` } })).status;
+    const asked: string[] = [];
+    const onDialog = (d: Dialog) => void asked.push(d.message());
+    page.on('dialog', onDialog);
+    try {
+      // A fresh sign-in with the workspace's only admin key, on the Settings page.
+      await page.goto(`${cp}/#/settings`);
+      await page.evaluate(() => sessionStorage.clear());
+      await page.reload();
+      const signIn = async (key: string) => {
+        await page.getByLabel('Admin key').fill(key);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+      };
+      await signIn(ADMIN_KEY);
+      const section = page.getByRole('region', { name: 'Admin keys' });
+      const row = (key: string) => section.locator('tbody tr', { hasText: prefixOf(key) });
+      const revokeButton = (key: string) =>
+        section.getByRole('button', { name: `Revoke key ${prefixOf(key)}`, exact: true });
+      await poll(() => row(ADMIN_KEY).textContent()).toContain('this session');
+      expect(await row(ADMIN_KEY).textContent()).toContain(`${prefixOf(ADMIN_KEY)}…`);
+      expect(await row(ADMIN_KEY).textContent()).toContain('active');
+      expect(await section.locator('tbody tr', { hasText: 'active' }).count()).toBe(1);
+
+      /** Creates a key from the page and answers it as shown there (once). */
+      const createKey = async () => {
+        await section.getByRole('button', { name: 'Create admin key' }).click();
+        const box = section.getByRole('textbox', { name: 'New admin key' });
+        await box.waitFor();
+        const key = await box.inputValue();
+        expect(key).toMatch(/^sk-tg-admin-/);
+        await section.getByText('Shown once.').waitFor();
+        await section.getByRole('button', { name: 'Copy' }).click();
+        await section.getByText('Copied to the clipboard.').waitFor();
+        expect(await page.evaluate('navigator.clipboard.readText()')).toBe(key);
+        await section.getByText(`New admin key ${prefixOf(key)}… created`).waitFor();
+        await poll(() => row(key).textContent()).toContain('active');
+        expect(await row(key).textContent()).not.toContain('this session');
+        return key;
+      };
+
+      // 1. A new key, shown once, works against the REST API.
+      const first = await createKey();
+      expect(await restStatus(first)).toBe(200);
+      await shot('23-admin-key-created');
+      await section.getByRole('button', { name: 'I have stored it' }).click();
+      await section.getByRole('textbox', { name: 'New admin key' }).waitFor({ state: 'detached' });
+      expect(await page.content()).not.toContain(first);
+
+      // 2. Revoked from the table: refused from then on; the row says when.
+      await revokeButton(first).click();
+      await section.getByText(`Admin key ${prefixOf(first)}… revoked.`).waitFor();
+      expect(asked.at(-1)).toContain(`Revoke key ${prefixOf(first)}…?`);
+      expect(asked.at(-1)).not.toContain('signed out');
+      await poll(() => row(first).textContent()).toMatch(/revoked at \d{4}-\d\d-\d\d/);
+      expect(await revokeButton(first).count()).toBe(0);
+      await poll(() => restStatus(first)).toBe(401);
+
+      // 3. The last working key (this session's) cannot be revoked: the API's conflict is said.
+      await revokeButton(ADMIN_KEY).click();
+      await poll(() => section.getByRole('alert').textContent()).toContain(
+        'this is the last admin key of the workspace',
+      );
+      expect(asked.at(-1)).toContain('you will be signed out');
+      await shot('24-admin-key-last-refused');
+      expect(await row(ADMIN_KEY).textContent()).toContain('active');
+      expect(await page.getByRole('heading', { name: 'Settings', level: 1 }).count()).toBe(1);
+      expect(await restStatus(ADMIN_KEY)).toBe(200);
+
+      // 4. With a second key, the session's own key can go: the console signs out.
+      const second = await createKey();
+      await section.getByRole('button', { name: 'I have stored it' }).click();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await signIn(second);
+      await poll(() => row(second).textContent()).toContain('this session');
+      expect(await row(ADMIN_KEY).textContent()).not.toContain('this session');
+      await revokeButton(second).click();
+      await page.getByLabel('Admin key').waitFor();
+      expect(asked.at(-1)).toContain(`Revoke key ${prefixOf(second)}…?`);
+      expect(asked.at(-1)).toContain('you will be signed out');
+      await poll(() => page.getByRole('alert').textContent()).toContain(
+        'You revoked the admin key of this session',
+      );
+      expect(await page.evaluate('sessionStorage.length')).toBe(0);
+      await shot('25-admin-key-own-revoked');
+      await poll(() => restStatus(second)).toBe(401);
+
+      // Back in with the first admin key (the specs after this one use it): the list says it all.
+      await signIn(ADMIN_KEY);
+      await poll(() => row(second).textContent()).toContain('revoked at');
+      expect(await row(ADMIN_KEY).textContent()).toContain('this session');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      page.off('dialog', onDialog);
+    }
   });
 
   it('says plainly when the live connection is lost', async () => {

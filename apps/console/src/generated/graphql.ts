@@ -170,6 +170,134 @@ export const UpdateWorkspaceMutationDocument = gql<UpdateWorkspaceMutation, Upda
   }
 `);
 
+export type AdminKeysQuery = {
+  adminKeys: {
+    __typename: 'AdminKeyConnection';
+    edges: Array<{
+      __typename: 'AdminKeyEdge';
+      node: {
+        __typename: 'AdminKey';
+        id: string;
+        prefix: string;
+        current: boolean;
+        createdAt: string;
+        revokedAt: string | null;
+      };
+    }>;
+    pageInfo: {
+      __typename: 'PageInfo';
+      hasNextPage: boolean;
+    };
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
+};
+
+export type AdminKeysQueryVariables = {};
+
+export const AdminKeysQueryDocument = gql<AdminKeysQuery, AdminKeysQueryVariables>(`
+  query AdminKeys {
+    adminKeys(first: 200) {
+      __typename
+      ... on AdminKeyConnection {
+        edges {
+          __typename
+          node {
+            __typename
+            id
+            prefix
+            current
+            createdAt
+            revokedAt
+          }
+        }
+        pageInfo {
+          __typename
+          hasNextPage
+        }
+      }
+      ... on ValidationError {
+        message
+      }
+    }
+  }
+`);
+
+export type CreateAdminKeyMutation = {
+  createAdminKey: {
+    __typename: 'ConflictError';
+    message: string;
+  } | {
+    __typename: 'CreateAdminKeyPayload';
+    id: string;
+    prefix: string;
+    createdAt: string;
+    key: string;
+  } | {
+    __typename: 'NotFoundError';
+    message: string;
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
+};
+
+export type CreateAdminKeyMutationVariables = {};
+
+export const CreateAdminKeyMutationDocument = gql<CreateAdminKeyMutation, CreateAdminKeyMutationVariables>(`
+  mutation CreateAdminKey {
+    createAdminKey {
+      __typename
+      ... on CreateAdminKeyPayload {
+        id
+        prefix
+        createdAt
+        key
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
+export type RevokeAdminKeyMutation = {
+  revokeAdminKey: {
+    __typename: 'AdminKey';
+    id: string;
+    revokedAt: string | null;
+  } | {
+    __typename: 'ConflictError';
+    message: string;
+  } | {
+    __typename: 'NotFoundError';
+    message: string;
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  };
+};
+
+export type RevokeAdminKeyMutationVariables = {
+  id: string;
+};
+
+export const RevokeAdminKeyMutationDocument = gql<RevokeAdminKeyMutation, RevokeAdminKeyMutationVariables>(`
+  mutation RevokeAdminKey($id: ID!) {
+    revokeAdminKey(id: $id) {
+      __typename
+      ... on AdminKey {
+        id
+        revokedAt
+      }
+      ... on Error {
+        message
+      }
+    }
+  }
+`);
+
 export type SubAccountsQuery = {
   subAccounts: {
     __typename: 'SubAccountConnection';

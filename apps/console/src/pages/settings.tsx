@@ -22,6 +22,7 @@ import {
   workspaceFormOf,
   workspaceUpdateInput,
 } from '../workspace-settings.ts';
+import { AdminKeys } from './admin-keys.tsx';
 
 type Workspace = WorkspaceQuery['workspace'];
 
@@ -59,6 +60,7 @@ export function SettingsPage({ report }: { report: Report }) {
           {result.fetching ? 'Loading…' : 'Could not load the workspace (see the message above).'}
         </p>
       )}
+      <AdminKeys report={report} />
     </section>
   );
 }

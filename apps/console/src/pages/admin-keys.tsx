@@ -1,0 +1,144 @@
+import { useEffect, useState } from 'react';
+import { useMutation, useQuery } from 'urql';
+import type { Report } from '../App.tsx';
+import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
+import { describeError, resultError } from '../errors.ts';
+import {
+  type AdminKeysQuery,
+  AdminKeysQueryDocument,
+  CreateAdminKeyMutationDocument,
+  RevokeAdminKeyMutationDocument,
+} from '../generated/graphql.ts';
+import { AlertLine, MoreRows, Notice, OnceSecret } from '../ui/feedback.tsx';
+import { ConfirmButton } from '../ui/forms.tsx';
+import { StatusBadge, When } from '../ui/labels.tsx';
+import { useLiveRefetch } from '../ui/live-context.ts';
+import { DataTable } from '../ui/tables.tsx';
+
+type AdminKey = NodeOf<AdminKeysQuery['adminKeys']>;
+
+/**
+ * The workspace's own admin keys: create one (rotation with overlap; the secret is shown once) and
+ * revoke. Revoking the key of this session signs the console out, as a refused key does.
+ */
+export function AdminKeys({ report }: { report: Report }) {
+  const [result, reexecute] = useQuery({
+    query: AdminKeysQueryDocument,
+    requestPolicy: 'network-only',
+  });
+  useEffect(() => report(describeError(result.error)), [result.error, report]);
+  useLiveRefetch(reexecute);
+  const refresh = () => reexecute({ requestPolicy: 'network-only' });
+  const [, createKey] = useMutation(CreateAdminKeyMutationDocument);
+  const [, revoke] = useMutation(RevokeAdminKeyMutationDocument);
+  const [secret, setSecret] = useState<string | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const create = async () => {
+    setMessage(null);
+    setProblem(null);
+    const r = await createKey({});
+    report(describeError(r.error));
+    const out = r.data?.createAdminKey;
+    const err = resultError(out);
+    if (err) setProblem(`The API refused to create a key: ${err}`);
+    else if (out?.__typename === 'CreateAdminKeyPayload') {
+      setSecret(out.key);
+      setMessage(
+        `New admin key ${out.prefix}… created; older keys keep working until you revoke them.`,
+      );
+    }
+    refresh();
+  };
+  const revokeKey = async (k: AdminKey) => {
+    setMessage(null);
+    setProblem(null);
+    const r = await revoke({ id: k.id });
+    report(describeError(r.error));
+    const out = r.data?.revokeAdminKey;
+    const err = resultError(out);
+    if (err) setProblem(`The API refused to revoke key ${k.prefix}…: ${err}`);
+    else if (out?.__typename === 'AdminKey') {
+      if (k.current) {
+        // This console's key no longer works: sign out the way a refused key does.
+        report({
+          kind: 'auth',
+          message: `You revoked the admin key of this session (${k.prefix}…). Sign in with another admin key.`,
+        });
+        return;
+      }
+      setMessage(`Admin key ${k.prefix}… revoked.`);
+    }
+    refresh();
+  };
+  const keys = nodesOf(result.data?.adminKeys);
+  return (
+    <section className="panel" aria-labelledby="admin-keys-h">
+      <div className="section-head">
+        <h2 id="admin-keys-h">Admin keys</h2>
+        <button type="button" onClick={create}>
+          Create admin key
+        </button>
+      </div>
+      <p className="muted">
+        Admin keys sign in to this console and call the admin API. To rotate, create a new key,
+        switch to it, then revoke the old one; the workspace's last working key cannot be revoked.
+      </p>
+      {secret ? (
+        <OnceSecret label="New admin key" secret={secret} onDone={() => setSecret(null)} />
+      ) : null}
+      {message ? <Notice>{message}</Notice> : null}
+      <AlertLine text={problem ?? listError(result.data?.adminKeys)} />
+      <MoreRows more={hasMore(result.data?.adminKeys)} shown={200} />
+      <DataTable
+        columns={['Prefix', 'Created', 'Status']}
+        actions
+        empty={listPlaceholder(result, result.data?.adminKeys, keys.length, {
+          what: 'the admin keys',
+          empty: 'No admin keys.',
+        })}
+      >
+        {keys.map((k) => (
+          <AdminKeyRow key={k.id} k={k} onRevoke={() => revokeKey(k)} />
+        ))}
+      </DataTable>
+    </section>
+  );
+}
+
+function AdminKeyRow({ k, onRevoke }: { k: AdminKey; onRevoke: () => unknown }) {
+  return (
+    <tr>
+      <td>
+        <span className="mono">{k.prefix}…</span>
+        {k.current ? <span className="badge badge-session">this session</span> : null}
+      </td>
+      <td>
+        <When iso={k.createdAt} />
+      </td>
+      <td>
+        {k.revokedAt ? (
+          <>
+            <StatusBadge status="revoked" /> at <When iso={k.revokedAt} />
+          </>
+        ) : (
+          <StatusBadge status="active" />
+        )}
+      </td>
+      <td>
+        {k.revokedAt ? null : (
+          <ConfirmButton
+            question={
+              k.current
+                ? `Revoke key ${k.prefix}…? It is the key of this session: you will be signed out and must sign in again with another admin key.`
+                : `Revoke key ${k.prefix}…? Requests with it are refused at once.`
+            }
+            onConfirm={onRevoke}
+          >
+            Revoke <span className="sr-only">key {k.prefix}</span>
+          </ConfirmButton>
+        )}
+      </td>
+    </tr>
+  );
+}
