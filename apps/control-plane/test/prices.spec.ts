@@ -127,6 +127,58 @@ describe.each(KINDS)('price overrides: cached-input price on %s', (kind) => {
     },
   );
 
+  it.skipIf(skipKind(kind))(
+    'a cache-write price set on its own is billed and shown as set; null returns to the derived one',
+    async () => {
+      const set = await h.api('POST', '/v1/prices', {
+        model: 'anthropic/claude-sonnet-4.6',
+        input_per_mtok_cents: 100,
+        output_per_mtok_cents: 500,
+        cache_write_per_mtok_cents: 200.5,
+      });
+      expect(set.status).toBe(201);
+      expect(set.body).toMatchObject({
+        input_per_mtok_cents: 100,
+        cache_write_per_mtok_cents: 200.5,
+      });
+      expect(await listed('anthropic/claude-sonnet-4.6')).toMatchObject({
+        cache_write_per_mtok_cents: 200.5,
+      });
+      expect((await published('anthropic/claude-sonnet-4.6')).cacheWritePerMTok).toBe(2_005_000);
+
+      // GraphQL sets it the same way.
+      const g = await h.gql(
+        `mutation { setPrice(model: "vllm/own-writes", inputPerMtokCents: 3, outputPerMtokCents: 4, cacheWritePerMtokCents: 7) {
+          __typename ... on Price { cacheWritePerMtokCents } } }`,
+      );
+      expect(g.data.setPrice).toEqual({ __typename: 'Price', cacheWritePerMtokCents: 7 });
+      expect((await published('vllm/own-writes')).cacheWritePerMTok).toBe(70_000);
+
+      // Bad values are refused in the envelope and change nothing.
+      const before = await published('anthropic/claude-sonnet-4.6');
+      for (const bad of [-1, 'x', 1.23456]) {
+        const refused = await h.api('POST', '/v1/prices', {
+          model: 'anthropic/claude-sonnet-4.6',
+          input_per_mtok_cents: 1,
+          output_per_mtok_cents: 1,
+          cache_write_per_mtok_cents: bad,
+        });
+        expect(refused.status, String(bad)).toBe(400);
+        expect(refused.body.error.param).toBe('cache_write_per_mtok_cents');
+      }
+      expect(await published('anthropic/claude-sonnet-4.6')).toEqual(before);
+
+      // Set again without it (or null): back to the input price at the catalogue's ratio.
+      await h.api('POST', '/v1/prices', {
+        model: 'anthropic/claude-sonnet-4.6',
+        input_per_mtok_cents: 100,
+        output_per_mtok_cents: 500,
+        cache_write_per_mtok_cents: null,
+      });
+      expect((await published('anthropic/claude-sonnet-4.6')).cacheWritePerMTok).toBe(1_250_000);
+    },
+  );
+
   it.skipIf(skipKind(kind))('GraphQL setPrice and prices answer the same', async () => {
     const model = 'openai/gpt-4.1-mini';
     expect(catalogue(model).cachedInputPerMTok).toBeGreaterThan(20_000);

@@ -131,8 +131,8 @@ export function toTagBudget(b: Row<'tagBudget'>): TagBudgetPolicy {
 
 export function toPrice(p: Row<'modelPrice'>): PricePolicy {
   const input = micros(p.inputPerMTokMicros, `price ${p.id} input`);
-  // The table has no cache-write column: see overrideCacheWritePerMTok. An omitted cached-input
-  // price is the same one GET /v1/prices answers (the catalogue's, capped at this input price).
+  // An omitted cached-input or cache-write price is the same one GET /v1/prices answers (see
+  // overrideCachedInputPerMTok, overrideCacheWritePerMTok).
   return {
     workspaceId: p.workspaceId,
     model: p.model,
@@ -143,7 +143,13 @@ export function toPrice(p: Row<'modelPrice'>): PricePolicy {
       input,
       p.cachedPerMTokMicros === null ? null : micros(p.cachedPerMTokMicros, `price ${p.id} cached`),
     ),
-    cacheWritePerMTok: overrideCacheWritePerMTok(p.model, input),
+    cacheWritePerMTok: overrideCacheWritePerMTok(
+      p.model,
+      input,
+      p.cacheWritePerMTokMicros === null
+        ? null
+        : micros(p.cacheWritePerMTokMicros, `price ${p.id} cache write`),
+    ),
   };
 }
 

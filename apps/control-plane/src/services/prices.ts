@@ -22,6 +22,7 @@ const setSchema = z.strictObject({
   inputPerMtokCents: perMTokCents,
   outputPerMtokCents: perMTokCents,
   cachedInputPerMtokCents: perMTokCents.nullable().optional(),
+  cacheWritePerMtokCents: perMTokCents.nullable().optional(),
 });
 
 export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) {
@@ -31,6 +32,8 @@ export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) 
     outputPerMTokMicros: BigInt(input.outputPerMtokCents),
     cachedPerMTokMicros:
       input.cachedInputPerMtokCents == null ? null : BigInt(input.cachedInputPerMtokCents),
+    cacheWritePerMTokMicros:
+      input.cacheWritePerMtokCents == null ? null : BigInt(input.cacheWritePerMtokCents),
   };
   const row = await mutate(
     deps,
@@ -80,13 +83,17 @@ export function overrideCachedInputPerMTok(
 const ANTHROPIC_CACHE_WRITE = 1.25;
 
 /**
- * The cache-write price of an override (micro-USD per 1M tokens; the table has no column for it):
- * the catalogue's ratio to input for that model applied to the new input price (a lowered or
- * raised input price moves its cache writes with it — the catalogue's own figure would go stale),
- * else Anthropic's 1.25× for an `anthropic/…` model the catalogue does not know, else the input
- * price.
+ * The cache-write price of an override (micro-USD per 1M tokens): the one set, else the catalogue's
+ * ratio to input for that model applied to the new input price (a lowered or raised input price
+ * moves its cache writes with it — the catalogue's own figure would go stale), else Anthropic's
+ * 1.25× for an `anthropic/…` model the catalogue does not know, else the input price.
  */
-export function overrideCacheWritePerMTok(model: string, inputPerMTok: number): number {
+export function overrideCacheWritePerMTok(
+  model: string,
+  inputPerMTok: number,
+  cacheWritePerMTok: number | null,
+): number {
+  if (cacheWritePerMTok !== null) return cacheWritePerMTok;
   const base = catalogueByModel.get(model);
   if (base?.cacheWritePerMTok !== undefined && base.inputPerMTok > 0) {
     return Math.round((inputPerMTok * base.cacheWritePerMTok) / base.inputPerMTok);
@@ -111,7 +118,11 @@ export async function workspacePriceBook(deps: ServiceDeps, caller: Caller) {
         r.cachedPerMTokMicros === null ? null : Number(r.cachedPerMTokMicros),
       ),
       // As the policy snapshot the data plane bills with (not the catalogue's stale figure).
-      cacheWritePerMTok: overrideCacheWritePerMTok(r.model, Number(r.inputPerMTokMicros)),
+      cacheWritePerMTok: overrideCacheWritePerMTok(
+        r.model,
+        Number(r.inputPerMTokMicros),
+        r.cacheWritePerMTokMicros === null ? null : Number(r.cacheWritePerMTokMicros),
+      ),
     })),
     CATALOGUE,
   );

@@ -18,7 +18,7 @@ const Price = builder.objectRef<ModelPrice>('Price').implement({
     cachedInputPerMtokCents: t.float({ resolve: (p) => centsOf(p.cachedInputPerMTok)! }),
     cacheWritePerMtokCents: t.float({
       description:
-        "Writing the provider's prompt cache (Anthropic); the input price where there is no surcharge. An override moves it with its input price, at the catalogue's ratio.",
+        "Writing the provider's prompt cache (Anthropic); the input price where there is no surcharge. An override sets it, or moves it with its input price at the catalogue's ratio.",
       resolve: (p) => centsOf(p.cacheWritePerMTok)!,
     }),
     contextWindow: t.exposeInt('contextWindow'),
@@ -72,6 +72,10 @@ builder.mutationFields((t) => ({
       inputPerMtokCents: t.arg.float({ required: true }),
       outputPerMtokCents: t.arg.float({ required: true }),
       cachedInputPerMtokCents: t.arg.float(),
+      cacheWritePerMtokCents: t.arg.float({
+        description:
+          "Writing the provider's prompt cache; absent: the input price at the catalogue's ratio.",
+      }),
     },
     resolve: (_root, args, ctx) =>
       prices.setPrice(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),

@@ -1946,6 +1946,7 @@ export const ModelPriceScalarFieldEnum = {
   inputPerMTokMicros: 'inputPerMTokMicros',
   outputPerMTokMicros: 'outputPerMTokMicros',
   cachedPerMTokMicros: 'cachedPerMTokMicros',
+  cacheWritePerMTokMicros: 'cacheWritePerMTokMicros',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

@@ -30,12 +30,14 @@ export type ModelPriceAvgAggregateOutputType = {
   inputPerMTokMicros: number | null
   outputPerMTokMicros: number | null
   cachedPerMTokMicros: number | null
+  cacheWritePerMTokMicros: number | null
 }
 
 export type ModelPriceSumAggregateOutputType = {
   inputPerMTokMicros: bigint | null
   outputPerMTokMicros: bigint | null
   cachedPerMTokMicros: bigint | null
+  cacheWritePerMTokMicros: bigint | null
 }
 
 export type ModelPriceMinAggregateOutputType = {
@@ -45,6 +47,7 @@ export type ModelPriceMinAggregateOutputType = {
   inputPerMTokMicros: bigint | null
   outputPerMTokMicros: bigint | null
   cachedPerMTokMicros: bigint | null
+  cacheWritePerMTokMicros: bigint | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -56,6 +59,7 @@ export type ModelPriceMaxAggregateOutputType = {
   inputPerMTokMicros: bigint | null
   outputPerMTokMicros: bigint | null
   cachedPerMTokMicros: bigint | null
+  cacheWritePerMTokMicros: bigint | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -67,6 +71,7 @@ export type ModelPriceCountAggregateOutputType = {
   inputPerMTokMicros: number
   outputPerMTokMicros: number
   cachedPerMTokMicros: number
+  cacheWritePerMTokMicros: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -77,12 +82,14 @@ export type ModelPriceAvgAggregateInputType = {
   inputPerMTokMicros?: true
   outputPerMTokMicros?: true
   cachedPerMTokMicros?: true
+  cacheWritePerMTokMicros?: true
 }
 
 export type ModelPriceSumAggregateInputType = {
   inputPerMTokMicros?: true
   outputPerMTokMicros?: true
   cachedPerMTokMicros?: true
+  cacheWritePerMTokMicros?: true
 }
 
 export type ModelPriceMinAggregateInputType = {
@@ -92,6 +99,7 @@ export type ModelPriceMinAggregateInputType = {
   inputPerMTokMicros?: true
   outputPerMTokMicros?: true
   cachedPerMTokMicros?: true
+  cacheWritePerMTokMicros?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -103,6 +111,7 @@ export type ModelPriceMaxAggregateInputType = {
   inputPerMTokMicros?: true
   outputPerMTokMicros?: true
   cachedPerMTokMicros?: true
+  cacheWritePerMTokMicros?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -114,6 +123,7 @@ export type ModelPriceCountAggregateInputType = {
   inputPerMTokMicros?: true
   outputPerMTokMicros?: true
   cachedPerMTokMicros?: true
+  cacheWritePerMTokMicros?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -212,6 +222,7 @@ export type ModelPriceGroupByOutputType = {
   inputPerMTokMicros: bigint
   outputPerMTokMicros: bigint
   cachedPerMTokMicros: bigint | null
+  cacheWritePerMTokMicros: bigint | null
   createdAt: Date
   updatedAt: Date
   _count: ModelPriceCountAggregateOutputType | null
@@ -246,6 +257,7 @@ export type ModelPriceWhereInput = {
   inputPerMTokMicros?: Prisma.BigIntFilter<"ModelPrice"> | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFilter<"ModelPrice"> | bigint | number
   cachedPerMTokMicros?: Prisma.BigIntNullableFilter<"ModelPrice"> | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.BigIntNullableFilter<"ModelPrice"> | bigint | number | null
   createdAt?: Prisma.DateTimeFilter<"ModelPrice"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"ModelPrice"> | Date | string
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
@@ -258,6 +270,7 @@ export type ModelPriceOrderByWithRelationInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrderInput | Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   workspace?: Prisma.WorkspaceOrderByWithRelationInput
@@ -274,6 +287,7 @@ export type ModelPriceWhereUniqueInput = Prisma.AtLeast<{
   inputPerMTokMicros?: Prisma.BigIntFilter<"ModelPrice"> | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFilter<"ModelPrice"> | bigint | number
   cachedPerMTokMicros?: Prisma.BigIntNullableFilter<"ModelPrice"> | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.BigIntNullableFilter<"ModelPrice"> | bigint | number | null
   createdAt?: Prisma.DateTimeFilter<"ModelPrice"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"ModelPrice"> | Date | string
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
@@ -286,6 +300,7 @@ export type ModelPriceOrderByWithAggregationInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrderInput | Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.ModelPriceCountOrderByAggregateInput
@@ -305,6 +320,7 @@ export type ModelPriceScalarWhereWithAggregatesInput = {
   inputPerMTokMicros?: Prisma.BigIntWithAggregatesFilter<"ModelPrice"> | bigint | number
   outputPerMTokMicros?: Prisma.BigIntWithAggregatesFilter<"ModelPrice"> | bigint | number
   cachedPerMTokMicros?: Prisma.BigIntNullableWithAggregatesFilter<"ModelPrice"> | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.BigIntNullableWithAggregatesFilter<"ModelPrice"> | bigint | number | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"ModelPrice"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"ModelPrice"> | Date | string
 }
@@ -315,6 +331,7 @@ export type ModelPriceCreateInput = {
   inputPerMTokMicros: bigint | number
   outputPerMTokMicros: bigint | number
   cachedPerMTokMicros?: bigint | number | null
+  cacheWritePerMTokMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   workspace: Prisma.WorkspaceCreateNestedOneWithoutPricesInput
@@ -327,6 +344,7 @@ export type ModelPriceUncheckedCreateInput = {
   inputPerMTokMicros: bigint | number
   outputPerMTokMicros: bigint | number
   cachedPerMTokMicros?: bigint | number | null
+  cacheWritePerMTokMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -337,6 +355,7 @@ export type ModelPriceUpdateInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutPricesNestedInput
@@ -349,6 +368,7 @@ export type ModelPriceUncheckedUpdateInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -360,6 +380,7 @@ export type ModelPriceCreateManyInput = {
   inputPerMTokMicros: bigint | number
   outputPerMTokMicros: bigint | number
   cachedPerMTokMicros?: bigint | number | null
+  cacheWritePerMTokMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -370,6 +391,7 @@ export type ModelPriceUpdateManyMutationInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -381,6 +403,7 @@ export type ModelPriceUncheckedUpdateManyInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -407,6 +430,7 @@ export type ModelPriceCountOrderByAggregateInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -415,6 +439,7 @@ export type ModelPriceAvgOrderByAggregateInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrder
 }
 
 export type ModelPriceMaxOrderByAggregateInput = {
@@ -424,6 +449,7 @@ export type ModelPriceMaxOrderByAggregateInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -435,6 +461,7 @@ export type ModelPriceMinOrderByAggregateInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -443,6 +470,7 @@ export type ModelPriceSumOrderByAggregateInput = {
   inputPerMTokMicros?: Prisma.SortOrder
   outputPerMTokMicros?: Prisma.SortOrder
   cachedPerMTokMicros?: Prisma.SortOrder
+  cacheWritePerMTokMicros?: Prisma.SortOrder
 }
 
 export type ModelPriceCreateNestedManyWithoutWorkspaceInput = {
@@ -493,6 +521,7 @@ export type ModelPriceCreateWithoutWorkspaceInput = {
   inputPerMTokMicros: bigint | number
   outputPerMTokMicros: bigint | number
   cachedPerMTokMicros?: bigint | number | null
+  cacheWritePerMTokMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -503,6 +532,7 @@ export type ModelPriceUncheckedCreateWithoutWorkspaceInput = {
   inputPerMTokMicros: bigint | number
   outputPerMTokMicros: bigint | number
   cachedPerMTokMicros?: bigint | number | null
+  cacheWritePerMTokMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -543,6 +573,7 @@ export type ModelPriceScalarWhereInput = {
   inputPerMTokMicros?: Prisma.BigIntFilter<"ModelPrice"> | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFilter<"ModelPrice"> | bigint | number
   cachedPerMTokMicros?: Prisma.BigIntNullableFilter<"ModelPrice"> | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.BigIntNullableFilter<"ModelPrice"> | bigint | number | null
   createdAt?: Prisma.DateTimeFilter<"ModelPrice"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"ModelPrice"> | Date | string
 }
@@ -553,6 +584,7 @@ export type ModelPriceCreateManyWorkspaceInput = {
   inputPerMTokMicros: bigint | number
   outputPerMTokMicros: bigint | number
   cachedPerMTokMicros?: bigint | number | null
+  cacheWritePerMTokMicros?: bigint | number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -563,6 +595,7 @@ export type ModelPriceUpdateWithoutWorkspaceInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -573,6 +606,7 @@ export type ModelPriceUncheckedUpdateWithoutWorkspaceInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -583,6 +617,7 @@ export type ModelPriceUncheckedUpdateManyWithoutWorkspaceInput = {
   inputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputPerMTokMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedPerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
+  cacheWritePerMTokMicros?: Prisma.NullableBigIntFieldUpdateOperationsInput | bigint | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -596,6 +631,7 @@ export type ModelPriceSelect<ExtArgs extends runtime.Types.Extensions.InternalAr
   inputPerMTokMicros?: boolean
   outputPerMTokMicros?: boolean
   cachedPerMTokMicros?: boolean
+  cacheWritePerMTokMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -608,6 +644,7 @@ export type ModelPriceSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Ex
   inputPerMTokMicros?: boolean
   outputPerMTokMicros?: boolean
   cachedPerMTokMicros?: boolean
+  cacheWritePerMTokMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -620,6 +657,7 @@ export type ModelPriceSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Ex
   inputPerMTokMicros?: boolean
   outputPerMTokMicros?: boolean
   cachedPerMTokMicros?: boolean
+  cacheWritePerMTokMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
@@ -632,11 +670,12 @@ export type ModelPriceSelectScalar = {
   inputPerMTokMicros?: boolean
   outputPerMTokMicros?: boolean
   cachedPerMTokMicros?: boolean
+  cacheWritePerMTokMicros?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type ModelPriceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "model" | "inputPerMTokMicros" | "outputPerMTokMicros" | "cachedPerMTokMicros" | "createdAt" | "updatedAt", ExtArgs["result"]["modelPrice"]>
+export type ModelPriceOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "model" | "inputPerMTokMicros" | "outputPerMTokMicros" | "cachedPerMTokMicros" | "cacheWritePerMTokMicros" | "createdAt" | "updatedAt", ExtArgs["result"]["modelPrice"]>
 export type ModelPriceInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }
@@ -665,6 +704,10 @@ export type $ModelPricePayload<ExtArgs extends runtime.Types.Extensions.Internal
     inputPerMTokMicros: bigint
     outputPerMTokMicros: bigint
     cachedPerMTokMicros: bigint | null
+    /**
+     * Writing the provider's prompt cache; null: derived from the input price (catalogue's ratio)
+     */
+    cacheWritePerMTokMicros: bigint | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["modelPrice"]>
@@ -1097,6 +1140,7 @@ export interface ModelPriceFieldRefs {
   readonly inputPerMTokMicros: Prisma.FieldRef<"ModelPrice", 'BigInt'>
   readonly outputPerMTokMicros: Prisma.FieldRef<"ModelPrice", 'BigInt'>
   readonly cachedPerMTokMicros: Prisma.FieldRef<"ModelPrice", 'BigInt'>
+  readonly cacheWritePerMTokMicros: Prisma.FieldRef<"ModelPrice", 'BigInt'>
   readonly createdAt: Prisma.FieldRef<"ModelPrice", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"ModelPrice", 'DateTime'>
 }
