@@ -66,6 +66,7 @@ const API_FIELDS: Record<string, { label: string; unit?: Unit }> = {
   inputPerMtokCents: { label: 'Input price', unit: 'perMtok' },
   outputPerMtokCents: { label: 'Output price', unit: 'perMtok' },
   cachedInputPerMtokCents: { label: 'Cached input price', unit: 'perMtok' },
+  cacheWritePerMtokCents: { label: 'Cache write price', unit: 'perMtok' },
   markupPercent: { label: 'Markup', unit: 'percent' },
   byokWaivesMarkup: { label: 'BYOK waives markup' },
   rateLimitRpm: { label: 'Requests per minute', unit: 'count' },

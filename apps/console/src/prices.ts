@@ -8,6 +8,7 @@ export interface PriceForm {
   input: string;
   output: string;
   cached: string;
+  cacheWrite: string;
 }
 
 export type PriceErrors = Partial<Record<keyof PriceForm, string>>;
@@ -18,9 +19,17 @@ export interface PriceInput {
   outputPerMtokCents: number;
   /** null: the server uses min(the catalogue's cached-input price, the input price). */
   cachedInputPerMtokCents: number | null;
+  /** null: the server uses the input price at the catalogue's cache-write ratio (Anthropic 1.25×). */
+  cacheWritePerMtokCents: number | null;
 }
 
-export const emptyPriceForm = (): PriceForm => ({ model: '', input: '', output: '', cached: '' });
+export const emptyPriceForm = (): PriceForm => ({
+  model: '',
+  input: '',
+  output: '',
+  cached: '',
+  cacheWrite: '',
+});
 
 export function parsePriceForm(
   form: PriceForm,
@@ -36,13 +45,16 @@ export function parsePriceForm(
   else if (output.value === null) errors.output = 'is required';
   const cached = parseDollars(form.cached);
   if (!cached.ok) errors.cached = cached.error;
+  const cacheWrite = parseDollars(form.cacheWrite);
+  if (!cacheWrite.ok) errors.cacheWrite = cacheWrite.error;
   if (
     Object.keys(errors).length > 0 ||
     !input.ok ||
     input.value === null ||
     !output.ok ||
     output.value === null ||
-    !cached.ok
+    !cached.ok ||
+    !cacheWrite.ok
   )
     return { ok: false, errors };
   return {
@@ -52,6 +64,7 @@ export function parsePriceForm(
       inputPerMtokCents: input.value,
       outputPerMtokCents: output.value,
       cachedInputPerMtokCents: cached.value,
+      cacheWritePerMtokCents: cacheWrite.value,
     },
   };
 }
@@ -61,6 +74,7 @@ const FIELD_NAMES: Record<keyof PriceForm, string> = {
   input: 'Input price',
   output: 'Output price',
   cached: 'Cached input price',
+  cacheWrite: 'Cache write price',
 };
 
 /** All of a price form's problems in one sentence each ("Model must be provider/model. …"). */

@@ -153,16 +153,32 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await poll(() => page.locator('.conn').textContent(), { timeout: 15_000 }).toBe('Live');
 
     // 3. A price for the model, set through the Prices page: 52 tokens (12 in, 40 out) cost 5.2¢.
+    // Its cache-write price (no cache writes here) is set too; a wrong one is refused first.
     await nav('Prices').click();
     await page.getByLabel('Model', { exact: true }).fill(MODEL);
     await page.getByRole('textbox', { name: 'Input $/Mtok', exact: true }).fill('1000');
     await page.getByLabel('Output $/Mtok').fill('1000');
+    await page.getByLabel('Cache write $/Mtok').fill('-1');
+    await page.getByRole('button', { name: 'Set price' }).click();
+    await page.getByText('Cache write price must not be negative. Nothing was set.').waitFor();
+    await page.getByLabel('Cache write $/Mtok').fill('1250.5');
     await page.getByRole('button', { name: 'Set price' }).click();
     await page.getByText(`Price of ${MODEL} set.`).waitFor();
     await page.getByLabel('Filter models').fill('gpt-5.4-mini');
-    await poll(() => page.locator('tr', { hasText: MODEL }).first().textContent()).toContain(
-      '$1,000.00',
-    );
+    const priceCells = async () => {
+      const heads = await page.locator('table.data thead th').allTextContents();
+      const cells = await page
+        .locator('table.data tbody tr', { hasText: MODEL })
+        .first()
+        .locator('td')
+        .allTextContents();
+      return Object.fromEntries(heads.map((h, i) => [h, cells[i]]));
+    };
+    await poll(priceCells).toMatchObject({
+      Input: '$1,000.00',
+      Output: '$1,000.00',
+      'Cache write': '$1,250.50',
+    });
     await shot('02-prices');
 
     // 4. Create a sub-account with a 25¢ cap; a bad cap is refused first, field by field.

@@ -103,6 +103,21 @@ describe('ValidationError messages from the control plane', () => {
       setPrice(noDeps, caller, { model: 'openai/x', inputPerMtokCents: -1, outputPerMtokCents: 1 }),
     );
     expect(resultError(price)).toBe('Input price must not be negative.');
+    const priceOf = (extra: Record<string, unknown>) =>
+      refusal(() =>
+        setPrice(noDeps, caller, {
+          model: 'anthropic/x',
+          inputPerMtokCents: 300,
+          outputPerMtokCents: 1500,
+          ...extra,
+        }),
+      );
+    expect(resultError(await priceOf({ cachedInputPerMtokCents: -1 }))).toBe(
+      'Cached input price must not be negative.',
+    );
+    expect(resultError(await priceOf({ cacheWritePerMtokCents: -1 }))).toBe(
+      'Cache write price must not be negative.',
+    );
     const plan = await refusal(() => createPlan(noDeps, caller, { name: 'Starter Tier' }));
     expect(resultError(plan)).toBe('Name must be 1–64 characters of a-z 0-9 _ -.');
     const markup = await refusal(() =>
@@ -170,7 +185,7 @@ describe('ValidationError messages from the control plane', () => {
       ok: false,
       error: '"OpenAI/gpt-4o" is not a provider/model name',
     });
-    const price = { model: 'OpenAI/gpt-4o', input: '1', output: '1', cached: '' };
+    const price = { model: 'OpenAI/gpt-4o', input: '1', output: '1', cached: '', cacheWrite: '' };
     expect(parsePriceForm(price)).toEqual({
       ok: false,
       errors: { model: 'must be provider/model' },

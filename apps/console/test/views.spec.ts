@@ -73,25 +73,50 @@ describe('the live connection coming back', () => {
 
 describe('the prices form', () => {
   it('reports every wrong field at once', () => {
-    const r = parsePriceForm({ model: 'gpt-4o-mini', input: 'abc', output: '-1', cached: '' });
+    const r = parsePriceForm({
+      model: 'gpt-4o-mini',
+      input: 'abc',
+      output: '-1',
+      cached: '',
+      cacheWrite: '-3.75',
+    });
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors).toEqual({
       model: 'must be provider/model',
       input: 'must be a dollar amount like 25 or 12.50',
       output: 'must not be negative',
+      cacheWrite: 'must not be negative',
     });
     expect(priceProblems(r.errors)).toBe(
       'Model must be provider/model. Input price must be a dollar amount like 25 or 12.50. ' +
-        'Output price must not be negative.',
+        'Output price must not be negative. Cache write price must not be negative.',
     );
+    // A wrong cache-write price alone stops the form too.
+    const onlyCacheWrite = parsePriceForm({
+      model: 'anthropic/claude-sonnet-4-5',
+      input: '3',
+      output: '15',
+      cached: '',
+      cacheWrite: 'lots',
+    });
+    expect(onlyCacheWrite).toEqual({
+      ok: false,
+      errors: { cacheWrite: 'must be a dollar amount like 25 or 12.50' },
+    });
     const empty = parsePriceForm(emptyPriceForm());
     expect(empty.ok ? null : Object.keys(empty.errors)).toEqual(['model', 'input', 'output']);
   });
 
-  it('sends an omitted cached-input price as null (the server derives it)', () => {
+  it('sends an omitted cached-input or cache-write price as null (the server derives it)', () => {
     expect(
-      parsePriceForm({ model: 'openai/gpt-4o-mini', input: '0.15', output: '0.6', cached: '' }),
+      parsePriceForm({
+        model: 'openai/gpt-4o-mini',
+        input: '0.15',
+        output: '0.6',
+        cached: '',
+        cacheWrite: '',
+      }),
     ).toEqual({
       ok: true,
       input: {
@@ -99,6 +124,28 @@ describe('the prices form', () => {
         inputPerMtokCents: 15,
         outputPerMtokCents: 60,
         cachedInputPerMtokCents: null,
+        cacheWritePerMtokCents: null,
+      },
+    });
+  });
+
+  it('sends a cache-write price in cents per Mtok', () => {
+    expect(
+      parsePriceForm({
+        model: 'anthropic/claude-sonnet-4-5',
+        input: '3',
+        output: '15',
+        cached: '0.30',
+        cacheWrite: '3.75',
+      }),
+    ).toEqual({
+      ok: true,
+      input: {
+        model: 'anthropic/claude-sonnet-4-5',
+        inputPerMtokCents: 300,
+        outputPerMtokCents: 1500,
+        cachedInputPerMtokCents: 30,
+        cacheWritePerMtokCents: 375,
       },
     });
   });

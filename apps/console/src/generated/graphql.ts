@@ -999,6 +999,7 @@ export type PricesQuery = {
         inputPerMtokCents: number;
         outputPerMtokCents: number;
         cachedInputPerMtokCents: number;
+        cacheWritePerMtokCents: number;
         source: string;
       };
     }>;
@@ -1029,6 +1030,7 @@ export const PricesQueryDocument = gql<PricesQuery, PricesQueryVariables>(`
             inputPerMtokCents
             outputPerMtokCents
             cachedInputPerMtokCents
+            cacheWritePerMtokCents
             source
           }
         }
@@ -1633,15 +1635,17 @@ export type SetPriceMutationVariables = {
   inputPerMtokCents: number;
   outputPerMtokCents: number;
   cachedInputPerMtokCents?: number | null;
+  cacheWritePerMtokCents?: number | null;
 };
 
 export const SetPriceMutationDocument = gql<SetPriceMutation, SetPriceMutationVariables>(`
-  mutation SetPrice($model: String!, $inputPerMtokCents: Float!, $outputPerMtokCents: Float!, $cachedInputPerMtokCents: Float) {
+  mutation SetPrice($model: String!, $inputPerMtokCents: Float!, $outputPerMtokCents: Float!, $cachedInputPerMtokCents: Float, $cacheWritePerMtokCents: Float) {
     setPrice(
       model: $model
       inputPerMtokCents: $inputPerMtokCents
       outputPerMtokCents: $outputPerMtokCents
       cachedInputPerMtokCents: $cachedInputPerMtokCents
+      cacheWritePerMtokCents: $cacheWritePerMtokCents
     ) {
       __typename
       ... on Price {

@@ -43,7 +43,9 @@ export function PricesPage({ report }: { report: Report }) {
       <p className="muted">
         USD per million tokens. Workspace overrides replace the built-in catalogue. A price set
         without a cached-input price charges cached input at the lower of the catalogue's
-        cached-input price and the input price.
+        cached-input price and the input price. Cache write is the price of writing the provider's
+        prompt cache (Anthropic); left empty, it is the input price at the catalogue's ratio
+        (Anthropic: 1.25×).
       </p>
       {message ? <Notice>{message}</Notice> : null}
       <SetPrice
@@ -83,6 +85,7 @@ function PricesTable({ rows, empty }: { rows: Price[]; empty: string | null }) {
         'Kind',
         { label: 'Input', className: 'num' },
         { label: 'Cached input', className: 'num' },
+        { label: 'Cache write', className: 'num' },
         { label: 'Output', className: 'num' },
         'Source',
       ]}
@@ -94,6 +97,7 @@ function PricesTable({ rows, empty }: { rows: Price[]; empty: string | null }) {
           <td>{p.kind}</td>
           <td className="num">{formatUsd(p.inputPerMtokCents)}</td>
           <td className="num">{formatUsd(p.cachedInputPerMtokCents)}</td>
+          <td className="num">{formatUsd(p.cacheWritePerMtokCents)}</td>
           <td className="num">{formatUsd(p.outputPerMtokCents)}</td>
           <td className="small break">{p.source}</td>
         </tr>
@@ -142,6 +146,13 @@ function SetPrice({ report, onSet }: { report: Report; onSet: (model: string) =>
           error={errors.cached}
         >
           {input('cached', { inputMode: 'decimal' })}
+        </Field>
+        <Field
+          label="Cache write $/Mtok"
+          hint="Empty = the input price at the catalogue's ratio (Anthropic: 1.25×)"
+          error={errors.cacheWrite}
+        >
+          {input('cacheWrite', { inputMode: 'decimal' })}
         </Field>
       </div>
       <AlertLine text={problem} />
