@@ -16,6 +16,9 @@ const createSchema = z.strictObject({
   markupPercent: markupField.optional(),
 });
 
+/** Advisory lock key serialising workspace creations (the name check and the insert). */
+const WORKSPACE_NAMES_LOCK = 7_316_001;
+
 const updateSchema = z.strictObject({
   markupPercent: markupField.optional(),
   spendCapCents: centsField.nullable().optional(),
@@ -34,9 +37,6 @@ export async function createWorkspace(
   givenKey: string | null = null,
 ) {
   const input = parseInput(createSchema, raw);
-  if (await deps.prisma.workspace.findUnique({ where: { name: input.name } })) {
-    throw new ConflictError(`a workspace named '${input.name}' already exists`);
-  }
   const id = newId('ws');
   const key =
     givenKey === null
@@ -48,6 +48,14 @@ export async function createWorkspace(
     () => ({ action: 'workspace.create', targetType: 'workspace', targetId: id }),
     'workspace',
     async (tx: Tx) => {
+      // Names differing only in case are one name to people (`team-a`, `Team-A`): refused, with
+      // creations serialised so two of them cannot both pass the check.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${WORKSPACE_NAMES_LOCK})`;
+      const taken = await tx.workspace.findFirst({
+        where: { name: { equals: input.name, mode: 'insensitive' } },
+        select: { name: true },
+      });
+      if (taken) throw new ConflictError(`a workspace named '${taken.name}' already exists`);
       const ws = await tx.workspace.create({
         data: { id, name: input.name, markupBp: input.markupPercent ?? 0 },
       });
@@ -115,7 +123,10 @@ export async function ensureDefaultWorkspace(
   deps: ServiceDeps,
   adminKey: string | null,
 ): Promise<{ workspaceId: string; printOnce: string | null; adminKeyRevoked: boolean }> {
-  let ws = await deps.prisma.workspace.findUnique({ where: { name: 'default' } });
+  // In any case, as workspace names are compared (see createWorkspace).
+  let ws = await deps.prisma.workspace.findFirst({
+    where: { name: { equals: 'default', mode: 'insensitive' } },
+  });
   let printOnce: string | null = null;
   if (!ws) {
     if ((await deps.prisma.workspace.count()) > 0 && !adminKey) {
