@@ -135,11 +135,22 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
         workspaceId: h.workspaceId,
         subAccountId: a.id,
         model: 'openai/gpt-4o-mini',
+        requestedModel: 'openai/gpt-4o',
+        servedModel: 'gpt-4o-mini-2024-07-18',
+        provider: 'openai',
+        byok: true,
+        keyId: 'key_console_a',
         inputTokens: 10,
+        cachedInputTokens: 3,
+        cacheWriteTokens: 2,
         outputTokens: 5,
+        providerCostMicros: 10_000,
         billedCostMicros: 12_345,
         cappedAtSettle: true,
+        estimated: true,
         latencyMs: 321,
+        ttftMs: 40,
+        retries: 1,
         startedAt: at(10),
         finishedAt: at(10),
       }),
@@ -191,7 +202,9 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
 
   const QUERY = `query($id: ID!, $first: Int) { subAccount(id: $id) { ... on SubAccount {
     recentRequests(first: $first) { ... on RequestLogConnection { edges { node { requestId model
-      status httpStatus errorClass inputTokens outputTokens costCents cappedAtSettle latencyMs } } } }
+      requestedModel servedModel provider byok keyId status httpStatus errorClass inputTokens
+      cachedInputTokens cacheWriteTokens outputTokens estimated providerCostCents costCents
+      cappedAtSettle latencyMs ttftMs retries } } } }
     budgetEvents { ... on BudgetEventConnection { edges { node { type eventType scope subAccountId
       threshold capCents spentCents } } } } } } }`;
   type Nodes<T = Record<string, unknown>> = { edges: { node: T }[] };
@@ -203,29 +216,40 @@ describe.each(KINDS)('console GraphQL fields on %s', (kind) => {
       const res = await h.gql(QUERY, { id: a.id });
       expect(res.errors).toBeUndefined();
       expect(nodes(res.data.subAccount.recentRequests)).toEqual([
-        {
+        expect.objectContaining({
           requestId: 'req_new',
           model: 'openai/gpt-4o',
+          requestedModel: 'openai/gpt-4o',
           status: 'error',
           httpStatus: 502,
           errorClass: 'upstream_error',
-          inputTokens: expect.any(Number),
-          outputTokens: expect.any(Number),
           costCents: 0,
           cappedAtSettle: false,
           latencyMs: 45,
-        },
+        }),
         {
           requestId: 'req_old',
+          // Downgraded: served by the fallback, asked for the other.
           model: 'openai/gpt-4o-mini',
+          requestedModel: 'openai/gpt-4o',
+          servedModel: 'gpt-4o-mini-2024-07-18',
+          provider: 'openai',
+          byok: true,
+          keyId: 'key_console_a',
           status: 'ok',
           httpStatus: 200,
           errorClass: null,
           inputTokens: 10,
+          cachedInputTokens: 3,
+          cacheWriteTokens: 2,
           outputTokens: 5,
+          estimated: true,
+          providerCostCents: 1,
           costCents: 1.2345,
           cappedAtSettle: true,
           latencyMs: 321,
+          ttftMs: 40,
+          retries: 1,
         },
       ]);
       const one = await h.gql(QUERY, { id: a.id, first: 1 });

@@ -26,13 +26,42 @@ const RequestLog = builder.objectRef<RequestRow>('RequestLog').implement({
   description: 'One settled request of a sub-account (its usage record).',
   fields: (t) => ({
     requestId: t.exposeID('requestId', { description: 'The `x-request-id`.' }),
-    model: t.exposeString('model', { description: 'As requested (`provider/model`).' }),
-    servedModel: t.exposeString('servedModel', { nullable: true }),
+    model: t.exposeString('model', {
+      description:
+        'The model that served it (`provider/model`): as requested, or the fallback when downgrade routing replaced it.',
+    }),
+    requestedModel: t.string({
+      description: 'The model the client asked for (`provider/model`; `model` unless downgraded).',
+      resolve: (r) => r.requestedModel ?? r.model,
+    }),
+    servedModel: t.exposeString('servedModel', {
+      nullable: true,
+      description: 'The model name the upstream reported (e.g. a dated snapshot id).',
+    }),
+    provider: t.exposeString('provider', { nullable: true }),
+    byok: t.exposeBoolean('byok', {
+      description: "Served with the workspace's (or sub-account's) own provider key.",
+    }),
+    keyId: t.exposeID('keyId', { nullable: true, description: 'The sub-account key used.' }),
     status: t.exposeString('status', { description: '`ok`, `error` or `blocked`.' }),
     httpStatus: t.exposeInt('httpStatus'),
     errorClass: t.exposeString('errorClass', { nullable: true }),
-    inputTokens: t.exposeInt('inputTokens'),
+    inputTokens: t.exposeInt('inputTokens', { description: 'Prompt tokens at the input rate.' }),
+    cachedInputTokens: t.exposeInt('cachedInputTokens', {
+      description: "Prompt tokens read from the provider's prompt cache.",
+    }),
+    cacheWriteTokens: t.exposeInt('cacheWriteTokens', {
+      description: "Prompt tokens written to the provider's prompt cache.",
+    }),
     outputTokens: t.exposeInt('outputTokens'),
+    estimated: t.exposeBoolean('estimated', {
+      description:
+        'Tokens estimated from what was streamed or sent: the provider reported no usage (a cut stream, a lost connection).',
+    }),
+    providerCostCents: t.float({
+      description: 'What the provider charges for it.',
+      resolve: (r) => centsOf(r.providerCostMicros)!,
+    }),
     costCents: t.float({
       description: 'Billed cost (provider cost + markup).',
       resolve: (r) => centsOf(r.billedCostMicros)!,
@@ -42,6 +71,13 @@ const RequestLog = builder.objectRef<RequestRow>('RequestLog').implement({
         'Billed less than its cost plus markup: a capped budget could not take more when it settled (it cost more than its reservation near the cap). The cap held.',
     }),
     latencyMs: t.exposeInt('latencyMs'),
+    ttftMs: t.exposeInt('ttftMs', {
+      nullable: true,
+      description: 'Time to first token (streams).',
+    }),
+    retries: t.exposeInt('retries', {
+      description: 'Upstream attempts retried before it settled.',
+    }),
     stream: t.exposeBoolean('stream'),
     tags: t.exposeStringList('tags'),
     startedAt: t.expose('startedAt', { type: 'DateTime' }),
