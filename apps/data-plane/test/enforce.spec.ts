@@ -1,4 +1,5 @@
 import { clearOfMinuteEdge } from '@tollgate/testkit';
+import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCapBurst } from './cap-burst.ts';
 import { CHEAP, type Harness, startHarness, subAccount, WS } from './harness.ts';
@@ -22,6 +23,7 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
         subAccount('sa_broke', { rateLimitRpm: 50, rateLimitTpm: 100_000, spendCapMicros: 1 }),
         subAccount('sa_picky', { rateLimitRpm: 7, allowedModels: [CHEAP] }),
         subAccount('sa_tag'),
+        subAccount('sa_tpm_small', { rateLimitTpm: 100 }),
       ],
       tagBudgets: [
         { id: 'bud_feat', workspaceId: WS, tag: 'feat', capMicros: 300, budgetPeriod: 'monthly' },
@@ -339,6 +341,37 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(Number(err.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('0');
     expect(h.upstream.hits()).toBe(before);
+  });
+
+  it('TPM: a request larger than the whole limit says so, without Retry-After, and the SDK does not retry it', async () => {
+    await clearOfMinuteEdge();
+    // The SDK's default: up to 2 retries of a 429 — unless told not to.
+    const sdk = new OpenAI({
+      apiKey: h.keys.sa_tpm_small!,
+      baseURL: `${h.urls[0]}/v1`,
+      maxRetries: 2,
+    });
+    const before = h.upstream.hits();
+    const err = await sdk.chat.completions
+      .create({ model: CHEAP, messages: [{ role: 'user', content: 'hi' }], max_tokens: 500 })
+      .catch((e) => e);
+    expect(err.status).toBe(429);
+    expect(err.code).toBe('tpm');
+    expect(err.message).toContain('Request too large for the tokens-per-minute limit');
+    expect(err.message).toContain('the limit is 100 per minute');
+    expect(err.headers.get('retry-after')).toBeNull();
+    expect(err.headers.get('x-should-retry')).toBe('false');
+    expect(h.upstream.hits()).toBe(before);
+    const refused = (await h.events()).filter((e) => e.subAccountId === 'sa_tpm_small');
+    expect(refused).toHaveLength(1); // not retried
+    expect(refused[0]).toMatchObject({ status: 'blocked', errorClass: 'tpm', httpStatus: 429 });
+    // One that fits the limit is served, and counts against it as before.
+    const ok = await sdk.chat.completions.create({
+      model: CHEAP,
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 20,
+    });
+    expect(ok.choices[0]).toBeDefined();
   });
 
   it('a 402 carries the x-ratelimit-* headers too, the refused request not counted', async () => {

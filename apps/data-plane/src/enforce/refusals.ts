@@ -39,6 +39,22 @@ const RATE_MESSAGES = {
   concurrency: 'Too many concurrent requests.',
 } as const;
 
+/**
+ * A request whose own worst case is above the whole tokens-per-minute limit: no wait lets it
+ * through, so it says what to change and carries no Retry-After — and `x-should-retry: false`,
+ * which the official OpenAI SDKs honour instead of retrying a 429 (OpenAI answers such a request
+ * 429 "Request too large … on tokens per min" too).
+ */
+export function tpmTooLarge(tokens: number, limit: number): ErrorSpec {
+  return {
+    status: 429,
+    type: 'rate_limit_exceeded',
+    code: 'tpm',
+    message: `Request too large for the tokens-per-minute limit: it may use up to ${tokens} tokens (prompt estimate plus max output), the limit is ${limit} per minute. Lower max_tokens or shorten the prompt; retrying will not help.`,
+    headers: { 'x-should-retry': 'false' },
+  };
+}
+
 /** A counter's period, kept beside the counter so a refusal can say when it resets. */
 export interface CounterInfo {
   counter: Counter;

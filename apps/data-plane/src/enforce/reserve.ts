@@ -8,7 +8,7 @@ import type { EndpointSpec } from '../providers/types.ts';
 import { admit, spendCounters } from './admission.ts';
 import { billedWorstCase, type CostModel, modelPrice, perChoiceWithin } from './cost.ts';
 import type { Blocked, Judged } from './judge.ts';
-import { admitRefusal } from './refusals.ts';
+import { admitRefusal, tpmTooLarge } from './refusals.ts';
 
 /** The smallest output bound worth dispatching (also OpenAI's minimum for `max_output_tokens`). */
 const MIN_OUTPUT_TOKENS = 16;
@@ -39,6 +39,12 @@ export async function reserve(
   ids: { requestId: string; startedMs: number; nowMs: number },
 ): Promise<{ flight: Flight; clampTo: number | null } | Blocked> {
   const { cost, requested, minOut, embedding } = costOf(endpoint, parsed, j);
+  const route = { tags: j.tags, provider: j.provider, byok: j.upstream.byok };
+  const estimatedTokens = cost.inputTokens + (parsed.maxOutput ?? 0) * cost.choices;
+  const tpm = j.chain.subAccount.rateLimitTpm;
+  if (tpm !== null && estimatedTokens > tpm) {
+    return { blocked: tpmTooLarge(estimatedTokens, tpm), errorClass: 'tpm', ...route };
+  }
   const counters = spendCounters(policy, j.chain, j.tags, ids.nowMs);
   const result = await admit({
     limiter: deps.limiter,
@@ -48,11 +54,10 @@ export async function reserve(
     counters,
     worstCaseMicros: billedWorstCase(cost, requested),
     minMicros: billedWorstCase(cost, minOut),
-    estimatedTokens: cost.inputTokens + (parsed.maxOutput ?? 0) * cost.choices,
+    estimatedTokens,
     reservationTtlMs: deps.reservationTtlMs,
     failOpen: deps.limiterDown === 'fail-open',
   });
-  const route = { tags: j.tags, provider: j.provider, byok: j.upstream.byok };
   if (result === 'unavailable')
     return { blocked: LIMITER_DOWN, errorClass: 'limiter_unavailable', ...route };
   if (result !== 'unlimited' && !result.ok) {
