@@ -60,6 +60,16 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(typeof body.error.spent_cents).toBe('number');
     expect(typeof body.error.reserved_cents).toBe('number');
     expect(body.error.resets_at).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
+    // Refusals said what is left: "reached" only when nothing is.
+    for (const refusal of r.refusals) {
+      const { cap_cents, spent_cents, reserved_cents } = refusal.error;
+      const left = Math.round((cap_cents - spent_cents - reserved_cents) * 10_000);
+      expect(refusal.error.message).toBe(
+        left > 0
+          ? `The sub-account spend cap has ${left / 10_000} cents left for this period, less than the smallest possible cost of this request.`
+          : 'The sub-account spend cap is reached for this period.',
+      );
+    }
   });
 
   it('clamp: a worst case that only partly fits is admitted with max_tokens lowered', async () => {
@@ -385,6 +395,11 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
       })
       .catch((e) => e);
     expect(err.status).toBe(402);
+    // Nothing spent: refused because the 1 µ$ left cannot pay for the smallest answer — said so,
+    // not "reached".
+    expect(err.error.message).toBe(
+      'The sub-account spend cap has 0.0001 cents left for this period, less than the smallest possible cost of this request.',
+    );
     expect(err.headers.get('x-request-id')).toMatch(/^req_/);
     expect(err.headers.get('x-ratelimit-limit-requests')).toBe('50');
     expect(err.headers.get('x-ratelimit-remaining-requests')).toBe('50');

@@ -104,14 +104,21 @@ export function admitRefusal(
       },
     };
   }
+  const budget = isTag
+    ? `The budget of tag ${scope.slice(4)}`
+    : `The ${scope === 'workspace' ? 'workspace' : 'sub-account'} spend cap`;
+  // Refused before the cap is spent: what is left (not held by requests in flight) is less than
+  // this request's smallest possible cost (its prompt and a minimal answer).
+  const left = result.capMicros - result.spentMicros - result.reservedMicros;
   return {
     status: 402,
     type: 'budget_exceeded',
     code: isTag ? 'tag_budget_reached' : 'spend_cap_reached',
     headers: rateHeaders(result.rate),
-    message: isTag
-      ? `The budget of tag ${scope.slice(4)} is exhausted for this period.`
-      : `The ${scope === 'workspace' ? 'workspace' : 'sub-account'} spend cap is reached for this period.`,
+    message:
+      left > 0
+        ? `${budget} has ${microsToCents(left)} cents left for this period, less than the smallest possible cost of this request.`
+        : `${budget} is ${isTag ? 'exhausted' : 'reached'} for this period.`,
     extra: {
       scope,
       cap_cents: microsToCents(result.capMicros),
