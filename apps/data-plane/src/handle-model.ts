@@ -111,7 +111,10 @@ export async function handleModelRequest(
   // read without counting anything; admission's own refusals (402/429) carry them already.
   const refuse = async (b: Blocked, readRates = true) => {
     const { chain } = decision;
-    const headers = readRates && chain !== undefined ? await currentRates(deps, chain, nowMs) : {};
+    // A key refused (401: revoked, expired, its sub-account deleted) learns nothing of it.
+    const accepted = b.blocked.status !== 401;
+    const headers =
+      readRates && accepted && chain !== undefined ? await currentRates(deps, chain, nowMs) : {};
     sendError(res, { ...b.blocked, headers: { ...b.blocked.headers, ...headers } });
     if (chain === undefined) return;
     const stream = !isError(parsed) && parsed.stream;

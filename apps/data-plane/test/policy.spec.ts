@@ -7,7 +7,9 @@ const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }],
 describe('data plane: policy propagation', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ subs: [subAccount('sa_a'), subAccount('sa_b')] });
+    h = await startHarness({
+      subs: [subAccount('sa_a'), subAccount('sa_b', { rateLimitRpm: 300 })],
+    });
   });
   afterAll(async () => {
     await h.close();
@@ -17,7 +19,7 @@ describe('data plane: policy propagation', () => {
     await h.client('sa_a').chat.completions.create(req);
     const { body } = snapshot(
       2,
-      [subAccount('sa_a', { status: 'suspended' }), subAccount('sa_b')],
+      [subAccount('sa_a', { status: 'suspended' }), subAccount('sa_b', { rateLimitRpm: 300 })],
       {
         revokedKeys: ['sa_b'],
       },
@@ -33,6 +35,8 @@ describe('data plane: policy propagation', () => {
       .chat.completions.create(req)
       .catch((e) => e);
     expect(e2.status).toBe(401);
+    // A key that is not accepted learns nothing of its sub-account (its limits included).
+    expect([...e2.headers.keys()].filter((k: string) => k.startsWith('x-ratelimit'))).toEqual([]);
   });
 
   it('an unreadable announcement keeps the last good policy; a missed one is recovered', async () => {
