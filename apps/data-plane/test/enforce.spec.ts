@@ -62,8 +62,8 @@ describe('data plane: caps, clamps and rate limits (in-process bus)', () => {
     expect(body.error.resets_at).toMatch(/^\d{4}-\d{2}-01T00:00:00.000Z$/);
     // Refusals said what is left: "reached" only when nothing is.
     for (const refusal of r.refusals) {
-      const { cap_cents, spent_cents, reserved_cents } = refusal.error;
-      const left = Math.round((cap_cents - spent_cents - reserved_cents) * 10_000);
+      const { cap_cents, spent_cents, reserved_cents } = refusal.error as Record<string, number>;
+      const left = Math.round((cap_cents! - spent_cents! - reserved_cents!) * 10_000);
       expect(refusal.error.message).toBe(
         left > 0
           ? `The sub-account spend cap has ${left / 10_000} cents left for this period, less than the smallest possible cost of this request.`

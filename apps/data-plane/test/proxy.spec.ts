@@ -287,6 +287,22 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
       .catch((e) => e);
     expect(e4.status).toBe(404);
     expect(e4.code).toBe('model_not_found');
+    // A bare model name (the OpenAI SDK habit) is told the naming, with the priced match if any.
+    const bare = await h
+      .client('sa_main')
+      .chat.completions.create({ ...msg, model: CHEAP.slice('openai/'.length) })
+      .catch((e) => e);
+    expect(bare.status).toBe(404);
+    expect(bare.error.message).toBe(
+      `The model "${CHEAP.slice('openai/'.length)}" does not exist or has no price set. Models are named provider/model: did you mean "${CHEAP}"?`,
+    );
+    const unknown = await h
+      .client('sa_main')
+      .chat.completions.create({ ...msg, model: 'no-such-model' })
+      .catch((e) => e);
+    expect(unknown.error.message).toBe(
+      'The model "no-such-model" does not exist or has no price set. Models are named provider/model (e.g. openai/gpt-5.4-mini).',
+    );
     expect(h.upstream.hits()).toBe(before);
     const events = await h.events();
     expect(events.some((e) => e.status === 'blocked' && e.errorClass === 'model_not_allowed')).toBe(

@@ -84,6 +84,9 @@ function deny(
   return denial;
 }
 
+/** Providers whose bare model names a refusal suggests prefixed. */
+const NAMING_HINT_PROVIDERS = ['openai', 'anthropic'];
+
 export function decide(policy: CompiledPolicy, input: DecideInput): Decision {
   // A key whose sub-account or workspace vanished (a delta removed them) fails closed as unknown.
   const chain = lookupKey(policy, input.keyHash);
@@ -111,7 +114,16 @@ export function decide(policy: CompiledPolicy, input: DecideInput): Decision {
   }
   const price = priceFor(policy, workspace.id, input.model);
   if (price === undefined) {
-    const message = `The model ${quote(input.model)} does not exist or has no price set.`;
+    let message = `The model ${quote(input.model)} does not exist or has no price set.`;
+    // The likeliest first mistake of an OpenAI SDK user: the provider's own bare model name.
+    if (!input.model.includes('/') && input.model !== '') {
+      const guess = NAMING_HINT_PROVIDERS.map((p) => `${p}/${input.model}`).find(
+        (m) => priceFor(policy, workspace.id, m) !== undefined,
+      );
+      message += guess
+        ? ` Models are named provider/model: did you mean ${quote(guess)}?`
+        : ' Models are named provider/model (e.g. openai/gpt-5.4-mini).';
+    }
     return deny('model_not_found', 404, message, chain);
   }
   return { ok: true, chain, price };
