@@ -2,7 +2,7 @@ import { writeUsage } from '@tollgate/control-plane';
 import { usageEvent as baseEvent } from '@tollgate/testkit';
 import type { UsageEvent } from '@tollgate/usage';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, KINDS, rowCounts, skipKind, startHarness } from './harness.ts';
+import { type Harness, KINDS, ROOT_KEY, rowCounts, skipKind, startHarness } from './harness.ts';
 
 function usageEvent(
   workspaceId: string,
@@ -124,6 +124,20 @@ describe.each(KINDS)('own usage (GET /v1/usage with a sub-account key) on %s', (
       const admin = await h.api('GET', '/v1/usage');
       expect(admin.status).toBe(403);
       expect(admin.body.error.type).toBe('permission_denied');
+      // It says which key the call takes, and where an admin reads a sub-account's usage.
+      expect(admin.body.error.message).toBe(
+        "GET /v1/usage is a sub-account's own usage and takes its key (sk-tg-…); with an admin key read GET /v1/sub-accounts/{id}/usage",
+      );
+      const root = await h.api('GET', '/v1/workspace', undefined, ROOT_KEY);
+      expect(root.status).toBe(403);
+      expect(root.body.error.message).toBe(
+        "the root key manages workspaces only: use the workspace's admin key",
+      );
+      const notRoot = await h.api('POST', '/v1/workspaces', { name: 'nope' });
+      expect(notRoot.status).toBe(403);
+      expect(notRoot.body.error.message).toBe(
+        'managing workspaces takes the root key (TOLLGATE_ROOT_KEY), not an admin key',
+      );
       expect((await h.api('GET', '/v1/usage', undefined, null)).status).toBe(401);
       const before = await rowCounts(h.prisma);
       for (const [method, path, body] of [

@@ -13,13 +13,7 @@ import { upstreamRequest } from './forward/upstream-request.ts';
 import { readBody } from './http/body.ts';
 import { badRequest, type ErrorSpec, sendError } from './http/errors.ts';
 import { isError, type ParsedRequest, parseRequest } from './http/parse.ts';
-import {
-  anthropicKeyHash,
-  bearerHash,
-  headerTags,
-  INVALID_KEY,
-  NO_POLICY,
-} from './http/request.ts';
+import { anthropicKeyHash, bearerHash, headerTags, keyRefusal, NO_POLICY } from './http/request.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
 import { chatToMessages, isUnsupported } from './providers/anthropic/chat-to-messages.ts';
@@ -93,7 +87,7 @@ export async function handleModelRequest(
   if (policy === null) return sendError(res, NO_POLICY);
   const keyHash = endpoint.kind === 'messages' ? anthropicKeyHash(req) : bearerHash(req);
   if (keyHash === null || policy.keysByHash.get(keyHash) === undefined) {
-    return sendError(res, INVALID_KEY);
+    return sendError(res, keyRefusal(req));
   }
   // Every request with a known key leaves a record (SPEC §7), one whose body was refused too.
   const read = await readBody(req, deps.maxBodyBytes);

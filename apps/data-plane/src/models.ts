@@ -10,7 +10,7 @@ import {
 } from '@tollgate/policy';
 import { CATALOGUE } from '@tollgate/pricing';
 import { sendError, sendJson } from './http/errors.ts';
-import { bearerHash, INVALID_KEY, NO_POLICY } from './http/request.ts';
+import { bearerHash, keyRefusal, NO_POLICY } from './http/request.ts';
 import type { UpstreamConfig } from './upstreams.ts';
 
 /**
@@ -84,7 +84,7 @@ export async function answerOwnModels(
   }
   const caller = callerOf(req, policy, nowMs);
   if (caller === undefined) {
-    sendError(res, INVALID_KEY);
+    sendError(res, keyRefusal(req));
     return;
   }
   const { chain, d } = caller;

@@ -261,6 +261,21 @@ describe('data plane: OpenAI SDK against a fake upstream', () => {
     const e1 = await bad.chat.completions.create(msg).catch((e) => e);
     expect(e1).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(e1.code).toBe('invalid_api_key');
+    expect(e1.error.message).toBe('Incorrect API key provided.');
+    // An admin key where a sub-account key belongs is told so (chat and the model list alike).
+    const admin = new OpenAI({
+      apiKey: `sk-tg-admin-${'A'.repeat(43)}`,
+      baseURL: `${h.urls[0]}/v1`,
+      maxRetries: 0,
+    });
+    for (const call of [() => admin.chat.completions.create(msg), () => admin.models.list()]) {
+      const refused = await call().catch((e) => e);
+      expect(refused.status).toBe(401);
+      expect(refused.code).toBe('invalid_api_key');
+      expect(refused.error.message).toBe(
+        'An admin key (sk-tg-admin-…) is not accepted here: the OpenAI-compatible API takes a sub-account key (sk-tg-…).',
+      );
+    }
     const e2 = await h
       .client('sa_susp')
       .chat.completions.create(msg)

@@ -24,6 +24,16 @@ const POLICY = {
 
 export type Action = keyof typeof POLICY;
 
+/** What a key of the wrong kind is told: which key the action takes. */
+const WRONG_KEY: Record<Action, string> = {
+  'workspaces.manage':
+    'managing workspaces takes the root key (TOLLGATE_ROOT_KEY), not an admin key',
+  'workspace.read': "the root key manages workspaces only: use the workspace's admin key",
+  'workspace.write': "the root key manages workspaces only: use the workspace's admin key",
+  'usage.own.read':
+    "GET /v1/usage is a sub-account's own usage and takes its key (sk-tg-…); with an admin key read GET /v1/sub-accounts/{id}/usage",
+};
+
 /**
  * The one authorization check. Deny by default: anonymous → 401, wrong kind → 403 — except a
  * sub-account key on an admin action, which is 401 as for any key the admin API does not accept
@@ -38,7 +48,7 @@ export function authorize(principal: Principal, action: Action): Caller {
     if (principal.kind === 'sub_account') {
       throw new AuthenticationError('a sub-account key is not accepted here: use an admin key');
     }
-    throw new PermissionError(`this key may not perform '${action}'`);
+    throw new PermissionError(WRONG_KEY[action]);
   }
   switch (principal.kind) {
     case 'admin':

@@ -29,6 +29,23 @@ export const INVALID_KEY: ErrorSpec = {
   message: 'Incorrect API key provided.',
 };
 
+const ADMIN_KEY_REFUSED: ErrorSpec = {
+  ...INVALID_KEY,
+  message:
+    'An admin key (sk-tg-admin-…) is not accepted here: the OpenAI-compatible API takes a sub-account key (sk-tg-…).',
+};
+
+/** The 401 for a key this data plane does not know; an admin key is told where it belongs (it is
+ * the likeliest mix-up — the reverse case, on the admin API, says so too). */
+export function keyRefusal(req: IncomingMessage): ErrorSpec {
+  const auth = req.headers.authorization;
+  const presented =
+    typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : req.headers['x-api-key'];
+  return typeof presented === 'string' && presented.trim().startsWith('sk-tg-admin-')
+    ? ADMIN_KEY_REFUSED
+    : INVALID_KEY;
+}
+
 export const NO_POLICY: ErrorSpec = {
   status: 503,
   type: 'service_unavailable',
