@@ -20,6 +20,8 @@ interface Case {
   status: number;
   /** `error.code` (null when the envelope carries none). */
   code: string | null;
+  /** `error.message`, where it is the point of the case. */
+  message?: string;
 }
 
 const json = (over: Record<string, unknown>) => JSON.stringify({ ...OK, ...over });
@@ -123,6 +125,27 @@ const cases: Case[] = [
     send: { body: json({}), headers: { 'x-tollgate-tag': "a' OR '1'='1" } },
     status: 400,
     code: 'invalid_tag',
+  },
+  {
+    name: 'metadata.tags not a list',
+    send: { body: json({ metadata: { tags: 'x' } }) },
+    status: 400,
+    code: 'invalid_tag',
+  },
+  {
+    name: 'a UTF-8 tag in the header',
+    send: {
+      raw: (host, key) => {
+        const body = JSON.stringify(OK);
+        return Buffer.from(
+          `POST /v1/chat/completions HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\nx-tollgate-tag: ünï\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          'utf8',
+        );
+      },
+    },
+    status: 400,
+    code: 'invalid_tag',
+    message: 'tag "ünï" must be 1-64 characters of A-Z a-z 0-9 _ . : -',
   },
   {
     name: 'operator object in metadata.tags',
@@ -268,6 +291,7 @@ describe('hostile input on the data plane', () => {
       expect(a.body.error).toMatchObject({ code: c.code, type: expect.any(String) });
       expect(a.body.error).toHaveProperty('param');
       expect(a.body.error.message.length).toBeGreaterThan(0);
+      if (c.message !== undefined) expect(a.body.error.message).toBe(c.message);
       await h.planes[0]!.flushUsage();
       expect(h.upstream.hits()).toBe(hits);
       const m = parseExposition(await (await fetch(`${url}/metrics`)).text());

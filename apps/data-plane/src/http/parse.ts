@@ -97,7 +97,7 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
     const tags = body.metadata.tags;
     if (tags !== undefined) {
       if (!Array.isArray(tags))
-        return badRequest("'metadata.tags' must be a list", 'metadata.tags');
+        return badRequest("'metadata.tags' must be a list", 'metadata.tags', 'invalid_tag');
       bodyTags = tags;
     }
   }

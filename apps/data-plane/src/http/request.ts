@@ -58,10 +58,17 @@ export function headerTags(req: IncomingMessage): string[] {
   const out: string[] = [];
   for (const name of ['x-tollgate-tag', 'x-aig-tag']) {
     const v = req.headers[name];
-    if (typeof v === 'string') out.push(v);
-    else if (Array.isArray(v)) out.push(...v);
+    if (typeof v === 'string') out.push(utf8(v));
+    else if (Array.isArray(v)) out.push(...v.map(utf8));
   }
   return out;
+}
+
+/** Node reads header bytes as latin1: a client's UTF-8 tag (refused — tags are ASCII) is shown as
+ * it was sent ("ünï", not "Ã¼nÃ¯"). ASCII, every valid tag, passes untouched. */
+function utf8(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the ASCII range itself
+  return /^[\x00-\x7f]*$/.test(value) ? value : Buffer.from(value, 'latin1').toString('utf8');
 }
 
 /** The body as forwarded: provider prefix stripped, usage asked for on streams, our own fields
