@@ -384,6 +384,29 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
         blocked: 1,
         cost_cents: 2.41,
       });
+      // Plain UTC dates: `from` from the day's start, `to` through the day's end.
+      const day = (daysAgo: number) => at(daysAgo).slice(0, 10);
+      const byDates = await h.api(
+        'GET',
+        `/v1/sub-accounts/${sa.id}/usage?from=${day(60)}&to=${day(0)}`,
+      );
+      expect(byDates.status).toBe(200);
+      expect(byDates.body.summary).toEqual(wide.body.summary);
+      const throughYesterday = await h.api(
+        'GET',
+        `/v1/sub-accounts/${sa.id}/usage?from=${day(60)}&to=${day(1)}`,
+      );
+      const beforeToday = await h.api(
+        'GET',
+        `/v1/sub-accounts/${sa.id}/usage?from=${day(60)}T00:00:00Z&to=${day(0)}T00:00:00Z`,
+      );
+      expect(throughYesterday.body.summary).toEqual(beforeToday.body.summary);
+      expect(throughYesterday.body.summary.requests).toBeLessThan(4);
+      for (const bad of ['2026-13-01', '2026-12-1', '12/01/2026']) {
+        const refused = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?from=${bad}`);
+        expect(refused.status, bad).toBe(400);
+        expect(refused.body.error.param).toBe('from');
+      }
 
       const month = today.toISOString().slice(0, 7);
       const tags = await h.api('GET', `/v1/usage/by-tag?month=${month}`);

@@ -11,9 +11,17 @@ const DAY = 24 * HOUR;
 
 const windowSchema = z.strictObject({
   window: z.string().regex(WINDOW, "window is like '24h', '7d', '30d' or '4w'").optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
+  to: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
 });
+
+/** A `from`/`to` bound: an ISO date-time as given, or a plain UTC date (`2026-12-01`) — its start
+ * for `from`, the end of that day for `to` (so `from=2026-12-01&to=2026-12-07` is the whole week). */
+function bound(value: string, side: 'from' | 'to'): Date {
+  if (value.length > 10) return new Date(value);
+  const day = new Date(`${value}T00:00:00.000Z`);
+  return side === 'from' ? day : new Date(day.getTime() + DAY);
+}
 
 export interface Range {
   from: Date;
@@ -27,7 +35,10 @@ export function resolveRange(raw: unknown, now: Date): Range {
     throw new ValidationError('give window or from/to, not both', 'window');
   let range: Range;
   if (q.from || q.to) {
-    range = { from: q.from ? new Date(q.from) : new Date(0), to: q.to ? new Date(q.to) : now };
+    range = {
+      from: q.from ? bound(q.from, 'from') : new Date(0),
+      to: q.to ? bound(q.to, 'to') : now,
+    };
   } else {
     const [, n, unit] = WINDOW.exec(q.window ?? '30d')!;
     const hours = Number(n) * (unit === 'h' ? 1 : unit === 'd' ? 24 : 168);
