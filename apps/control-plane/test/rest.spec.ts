@@ -5,7 +5,15 @@ import { encodeSnapshot } from '@tollgate/policy';
 import { usageEvent } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../src/policy/snapshot.ts';
-import { ADMIN_KEY, type Harness, KINDS, ROOT_KEY, skipKind, startHarness } from './harness.ts';
+import {
+  ADMIN_KEY,
+  type Harness,
+  KINDS,
+  ROOT_KEY,
+  rowCounts,
+  skipKind,
+  startHarness,
+} from './harness.ts';
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -95,10 +103,24 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
         where: { subAccountId: sa.id, revokedAt: null },
       });
       expect(live).toBe(0);
-      // Deleted stays readable (its usage stays queryable) but cannot be reactivated.
-      const again = await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'active' });
-      expect(again.status).toBeGreaterThanOrEqual(400);
-      expect(again.body.error).toBeDefined();
+      // Deleted stays readable (its usage stays queryable) but takes no change: a 409 saying so
+      // (GET finds it, so "not found" would contradict it); deleting again is harmless.
+      expect((await h.api('GET', `/v1/sub-accounts/${sa.id}`)).body.status).toBe('deleted');
+      const before = await rowCounts(h.prisma);
+      const message = `sub-account '${sa.id}' is deleted: its usage stays readable, but it takes no changes or keys`;
+      for (const [method, path, body] of [
+        ['PATCH', `/v1/sub-accounts/${sa.id}`, { status: 'active' }],
+        ['PATCH', `/v1/sub-accounts/${sa.id}`, { spend_cap_cents: 5 }],
+        ['POST', `/v1/sub-accounts/${sa.id}/keys`, {}],
+      ] as const) {
+        const refused = await h.api(method, path, body);
+        expect(refused.status, `${method} ${path}`).toBe(409);
+        expect(refused.body.error).toMatchObject({ code: 'conflict', message });
+      }
+      const twice = await h.api('DELETE', `/v1/sub-accounts/${sa.id}`);
+      expect(twice.status).toBe(200);
+      expect(twice.body).toMatchObject({ id: sa.id, status: 'deleted' });
+      expect(await rowCounts(h.prisma)).toEqual(before);
     },
   );
 

@@ -6,6 +6,7 @@ import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import type { ListPage } from './pagination.ts';
 import { findSubAccount } from './sub-account-reads.ts';
+import { deletedError } from './sub-accounts.ts';
 
 const rotateSchema = z.strictObject({
   expiresInSeconds: z
@@ -26,7 +27,7 @@ export async function createKey(
 ) {
   const input = parseInput(rotateSchema, raw ?? {});
   const sa = await findSubAccount(deps, caller, subAccountId);
-  if (sa.status === 'deleted') throw new NotFoundError('sub-account', subAccountId);
+  if (sa.status === 'deleted') throw deletedError(subAccountId);
   const now = deps.now?.() ?? new Date();
   const minted = mintKey('sub_account');
   const key = await mutate(

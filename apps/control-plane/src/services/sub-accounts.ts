@@ -1,7 +1,7 @@
 import type { SubAccount } from '@tollgate/db';
 import type { InheritableField } from '@tollgate/policy';
 import { z } from 'zod';
-import { NotFoundError } from '../lib/errors.ts';
+import { ConflictError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import {
   budgetPeriodField,
@@ -151,7 +151,7 @@ export async function updateSubAccount(
 ) {
   const { plan: planRef, inherit = [], ...input } = parseInput(updateSchema, raw);
   const current = await findSubAccount(deps, caller, id);
-  if (current.status === 'deleted') throw new NotFoundError('sub-account', id);
+  if (current.status === 'deleted') throw deletedError(id);
   const plan = await planAfterUpdate(deps, caller, current.planId, planRef);
   const own = inheritableData(input);
   checkInherit(inherit, own, plan, input.prepaid ?? current.prepaid);
@@ -222,10 +222,19 @@ async function writeUpdate(
   });
 }
 
+/** A deleted sub-account is still found (its usage stays readable) but takes no change: a 409
+ * saying so, not a 404 for what GET shows. */
+export function deletedError(id: string): ConflictError {
+  return new ConflictError(
+    `sub-account '${id}' is deleted: its usage stays readable, but it takes no changes or keys`,
+  );
+}
+
 /** Revokes the sub-account: every key stops working; the row and its usage stay queryable. */
 export async function deleteSubAccount(deps: ServiceDeps, caller: Caller, id: string) {
   const current = await findSubAccount(deps, caller, id);
-  if (current.status === 'deleted') throw new NotFoundError('sub-account', id);
+  // Deleting twice is harmless: the sub-account as it is.
+  if (current.status === 'deleted') return current;
   const now = deps.now?.() ?? new Date();
   return mutate(
     deps,
