@@ -18,7 +18,7 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
     async () => {
       const created = await h.gql(
         `mutation($input: CreateSubAccountInput!) { createSubAccount(input: $input) {
-         __typename ... on CreateSubAccountPayload { key subAccount { id name spendCapCents rateLimitRpm defaultTag status budgetPeriod } } ${ERR} } }`,
+         __typename ... on CreateSubAccountPayload { key keyId subAccount { id name spendCapCents rateLimitRpm defaultTag status budgetPeriod } } ${ERR} } }`,
         {
           input: { name: 'acme-corp', spendCapCents: 50000, rateLimitRpm: 300, defaultTag: 'acme' },
         },
@@ -27,6 +27,7 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
       const payload = created.data.createSubAccount;
       expect(payload.__typename).toBe('CreateSubAccountPayload');
       expect(payload.key).toMatch(/^sk-tg-/);
+      expect(payload.keyId).toMatch(/^key_/);
       expect(payload.subAccount).toMatchObject({
         name: 'acme-corp',
         spendCapCents: 50000,
@@ -36,6 +37,9 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
         budgetPeriod: 'monthly',
       });
       const id: string = payload.subAccount.id;
+      expect(
+        (await h.prisma.subAccountKey.findMany({ where: { subAccountId: id } })).map((k) => k.id),
+      ).toEqual([payload.keyId]);
 
       // The same sub-account through REST: one set of services behind both.
       const rest = await h.api('GET', `/v1/sub-accounts/${id}`);

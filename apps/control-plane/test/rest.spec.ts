@@ -53,6 +53,8 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       const rows = await h.prisma.subAccountKey.findMany({ where: { subAccountId: sa.id } });
       expect(rows).toHaveLength(1);
       expect(rows[0]!.hash).toBe(sha256(sa.key));
+      // The first key's id comes with it, so it can be revoked without listing the keys first.
+      expect(sa.key_id).toBe(rows[0]!.id);
       expect(JSON.stringify(rows)).not.toContain(sa.key);
       expect(sa.key.startsWith(rows[0]!.prefix)).toBe(true);
 

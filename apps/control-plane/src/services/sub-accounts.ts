@@ -102,6 +102,7 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
   const columns = planColumns(plan, Object.keys(own), [], []);
   await checkEffectiveModels(deps, caller, { ...columns, ...own }, 'allowedModels');
   const key = mintKey('sub_account');
+  const keyId = newId('key');
   const { created: subAccount, events } = await mutate(
     deps,
     caller,
@@ -128,7 +129,7 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
       });
       await tx.subAccountKey.create({
         data: {
-          id: newId('key'),
+          id: keyId,
           subAccountId: id,
           workspaceId: caller.workspaceId,
           hash: key.hash,
@@ -140,7 +141,7 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
     },
   );
   deps.createdEvents?.announce(events);
-  return { subAccount, key: key.plaintext };
+  return { subAccount, key: key.plaintext, keyId };
 }
 
 export async function updateSubAccount(

@@ -127,11 +127,12 @@ const SubAccountConnection = builder.connectionObject({
 });
 
 const CreateSubAccountPayload = builder
-  .objectRef<{ subAccount: SubAccountRow; key: string }>('CreateSubAccountPayload')
+  .objectRef<{ subAccount: SubAccountRow; key: string; keyId: string }>('CreateSubAccountPayload')
   .implement({
     fields: (t) => ({
       subAccount: t.field({ type: SubAccount, resolve: (p) => p.subAccount }),
       key: t.exposeString('key', { description: 'Its first key (`sk-tg-…`), shown this once.' }),
+      keyId: t.exposeID('keyId', { description: 'The id of that key (to revoke it later).' }),
     }),
   });
 

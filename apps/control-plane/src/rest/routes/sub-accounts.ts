@@ -13,7 +13,7 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     action: 'workspace.write',
     handle: async ({ deps, caller, body }) => {
       const r = await subAccounts.createSubAccount(deps, caller, await body());
-      return created({ ...json.subAccountJson(r.subAccount), key: r.key });
+      return created({ ...json.subAccountJson(r.subAccount), key: r.key, key_id: r.keyId });
     },
   },
   {
