@@ -47,8 +47,9 @@ export function resultError(
   return result.message ?? result.__typename;
 }
 
-// The API's ValidationError messages are written for developers: `<field>: <zod's wording>`
-// ("markupPercent: Too big: expected number to be <=1000"). The console says them as sentences that
+// The API's ValidationError messages name the field as the API does, then say what is wrong:
+// `<field> <predicate>` ("markupPercent must be at most 1000") or `<field>: <clause>`
+// ("allowedModels.1: models are named 'provider/model'"). The console says them as sentences that
 // name the field as its forms do ("Markup must be at most 1000 %."), with the API's bounds in the
 // field's own unit (dollars for cents, % for a markup).
 
@@ -118,9 +119,9 @@ function amount(n: string, unit: Unit | undefined): string {
   if (!Number.isFinite(value)) return n;
   switch (unit) {
     case 'cents':
-      return formatCents(value);
+      return formatCents(n);
     case 'perMtok':
-      return `${formatCents(value)} per million tokens`;
+      return `${formatCents(n)} per million tokens`;
     case 'percent':
       return `${n} %`;
     case 'count':
@@ -130,10 +131,14 @@ function amount(n: string, unit: Unit | undefined): string {
   }
 }
 
-/** Whole dollars and cents ("$1,000,000.00"); the API's money bounds are whole cents. */
-function formatCents(cents: number): string {
-  const dollars = cents / 100;
-  return `$${dollars.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 })}`;
+/** Cents (a plain decimal, as the API writes its bounds) in dollars, exactly: "100000000" →
+ * "$1,000,000.00", "900719925474.0991" → "$9,007,199,254.740991". */
+function formatCents(cents: string): string {
+  const [whole = '0', fraction = ''] = cents.split('.');
+  const digits = whole.padStart(3, '0');
+  const dollars = BigInt(digits.slice(0, -2)).toLocaleString('en-US');
+  const decimals = `${digits.slice(-2)}${fraction}`.replace(/0+$/, '').padEnd(2, '0');
+  return `$${dollars}.${decimals}`;
 }
 
 /**
@@ -144,82 +149,19 @@ type Said = { predicate: string } | { clause: string };
 type Rule = [RegExp, (m: RegExpExecArray, unit: Unit | undefined) => Said];
 
 const must = (predicate: string): Said => ({ predicate });
-const lengthBound = (op: string, n: string, below: boolean) =>
-  Number(n) + (op.length === 1 ? (below ? -1 : 1) : 0);
-const TYPE_WORDS: Record<string, string> = {
-  number: 'a number',
-  string: 'text',
-  boolean: 'yes or no',
-  array: 'a list',
-  object: 'an object',
-};
+const isMoney = (unit: Unit | undefined) => unit === 'cents' || unit === 'perMtok';
 
-/** The API's wordings (zod's, @tollgate/pricing's exact money conversion, its own checks). */
+/** The API's wordings that the console says otherwise; any other predicate is said as it is. */
 const RULES: Rule[] = [
+  // A bound, in the field's unit.
   [
-    /^Too big: expected (?:number|int|bigint) to be (<=?)\s*(\S+)$/,
-    (m, unit) => must(`must be ${m[1] === '<' ? 'less than' : 'at most'} ${amount(m[2]!, unit)}`),
+    /^must be (at most|at least|less than|more than) (\d+(?:\.\d+)?)$/,
+    (m, unit) => must(`must be ${m[1]} ${amount(m[2]!, unit)}`),
   ],
+  // Cents with 4 decimals are dollars with 6.
   [
-    /^Too small: expected (?:number|int|bigint) to be (>=?)\s*(\S+)$/,
-    (m, unit) => {
-      if (Number(m[2]) === 0)
-        return must(m[1] === '>=' ? 'must not be negative' : 'must be more than zero');
-      return must(`must be ${m[1] === '>' ? 'more than' : 'at least'} ${amount(m[2]!, unit)}`);
-    },
-  ],
-  [
-    /^Too big: expected string to have (<=?)\s*(\d+) characters?$/,
-    (m) => must(`must be at most ${lengthBound(m[1]!, m[2]!, true)} characters long`),
-  ],
-  [
-    /^Too small: expected string to have (>=?)\s*(\d+) characters?$/,
-    (m) => {
-      const n = lengthBound(m[1]!, m[2]!, false);
-      return must(n <= 1 ? 'must not be empty' : `must be at least ${n} characters long`);
-    },
-  ],
-  [
-    /^Too big: expected array to have (<=?)\s*(\d+) items?$/,
-    (m) => must(`may list at most ${lengthBound(m[1]!, m[2]!, true)}`),
-  ],
-  [
-    /^Too small: expected array to have (>=?)\s*(\d+) items?$/,
-    (m) => {
-      const n = lengthBound(m[1]!, m[2]!, false);
-      return must(n <= 1 ? 'must list at least one' : `must list at least ${n}`);
-    },
-  ],
-  [/^Invalid input: expected int\b/, () => must('must be a whole number')],
-  [
-    /^Invalid input: expected (number|string|boolean|array|object)\b/,
-    (m) => must(`must be ${TYPE_WORDS[m[1]!]}`),
-  ],
-  [
-    /^Invalid option: expected one of (.+)$/,
-    (m) =>
-      must(
-        `must be one of ${m[1]!
-          .split('|')
-          .map((o) => o.replace(/^"|"$/g, ''))
-          .join(', ')}`,
-      ),
-  ],
-  [/^Invalid (?:string|format): must match pattern/, () => must('is not in the accepted format')],
-  [/^Invalid (?:URL|url)\b/, () => must('must be a valid URL')],
-  [/^cents must not be negative\b/, () => must('must not be negative')],
-  [/^cents must be a finite number\b/, () => must('must be a number')],
-  [
-    /^cents has more than 4 decimals\b/,
-    () => must('may have at most 6 decimals (one micro-dollar)'),
-  ],
-  [/^cents is not a plain decimal\b/, () => must('must be a plain decimal amount')],
-  [/^micros exceeds\b/, () => must('is too large')],
-  [/^at most 2 decimals$/, () => must('may have at most 2 decimals')],
-  [/^NUL characters are not allowed/, () => must('must not contain NUL characters')],
-  [
-    /^nested deeper than (\d+) levels$/,
-    (m) => must(`must not be nested deeper than ${m[1]} levels`),
+    /^may have at most 4 decimals$/,
+    (m, unit) => must(isMoney(unit) ? 'may have at most 6 decimals (one micro-dollar)' : m[0]),
   ],
   [
     /^unknown model '([^']*)' \(no price\)$/,
@@ -234,26 +176,14 @@ const RULES: Rule[] = [
   [/^(?:[a-z_ ]+ )?(?:names|tags|models) are (.+)$/, (m) => must(`must be ${m[1]}`)],
 ];
 
-function said(detail: string, unit: Unit | undefined, names: string[]): Said | null {
+const PREDICATE = /^(must|may|is|has|cannot) /;
+
+function said(detail: string, unit: Unit | undefined): Said | null {
   for (const [pattern, say] of RULES) {
     const m = pattern.exec(detail);
     if (m) return say(m, unit);
   }
-  // A check that names the field itself: "amount_cents must be at most 100000000",
-  // "reference is printable ASCII, no edge spaces".
-  for (const name of names) {
-    if (!detail.startsWith(`${name} `)) continue;
-    const rest = detail
-      .slice(name.length + 1)
-      .replace(
-        /\b(at most|at least) (\d+)$/,
-        (_, op: string, n: string) => `${op} ${amount(n, unit)}`,
-      );
-    if (/^is (?!not\b)/.test(rest)) return must(`must be ${rest.slice(3)}`);
-    if (/^(must|may|is|has|cannot) /.test(rest)) return must(rest);
-  }
-  if (/^(must|may|is|has|cannot) /.test(detail)) return must(detail);
-  return null;
+  return PREDICATE.test(detail) ? must(detail) : null;
 }
 
 const sentence = (text: string) => {
@@ -264,34 +194,33 @@ const sentence = (text: string) => {
 
 /**
  * A ValidationError of the API as one sentence naming the field as the forms do: `markupPercent`,
- * "markupPercent: Too big: expected number to be <=1000" → "Markup must be at most 1000 %.". The
- * field comes from `field`, else from the message's "<field>: " prefix; `labels` renames fields
- * for one form (the workspace's cap is its "Workspace cap").
+ * "markupPercent must be at most 1000" → "Markup must be at most 1000 %.". The field comes from
+ * `field`, else from the message itself; `labels` renames fields for one form (the workspace's cap
+ * is its "Workspace cap").
  */
 export function validationMessage(
   field: string | null | undefined,
   message: string,
   labels: Record<string, string> = {},
 ): string {
-  let path = field ?? null;
-  let detail = message.trim();
-  const prefix = /^([A-Za-z_][\w.]*): (.+)$/s.exec(detail);
-  if (prefix && (path === null || prefix[1] === path)) {
-    path = prefix[1]!;
-    detail = prefix[2]!;
-  }
+  const text = message.trim();
   // `unknown field 'x'`: the console sent a field the API does not take (an older console).
-  const unknownField = /^unknown field '([^']*)'$/.exec(detail);
+  const unknownField = /^unknown field '([^']*)'$/.exec(text);
   if (unknownField)
     return `The API does not accept the field ${unknownField[1]}; reload the console and try again.`;
+  // "<field> <predicate>" or "<field>: <clause>", the field as the API names it (or in snake_case).
+  const named = /^([A-Za-z_][\w.]*)(?:: | (?=(?:must|may|is|has|cannot) ))(.+)$/s.exec(text);
+  const snake = (f: string) => f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  const ours = named && (!field || named[1] === field || named[1] === snake(field));
+  const path = field || (ours ? named[1]! : null);
+  const detail = ours ? named[2]! : text;
   if (!path) return sentence(detail || 'The API refused the input');
   const [root = path, index] = path.split('.');
   const label =
     labels[root] ??
     fieldLabel(root) +
       (index !== undefined && /^\d+$/.test(index) ? ` (item ${Number(index) + 1})` : '');
-  const snake = root.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-  const what = said(detail, API_FIELDS[root]?.unit, [root, snake]);
+  const what = said(detail, API_FIELDS[root]?.unit);
   if (what === null) return sentence(`${label}: ${detail}`);
   return sentence('clause' in what ? `${label}: ${what.clause}` : `${label} ${what.predicate}`);
 }

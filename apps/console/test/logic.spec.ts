@@ -444,7 +444,7 @@ describe('errors', () => {
     expect(
       resultError({
         __typename: 'ValidationError',
-        message: 'spendCapCents: Too small: expected number to be >=0',
+        message: 'spendCapCents must not be negative',
         field: 'spendCapCents',
       }),
     ).toBe('Spend cap must not be negative.');
@@ -631,8 +631,9 @@ describe('list answers (connections or typed errors)', () => {
     expect(hasMore(page)).toBe(true);
     expect(hasMore({ ...page, pageInfo: { hasNextPage: false } })).toBe(false);
     expect(hasMore(refused)).toBe(false);
-    expect(listError(refused)).toBe('First must be ≤ 200.');
-    expect(listError({ ...refused, message: 'first: Too big: expected number to be <=200' })).toBe(
+    // The field named by the message itself is said as the console calls it.
+    expect(listError(refused)).toBe('Page size must be ≤ 200.');
+    expect(listError({ ...refused, message: 'first must be at most 200' })).toBe(
       'Page size must be at most 200.',
     );
     expect(listError(page)).toBeNull();

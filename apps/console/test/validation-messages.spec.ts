@@ -38,8 +38,8 @@ const sa = (input: unknown) =>
 describe('ValidationError messages from the control plane', () => {
   it('says an out-of-range markup as a sentence with the API’s limit', async () => {
     const out = await ws({ markupPercent: 1500 });
-    // What the settings page showed before: zod's words.
-    expect(out.message).toMatch(/Too big/);
+    // What the API says: the field and a plain predicate, the bound without its unit.
+    expect(out.message).toBe('markupPercent must be at most 1000');
     expect(resultError(out)).toBe('Markup must be at most 1000 %.');
     expect(apiFieldErrors(out.field, out.message)).toEqual({
       markup: 'Markup must be at most 1000 %.',
@@ -80,12 +80,24 @@ describe('ValidationError messages from the control plane', () => {
       "Allowed models (item 2) must be named 'provider/model'.",
     );
     expect(resultError(await sa({ allowedModels: Array(501).fill('openai/gpt-4o') }))).toBe(
-      'Allowed models may list at most 500.',
+      'Allowed models must have at most 500 items.',
     );
     expect(resultError(await sa({ lowBalanceThresholdCents: 200_000_000 }))).toBe(
       'Low balance threshold must be at most $1,000,000.00.',
     );
     expect(resultError(await sa({ spendCapCents: -5 }))).toBe('Spend cap must not be negative.');
+    // The largest amount the API takes, to the micro-dollar.
+    expect(resultError(await sa({ spendCapCents: 1e30 }))).toBe(
+      'Spend cap must be at most $9,007,199,254.740991.',
+    );
+    expect(resultError(await sa({ name: 'a\ud800' }))).toBe(
+      'Name must be valid Unicode text (no unpaired surrogates such as \\ud800).',
+    );
+    let deep: unknown = 1;
+    for (let i = 0; i < 40; i++) deep = { a: deep };
+    expect(resultError(await sa({ metadata: deep }))).toBe(
+      'Metadata is nested deeper than 32 levels.',
+    );
   });
 
   it('names the fields of top-ups, prices and plans', async () => {
@@ -97,12 +109,16 @@ describe('ValidationError messages from the control plane', () => {
       'Amount must be at most $1,000,000.00.',
     );
     expect(resultError(await credit({ amountCents: 1, reference: ' r' }))).toBe(
-      'Reference must be printable ASCII, no edge spaces.',
+      'Reference must be printable ASCII, with no space at either end.',
     );
     const price = await refusal(() =>
       setPrice(noDeps, caller, { model: 'openai/x', inputPerMtokCents: -1, outputPerMtokCents: 1 }),
     );
     expect(resultError(price)).toBe('Input price must not be negative.');
+    const missing = await refusal(() =>
+      setPrice(noDeps, caller, { model: 'openai/x', inputPerMtokCents: 1 }),
+    );
+    expect(resultError(missing)).toBe('Output price is required.');
     const priceOf = (extra: Record<string, unknown>) =>
       refusal(() =>
         setPrice(noDeps, caller, {

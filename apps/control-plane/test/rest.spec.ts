@@ -429,7 +429,11 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       for (const bad of ['2026-13-01', '2026-12-1', '12/01/2026']) {
         const refused = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?from=${bad}`);
         expect(refused.status, bad).toBe(400);
-        expect(refused.body.error.param).toBe('from');
+        expect(refused.body.error).toMatchObject({
+          param: 'from',
+          message:
+            'from must be a date like 2026-12-01 or a date and time like 2026-12-01T00:00:00Z',
+        });
       }
 
       const month = today.toISOString().slice(0, 7);

@@ -1,49 +1,156 @@
-import { centsToMicros } from '@tollgate/pricing';
+import { centsToMicros, microsToCents } from '@tollgate/pricing';
 import { z } from 'zod';
 import { ValidationError } from './errors.ts';
 
 /** Deepest nesting of objects and arrays accepted in any input (metadata included). */
 export const MAX_INPUT_DEPTH = 32;
 
+/** The largest `*_cents` amount: its micro-dollars are Number.MAX_SAFE_INTEGER (900719925474.0991). */
+export const MAX_CENTS = microsToCents(Number.MAX_SAFE_INTEGER);
+
+const UNICODE_TEXT = 'valid Unicode text (no unpaired surrogates such as \\ud800)';
+/** Half of a UTF-16 surrogate pair without its other half: a `\ud800` escape, no character. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Refuses what no field may hold, before any schema runs: nesting deeper than MAX_INPUT_DEPTH
- * (bounded recursion everywhere after) and NUL characters (PostgreSQL text and jsonb cannot store
- * them). Names the offending field.
+ * (bounded recursion everywhere after), NUL characters (PostgreSQL text and jsonb cannot store
+ * them) and unpaired surrogates (not Unicode text: PostgreSQL would store U+FFFD instead). Names
+ * the offending field.
  */
 function checkShape(value: unknown, path: string[], depth: number): void {
   const where = () => path.join('.') || null;
+  const refuse = (predicate: string, field = where()) => {
+    throw new ValidationError(`${field ?? 'the input'} ${predicate}`, field);
+  };
   if (typeof value === 'string') {
-    if (value.includes('\u0000'))
-      throw new ValidationError(`${where() ?? 'input'}: NUL characters are not allowed`, where());
+    if (value.includes('\u0000')) refuse('must not contain NUL characters');
+    if (LONE_SURROGATE.test(value)) refuse(`must be ${UNICODE_TEXT}`);
     return;
   }
   if (typeof value !== 'object' || value === null) return;
-  if (depth >= MAX_INPUT_DEPTH) {
-    throw new ValidationError(
-      `${where() ?? 'input'}: nested deeper than ${MAX_INPUT_DEPTH} levels`,
-      where(),
-    );
-  }
+  // Named by its top-level field: the path down to the limit says nothing more.
+  if (depth >= MAX_INPUT_DEPTH)
+    refuse(`is nested deeper than ${MAX_INPUT_DEPTH} levels`, path[0] ?? null);
   for (const [k, v] of Object.entries(value)) {
     if (k.includes('\u0000') && !k.endsWith('\u0000'))
-      throw new ValidationError('NUL characters are not allowed in keys', where());
+      refuse('must not contain NUL characters in its keys');
+    if (LONE_SURROGATE.test(k)) refuse(`must have keys that are ${UNICODE_TEXT}`);
     checkShape(v, [...path, k], depth + 1);
   }
 }
 
+/** What zod's types are called in a message. */
+const TYPE_WORDS: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  array: 'a list',
+  object: 'an object',
+  record: 'an object',
+};
+
+/** zod's own bound of `.int()` (the safe integers), which a schema's real bound makes moot. */
+const isSafeIntegerBound = (issue: z.core.$ZodIssue | z.core.$ZodRawIssue) =>
+  (issue.code === 'too_big' || issue.code === 'too_small') &&
+  issue.origin === 'int' &&
+  Math.abs(Number(issue.code === 'too_big' ? issue.maximum : issue.minimum)) ===
+    Number.MAX_SAFE_INTEGER;
+
+/**
+ * What is wrong, said after the field's name: "must be at most 1000", "is required". The one
+ * error map of every parse; a schema's own message (a regex's, a refinement's) comes first.
+ */
+function predicate(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type': {
+      if (issue.input === undefined) return 'is required';
+      const whole = issue.expected === 'int' || (issue.inst as z.ZodNumber | undefined)?.isInt;
+      const type = whole === true ? 'int' : issue.expected;
+      return `must be ${TYPE_WORDS[type] ?? type}`;
+    }
+    case 'too_big': {
+      const bound = Number(issue.maximum);
+      if (issue.origin === 'string') return `must be at most ${bound} characters long`;
+      if (issue.origin === 'array') return `must have at most ${bound} items`;
+      const inclusive = issue.inclusive !== false || isSafeIntegerBound(issue);
+      return `must be ${inclusive ? 'at most' : 'less than'} ${bound}`;
+    }
+    case 'too_small': {
+      const bound = Number(issue.minimum);
+      if (issue.origin === 'string' || issue.origin === 'array') {
+        if (bound <= 1) return 'must not be empty';
+        return issue.origin === 'string'
+          ? `must be at least ${bound} characters long`
+          : `must have at least ${bound} items`;
+      }
+      const inclusive = issue.inclusive !== false || isSafeIntegerBound(issue);
+      if (bound === 0) return inclusive ? 'must not be negative' : 'must be more than 0';
+      return `must be ${inclusive ? 'at least' : 'more than'} ${bound}`;
+    }
+    case 'invalid_value':
+      return issue.values.length === 1
+        ? `must be ${String(issue.values[0])}`
+        : `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_format':
+      if (issue.format === 'url') return 'must be a valid URL';
+      if (issue.format === 'datetime') return 'must be a date and time like 2026-04-01T00:00:00Z';
+      return 'is not in the accepted format';
+    case 'not_multiple_of':
+      return `must be a multiple of ${String(issue.divisor)}`;
+    default:
+      return undefined;
+  }
+}
+
+/** @tollgate/pricing's refusals of a `*_cents` amount (centsToMicros), as predicates. */
+const MONEY_WORDS: [RegExp, string][] = [
+  [/^cents must not be negative\b/, 'must not be negative'],
+  [/^cents must be a finite number\b/, 'must be a number'],
+  [/^cents has more than 4 decimals\b/, 'may have at most 4 decimals'],
+  [/^cents is not a plain decimal\b/, 'must be a plain decimal number'],
+  [/^micros exceeds\b/, `must be at most ${MAX_CENTS}`],
+];
+
+const PREDICATE = /^(must|may|is|has|cannot) /;
+
+/**
+ * The message naming its field: "<field> <predicate>" ("spendCapCents must be at most …"), a
+ * message that names the field itself as it is, else "<field>: <message>" ("allowedModels.1:
+ * models are named 'provider/model'").
+ */
+function sentence(path: string, message: string): string {
+  const said = MONEY_WORDS.find(([pattern]) => pattern.test(message))?.[1] ?? message;
+  if (!path) return PREDICATE.test(said) ? `the input ${said}` : said;
+  if (said.startsWith(`${path} `)) return said;
+  return PREDICATE.test(said) ? `${path} ${said}` : `${path}: ${said}`;
+}
+
+const unknownFieldMessage = (path: string) => `unknown field '${path}'`;
+
+/** The ValidationError of an input field the schema does not have (`field` names it). */
+export const isUnknownField = (err: unknown): err is ValidationError & { field: string } =>
+  err instanceof ValidationError &&
+  err.field !== null &&
+  err.message === unknownFieldMessage(err.field);
+
 /** Parses `input` with `schema`; the first problem becomes a ValidationError naming its field. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
   checkShape(input, [], 0);
-  const result = schema.safeParse(input);
+  const result = schema.safeParse(input, { error: predicate });
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  const [first, ...others] = result.error.issues;
+  const samePath = (i: z.core.$ZodIssue) => i.path.join('.') === first!.path.join('.');
+  // 1e30 for `limitField`: its own maximum, not zod's safe-integer one.
+  const issue = (isSafeIntegerBound(first!) && others.find(samePath)) || first!;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0] ?? '';
     const path = [...issue.path, key].join('.');
-    throw new ValidationError(`unknown field '${path}'`, path);
+    throw new ValidationError(unknownFieldMessage(path), path);
   }
   const path = issue.path.join('.');
-  throw new ValidationError(path ? `${path}: ${issue.message}` : issue.message, path || null);
+  throw new ValidationError(sentence(path, issue.message), path || null);
 }
 
 /** Money in: cents with up to 4 decimals, ≥ 0, converted exactly to integer micro-USD. */
@@ -80,7 +187,7 @@ export const markupField = z
   .max(1000)
   .refine(
     (p) => Number.isInteger(Math.round(p * 100)) && Math.abs(p * 100 - Math.round(p * 100)) < 1e-9,
-    'at most 2 decimals',
+    'may have at most 2 decimals',
   )
   .transform((p) => Math.round(p * 100));
 

@@ -76,16 +76,19 @@ export async function readJsonObject(
       "send 'Content-Type: application/json'",
     );
   }
+  const invalid = (message: string) =>
+    new HttpError(400, 'invalid_request_error', 'invalid_json', message);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw invalid('request body is not valid UTF-8');
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(raw));
+    parsed = JSON.parse(text);
   } catch {
-    throw new HttpError(
-      400,
-      'invalid_request_error',
-      'invalid_json',
-      'request body is not valid UTF-8 JSON',
-    );
+    throw invalid('request body is not valid JSON');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new HttpError(

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventHub } from '../events/hub.ts';
 import { type Authenticator, authorize } from '../lib/authz.ts';
 import { type ClientAddress, loopbackClientAddress } from '../lib/client-address.ts';
+import { isUnknownField } from '../lib/validation.ts';
 import type { ProviderKeyDeps } from '../services/provider-keys.ts';
 import type { WebhookDeps } from '../services/webhooks.ts';
 import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
@@ -22,19 +23,36 @@ interface Compiled {
   route: Route;
   pattern: RegExp;
   names: string[];
+  /** The names of `:name*` params, URL-decoded before the route sees them. */
+  decoded: Set<string>;
 }
 
 const ID_SEGMENT = '([A-Za-z0-9_-]{1,100})';
+/** `:name*`, last in a path: the rest of it, slashes included (a trailing slash left out). */
+const REST_OF_PATH = '(.{1,400}?)';
 
 function compile(routes: Route[]): Compiled[] {
   return routes.map((route) => {
     const names: string[] = [];
-    const source = route.path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const decoded = new Set<string>();
+    const source = route.path.replace(/:([A-Za-z]+)(\*?)/g, (_, name: string, rest: string) => {
       names.push(name);
-      return ID_SEGMENT;
+      if (rest === '') return ID_SEGMENT;
+      decoded.add(name);
+      return REST_OF_PATH;
     });
-    return { route, pattern: new RegExp(`^${source}/?$`), names };
+    return { route, pattern: new RegExp(`^${source}/?$`), names, decoded };
   });
+}
+
+/** A `:name*` param as given, `%2F` and the like decoded; a malformed escape is a 400. */
+function decodeParam(name: string, raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    const message = `'${name}' is not a valid URL-encoded path`;
+    throw new HttpError(400, 'invalid_request_error', 'validation_error', message, name);
+  }
 }
 
 /**
@@ -56,14 +74,19 @@ export function createRestHandler(deps: RestDeps) {
         clientAddress(req),
       );
       const caller = authorize(principal, hit.c.route.action);
-      const params = Object.fromEntries(hit.c.names.map((n, i) => [n, hit.m[i + 1]!]));
+      const params = Object.fromEntries(
+        hit.c.names.map((n, i) => {
+          const raw = hit.m[i + 1]!;
+          return [n, hit.c.decoded.has(n) ? decodeParam(n, raw) : raw];
+        }),
+      );
       const query = queryOf(url);
       const bodyless = req.method === 'GET' || req.method === 'DELETE';
       const body = () => readJsonObject(req, bodyless || hit.c.route.optionalBody === true);
       const answer = await hit.c.route.handle({ deps, caller, params, query, body, res });
       if (answer) sendJson(res, answer[0], answer[1]);
     } catch (err) {
-      answerError(deps, res, url, err);
+      answerError(deps, res, url, unknownQueryParameter(err, url) ?? err);
     }
     return true;
   };
@@ -96,10 +119,21 @@ function queryOf(url: URL): Record<string, string> {
       const message = `query parameter '${k}' given twice`;
       throw new HttpError(400, 'invalid_request_error', 'validation_error', message, k);
     }
-    query[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
+    query[camel(k)] = v;
   }
   return query;
 }
+
+/** A service's "unknown field" that came from the query string, named as the client sent it. */
+function unknownQueryParameter(err: unknown, url: URL): HttpError | null {
+  if (!isUnknownField(err)) return null;
+  const name = [...url.searchParams.keys()].find((k) => camel(k) === err.field);
+  if (name === undefined) return null;
+  const message = `unknown query parameter '${name}'`;
+  return new HttpError(400, 'invalid_request_error', 'validation_error', message, name);
+}
+
+const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 
 function answerError(deps: RestDeps, res: ServerResponse, url: URL, err: unknown) {
   // A streamed answer that failed midway cannot carry an error envelope: cut it short.

@@ -33,16 +33,16 @@ const MAX_CREDITS_MICROS = 1_000_000_000_000_000n;
 const topUpSchema = z.strictObject({
   amountCents: z
     .number()
-    .int('amount_cents must be a whole number of cents')
-    .min(1, 'amount_cents must be positive')
-    .max(MAX_TOP_UP_CENTS, `amount_cents must be at most ${MAX_TOP_UP_CENTS}`),
+    .int('must be a whole number of cents')
+    .min(1, 'must be positive')
+    .max(MAX_TOP_UP_CENTS),
   reference: z
     .string()
     .min(1)
     .max(200)
     .regex(
       /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/,
-      'reference is printable ASCII, no edge spaces',
+      'must be printable ASCII, with no space at either end',
     ),
 });
 

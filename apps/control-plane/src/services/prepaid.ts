@@ -14,7 +14,7 @@ export const prepaidSettings = {
   prepaid: z.boolean(),
   lowBalanceThresholdCents: z
     .number()
-    .int('low_balance_threshold_cents must be a whole number of cents')
+    .int('must be a whole number of cents')
     .min(0)
     .max(MAX_TOP_UP_CENTS)
     .nullable(),

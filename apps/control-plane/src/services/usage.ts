@@ -9,10 +9,14 @@ const WINDOW = /^(\d{1,4})([hdw])$/;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
+const dateOrDateTime = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: 'must be a date like 2026-12-01 or a date and time like 2026-12-01T00:00:00Z',
+});
+
 const windowSchema = z.strictObject({
   window: z.string().regex(WINDOW, "window is like '24h', '7d', '30d' or '4w'").optional(),
-  from: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
-  to: z.union([z.iso.datetime({ offset: true }), z.iso.date()]).optional(),
+  from: dateOrDateTime.optional(),
+  to: dateOrDateTime.optional(),
 });
 
 /** A `from`/`to` bound: an ISO date-time as given, or a plain UTC date (`2026-12-01`) — its start

@@ -12,7 +12,10 @@ const createSchema = z.strictObject({
     .trim()
     .min(1)
     .max(100)
-    .regex(/^[A-Za-z0-9][A-Za-z0-9 _.-]*$/, 'letters, digits, space, _ . -'),
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9 _.-]*$/,
+      'must start with a letter or digit and hold only letters, digits, spaces, _ . -',
+    ),
   markupPercent: markupField.optional(),
 });
 
