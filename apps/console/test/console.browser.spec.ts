@@ -836,6 +836,88 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     expect(pageErrors).toEqual([]);
   });
 
+  it('removes a price override and edits a tag budget in place, asking before the removal', async () => {
+    const asked: string[] = [];
+    const onDialog = (d: Dialog) => void asked.push(d.message());
+    page.on('dialog', onDialog);
+    try {
+      const model = 'openai/gpt-4o';
+      const listed = async () => {
+        const res = await fetch(`${cp}/v1/prices`, {
+          headers: { authorization: `Bearer ${ADMIN_KEY}` },
+        });
+        const { data } = (await res.json()) as {
+          data: { model: string; input_per_mtok_cents: number; source: string }[];
+        };
+        return data.find((p) => p.model === model)!;
+      };
+      const catalogueInput = (await listed()).input_per_mtok_cents;
+      await nav('Prices').click();
+      await page.getByLabel('Model', { exact: true }).fill(model);
+      await page.getByRole('textbox', { name: 'Input $/Mtok', exact: true }).fill('0.5');
+      await page.getByLabel('Output $/Mtok').fill('0.75');
+      await page.getByRole('button', { name: 'Set price' }).click();
+      await page.getByText(`Price of ${model} set.`).waitFor();
+      await page.getByLabel('Filter models').fill('gpt-4o');
+      const row = page
+        .locator('table.data tbody tr')
+        .filter({ has: page.getByRole('cell', { name: model, exact: true }) });
+      await poll(() => row.textContent()).toContain('workspace override');
+      // Only the workspace's own prices can be removed (gpt-4o-mini is the catalogue's here).
+      expect(await page.getByRole('button', { name: /^Remove override/ }).count()).toBe(1);
+      await row.getByRole('button', { name: `Remove override of ${model}` }).click();
+      await page
+        .getByText(`Override of ${model} removed: the catalogue's price applies again.`)
+        .waitFor();
+      expect(asked).toEqual([expect.stringContaining(`Remove the workspace's price of ${model}?`)]);
+      await poll(() => row.locator('td').nth(2).textContent()).toBe(formatUsd(catalogueInput));
+      expect(await row.textContent()).not.toContain('workspace override');
+      expect(await page.getByRole('button', { name: /^Remove override/ }).count()).toBe(0);
+      expect((await listed()).source).not.toBe('workspace override');
+      await shot('19-price-override-removed');
+
+      // A tag budget: its cap and period edited in place (no delete and re-create).
+      await nav('Tags & budgets').click();
+      await page.getByLabel('Tag', { exact: true }).fill('edit-me');
+      await page.getByLabel('Cap (USD)').fill('2');
+      await page.getByRole('button', { name: 'Create budget' }).click();
+      const budgetRow = page
+        .locator('tbody tr')
+        .filter({ has: page.getByRole('cell', { name: 'edit-me', exact: true }) })
+        .filter({ has: page.getByRole('button', { name: 'Edit budget edit-me' }) });
+      await budgetRow.getByRole('button', { name: 'Edit budget edit-me' }).click();
+      const form = page.getByRole('form', { name: 'Edit budget edit-me' });
+      expect(await form.getByLabel('Cap (USD)').inputValue()).toBe('2');
+      expect(await form.getByLabel('Period').inputValue()).toBe('monthly');
+      await form.getByLabel('Cap (USD)').fill('-1');
+      await form.getByRole('button', { name: 'Save budget' }).click();
+      await form.getByText('Cap must not be negative. Nothing was changed.').waitFor();
+      await form.getByLabel('Cap (USD)').fill('3.5');
+      await form.getByLabel('Period').selectOption('weekly');
+      await form.getByRole('button', { name: 'Save budget' }).click();
+      await page.getByText('Budget of edit-me saved.').waitFor();
+      expect(await form.count()).toBe(0);
+      await poll(() => budgetRow.locator('td').allTextContents()).toEqual([
+        'edit-me',
+        '$3.50',
+        'weekly',
+        expect.stringContaining('Edit'),
+      ]);
+      const budgets = await fetch(`${cp}/v1/budgets`, {
+        headers: { authorization: `Bearer ${ADMIN_KEY}` },
+      });
+      const { data } = (await budgets.json()) as { data: { tag: string }[] };
+      expect(data.find((b) => b.tag === 'edit-me')).toMatchObject({
+        cap_cents: 350,
+        period: 'weekly',
+      });
+      await shot('20-budget-edited');
+      expect(pageErrors).toEqual([]);
+    } finally {
+      page.off('dialog', onDialog);
+    }
+  });
+
   it('manages admin keys: create, revoke, keep the last one, revoking its own signs out', async () => {
     /** The API lists a key by its first 16 characters: `sk-tg-admin-` and 4 more. */
     const prefixOf = (key: string) => key.slice(0, 16);

@@ -1306,6 +1306,50 @@ export const CreateBudgetMutationDocument = gql<CreateBudgetMutation, CreateBudg
   }
 `);
 
+export type UpdateBudgetMutation = {
+  updateBudget: {
+    __typename: 'ConflictError';
+    message: string;
+  } | {
+    __typename: 'NotFoundError';
+    message: string;
+  } | {
+    __typename: 'TagBudget';
+    id: string;
+    capCents: number;
+    period: BudgetPeriod;
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+    field: string | null;
+  };
+};
+
+export type UpdateBudgetMutationVariables = {
+  id: string;
+  capCents?: number | null;
+  period?: BudgetPeriod | null;
+};
+
+export const UpdateBudgetMutationDocument = gql<UpdateBudgetMutation, UpdateBudgetMutationVariables>(`
+  mutation UpdateBudget($id: ID!, $capCents: Float, $period: BudgetPeriod) {
+    updateBudget(id: $id, capCents: $capCents, period: $period) {
+      __typename
+      ... on TagBudget {
+        id
+        capCents
+        period
+      }
+      ... on Error {
+        message
+      }
+      ... on ValidationError {
+        field
+      }
+    }
+  }
+`);
+
 export type DeleteBudgetMutation = {
   deleteBudget: {
     __typename: 'ConflictError';
@@ -1656,6 +1700,42 @@ export const SetPriceMutationDocument = gql<SetPriceMutation, SetPriceMutationVa
       }
       ... on ValidationError {
         field
+      }
+    }
+  }
+`);
+
+export type DeletePriceMutation = {
+  deletePrice: {
+    __typename: 'ConflictError';
+    message: string;
+  } | {
+    __typename: 'NotFoundError';
+    message: string;
+  } | {
+    __typename: 'Price';
+    model: string;
+    inputPerMtokCents: number;
+  } | {
+    __typename: 'ValidationError';
+    message: string;
+  } | null;
+};
+
+export type DeletePriceMutationVariables = {
+  model: string;
+};
+
+export const DeletePriceMutationDocument = gql<DeletePriceMutation, DeletePriceMutationVariables>(`
+  mutation DeletePrice($model: String!) {
+    deletePrice(model: $model) {
+      __typename
+      ... on Price {
+        model
+        inputPerMtokCents
+      }
+      ... on Error {
+        message
       }
     }
   }

@@ -4,6 +4,7 @@ import type { Report } from '../App.tsx';
 import { hasMore, listError, listPlaceholder, type NodeOf, nodesOf } from '../connection.ts';
 import { describeError, resultError } from '../errors.ts';
 import {
+  DeletePriceMutationDocument,
   type PricesQuery,
   PricesQueryDocument,
   SetPriceMutationDocument,
@@ -17,11 +18,14 @@ import {
   priceProblems,
 } from '../prices.ts';
 import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
-import { Field, formInputs, LabelledInput } from '../ui/forms.tsx';
+import { ConfirmButton, Field, formInputs, LabelledInput } from '../ui/forms.tsx';
 import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
 
 type Price = NodeOf<PricesQuery['prices']>;
+
+/** The `source` of a price the workspace set (price-book.ts). */
+const OVERRIDE_SOURCE = 'workspace override';
 
 /** The price catalogue with the workspace's overrides, a form to set one, and a model filter. */
 export function PricesPage({ report }: { report: Report }) {
@@ -30,6 +34,23 @@ export function PricesPage({ report }: { report: Report }) {
   useLiveRefetch(reexecute);
   const [filter, setFilter] = useState('');
   const [message, setMessage] = useState<string | null>(null);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [, deletePrice] = useMutation(DeletePriceMutationDocument);
+  const removeOverride = async (model: string) => {
+    setMessage(null);
+    const r = await deletePrice({ model });
+    report(describeError(r.error));
+    const err = resultError(r.data?.deletePrice);
+    setProblem(err ? `The override of ${model} was not removed: ${err}` : null);
+    if (err || r.error) return;
+    // null: the catalogue does not list the model, so nothing prices it any more.
+    setMessage(
+      r.data?.deletePrice
+        ? `Override of ${model} removed: the catalogue's price applies again.`
+        : `Override of ${model} removed: the model has no price now.`,
+    );
+    reexecute({ requestPolicy: 'network-only' });
+  };
   const rows = useMemo(
     () =>
       nodesOf(result.data?.prices).filter((p) =>
@@ -48,9 +69,11 @@ export function PricesPage({ report }: { report: Report }) {
         (Anthropic: 1.25×).
       </p>
       {message ? <Notice>{message}</Notice> : null}
+      <AlertLine text={problem} />
       <SetPrice
         report={report}
         onSet={(model) => {
+          setProblem(null);
           setMessage(`Price of ${model} set.`);
           reexecute({ requestPolicy: 'network-only' });
         }}
@@ -68,6 +91,7 @@ export function PricesPage({ report }: { report: Report }) {
       <MoreRows more={hasMore(result.data?.prices)} shown={200} />
       <PricesTable
         rows={rows}
+        onRemove={removeOverride}
         empty={listPlaceholder(result, result.data?.prices, rows.length, {
           what: 'the prices',
           empty: filter.trim() ? `No model name contains “${filter.trim()}”.` : 'No prices.',
@@ -77,7 +101,15 @@ export function PricesPage({ report }: { report: Report }) {
   );
 }
 
-function PricesTable({ rows, empty }: { rows: Price[]; empty: string | null }) {
+function PricesTable({
+  rows,
+  empty,
+  onRemove,
+}: {
+  rows: Price[];
+  empty: string | null;
+  onRemove: (model: string) => Promise<void>;
+}) {
   return (
     <DataTable
       columns={[
@@ -89,6 +121,7 @@ function PricesTable({ rows, empty }: { rows: Price[]; empty: string | null }) {
         { label: 'Output', className: 'num' },
         'Source',
       ]}
+      actions
       empty={empty}
     >
       {rows.map((p) => (
@@ -100,6 +133,17 @@ function PricesTable({ rows, empty }: { rows: Price[]; empty: string | null }) {
           <td className="num">{formatUsd(p.cacheWritePerMtokCents)}</td>
           <td className="num">{formatUsd(p.outputPerMtokCents)}</td>
           <td className="small break">{p.source}</td>
+          <td>
+            {p.source === OVERRIDE_SOURCE ? (
+              <ConfirmButton
+                question={`Remove the workspace's price of ${p.model}? The catalogue's price applies again within a second (a model the catalogue does not list has no price then).`}
+                className="secondary small"
+                onConfirm={() => onRemove(p.model)}
+              >
+                Remove override <span className="sr-only">of {p.model}</span>
+              </ConfirmButton>
+            ) : null}
+          </td>
         </tr>
       ))}
     </DataTable>

@@ -9,8 +9,9 @@ import {
   DeleteBudgetMutationDocument,
   type TagSpendQuery,
   TagSpendQueryDocument,
+  UpdateBudgetMutationDocument,
 } from '../generated/graphql.ts';
-import { formatUsd, monthOf, parseDollars, shiftMonth } from '../money.ts';
+import { centsToDollarInput, formatUsd, monthOf, parseDollars, shiftMonth } from '../money.ts';
 import { SpendMeter } from '../ui/charts.tsx';
 import { AlertLine, MoreRows, Notice } from '../ui/feedback.tsx';
 import { ConfirmButton, LabelledInput, PeriodOptions } from '../ui/forms.tsx';
@@ -142,6 +143,8 @@ function TagBudgets({
 }) {
   const [, del] = useMutation(DeleteBudgetMutationDocument);
   const [message, setMessage] = useState<string | null>(null);
+  const [editing, setEditing] = useState<string | null>(null);
+  const editingBudget = budgets.find((b) => b.id === editing) ?? null;
   return (
     <>
       {message ? <Notice>{message}</Notice> : null}
@@ -155,7 +158,15 @@ function TagBudgets({
             <td>{b.tag}</td>
             <td className="num">{formatUsd(b.capCents)}</td>
             <td>{b.period}</td>
-            <td>
+            <td className="row-actions">
+              <button
+                type="button"
+                className="secondary small"
+                aria-expanded={editing === b.id}
+                onClick={() => setEditing(editing === b.id ? null : b.id)}
+              >
+                Edit <span className="sr-only">budget {b.tag}</span>
+              </button>
               <ConfirmButton
                 question={`Delete the budget of tag ${b.tag}?`}
                 onConfirm={async () => {
@@ -171,7 +182,85 @@ function TagBudgets({
           </tr>
         ))}
       </DataTable>
+      {editingBudget ? (
+        <EditBudget
+          key={editingBudget.id}
+          budget={editingBudget}
+          report={report}
+          onDone={(text) => {
+            setEditing(null);
+            setMessage(text);
+            onChanged();
+          }}
+        />
+      ) : null}
     </>
+  );
+}
+
+/** A budget's cap and period changed in place: the tag stays capped throughout. */
+function EditBudget({
+  budget,
+  report,
+  onDone,
+}: {
+  budget: TagBudget;
+  report: Report;
+  onDone: (message: string) => void;
+}) {
+  const [cap, setCap] = useState(() => centsToDollarInput(budget.capCents));
+  const [period, setPeriod] = useState<BudgetPeriod>(budget.period);
+  const [problem, setProblem] = useState<string | null>(null);
+  const [state, update] = useMutation(UpdateBudgetMutationDocument);
+  const headingId = `tb-edit-h-${budget.id}`;
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    const c = parseDollars(cap);
+    if (!c.ok || c.value === null)
+      return setProblem(`Cap ${c.ok ? 'is required' : c.error}. Nothing was changed.`);
+    if (c.value === budget.capCents && period === budget.period) return onDone('Nothing changed.');
+    // Only what changed is sent (the audit log names it).
+    const r = await update({
+      id: budget.id,
+      ...(c.value !== budget.capCents ? { capCents: c.value } : {}),
+      ...(period !== budget.period ? { period } : {}),
+    });
+    report(describeError(r.error));
+    const err = resultError(r.data?.updateBudget);
+    setProblem(err);
+    if (!err && !r.error) onDone(`Budget of ${budget.tag} saved.`);
+  };
+  return (
+    <form className="panel" onSubmit={submit} noValidate aria-labelledby={headingId}>
+      <h2 id={headingId}>Edit budget {budget.tag}</h2>
+      <p className="muted">
+        Takes effect on every data plane within a second. A new period counts the tag's spend of
+        that period so far.
+      </p>
+      <div className="grid">
+        <LabelledInput
+          id={`${headingId}-cap`}
+          label="Cap (USD)"
+          inputMode="decimal"
+          value={cap}
+          onChange={(e) => setCap(e.target.value)}
+        />
+        <div className="field">
+          <label htmlFor={`${headingId}-period`}>Period</label>
+          <select
+            id={`${headingId}-period`}
+            value={period}
+            onChange={(e) => setPeriod(e.target.value as BudgetPeriod)}
+          >
+            <PeriodOptions />
+          </select>
+        </div>
+      </div>
+      <AlertLine text={problem} />
+      <button type="submit" disabled={state.fetching}>
+        {state.fetching ? 'Saving…' : 'Save budget'}
+      </button>
+    </form>
   );
 }
 

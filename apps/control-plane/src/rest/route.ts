@@ -16,6 +16,8 @@ export interface RouteContext {
 
 export interface Route {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** `:name` matches one id segment; a last `:name*` the rest of the path, slashes included
+   * (URL-decoded, so `openai/gpt-4o` and `openai%2Fgpt-4o` are the same). */
   path: string;
   action: Action;
   /** A POST whose body may be left out (nothing in it is required). */

@@ -51,6 +51,57 @@ export async function createBudget(deps: ServiceDeps, caller: Caller, raw: unkno
   );
 }
 
+const updateSchema = z.strictObject({
+  monthlyCapCents: centsField.optional(),
+  capCents: centsField.optional(),
+  period: budgetPeriodField.optional(),
+});
+
+/**
+ * Changes a budget's cap and/or period in place (the tag is never uncapped meanwhile). A new period
+ * keys the data planes' `tag:<name>` counter anew: `mutate` raises that counter to the books' spend
+ * of the new period before the change is published (catch-up.ts), and requests running under the
+ * old period reserve on the new counter too once a data plane learns it (`recapped`), so the new
+ * cap holds the period's spend so far. The old period's counter is left to expire.
+ */
+export async function updateBudget(deps: ServiceDeps, caller: Caller, id: string, raw: unknown) {
+  const input = parseInput(updateSchema, raw);
+  if (input.monthlyCapCents !== undefined && input.capCents !== undefined) {
+    throw new ValidationError('give one of monthlyCapCents or capCents', 'capCents');
+  }
+  if (input.monthlyCapCents !== undefined && input.period !== undefined) {
+    throw new ValidationError('period goes with capCents, not monthlyCapCents', 'period');
+  }
+  const cap = input.monthlyCapCents ?? input.capCents;
+  const period = input.monthlyCapCents !== undefined ? 'monthly' : input.period;
+  if (cap === undefined && period === undefined) {
+    throw new ValidationError('give capCents (or monthlyCapCents) and/or period', null);
+  }
+  const data = {
+    ...(cap !== undefined ? { capMicros: BigInt(cap) } : {}),
+    ...(period !== undefined ? { budgetPeriod: period } : {}),
+  };
+  return mutate(
+    deps,
+    caller,
+    () => ({
+      action: 'budget.update',
+      targetType: 'tag_budget',
+      targetId: id,
+      data: Object.keys(input),
+    }),
+    'tag_budget',
+    async (tx: Tx) => {
+      const { count } = await tx.tagBudget.updateMany({
+        where: { id, workspaceId: caller.workspaceId },
+        data,
+      });
+      if (count === 0) throw new NotFoundError('budget', id);
+      return tx.tagBudget.findUniqueOrThrow({ where: { id } });
+    },
+  );
+}
+
 /** By tag (a tag has one budget); `page`: rows after a position, how many. */
 export function listBudgets(
   deps: ServiceDeps,

@@ -1,5 +1,6 @@
 import { CATALOGUE, centsToMicros, createPriceBook, type ModelPrice } from '@tollgate/pricing';
 import { z } from 'zod';
+import { NotFoundError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { modelField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
@@ -58,6 +59,44 @@ export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) 
       }),
   );
   return (await workspacePriceBook(deps, caller)).get(row.model)!;
+}
+
+const deleteSchema = z.strictObject({ model: modelField });
+
+/**
+ * Removes this workspace's override of a model's price: the catalogue's price is billed again on
+ * every data plane within 1 s. Answers the price billed afterwards, or null for a model the
+ * catalogue does not know (requests for it are refused as `model_not_found` from then on).
+ */
+export async function deletePrice(
+  deps: ServiceDeps,
+  caller: Caller,
+  model: string,
+): Promise<ModelPrice | null> {
+  const input = parseInput(deleteSchema, { model });
+  await mutate(
+    deps,
+    caller,
+    (p) => ({
+      action: 'price.delete',
+      targetType: 'price',
+      targetId: p.id,
+      data: { model: input.model },
+    }),
+    'price',
+    async (tx: Tx) => {
+      const row = await tx.modelPrice.findUnique({
+        where: { workspaceId_model: { workspaceId: caller.workspaceId, model: input.model } },
+      });
+      const missing = () => new NotFoundError('price override', input.model);
+      if (row === null) throw missing();
+      // Gone meanwhile (a concurrent delete) counts as never there: nothing is written.
+      const { count } = await tx.modelPrice.deleteMany({ where: { id: row.id } });
+      if (count === 0) throw missing();
+      return row;
+    },
+  );
+  return (await workspacePriceBook(deps, caller)).get(input.model) ?? null;
 }
 
 const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));

@@ -66,6 +66,20 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       budgets.createBudget(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
   }),
+  updateBudget: t.field({
+    type: TagBudget,
+    description:
+      'Changes the cap (`capCents`, or `monthlyCapCents` for a monthly cap) and/or the period; on every data plane within 1 s. A new period counts the spend of that period so far.',
+    errors: { types: MUTATION_ERRORS },
+    args: {
+      id: t.arg.id({ required: true }),
+      capCents: t.arg.float(),
+      monthlyCapCents: t.arg.float(),
+      period: t.arg({ type: BudgetPeriod }),
+    },
+    resolve: (_root, { id, ...input }, ctx) =>
+      budgets.updateBudget(ctx.deps, callerFor(ctx, 'workspace.write'), id, serviceInput(input)),
+  }),
   deleteBudget: t.field({
     type: TagBudget,
     errors: { types: MUTATION_ERRORS },

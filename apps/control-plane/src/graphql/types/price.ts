@@ -80,4 +80,14 @@ builder.mutationFields((t) => ({
     resolve: (_root, args, ctx) =>
       prices.setPrice(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
   }),
+  deletePrice: t.field({
+    type: Price,
+    nullable: true,
+    description:
+      "Removes this workspace's override of a model's price (NotFoundError when it has none). Answers the price billed from then on — the catalogue's — or null for a model the catalogue does not know (no price any more).",
+    errors: { types: MUTATION_ERRORS },
+    args: { model: t.arg.string({ required: true, description: '`provider/model`' }) },
+    resolve: (_root, { model }, ctx) =>
+      prices.deletePrice(ctx.deps, callerFor(ctx, 'workspace.write'), model),
+  }),
 }));

@@ -19,6 +19,13 @@ export const BUDGET_ROUTES: Route[] = [
       ok({ data: (await budgets.listBudgets(deps, caller)).map(json.budgetJson) }),
   },
   {
+    method: 'PATCH',
+    path: '/v1/budgets/:id',
+    action: 'workspace.write',
+    handle: async ({ deps, caller, params, body }) =>
+      ok(json.budgetJson(await budgets.updateBudget(deps, caller, params.id!, await body()))),
+  },
+  {
     method: 'DELETE',
     path: '/v1/budgets/:id',
     action: 'workspace.write',
