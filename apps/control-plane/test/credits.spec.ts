@@ -215,7 +215,8 @@ describe.each(KINDS)('prepaid credits on %s', (kind) => {
       amount_cents: 100,
       reference: 'a',
     });
-    expect(deleted.status).toBe(404);
+    expect(deleted.status).toBe(409);
+    expect(deleted.body.error.message).toContain('is deleted');
     expect(await h.prisma.credit.count()).toBe(credits);
     const row = await h.prisma.subAccount.findUniqueOrThrow({ where: { id } });
     expect(row.spendCapMicros).toBe(0n);

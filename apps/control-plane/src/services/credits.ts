@@ -1,6 +1,6 @@
 import { type Credit, Prisma } from '@tollgate/db';
 import { z } from 'zod';
-import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
+import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
@@ -13,7 +13,7 @@ import {
   MAX_PAGE,
 } from './pagination.ts';
 import { MAX_TOP_UP_CENTS } from './prepaid.ts';
-import { findSubAccount } from './sub-account-reads.ts';
+import { deletedError, findSubAccount } from './sub-account-reads.ts';
 
 /**
  * Prepaid balances (issue 8, part B). A prepaid sub-account has budget period `total` and its spend
@@ -69,7 +69,7 @@ export async function topUp(
   const input = parseInput(topUpSchema, raw);
   const amount = BigInt(input.amountCents) * 10_000n;
   const sa = await findSubAccount(deps, caller, subAccountId);
-  if (sa.status === 'deleted') throw new NotFoundError('sub-account', subAccountId);
+  if (sa.status === 'deleted') throw deletedError(subAccountId);
   const replayOf = async (): Promise<TopUpResult | null> => {
     const existing = await deps.prisma.credit.findUnique({
       where: { subAccountId_reference: { subAccountId, reference: input.reference } },

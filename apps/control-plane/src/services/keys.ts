@@ -5,8 +5,7 @@ import { mintKey, newId } from '../lib/ids.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import type { ListPage } from './pagination.ts';
-import { findSubAccount } from './sub-account-reads.ts';
-import { deletedError } from './sub-accounts.ts';
+import { deletedError, findSubAccount } from './sub-account-reads.ts';
 
 const rotateSchema = z.strictObject({
   expiresInSeconds: z

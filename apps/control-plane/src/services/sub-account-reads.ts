@@ -1,7 +1,7 @@
 import type { SubAccount } from '@tollgate/db';
 import { periodKey, periodWindow } from '@tollgate/policy';
 import { z } from 'zod';
-import { NotFoundError } from '../lib/errors.ts';
+import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { parseInput, tagField } from '../lib/validation.ts';
 import type { Caller, ServiceDeps } from './context.ts';
 import {
@@ -102,4 +102,12 @@ export async function periodSpend(deps: ServiceDeps, sa: SubAccount) {
  * wildcard (searching `%` listed every sub-account). */
 function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+}
+
+/** A deleted sub-account is still found (its usage stays readable) but takes no change: a 409
+ * saying so, not a 404 for what GET shows. */
+export function deletedError(id: string): ConflictError {
+  return new ConflictError(
+    `sub-account '${id}' is deleted: its usage stays readable, but it takes no changes or keys`,
+  );
 }

@@ -1,7 +1,6 @@
 import type { SubAccount } from '@tollgate/db';
 import type { InheritableField } from '@tollgate/policy';
 import { z } from 'zod';
-import { ConflictError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import {
   budgetPeriodField,
@@ -26,7 +25,7 @@ import {
   planColumns,
   prepaidOwn,
 } from './sub-account-plan.ts';
-import { findSubAccount, withPlan } from './sub-account-reads.ts';
+import { deletedError, findSubAccount, withPlan } from './sub-account-reads.ts';
 
 /**
  * Creating, changing and deleting sub-accounts. Reading them is in sub-account-reads.ts, how one
@@ -221,14 +220,6 @@ async function writeUpdate(
     } as never,
     include: withPlan,
   });
-}
-
-/** A deleted sub-account is still found (its usage stays readable) but takes no change: a 409
- * saying so, not a 404 for what GET shows. */
-export function deletedError(id: string): ConflictError {
-  return new ConflictError(
-    `sub-account '${id}' is deleted: its usage stays readable, but it takes no changes or keys`,
-  );
 }
 
 /** Revokes the sub-account: every key stops working; the row and its usage stay queryable. */
