@@ -109,6 +109,10 @@ describe('validation messages of the admin API', () => {
         "unknown query parameter 'external_idd'",
       ],
     ],
+    // A route that takes no query parameters refuses every one (it used to ignore them).
+    ['foo', ['GET', '/v1/prices?foo=1', undefined, "unknown query parameter 'foo'"]],
+    ['x', ['GET', '/v1/workspace?x=1', undefined, "unknown query parameter 'x'"]],
+    ['limit', ['GET', '/v1/admin-keys?limit=5', undefined, "unknown query parameter 'limit'"]],
     // A body field the API does not take stays an unknown field.
     ['spend_cap', ['POST', SA, '{"name":"x","spend_cap":5}', "unknown field 'spend_cap'"]],
     ['metadata', ['POST', SA, nested(40), 'metadata is nested deeper than 32 levels']],

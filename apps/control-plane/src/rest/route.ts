@@ -22,6 +22,8 @@ export interface Route {
   action: Action;
   /** A POST whose body may be left out (nothing in it is required). */
   optionalBody?: boolean;
+  /** Reads query parameters (and validates them itself); any other route refuses every one. */
+  query?: boolean;
   /** Answers [status, body], or null when it wrote the response itself (streaming). */
   handle: (ctx: RouteContext) => Promise<[number, unknown] | null>;
 }

@@ -81,6 +81,13 @@ export function createRestHandler(deps: RestDeps) {
         }),
       );
       const query = queryOf(url);
+      if (hit.c.route.query !== true) {
+        const [name] = url.searchParams.keys();
+        if (name !== undefined) {
+          const message = `unknown query parameter '${name}'`;
+          throw new HttpError(400, 'invalid_request_error', 'validation_error', message, name);
+        }
+      }
       const bodyless = req.method === 'GET' || req.method === 'DELETE';
       const body = () => readJsonObject(req, bodyless || hit.c.route.optionalBody === true);
       const answer = await hit.c.route.handle({ deps, caller, params, query, body, res });

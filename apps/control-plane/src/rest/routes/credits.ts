@@ -21,6 +21,7 @@ export const CREDIT_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/sub-accounts/:id/ledger',
     action: 'workspace.read',
+    query: true,
     handle: async ({ deps, caller, params, query }) => {
       const l = await credits.ledger(deps, caller, params.id!, query);
       return ok({

@@ -20,6 +20,7 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/sub-accounts',
     action: 'workspace.read',
+    query: true,
     handle: async ({ deps, caller, query }) => {
       const page = await listSubAccounts(deps, caller, query);
       return ok({ data: page.data.map(json.subAccountJson), next_cursor: page.nextCursor });

@@ -11,6 +11,7 @@ export const USAGE_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/sub-accounts/:id/usage',
     action: 'workspace.read',
+    query: true,
     handle: async ({ deps, caller, params, query }) =>
       ok(json.usageJson(await usage.subAccountUsage(deps, caller, params.id!, query))),
   },
@@ -18,6 +19,7 @@ export const USAGE_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/usage',
     action: 'usage.own.read',
+    query: true,
     handle: async ({ deps, caller, query }) =>
       ok(json.usageJson(await usage.ownUsage(deps, caller, query))),
   },
@@ -25,6 +27,7 @@ export const USAGE_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/usage/export',
     action: 'workspace.read',
+    query: true,
     handle: async ({ deps, caller, query, res }) => {
       await streamExport(res, exports.usageExport(deps, caller, query));
       return null;
@@ -34,6 +37,7 @@ export const USAGE_ROUTES: Route[] = [
     method: 'GET',
     path: '/v1/usage/by-tag',
     action: 'workspace.read',
+    query: true,
     handle: async ({ deps, caller, query }) =>
       ok(json.tagUsageJson(await usage.usageByTag(deps, caller, query))),
   },

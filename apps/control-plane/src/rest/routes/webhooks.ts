@@ -63,6 +63,7 @@ export const WEBHOOK_ROUTES: Route[] = [
     path: '/v1/webhooks/:id/deliveries',
     action: 'workspace.read',
     // Newest first, `limit` (default 100, at most 200) after `cursor`, like every REST list.
+    query: true,
     handle: async ({ deps, caller, params, query }) => {
       const scope = {
         list: 'webhookDeliveries',
