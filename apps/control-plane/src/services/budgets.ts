@@ -115,11 +115,17 @@ export function listBudgets(
   });
 }
 
-export async function deleteBudget(deps: ServiceDeps, caller: Caller, id: string) {
+/** One budget of the caller's workspace. */
+export async function findBudget(deps: ServiceDeps, caller: Caller, id: string) {
   const budget = await deps.prisma.tagBudget.findFirst({
     where: { id, workspaceId: caller.workspaceId },
   });
   if (!budget) throw new NotFoundError('budget', id);
+  return budget;
+}
+
+export async function deleteBudget(deps: ServiceDeps, caller: Caller, id: string) {
+  await findBudget(deps, caller, id);
   return mutate(
     deps,
     caller,

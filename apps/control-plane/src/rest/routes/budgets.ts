@@ -19,6 +19,13 @@ export const BUDGET_ROUTES: Route[] = [
       ok({ data: (await budgets.listBudgets(deps, caller)).map(json.budgetJson) }),
   },
   {
+    method: 'GET',
+    path: '/v1/budgets/:id',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) =>
+      ok(json.budgetJson(await budgets.findBudget(deps, caller, params.id!))),
+  },
+  {
     method: 'PATCH',
     path: '/v1/budgets/:id',
     action: 'workspace.write',

@@ -25,6 +25,13 @@ export const WEBHOOK_ROUTES: Route[] = [
       ok({ data: (await webhooks.listWebhooks(deps, caller)).map(json.webhookJson) }),
   },
   {
+    method: 'GET',
+    path: '/v1/webhooks/:id',
+    action: 'workspace.read',
+    handle: async ({ deps, caller, params }) =>
+      ok(json.webhookJson(await webhooks.findWebhook(deps, caller, params.id!))),
+  },
+  {
     method: 'DELETE',
     path: '/v1/webhooks/:id',
     action: 'workspace.write',
