@@ -947,7 +947,8 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
       expect(await section.locator('tbody tr', { hasText: 'active' }).count()).toBe(1);
 
       /** Creates a key from the page and answers it as shown there (once). */
-      const createKey = async () => {
+      const createKey = async (name?: string) => {
+        if (name !== undefined) await section.getByLabel('Key name').fill(name);
         await section.getByRole('button', { name: 'Create admin key' }).click();
         const box = section.getByRole('textbox', { name: 'New admin key' });
         await box.waitFor();
@@ -957,14 +958,16 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
         await section.getByRole('button', { name: 'Copy' }).click();
         await section.getByText('Copied to the clipboard.').waitFor();
         expect(await page.evaluate('navigator.clipboard.readText()')).toBe(key);
-        await section.getByText(`New admin key ${prefixOf(key)}… created`).waitFor();
+        const named = name === undefined ? '' : `“${name}” `;
+        await section.getByText(`New admin key ${named}${prefixOf(key)}… created`).waitFor();
         await poll(() => row(key).textContent()).toContain('active');
+        if (name !== undefined) expect(await row(key).textContent()).toContain(name);
         expect(await row(key).textContent()).not.toContain('this session');
         return key;
       };
 
       // 1. A new key, shown once, works against the REST API.
-      const first = await createKey();
+      const first = await createKey('ci-bot');
       expect(await restStatus(first)).toBe(200);
       await shot('23-admin-key-created');
       await section.getByRole('button', { name: 'I have stored it' }).click();

@@ -51,9 +51,12 @@ describe.each(KINDS)('admin keys on %s', (kind) => {
       expect(first.id).toMatch(/^ak_/);
       expect(ADMIN_KEY.startsWith(first.prefix)).toBe(true);
 
-      const minted = await h.api('POST', '/v1/admin-keys');
+      // The start-up key is named after the variable it came from.
+      expect(first.name).toBe('TOLLGATE_ADMIN_KEY');
+      const minted = await h.api('POST', '/v1/admin-keys', { name: ' ci runner ' });
       expect(minted.status).toBe(201);
       const second = minted.body;
+      expect(second.name).toBe('ci runner');
       expect(second.key).toMatch(/^sk-tg-admin-[A-Za-z0-9]{43,}$/);
       expect(second).toMatchObject({ current: false, revoked_at: null });
       expect(second.key.startsWith(second.prefix)).toBe(true);
@@ -117,9 +120,14 @@ describe.each(KINDS)('admin keys on %s', (kind) => {
       const sa = (await h.api('POST', '/v1/sub-accounts', { name: 'acme' })).body;
       const before = await rowCounts(h.prisma);
 
-      const unknownField = await h.api('POST', '/v1/admin-keys', { name: 'ci' });
+      const unknownField = await h.api('POST', '/v1/admin-keys', { label: 'ci' });
       expect(unknownField.status).toBe(400);
       expect(unknownField.body.error.type).toBe('invalid_request_error');
+      for (const name of ['', '   ', 'x'.repeat(101), 'ünï', 7]) {
+        const refused = await h.api('POST', '/v1/admin-keys', { name });
+        expect(refused.status, JSON.stringify(name)).toBe(400);
+        expect(refused.body.error.param).toBe('name');
+      }
       const notObject = await h.raw('POST', '/v1/admin-keys', {
         body: '[1]',
         headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
@@ -171,11 +179,12 @@ describe.each(KINDS)('admin keys on %s', (kind) => {
 
   it.skipIf(skipKind(kind))('works the same over GraphQL', async () => {
     const created = await h.gql(`mutation {
-      createAdminKey { __typename ... on CreateAdminKeyPayload { id prefix key createdAt } }
+      createAdminKey(name: "graphql") { __typename ... on CreateAdminKeyPayload { id name prefix key createdAt } }
     }`);
     const payload = created.data.createAdminKey;
     expect(payload.__typename).toBe('CreateAdminKeyPayload');
     expect(payload.key).toMatch(/^sk-tg-admin-/);
+    expect(payload.name).toBe('graphql');
     const list = await h.gql(
       '{ adminKeys(first: 50) { ... on AdminKeyConnection { edges { node { id prefix current revokedAt } } } } }',
     );

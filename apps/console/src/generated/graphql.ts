@@ -178,6 +178,7 @@ export type AdminKeysQuery = {
       node: {
         __typename: 'AdminKey';
         id: string;
+        name: string | null;
         prefix: string;
         current: boolean;
         createdAt: string;
@@ -206,6 +207,7 @@ export const AdminKeysQueryDocument = gql<AdminKeysQuery, AdminKeysQueryVariable
           node {
             __typename
             id
+            name
             prefix
             current
             createdAt
@@ -231,6 +233,7 @@ export type CreateAdminKeyMutation = {
   } | {
     __typename: 'CreateAdminKeyPayload';
     id: string;
+    name: string | null;
     prefix: string;
     createdAt: string;
     key: string;
@@ -239,21 +242,28 @@ export type CreateAdminKeyMutation = {
     message: string;
   } | {
     __typename: 'ValidationError';
+    field: string | null;
     message: string;
   };
 };
 
-export type CreateAdminKeyMutationVariables = {};
+export type CreateAdminKeyMutationVariables = {
+  name?: string | null;
+};
 
 export const CreateAdminKeyMutationDocument = gql<CreateAdminKeyMutation, CreateAdminKeyMutationVariables>(`
-  mutation CreateAdminKey {
-    createAdminKey {
+  mutation CreateAdminKey($name: String) {
+    createAdminKey(name: $name) {
       __typename
       ... on CreateAdminKeyPayload {
         id
+        name
         prefix
         createdAt
         key
+      }
+      ... on ValidationError {
+        field
       }
       ... on Error {
         message

@@ -10,7 +10,7 @@ import {
   RevokeAdminKeyMutationDocument,
 } from '../generated/graphql.ts';
 import { AlertLine, MoreRows, Notice, OnceSecret } from '../ui/feedback.tsx';
-import { ConfirmButton } from '../ui/forms.tsx';
+import { ConfirmButton, Field } from '../ui/forms.tsx';
 import { StatusBadge, When } from '../ui/labels.tsx';
 import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
@@ -32,20 +32,22 @@ export function AdminKeys({ report }: { report: Report }) {
   const [, createKey] = useMutation(CreateAdminKeyMutationDocument);
   const [, revoke] = useMutation(RevokeAdminKeyMutationDocument);
   const [secret, setSecret] = useState<string | null>(null);
+  const [name, setName] = useState('');
   const [message, setMessage] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const create = async () => {
     setMessage(null);
     setProblem(null);
-    const r = await createKey({});
+    const r = await createKey({ name: name.trim() === '' ? null : name });
     report(describeError(r.error));
     const out = r.data?.createAdminKey;
     const err = resultError(out);
     if (err) setProblem(`The API refused to create a key: ${err}`);
     else if (out?.__typename === 'CreateAdminKeyPayload') {
       setSecret(out.key);
+      setName('');
       setMessage(
-        `New admin key ${out.prefix}… created; older keys keep working until you revoke them.`,
+        `New admin key ${out.name ? `“${out.name}” ` : ''}${out.prefix}… created; older keys keep working until you revoke them.`,
       );
     }
     refresh();
@@ -76,10 +78,27 @@ export function AdminKeys({ report }: { report: Report }) {
     <section className="panel" aria-labelledby="admin-keys-h">
       <div className="section-head">
         <h2 id="admin-keys-h">Admin keys</h2>
-        <button type="button" onClick={create}>
-          Create admin key
-        </button>
       </div>
+      <form
+        className="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void create();
+        }}
+      >
+        <Field label="Key name" hint="Optional: what you will call it (ci, console-alice)">
+          {(id, describedBy) => (
+            <input
+              id={id}
+              aria-describedby={describedBy}
+              value={name}
+              maxLength={100}
+              onChange={(e) => setName(e.target.value)}
+            />
+          )}
+        </Field>
+        <button type="submit">Create admin key</button>
+      </form>
       <p className="muted">
         Admin keys sign in to this console and call the admin API. To rotate, create a new key,
         switch to it, then revoke the old one; the workspace's last working key cannot be revoked.
@@ -91,7 +110,7 @@ export function AdminKeys({ report }: { report: Report }) {
       <AlertLine text={problem ?? listError(result.data?.adminKeys)} />
       <MoreRows more={hasMore(result.data?.adminKeys)} shown={200} />
       <DataTable
-        columns={['Prefix', 'Created', 'Status']}
+        columns={['Name', 'Prefix', 'Created', 'Status']}
         actions
         empty={listPlaceholder(result, result.data?.adminKeys, keys.length, {
           what: 'the admin keys',
@@ -109,6 +128,7 @@ export function AdminKeys({ report }: { report: Report }) {
 function AdminKeyRow({ k, onRevoke }: { k: AdminKey; onRevoke: () => unknown }) {
   return (
     <tr>
+      <td>{k.name ?? <span className="muted">—</span>}</td>
       <td>
         <span className="mono">{k.prefix}…</span>
         {k.current ? <span className="badge badge-session">this session</span> : null}

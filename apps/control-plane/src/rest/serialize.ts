@@ -33,6 +33,7 @@ export function workspaceJson(ws: Workspace) {
 export function adminKeyJson(k: AdminKey, callerKeyId: string) {
   return {
     id: k.id,
+    name: k.name,
     prefix: k.prefix,
     current: k.id === callerKeyId,
     created_at: iso(k.createdAt),

@@ -6,15 +6,22 @@ import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import type { ListPage } from './pagination.ts';
 
-/** Nothing to set yet; an object so that options can be added without breaking callers. */
-const createSchema = z.strictObject({});
+/** What the operator calls a key: shown beside its prefix, so keys can be told apart. */
+export const adminKeyNameField = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII');
+
+const createSchema = z.strictObject({ name: adminKeyNameField.optional() });
 
 /**
  * A new admin key of the caller's workspace, for rotation with overlap: the others keep working
  * until revoked. The plaintext is returned exactly once (SPEC §3).
  */
 export async function createAdminKey(deps: ServiceDeps, caller: Caller, raw: unknown) {
-  parseInput(createSchema, raw ?? {});
+  const input = parseInput(createSchema, raw ?? {});
   const minted = mintKey('admin');
   const key = await mutate(
     deps,
@@ -28,6 +35,7 @@ export async function createAdminKey(deps: ServiceDeps, caller: Caller, raw: unk
           workspaceId: caller.workspaceId,
           hash: minted.hash,
           prefix: minted.prefix,
+          name: input.name ?? null,
         },
       }),
   );

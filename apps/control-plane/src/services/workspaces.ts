@@ -63,7 +63,13 @@ export async function createWorkspace(
         data: { id, name: input.name, markupBp: input.markupPercent ?? 0 },
       });
       await tx.adminKey.create({
-        data: { id: newId('ak'), workspaceId: id, hash: key.hash, prefix: key.prefix },
+        data: {
+          id: newId('ak'),
+          workspaceId: id,
+          hash: key.hash,
+          prefix: key.prefix,
+          name: givenKey === null ? 'first key' : 'TOLLGATE_ADMIN_KEY',
+        },
       });
       return ws;
     },
@@ -155,7 +161,13 @@ export async function ensureDefaultWorkspace(
       throw new ConflictError('TOLLGATE_ADMIN_KEY belongs to another workspace');
     if (!existing) {
       await deps.prisma.adminKey.create({
-        data: { id: newId('ak'), workspaceId: ws.id, hash, prefix: adminKey.slice(0, 16) },
+        data: {
+          id: newId('ak'),
+          workspaceId: ws.id,
+          hash,
+          prefix: adminKey.slice(0, 16),
+          name: 'TOLLGATE_ADMIN_KEY',
+        },
       });
     }
     adminKeyRevoked = existing?.revokedAt != null;

@@ -1,6 +1,6 @@
 import { ValidationError } from '../../lib/errors.ts';
 import * as adminKeys from '../../services/admin-keys.ts';
-import { callerFor } from '../access.ts';
+import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
 import { afterCreated, BY_CREATION, createdPosition, pageArgs, paginate } from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
@@ -10,6 +10,10 @@ export const AdminKey = builder.prismaObject('AdminKey', {
     'An admin key of the workspace (`sk-tg-admin-…`); only its prefix is ever shown again.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    name: t.exposeString('name', {
+      nullable: true,
+      description: 'What the operator calls it; null when not named.',
+    }),
     prefix: t.exposeString('prefix'),
     current: t.boolean({
       description: 'Whether this is the key the request was made with.',
@@ -31,6 +35,7 @@ const CreateAdminKeyPayload = builder
   .implement({
     fields: (t) => ({
       id: t.id({ resolve: (p) => p.key.id }),
+      name: t.string({ nullable: true, resolve: (p) => p.key.name }),
       prefix: t.string({ resolve: (p) => p.key.prefix }),
       createdAt: t.field({ type: 'DateTime', resolve: (p) => p.key.createdAt }),
       key: t.exposeString('plaintext', {
@@ -66,8 +71,9 @@ builder.mutationFields((t) => ({
     description:
       'A new admin key for rotation with overlap: the others keep working until revoked.',
     errors: { types: MUTATION_ERRORS },
-    resolve: (_root, _args, ctx) =>
-      adminKeys.createAdminKey(ctx.deps, callerFor(ctx, 'workspace.write'), {}),
+    args: { name: t.arg.string({ description: 'What to call it (`ci`, `console-alice`).' }) },
+    resolve: (_root, args, ctx) =>
+      adminKeys.createAdminKey(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
   }),
   revokeAdminKey: t.field({
     type: AdminKey,

@@ -1824,6 +1824,7 @@ export const AdminKeyScalarFieldEnum = {
   workspaceId: 'workspaceId',
   hash: 'hash',
   prefix: 'prefix',
+  name: 'name',
   createdAt: 'createdAt',
   revokedAt: 'revokedAt',
   lastUsedAt: 'lastUsedAt'

@@ -106,6 +106,7 @@ export const AdminKeyScalarFieldEnum = {
   workspaceId: 'workspaceId',
   hash: 'hash',
   prefix: 'prefix',
+  name: 'name',
   createdAt: 'createdAt',
   revokedAt: 'revokedAt',
   lastUsedAt: 'lastUsedAt'

@@ -29,6 +29,7 @@ export type AdminKeyMinAggregateOutputType = {
   workspaceId: string | null
   hash: string | null
   prefix: string | null
+  name: string | null
   createdAt: Date | null
   revokedAt: Date | null
   lastUsedAt: Date | null
@@ -39,6 +40,7 @@ export type AdminKeyMaxAggregateOutputType = {
   workspaceId: string | null
   hash: string | null
   prefix: string | null
+  name: string | null
   createdAt: Date | null
   revokedAt: Date | null
   lastUsedAt: Date | null
@@ -49,6 +51,7 @@ export type AdminKeyCountAggregateOutputType = {
   workspaceId: number
   hash: number
   prefix: number
+  name: number
   createdAt: number
   revokedAt: number
   lastUsedAt: number
@@ -61,6 +64,7 @@ export type AdminKeyMinAggregateInputType = {
   workspaceId?: true
   hash?: true
   prefix?: true
+  name?: true
   createdAt?: true
   revokedAt?: true
   lastUsedAt?: true
@@ -71,6 +75,7 @@ export type AdminKeyMaxAggregateInputType = {
   workspaceId?: true
   hash?: true
   prefix?: true
+  name?: true
   createdAt?: true
   revokedAt?: true
   lastUsedAt?: true
@@ -81,6 +86,7 @@ export type AdminKeyCountAggregateInputType = {
   workspaceId?: true
   hash?: true
   prefix?: true
+  name?: true
   createdAt?: true
   revokedAt?: true
   lastUsedAt?: true
@@ -164,6 +170,7 @@ export type AdminKeyGroupByOutputType = {
   workspaceId: string
   hash: string
   prefix: string
+  name: string | null
   createdAt: Date
   revokedAt: Date | null
   lastUsedAt: Date | null
@@ -195,6 +202,7 @@ export type AdminKeyWhereInput = {
   workspaceId?: Prisma.StringFilter<"AdminKey"> | string
   hash?: Prisma.StringFilter<"AdminKey"> | string
   prefix?: Prisma.StringFilter<"AdminKey"> | string
+  name?: Prisma.StringNullableFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
@@ -206,6 +214,7 @@ export type AdminKeyOrderByWithRelationInput = {
   workspaceId?: Prisma.SortOrder
   hash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
+  name?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -220,6 +229,7 @@ export type AdminKeyWhereUniqueInput = Prisma.AtLeast<{
   NOT?: Prisma.AdminKeyWhereInput | Prisma.AdminKeyWhereInput[]
   workspaceId?: Prisma.StringFilter<"AdminKey"> | string
   prefix?: Prisma.StringFilter<"AdminKey"> | string
+  name?: Prisma.StringNullableFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
@@ -231,6 +241,7 @@ export type AdminKeyOrderByWithAggregationInput = {
   workspaceId?: Prisma.SortOrder
   hash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
+  name?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrderInput | Prisma.SortOrder
@@ -247,6 +258,7 @@ export type AdminKeyScalarWhereWithAggregatesInput = {
   workspaceId?: Prisma.StringWithAggregatesFilter<"AdminKey"> | string
   hash?: Prisma.StringWithAggregatesFilter<"AdminKey"> | string
   prefix?: Prisma.StringWithAggregatesFilter<"AdminKey"> | string
+  name?: Prisma.StringNullableWithAggregatesFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"AdminKey"> | Date | string | null
@@ -256,6 +268,7 @@ export type AdminKeyCreateInput = {
   id: string
   hash: string
   prefix: string
+  name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
   lastUsedAt?: Date | string | null
@@ -267,6 +280,7 @@ export type AdminKeyUncheckedCreateInput = {
   workspaceId: string
   hash: string
   prefix: string
+  name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
   lastUsedAt?: Date | string | null
@@ -276,6 +290,7 @@ export type AdminKeyUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -287,6 +302,7 @@ export type AdminKeyUncheckedUpdateInput = {
   workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -297,6 +313,7 @@ export type AdminKeyCreateManyInput = {
   workspaceId: string
   hash: string
   prefix: string
+  name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
   lastUsedAt?: Date | string | null
@@ -306,6 +323,7 @@ export type AdminKeyUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -316,6 +334,7 @@ export type AdminKeyUncheckedUpdateManyInput = {
   workspaceId?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -336,6 +355,7 @@ export type AdminKeyCountOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   hash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
+  name?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrder
@@ -346,6 +366,7 @@ export type AdminKeyMaxOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   hash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
+  name?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrder
@@ -356,6 +377,7 @@ export type AdminKeyMinOrderByAggregateInput = {
   workspaceId?: Prisma.SortOrder
   hash?: Prisma.SortOrder
   prefix?: Prisma.SortOrder
+  name?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrder
@@ -403,6 +425,10 @@ export type AdminKeyUncheckedUpdateManyWithoutWorkspaceNestedInput = {
   deleteMany?: Prisma.AdminKeyScalarWhereInput | Prisma.AdminKeyScalarWhereInput[]
 }
 
+export type NullableStringFieldUpdateOperationsInput = {
+  set?: string | null
+}
+
 export type NullableDateTimeFieldUpdateOperationsInput = {
   set?: Date | string | null
 }
@@ -411,6 +437,7 @@ export type AdminKeyCreateWithoutWorkspaceInput = {
   id: string
   hash: string
   prefix: string
+  name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
   lastUsedAt?: Date | string | null
@@ -420,6 +447,7 @@ export type AdminKeyUncheckedCreateWithoutWorkspaceInput = {
   id: string
   hash: string
   prefix: string
+  name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
   lastUsedAt?: Date | string | null
@@ -459,6 +487,7 @@ export type AdminKeyScalarWhereInput = {
   workspaceId?: Prisma.StringFilter<"AdminKey"> | string
   hash?: Prisma.StringFilter<"AdminKey"> | string
   prefix?: Prisma.StringFilter<"AdminKey"> | string
+  name?: Prisma.StringNullableFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
@@ -468,6 +497,7 @@ export type AdminKeyCreateManyWorkspaceInput = {
   id: string
   hash: string
   prefix: string
+  name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
   lastUsedAt?: Date | string | null
@@ -477,6 +507,7 @@ export type AdminKeyUpdateWithoutWorkspaceInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -486,6 +517,7 @@ export type AdminKeyUncheckedUpdateWithoutWorkspaceInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -495,6 +527,7 @@ export type AdminKeyUncheckedUpdateManyWithoutWorkspaceInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   hash?: Prisma.StringFieldUpdateOperationsInput | string
   prefix?: Prisma.StringFieldUpdateOperationsInput | string
+  name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
@@ -507,6 +540,7 @@ export type AdminKeySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs
   workspaceId?: boolean
   hash?: boolean
   prefix?: boolean
+  name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
   lastUsedAt?: boolean
@@ -518,6 +552,7 @@ export type AdminKeySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exte
   workspaceId?: boolean
   hash?: boolean
   prefix?: boolean
+  name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
   lastUsedAt?: boolean
@@ -529,6 +564,7 @@ export type AdminKeySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exte
   workspaceId?: boolean
   hash?: boolean
   prefix?: boolean
+  name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
   lastUsedAt?: boolean
@@ -540,12 +576,13 @@ export type AdminKeySelectScalar = {
   workspaceId?: boolean
   hash?: boolean
   prefix?: boolean
+  name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
   lastUsedAt?: boolean
 }
 
-export type AdminKeyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "hash" | "prefix" | "createdAt" | "revokedAt" | "lastUsedAt", ExtArgs["result"]["adminKey"]>
+export type AdminKeyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "hash" | "prefix" | "name" | "createdAt" | "revokedAt" | "lastUsedAt", ExtArgs["result"]["adminKey"]>
 export type AdminKeyInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }
@@ -575,6 +612,10 @@ export type $AdminKeyPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
      * First characters of the key, for display (`sk-tg-admin-AbCd`).
      */
     prefix: string
+    /**
+     * What the operator calls it (`ci`, `console-alice`); null when not named.
+     */
+    name: string | null
     createdAt: Date
     revokedAt: Date | null
     lastUsedAt: Date | null
@@ -1006,6 +1047,7 @@ export interface AdminKeyFieldRefs {
   readonly workspaceId: Prisma.FieldRef<"AdminKey", 'String'>
   readonly hash: Prisma.FieldRef<"AdminKey", 'String'>
   readonly prefix: Prisma.FieldRef<"AdminKey", 'String'>
+  readonly name: Prisma.FieldRef<"AdminKey", 'String'>
   readonly createdAt: Prisma.FieldRef<"AdminKey", 'DateTime'>
   readonly revokedAt: Prisma.FieldRef<"AdminKey", 'DateTime'>
   readonly lastUsedAt: Prisma.FieldRef<"AdminKey", 'DateTime'>

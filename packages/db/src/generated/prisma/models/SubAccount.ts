@@ -826,10 +826,6 @@ export type SubAccountCreateoverridesInput = {
   set: string[]
 }
 
-export type NullableStringFieldUpdateOperationsInput = {
-  set?: string | null
-}
-
 export type EnumSubAccountStatusFieldUpdateOperationsInput = {
   set?: $Enums.SubAccountStatus
 }

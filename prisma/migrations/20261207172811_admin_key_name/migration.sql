@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "AdminKey" ADD COLUMN     "name" TEXT;
