@@ -150,4 +150,37 @@ describe.each(KINDS)('price overrides: removal on %s', (kind) => {
       expect(await del('vllm/gone')).toEqual({ data: { deletePrice: null } });
     },
   );
+  it.skipIf(skipKind(kind))(
+    'a model that would be left unpriced cannot lose its price while a plan or sub-account names it',
+    async () => {
+      const own = 'vllm/named-model';
+      expect((await override(own, 3)).status).toBe(201);
+      const sa = await h.api('POST', '/v1/sub-accounts', {
+        name: 'uses-own',
+        allowed_models: [own],
+      });
+      expect(sa.status).toBe(201);
+      const before = await rowCounts(h.prisma);
+      const refused = await h.api('DELETE', `/v1/prices/${own}`);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toBe(
+        `'${own}' would have no price, but sub-account '${sa.body.id}' names it (allowed models or fallback): change that first`,
+      );
+      expect(await rowCounts(h.prisma)).toEqual(before);
+      expect(await listed(own)).toBeDefined();
+      // A plan's fallback names it just as well.
+      expect(
+        (await h.api('PATCH', `/v1/sub-accounts/${sa.body.id}`, { allowed_models: [] })).status,
+      ).toBe(200);
+      const plan = await h.api('POST', '/v1/plans', { name: 'falls-back', fallback_model: own });
+      expect(plan.status).toBe(201);
+      const byPlan = await h.api('DELETE', `/v1/prices/${own}`);
+      expect(byPlan.status).toBe(409);
+      expect(byPlan.body.error.message).toContain("plan 'falls-back'");
+      expect((await h.api('DELETE', `/v1/plans/${plan.body.id}`)).status).toBe(200);
+      // Named by nobody: removed (and a catalogue model is never refused: it keeps a price).
+      expect((await h.api('DELETE', `/v1/prices/${own}`)).status).toBe(200);
+      expect(await listed(own)).toBeUndefined();
+    },
+  );
 });

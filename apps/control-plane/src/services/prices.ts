@@ -1,6 +1,6 @@
 import { CATALOGUE, centsToMicros, createPriceBook, type ModelPrice } from '@tollgate/pricing';
 import { z } from 'zod';
-import { NotFoundError } from '../lib/errors.ts';
+import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
 import { modelField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
@@ -90,6 +90,7 @@ export async function deletePrice(
       });
       const missing = () => new NotFoundError('price override', input.model);
       if (row === null) throw missing();
+      if (!catalogueByModel.has(input.model)) await refuseIfNamed(tx, caller, input.model);
       // Gone meanwhile (a concurrent delete) counts as never there: nothing is written.
       const { count } = await tx.modelPrice.deleteMany({ where: { id: row.id } });
       if (count === 0) throw missing();
@@ -100,6 +101,31 @@ export async function deletePrice(
 }
 
 const catalogueByModel = new Map(CATALOGUE.map((p) => [p.model, p]));
+
+/**
+ * A model that would be left without a price (not in the catalogue) cannot lose its override while
+ * a plan or a sub-account names it — in its allowed models or as its fallback: every request of
+ * theirs for it would be refused as `model_not_found`, and creating them so would have been refused.
+ */
+async function refuseIfNamed(tx: Tx, caller: Caller, model: string) {
+  const names = { OR: [{ allowedModels: { has: model } }, { fallbackModel: model }] };
+  const [plan, subAccount] = await Promise.all([
+    tx.plan.findFirst({
+      where: { workspaceId: caller.workspaceId, ...names },
+      select: { slug: true },
+    }),
+    tx.subAccount.findFirst({
+      where: { workspaceId: caller.workspaceId, status: { not: 'deleted' }, ...names },
+      select: { id: true },
+    }),
+  ]);
+  const by = plan ? `plan '${plan.slug}'` : subAccount ? `sub-account '${subAccount.id}'` : null;
+  if (by !== null) {
+    throw new ConflictError(
+      `'${model}' would have no price, but ${by} names it (allowed models or fallback): change that first`,
+    );
+  }
+}
 
 /**
  * The cached-input price of an override (micro-USD per 1M tokens): the one set, else the built-in
