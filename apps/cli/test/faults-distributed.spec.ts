@@ -19,7 +19,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { type Db, openDatabase } from '@tollgate/db';
-import { createPgDatabase, pgAvailable, redisAvailable } from '@tollgate/testkit';
+import {
+  createPgDatabase,
+  pgAvailable,
+  redisAvailable,
+  startTcpForwarder,
+  type TcpForwarder,
+} from '@tollgate/testkit';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
@@ -84,47 +90,6 @@ function privateRedis(port: number, dir: string) {
       const exited = new Promise((r) => c.once('exit', r));
       c.kill('SIGKILL');
       await exited;
-    },
-  };
-}
-
-/** node:net proxy in front of PostgreSQL; cut() resets every connection and refuses new ones. */
-async function pgProxy(target: { host: string; port: number }, port: number) {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | null = null;
-  const listen = async () => {
-    server = net.createServer((client) => {
-      const upstream = net.connect(target.port, target.host);
-      for (const s of [client, upstream]) {
-        sockets.add(s);
-        s.on('error', () => {});
-        s.on('close', () => {
-          sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
-    await new Promise<void>((r) => server!.listen(port, '127.0.0.1', r));
-  };
-  await listen();
-  return {
-    port,
-    async cut() {
-      const s = server;
-      server = null;
-      const closed = new Promise((r) => s?.close(r));
-      for (const sock of sockets) sock.resetAndDestroy();
-      await closed;
-    },
-    restore: listen,
-    async close() {
-      const s = server;
-      server = null;
-      for (const sock of sockets) sock.destroy();
-      if (s) await new Promise((r) => s.close(r));
     },
   };
 }
@@ -196,7 +161,7 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
     /** Answers after 1.5 s: requests in flight during a graceful shutdown. */
     let lag: FakeUpstream;
     let redis: ReturnType<typeof privateRedis>;
-    let proxy: Awaited<ReturnType<typeof pgProxy>>;
+    let proxy: TcpForwarder;
     let database: { url: string; drop(): Promise<void> };
     let books: Db;
     let shared: Record<string, string>;
@@ -278,7 +243,7 @@ describe.skipIf(!pgAvailable() || !redisAvailable())(
       database = await createPgDatabase();
       books = await openDatabase({ databaseUrl: database.url });
       const pgUrl = new URL(database.url);
-      proxy = await pgProxy(
+      proxy = await startTcpForwarder(
         { host: pgUrl.hostname, port: Number(pgUrl.port || 5432) },
         await freePort(),
       );

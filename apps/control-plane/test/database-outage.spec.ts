@@ -1,77 +1,19 @@
-import net from 'node:net';
 import { openDatabase } from '@tollgate/db';
-import { createPgDatabase, freePort, waitUntil } from '@tollgate/testkit';
+import {
+  createPgDatabase,
+  freePort,
+  startTcpForwarder,
+  type TcpForwarder,
+  waitUntil,
+} from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseUnavailable } from '../src/lib/db-errors.ts';
 import { ADMIN_KEY, type Harness, skipKind, startHarness } from './harness.ts';
 
-/**
- * A TCP forwarder to the shared PostgreSQL that a test can cut — its connections destroyed and its
- * port closed, as when the database goes away — and restore on the same port; or make hang —
- * connections open and accepted, nothing answered — as a database that stops responding.
- */
-async function startForwarder(target = 5432) {
-  const sockets = new Set<net.Socket>();
-  let hanging = false;
-  const server = net.createServer((client) => {
-    const upstream = net.connect(target, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        sockets.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-      if (hanging) s.pause();
-    }
-    if (!hanging) client.pipe(upstream).pipe(client);
-  });
-  const listen = (port: number) =>
-    new Promise<number>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port));
-    });
-  const port = await listen(0);
-  const dropConnections = () => {
-    for (const s of sockets) s.destroy();
-  };
-  return {
-    port,
-    /** Rewrites a database URL to go through the forwarder. */
-    route: (url: string) => {
-      const u = new URL(url);
-      u.host = `127.0.0.1:${port}`;
-      return u.toString();
-    },
-    dropConnections,
-    listening: () => server.listening,
-    /** Open and new connections stay up but carry nothing, until `answer()` drops them. */
-    hang: () => {
-      hanging = true;
-      for (const s of sockets) {
-        s.unpipe();
-        s.pause();
-      }
-    },
-    answer: () => {
-      hanging = false;
-      dropConnections();
-    },
-    cut: async () => {
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      dropConnections();
-      await closed;
-    },
-    restore: () => listen(port),
-    close: async () => {
-      dropConnections();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
+/** A forwarder to the shared PostgreSQL that a test can cut, make hang and restore. */
+const startForwarder = () => startTcpForwarder({ port: 5432 });
 
-type Forwarder = Awaited<ReturnType<typeof startForwarder>>;
+type Forwarder = TcpForwarder;
 
 const SUB_ACCOUNTS_QUERY =
   '{ subAccounts(first: 5) { ... on SubAccountConnection { edges { node { id } } } } }';
