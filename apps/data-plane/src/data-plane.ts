@@ -95,6 +95,9 @@ export interface DataPlane {
   metrics: DataPlaneMetrics;
 }
 
+/** How long a stop waits, once every connection closed, for their requests to end. */
+const SETTLE_AFTER_CLOSE_MS = 5_000;
+
 /** Admin paths of SPEC §4 reachable through the data plane's base URL. */
 const ADMIN_PREFIXES = [
   '/v1/workspaces',
@@ -176,6 +179,9 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     stopping: () => stopping,
   };
   const inFlight = new Set<Promise<void>>();
+  // Model requests still being handled before they are forwarded (reading, admission): a stop
+  // waits for them, as for the forwarded ones (forwarder.running), before it flushes usage.
+  let handling = 0;
   watchPolicy(metrics, holder, () => inFlight.size);
   const track = (flight: Flight, outcome: Parameters<typeof finish>[2]) => {
     const p = finish(settleDeps, flight, outcome);
@@ -298,7 +304,10 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
           message: `${path} accepts POST only.`,
         });
       }
-      return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs);
+      handling += 1;
+      return handleModelRequest(modelDeps, req, res, endpoint, requestId, startedMs).finally(() => {
+        handling -= 1;
+      });
     }
     if ((path === '/v1/models' || path.startsWith('/v1/models/')) && req.method === 'GET') {
       const at = now();
@@ -421,6 +430,13 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
         await closed;
       }
       clearInterval(sweep);
+      // A closed connection's request ends turns later (its upstream's abort is reported on a
+      // later turn): wait until every request handled has ended and started to settle — else the
+      // process exits with their usage never made. Bounded, should one never end.
+      const ended = Date.now() + SETTLE_AFTER_CLOSE_MS;
+      while ((handling > 0 || forwarder.running() > 0) && Date.now() < ended) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       holds?.stop();
       forwarder.close();

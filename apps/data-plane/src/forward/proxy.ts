@@ -125,9 +125,13 @@ export function createForwarder(opts: ForwarderOptions) {
         ? guardedHttpAgent
         : httpAgent;
 
+  // Forwarded requests whose end has not been seen: a stop waits for them to settle (a cut
+  // connection's end arrives turns after the socket closed, through the upstream's abort).
+  const running = new Set<Live>();
   const end = (live: Live, o: Outcome) => {
     if (live.ended) return;
     live.ended = true;
+    running.delete(live);
     void opts.finish(live.job.flight, o);
   };
 
@@ -329,6 +333,7 @@ export function createForwarder(opts: ForwarderOptions) {
       stream: null,
     };
     lives.set(req, live);
+    running.add(live);
     const headers: Record<string, string> = {};
     for (const name of FORWARDED) {
       const value = req.headers[name];
@@ -465,6 +470,7 @@ export function createForwarder(opts: ForwarderOptions) {
 
   return {
     forward,
+    running: () => running.size,
     close() {
       proxy.close();
       for (const agent of new Set([httpAgent, httpsAgent, guardedHttpAgent, guardedHttpsAgent]))
