@@ -212,6 +212,7 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
   });
   const modelDeps = {
     policy: holder.current,
+    newerPolicy: holder.newerThan,
     limiter,
     emitter,
     forward: forwarder.forward,

@@ -13,7 +13,14 @@ import { upstreamRequest } from './forward/upstream-request.ts';
 import { readBody } from './http/body.ts';
 import { badRequest, type ErrorSpec, sendError } from './http/errors.ts';
 import { isError, type ParsedRequest, parseRequest } from './http/parse.ts';
-import { anthropicKeyHash, bearerHash, headerTags, keyRefusal, NO_POLICY } from './http/request.ts';
+import {
+  anthropicKeyHash,
+  bearerHash,
+  headerTags,
+  keyRefusal,
+  mayBeFreshKey,
+  NO_POLICY,
+} from './http/request.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
 import { chatToMessages, isUnsupported } from './providers/anthropic/chat-to-messages.ts';
@@ -38,7 +45,12 @@ export interface ModelDeps {
   metrics?: DataPlaneMetrics;
   limiterDown?: 'fail-closed' | 'fail-open';
   holds?: Holds;
+  /** Resolves true once a policy newer than the revision given is in force (false after `ms`). */
+  newerPolicy?: (revision: number, ms: number) => Promise<boolean>;
 }
+
+/** How long a request with an unknown `sk-tg-` key waits for a newer policy that may hold it. */
+export const FRESH_KEY_WAIT_MS = 1_000;
 
 /** Why a body could not be judged: too large (413, the connection closes after it) or the client
  * left while sending it (nobody to answer; the record says so). */
@@ -83,11 +95,19 @@ export async function handleModelRequest(
   requestId: string,
   startedMs: number,
 ): Promise<void> {
-  const policy = deps.policy();
+  let policy = deps.policy();
   if (policy === null) return sendError(res, NO_POLICY);
   const keyHash = endpoint.kind === 'messages' ? anthropicKeyHash(req) : bearerHash(req);
-  if (keyHash === null || policy.keysByHash.get(keyHash) === undefined) {
-    return sendError(res, keyRefusal(req));
+  if (keyHash === null) return sendError(res, keyRefusal(req));
+  if (policy.keysByHash.get(keyHash) === undefined) {
+    // A key minted moments ago is in the next policy, on its way here (SPEC: within 1 s): wait
+    // for it, briefly, rather than refuse a customer's first request.
+    const newer =
+      deps.newerPolicy !== undefined &&
+      mayBeFreshKey(req) &&
+      (await deps.newerPolicy(policy.revision, FRESH_KEY_WAIT_MS));
+    policy = newer ? (deps.policy() ?? policy) : policy;
+    if (policy.keysByHash.get(keyHash) === undefined) return sendError(res, keyRefusal(req));
   }
   // Every request with a known key leaves a record (SPEC §7), one whose body was refused too.
   const read = await readBody(req, deps.maxBodyBytes);

@@ -1,5 +1,6 @@
 import { encodeSnapshot } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FRESH_KEY_WAIT_MS } from '../src/handle-model.ts';
 import { CHEAP, type Harness, snapshot, startHarness, subAccount } from './harness.ts';
 
 const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 1 };
@@ -65,5 +66,47 @@ describe('data plane: policy propagation', () => {
     await h.bus.policy.setLatest(text);
     await h.planes[0]!.refreshPolicy();
     expect(h.planes[0]!.policyRevision()).toBe(rev);
+  });
+});
+
+describe('data plane: a key minted moments ago', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ subs: [subAccount('sa_old')] });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+  const chat = (key: string) =>
+    fetch(`${h.urls[0]}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(req),
+    });
+
+  it('is served on its first request: the request waits for the policy that holds it', async () => {
+    const rev = h.planes[0]!.policyRevision();
+    const { body, keys } = snapshot(rev + 1, [subAccount('sa_old'), subAccount('sa_new')]);
+    // The customer's first request arrives before the policy holding its key.
+    const first = chat(keys.sa_new!);
+    await new Promise((r) => setTimeout(r, 200));
+    const text = encodeSnapshot(body);
+    await h.bus.policy.setLatest(text);
+    await h.bus.policy.publish(body.revision, text);
+    const res = await first;
+    expect(res.status).toBe(200);
+    expect((await res.json()).choices).toHaveLength(1);
+  });
+
+  it('a key no policy holds is still refused, within the wait; admin keys and garbage at once', async () => {
+    const t0 = Date.now();
+    const unknown = await chat(`sk-tg-${'u'.repeat(43)}`);
+    expect(unknown.status).toBe(401);
+    expect(Date.now() - t0).toBeLessThan(FRESH_KEY_WAIT_MS + 1_000);
+    for (const key of [`sk-tg-admin-${'a'.repeat(43)}`, 'not-a-key']) {
+      const t1 = Date.now();
+      expect((await chat(key)).status).toBe(401);
+      expect(Date.now() - t1).toBeLessThan(FRESH_KEY_WAIT_MS / 2);
+    }
   });
 });

@@ -35,15 +35,25 @@ const ADMIN_KEY_REFUSED: ErrorSpec = {
     'An admin key (sk-tg-admin-…) is not accepted here: the OpenAI-compatible API takes a sub-account key (sk-tg-…).',
 };
 
-/** The 401 for a key this data plane does not know; an admin key is told where it belongs (it is
- * the likeliest mix-up — the reverse case, on the admin API, says so too). */
-export function keyRefusal(req: IncomingMessage): ErrorSpec {
+/** The key as presented (bearer token, else Anthropic's `x-api-key`); null when none. */
+function presentedKey(req: IncomingMessage): string | null {
   const auth = req.headers.authorization;
   const presented =
     typeof auth === 'string' ? auth.replace(/^Bearer\s+/i, '') : req.headers['x-api-key'];
-  return typeof presented === 'string' && presented.trim().startsWith('sk-tg-admin-')
-    ? ADMIN_KEY_REFUSED
-    : INVALID_KEY;
+  return typeof presented === 'string' ? presented.trim() : null;
+}
+
+/** The 401 for a key this data plane does not know; an admin key is told where it belongs (it is
+ * the likeliest mix-up — the reverse case, on the admin API, says so too). */
+export function keyRefusal(req: IncomingMessage): ErrorSpec {
+  return presentedKey(req)?.startsWith('sk-tg-admin-') ? ADMIN_KEY_REFUSED : INVALID_KEY;
+}
+
+/** Whether an unknown key looks like a sub-account key (`sk-tg-…`, not an admin key): one minted
+ * moments ago may not have reached this data plane yet. */
+export function mayBeFreshKey(req: IncomingMessage): boolean {
+  const key = presentedKey(req);
+  return key?.startsWith('sk-tg-') === true && !key.startsWith('sk-tg-admin-');
 }
 
 export const NO_POLICY: ErrorSpec = {

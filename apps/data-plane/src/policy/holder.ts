@@ -27,7 +27,13 @@ export interface PolicyHolder {
   stop(): Promise<void>;
   /** Re-reads "latest" now (coalesced with a read in flight). */
   refresh(): Promise<void>;
+  /** Resolves true once a policy newer than `revision` is in force, false after `ms` (or at once
+   * when MAX_WAITERS already wait, or when stopped). */
+  newerThan(revision: number, ms: number): Promise<boolean>;
 }
+
+/** Most requests waiting for a newer policy at once; the others are answered without waiting. */
+export const MAX_WAITERS = 256;
 
 export interface PolicyHolderOptions {
   bus: PolicyBus;
@@ -47,12 +53,31 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   let syncedAt: number | null = null;
 
   const revision = () => policy?.revision ?? -1;
+  const waiters = new Set<{ after: number; done: (newer: boolean) => void }>();
 
   function swap(next: CompiledPolicy, how: string) {
     if (policy !== null && next.revision <= policy.revision) return;
     policy = next;
     installedAt = Date.now();
     log.debug('policy applied', { revision: next.revision, how });
+    for (const w of waiters) if (next.revision > w.after) w.done(true);
+  }
+
+  function newerThan(after: number, ms: number): Promise<boolean> {
+    if (revision() > after) return Promise.resolve(true);
+    if (waiters.size >= MAX_WAITERS || timer === null) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const w = {
+        after,
+        done: (newer: boolean) => {
+          waiters.delete(w);
+          clearTimeout(timeout);
+          resolve(newer);
+        },
+      };
+      const timeout = setTimeout(() => w.done(false), ms);
+      waiters.add(w);
+    });
   }
 
   async function readLatest(): Promise<void> {
@@ -115,6 +140,7 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
     installedAt: () => installedAt,
     syncedAt: () => syncedAt,
     refresh,
+    newerThan,
     async start() {
       // Subscribe before reading, so nothing published in between is missed.
       unsubscribe = await bus.subscribe(onAnnounce);
@@ -125,6 +151,7 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
     async stop() {
       if (timer !== null) clearInterval(timer);
       timer = null;
+      for (const w of waiters) w.done(false);
       await unsubscribe?.();
       unsubscribe = null;
       await reading;
