@@ -98,6 +98,25 @@ describe('data plane: a key minted moments ago', () => {
     expect((await res.json()).choices).toHaveLength(1);
   });
 
+  it('lists its models on its first request too', async () => {
+    const rev = h.planes[0]!.policyRevision();
+    const { body, keys } = snapshot(rev + 1, [
+      subAccount('sa_old'),
+      subAccount('sa_new'),
+      subAccount('sa_newer', { allowedModels: [CHEAP] }),
+    ]);
+    const first = fetch(`${h.urls[0]}/v1/models`, {
+      headers: { authorization: `Bearer ${keys.sa_newer}` },
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    const text = encodeSnapshot(body);
+    await h.bus.policy.setLatest(text);
+    await h.bus.policy.publish(body.revision, text);
+    const res = await first;
+    expect(res.status).toBe(200);
+    expect((await res.json()).data.map((m: { id: string }) => m.id)).toEqual([CHEAP]);
+  });
+
   it('a key no policy holds is still refused, within the wait; admin keys and garbage at once', async () => {
     const t0 = Date.now();
     const unknown = await chat(`sk-tg-${'u'.repeat(43)}`);
