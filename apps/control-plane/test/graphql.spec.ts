@@ -268,4 +268,14 @@ describe.each(KINDS)('GraphQL twin of the REST façade (%s)', (kind) => {
     const r = await h.gql(deep);
     expect(r.errors?.[0]?.message).toMatch(/depth/i);
   });
+
+  it.skipIf(skipKind(kind))('echoes at most 100 characters of an unknown id', async () => {
+    const id = `sa_${'x'.repeat(100_000)}`;
+    const r = await h.gql(
+      'query ($id: ID!) { subAccount(id: $id) { __typename ... on NotFoundError { message } } }',
+      { id },
+    );
+    expect(r.data.subAccount.__typename).toBe('NotFoundError');
+    expect(r.data.subAccount.message).toBe(`sub-account '${id.slice(0, 100)}…' not found`);
+  });
 });

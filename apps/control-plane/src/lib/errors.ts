@@ -21,7 +21,8 @@ export class NotFoundError extends Error {
     readonly resource: string,
     readonly id: string,
   ) {
-    super(`${resource} '${id}' not found`);
+    // An id is whatever the caller sent (GraphQL ids are unbounded): echoed at most 100 characters.
+    super(`${resource} '${id.length > 100 ? `${id.slice(0, 100)}…` : id}' not found`);
   }
 }
 
