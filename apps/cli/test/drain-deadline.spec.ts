@@ -1,10 +1,15 @@
 import { createBus } from '@tollgate/bus';
 import { redisAvailable, startPrivateRedis } from '@tollgate/testkit';
-import { decodeUsageBatch, type UsageEvent } from '@tollgate/usage';
 import { describe, expect, it } from 'vitest';
 import { startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
-import { CHEAP, encodedSnapshot, snapshot, subAccount } from '../../data-plane/test/harness.ts';
-import { tollgate } from './processes.ts';
+import {
+  CHEAP,
+  collectUsage,
+  encodedSnapshot,
+  snapshot,
+  subAccount,
+} from '../../data-plane/test/harness.ts';
+import { dataPlaneProcess, type Running } from './processes.ts';
 
 const SECRET = Buffer.alloc(32, 6).toString('base64');
 
@@ -22,29 +27,15 @@ describe.skipIf(!redisAvailable())(
       const upstream = await startFakeUpstream({ chunkDelayMs: 50, outputTokens: 400 });
       const prefix = 'draincut';
       const bus = createBus({ redisUrl: redis.url, prefix });
-      const collected: UsageEvent[] = [];
-      const consumer = bus.usage.createConsumer({
-        group: 'test',
-        consumer: 'c1',
-        blockMs: 50,
-        handler: async (entries) => {
-          for (const e of entries) collected.push(...decodeUsageBatch(e.data).events);
-        },
-      });
-      await consumer.start();
-      let dp: ReturnType<typeof tollgate> | undefined;
+      const { collected, consumer } = await collectUsage(bus);
+      let dp: Running | undefined;
       try {
         const { body, keys } = snapshot(1, [subAccount('sa_long')]);
         await bus.policy.setLatest(encodedSnapshot(body));
-        dp = tollgate(['data-plane'], {
-          REDIS_URL: redis.url,
-          TOLLGATE_REDIS_PREFIX: prefix,
-          TOLLGATE_SECRET_KEY: SECRET,
-          TOLLGATE_DATA_PLANE_PORT: '0',
-          TOLLGATE_DRAIN_TIMEOUT_SECONDS: '1',
-          OPENAI_BASE_URL: upstream.url,
-          OPENAI_API_KEY: 'sk-platform-upstream',
-        });
+        dp = dataPlaneProcess(
+          { redisUrl: redis.url, prefix, secretKey: SECRET, upstreamUrl: upstream.url },
+          { TOLLGATE_DRAIN_TIMEOUT_SECONDS: '1' },
+        );
         const url = await dp.listening('data');
         // Two 20 s streams, each read until some of it has arrived.
         const ids = await Promise.all(

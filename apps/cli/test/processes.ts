@@ -59,6 +59,23 @@ export function tollgate(
   return { child, stdout: () => out, stderr: () => err, listening, stop };
 }
 
+/** `tollgate data-plane` alone on `redisUrl` (its policy stored there under `prefix` by the test),
+ * on any free port, the platform's OpenAI key pointed at `upstreamUrl`; `env` adds to that. */
+export function dataPlaneProcess(
+  o: { redisUrl: string; prefix: string; secretKey: string; upstreamUrl: string },
+  env: Record<string, string> = {},
+): Running {
+  return tollgate(['data-plane'], {
+    REDIS_URL: o.redisUrl,
+    TOLLGATE_REDIS_PREFIX: o.prefix,
+    TOLLGATE_SECRET_KEY: o.secretKey,
+    TOLLGATE_DATA_PLANE_PORT: '0',
+    OPENAI_BASE_URL: o.upstreamUrl,
+    OPENAI_API_KEY: 'sk-platform-upstream',
+    ...env,
+  });
+}
+
 /** Polls `probe` until it returns a value other than undefined, or fails after `ms`. */
 export async function eventually<T>(
   probe: () => Promise<T | undefined>,

@@ -3,7 +3,7 @@ import { redisAvailable, startPrivateRedis } from '@tollgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { startFakeUpstream } from '../../data-plane/test/fake-upstream.ts';
 import { CHEAP, encodedSnapshot, snapshot, subAccount } from '../../data-plane/test/harness.ts';
-import { tollgate } from './processes.ts';
+import { dataPlaneProcess, type Running } from './processes.ts';
 
 const SECRET = Buffer.alloc(32, 5).toString('base64');
 
@@ -18,17 +18,15 @@ describe.skipIf(!redisAvailable())('tollgate data-plane: usage lost at stop', ()
     const upstream = await startFakeUpstream();
     const prefix = 'stoplost';
     const bus = createBus({ redisUrl: redis.url, prefix });
-    let dp: ReturnType<typeof tollgate> | undefined;
+    let dp: Running | undefined;
     try {
       const { body, keys } = snapshot(1, [subAccount('sa_free')]);
       await bus.policy.setLatest(encodedSnapshot(body));
-      dp = tollgate(['data-plane'], {
-        REDIS_URL: redis.url,
-        TOLLGATE_REDIS_PREFIX: prefix,
-        TOLLGATE_SECRET_KEY: SECRET,
-        TOLLGATE_DATA_PLANE_PORT: '0',
-        OPENAI_BASE_URL: upstream.url,
-        OPENAI_API_KEY: 'sk-platform-upstream',
+      dp = dataPlaneProcess({
+        redisUrl: redis.url,
+        prefix,
+        secretKey: SECRET,
+        upstreamUrl: upstream.url,
       });
       const url = await dp.listening('data');
       await redis.stop();

@@ -11,10 +11,10 @@ import { createHolds } from './enforce/holds.ts';
 import { currentRates } from './enforce/refusals.ts';
 import { type Flight, finish } from './flight.ts';
 import { createForwarder } from './forward/proxy.ts';
-import { FRESH_KEY_WAIT_MS, handleModelRequest } from './handle-model.ts';
+import { handleModelRequest } from './handle-model.ts';
 import { errorCodeOf, sendError, sendJson } from './http/errors.ts';
 import { answerMetrics, answerReadiness } from './http/ops.ts';
-import { mayBeFreshKey } from './http/request.ts';
+import { bearerHash, policyKnowing } from './http/request.ts';
 import { type Logger, silentLogger } from './log.ts';
 import {
   createDataPlaneMetrics,
@@ -317,10 +317,12 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
       const one = path === '/v1/models' ? undefined : modelIdOf(path);
       // A key minted moments ago: its policy may still be on its way (as for model requests).
       const held = holder.current();
-      if (held !== null && mayBeFreshKey(req) && callerOf(req, held, at) === undefined) {
-        await holder.newerThan(held.revision, FRESH_KEY_WAIT_MS);
-      }
-      return answerOwnModels(req, res, holder.current(), at, opts.upstreams, rates, one);
+      const keyHash = bearerHash(req);
+      const policy =
+        held !== null && keyHash !== null
+          ? ((await policyKnowing(held, keyHash, req, modelDeps)) ?? held)
+          : held;
+      return answerOwnModels(req, res, policy, at, opts.upstreams, rates, one);
     }
     if (path === '/healthz') return sendJson(res, 200, { ok: true });
     if (path === '/readyz') {

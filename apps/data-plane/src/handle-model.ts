@@ -18,8 +18,8 @@ import {
   bearerHash,
   headerTags,
   keyRefusal,
-  mayBeFreshKey,
   NO_POLICY,
+  policyKnowing,
 } from './http/request.ts';
 import type { Logger } from './log.ts';
 import type { DataPlaneMetrics } from './metrics.ts';
@@ -48,9 +48,6 @@ export interface ModelDeps {
   /** Resolves true once a policy newer than the revision given is in force (false after `ms`). */
   newerPolicy?: (revision: number, ms: number) => Promise<boolean>;
 }
-
-/** How long a request with an unknown `sk-tg-` key waits for a newer policy that may hold it. */
-export const FRESH_KEY_WAIT_MS = 1_000;
 
 /** Why a body could not be judged: too large (413, the connection closes after it) or the client
  * left while sending it (nobody to answer; the record says so). */
@@ -95,20 +92,11 @@ export async function handleModelRequest(
   requestId: string,
   startedMs: number,
 ): Promise<void> {
-  let policy = deps.policy();
-  if (policy === null) return sendError(res, NO_POLICY);
+  const held = deps.policy();
+  if (held === null) return sendError(res, NO_POLICY);
   const keyHash = endpoint.kind === 'messages' ? anthropicKeyHash(req) : bearerHash(req);
-  if (keyHash === null) return sendError(res, keyRefusal(req));
-  if (policy.keysByHash.get(keyHash) === undefined) {
-    // A key minted moments ago is in the next policy, on its way here (SPEC: within 1 s): wait
-    // for it, briefly, rather than refuse a customer's first request.
-    const newer =
-      deps.newerPolicy !== undefined &&
-      mayBeFreshKey(req) &&
-      (await deps.newerPolicy(policy.revision, FRESH_KEY_WAIT_MS));
-    policy = newer ? (deps.policy() ?? policy) : policy;
-    if (policy.keysByHash.get(keyHash) === undefined) return sendError(res, keyRefusal(req));
-  }
+  const policy = keyHash === null ? null : await policyKnowing(held, keyHash, req, deps);
+  if (keyHash === null || policy === null) return sendError(res, keyRefusal(req));
   // Every request with a known key leaves a record (SPEC §7), one whose body was refused too.
   const read = await readBody(req, deps.maxBodyBytes);
   let parsed = read.ok

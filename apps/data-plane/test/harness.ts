@@ -1,5 +1,5 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { type Bus, createBus } from '@tollgate/bus';
+import { type Bus, createBus, type UsageConsumer } from '@tollgate/bus';
 import {
   encodeSnapshot,
   type PolicySnapshotBody,
@@ -204,16 +204,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     planes.push(plane);
     urls.push(`http://127.0.0.1:${port}`);
   }
-  const collected: UsageEvent[] = [];
-  const consumer = bus.usage.createConsumer({
-    group: 'test',
-    consumer: 'c1',
-    blockMs: 50,
-    handler: async (entries) => {
-      for (const e of entries) collected.push(...decodeUsageBatch(e.data).events);
-    },
-  });
-  await consumer.start();
+  const { collected, consumer } = await collectUsage(bus);
   return {
     bus,
     upstream,
@@ -293,4 +284,21 @@ export function sealForTest(secretKey: Buffer, plaintext: string): string {
   return ['v1', iv, cipher.getAuthTag(), ct]
     .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
     .join('.');
+}
+
+/** Every usage event appended to `bus`'s stream from now on, as a test consumer group reads them. */
+export async function collectUsage(
+  bus: Bus,
+): Promise<{ collected: UsageEvent[]; consumer: UsageConsumer }> {
+  const collected: UsageEvent[] = [];
+  const consumer = bus.usage.createConsumer({
+    group: 'test',
+    consumer: 'c1',
+    blockMs: 50,
+    handler: async (entries) => {
+      for (const e of entries) collected.push(...decodeUsageBatch(e.data).events);
+    },
+  });
+  await consumer.start();
+  return { collected, consumer };
 }

@@ -1,6 +1,6 @@
-import { encodeSnapshot } from '@tollgate/policy';
+import { encodeSnapshot, type PolicySnapshotBody } from '@tollgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FRESH_KEY_WAIT_MS } from '../src/handle-model.ts';
+import { FRESH_KEY_WAIT_MS } from '../src/http/request.ts';
 import { CHEAP, type Harness, snapshot, startHarness, subAccount } from './harness.ts';
 
 const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 1 };
@@ -84,15 +84,20 @@ describe('data plane: a key minted moments ago', () => {
       body: JSON.stringify(req),
     });
 
+  /** Stores and announces `body` 200 ms from now, as the control plane would after a mint. */
+  const announceLater = async (body: PolicySnapshotBody) => {
+    await new Promise((r) => setTimeout(r, 200));
+    const text = encodeSnapshot(body);
+    await h.bus.policy.setLatest(text);
+    await h.bus.policy.publish(body.revision, text);
+  };
+
   it('is served on its first request: the request waits for the policy that holds it', async () => {
     const rev = h.planes[0]!.policyRevision();
     const { body, keys } = snapshot(rev + 1, [subAccount('sa_old'), subAccount('sa_new')]);
     // The customer's first request arrives before the policy holding its key.
     const first = chat(keys.sa_new!);
-    await new Promise((r) => setTimeout(r, 200));
-    const text = encodeSnapshot(body);
-    await h.bus.policy.setLatest(text);
-    await h.bus.policy.publish(body.revision, text);
+    await announceLater(body);
     const res = await first;
     expect(res.status).toBe(200);
     expect((await res.json()).choices).toHaveLength(1);
@@ -108,10 +113,7 @@ describe('data plane: a key minted moments ago', () => {
     const first = fetch(`${h.urls[0]}/v1/models`, {
       headers: { authorization: `Bearer ${keys.sa_newer}` },
     });
-    await new Promise((r) => setTimeout(r, 200));
-    const text = encodeSnapshot(body);
-    await h.bus.policy.setLatest(text);
-    await h.bus.policy.publish(body.revision, text);
+    await announceLater(body);
     const res = await first;
     expect(res.status).toBe(200);
     expect((await res.json()).data.map((m: { id: string }) => m.id)).toEqual([CHEAP]);

@@ -128,7 +128,9 @@ export function attachGraphQLWs(
     for (const client of wss.clients) {
       const principal = principals.get(client);
       if (principal?.kind !== 'admin') continue;
-      byKey.set(principal.keyId, [...(byKey.get(principal.keyId) ?? []), client]);
+      const same = byKey.get(principal.keyId);
+      if (same === undefined) byKey.set(principal.keyId, [client]);
+      else same.push(client);
     }
     if (byKey.size === 0) return;
     const retired = await retiredAdminKeys(deps, [...byKey.keys()]);

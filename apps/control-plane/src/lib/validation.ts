@@ -104,15 +104,6 @@ function predicate(issue: z.core.$ZodRawIssue): string | undefined {
   }
 }
 
-/** @tollgate/pricing's refusals of a `*_cents` amount (centsToMicros), as predicates. */
-const MONEY_WORDS: [RegExp, string][] = [
-  [/^cents must not be negative\b/, 'must not be negative'],
-  [/^cents must be a finite number\b/, 'must be a number'],
-  [/^cents has more than 4 decimals\b/, 'may have at most 4 decimals'],
-  [/^cents is not a plain decimal\b/, 'must be a plain decimal number'],
-  [/^micros exceeds\b/, `must be at most ${MAX_CENTS}`],
-];
-
 const PREDICATE = /^(must|may|is|has|cannot) /;
 
 /**
@@ -121,10 +112,9 @@ const PREDICATE = /^(must|may|is|has|cannot) /;
  * models are named 'provider/model'").
  */
 function sentence(path: string, message: string): string {
-  const said = MONEY_WORDS.find(([pattern]) => pattern.test(message))?.[1] ?? message;
-  if (!path) return PREDICATE.test(said) ? `the input ${said}` : said;
-  if (said.startsWith(`${path} `)) return said;
-  return PREDICATE.test(said) ? `${path} ${said}` : `${path}: ${said}`;
+  if (!path) return PREDICATE.test(message) ? `the input ${message}` : message;
+  if (message.startsWith(`${path} `)) return message;
+  return PREDICATE.test(message) ? `${path} ${message}` : `${path}: ${message}`;
 }
 
 const unknownFieldMessage = (path: string) => `unknown field '${path}'`;
@@ -154,14 +144,19 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown): z.in
 }
 
 /** Money in: cents with up to 4 decimals, ≥ 0, converted exactly to integer micro-USD. */
-export const centsField = z.number().transform((cents, ctx) => {
-  try {
-    return centsToMicros(cents);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+export const centsField = z
+  .number()
+  .min(0)
+  .max(MAX_CENTS)
+  .transform((cents, ctx) => {
+    // In range, centsToMicros refuses only what has more than 4 decimals (1.23456, 1e-7).
+    try {
+      return centsToMicros(cents);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'may have at most 4 decimals' });
+      return z.NEVER;
+    }
+  });
 
 export const limitField = z.number().int().min(1).max(1_000_000_000);
 

@@ -1,29 +1,17 @@
-import { CATALOGUE, centsToMicros, createPriceBook, type ModelPrice } from '@tollgate/pricing';
+import { CATALOGUE, createPriceBook, type ModelPrice } from '@tollgate/pricing';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
-import { modelField, parseInput } from '../lib/validation.ts';
+import { centsField, modelField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 
-/**
- * Prices on the wire are cents per million tokens (≤ 4 decimals), i.e. integer micro-USD per
- * million tokens inside: the same exact conversion as every other money field.
- */
-const perMTokCents = z.number().transform((cents, ctx) => {
-  try {
-    return centsToMicros(cents);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: (err as Error).message });
-    return z.NEVER;
-  }
-});
-
+/** Prices on the wire are cents per million tokens, converted like every other money field. */
 const setSchema = z.strictObject({
   model: modelField,
-  inputPerMtokCents: perMTokCents,
-  outputPerMtokCents: perMTokCents,
-  cachedInputPerMtokCents: perMTokCents.nullable().optional(),
-  cacheWritePerMtokCents: perMTokCents.nullable().optional(),
+  inputPerMtokCents: centsField,
+  outputPerMtokCents: centsField,
+  cachedInputPerMtokCents: centsField.nullable().optional(),
+  cacheWritePerMtokCents: centsField.nullable().optional(),
 });
 
 export async function setPrice(deps: ServiceDeps, caller: Caller, raw: unknown) {

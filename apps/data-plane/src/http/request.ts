@@ -1,5 +1,6 @@
 import { hash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import type { CompiledPolicy } from '@tollgate/policy';
 import { defaultMaxTokenField } from '../providers/registry.ts';
 import type { EndpointSpec } from '../providers/types.ts';
 import type { ErrorSpec } from './errors.ts';
@@ -49,11 +50,35 @@ export function keyRefusal(req: IncomingMessage): ErrorSpec {
   return presentedKey(req)?.startsWith('sk-tg-admin-') ? ADMIN_KEY_REFUSED : INVALID_KEY;
 }
 
+/** How long a request with an unknown `sk-tg-` key waits for a newer policy that may hold it. */
+export const FRESH_KEY_WAIT_MS = 1_000;
+
 /** Whether an unknown key looks like a sub-account key (`sk-tg-…`, not an admin key): one minted
  * moments ago may not have reached this data plane yet. */
-export function mayBeFreshKey(req: IncomingMessage): boolean {
+function mayBeFreshKey(req: IncomingMessage): boolean {
   const key = presentedKey(req);
   return key?.startsWith('sk-tg-') === true && !key.startsWith('sk-tg-admin-');
+}
+
+/**
+ * The policy that knows `keyHash`: the one in force, or — for an unknown `sk-tg-` key, minted
+ * moments ago and in the next policy on its way here (SPEC: within 1 s) — the newer one arriving
+ * within FRESH_KEY_WAIT_MS, rather than refusing a customer's first request. Null: no policy knows it.
+ */
+export async function policyKnowing(
+  policy: CompiledPolicy,
+  keyHash: string,
+  req: IncomingMessage,
+  holder: {
+    policy: () => CompiledPolicy | null;
+    newerPolicy?: (revision: number, ms: number) => Promise<boolean>;
+  },
+): Promise<CompiledPolicy | null> {
+  if (policy.keysByHash.get(keyHash) !== undefined) return policy;
+  if (holder.newerPolicy === undefined || !mayBeFreshKey(req)) return null;
+  if (!(await holder.newerPolicy(policy.revision, FRESH_KEY_WAIT_MS))) return null;
+  const next = holder.policy();
+  return next?.keysByHash.get(keyHash) !== undefined ? next : null;
 }
 
 export const NO_POLICY: ErrorSpec = {
