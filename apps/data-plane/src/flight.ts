@@ -1,8 +1,8 @@
 import type { Limiter, RateSnapshot } from '@tollgate/bus';
 import type { KeyChain } from '@tollgate/policy';
-import { priceUsage, type TokenUsage } from '@tollgate/pricing';
+import type { TokenUsage } from '@tollgate/pricing';
 import type { BlockedScope, UsageEvent } from '@tollgate/usage';
-import { billedCost, type CostModel } from './enforce/cost.ts';
+import { type CostModel, settledCost } from './enforce/cost.ts';
 import type { Holds } from './enforce/holds.ts';
 import type { CounterInfo } from './enforce/refusals.ts';
 import type { Logger } from './log.ts';
@@ -180,11 +180,14 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   let billedMicros = 0;
   let cappedAtSettle = false;
   try {
-    providerMicros = priceUsage(flight.cost.price, usage);
     // Billed in full: the reservation is an estimate (the prompt is estimated from its text; images
     // or a `previous_response_id` conversation can make it larger). The cap guarantee is the
     // settle's: it charges a capped counter at most what is left under its cap (see below).
-    billedMicros = billedCost(providerMicros, flight.cost.markupPercent);
+    ({ providerMicros, billedMicros } = settledCost(
+      flight.cost.price,
+      usage,
+      flight.cost.markupPercent,
+    ));
   } catch (err) {
     deps.log.error('pricing failed', { requestId: flight.requestId, err: String(err) });
   }

@@ -1,8 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from './fake-upstream.ts';
-import { CHEAP, type Harness, sealForTest, startHarness, subAccount, WS } from './harness.ts';
+import {
+  CHEAP,
+  type Harness,
+  priceOverride,
+  sealForTest,
+  startHarness,
+  subAccount,
+  WS,
+} from './harness.ts';
 
 const secret = Buffer.alloc(32, 3);
+const TINY = 'openai/tiny-model';
+const FRACTIONAL = 'openai/fractional-model';
 const req = { model: CHEAP, messages: [{ role: 'user' as const, content: 'x' }], max_tokens: 5 };
 
 describe('data plane: markup and BYOK routes', () => {
@@ -11,7 +21,15 @@ describe('data plane: markup and BYOK routes', () => {
   let own: FakeUpstream;
   beforeAll(async () => {
     own = await startFakeUpstream();
-    platform = await startHarness({ subs: [subAccount('sa_m')], markupPercent: 10 });
+    platform = await startHarness({
+      subs: [subAccount('sa_m')],
+      markupPercent: 10,
+      // 0.02 µ$ and 2.4 µ$ per token: costs that are not whole micro-dollars.
+      prices: [
+        priceOverride(TINY, 20_000, 20_000),
+        priceOverride(FRACTIONAL, 2_400_000, 2_400_000),
+      ],
+    });
     byok = await startHarness({
       subs: [subAccount('sa_b'), subAccount('sa_b_broke', { spendCapMicros: 1 })],
       markupPercent: 10,
@@ -56,6 +74,18 @@ describe('data plane: markup and BYOK routes', () => {
     expect(e.providerCostMicros).toBe(cost);
     expect(e.billedCostMicros).toBe(Math.ceil(cost * 1.1));
     expect(e.byok).toBe(false);
+  });
+
+  it('the markup applies to the exact provider cost: each figure is rounded up once', async () => {
+    const billedFor = async (model: string) => {
+      await platform.client('sa_m').chat.completions.create({ ...req, model });
+      const e = (await platform.events()).at(-1)!;
+      return [e.providerCostMicros, e.billedCostMicros];
+    };
+    // 17 tokens at 0.02 µ$ = 0.34 µ$: provider 1; billed ceil(0.374) = 1, not ceil(1 × 1.1) = 2.
+    expect(await billedFor(TINY)).toEqual([1, 1]);
+    // 17 tokens at 2.4 µ$ = 40.8 µ$: provider 41; billed ceil(44.88) = 45, not ceil(41 × 1.1) = 46.
+    expect(await billedFor(FRACTIONAL)).toEqual([41, 45]);
   });
 
   it('BYOK traffic goes to the workspace upstream with its own key, markup waived', async () => {

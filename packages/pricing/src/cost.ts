@@ -17,14 +17,14 @@ export interface TokenUsage {
 }
 
 /**
- * Provider cost of a request in micro-USD: the exact sum over the four token classes, divided by
- * 1M and rounded up once at the end (rounding each class separately would over-charge by up to
- * 3 micros). Uncached input is clamped at 0 so a provider that reports cache tokens outside
+ * Exact provider cost of a request in pico-USD (micros × 10^6): the sum over the four token
+ * classes of tokens × micros-per-MTok, before any rounding. Markup is applied to this exact figure
+ * (`billedFromPicos`), so a request is rounded once, not once for the provider cost and again for
+ * the markup. Uncached input is clamped at 0 so a provider that reports cache tokens outside
  * `inputTokens` is never credited a negative amount; cached tokens are still charged.
- * Throws RangeError on a token count that is not a non-negative safe integer, or on a cost that
- * would not fit a safe integer.
+ * Throws RangeError on a token count that is not a non-negative safe integer.
  */
-export function priceUsage(price: ModelPrice, usage: TokenUsage): number {
+export function costPicos(price: ModelPrice, usage: TokenUsage): bigint {
   const cached = usage.cachedInputTokens ?? 0;
   const cacheWrite = usage.cacheWriteTokens ?? 0;
   assertCount(usage.inputTokens, 'inputTokens');
@@ -32,12 +32,22 @@ export function priceUsage(price: ModelPrice, usage: TokenUsage): number {
   assertCount(cached, 'cachedInputTokens');
   assertCount(cacheWrite, 'cacheWriteTokens');
   const uncached = Math.max(0, usage.inputTokens - cached - cacheWrite);
-  const total =
+  return (
     BigInt(uncached) * BigInt(price.inputPerMTok) +
     BigInt(cached) * BigInt(price.cachedInputPerMTok) +
     BigInt(cacheWrite) * BigInt(price.cacheWritePerMTok) +
-    BigInt(usage.outputTokens) * BigInt(price.outputPerMTok);
-  return toSafeNumber(ceilDiv(total, PER_MTOK), 'cost');
+    BigInt(usage.outputTokens) * BigInt(price.outputPerMTok)
+  );
+}
+
+/**
+ * Provider cost of a request in micro-USD: the exact cost (`costPicos`) divided by 1M and rounded
+ * up once at the end (rounding each class separately would over-charge by up to 3 micros).
+ * Throws RangeError on a token count that is not a non-negative safe integer, or on a cost that
+ * would not fit a safe integer.
+ */
+export function priceUsage(price: ModelPrice, usage: TokenUsage): number {
+  return toSafeNumber(ceilDiv(costPicos(price, usage), PER_MTOK), 'cost');
 }
 
 /** The output tokens a request can produce: its own limit, never above the model's. */
@@ -76,11 +86,23 @@ export function maxOutputTokensWithin(
   inputTokens: number,
   budgetMicros: number,
 ): number {
-  assertCount(inputTokens, 'inputTokens');
   if (!Number.isSafeInteger(budgetMicros)) {
     throw new RangeError(`budgetMicros must be a safe integer, got ${String(budgetMicros)}`);
   }
-  const room = BigInt(budgetMicros) * PER_MTOK - BigInt(inputTokens) * BigInt(price.inputPerMTok);
+  return maxOutputTokensWithinPicos(price, inputTokens, BigInt(budgetMicros) * PER_MTOK);
+}
+
+/**
+ * The largest `max_tokens` whose exact worst case (`costPicos`, all input uncached) is at most
+ * `budgetPicos`, capped at the model's maximum; -1 when even 0 output tokens do not fit.
+ */
+export function maxOutputTokensWithinPicos(
+  price: ModelPrice,
+  inputTokens: number,
+  budgetPicos: bigint,
+): number {
+  assertCount(inputTokens, 'inputTokens');
+  const room = budgetPicos - BigInt(inputTokens) * BigInt(price.inputPerMTok);
   if (room < 0n) return -1;
   if (price.outputPerMTok === 0) return price.maxOutputTokens;
   const fits = room / BigInt(price.outputPerMTok);

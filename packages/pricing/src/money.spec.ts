@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { applyMarkup, centsToMicros, microsToCents } from './money.ts';
+import {
+  applyMarkup,
+  billedFromPicos,
+  centsToMicros,
+  microsToCents,
+  picosWithin,
+} from './money.ts';
 
 describe('applyMarkup', () => {
   it.each([
@@ -68,6 +74,55 @@ describe('applyMarkup', () => {
     ['unsafe micros', 2 ** 53, 0],
   ])('refuses %s', (_case, micros, markup) => {
     expect(() => applyMarkup(micros, markup)).toThrow(RangeError);
+  });
+});
+
+describe('billedFromPicos and picosWithin', () => {
+  // A seeded generator, so a failure names the same case every run.
+  let seed = 11;
+  const rnd = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const MARKUPS = [0, 0.01, 10, 12.5, 33.33, 100, 250.75];
+
+  it.each([
+    [240_000n, 10, 1], // 0.24 µ$ at 10 %: 0.264 -> 1 (rounding the cost first gave 2)
+    [40_800_000n, 10, 45], // 40.8 µ$: 44.88 -> 45 (41 × 1.1 = 45.1 -> 46)
+    [1_000_000n, 10, 2], // 1 µ$ exactly: 1.1 -> 2
+    [0n, 50, 0],
+    [1n, 0, 1], // one pico-dollar is still charged
+    [10_000_000n, 0, 10],
+  ])('billedFromPicos(%d, %d) = %d', (picos, markup, billed) => {
+    expect(billedFromPicos(picos, markup)).toBe(billed);
+  });
+
+  it('rounds the marked-up exact cost up once, never below the provider cost', () => {
+    for (const markup of MARKUPS) {
+      const factor = 10_000n + BigInt(Math.round(markup * 100));
+      for (let i = 0; i < 400; i++) {
+        const picos = BigInt(Math.floor(rnd() * 1e12)) * BigInt(1 + Math.floor(rnd() * 1000));
+        const billed = BigInt(billedFromPicos(picos, markup));
+        // The least integer b with b × 10^10 >= picos × factor.
+        expect(billed * 10_000_000_000n >= picos * factor).toBe(true);
+        expect((billed - 1n) * 10_000_000_000n < picos * factor).toBe(true);
+        expect(billed >= (picos + 999_999n) / 1_000_000n).toBe(true);
+      }
+    }
+  });
+
+  it('picosWithin is the largest exact cost whose billed figure fits the budget', () => {
+    for (const markup of MARKUPS) {
+      for (const budget of [0, 1, 2, 3, 7, 100, 9_999, 123_457, 50_000_000]) {
+        const most = picosWithin(budget, markup);
+        expect(billedFromPicos(most, markup)).toBeLessThanOrEqual(budget);
+        expect(billedFromPicos(most + 1n, markup)).toBeGreaterThan(budget);
+      }
+    }
+    expect(picosWithin(-1, 10)).toBeLessThan(0n);
+    expect(() => picosWithin(1.5, 10)).toThrow(RangeError);
+    expect(() => billedFromPicos(-1n, 10)).toThrow(RangeError);
+    expect(() => billedFromPicos(1n, 12.345)).toThrow(RangeError);
   });
 });
 

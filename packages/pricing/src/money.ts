@@ -12,16 +12,7 @@ const MICROS_PER_CENT = 10_000;
  */
 export function applyMarkup(micros: number, markupPercent: number): number {
   assertCount(micros, 'micros');
-  // Called several times per request with the workspace's one markup: its basis points are kept.
-  if (markupPercent !== lastMarkup.percent) {
-    const bp = scaleDecimal(markupPercent, 2, 'markupPercent');
-    lastMarkup = {
-      percent: markupPercent,
-      factor: BASIS_POINTS + bp,
-      factorNum: Number(10_000n + bp),
-    };
-  }
-  const { factor, factorNum } = lastMarkup;
+  const { factor, factorNum } = markupOf(markupPercent);
   // The same ceil in `number` when the product is a safe integer (every realistic cost): integer
   // products, remainders and the division of an exact multiple are all exact there.
   if (micros <= Math.floor(Number.MAX_SAFE_INTEGER / factorNum)) {
@@ -30,6 +21,49 @@ export function applyMarkup(micros: number, markupPercent: number): number {
     return (product - rest) / 10_000 + (rest > 0 ? 1 : 0);
   }
   return toSafeNumber(ceilDiv(BigInt(micros) * factor, BASIS_POINTS), 'billed micros');
+}
+
+/**
+ * Billed micros of an exact provider cost in pico-USD (`costPicos`): the markup applied to the
+ * exact cost and the result rounded up once — ceil(picos * (100 + markup) / 100 / 10^6). Rounding
+ * the provider cost to micros first and the marked-up figure again billed a 0.24 µ$ request 2 µ$
+ * at 10 %. Never less than the provider cost rounded up (`priceUsage`), since the markup is >= 0.
+ */
+export function billedFromPicos(picos: bigint, markupPercent: number): number {
+  if (picos < 0n) throw new RangeError(`picos must not be negative, got ${String(picos)}`);
+  const { factor } = markupOf(markupPercent);
+  return toSafeNumber(ceilDiv(picos * factor, PICOS_X_BASIS_POINTS), 'billed micros');
+}
+
+/**
+ * The largest exact provider cost, in pico-USD, whose billed cost (`billedFromPicos`) fits
+ * `billedMicros`: ceil(x * F / 10^10) <= B  <=>  x * F <= B * 10^10  <=>  x <= floor(B * 10^10 / F).
+ * Negative when the budget is.
+ */
+export function picosWithin(billedMicros: number, markupPercent: number): bigint {
+  if (!Number.isSafeInteger(billedMicros)) {
+    throw new RangeError(`billedMicros must be a safe integer, got ${String(billedMicros)}`);
+  }
+  const { factor } = markupOf(markupPercent);
+  const scaled = BigInt(billedMicros) * PICOS_X_BASIS_POINTS;
+  // BigInt division truncates toward zero; a negative budget stays negative (nothing fits).
+  return scaled >= 0n ? scaled / factor : -1n;
+}
+
+const PICOS_X_BASIS_POINTS = 1_000_000n * BASIS_POINTS;
+
+// Called several times per request with the workspace's one markup: its basis points are kept.
+// A refused markup throws before it is remembered.
+function markupOf(markupPercent: number): { factor: bigint; factorNum: number } {
+  if (markupPercent !== lastMarkup.percent) {
+    const bp = scaleDecimal(markupPercent, 2, 'markupPercent');
+    lastMarkup = {
+      percent: markupPercent,
+      factor: BASIS_POINTS + bp,
+      factorNum: Number(BASIS_POINTS + bp),
+    };
+  }
+  return lastMarkup;
 }
 
 let lastMarkup = { percent: 0, factor: BASIS_POINTS, factorNum: 10_000 };

@@ -1,10 +1,13 @@
 import type { ResolvedPrice } from '@tollgate/policy';
 import {
-  applyMarkup,
+  billedFromPicos,
   CATALOGUE,
+  costPicos,
   type ModelPrice,
-  maxOutputTokensWithin,
+  maxOutputTokensWithinPicos,
+  picosWithin,
   priceUsage,
+  type TokenUsage,
 } from '@tollgate/pricing';
 
 /**
@@ -47,27 +50,40 @@ export interface CostModel {
 
 /** Billed worst case when each choice may produce `perChoice` output tokens. */
 export function billedWorstCase(m: CostModel, perChoice: number): number {
-  const provider = priceUsage(m.price, {
+  const exact = costPicos(m.price, {
     inputTokens: m.inputTokens,
     outputTokens: perChoice * m.choices,
   });
-  return applyMarkup(provider, m.markupPercent);
+  return billedFromPicos(exact, m.markupPercent);
 }
 
 /**
  * The largest per-choice output bound whose billed worst case fits `billedBudget`, or 0 when even
- * the prompt does not fit. Provider budget B = floor(budget · 10000 / (10000 + bp)) guarantees
- * ceil(p · (10000 + bp) / 10000) <= budget for every p <= B, i.e. markup never pushes it over.
+ * the prompt does not fit. Exact: the budget is turned into the largest exact provider cost whose
+ * marked-up, rounded cost fits it (`picosWithin`), and the output tokens solved within that.
  */
 export function perChoiceWithin(m: CostModel, billedBudget: number): number {
-  const bp = BigInt(Math.round(m.markupPercent * 100));
-  const provider = Number((BigInt(billedBudget) * 10_000n) / (10_000n + bp));
-  const total = maxOutputTokensWithin(m.price, m.inputTokens, provider);
+  const total = maxOutputTokensWithinPicos(
+    m.price,
+    m.inputTokens,
+    picosWithin(billedBudget, m.markupPercent),
+  );
   if (total < 0) return 0;
   return Math.floor(total / m.choices);
 }
 
-/** Billed cost of actual usage. */
-export function billedCost(providerMicros: number, markupPercent: number): number {
-  return applyMarkup(providerMicros, markupPercent);
+/**
+ * Provider and billed cost of actual usage, each rounded up once from the exact cost: the markup
+ * applies to the exact provider cost, not to its rounded figure.
+ */
+export function settledCost(
+  price: ModelPrice,
+  usage: TokenUsage,
+  markupPercent: number,
+): { providerMicros: number; billedMicros: number } {
+  const exact = costPicos(price, usage);
+  return {
+    providerMicros: priceUsage(price, usage),
+    billedMicros: billedFromPicos(exact, markupPercent),
+  };
 }
