@@ -354,12 +354,27 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
 
   // Once stopping, keep-alive connections still carrying requests are closed after their response
   // (and idle ones swept), or steady traffic on reused sockets would hold stop() open forever.
+  // A connection marked here closes after the answer it is writing; a request that arrives on it
+  // meanwhile (a pooled client reusing it, or pipelining) could never be answered there.
+  const closing = new WeakSet<Socket>();
   const closeAfter = (res: ServerResponse) => {
+    closing.add(res.req.socket);
     if (!res.headersSent) res.setHeader('connection', 'close');
     res.once('finish', () => res.req.socket.end());
   };
   const server = createServer({ maxHeaderSize: opts.maxHeaderBytes ?? 16 * 1024 }, (req, res) => {
-    if (stopping) closeAfter(res);
+    if (stopping) {
+      if (closing.has(req.socket)) {
+        // Left unread and unanswered, neither forwarded nor billed: the client sees its connection
+        // close without an answer — what a closing keep-alive connection means in HTTP/1.1 — and
+        // retries it on a new one (another replica). Forwarded, it was served and billed into a
+        // connection that closed mid-answer.
+        log.debug('request left unanswered: its connection closes after the answer before it');
+        req.resume();
+        return;
+      }
+      closeAfter(res);
+    }
     route(req, res).catch((err) => {
       log.error('request failed', { err: String(err) });
       sendError(res, { status: 500, type: 'server_error', code: null, message: 'Internal error.' });

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { redisAvailable, startPrivateRedis } from '@tollgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { CHEAP, startHarness, subAccount } from './harness.ts';
@@ -97,6 +98,64 @@ describe('data plane: graceful stop', () => {
       expect(e!.outputTokens).toBeGreaterThanOrEqual(5);
       expect(e!.outputTokens).toBeLessThan(400);
       expect(e!.billedCostMicros).toBeGreaterThan(0);
+    } finally {
+      await h.close().catch(() => undefined);
+    }
+  });
+
+  it('a request sent on a connection the stopping plane is closing is neither forwarded nor billed', async () => {
+    // A keep-alive client sends its next request on a connection whose answer in progress went
+    // out before the stop (`connection: keep-alive`): the plane closes that connection after the
+    // answer, so the next request can never be answered there — it must not cost anything.
+    // (Sent while the answer still streams; a client reusing the connection the moment an answer
+    // ends meets the same state when its request lands before the close.)
+    const h = await startHarness({
+      subs: [subAccount('sa_reuse')],
+      upstream: { chunkDelayMs: 40, outputTokens: 8 },
+    });
+    try {
+      const port = new URL(h.urls[0]!).port;
+      const body = JSON.stringify({
+        model: CHEAP,
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      });
+      const message = [
+        'POST /v1/chat/completions HTTP/1.1',
+        `host: 127.0.0.1:${port}`,
+        `authorization: Bearer ${h.keys.sa_reuse}`,
+        'content-type: application/json',
+        `content-length: ${Buffer.byteLength(body)}`,
+        'connection: keep-alive',
+        '',
+        body,
+      ].join('\r\n');
+      const socket = connect(Number(port), '127.0.0.1');
+      let seen = '';
+      let stopped: Promise<unknown> | undefined;
+      const closed = new Promise<void>((resolve) => {
+        socket.on('close', () => resolve());
+        socket.on('error', () => undefined);
+      });
+      socket.on('data', (chunk) => {
+        seen += chunk.toString();
+        // The answer streams: stop the plane, then send the next request on this connection.
+        if (stopped === undefined && seen.includes('"content":"w')) {
+          stopped = h.planes[0]!.stop();
+          socket.write(message);
+        }
+      });
+      socket.write(message);
+      await closed;
+      await stopped;
+      expect(stopped).toBeDefined();
+      expect(seen.toLowerCase()).toContain('connection: keep-alive');
+      expect(seen).toContain('data: [DONE]');
+      // One answer on the wire, one request upstream, one record: the second was left unread.
+      expect(seen.match(/HTTP\/1\.1 /g)).toHaveLength(1);
+      expect(h.upstream.hits()).toBe(1);
+      const records = (await h.events()).filter((e) => e.subAccountId === 'sa_reuse');
+      expect(records.map((e) => e.status)).toEqual(['ok']);
     } finally {
       await h.close().catch(() => undefined);
     }
