@@ -421,6 +421,17 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await pkRow.getByRole('button', { name: 'Delete openai key' }).click();
     await page.getByText('openai key deleted.').waitFor();
     await page.getByText("No provider keys: the platform's keys are used.").waitFor();
+
+    // Anthropic speaks its own API: no OpenAI-compatible flavour is offered (the API refuses one).
+    await page.getByRole('textbox', { name: 'Provider', exact: true }).fill('anthropic');
+    expect(await page.getByRole('combobox', { name: 'Kind' }).count()).toBe(0);
+    await page.getByRole('textbox', { name: 'API key', exact: true }).fill('sk-ant-console-5678');
+    await page.getByRole('button', { name: 'Store key' }).click();
+    await page.getByText('Provider key stored.').waitFor();
+    const antRow = page.locator('tbody tr', { hasText: 'anthropic' });
+    await poll(() => antRow.locator('td').nth(1).textContent()).toBe('anthropic');
+    await antRow.getByRole('button', { name: 'Delete anthropic key' }).click();
+    await page.getByText('anthropic key deleted.').waitFor();
   });
 
   it('searches and pages through many sub-accounts', async () => {

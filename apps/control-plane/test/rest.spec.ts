@@ -305,6 +305,46 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
   );
 
   it.skipIf(skipKind(kind))(
+    "an anthropic key is of kind 'anthropic'; an OpenAI-compatible flavour for it is refused",
+    async () => {
+      const before = await rowCounts(h.prisma);
+      for (const extra of [{ kind: 'azure' }, { kind: 'openai' }]) {
+        const refused = await h.api('POST', '/v1/provider-keys', {
+          provider: 'anthropic',
+          api_key: 'sk-ant-byok-1234',
+          ...extra,
+        });
+        expect(refused.status).toBe(400);
+        expect(refused.body.error.message).toBe(
+          'kind cannot be set for anthropic, which speaks its own API',
+        );
+      }
+      expect(await rowCounts(h.prisma)).toEqual(before);
+      const pk = await h.api('POST', '/v1/provider-keys', {
+        provider: 'anthropic',
+        api_key: 'sk-ant-byok-1234',
+      });
+      expect(pk.status).toBe(201);
+      expect(pk.body).toMatchObject({
+        provider: 'anthropic',
+        kind: 'anthropic',
+        api_version: null,
+      });
+      const listed = (await h.api('GET', '/v1/provider-keys')).body.data;
+      expect(listed).toContainEqual(expect.objectContaining({ id: pk.body.id, kind: 'anthropic' }));
+      const gql = await h.gql(
+        '{ providerKeys { ... on ProviderKeyConnection { edges { node { id provider kind } } } } }',
+      );
+      expect(gql.data.providerKeys.edges.map((e: { node: unknown }) => e.node)).toContainEqual({
+        id: pk.body.id,
+        provider: 'anthropic',
+        kind: 'anthropic',
+      });
+      expect((await h.api('DELETE', `/v1/provider-keys/${pk.body.id}`)).status).toBe(200);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
     'reports usage per sub-account and per tag from the books',
     async () => {
       const sa = (

@@ -108,6 +108,8 @@ function StoreProviderKey({ report, onStored }: { report: Report; onStored: () =
   const [, create] = useMutation(CreateProviderKeyMutationDocument);
   const [form, setForm] = useState(EMPTY_FORM);
   const [problem, setProblem] = useState<string | null>(null);
+  // Providers with their own API (not OpenAI-compatible): no wire flavour to choose.
+  const native = form.provider.trim() === 'anthropic';
   const submit = async (e: FormEvent) => {
     e.preventDefault();
     if (!form.provider.trim() || !form.apiKey.trim())
@@ -117,12 +119,14 @@ function StoreProviderKey({ report, onStored }: { report: Report; onStored: () =
       return setProblem('Provider must be lowercase letters, digits, _ . or - (like openai).');
     if (form.apiKey.trim().length < 8)
       return setProblem('API key must be at least 8 characters long.');
+    const azure = !native && form.kind === 'azure';
     const r = await create({
       provider: form.provider.trim(),
       apiKey: form.apiKey.trim(),
       baseUrl: form.baseUrl.trim() || null,
-      kind: form.kind,
-      apiVersion: form.apiVersion.trim() || null,
+      // A provider with its own API (anthropic) has no OpenAI-compatible flavour to choose.
+      kind: native ? null : form.kind,
+      apiVersion: azure ? form.apiVersion.trim() || null : null,
     });
     report(describeError(r.error));
     const err = resultError(r.data?.createProviderKey);
@@ -154,13 +158,15 @@ function StoreProviderKey({ report, onStored }: { report: Report; onStored: () =
           value={form.apiKey}
           onChange={set('apiKey')}
         />
-        <div className="field">
-          <label htmlFor="pk-kind">Kind</label>
-          <select id="pk-kind" value={form.kind} onChange={set('kind')}>
-            <option value="openai">openai-compatible</option>
-            <option value="azure">Azure OpenAI</option>
-          </select>
-        </div>
+        {native ? null : (
+          <div className="field">
+            <label htmlFor="pk-kind">Kind</label>
+            <select id="pk-kind" value={form.kind} onChange={set('kind')}>
+              <option value="openai">openai-compatible</option>
+              <option value="azure">Azure OpenAI</option>
+            </select>
+          </div>
+        )}
         <LabelledInput
           id="pk-base"
           label="Base URL (optional)"
@@ -168,7 +174,7 @@ function StoreProviderKey({ report, onStored }: { report: Report; onStored: () =
           value={form.baseUrl}
           onChange={set('baseUrl')}
         />
-        {form.kind === 'azure' ? (
+        {!native && form.kind === 'azure' ? (
           <LabelledInput
             id="pk-ver"
             label="API version"

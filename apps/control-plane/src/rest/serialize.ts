@@ -12,6 +12,7 @@ import type {
 } from '@tollgate/db';
 import type { ModelPrice } from '@tollgate/pricing';
 import { centsOf } from '../lib/money.ts';
+import { keyKind } from '../services/provider-keys.ts';
 import { inheritedFields } from '../services/sub-account-plan.ts';
 
 /** Snake_case shapes of SPEC §4. Money as cents (≤ 4 decimals), times as ISO strings. */
@@ -110,7 +111,7 @@ export function providerKeyJson(k: ProviderCredential) {
     id: k.id,
     provider: k.provider,
     base_url: k.baseUrl,
-    kind: k.kind,
+    kind: keyKind(k),
     api_version: k.apiVersion,
     sub_account_id: k.subAccountId === '' ? null : k.subAccountId,
     key_hint: `…${k.keyHint}`,

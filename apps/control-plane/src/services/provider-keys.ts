@@ -25,6 +25,14 @@ const httpUrl = z
 /** `openai`: OpenAI-compatible (bearer key); `azure`: Azure OpenAI (deployment paths, `api-key`). */
 export const PROVIDER_KINDS = ['openai', 'azure'] as const;
 
+/** Providers with their own wire format (not OpenAI-compatible): their keys' kind is their name. */
+const NATIVE_KINDS: ReadonlySet<string> = new Set(['anthropic']);
+
+/** The wire flavour a stored key is used with, as answers show it. */
+export function keyKind(k: { provider: string; kind: string }): string {
+  return NATIVE_KINDS.has(k.provider) ? k.provider : k.kind;
+}
+
 /** Azure OpenAI API versions: `2024-10-21`, `2025-01-01-preview`. */
 const API_VERSION_PATTERN = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
 
@@ -52,6 +60,14 @@ const createSchema = z
       .optional(),
   })
   .superRefine((input, ctx) => {
+    if (NATIVE_KINDS.has(input.provider) && input.kind !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['kind'],
+        message: `cannot be set for ${input.provider}, which speaks its own API`,
+      });
+      return;
+    }
     if (input.apiVersion != null && input.kind !== 'azure') {
       ctx.addIssue({
         code: 'custom',

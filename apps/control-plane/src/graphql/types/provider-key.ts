@@ -12,8 +12,10 @@ const ProviderKey = builder.prismaObject('ProviderCredential', {
     id: t.exposeID('id'),
     provider: t.exposeString('provider'),
     baseUrl: t.exposeString('baseUrl', { nullable: true }),
-    kind: t.exposeString('kind', {
-      description: '`openai` (OpenAI-compatible) or `azure` (Azure OpenAI).',
+    kind: t.string({
+      description:
+        '`openai` (OpenAI-compatible), `azure` (Azure OpenAI) or `anthropic` (the Messages API of the `anthropic` provider).',
+      resolve: (k) => providerKeys.keyKind(k),
     }),
     apiVersion: t.exposeString('apiVersion', {
       nullable: true,
@@ -72,7 +74,10 @@ builder.mutationFields((t) => ({
       provider: t.arg.string({ required: true }),
       apiKey: t.arg.string({ required: true }),
       baseUrl: t.arg.string(),
-      kind: t.arg.string({ description: '`openai` (default) or `azure`.' }),
+      kind: t.arg.string({
+        description:
+          '`openai` (default) or `azure`; not for `anthropic`, which speaks its own API.',
+      }),
       apiVersion: t.arg.string({
         description: 'Azure OpenAI `api-version` (kind `azure` only), e.g. `2024-10-21`.',
       }),
