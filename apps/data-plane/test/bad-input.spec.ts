@@ -189,6 +189,37 @@ describe('data plane: a refused body still leaves its usage record (SPEC §7)', 
     });
   });
 
+  it('a body nested thousands of levels deep: 400 and a record, on every model route (not a 500)', async () => {
+    const before = h.upstream.hits();
+    const deep = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    for (const [path, stream] of [
+      ['/v1/chat/completions', false],
+      ['/v1/chat/completions', true],
+      ['/v1/embeddings', false],
+    ] as const) {
+      // ~12 KB: JSON.parse takes it, re-encoding it for the upstream overflowed the stack.
+      const body = `{"model":"${MINI}","messages":[{"role":"user","content":"hi"}],"input":"hi","stream":${stream},"x":${deep(6_000)}}`;
+      const res = await fetch(`${h.urls[0]}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
+        body,
+      });
+      expect(res.status).toBe(400);
+      const answer = (await res.json()) as { error: { type: string; message: string } };
+      expect(answer.error.type).toBe('invalid_request_error');
+      expect(answer.error.message).toMatch(/nested too deeply: at most 256 levels/);
+      const event = await h.eventFor(res.headers.get('x-request-id')!);
+      expect(event).toMatchObject({ status: 'blocked', errorClass: 'invalid_request' });
+    }
+    expect(h.upstream.hits()).toBe(before);
+    // 255 levels under the body's own object are accepted and forwarded.
+    const ok = await post(
+      `{"model":"${MINI}","messages":[{"role":"user","content":"hi"}],"x":${deep(255)}}`,
+    );
+    expect(ok.status).toBe(200);
+    await ok.arrayBuffer();
+  });
+
   it('a NUL in model: refused, and its record carries no model at all', async () => {
     const res = await post(chat({ model: 'openai/gpt-5.4-mini\u0000' }));
     expect(res.status).toBe(400);

@@ -7,6 +7,10 @@ import { badRequest, type ErrorSpec } from './errors.ts';
 const MAX_OUTPUT_BOUND = 10_000_000;
 /** Largest `n` / `best_of`: each multiplies the worst-case output. */
 const MAX_CHOICES = 128;
+/** Deepest nesting of arrays and objects accepted. JSON.parse takes any depth, but re-encoding
+ * the body for the upstream (JSON.stringify) and translating it recurse, and a few thousand
+ * levels (a 12 KB body) overflow the stack. No real request comes near this. */
+export const MAX_JSON_DEPTH = 256;
 
 export interface ParsedRequest {
   body: Record<string, unknown>;
@@ -43,6 +47,12 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
     return badRequest('We could not parse the JSON body of your request (JSON in UTF-8).');
   }
   if (!isRecord(body)) return badRequest('The request body must be a JSON object.');
+  // Each level takes at least two bytes (`[]`): a shorter body cannot be too deep.
+  if (raw.length > 2 * MAX_JSON_DEPTH && deeperThan(body, MAX_JSON_DEPTH)) {
+    return badRequest(
+      `The request body is nested too deeply: at most ${MAX_JSON_DEPTH} levels of arrays and objects.`,
+    );
+  }
   const model = body.model;
   if (model === undefined || model === null) {
     return badRequest('you must provide a model parameter', 'model');
@@ -105,6 +115,26 @@ export function parseRequest(raw: Buffer, endpoint: EndpointSpec): ParsedRequest
   if (specific !== null) return badRequest(specific.message, specific.param);
   const clientWantsUsage = isRecord(options) && options.include_usage === true;
   return { body, model, stream, clientWantsUsage, maxOutput, choices, bodyTags };
+}
+
+/** Whether arrays and objects nest deeper than `limit` levels in `root` (itself level 1).
+ * Iterative: the walk must not itself overflow on the bodies it exists to refuse. */
+function deeperThan(root: object, limit: number): boolean {
+  const pending: object[] = [root];
+  const depths: number[] = [1];
+  while (pending.length > 0) {
+    const value = pending.pop() as Record<string, unknown>;
+    const depth = depths.pop() as number;
+    if (depth > limit) return true;
+    for (const key in value) {
+      const child = value[key];
+      if (typeof child === 'object' && child !== null) {
+        pending.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
 }
 
 /** How many prompts a completions `prompt` holds: a list of strings or of token lists is one per
