@@ -112,6 +112,38 @@ describe('data plane: upstream faults and client disconnects', () => {
     }
   });
 
+  it('a provider error that echoes the platform key reaches the client without it', async () => {
+    try {
+      h.upstream.options.failWith = 400;
+      h.upstream.options.failBody = {
+        contentType: 'application/json',
+        text: JSON.stringify({
+          error: {
+            message:
+              'Incorrect API key provided: Bearer sk-platform-upstream (again: sk-platform-upstream)',
+            type: 'invalid_request_error',
+            echoed: { authorization: 'Bearer sk-platform-upstream' },
+          },
+        }),
+      };
+      const res = await fetch(`${h.urls[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
+        body: JSON.stringify(req()),
+      });
+      expect(res.status).toBe(400);
+      const text = await res.text();
+      expect(text).not.toContain('sk-platform-upstream');
+      expect(JSON.parse(text).error).toMatchObject({
+        message: 'Incorrect API key provided: Bearer [redacted] (again: [redacted])',
+        echoed: { authorization: 'Bearer [redacted]' },
+      });
+    } finally {
+      h.upstream.options.failWith = undefined;
+      h.upstream.options.failBody = undefined;
+    }
+  });
+
   it('upstream timeout → 504 upstream_timeout', async () => {
     h.upstream.options.delayMs = 1_500;
     try {

@@ -77,6 +77,12 @@ type LiveCarrier = IncomingMessage & { [LIVE]?: Live };
 
 /** Upstream 4xx whose OpenAI envelope is the client's business (bad parameter and the like). */
 const PASS_THROUGH = new Set([400, 404, 409, 413, 422, 429]);
+
+/** `body` with every occurrence of `secret` (the upstream credential) replaced. */
+export function withoutSecret(body: Buffer, secret: string | null): Buffer {
+  if (secret === null || secret.length < 8 || body.indexOf(secret) === -1) return body;
+  return Buffer.from(body.toString('utf8').replaceAll(secret, '[redacted]'));
+}
 /** Request headers worth passing to a provider; everything else (cookies, our key) stays here. */
 const FORWARDED = ['accept', 'user-agent', 'openai-beta', 'anthropic-beta', 'idempotency-key'];
 
@@ -182,7 +188,9 @@ export function createForwarder(opts: ForwarderOptions) {
     res: ServerResponse,
     status: number,
   ) {
-    collect(proxyRes, 64 * 1024, (body) => {
+    collect(proxyRes, 64 * 1024, (raw) => {
+      // An upstream that echoes the credential it was sent must not hand it to the client.
+      const body = raw === null ? null : withoutSecret(raw, live.job.apiKey);
       const errorClass = status >= 500 ? 'upstream_error' : `upstream_${status}`;
       // The provider's Retry-After (a 429 after our own retries) tells the client when to come back
       // (1 s when it gave none: SPEC §6, every 429 carries one); its x-ratelimit-* describe the
