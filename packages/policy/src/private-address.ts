@@ -7,11 +7,14 @@ import { isIP } from 'node:net';
  *
  * Refused: unspecified, loopback, private (RFC 1918), shared/CGNAT, link-local (cloud metadata at
  * 169.254.169.254), benchmarking (198.18/15), IETF protocol assignments (192.0.0/24), multicast,
- * reserved (240/4) and broadcast IPv4; in IPv6 the unspecified and loopback addresses, unique-local
- * (fc00::/7), link-local and site-local (fe80::/9), multicast (ff00::/8), and every form embedding
- * an IPv4 address (mapped ::ffff:0:0/96, compatible ::/96, NAT64 64:ff9b::/96, 6to4 2002::/16)
- * classified by that address. Documentation ranges (TEST-NET 192.0.2/24, 198.51.100/24,
- * 203.0.113/24, 2001:db8::/32) are not routed anywhere, so they reach nothing inside either: allowed.
+ * reserved (240/4) and broadcast IPv4. In IPv6 every form embedding an IPv4 address (mapped
+ * ::ffff:0:0/96, SIIT ::ffff:0:0:0/96, compatible ::/96 — :: and ::1 among them —, NAT64
+ * 64:ff9b::/96, 6to4 2002::/16) is classified by that address; otherwise only global unicast
+ * (2000::/3) is public, less the IETF protocol assignments 2001::/23 (Teredo, benchmarking, ORCHID):
+ * unique-local, link-local, site-local, multicast, discard-only (100::/64), local-use NAT64
+ * (64:ff9b:1::/48), SRv6 (5f00::/16) and everything unassigned are refused. Documentation ranges
+ * (TEST-NET 192.0.2/24, 198.51.100/24, 203.0.113/24, 2001:db8::/32, 3fff::/20) are not routed
+ * anywhere, so they reach nothing inside either: allowed.
  */
 export function isPrivateAddress(address: string): boolean {
   const v = isIP(address);
@@ -73,17 +76,18 @@ function privateV6(address: string): boolean {
   // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible; :: and ::1 among them).
   if (zeroTo(5) && g5 === 0xffff) return privateV4(v4(g6, g7));
   if (zeroTo(6)) return privateV4(v4(g6, g7));
+  // SIIT ::ffff:0:a.b.c.d: translated to the embedded IPv4 address.
+  if (zeroTo(4) && g4 === 0xffff && g5 === 0) return privateV4(v4(g6, g7));
   // NAT64 64:ff9b::a.b.c.d: the translator reaches the embedded IPv4 address.
   if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0)
     return privateV4(v4(g6, g7));
   // 6to4 2002:aabb:ccdd::/48: the embedded IPv4 address is the relay's target.
   if (g0 === 0x2002) return privateV4(v4(g1, g2));
-  return (
-    (g0 & 0xfe00) === 0xfc00 || // unique-local fc00::/7
-    (g0 & 0xff80) === 0xfe80 || // link-local fe80::/10 and deprecated site-local fec0::/10
-    (g0 & 0xffc0) === 0xfec0 ||
-    (g0 & 0xff00) === 0xff00 // multicast
-  );
+  // Only global unicast 2000::/3 is the internet (unique-local fc00::/7, link-local fe80::/10,
+  // multicast ff00::/8, discard-only 100::/64, local-use NAT64 64:ff9b:1::/48, SRv6 5f00::/16 …
+  // all lie outside it), less the IETF protocol assignments 2001::/23.
+  if ((g0 & 0xe000) !== 0x2000) return true;
+  return g0 === 0x2001 && g1 < 0x200;
 }
 
 type LookupAll = { address: string; family: number }[];

@@ -41,6 +41,19 @@ describe('private address classification (SSRF guard of webhooks and BYOK base U
       '::127.0.0.1',
       '64:ff9b::10.0.0.1',
       '2002:7f00:1::',
+      // Special-purpose IPv6 outside the internet (security audit): local-use NAT64, SIIT,
+      // benchmarking, discard-only, SRv6, ORCHID, Teredo, unassigned space.
+      '64:ff9b:1::a00:1',
+      '::ffff:0:7f00:1',
+      '::ffff:0:10.0.0.1',
+      '2001:2::1',
+      '100::1',
+      '5f00::1',
+      '2001:10::1',
+      '2001:20::1',
+      '2001::1',
+      '4000::1',
+      'e000::1',
     ]) {
       expect(isPrivateAddress(a), a).toBe(true);
     }
@@ -60,6 +73,10 @@ describe('private address classification (SSRF guard of webhooks and BYOK base U
       '::ffff:8.8.8.8',
       '64:ff9b::808:808',
       '2002:808:808::',
+      '::ffff:0:808:808',
+      '2a00:1450:4001::1',
+      '2001:200::1',
+      '3fff::1',
     ]) {
       expect(isPrivateAddress(a), a).toBe(false);
     }
