@@ -89,6 +89,12 @@ describe('budget events over graphql-ws', () => {
         errorClass: 'upstream_error',
         httpStatus: 502,
       }),
+      // A client that hung up: recorded, but not a failed request to announce.
+      usage(cp.workspaceId, sa.id, {
+        status: 'error',
+        errorClass: 'client_disconnected',
+        httpStatus: 499,
+      }),
     ] as const;
     await cp.append([...batch]);
     await waitFor(() => all.received.length >= 3);
@@ -172,7 +178,7 @@ describe('budget events over graphql-ws', () => {
     await all.close();
   });
 
-  it('a budget that refused a request before anything was spent on it is exhausted too', async () => {
+  it('a budget that refused a request before anything was spent on it warns, then is exhausted', async () => {
     // A 1-cent cap refuses a request whose smallest useful answer costs more: nothing in the books.
     const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'tiny', spend_cap_cents: 1 }))
       .body;
@@ -191,16 +197,17 @@ describe('budget events over graphql-ws', () => {
         billedCostMicros: 0,
       }),
     ]);
-    await waitFor(() => mine.received.length >= 1);
+    await waitFor(() => mine.received.length >= 2);
     await settle();
     const got = mine.received.map((r) => r.budgetEvents);
-    expect(got).toHaveLength(1);
-    expect(got[0]).toMatchObject({
-      eventType: 'sub_account.budget.exhausted',
-      subAccountId: sa.id,
-      capCents: 1,
-      spentCents: 0,
-    });
+    // The 80 % warning it skipped comes first: a receiver of warnings alone hears of it too.
+    expect(got.map((e) => e.eventType)).toEqual([
+      'sub_account.budget.warning',
+      'sub_account.budget.exhausted',
+    ]);
+    for (const e of got) {
+      expect(e).toMatchObject({ subAccountId: sa.id, capCents: 1, spentCents: 0 });
+    }
     await mine.close();
   });
 

@@ -143,7 +143,13 @@ describe('webhooks: signed, retried, durable', () => {
     secret = hook.body.secret;
     // Restart the dispatcher after the first failure: the queue lives in the database.
     await cp.events.dispatcher.stop();
-    const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'hooked' })).body;
+    const sa = (
+      await cp.api('POST', '/v1/sub-accounts', {
+        name: 'hooked',
+        external_id: 'cus_42',
+        spend_cap_cents: 1234.5,
+      })
+    ).body;
     const once = createWebhookDispatcher({
       prisma: t.db.prisma,
       secretKey: Buffer.alloc(32, 7),
@@ -167,7 +173,15 @@ describe('webhooks: signed, retried, durable', () => {
     expect(rx.got.every((r) => r.valid && r.id === log[0].id)).toBe(true);
     expect(JSON.parse(rx.got[2]!.body)).toMatchObject({
       type: 'sub_account.created',
-      data: { sub_account_id: sa.id, workspace_id: cp.workspaceId },
+      // What an integrator needs to file the new customer without another call.
+      data: {
+        sub_account_id: sa.id,
+        workspace_id: cp.workspaceId,
+        name: 'hooked',
+        external_id: 'cus_42',
+        spend_cap_cents: 1234.5,
+        budget_period: 'monthly',
+      },
     });
 
     // Rotate the secret, replay: the new signature verifies with the new secret only.

@@ -51,7 +51,7 @@ export function createEventPipeline(opts: EventPipelineOptions): EventPipeline {
       await opts.hub.publish([], spend);
     },
     subAccountCreated: {
-      store: (tx, workspaceId, subAccountId) =>
+      store: (tx, workspaceId, subAccountId, data) =>
         storeEvents(
           tx,
           [
@@ -63,7 +63,7 @@ export function createEventPipeline(opts: EventPipelineOptions): EventPipeline {
               scope: 'sub_account',
               eventType: 'sub_account.created',
               dedupeKey: `${workspaceId}:sa:${subAccountId}:created`,
-              data: {},
+              data,
             },
           ],
           () => new Date(now()),

@@ -145,6 +145,13 @@ function thresholdDrafts(
       .filter((b): b is Budget => b !== undefined)
       .sort((a, b) => ratio(b) - ratio(a))[0];
     if (refusedBy && refusedBy.spentMicros < refusedBy.capMicros) {
+      // Refused before its thresholds were reached (what is left cannot pay for the smallest
+      // answer): the warnings it skipped come first, so a receiver of warnings alone hears of it.
+      for (const t of thresholds) {
+        if (refusedBy.spentMicros < t * refusedBy.capMicros) {
+          drafts.push(budgetDraft(workspaceId, refusedBy, 'warning', t, true));
+        }
+      }
       drafts.push(budgetDraft(workspaceId, refusedBy, 'exhausted', 1, true));
     }
   }
@@ -161,7 +168,8 @@ function thresholdDrafts(
  *   stores nothing), and dropped when the sub-account's last `rate_limited` was stored less than
  *   60 s ago or the batch already has one — two refusals a few seconds apart across a minute
  *   boundary announce once (see rateLimitedOncePerMinute);
- * - `request_failed` once per failed (dispatched, then errored) request.
+ * - `request_failed` once per failed (dispatched, then errored) request — not for a client that
+ *   hung up (`client_disconnected`).
  * Also answers the live spend of every sub-account in the batch, for `spendUpdates`.
  */
 export async function evaluateUsage(
@@ -336,6 +344,7 @@ function requestEvents(usage: readonly UsageEvent[]): EventDraft[] {
     const request = {
       request_id: e.requestId,
       model: e.model,
+      tags: e.tags,
       error_class: e.errorClass,
       http_status: e.httpStatus,
     };
@@ -348,7 +357,8 @@ function requestEvents(usage: readonly UsageEvent[]): EventDraft[] {
         dedupeKey: `${e.workspaceId}:sa:${e.subAccountId}:rate_limited:${minute}`,
         data: { ...request, limit: e.errorClass },
       });
-    } else if (e.status === 'error') {
+    } else if (e.status === 'error' && e.errorClass !== 'client_disconnected') {
+      // A client that hung up is not a failed request of the provider's or ours.
       drafts.push({
         ...base,
         type: 'request_failed',

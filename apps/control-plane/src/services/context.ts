@@ -17,7 +17,13 @@ export interface PolicyChange {
  * announced live after the commit.
  */
 export interface CreatedEvents {
-  store(tx: Tx, workspaceId: string, subAccountId: string): Promise<StoredEvent[]>;
+  /** `data`: what the event tells of the new sub-account (name, external id, cap). */
+  store(
+    tx: Tx,
+    workspaceId: string,
+    subAccountId: string,
+    data: Record<string, unknown>,
+  ): Promise<StoredEvent[]>;
   announce(stored: StoredEvent[]): void;
 }
 

@@ -2,6 +2,7 @@ import type { SubAccount } from '@tollgate/db';
 import type { InheritableField } from '@tollgate/policy';
 import { z } from 'zod';
 import { mintKey, newId } from '../lib/ids.ts';
+import { centsOf } from '../lib/money.ts';
 import {
   budgetPeriodField,
   centsField,
@@ -135,7 +136,13 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
           prefix: key.prefix,
         },
       });
-      const events = (await deps.createdEvents?.store(tx, caller.workspaceId, id)) ?? [];
+      const events =
+        (await deps.createdEvents?.store(tx, caller.workspaceId, id, {
+          name: created.name,
+          external_id: created.externalId,
+          spend_cap_cents: centsOf(created.spendCapMicros),
+          budget_period: created.budgetPeriod,
+        })) ?? [];
       return { created, events };
     },
   );
