@@ -43,6 +43,9 @@ export interface Flight {
   done: boolean;
   /** Times the upstream call was retried within this reservation (429/5xx, connection lost). */
   retries?: number;
+  /** Earlier attempts that lost their connection after the whole request was written: the
+   * provider had their prompts too (a retry cannot know whether it billed them). */
+  lostPrompts?: number;
 }
 
 export interface Outcome {
@@ -174,6 +177,14 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
   } else if (o.usage !== null) usage = o.usage;
   else if (o.served || o.promptSent === true) {
     usage = unreportedUsage(flight, o.partialUsage ?? null, o.outputEstimate);
+    estimated = true;
+  }
+  if ((flight.lostPrompts ?? 0) > 0) {
+    // Each earlier attempt's prompt, as estimated: the books follow what the provider may bill.
+    usage = {
+      ...usage,
+      inputTokens: usage.inputTokens + (flight.lostPrompts ?? 0) * estimatedPromptTokens(flight),
+    };
     estimated = true;
   }
   let providerMicros = 0;

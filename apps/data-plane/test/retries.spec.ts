@@ -82,20 +82,34 @@ describe('data plane: provider retries', () => {
     expect((await h.eventFor(second.response.headers.get('x-request-id'))).retries).toBe(1);
   });
 
-  it('a connection lost after the whole request was sent, every time: 502, the prompt billed (estimated)', async () => {
+  it('a connection lost after the whole request was sent, every time: 502, each prompt billed (estimated)', async () => {
+    const post = () =>
+      fetch(`${h.urls[0]}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }] }),
+      });
     h.upstream.options.failFirst = { times: 3, status: 'reset' };
     const before = h.upstream.received.length;
-    const res = await fetch(`${h.urls[0]}/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${h.keys.sa_main}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: CHEAP, messages: [{ role: 'user', content: 'x' }] }),
-    });
+    const res = await post();
     expect(res.status).toBe(502);
     expect(h.upstream.received.length - before).toBe(3);
     const e = await h.eventFor(res.headers.get('x-request-id'));
     expect(e).toMatchObject({ status: 'error', errorClass: 'upstream_error', estimated: true });
-    expect(e.inputTokens).toBeGreaterThan(0);
-    expect(e.billedCostMicros).toBeGreaterThan(0);
+
+    // One lost attempt, then an answer: its 12 reported prompt tokens plus the lost prompt (P).
+    h.upstream.options.failFirst = { times: 1, status: 'reset' };
+    const once = await post();
+    expect(once.status).toBe(200);
+    await once.arrayBuffer();
+    const e1 = await h.eventFor(once.headers.get('x-request-id'));
+    expect(e1).toMatchObject({ status: 'ok', retries: 1, outputTokens: 10, estimated: true });
+    const lostPrompt = e1.inputTokens - 12;
+    expect(lostPrompt).toBeGreaterThan(0);
+    expect(e1.providerCostMicros).toBe(e1.inputTokens + 10); // 1 µ$ per token
+    // The provider had all three prompts: each is billed, not only the last.
+    expect(e.inputTokens).toBe(3 * lostPrompt);
+    expect(e.billedCostMicros).toBe(3 * lostPrompt);
   });
 
   it('never retried: 4xx other than 429, and a 429 asking to wait longer than 2 s', async () => {

@@ -455,8 +455,17 @@ export function createForwarder(opts: ForwarderOptions) {
         }
         const timeout = live.timedOut;
         const code = (err as NodeJS.ErrnoException | undefined)?.code;
-        if (!timeout && code !== undefined && RETRY_CODES.has(code) && retry(live, req, res, null))
+        // Lost after the whole request was written: the upstream had the prompt.
+        const delivered = live.proxyReq?.writableFinished === true;
+        if (
+          !timeout &&
+          code !== undefined &&
+          RETRY_CODES.has(code) &&
+          retry(live, req, res, null)
+        ) {
+          if (delivered) job.flight.lostPrompts = (job.flight.lostPrompts ?? 0) + 1;
           return;
+        }
         sendError(res, {
           status: timeout ? 504 : 502,
           type: timeout ? 'upstream_timeout' : 'upstream_error',
@@ -470,7 +479,7 @@ export function createForwarder(opts: ForwarderOptions) {
         const httpStatus = timeout ? 504 : 502;
         // Timed out, or the connection was lost after the whole request was written: the upstream
         // had the prompt (a connection that could not be made did not).
-        const promptSent = timeout || live.proxyReq?.writableFinished === true;
+        const promptSent = timeout || delivered;
         end(live, outcome({ status: 'error', errorClass, httpStatus, promptSent }));
       },
     );
