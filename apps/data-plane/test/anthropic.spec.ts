@@ -367,10 +367,15 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
       }),
     );
     let text = '';
+    let failure: unknown = null;
     try {
       for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
-    } catch {}
+    } catch (err) {
+      failure = err;
+    }
     expect(text.startsWith('w0 w1 ')).toBe(true);
+    // Cut as Anthropic cut it: the SDK raises rather than reading a finished answer.
+    expect(String(failure)).toMatch(/terminated/);
     const e = await h.eventFor(id);
     expect(e).toMatchObject({ status: 'error', errorClass: 'upstream_cut', estimated: true });
     expect(e.outputTokens).toBeGreaterThanOrEqual(20);

@@ -70,3 +70,15 @@ export function outcome(
 export function clientGone(res: ServerResponse): boolean {
   return !res.writableFinished && (res.destroyed || res.req.socket.destroyed);
 }
+
+/**
+ * Ends an answer in progress the way its upstream ended: what was written is flushed, then the
+ * connection closes without the answer's last chunk, so the client sees it incomplete (an SDK
+ * raises) — ended cleanly, a stream cut off mid-answer read as a finished one.
+ */
+export function cutAnswer(res: ServerResponse): void {
+  if (res.writableEnded || res.destroyed) return;
+  const socket = res.socket;
+  if (socket === null) res.destroy();
+  else socket.end();
+}

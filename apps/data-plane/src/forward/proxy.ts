@@ -13,7 +13,7 @@ import { type ErrorSpec, sendError } from '../http/errors.ts';
 import type { Translated } from '../providers/anthropic/messages-to-chat.ts';
 import { isRecord, type StreamReader } from '../providers/types.ts';
 import { bodySource } from './body-source.ts';
-import { clientGone, type Live, outcome, streamedSoFar } from './live.ts';
+import { clientGone, cutAnswer, type Live, outcome, streamedSoFar } from './live.ts';
 import { providerError } from './provider-error.ts';
 import { MAX_RETRIES, RETRY_BASE_MS, RETRY_CODES, retryDelayMs } from './retry.ts';
 import { relayStream } from './stream-relay.ts';
@@ -440,7 +440,8 @@ export function createForwarder(opts: ForwarderOptions) {
         // answer's own close settles it (client gone, or a stop's cut).
         if (clientGone(res)) return;
         if (res.headersSent) {
-          if (!res.writableEnded) res.end();
+          // Lost mid-answer: the client's answer is cut too, never ended as if complete.
+          cutAnswer(res);
           end(
             live,
             outcome({

@@ -1,7 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Outcome, unreportedUsage } from '../flight.ts';
 import { isRecord } from '../providers/types.ts';
-import { clientGone, type Live, outcome, type StreamProgress, streamEstimate } from './live.ts';
+import {
+  clientGone,
+  cutAnswer,
+  type Live,
+  outcome,
+  type StreamProgress,
+  streamEstimate,
+} from './live.ts';
 import { createSseSplitter, type SseEvent, sseFields } from './sse.ts';
 
 /**
@@ -225,9 +232,10 @@ export function relayStream(
     // Its client's connection closed first (the upstream was aborted for it): the answer's own
     // close says why (client gone, or a stop's cut).
     if (clientGone(res)) return;
-    // The upstream went away mid-stream: bill what was streamed, end the client's stream.
+    // The upstream went away mid-stream: bill what was streamed, cut the client's stream as the
+    // upstream cut it.
     flushOut();
-    if (!res.writableEnded) res.end();
+    cutAnswer(res);
     deps.end(live, result({ status: 'error', errorClass: 'upstream_cut', httpStatus: status }));
   });
 }
