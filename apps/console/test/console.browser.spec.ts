@@ -1027,6 +1027,16 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
       await signIn(ADMIN_KEY);
       await poll(() => row(second).textContent()).toContain('revoked at');
       expect(await row(ADMIN_KEY).textContent()).toContain('this session');
+
+      // 5. A temporary key: it says when it stops working, and works until then.
+      await section.getByLabel('Expires').selectOption({ label: '7 days' });
+      const temp = await createKey('ci-temp');
+      await section.getByText(/It stops working at \d{4}-\d\d-\d\d \d\d:\d\d UTC\./).waitFor();
+      expect(await row(temp).textContent()).toMatch(/active until \d{4}-\d\d-\d\d/);
+      expect(await restStatus(temp)).toBe(200);
+      await section.getByRole('button', { name: 'I have stored it' }).click();
+      await revokeButton(temp).click();
+      await section.getByText(`Admin key ${prefixOf(temp)}… revoked.`).waitFor();
       expect(pageErrors).toEqual([]);
     } finally {
       page.off('dialog', onDialog);

@@ -112,6 +112,71 @@ describe.each(KINDS)('admin keys on %s', (kind) => {
   );
 
   it.skipIf(skipKind(kind))(
+    'a temporary key works until it expires; it is never the lifeline that allows a revocation',
+    async () => {
+      await keepOnly(h, [await harnessKeyId(h)]);
+      const started = Date.now();
+      const minted = await h.api('POST', '/v1/admin-keys', {
+        name: 'ci job',
+        expires_in_seconds: 3600,
+      });
+      expect(minted.status).toBe(201);
+      const expiresAt = Date.parse(minted.body.expires_at);
+      expect(expiresAt).toBeGreaterThanOrEqual(started + 3_600_000 - 1_000);
+      expect(expiresAt).toBeLessThanOrEqual(Date.now() + 3_600_000 + 1_000);
+      const temp = minted.body.key as string;
+      expect((await get(h, '/v1/workspace', temp)).status).toBe(200);
+      const listed = (await h.api('GET', '/v1/admin-keys')).body.data;
+      expect(listed.find((k: { id: string }) => k.id === minted.body.id).expires_at).toBe(
+        minted.body.expires_at,
+      );
+
+      // The harness key is the last one without an expiry: the temporary key cannot stand in for
+      // it (the workspace would be locked out an hour later).
+      const harnessId = await harnessKeyId(h);
+      const before = await rowCounts(h.prisma);
+      const refused = await h.api('DELETE', `/v1/admin-keys/${harnessId}`, undefined, temp);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toBe(
+        'this is the last admin key of the workspace without an expiry: create another one before revoking it',
+      );
+      expect(await rowCounts(h.prisma)).toEqual(before);
+
+      // Test set-up: its hour has passed.
+      await h.prisma.adminKey.update({
+        where: { id: minted.body.id },
+        data: { expiresAt: new Date(Date.now() - 1_000) },
+      });
+      const expired = await get(h, '/v1/workspace', temp);
+      expect(expired.status).toBe(401);
+      expect(expired.body.error.code).toBe('invalid_api_key');
+      expect((await h.gql('{ workspace { id } }', undefined, temp)).errors?.[0]).toBeDefined();
+      expect((await get(h, '/v1/workspace', ADMIN_KEY)).status).toBe(200);
+
+      // GraphQL mints one too.
+      const g = await h.gql(
+        'mutation { createAdminKey(name: "gql temp", expiresInSeconds: 120) { __typename ... on CreateAdminKeyPayload { id expiresAt key } } }',
+      );
+      expect(g.errors).toBeUndefined();
+      const made = g.data.createAdminKey;
+      expect(Date.parse(made.expiresAt) - Date.now()).toBeGreaterThan(100_000);
+      expect((await get(h, '/v1/workspace', made.key)).status).toBe(200);
+      for (const id of [minted.body.id, made.id]) {
+        expect((await h.api('DELETE', `/v1/admin-keys/${id}`)).status).toBe(200);
+      }
+
+      // Out of bounds or not a whole number of seconds: refused, nothing minted.
+      const counted = await rowCounts(h.prisma);
+      for (const expires_in_seconds of [59, 10 * 365 * 86_400 + 1, 1.5, '3600', -60]) {
+        const bad = await h.api('POST', '/v1/admin-keys', { expires_in_seconds });
+        expect(bad.status, String(expires_in_seconds)).toBe(400);
+        expect(bad.body.error.param).toBe('expires_in_seconds');
+      }
+      expect(await rowCounts(h.prisma)).toEqual(counted);
+    },
+  );
+
+  it.skipIf(skipKind(kind))(
     'refuses bad input, other workspaces and other kinds of key, changing nothing',
     async () => {
       const other = await h.api('POST', '/v1/workspaces', { name: `other-${kind}` }, ROOT_KEY);
@@ -260,7 +325,7 @@ describe('admin key revocation and live feeds', () => {
     await t?.cleanup();
   });
 
-  it('closes the subscriptions of a key revoked on another replica', async () => {
+  it('closes the subscriptions of a key revoked on another replica, or expired', async () => {
     const spare = (await one.api('POST', '/v1/admin-keys')).body;
     const sa = (await one.api('POST', '/v1/sub-accounts', { name: 'acme' })).body;
     const query = `subscription ($id: ID!) { spendUpdates(subAccountId: $id) { spentCents } }`;
@@ -268,12 +333,23 @@ describe('admin key revocation and live feeds', () => {
     const kept = subscribe(two.wsUrl, ADMIN_KEY, query, { id: sa.id });
     await Promise.all([doomed.connected, kept.connected]);
 
+    // A temporary key's subscription ends when the key expires.
+    const temp = (await one.api('POST', '/v1/admin-keys', { expires_in_seconds: 60 })).body;
+    const expiring = subscribe(two.wsUrl, temp.key, query, { id: sa.id });
+    await expiring.connected;
+
     expect((await one.api('DELETE', `/v1/admin-keys/${spare.id}`)).status).toBe(200);
-    await waitFor(() => doomed.errors.length > 0, KEY_RECHECK_MS * 3);
+    // Test set-up: the temporary key's minute has passed.
+    await t.db.prisma.adminKey.update({
+      where: { id: temp.id },
+      data: { expiresAt: new Date(Date.now() - 1_000) },
+    });
+    await waitFor(() => doomed.errors.length > 0 && expiring.errors.length > 0, KEY_RECHECK_MS * 3);
     expect((doomed.errors[0] as { code?: number }).code).toBe(4403);
+    expect((expiring.errors[0] as { code?: number }).code).toBe(4403);
     // The other key's subscription lives on.
     await new Promise((r) => setTimeout(r, KEY_RECHECK_MS + 500));
     expect(kept.errors).toEqual([]);
-    await Promise.all([doomed.close(), kept.close()]);
+    await Promise.all([doomed.close(), kept.close(), expiring.close()]);
   });
 });

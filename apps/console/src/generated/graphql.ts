@@ -183,6 +183,7 @@ export type AdminKeysQuery = {
         current: boolean;
         createdAt: string;
         revokedAt: string | null;
+        expiresAt: string | null;
       };
     }>;
     pageInfo: {
@@ -212,6 +213,7 @@ export const AdminKeysQueryDocument = gql<AdminKeysQuery, AdminKeysQueryVariable
             current
             createdAt
             revokedAt
+            expiresAt
           }
         }
         pageInfo {
@@ -236,6 +238,7 @@ export type CreateAdminKeyMutation = {
     name: string | null;
     prefix: string;
     createdAt: string;
+    expiresAt: string | null;
     key: string;
   } | {
     __typename: 'NotFoundError';
@@ -249,17 +252,19 @@ export type CreateAdminKeyMutation = {
 
 export type CreateAdminKeyMutationVariables = {
   name?: string | null;
+  expiresInSeconds?: number | null;
 };
 
 export const CreateAdminKeyMutationDocument = gql<CreateAdminKeyMutation, CreateAdminKeyMutationVariables>(`
-  mutation CreateAdminKey($name: String) {
-    createAdminKey(name: $name) {
+  mutation CreateAdminKey($name: String, $expiresInSeconds: Int) {
+    createAdminKey(name: $name, expiresInSeconds: $expiresInSeconds) {
       __typename
       ... on CreateAdminKeyPayload {
         id
         name
         prefix
         createdAt
+        expiresAt
         key
       }
       ... on ValidationError {
@@ -940,6 +945,8 @@ export const WebhookDeliveriesQueryDocument = gql<WebhookDeliveriesQuery, Webhoo
 
 export type ProviderKeysQuery = {
   providerKeys: {
+    __typename: 'NotFoundError';
+  } | {
     __typename: 'ProviderKeyConnection';
     edges: Array<{
       __typename: 'ProviderKeyEdge';

@@ -17,6 +17,16 @@ import { DataTable } from '../ui/tables.tsx';
 
 type AdminKey = NodeOf<AdminKeysQuery['adminKeys']>;
 
+const DAY = 86_400;
+/** Lifetimes offered for a new key (seconds; '' = until revoked). */
+const LIFETIMES: ReadonlyArray<[string, string]> = [
+  ['', 'Never (until revoked)'],
+  [String(DAY), '1 day'],
+  [String(7 * DAY), '7 days'],
+  [String(30 * DAY), '30 days'],
+  [String(90 * DAY), '90 days'],
+];
+
 /**
  * The workspace's own admin keys: create one (rotation with overlap; the secret is shown once) and
  * revoke. Revoking the key of this session signs the console out, as a refused key does.
@@ -33,12 +43,16 @@ export function AdminKeys({ report }: { report: Report }) {
   const [, revoke] = useMutation(RevokeAdminKeyMutationDocument);
   const [secret, setSecret] = useState<string | null>(null);
   const [name, setName] = useState('');
+  const [lifetime, setLifetime] = useState('');
   const [message, setMessage] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
   const create = async () => {
     setMessage(null);
     setProblem(null);
-    const r = await createKey({ name: name.trim() === '' ? null : name });
+    const r = await createKey({
+      name: name.trim() === '' ? null : name,
+      expiresInSeconds: lifetime === '' ? null : Number(lifetime),
+    });
     report(describeError(r.error));
     const out = r.data?.createAdminKey;
     const err = resultError(out);
@@ -46,8 +60,12 @@ export function AdminKeys({ report }: { report: Report }) {
     else if (out?.__typename === 'CreateAdminKeyPayload') {
       setSecret(out.key);
       setName('');
+      setLifetime('');
+      const until = out.expiresAt
+        ? ` It stops working at ${new Date(out.expiresAt).toISOString().replace('T', ' ').slice(0, 16)} UTC.`
+        : '';
       setMessage(
-        `New admin key ${out.name ? `“${out.name}” ` : ''}${out.prefix}… created; older keys keep working until you revoke them.`,
+        `New admin key ${out.name ? `“${out.name}” ` : ''}${out.prefix}… created; older keys keep working until you revoke them.${until}`,
       );
     }
     refresh();
@@ -97,11 +115,28 @@ export function AdminKeys({ report }: { report: Report }) {
             />
           )}
         </Field>
+        <Field label="Expires" hint="A temporary key (a CI job) stops working by itself">
+          {(id, describedBy) => (
+            <select
+              id={id}
+              aria-describedby={describedBy}
+              value={lifetime}
+              onChange={(e) => setLifetime(e.target.value)}
+            >
+              {LIFETIMES.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <button type="submit">Create admin key</button>
       </form>
       <p className="muted">
         Admin keys sign in to this console and call the admin API. To rotate, create a new key,
-        switch to it, then revoke the old one; the workspace's last working key cannot be revoked.
+        switch to it, then revoke the old one; the workspace's last working key without an expiry
+        cannot be revoked.
       </p>
       {secret ? (
         <OnceSecret label="New admin key" secret={secret} onDone={() => setSecret(null)} />
@@ -126,6 +161,7 @@ export function AdminKeys({ report }: { report: Report }) {
 }
 
 function AdminKeyRow({ k, onRevoke }: { k: AdminKey; onRevoke: () => unknown }) {
+  const expired = k.expiresAt != null && Date.parse(k.expiresAt) <= Date.now();
   return (
     <tr>
       <td>{k.name ?? <span className="muted">—</span>}</td>
@@ -141,12 +177,20 @@ function AdminKeyRow({ k, onRevoke }: { k: AdminKey; onRevoke: () => unknown }) 
           <>
             <StatusBadge status="revoked" /> at <When iso={k.revokedAt} />
           </>
+        ) : expired ? (
+          <>
+            <StatusBadge status="expired" /> at <When iso={k.expiresAt} />
+          </>
+        ) : k.expiresAt ? (
+          <>
+            <StatusBadge status="active" /> until <When iso={k.expiresAt} />
+          </>
         ) : (
           <StatusBadge status="active" />
         )}
       </td>
       <td>
-        {k.revokedAt ? null : (
+        {k.revokedAt || expired ? null : (
           <ConfirmButton
             question={
               k.current

@@ -140,7 +140,8 @@ export function createAuthenticator(
       if (!token.startsWith('sk-tg-') || token.length > 200) return fail(clientId, token);
       if (token.startsWith('sk-tg-admin-')) {
         const key = await prisma.adminKey.findUnique({ where: { hash: hashKey(token) } });
-        if (!key || key.revokedAt) return fail(clientId, token);
+        if (!key || key.revokedAt || (key.expiresAt && key.expiresAt.getTime() <= Date.now()))
+          return fail(clientId, token);
         return { kind: 'admin', workspaceId: key.workspaceId, keyId: key.id };
       }
       const key = await prisma.subAccountKey.findUnique({

@@ -39,6 +39,7 @@ export function adminKeyJson(k: AdminKey, callerKeyId: string) {
     current: k.id === callerKeyId,
     created_at: iso(k.createdAt),
     revoked_at: iso(k.revokedAt),
+    expires_at: iso(k.expiresAt),
   };
 }
 

@@ -14,7 +14,22 @@ export const adminKeyNameField = z
   .max(100)
   .regex(/^[\x20-\x7e]+$/, 'must be printable ASCII');
 
-const createSchema = z.strictObject({ name: adminKeyNameField.optional() });
+const createSchema = z.strictObject({
+  name: adminKeyNameField.optional(),
+  /** Lifetime of a temporary key (a CI job, a contractor): from a minute to ten years. */
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(10 * 365 * 86_400)
+    .nullable()
+    .optional(),
+});
+
+/** Keys that authenticate at `now`: not revoked, not expired. */
+export function workingAdminKeys(now: Date): Prisma.AdminKeyWhereInput {
+  return { revokedAt: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] };
+}
 
 /**
  * A new admin key of the caller's workspace, for rotation with overlap: the others keep working
@@ -22,6 +37,7 @@ const createSchema = z.strictObject({ name: adminKeyNameField.optional() });
  */
 export async function createAdminKey(deps: ServiceDeps, caller: Caller, raw: unknown) {
   const input = parseInput(createSchema, raw ?? {});
+  const now = deps.now?.() ?? new Date();
   const minted = mintKey('admin');
   const key = await mutate(
     deps,
@@ -36,6 +52,9 @@ export async function createAdminKey(deps: ServiceDeps, caller: Caller, raw: unk
           hash: minted.hash,
           prefix: minted.prefix,
           name: input.name ?? null,
+          expiresAt: input.expiresInSeconds
+            ? new Date(now.getTime() + input.expiresInSeconds * 1000)
+            : null,
         },
       }),
   );
@@ -57,8 +76,9 @@ export function listAdminKeys(
 
 /**
  * Revokes one admin key of the caller's workspace — the caller's own included (its next call is
- * refused). The last key still working cannot be revoked: the workspace would be locked out of its
- * own admin API, with no way back but the database. Revoking twice is harmless.
+ * refused). The last working key without an expiry cannot be revoked: the workspace would be
+ * locked out of its own admin API (at once, or when its temporary keys expire), with no way back
+ * but the database. Revoking twice is harmless.
  */
 export async function revokeAdminKey(deps: ServiceDeps, caller: Caller, keyId: string) {
   const key = await findAdminKey(deps, caller, keyId);
@@ -74,11 +94,16 @@ export async function revokeAdminKey(deps: ServiceDeps, caller: Caller, keyId: s
       // keys cannot both see "another key remains".
       await tx.$queryRaw`SELECT id FROM "Workspace" WHERE id = ${caller.workspaceId} FOR UPDATE`;
       const others = await tx.adminKey.count({
-        where: { workspaceId: caller.workspaceId, revokedAt: null, id: { not: keyId } },
+        where: {
+          workspaceId: caller.workspaceId,
+          revokedAt: null,
+          expiresAt: null,
+          id: { not: keyId },
+        },
       });
       if (others === 0) {
         throw new ConflictError(
-          'this is the last admin key of the workspace: create another one before revoking it',
+          'this is the last admin key of the workspace without an expiry: create another one before revoking it',
         );
       }
       // A concurrent revocation of this same key keeps its first time.
@@ -99,14 +124,14 @@ async function findAdminKey(deps: ServiceDeps, caller: Caller, keyId: string) {
   return key;
 }
 
-/** Of the given admin key ids, those that no longer authenticate (revoked or gone). */
+/** Of the given admin key ids, those that no longer authenticate (revoked, expired or gone). */
 export async function retiredAdminKeys(
-  deps: Pick<ServiceDeps, 'prisma'>,
+  deps: Pick<ServiceDeps, 'prisma' | 'now'>,
   ids: readonly string[],
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const live = await deps.prisma.adminKey.findMany({
-    where: { id: { in: [...ids] }, revokedAt: null },
+    where: { id: { in: [...ids] }, ...workingAdminKeys(deps.now?.() ?? new Date()) },
     select: { id: true },
   });
   const alive = new Set(live.map((k) => k.id));

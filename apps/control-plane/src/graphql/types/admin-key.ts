@@ -21,6 +21,11 @@ export const AdminKey = builder.prismaObject('AdminKey', {
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
+    expiresAt: t.expose('expiresAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it stops working by itself; null = until revoked.',
+    }),
   }),
 });
 
@@ -38,6 +43,7 @@ const CreateAdminKeyPayload = builder
       name: t.string({ nullable: true, resolve: (p) => p.key.name }),
       prefix: t.string({ resolve: (p) => p.key.prefix }),
       createdAt: t.field({ type: 'DateTime', resolve: (p) => p.key.createdAt }),
+      expiresAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.key.expiresAt }),
       key: t.exposeString('plaintext', {
         description: 'The key (`sk-tg-admin-…`), shown this once.',
       }),
@@ -71,14 +77,20 @@ builder.mutationFields((t) => ({
     description:
       'A new admin key for rotation with overlap: the others keep working until revoked.',
     errors: { types: MUTATION_ERRORS },
-    args: { name: t.arg.string({ description: 'What to call it (`ci`, `console-alice`).' }) },
+    args: {
+      name: t.arg.string({ description: 'What to call it (`ci`, `console-alice`).' }),
+      expiresInSeconds: t.arg.int({
+        description:
+          'A temporary key: it stops working this many seconds from now (60 s to 10 years); absent = until revoked.',
+      }),
+    },
     resolve: (_root, args, ctx) =>
       adminKeys.createAdminKey(ctx.deps, callerFor(ctx, 'workspace.write'), serviceInput(args)),
   }),
   revokeAdminKey: t.field({
     type: AdminKey,
     description:
-      "Stops the admin key at once (the caller's own included); the workspace's last working key cannot be revoked (ConflictError). Revoking twice is harmless.",
+      "Stops the admin key at once (the caller's own included); the workspace's last working key without an expiry cannot be revoked (ConflictError). Revoking twice is harmless.",
     errors: { types: MUTATION_ERRORS },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) =>

@@ -109,6 +109,7 @@ export const AdminKeyScalarFieldEnum = {
   name: 'name',
   createdAt: 'createdAt',
   revokedAt: 'revokedAt',
+  expiresAt: 'expiresAt',
   lastUsedAt: 'lastUsedAt'
 } as const
 

@@ -32,6 +32,7 @@ export type AdminKeyMinAggregateOutputType = {
   name: string | null
   createdAt: Date | null
   revokedAt: Date | null
+  expiresAt: Date | null
   lastUsedAt: Date | null
 }
 
@@ -43,6 +44,7 @@ export type AdminKeyMaxAggregateOutputType = {
   name: string | null
   createdAt: Date | null
   revokedAt: Date | null
+  expiresAt: Date | null
   lastUsedAt: Date | null
 }
 
@@ -54,6 +56,7 @@ export type AdminKeyCountAggregateOutputType = {
   name: number
   createdAt: number
   revokedAt: number
+  expiresAt: number
   lastUsedAt: number
   _all: number
 }
@@ -67,6 +70,7 @@ export type AdminKeyMinAggregateInputType = {
   name?: true
   createdAt?: true
   revokedAt?: true
+  expiresAt?: true
   lastUsedAt?: true
 }
 
@@ -78,6 +82,7 @@ export type AdminKeyMaxAggregateInputType = {
   name?: true
   createdAt?: true
   revokedAt?: true
+  expiresAt?: true
   lastUsedAt?: true
 }
 
@@ -89,6 +94,7 @@ export type AdminKeyCountAggregateInputType = {
   name?: true
   createdAt?: true
   revokedAt?: true
+  expiresAt?: true
   lastUsedAt?: true
   _all?: true
 }
@@ -173,6 +179,7 @@ export type AdminKeyGroupByOutputType = {
   name: string | null
   createdAt: Date
   revokedAt: Date | null
+  expiresAt: Date | null
   lastUsedAt: Date | null
   _count: AdminKeyCountAggregateOutputType | null
   _min: AdminKeyMinAggregateOutputType | null
@@ -205,6 +212,7 @@ export type AdminKeyWhereInput = {
   name?: Prisma.StringNullableFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
 }
@@ -217,6 +225,7 @@ export type AdminKeyOrderByWithRelationInput = {
   name?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  expiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   workspace?: Prisma.WorkspaceOrderByWithRelationInput
 }
@@ -232,6 +241,7 @@ export type AdminKeyWhereUniqueInput = Prisma.AtLeast<{
   name?: Prisma.StringNullableFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   workspace?: Prisma.XOR<Prisma.WorkspaceScalarRelationFilter, Prisma.WorkspaceWhereInput>
 }, "id" | "hash">
@@ -244,6 +254,7 @@ export type AdminKeyOrderByWithAggregationInput = {
   name?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  expiresAt?: Prisma.SortOrderInput | Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.AdminKeyCountOrderByAggregateInput
   _max?: Prisma.AdminKeyMaxOrderByAggregateInput
@@ -261,6 +272,7 @@ export type AdminKeyScalarWhereWithAggregatesInput = {
   name?: Prisma.StringNullableWithAggregatesFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"AdminKey"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableWithAggregatesFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"AdminKey"> | Date | string | null
 }
 
@@ -271,6 +283,7 @@ export type AdminKeyCreateInput = {
   name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
+  expiresAt?: Date | string | null
   lastUsedAt?: Date | string | null
   workspace: Prisma.WorkspaceCreateNestedOneWithoutAdminKeysInput
 }
@@ -283,6 +296,7 @@ export type AdminKeyUncheckedCreateInput = {
   name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
+  expiresAt?: Date | string | null
   lastUsedAt?: Date | string | null
 }
 
@@ -293,6 +307,7 @@ export type AdminKeyUpdateInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   workspace?: Prisma.WorkspaceUpdateOneRequiredWithoutAdminKeysNestedInput
 }
@@ -305,6 +320,7 @@ export type AdminKeyUncheckedUpdateInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
@@ -316,6 +332,7 @@ export type AdminKeyCreateManyInput = {
   name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
+  expiresAt?: Date | string | null
   lastUsedAt?: Date | string | null
 }
 
@@ -326,6 +343,7 @@ export type AdminKeyUpdateManyMutationInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
@@ -337,6 +355,7 @@ export type AdminKeyUncheckedUpdateManyInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
@@ -358,6 +377,7 @@ export type AdminKeyCountOrderByAggregateInput = {
   name?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrder
+  expiresAt?: Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrder
 }
 
@@ -369,6 +389,7 @@ export type AdminKeyMaxOrderByAggregateInput = {
   name?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrder
+  expiresAt?: Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrder
 }
 
@@ -380,6 +401,7 @@ export type AdminKeyMinOrderByAggregateInput = {
   name?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   revokedAt?: Prisma.SortOrder
+  expiresAt?: Prisma.SortOrder
   lastUsedAt?: Prisma.SortOrder
 }
 
@@ -440,6 +462,7 @@ export type AdminKeyCreateWithoutWorkspaceInput = {
   name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
+  expiresAt?: Date | string | null
   lastUsedAt?: Date | string | null
 }
 
@@ -450,6 +473,7 @@ export type AdminKeyUncheckedCreateWithoutWorkspaceInput = {
   name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
+  expiresAt?: Date | string | null
   lastUsedAt?: Date | string | null
 }
 
@@ -490,6 +514,7 @@ export type AdminKeyScalarWhereInput = {
   name?: Prisma.StringNullableFilter<"AdminKey"> | string | null
   createdAt?: Prisma.DateTimeFilter<"AdminKey"> | Date | string
   revokedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
+  expiresAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
   lastUsedAt?: Prisma.DateTimeNullableFilter<"AdminKey"> | Date | string | null
 }
 
@@ -500,6 +525,7 @@ export type AdminKeyCreateManyWorkspaceInput = {
   name?: string | null
   createdAt?: Date | string
   revokedAt?: Date | string | null
+  expiresAt?: Date | string | null
   lastUsedAt?: Date | string | null
 }
 
@@ -510,6 +536,7 @@ export type AdminKeyUpdateWithoutWorkspaceInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
@@ -520,6 +547,7 @@ export type AdminKeyUncheckedUpdateWithoutWorkspaceInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
@@ -530,6 +558,7 @@ export type AdminKeyUncheckedUpdateManyWithoutWorkspaceInput = {
   name?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   revokedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  expiresAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   lastUsedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
 }
 
@@ -543,6 +572,7 @@ export type AdminKeySelect<ExtArgs extends runtime.Types.Extensions.InternalArgs
   name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
+  expiresAt?: boolean
   lastUsedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["adminKey"]>
@@ -555,6 +585,7 @@ export type AdminKeySelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exte
   name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
+  expiresAt?: boolean
   lastUsedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["adminKey"]>
@@ -567,6 +598,7 @@ export type AdminKeySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exte
   name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
+  expiresAt?: boolean
   lastUsedAt?: boolean
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["adminKey"]>
@@ -579,10 +611,11 @@ export type AdminKeySelectScalar = {
   name?: boolean
   createdAt?: boolean
   revokedAt?: boolean
+  expiresAt?: boolean
   lastUsedAt?: boolean
 }
 
-export type AdminKeyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "hash" | "prefix" | "name" | "createdAt" | "revokedAt" | "lastUsedAt", ExtArgs["result"]["adminKey"]>
+export type AdminKeyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "workspaceId" | "hash" | "prefix" | "name" | "createdAt" | "revokedAt" | "expiresAt" | "lastUsedAt", ExtArgs["result"]["adminKey"]>
 export type AdminKeyInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   workspace?: boolean | Prisma.WorkspaceDefaultArgs<ExtArgs>
 }
@@ -618,6 +651,10 @@ export type $AdminKeyPayload<ExtArgs extends runtime.Types.Extensions.InternalAr
     name: string | null
     createdAt: Date
     revokedAt: Date | null
+    /**
+     * When it stops working by itself; null = until revoked.
+     */
+    expiresAt: Date | null
     lastUsedAt: Date | null
   }, ExtArgs["result"]["adminKey"]>
   composites: {}
@@ -1050,6 +1087,7 @@ export interface AdminKeyFieldRefs {
   readonly name: Prisma.FieldRef<"AdminKey", 'String'>
   readonly createdAt: Prisma.FieldRef<"AdminKey", 'DateTime'>
   readonly revokedAt: Prisma.FieldRef<"AdminKey", 'DateTime'>
+  readonly expiresAt: Prisma.FieldRef<"AdminKey", 'DateTime'>
   readonly lastUsedAt: Prisma.FieldRef<"AdminKey", 'DateTime'>
 }
     

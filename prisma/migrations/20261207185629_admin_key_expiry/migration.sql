@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "AdminKey" ADD COLUMN     "expiresAt" TIMESTAMP(3);
