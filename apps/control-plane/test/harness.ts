@@ -64,6 +64,8 @@ export async function startHarness(
     databaseUrl?: (url: string) => string;
     /** PostgreSQL only: how long taking a new connection may wait (default: production's). */
     connectTimeoutMs?: number;
+    /** What the control plane logs (default: nothing kept). */
+    log?: (level: string, msg: string, fields?: Record<string, unknown>) => void;
   } = {},
 ): Promise<Harness> {
   const { db, cleanup } =
@@ -76,7 +78,7 @@ export async function startHarness(
     allowPrivateWebhookUrls: false,
     allowPrivateUpstreams: opts.allowPrivateUpstreams ?? false,
     authenticator: createAuthenticator(db.prisma, ROOT_KEY),
-    log: () => {},
+    log: opts.log ?? (() => {}),
     readyChecks: { database: () => db.prisma.$queryRaw`SELECT 1` },
   };
   const boot = await ensureDefaultWorkspace(deps, ADMIN_KEY);

@@ -35,9 +35,30 @@ describe('validation messages of the admin API', () => {
         'output_per_mtok_cents is required',
       ],
     ],
-    // "…expected number, received NaN" (the query string's "abc").
-    ['limit', ['GET', '/v1/sub-accounts?limit=abc', undefined, 'limit must be a whole number']],
-    ['limit', ['GET', '/v1/sub-accounts?limit=1e30', undefined, 'limit must be at most 200']],
+    // "…expected number, received NaN" (the query string's "abc"); integers in a query string are
+    // decimal digits, not what else Number() reads (`1e30`, `0x10`).
+    [
+      'limit',
+      [
+        'GET',
+        '/v1/sub-accounts?limit=abc',
+        undefined,
+        'limit must be a whole number written in decimal digits (like 20)',
+      ],
+    ],
+    [
+      'limit',
+      [
+        'GET',
+        '/v1/sub-accounts?limit=1e30',
+        undefined,
+        'limit must be a whole number written in decimal digits (like 20)',
+      ],
+    ],
+    [
+      'limit',
+      ['GET', `/v1/sub-accounts?limit=1${'0'.repeat(30)}`, undefined, 'limit must be at most 200'],
+    ],
     // "expected int to be <9007199254740991": the schema's own maximum instead.
     [
       'rate_limit_rpm',

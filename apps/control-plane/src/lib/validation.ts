@@ -13,10 +13,17 @@ const UNICODE_TEXT = 'valid Unicode text (no unpaired surrogates such as \\ud800
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
+ * Marks, at its end, a top-level key the REST façade passes on as the client sent it instead of
+ * camelCasing it (see camelizeKeys in rest/http.ts): a key no schema has, refused as unknown.
+ */
+export const AS_SENT = '\u0000';
+
+/**
  * Refuses what no field may hold, before any schema runs: nesting deeper than MAX_INPUT_DEPTH
  * (bounded recursion everywhere after), NUL characters (PostgreSQL text and jsonb cannot store
  * them) and unpaired surrogates (not Unicode text: PostgreSQL would store U+FFFD instead). Names
- * the offending field.
+ * the offending field. The AS_SENT mark exempts a key from the NUL check only where it can be, at
+ * the top level: what it marks is refused there as an unknown field, whatever NULs it holds.
  */
 function checkShape(value: unknown, path: string[], depth: number): void {
   const where = () => path.join('.') || null;
@@ -33,8 +40,8 @@ function checkShape(value: unknown, path: string[], depth: number): void {
   if (depth >= MAX_INPUT_DEPTH)
     refuse(`is nested deeper than ${MAX_INPUT_DEPTH} levels`, path[0] ?? null);
   for (const [k, v] of Object.entries(value)) {
-    if (k.includes('\u0000') && !k.endsWith('\u0000'))
-      refuse('must not contain NUL characters in its keys');
+    const marked = depth === 0 && k.endsWith(AS_SENT);
+    if (!marked && k.includes('\u0000')) refuse('must not contain NUL characters in its keys');
     if (LONE_SURROGATE.test(k)) refuse(`must have keys that are ${UNICODE_TEXT}`);
     checkShape(v, [...path, k], depth + 1);
   }
@@ -160,6 +167,31 @@ export const centsField = z
 
 export const limitField = z.number().int().min(1).max(1_000_000_000);
 
+const DECIMAL_DIGITS = /^[0-9]+$/;
+
+/**
+ * A page size (`limit`) of 1 to `max`: a query string's decimal digits (`?limit=20`), never what
+ * else Number() reads as a number (`0x10`, `1e1`, `+16`, ` 16`, `16.0`, `Infinity`, an empty
+ * value), or a number as is (GraphQL's `first`).
+ */
+export function pageSizeField(max: number) {
+  return z
+    .unknown()
+    .transform((value, ctx) => {
+      if (typeof value !== 'string') return value;
+      if (DECIMAL_DIGITS.test(value)) {
+        // Beyond the safe integers is beyond `max` too (and 400 nines are not Infinity).
+        return Math.min(Number(value), Number.MAX_SAFE_INTEGER);
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a whole number written in decimal digits (like 20)',
+      });
+      return z.NEVER;
+    })
+    .pipe(z.number().int().min(1).max(max));
+}
+
 export const TAG_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 export const tagField = z
   .string()
@@ -170,9 +202,17 @@ export const modelField = z.string().regex(MODEL_PATTERN, "models are named 'pro
 
 export const budgetPeriodField = z.enum(['monthly', 'daily', 'weekly', 'total']);
 
-/** Operator metadata: a JSON object of bounded size. */
+/**
+ * Operator metadata: a JSON object of bounded size, stored as sent. It is passed on as parsed (by
+ * JSON.parse, or GraphQL's JSON scalar), never rebuilt key by key, so keys such as `__proto__` and
+ * `constructor` are kept as the object's own keys and no prototype is touched (`z.record` dropped
+ * `__proto__` and refused `constructor`).
+ */
 export const metadataField = z
-  .record(z.string(), z.unknown())
+  .custom<Record<string, unknown>>(
+    (m) => typeof m === 'object' && m !== null && !Array.isArray(m),
+    'must be an object',
+  )
   .refine((m) => JSON.stringify(m).length <= 16_384, 'metadata must be at most 16 KiB of JSON');
 
 /** Markup percent with at most 2 decimals, stored as basis points of a percent. */

@@ -12,6 +12,7 @@ import {
   TooManyAttemptsError,
   ValidationError,
 } from '../lib/errors.ts';
+import { AS_SENT, isUnknownField } from '../lib/validation.ts';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -29,16 +30,34 @@ export class HttpError extends Error {
   }
 }
 
+/**
+ * The request's body never arrived whole: the client hung up mid-body, or sent framing the HTTP
+ * parser refused (the server's `clientError` handler has answered that 400 malformed_request).
+ * The connection is gone either way: nothing to answer, and no fault of the server's.
+ */
+export class RequestAbandoned extends Error {
+  override name = 'RequestAbandoned';
+  constructor(cause: unknown) {
+    super(`request body not received whole (${String(cause)})`, { cause });
+  }
+}
+
 /** Reads at most MAX_BODY_BYTES; a larger body is refused with 413 without buffering the rest. */
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_BODY_BYTES) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw tooLarge();
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // Reading a request fails only when its connection does ("aborted", ECONNRESET).
+    throw new RequestAbandoned(err);
   }
   return Buffer.concat(chunks);
 }
@@ -101,33 +120,40 @@ export async function readJsonObject(
   return camelizeKeys(parsed as Record<string, unknown>);
 }
 
-/** Top-level keys only: nested objects (metadata) are the operator's own and stay as sent. */
+/** A canonical snake_case name: lower-case words of letters and digits joined by single `_`. */
+const SNAKE_CASE = /^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$/;
+
+/**
+ * The input field of a snake_case name the client sent (a body key, a query parameter): its
+ * camelCase (`default_tag` → `defaultTag`). A name that is not snake_case (`spendCapCents`,
+ * `__proto__`, `a\u0000`, `_x`) is no field of any schema: it is kept as sent, marked AS_SENT at
+ * its end, so validation refuses it as unknown and the error names it as sent (see snake).
+ */
+export const fieldOf = (name: string): string =>
+  SNAKE_CASE.test(name)
+    ? name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+    : `${name}${AS_SENT}`;
+
+/**
+ * Top-level keys only (fieldOf): nested objects (metadata) are the operator's own and stay as
+ * sent. Built by Object.fromEntries, so a `__proto__` key is an own key like any other.
+ */
 export function camelizeKeys(obj: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    if (/[A-Z]/.test(k)) {
-      // A camelCase key on the snake_case API is unknown: keep it distinct so validation names it.
-      out[`${k}\u0000`] = v;
-      continue;
-    }
-    out[k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())] = v;
-  }
-  return out;
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [fieldOf(k), v]));
 }
 
-/** Marks a key the client itself sent in camelCase (see camelizeKeys). */
-const MARK = '\u0000';
-
-/** camelCase path → snake_case; a key the client itself sent in camelCase (marked \0) stays as sent. */
+/**
+ * A field path (camelCase, `allowedModels.1`) as the REST API names it: its top-level field in
+ * snake_case (`allowed_models.1`), or as the client sent it when marked AS_SENT; what follows
+ * (list indices, the operator's metadata keys) stays as sent. Only a top-level key can hold a NUL
+ * in a path (validation refuses them in nested keys), so its last one is the mark.
+ */
 export function snake(path: string): string {
-  return path
-    .split('.')
-    .map((part) =>
-      part.includes('\u0000')
-        ? part.split(MARK).join('')
-        : part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
-    )
-    .join('.');
+  const mark = path.lastIndexOf(AS_SENT);
+  if (mark >= 0) return path.slice(0, mark) + path.slice(mark + 1);
+  const dot = path.indexOf('.');
+  const top = dot < 0 ? path : path.slice(0, dot);
+  return top.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`) + (dot < 0 ? '' : path.slice(dot));
 }
 
 export function sendJson(
@@ -154,7 +180,7 @@ export function toHttpError(err: unknown): HttpError | null {
       400,
       'invalid_request_error',
       'validation_error',
-      snakeMessage(err.message),
+      restMessage(err, param),
       param,
     );
   }
@@ -184,15 +210,27 @@ export function toHttpError(err: unknown): HttpError | null {
   return null;
 }
 
-/** Validation messages name camelCase fields; the REST API speaks snake_case. */
-function snakeMessage(message: string): string {
-  return message
-    .replace(/\b[a-z]+(?:[A-Z][a-z0-9]*)+\b/g, (m: string, offset: number, whole: string) =>
-      whole[offset + m.length] === MARK ? m : snake(m),
-    )
-    .split(MARK)
-    .join('');
+/**
+ * A validation message in the REST API's terms: the field it starts with named as `param` (see
+ * snake), camelCase field names further on in snake_case.
+ */
+function restMessage(err: ValidationError, param: string | null): string {
+  const { message, field } = err;
+  if (field && param !== null) {
+    if (isUnknownField(err)) return `unknown field '${param}'`;
+    const after = message[field.length];
+    if (message.startsWith(field) && (after === undefined || after === ' ' || after === ':')) {
+      return param + snakeWords(message.slice(field.length));
+    }
+  }
+  return snakeWords(message);
 }
+
+/** camelCase words of a message in snake_case (`spendCapCents` → `spend_cap_cents`). */
+const snakeWords = (text: string) =>
+  text.replace(/\b[a-z]+(?:[A-Z][a-z0-9]*)+\b/g, (m) =>
+    m.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+  );
 
 export function sendError(res: ServerResponse, err: HttpError) {
   sendJson(

@@ -5,7 +5,15 @@ import { type ClientAddress, loopbackClientAddress } from '../lib/client-address
 import { isUnknownField } from '../lib/validation.ts';
 import type { ProviderKeyDeps } from '../services/provider-keys.ts';
 import type { WebhookDeps } from '../services/webhooks.ts';
-import { HttpError, readJsonObject, sendError, sendJson, toHttpError } from './http.ts';
+import {
+  fieldOf,
+  HttpError,
+  RequestAbandoned,
+  readJsonObject,
+  sendError,
+  sendJson,
+  toHttpError,
+} from './http.ts';
 import type { Route } from './route.ts';
 import { ROUTES } from './routes/index.ts';
 
@@ -16,7 +24,7 @@ export interface RestDeps extends WebhookDeps, ProviderKeyDeps {
   clientAddress?: ClientAddress;
   /** Live events for GraphQL subscriptions; without it, subscriptions answer SERVICE_UNAVAILABLE. */
   events?: EventHub;
-  log: (level: 'error' | 'info', msg: string, fields?: Record<string, unknown>) => void;
+  log: (level: 'error' | 'info' | 'debug', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 interface Compiled {
@@ -118,31 +126,45 @@ function forMethod(matches: Match[], method: string | undefined, path: string): 
   );
 }
 
-/** Query parameters, snake_case names camelCased; a parameter given twice is refused. */
+/**
+ * Query parameters as input fields (fieldOf: snake_case names camelCased, any other kept as sent,
+ * to be refused as unknown); a parameter given twice is refused. Built by Object.fromEntries and
+ * compared by name only: `__proto__` and `constructor` are parameters like any other.
+ */
 function queryOf(url: URL): Record<string, string> {
-  const query: Record<string, string> = {};
+  const seen = new Set<string>();
+  const fields: [string, string][] = [];
   for (const [k, v] of url.searchParams) {
-    if (k in query) {
+    const field = fieldOf(k);
+    if (seen.has(field)) {
       const message = `query parameter '${k}' given twice`;
       throw new HttpError(400, 'invalid_request_error', 'validation_error', message, k);
     }
-    query[camel(k)] = v;
+    seen.add(field);
+    fields.push([field, v]);
   }
-  return query;
+  return Object.fromEntries(fields);
 }
 
 /** A service's "unknown field" that came from the query string, named as the client sent it. */
 function unknownQueryParameter(err: unknown, url: URL): HttpError | null {
   if (!isUnknownField(err)) return null;
-  const name = [...url.searchParams.keys()].find((k) => camel(k) === err.field);
+  const name = [...url.searchParams.keys()].find((k) => fieldOf(k) === err.field);
   if (name === undefined) return null;
   const message = `unknown query parameter '${name}'`;
   return new HttpError(400, 'invalid_request_error', 'validation_error', message, name);
 }
 
-const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-
 function answerError(deps: RestDeps, res: ServerResponse, url: URL, err: unknown) {
+  // The client hung up (or broke the framing) mid-body: no one to answer, no fault of ours.
+  if (err instanceof RequestAbandoned) {
+    deps.log('debug', 'admin request abandoned by the client', {
+      path: url.pathname,
+      error: String(err.cause),
+    });
+    res.destroy();
+    return;
+  }
   // A streamed answer that failed midway cannot carry an error envelope: cut it short.
   if (res.headersSent) {
     deps.log('error', 'streamed answer failed', { path: url.pathname, error: String(err) });

@@ -2,7 +2,7 @@ import { type Credit, Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, ValidationError } from '../lib/errors.ts';
 import { newId } from '../lib/ids.ts';
-import { parseInput } from '../lib/validation.ts';
+import { pageSizeField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import {
   type CursorPosition,
@@ -145,7 +145,7 @@ export async function balanceOf(deps: ServiceDeps, subAccountId: string) {
 }
 
 const ledgerSchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+  limit: pageSizeField(MAX_PAGE).optional(),
   cursor: z.string().max(500).optional(),
 });
 

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from '../lib/errors.ts';
 import { safeEqual } from '../lib/ids.ts';
-import { parseInput } from '../lib/validation.ts';
+import { pageSizeField, parseInput } from '../lib/validation.ts';
 
 /**
  * Opaque, signed list cursors, REST and GraphQL alike: `<payload>.<mac>` where payload =
@@ -119,7 +119,7 @@ export function restListQuery(
 ): { limit: number; after: CursorPosition | null } {
   const q = parseInput(
     z.strictObject({
-      limit: z.coerce.number().int().min(1).max(bounds.max).optional(),
+      limit: pageSizeField(bounds.max).optional(),
       cursor: z.string().max(500).optional(),
     }),
     raw,

@@ -2,7 +2,7 @@ import type { SubAccount } from '@tollgate/db';
 import { periodKey, periodWindow } from '@tollgate/policy';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
-import { parseInput, tagField } from '../lib/validation.ts';
+import { pageSizeField, parseInput, tagField } from '../lib/validation.ts';
 import type { Caller, ServiceDeps } from './context.ts';
 import {
   type CursorScope,
@@ -29,7 +29,7 @@ export async function findSubAccount(
 }
 
 const listSchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(MAX_PAGE).optional(),
+  limit: pageSizeField(MAX_PAGE).optional(),
   cursor: z.string().max(500).optional(),
   externalId: z.string().max(200).optional(),
   tag: tagField.optional(),

@@ -65,15 +65,27 @@ const updateSchema = z.strictObject({
 type Settings = z.infer<typeof updateSchema>;
 type UpdateInput = Omit<Settings, 'inherit' | 'plan'>;
 
-/** Prisma data for the settings present in the input (absent = unchanged, null = cleared). */
+/**
+ * Prisma data for the settings present in the input (absent = unchanged, null = cleared); the
+ * metadata is written apart, by writeMetadata.
+ */
 function toData(input: UpdateInput) {
   return {
     name: input.name,
     status: input.status,
     ...inheritableData(input),
     externalId: input.externalId,
-    metadata: input.metadata as never,
   };
+}
+
+/**
+ * Stores the metadata exactly as sent and answers the row as stored. Not through Prisma's query
+ * arguments: their serializer rebuilds nested objects by assigning key by key, which sets the
+ * prototype instead of keeping a `__proto__` key; the JSON text cast to jsonb keeps every key.
+ */
+async function writeMetadata(tx: Tx, id: string, metadata: Record<string, unknown>) {
+  await tx.$executeRaw`UPDATE "SubAccount" SET metadata = ${JSON.stringify(metadata)}::jsonb WHERE id = ${id}`;
+  return tx.subAccount.findUniqueOrThrow({ where: { id }, include: withPlan });
 }
 
 /**
@@ -116,7 +128,7 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
       const id = newId('sa');
       const locked = plan === null ? null : await lockPlan(tx, plan);
       const prepaidCols = await prepaidData(tx, input, null);
-      const created = await tx.subAccount.create({
+      let created = await tx.subAccount.create({
         data: {
           ...planColumns(locked, prepaidOwn(Object.keys(own), prepaidCols), [], []),
           ...toData(input),
@@ -127,6 +139,7 @@ export async function createSubAccount(deps: ServiceDeps, caller: Caller, raw: u
         } as never,
         include: withPlan,
       });
+      if (input.metadata !== undefined) created = await writeMetadata(tx, id, input.metadata);
       await tx.subAccountKey.create({
         data: {
           id: keyId,
@@ -213,7 +226,7 @@ async function writeUpdate(
   const locked = plan === null ? null : await lockPlan(tx, plan);
   const prepaidCols = await prepaidData(tx, change.input, current);
   const isPrepaid = prepaidCols.prepaid ?? current.prepaid;
-  return tx.subAccount.update({
+  const updated = await tx.subAccount.update({
     where: { id: current.id },
     data: {
       ...planColumns(
@@ -227,6 +240,8 @@ async function writeUpdate(
     } as never,
     include: withPlan,
   });
+  const { metadata } = change.input;
+  return metadata === undefined ? updated : writeMetadata(tx, current.id, metadata);
 }
 
 /** Revokes the sub-account: every key stops working; the row and its usage stay queryable. */

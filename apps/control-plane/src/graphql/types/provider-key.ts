@@ -1,5 +1,6 @@
-import { ValidationError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import * as providerKeys from '../../services/provider-keys.ts';
+import { findSubAccount } from '../../services/sub-account-reads.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
 import { pageArgs, paginate } from '../connections.ts';
@@ -41,14 +42,20 @@ builder.queryFields((t) => ({
   providerKeys: t.field({
     type: ProviderKeyConnection,
     description: 'BYOK keys, by provider (ascending; one key per provider).',
-    errors: { types: [ValidationError] },
+    errors: { types: [ValidationError, NotFoundError] },
     args: {
       ...pageArgs(),
-      subAccountId: t.arg.id({ description: "That sub-account's own keys instead." }),
+      subAccountId: t.arg.id({
+        description:
+          "That sub-account's own keys instead (NotFoundError unless it is the workspace's).",
+      }),
     },
-    resolve: (_root, { subAccountId, ...args }, ctx) => {
+    resolve: async (_root, { subAccountId, ...args }, ctx) => {
       const caller = callerFor(ctx, 'workspace.read');
-      const owner = subAccountId ?? '';
+      // As REST's GET /v1/sub-accounts/{id}/provider-keys: a sub-account that is not the
+      // caller's (unknown, another workspace's) is not found, not a sub-account without keys.
+      const owner =
+        subAccountId == null ? '' : (await findSubAccount(ctx.deps, caller, subAccountId)).id;
       const keyset = {
         scope: { list: 'providerKeys', workspaceId: caller.workspaceId, parentId: owner },
         shape: ['string'] as const,
