@@ -167,6 +167,16 @@ export const centsField = z
 
 export const limitField = z.number().int().min(1).max(1_000_000_000);
 
+/** Lifetime of a key that expires (`expires_in_seconds`): a minute to ten years; absent or null =
+ * until revoked. */
+export const keyLifetimeField = z
+  .number()
+  .int()
+  .min(60)
+  .max(10 * 365 * 86_400)
+  .nullable()
+  .optional();
+
 const DECIMAL_DIGITS = /^[0-9]+$/;
 
 /**

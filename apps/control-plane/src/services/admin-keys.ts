@@ -2,7 +2,7 @@ import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
-import { parseInput } from '../lib/validation.ts';
+import { keyLifetimeField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import type { ListPage } from './pagination.ts';
 
@@ -16,14 +16,8 @@ export const adminKeyNameField = z
 
 const createSchema = z.strictObject({
   name: adminKeyNameField.optional(),
-  /** Lifetime of a temporary key (a CI job, a contractor): from a minute to ten years. */
-  expiresInSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(10 * 365 * 86_400)
-    .nullable()
-    .optional(),
+  /** A temporary key (a CI job, a contractor). */
+  expiresInSeconds: keyLifetimeField,
 });
 
 /** Keys that authenticate at `now`: not revoked, not expired. */

@@ -2,20 +2,12 @@ import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
-import { parseInput } from '../lib/validation.ts';
+import { keyLifetimeField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
 import type { ListPage } from './pagination.ts';
 import { deletedError, findSubAccount } from './sub-account-reads.ts';
 
-const rotateSchema = z.strictObject({
-  expiresInSeconds: z
-    .number()
-    .int()
-    .min(60)
-    .max(10 * 365 * 86_400)
-    .nullable()
-    .optional(),
-});
+const rotateSchema = z.strictObject({ expiresInSeconds: keyLifetimeField });
 
 /** A new key for rotation with overlap: the old keys keep working until revoked or expired. */
 export async function createKey(
