@@ -298,6 +298,8 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     });
     const endpoint = ENDPOINTS.get(path);
     if (endpoint !== undefined) {
+      // Anthropic's SDK reads its request id from `request-id` (`_request_id`, err.requestID).
+      if (endpoint.kind === 'messages') res.setHeader('request-id', requestId);
       if (req.method !== 'POST') {
         return sendError(res, {
           status: 405,

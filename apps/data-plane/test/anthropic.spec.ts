@@ -695,7 +695,11 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
   it('the official Anthropic SDK against /v1/messages: create, stream, errors', async () => {
     const sdk = new Anthropic({ apiKey: h.keys.sa_main!, baseURL: h.urls[0], maxRetries: 0 });
     fake.options.outputTokens = 3;
-    const { data: msg, response } = await sdk.messages
+    const {
+      data: msg,
+      response,
+      request_id: sdkRequestId,
+    } = await sdk.messages
       .create({
         model: 'claude-sonnet-4-6',
         max_tokens: 32,
@@ -705,6 +709,9 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
       .withResponse();
     expect(msg.content).toEqual([{ type: 'text', text: 'w0 w1 w2 ' }]);
     expect(msg.usage.output_tokens).toBe(3);
+    // The SDK's own request id (from `request-id`) is Tollgate's.
+    expect(sdkRequestId).toBe(response.headers.get('x-request-id'));
+    expect(sdkRequestId).toMatch(/^req_/);
     expect(last().headers['x-api-key']).toBe('sk-ant-platform');
     const e = await h.eventFor(response.headers.get('x-request-id'));
     expect(e).toMatchObject({ model: SONNET, outputTokens: 3, inputTokens: 20 });
@@ -740,12 +747,14 @@ describe('data plane: Anthropic provider (chat translation and /v1/messages)', (
       }),
     ).rejects.toMatchObject({ status: 502 });
     const bad = new Anthropic({ apiKey: 'sk-wrong', baseURL: h.urls[0], maxRetries: 0 });
-    await expect(
-      bad.messages.create({
+    const refused = await bad.messages
+      .create({
         model: 'claude-sonnet-4-6',
         max_tokens: 8,
         messages: [{ role: 'user', content: 'x' }],
-      }),
-    ).rejects.toMatchObject({ status: 401 });
+      })
+      .catch((err: unknown) => err);
+    expect(refused).toMatchObject({ status: 401 });
+    expect((refused as { requestID?: string }).requestID).toMatch(/^req_/);
   });
 });
