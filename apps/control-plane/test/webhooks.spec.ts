@@ -36,6 +36,8 @@ interface Received {
   body: string;
   valid: boolean;
   headers: IncomingMessage['headers'];
+  /** When the request arrived (ms since the epoch). */
+  receivedAt: number;
 }
 
 /** A local receiver: answers with `answer(n)` for the n-th request (0-based). */
@@ -45,6 +47,7 @@ async function receiver(
 ) {
   const got: Received[] = [];
   const server: Server = createServer(async (req, res) => {
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
@@ -54,6 +57,7 @@ async function receiver(
       body,
       valid: await verify(secret(), req.headers, body),
       headers: req.headers,
+      receivedAt,
     });
     const a = answer(n);
     if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
@@ -313,15 +317,98 @@ describe('webhooks: signed, retried, durable', () => {
       await cp.api('POST', '/v1/webhooks', { url: slow.url, events: ['sub_account.created'] })
     ).body;
     await cp.api('POST', '/v1/sub-accounts', { name: 'slowpoke' });
+    // The attempt is logged when it starts, its outcome when it ends: wait for the outcome.
     await waitFor(async () => {
       const d = (await cp.api('GET', `/v1/webhooks/${hook.id}/deliveries`)).body.data;
-      return (d[0]?.attempts.length ?? 0) > 0;
+      return d[0]?.attempts[0]?.error?.startsWith('timed out') ?? false;
     }, 10_000);
     const d = (await cp.api('GET', `/v1/webhooks/${hook.id}/deliveries`)).body.data[0];
     expect(d.attempts[0]).toMatchObject({ status_code: null, error: 'timed out after 2000 ms' });
+    // `at` is when the attempt started (the request went out), not when it timed out.
+    const at = Date.parse(d.attempts[0].at);
+    expect(d.attempts[0].duration_ms).toBeGreaterThanOrEqual(2_000);
+    expect(Math.abs(at - slow.got[0]!.receivedAt)).toBeLessThan(500);
     await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
     await slow.close();
   }, 20_000);
+
+  it('an attempt cut off mid-flight (its control plane killed) stays in the log, REST and GraphQL', async () => {
+    // The receiver hangs on the first request; it answers the redelivery.
+    const rx = await receiver(
+      () => '',
+      (n) => (n === 0 ? { status: 200, delayMs: 60_000 } : { status: 200 }),
+    );
+    const hook = (
+      await cp.api('POST', '/v1/webhooks', { url: rx.url, events: ['sub_account.created'] })
+    ).body;
+    await cp.events.dispatcher.stop();
+    // Another control plane's dispatcher claims and sends attempt 1, and never settles it (as when
+    // it is SIGKILLed mid-attempt: its timeout is far beyond this test).
+    const killed = createWebhookDispatcher({
+      prisma: t.db.prisma,
+      secretKey: Buffer.alloc(32, 7),
+      allowPrivateUrls: true,
+      timeoutMs: 120_000,
+    });
+    let inFlight: Promise<number> | null = null;
+    try {
+      await cp.api('POST', '/v1/sub-accounts', { name: 'cut-off' });
+      inFlight = killed.runOnce();
+      await waitFor(() => rx.got.length >= 1);
+      const row = await t.db.prisma.webhookDelivery.findFirstOrThrow({
+        where: { endpointId: hook.id },
+      });
+      expect(row).toMatchObject({ attempts: 1, status: 'pending' });
+      expect(row.nextAttemptAt.getTime()).toBeGreaterThan(Date.now());
+      // The lease left by the dead control plane ends (~40 s later); another one redelivers.
+      await t.db.prisma.webhookDelivery.update({
+        where: { id: row.id },
+        data: { nextAttemptAt: new Date() },
+      });
+      cp.events.dispatcher.start();
+      const deliveries = async () =>
+        (await cp.api('GET', `/v1/webhooks/${hook.id}/deliveries`)).body.data;
+      await waitFor(async () => (await deliveries())[0]?.status === 'succeeded');
+      expect(rx.got.map((g) => g.id)).toEqual([row.id, row.id]);
+      const [d] = await deliveries();
+      expect(d.attempts).toEqual([
+        {
+          attempt: 1,
+          status_code: null,
+          error: expect.stringMatching(/^no outcome recorded: .*control plane stopped/),
+          response_excerpt: null,
+          duration_ms: expect.any(Number),
+          at: expect.any(String),
+        },
+        expect.objectContaining({ attempt: 2, status_code: 200, error: null }),
+      ]);
+      // Each attempt is logged at its start.
+      for (const [i, a] of d.attempts.entries()) {
+        expect(Math.abs(Date.parse(a.at) - rx.got[i]!.receivedAt)).toBeLessThan(500);
+      }
+      const res = await fetch(`${cp.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+        body: JSON.stringify({
+          query: `query ($id: ID!) { webhookDeliveries(webhookId: $id) {
+            ... on WebhookDeliveryConnection { edges { node { attempts { attempt statusCode error } } } } } }`,
+          variables: { id: hook.id },
+        }),
+      });
+      const gql = (await res.json()) as {
+        data: { webhookDeliveries: { edges: { node: { attempts: unknown[] } }[] } };
+      };
+      expect(gql.data.webhookDeliveries.edges[0]!.node.attempts).toEqual([
+        { attempt: 1, statusCode: null, error: d.attempts[0].error },
+        { attempt: 2, statusCode: 200, error: null },
+      ]);
+    } finally {
+      cp.events.dispatcher.start();
+      await rx.close();
+      await inFlight;
+      await cp.api('DELETE', `/v1/webhooks/${hook.id}`);
+    }
+  }, 30_000);
 
   it('GraphQL: update, rotate, replay and list deliveries, with typed errors', async () => {
     // biome-ignore lint/suspicious/noExplicitAny: GraphQL answers are checked field by field
@@ -556,6 +643,13 @@ describe.skipIf(!pgAvailable())('webhooks: two control planes on one PostgreSQL'
       const rows = await rowsOf();
       expect(rows).toHaveLength(30);
       expect(rows.every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true);
+      // Each claim logged its attempt once, and the attempt's settle completed that entry.
+      const logged = await a.prisma.webhookAttempt.findMany({
+        where: { deliveryId: { in: rows.map((r) => r.id) } },
+      });
+      expect(logged).toHaveLength(30);
+      expect(new Set(logged.map((l) => l.deliveryId)).size).toBe(30);
+      expect(logged.every((l) => l.attempt === 1 && l.statusCode === 200 && !l.error)).toBe(true);
     } finally {
       await rx.close();
       await cpA.stop();

@@ -66,15 +66,26 @@ interface Claimed {
   workspaceId: string;
   payload: unknown;
   attempts: number;
+  /** This attempt's log entry, written at the claim. */
+  attemptId: string;
 }
+
+/**
+ * What the log says of an attempt until its outcome is recorded: while it is in flight, and for good
+ * when the control plane stopped (crashed) during it — the delivery is retried when the lease ends.
+ */
+export const NO_OUTCOME =
+  'no outcome recorded: the attempt is in flight, or the control plane stopped during it';
 
 /**
  * The durable delivery queue's worker. Deliveries are rows (queued with their event, in the same
  * transaction); a worker claims due rows with `FOR UPDATE SKIP LOCKED`, bumping the attempt number
  * and leasing the row (its next attempt time moves past the attempt's timeout) in the same
  * statement, so two control planes never send the same attempt, and a worker that dies mid-attempt
- * only delays it until the lease ends (at least once). The outcome is logged and the row rescheduled
- * only if it still holds this attempt number.
+ * only delays it until the lease ends (at least once). That statement also logs the attempt, at its
+ * start and without an outcome, so an attempt cut off by a crash stays in the log (as
+ * `NO_OUTCOME`); settling fills in the outcome, and reschedules the row only if it still holds this
+ * attempt number.
  */
 export function createWebhookDispatcher(opts: WebhookDispatcherOptions): WebhookDispatcher {
   const now = opts.now ?? Date.now;
@@ -96,22 +107,40 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
   let wake: (() => void) | null = null;
   let kicked = false;
 
+  /**
+   * Claims due deliveries and logs each claimed attempt as started, in one statement: the attempt
+   * number is raised, the row leased, and the attempt's log entry written (at its start, without an
+   * outcome) together, so an attempt cut off by a crash still shows in the log. Entries are made
+   * only for rows this statement claimed (row locks, SKIP LOCKED), one per attempt number.
+   */
   async function claim(): Promise<Claimed[]> {
     const at = new Date(now());
+    // Ids for the entries, handed out in claim order (row_number): at most one per claimed row.
+    const ids = Array.from({ length: batchSize }, () => newId('wha'));
     return opts.prisma.$queryRaw<Claimed[]>`
-      UPDATE "WebhookDelivery" d
-      SET attempts = d.attempts + 1, "nextAttemptAt" = ${new Date(at.getTime() + leaseMs)},
-        "updatedAt" = ${at}
-      FROM (
-        SELECT wd.id FROM "WebhookDelivery" wd
-        JOIN "WebhookEndpoint" e ON e.id = wd."endpointId"
-        WHERE wd.status = 'pending' AND wd."nextAttemptAt" <= ${at} AND e.status = 'enabled'
-        ORDER BY wd."nextAttemptAt"
-        LIMIT ${batchSize}
-        FOR UPDATE OF wd SKIP LOCKED
-      ) due
-      WHERE d.id = due.id
-      RETURNING d.id, d."endpointId", d."workspaceId", d.payload, d.attempts`;
+      WITH claimed AS (
+        UPDATE "WebhookDelivery" d
+        SET attempts = d.attempts + 1, "nextAttemptAt" = ${new Date(at.getTime() + leaseMs)},
+          "updatedAt" = ${at}
+        FROM (
+          SELECT wd.id FROM "WebhookDelivery" wd
+          JOIN "WebhookEndpoint" e ON e.id = wd."endpointId"
+          WHERE wd.status = 'pending' AND wd."nextAttemptAt" <= ${at} AND e.status = 'enabled'
+          ORDER BY wd."nextAttemptAt"
+          LIMIT ${batchSize}
+          FOR UPDATE OF wd SKIP LOCKED
+        ) due
+        WHERE d.id = due.id
+        RETURNING d.id, d."endpointId", d."workspaceId", d.payload, d.attempts
+      ),
+      numbered AS (
+        SELECT c.*, (${ids}::text[])[row_number() OVER ()] AS "attemptId" FROM claimed c
+      ),
+      logged AS (
+        INSERT INTO "WebhookAttempt" (id, "deliveryId", attempt, "statusCode", error, "durationMs", "createdAt")
+        SELECT "attemptId", id, attempts, NULL, ${NO_OUTCOME}, 0, ${at} FROM numbered
+      )
+      SELECT id, "endpointId", "workspaceId", payload, attempts, "attemptId" FROM numbered`;
   }
 
   async function deliver(d: Claimed): Promise<void> {
@@ -174,15 +203,16 @@ export function createWebhookDispatcher(opts: WebhookDispatcherOptions): Webhook
     return off.count > 0;
   }
 
-  /** Logs the attempt and reschedules; answers true when this disabled the endpoint. */
+  /**
+   * Completes the attempt's log entry (written at the claim, and keeping its start time) with the
+   * outcome, and reschedules; answers true when this disabled the endpoint.
+   */
   async function settle(d: Claimed, r: SendResult): Promise<boolean> {
     const finalFailure = !r.ok && d.attempts >= maxAttempts;
     return opts.prisma.$transaction(async (tx: Tx) => {
-      await tx.webhookAttempt.create({
+      await tx.webhookAttempt.updateMany({
+        where: { id: d.attemptId },
         data: {
-          id: newId('wha'),
-          deliveryId: d.id,
-          attempt: d.attempts,
           statusCode: r.statusCode,
           error: r.error,
           responseExcerpt: r.responseExcerpt,

@@ -34,10 +34,16 @@ const WebhookAttempt = builder.prismaObject('WebhookAttempt', {
       nullable: true,
       description: 'Null on network error or timeout.',
     }),
-    error: t.exposeString('error', { nullable: true }),
+    error: t.exposeString('error', {
+      nullable: true,
+      description:
+        '`no outcome recorded: …` while the attempt is in flight, and for good if the control plane stopped during it.',
+    }),
     responseExcerpt: t.exposeString('responseExcerpt', { nullable: true }),
-    durationMs: t.exposeInt('durationMs'),
-    at: t.expose('createdAt', { type: 'DateTime' }),
+    durationMs: t.exposeInt('durationMs', {
+      description: 'How long the attempt took; 0 until it ends.',
+    }),
+    at: t.expose('createdAt', { type: 'DateTime', description: 'When the attempt started.' }),
   }),
 });
 
