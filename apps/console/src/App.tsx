@@ -73,6 +73,17 @@ function Session({
       void made.dispose();
     };
   }, [adminKey]);
+  // The control plane refused the key on the live connection (revoked or expired meanwhile, in
+  // another tab or by someone else): sign out at once, as a refused request does.
+  useEffect(() => {
+    if (connection === 'refused') {
+      onSignOut({
+        kind: 'auth',
+        message:
+          'The admin key was refused (revoked or expired). Sign in again with a valid admin key.',
+      });
+    }
+  }, [connection, onSignOut]);
   if (!client) return null;
   return (
     <Provider value={client}>

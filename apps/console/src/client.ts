@@ -1,7 +1,12 @@
 import { createClient as createWsClient } from 'graphql-ws';
 import { Client, cacheExchange, fetchExchange, subscriptionExchange } from 'urql';
 
-export type ConnectionState = 'connecting' | 'connected' | 'lost';
+/** `refused`: the server closed the socket refusing the key (revoked, expired): no retry helps. */
+export type ConnectionState = 'connecting' | 'connected' | 'lost' | 'refused';
+
+/** graphql-ws close code of a refused connection (the control plane's `4403 Forbidden`). */
+const FORBIDDEN = 4403;
+const closeCode = (event: unknown) => (event as { code?: number } | null)?.code;
 
 const KEY_STORAGE = 'tollgate.adminKey';
 
@@ -41,7 +46,8 @@ export function createConsoleClient(adminKey: string, onConnection: (s: Connecti
     lazy: false,
     keepAlive: 10_000,
     retryAttempts: Number.POSITIVE_INFINITY,
-    shouldRetry: () => true,
+    // Retried on anything but a refused key (revoked or expired meanwhile): that one signs out.
+    shouldRetry: (event) => closeCode(event) !== FORBIDDEN,
     retryWait: async (retries) => {
       await new Promise((r) => setTimeout(r, Math.min(500 * 2 ** retries, 5_000)));
     },
@@ -51,7 +57,7 @@ export function createConsoleClient(adminKey: string, onConnection: (s: Connecti
       closed: (event) => {
         const e = event as { code?: number; reason?: string };
         if (!disposed) console.info(`live connection closed (${e.code ?? '?'} ${e.reason ?? ''})`);
-        report('lost');
+        report(e.code === FORBIDDEN ? 'refused' : 'lost');
       },
     },
   });

@@ -139,7 +139,7 @@ export interface Reconnects {
 
 export function trackReconnects(
   prev: Reconnects,
-  connection: 'connecting' | 'connected' | 'lost',
+  connection: 'connecting' | 'connected' | 'lost' | 'refused',
 ): Reconnects {
   if (connection === 'lost') return prev.lost ? prev : { ...prev, lost: true };
   if (connection === 'connected' && prev.lost) return { lost: false, count: prev.count + 1 };

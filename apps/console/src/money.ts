@@ -126,19 +126,23 @@ export function spendBar(
   const spent = Math.min(Math.max(ratio, 0), 1);
   const reserved =
     capMicros === 0 ? 0 : Math.min(Math.max(reservedMicros / capMicros, 0), 1 - spent);
-  const percent = Number.isFinite(ratio)
-    ? capMicros === 0
-      ? 0
-      : Math.floor((spentMicros * 100) / capMicros)
-    : 100;
+  // A zero cap (a prepaid sub-account without credits, a budget set to 0) refuses every request:
+  // exhausted, and said so rather than "0 %" under a full red bar.
+  const percent =
+    capMicros === 0
+      ? 100
+      : Number.isFinite(ratio)
+        ? Math.floor((spentMicros * 100) / capMicros)
+        : 100;
   const level = ratio >= 1 ? 'exhausted' : ratio >= warnAt ? 'warning' : 'ok';
   const reservedText = reservedCents > 0 ? `, ${formatUsd(reservedCents)} reserved` : '';
+  const share = capMicros === 0 ? 'a zero cap: nothing can be spent' : `${percent}%`;
   return {
     spent,
     reserved,
     percent,
     level,
-    label: `${formatUsd(spentCents)} of ${formatUsd(capCents)} (${percent}%)${reservedText}`,
+    label: `${formatUsd(spentCents)} of ${formatUsd(capCents)} (${share})${reservedText}`,
   };
 }
 

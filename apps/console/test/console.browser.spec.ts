@@ -847,6 +847,41 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     expect(pageErrors).toEqual([]);
   });
 
+  it('the list drops a settled request’s reservation without a reload', async () => {
+    const res = await fetch(`${cp}/v1/sub-accounts`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'slow-one', spend_cap_cents: 1000 }),
+    });
+    expect(res.status).toBe(201);
+    const slow = (await res.json()) as { id: string; key: string };
+    upstream.options.delayMs = 2_500;
+    let running: Promise<unknown> | undefined;
+    try {
+      running = chat(slow.key);
+      // Loaded while the request runs: its reservation is in the row.
+      await page.goto(`${cp}/#/sub-accounts`);
+      await page.getByLabel('Search by name').fill('slow-one');
+      const row = page.locator('tbody tr', { hasText: 'slow-one' });
+      const reservedCell = () => row.locator('td.num').last().textContent();
+      await poll(async () => {
+        await page.reload();
+        await page.getByLabel('Search by name').fill('slow-one');
+        return reservedCell();
+      }).not.toBe('$0.00');
+      await page.evaluate('window.__tgNoReload = 7');
+      await running;
+      // Settled: the spend arrives live, and the reservation leaves the row with it.
+      await poll(() => row.textContent(), { timeout: 15_000 }).toContain('$0.052 of $10.00');
+      await poll(reservedCell, { timeout: 15_000 }).toBe('$0.00');
+      expect(await page.evaluate('window.__tgNoReload')).toBe(7);
+    } finally {
+      upstream.options.delayMs = undefined;
+      await running?.catch(() => undefined);
+    }
+    expect(pageErrors).toEqual([]);
+  });
+
   it('removes a price override and edits a tag budget in place, asking before the removal', async () => {
     const asked: string[] = [];
     const onDialog = (d: Dialog) => void asked.push(d.message());
@@ -1035,8 +1070,25 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
       expect(await row(temp).textContent()).toMatch(/active until \d{4}-\d\d-\d\d/);
       expect(await restStatus(temp)).toBe(200);
       await section.getByRole('button', { name: 'I have stored it' }).click();
-      await revokeButton(temp).click();
-      await section.getByText(`Admin key ${prefixOf(temp)}… revoked.`).waitFor();
+
+      // 6. Another tab signed in with it is signed out when it is revoked here — by its live
+      // connection being refused, not at its next click.
+      const other = await page.context().newPage();
+      try {
+        await other.goto(`${cp}/#/sub-accounts`);
+        await other.getByLabel('Admin key').fill(temp);
+        await other.getByRole('button', { name: 'Sign in' }).click();
+        await poll(() => other.locator('.conn').textContent()).toBe('Live');
+        await revokeButton(temp).click();
+        await section.getByText(`Admin key ${prefixOf(temp)}… revoked.`).waitFor();
+        await other.getByLabel('Admin key').waitFor({ timeout: 10_000 });
+        await poll(() => other.getByRole('alert').textContent()).toContain(
+          'The admin key was refused (revoked or expired)',
+        );
+        expect(await other.evaluate('sessionStorage.length')).toBe(0);
+      } finally {
+        await other.close();
+      }
       expect(pageErrors).toEqual([]);
     } finally {
       page.off('dialog', onDialog);

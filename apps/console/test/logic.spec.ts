@@ -151,7 +151,13 @@ describe('money', () => {
       level: 'uncapped',
       label: '$0.03 spent, no cap',
     });
-    expect(spendBar(0, 0, 0)).toMatchObject({ level: 'exhausted', percent: 0 });
+    // A zero cap (prepaid without credits) refuses everything: exhausted, and the text says why.
+    expect(spendBar(0, 0, 0)).toMatchObject({
+      level: 'exhausted',
+      spent: 1,
+      percent: 100,
+      label: '$0.00 of $0.00 (a zero cap: nothing can be spent)',
+    });
     // Whole percents from integer micro-dollars: 29¢ of $1 is 29 %, 57¢ of $1 is 57 %.
     expect(spendBar(29, 0, 100).percent).toBe(29);
     expect(spendBar(57, 0, 100).percent).toBe(57);

@@ -162,7 +162,7 @@ function StoreProviderKey({ report, onStored }: { report: Report; onStored: () =
           <div className="field">
             <label htmlFor="pk-kind">Kind</label>
             <select id="pk-kind" value={form.kind} onChange={set('kind')}>
-              <option value="openai">openai-compatible</option>
+              <option value="openai">openai (OpenAI-compatible)</option>
               <option value="azure">Azure OpenAI</option>
             </select>
           </div>

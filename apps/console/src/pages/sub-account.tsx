@@ -166,10 +166,12 @@ function UsageSection({
         <>
           <p className="summary">
             <strong>{formatUsd(report.summary.costCents)}</strong> ·{' '}
-            <span data-testid="request-count">{report.summary.requests}</span> requests ·{' '}
+            <span data-testid="request-count">{report.summary.requests}</span>{' '}
+            {report.summary.requests === 1 ? 'request' : 'requests'} ·{' '}
             {report.summary.inputTokens.toLocaleString('en-US')} in /{' '}
             {report.summary.outputTokens.toLocaleString('en-US')} out tokens ·{' '}
-            {report.summary.errors} errors · {report.summary.blocked} blocked
+            {report.summary.errors} {report.summary.errors === 1 ? 'error' : 'errors'} ·{' '}
+            {report.summary.blocked} blocked
           </p>
           <div className="cards">
             <div className="card wide">

@@ -52,7 +52,10 @@ function useSubAccountPages(search: string, status: SubAccountStatus | '', repor
     variables: { first: PAGE_SIZE, after, search: search || null, status: status || null },
   });
   useEffect(() => report(describeError(result.error)), [result.error, report]);
-  useLiveRefetch(reexecute);
+  // Spend moves live from the subscription; what is reserved comes with the list: reloaded as spend
+  // updates arrive (at most once a second), so a settled request's reservation leaves the row.
+  const { live } = useLive();
+  useLiveRefetch(reexecute, String(live.counts.spend));
   // urql keeps showing the previous page while the next one loads: say so rather than mislabel it.
   const vars = result.operation?.variables as
     | { after?: string | null; search?: string | null; status?: string | null }

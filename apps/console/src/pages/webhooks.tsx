@@ -17,20 +17,9 @@ import { ConfirmButton, LabelledInput } from '../ui/forms.tsx';
 import { StatusBadge, When } from '../ui/labels.tsx';
 import { useLiveRefetch } from '../ui/live-context.ts';
 import { DataTable } from '../ui/tables.tsx';
+import { WEBHOOK_EVENTS } from '../webhook-events.ts';
 
 /** The event names an endpoint can subscribe to (SPEC §8). */
-export const WEBHOOK_EVENTS = [
-  'sub_account.created',
-  'sub_account.budget.warning',
-  'sub_account.budget.exhausted',
-  'sub_account.rate_limited',
-  'sub_account.request.failed',
-  'tag.budget.warning',
-  'tag.budget.exhausted',
-  'workspace.budget.warning',
-  'workspace.budget.exhausted',
-  'webhook.endpoint.disabled',
-] as const;
 
 export function WebhooksPage({ report }: { report: Report }) {
   const [result, reexecute] = useQuery({ query: WebhooksQueryDocument });
