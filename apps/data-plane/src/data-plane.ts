@@ -275,22 +275,28 @@ export function createDataPlane(opts: DataPlaneOptions): DataPlane {
     const endpoint0 = endpointOf(path);
     // Read now: a forwarded request's headers are replaced by the upstream's before it finishes.
     const clientId = req.headers['x-request-id'];
-    res.once('finish', () => {
-      const code = errorCodeOf(res);
+    // `close`, not `finish`: an answer that never completes (its client left, its upstream cut it,
+    // a stop cut it) has no `finish`, and must be counted and logged all the same.
+    res.once('close', () => {
+      const complete = res.writableFinished;
+      const code = complete ? errorCodeOf(res) : undefined;
       // Admin answers relayed from the control plane carry its own codes.
-      const reason =
-        code === undefined && endpoint0 === 'admin' && res.statusCode >= 400
+      const reason = !complete
+        ? 'incomplete'
+        : code === undefined && endpoint0 === 'admin' && res.statusCode >= 400
           ? 'control_plane'
           : reasonOf(res.statusCode, code);
+      // Cut before its head went out, the client saw no status: 499 as in the usage record.
+      const status = complete || res.headersSent ? res.statusCode : 499;
       const ms = Math.max(0, now() - startedMs);
-      metrics.request(endpoint0, res.statusCode, reason, ms / 1000);
+      metrics.request(endpoint0, status, reason, ms / 1000);
       if (endpoint0 === 'ops') return;
       log.info('request', {
         requestId,
         clientRequestId: clientRequestId(clientId),
         method: req.method,
         path: endpoint0 === 'other' ? path.slice(0, 200) : path,
-        status: res.statusCode,
+        status,
         reason,
         code: code ?? undefined,
         ms,

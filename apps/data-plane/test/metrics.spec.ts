@@ -67,6 +67,28 @@ describe('data plane /metrics after real traffic (in-process bus, fake upstream)
     h.upstream.options.failFirst = { times: 3, status: 500 };
     expect((await chat(h, 'sa_ok')).status).toBe(502);
     h.upstream.options.failFirst = undefined;
+    // A client that leaves a stream midway: its answer never completes, and is counted all the same.
+    h.upstream.options.chunkDelayMs = 30;
+    const ac = new AbortController();
+    const left = await fetch(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${h.keys.sa_ok}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: CHEAP,
+        stream: true,
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+      signal: ac.signal,
+    });
+    expect(left.status).toBe(200);
+    await left.body!.getReader().read();
+    ac.abort();
+    await waitUntil(
+      'the abandoned stream counted',
+      async () => req('200', 'incomplete', await scrape(url)) - req('200', 'incomplete') === 1,
+    );
+    h.upstream.options.chunkDelayMs = undefined;
     await h.planes[0]!.flushUsage();
 
     const after = await scrape(url);
@@ -82,7 +104,7 @@ describe('data plane /metrics after real traffic (in-process bus, fake upstream)
     expect(
       count(after, latencyCount, { endpoint: 'chat' }) -
         count(before, latencyCount, { endpoint: 'chat' }),
-    ).toBe(8);
+    ).toBe(9);
     // Each histogram's +Inf bucket equals its count, and buckets are cumulative.
     const buckets = after.samples.filter(
       (s) =>
@@ -92,11 +114,11 @@ describe('data plane /metrics after real traffic (in-process bus, fake upstream)
     expect(buckets.at(-1)?.value).toBe(count(after, latencyCount, { endpoint: 'chat' }));
     for (let i = 1; i < buckets.length; i++)
       expect(buckets[i]!.value).toBeGreaterThanOrEqual(buckets[i - 1]!.value);
-    // TTFT: one per served answer.
+    // TTFT: one per answer that started (the abandoned stream's too).
     expect(
       count(after, 'tollgate_dp_ttft_seconds_count') -
         count(before, 'tollgate_dp_ttft_seconds_count'),
-    ).toBe(3);
+    ).toBe(4);
     expect(
       count(after, 'tollgate_dp_upstream_retries_total') -
         count(before, 'tollgate_dp_upstream_retries_total'),
@@ -109,7 +131,7 @@ describe('data plane /metrics after real traffic (in-process bus, fake upstream)
     expect(count(after, 'tollgate_dp_reservations_open')).toBe(0);
     const queued = 'tollgate_dp_usage_events_queued_total';
     const flushed = 'tollgate_dp_usage_events_flushed_total';
-    expect(count(after, queued) - count(before, queued)).toBe(7);
+    expect(count(after, queued) - count(before, queued)).toBe(8);
     expect(count(after, flushed)).toBe(count(after, queued));
     expect(count(after, 'tollgate_dp_policy_revision')).toBe(1);
     expect(count(after, 'tollgate_dp_policy_age_seconds')).toBeGreaterThanOrEqual(0);
