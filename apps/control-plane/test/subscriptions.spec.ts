@@ -211,6 +211,35 @@ describe('budget events over graphql-ws', () => {
     await mine.close();
   });
 
+  it('a zero cap (prepaid without credits) that refuses a request is exhausted too', async () => {
+    const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'zero', spend_cap_cents: 0 }))
+      .body;
+    const mine = subscribe(cp.wsUrl, ADMIN_KEY, BUDGET_EVENTS, { id: sa.id });
+    await mine.connected;
+    await settle();
+    await cp.append([
+      usage(cp.workspaceId, sa.id, {
+        status: 'blocked',
+        errorClass: 'spend_cap_reached',
+        blockedScope: 'sub_account',
+        httpStatus: 402,
+        inputTokens: 0,
+        outputTokens: 0,
+        providerCostMicros: 0,
+        billedCostMicros: 0,
+      }),
+    ]);
+    await waitFor(() => mine.received.some((r) => r.budgetEvents.type === 'exhausted'));
+    await settle();
+    const got = mine.received.map((r) => r.budgetEvents);
+    expect(got.map((e) => e.eventType)).toEqual([
+      'sub_account.budget.warning',
+      'sub_account.budget.exhausted',
+    ]);
+    expect(got[1]).toMatchObject({ subAccountId: sa.id, capCents: 0, spentCents: 0 });
+    await mine.close();
+  });
+
   it('refuses a connection without a valid admin key, and another workspace’s sub-account', async () => {
     const anon = subscribe(cp.wsUrl, null, BUDGET_EVENTS);
     const bad = subscribe(cp.wsUrl, `sk-tg-admin-${'x'.repeat(43)}`, BUDGET_EVENTS);

@@ -71,7 +71,8 @@ interface Budget {
 
 function budgetOf(b: CounterBalanceFromBooks, touched: Touched): Budget | null {
   const { scope, capMicros, periodKey: key } = b.counter;
-  if (capMicros === null || capMicros <= 0) return null;
+  // A zero cap (a prepaid sub-account without credits) is a budget too: exhausted from the start.
+  if (capMicros === null || capMicros < 0) return null;
   const common = { scope, capMicros, spentMicros: b.spentMicros, periodKey: key };
   if (scope.startsWith('sa:')) {
     const id = scope.slice(3);
@@ -139,7 +140,8 @@ function thresholdDrafts(
     if (b.spentMicros >= b.capMicros) drafts.push(budgetDraft(workspaceId, b, 'exhausted', 1));
   }
   for (const candidates of touched.refusals) {
-    const ratio = (b: Budget) => b.spentMicros / b.capMicros;
+    const ratio = (b: Budget) =>
+      b.capMicros === 0 ? Number.POSITIVE_INFINITY : b.spentMicros / b.capMicros;
     const refusedBy = candidates
       .map((scope) => budgets.get(scope))
       .filter((b): b is Budget => b !== undefined)
@@ -233,7 +235,7 @@ async function unspentRefusers(
   );
   const out: CounterBalanceFromBooks[] = [];
   const add = (scope: string, cap: bigint | null, period: BudgetPeriod) => {
-    if (cap !== null && cap > 0n) {
+    if (cap !== null && cap >= 0n) {
       out.push({
         counter: { scope, capMicros: Number(cap), periodKey: periodKey(period, nowMs) },
         spentMicros: 0,
