@@ -169,15 +169,13 @@ async function main(argv: string[]): Promise<number> {
       return -1;
     }
     case 'migrate': {
-      const { migrateDatabase, openMigratedDb } = await controlRuntime();
-      if (env.DATABASE_URL) {
-        const applied = await migrateDatabase(env.DATABASE_URL);
-        print(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
-      } else {
-        const db = await openMigratedDb(env, log);
-        await db.close();
-        print('embedded database is up to date');
-      }
+      const { migrateDatabase, migrateEmbedded } = await controlRuntime();
+      // One plain line either way: what was applied, or that nothing was needed.
+      const applied = env.DATABASE_URL
+        ? await migrateDatabase(env.DATABASE_URL)
+        : await migrateEmbedded(env);
+      const which = env.DATABASE_URL ? 'database' : 'embedded database';
+      print(applied.length ? `applied: ${applied.join(', ')}` : `${which} is up to date`);
       return 0;
     }
     case 'workspaces': {

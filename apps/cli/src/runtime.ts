@@ -127,12 +127,24 @@ export async function openMigratedDb(env: Env, log: Logger): Promise<Db> {
     if (applied.length) log('info', 'migrations applied', { applied });
     return openDatabase({ databaseUrl: env.DATABASE_URL });
   }
+  const { db, applied, dataDir } = await openEmbeddedMigrated(env);
+  if (applied.length) log('info', 'migrations applied', { applied, dataDir });
+  return db;
+}
+
+/** `tollgate migrate` on the embedded database: the migrations it applied (none when up to date). */
+export async function migrateEmbedded(env: Env): Promise<string[]> {
+  const { db, applied } = await openEmbeddedMigrated(env);
+  await db.close();
+  return applied;
+}
+
+async function openEmbeddedMigrated(env: Env) {
   const dataDir = path.resolve(env.TOLLGATE_DATA_DIR, 'pgdata');
   const db = await openDatabase({ dataDir });
   try {
     const { applied } = await migrate({ pglite: db.pglite! });
-    if (applied.length) log('info', 'migrations applied', { applied, dataDir });
-    return db;
+    return { db, applied, dataDir };
   } catch (err) {
     // Closed, so the data dir's lock is released before the process reports and exits.
     await db.close().catch(() => undefined);

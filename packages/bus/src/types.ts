@@ -245,6 +245,9 @@ export interface UsageConsumerOptions {
   batchSize?: number;
   /** Entries pending this long in another (dead) consumer are claimed. Default 30 000. */
   claimIdleMs?: number;
+  /** Other consumers of the group idle this long with nothing pending are removed from it when
+   * this one starts (replicas gone for good; a graceful stop removes its own). Default 1 h. */
+  forgetIdleMs?: number;
   /** Pause after a failed handler call (or read) before trying again. Default 1 000. */
   retryDelayMs?: number;
   /** Told about every handler or store failure (the consumer keeps going). Default: ignored. */

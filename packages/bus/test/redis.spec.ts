@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { createKeys } from '@tollgate/redis';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBus } from '../src/factory.ts';
@@ -122,6 +123,37 @@ describe('redis specifics', () => {
     await bus.usage.append(['late']);
     await waitFor(() => got.length === 1, 2_000, 'entry');
     expect(errors).toEqual([]);
+    await bus.close();
+  });
+
+  it('consumers leave the group: a stopped one at once, a vanished one once idle with nothing pending', async () => {
+    const p = prefix();
+    const stream = createKeys(p).usageStream();
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: p });
+    const names = async () =>
+      ((await client.xinfo('CONSUMERS', stream, 'g')) as unknown[][]).map((f) => String(f[1]));
+    // Two replicas that vanished (killed: they could not leave): one holding an entry unacked.
+    await client.xgroup('CREATE', stream, 'g', '0', 'MKSTREAM');
+    await bus.usage.append(['held']);
+    await client.xreadgroup('GROUP', 'g', 'holder', 'COUNT', 1, 'STREAMS', stream, '>');
+    await client.xgroup('CREATECONSUMER', stream, 'g', 'idle');
+    expect((await names()).sort()).toEqual(['holder', 'idle']);
+    await sleep(150);
+    const c = bus.usage.createConsumer({
+      group: 'g',
+      consumer: 'live',
+      blockMs: 100,
+      claimIdleMs: 60_000,
+      forgetIdleMs: 100,
+      handler: async () => {},
+    });
+    await c.start();
+    // The idle one with nothing pending is forgotten; the one holding an entry stays (for a claim).
+    for (let i = 0; i < 40 && !(await names()).includes('live'); i++) await sleep(50);
+    expect((await names()).sort()).toEqual(['holder', 'live']);
+    // A graceful stop leaves the group.
+    await c.stop();
+    expect(await names()).toEqual(['holder']);
     await bus.close();
   });
 

@@ -36,6 +36,22 @@ function entriesOf(reply: unknown): RawEntry[] {
   return (Array.isArray(first) ? first[1] : reply[1]) as RawEntry[];
 }
 
+/** The consumers of a group as XINFO CONSUMERS lists them (flat field/value arrays). */
+async function consumersOf(
+  c: Redis,
+  stream: string,
+  group: string,
+): Promise<{ name: string; pending: number; idle: number }[]> {
+  const raw = (await c.xinfo('CONSUMERS', stream, group)) as unknown[][];
+  return raw.map((flat) => {
+    const f: Record<string, unknown> = {};
+    for (let i = 0; i + 1 < flat.length; i += 2) f[String(flat[i])] = flat[i + 1];
+    return { name: String(f.name), pending: Number(f.pending ?? 0), idle: Number(f.idle ?? 0) };
+  });
+}
+
+const FORGET_IDLE_MS = 3_600_000;
+
 function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): ConsumerSource {
   // A blocking read holds its connection, so each consumer has its own.
   let conn: Redis | null = null;
@@ -89,6 +105,17 @@ function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): Co
       });
       conn.on('error', () => {});
       await createGroup(conn);
+      // Each control-plane start joins as a new consumer: those of replicas gone for good (killed,
+      // so they could not leave) would pile up in the group. Only ones with nothing pending go —
+      // nothing of theirs is lost — and best effort: a failure here must not stop the ingest.
+      const forgetMs = o.forgetIdleMs ?? FORGET_IDLE_MS;
+      try {
+        for (const other of await consumersOf(conn, stream, o.group)) {
+          if (other.name !== o.consumer && other.pending === 0 && other.idle >= forgetMs) {
+            await conn.xgroup('DELCONSUMER', stream, o.group, other.name);
+          }
+        }
+      } catch {}
     },
     ownPending: (count) => read(count, '0'),
     claim: (count, idleMs) =>
@@ -116,7 +143,17 @@ function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): Co
     async close() {
       const c = conn;
       conn = null;
-      if (c && c.status !== 'end') await c.quit().catch(() => c.disconnect());
+      if (!c) return;
+      // A graceful stop leaves the group when nothing of its own is pending (else another consumer
+      // claims those entries, and the consumer is forgotten once idle). On the shared client: the
+      // consumer's own connection may have been cut to end a blocked read.
+      try {
+        const self = (await consumersOf(client, stream, o.group)).find(
+          (x) => x.name === o.consumer,
+        );
+        if (self?.pending === 0) await client.xgroup('DELCONSUMER', stream, o.group, o.consumer);
+      } catch {}
+      if (c.status !== 'end') await c.quit().catch(() => c.disconnect());
     },
   };
 }
