@@ -101,6 +101,34 @@ export function billingUpdateInput(before: BillingForm, after: BillingForm): Bil
 
 export type FormErrors = Partial<Record<keyof SettingsForm, string>> & BillingErrors;
 
+/** The API's input fields (ValidationError.field) as the sub-account forms name them. */
+const FORM_FIELDS: Record<string, keyof FormErrors> = {
+  name: 'name',
+  spendCapCents: 'cap',
+  rateLimitRpm: 'rpm',
+  rateLimitRpd: 'rpd',
+  rateLimitTpm: 'tpm',
+  maxConcurrent: 'concurrency',
+  allowedModels: 'models',
+  defaultTag: 'tag',
+  fallbackModel: 'fallback',
+  lowBalanceThresholdCents: 'lowBalance',
+};
+
+/**
+ * A refusal of the API as the form's field errors: the field it names (`allowedModels.1` is the
+ * models field) marked with the sentence, so the operator sees where; null when it names no
+ * field of the form (the alert line says it then).
+ */
+export function serverFieldErrors(
+  result: { __typename: string; field?: string | null } | null | undefined,
+  message: string | null,
+): FormErrors | null {
+  if (result?.__typename !== 'ValidationError' || !result.field || message === null) return null;
+  const key = FORM_FIELDS[result.field.split('.')[0]!];
+  return key === undefined ? null : { [key]: message };
+}
+
 type Built<T> = { ok: true; input: T } | { ok: false; errors: FormErrors };
 
 /**

@@ -255,14 +255,19 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByText('Fix the marked fields; nothing was changed.').waitFor();
     expect(await meterText()).toContain('of $0.25');
     await rpm.fill('300');
-    // A model without a price passes the form but not the API: its refusal names the field.
+    // A model without a price passes the form but not the API: its refusal names the field, and
+    // the field itself is marked with it.
     await page.getByLabel('Allowed models').fill('openai/no-such-model');
     await page.getByRole('button', { name: 'Save settings' }).click();
-    await page
-      .getByText(
-        'Allowed models: openai/no-such-model has no price; set one on the Prices page first.',
-      )
-      .waitFor();
+    const noPrice =
+      'Allowed models: openai/no-such-model has no price; set one on the Prices page first.';
+    await page.getByRole('alert').filter({ hasText: noPrice }).waitFor();
+    await poll(() => page.getByLabel('Allowed models').getAttribute('aria-invalid')).toBe('true');
+    expect(
+      await page
+        .locator('.field.has-error', { has: page.getByLabel('Allowed models') })
+        .textContent(),
+    ).toContain(noPrice);
     await page.getByLabel('Spend cap (USD)').fill('1');
     await page.getByLabel('Allowed models').fill(MODEL);
     await page.getByRole('button', { name: 'Save settings' }).click();

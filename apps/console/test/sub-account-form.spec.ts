@@ -8,6 +8,7 @@ import {
   billingUpdateInput,
   createInput,
   emptyBilling,
+  serverFieldErrors,
   updateInput,
 } from '../src/sub-account-form.ts';
 
@@ -145,5 +146,25 @@ describe('billing fields of the sub-account forms', () => {
         prepaid: true,
       }),
     ).toEqual({ ok: true, input: { prepaid: true } });
+  });
+});
+
+describe('serverFieldErrors', () => {
+  it("marks the form's field an API refusal names, list items included", () => {
+    const refused = (field: string | null) => ({ __typename: 'ValidationError', field });
+    expect(
+      serverFieldErrors(refused('allowedModels.1'), 'Allowed models: x has no price.'),
+    ).toEqual({ models: 'Allowed models: x has no price.' });
+    expect(serverFieldErrors(refused('spendCapCents'), 'Spend cap must be …')).toEqual({
+      cap: 'Spend cap must be …',
+    });
+    expect(serverFieldErrors(refused('fallbackModel'), 'no price')).toEqual({
+      fallback: 'no price',
+    });
+    // No field of the form, no field at all, or not a validation error: the alert line says it.
+    expect(serverFieldErrors(refused('plan'), 'unknown plan')).toBeNull();
+    expect(serverFieldErrors(refused(null), 'bad')).toBeNull();
+    expect(serverFieldErrors({ __typename: 'ConflictError' }, 'deleted')).toBeNull();
+    expect(serverFieldErrors(undefined, null)).toBeNull();
   });
 });

@@ -8,6 +8,7 @@ import {
   createInput,
   emptyBilling,
   type FormErrors,
+  serverFieldErrors,
 } from '../sub-account-form.ts';
 import { AlertLine } from '../ui/feedback.tsx';
 import { PeriodOptions } from '../ui/forms.tsx';
@@ -39,6 +40,11 @@ export function CreateSubAccount({
     if (p) return setMessage(p.message);
     const out = r.data?.createSubAccount;
     const err = resultError(out);
+    const marked = serverFieldErrors(out, err);
+    if (marked) {
+      setErrors(marked);
+      return setMessage(`${err} Nothing was created.`);
+    }
     if (err) return setMessage(err);
     if (out?.__typename === 'CreateSubAccountPayload') {
       setMessage(null);

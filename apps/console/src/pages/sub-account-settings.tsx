@@ -11,6 +11,7 @@ import {
   billingOf,
   type FormErrors,
   rebaseForm,
+  serverFieldErrors,
   updateInput,
 } from '../sub-account-form.ts';
 import { AlertLine, Notice } from '../ui/feedback.tsx';
@@ -54,6 +55,8 @@ export function EditSettings({ sa, report }: { sa: Detail; report: Report }) {
     report(describeError(r.error));
     const err = resultError(r.data?.updateSubAccount);
     setProblem(err);
+    const marked = serverFieldErrors(r.data?.updateSubAccount, err);
+    if (marked) setErrors(marked);
     if (!err && !r.error) {
       setBase(form);
       setBillingBase(billing);
