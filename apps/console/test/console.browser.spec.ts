@@ -143,6 +143,10 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     await page.getByLabel('Admin key').fill('sk-tg-admin-not-the-right-key');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await poll(() => page.getByRole('alert').textContent()).toMatch(/admin key was refused/i);
+    // Focus moves to the message (the disabled button had dropped it to the page).
+    await poll(() => page.evaluate(() => document.activeElement?.getAttribute('role'))).toBe(
+      'alert',
+    );
     await shot('01-login-refused');
     expect(await page.evaluate('sessionStorage.length')).toBe(0);
 

@@ -3,6 +3,21 @@ import type { Problem } from '../errors.ts';
 
 // Telling the reader things: problems, notices and a secret shown once.
 
+/**
+ * Focus for a message that just appeared, when focus is nowhere (on the page itself): a submit
+ * whose button was disabled while it ran drops focus there, and the keyboard user should continue
+ * from the message rather than from the top of the page.
+ */
+function useFocusIfLost<T extends HTMLElement>(shown: string | null | undefined) {
+  const ref = useRef<T>(null);
+  useEffect(() => {
+    if (shown && (document.activeElement === document.body || document.activeElement === null)) {
+      ref.current?.focus();
+    }
+  }, [shown]);
+  return ref;
+}
+
 /** The visible alert region: problems are said plainly and announced. */
 export function Alert({
   problem,
@@ -11,10 +26,11 @@ export function Alert({
   problem: Problem | string | null;
   onDismiss?: () => void;
 }) {
-  if (!problem) return null;
-  const message = typeof problem === 'string' ? problem : problem.message;
+  const message = !problem ? null : typeof problem === 'string' ? problem : problem.message;
+  const ref = useFocusIfLost<HTMLDivElement>(message);
+  if (!message) return null;
   return (
-    <div className="alert" role="alert">
+    <div className="alert" role="alert" tabIndex={-1} ref={ref}>
       <span>{message}</span>
       {onDismiss ? (
         <button type="button" className="link" onClick={onDismiss}>
@@ -27,9 +43,10 @@ export function Alert({
 
 /** A one-line problem next to the form or table it concerns; nothing while there is none. */
 export function AlertLine({ text }: { text: string | null | undefined }) {
+  const ref = useFocusIfLost<HTMLParagraphElement>(text);
   if (!text) return null;
   return (
-    <p className="alert" role="alert">
+    <p className="alert" role="alert" tabIndex={-1} ref={ref}>
       {text}
     </p>
   );
