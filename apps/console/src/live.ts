@@ -92,6 +92,13 @@ export function currentSpent(
   return Date.parse(live.at) >= queried.loadedAt ? live.spentCents : queried.spentCents;
 }
 
+const LIMIT_NAMES: Record<string, string> = {
+  rpm: 'requests per minute',
+  rpd: 'requests per day',
+  tpm: 'tokens per minute',
+  concurrency: 'concurrent requests',
+};
+
 /** What an event says, without who it is about ("crossed 80% — $0.85 of $1.00"). */
 export function eventSummary(
   e: Pick<LiveEvent, 'type' | 'threshold' | 'spentCents' | 'capCents'> & { data?: unknown },
@@ -105,10 +112,20 @@ export function eventSummary(
       return `crossed ${Math.round((e.threshold ?? 0) * 100)}% of the cap${amounts}`;
     case 'exhausted':
       return `cap reached${amounts}`;
-    case 'rate_limited':
-      return 'rate limited';
-    case 'request_failed':
-      return 'a request failed';
+    case 'rate_limited': {
+      const d = (e.data ?? {}) as { limit?: unknown; model?: unknown };
+      const limit = typeof d.limit === 'string' ? ` (${LIMIT_NAMES[d.limit] ?? d.limit})` : '';
+      const model = typeof d.model === 'string' && d.model !== '' ? ` on ${d.model}` : '';
+      return `rate limited${limit}${model}`;
+    }
+    case 'request_failed': {
+      const d = (e.data ?? {}) as { model?: unknown; http_status?: unknown; error_class?: unknown };
+      const model = typeof d.model === 'string' && d.model !== '' ? ` on ${d.model}` : '';
+      const why = [d.http_status, d.error_class].filter(
+        (x) => typeof x === 'number' || (typeof x === 'string' && x !== ''),
+      );
+      return `a request failed${model}${why.length > 0 ? ` (${why.join(' ')})` : ''}`;
+    }
     case 'created':
       return 'created';
     case 'balance_low': {

@@ -603,6 +603,30 @@ describe('plans, prepaid balances and the billing export', () => {
     expect(capText(500, 'total', formatUsd)).toBe('$5.00 / total');
   });
 
+  it('says which limit refused a request, and how a request failed', () => {
+    const event = (type: string, data: unknown) => ({
+      type,
+      threshold: null,
+      spentCents: null,
+      capCents: null,
+      data,
+    });
+    expect(
+      eventSummary(event('rate_limited', { limit: 'rpm', model: 'openai/gpt-5.4-mini' })),
+    ).toBe('rate limited (requests per minute) on openai/gpt-5.4-mini');
+    expect(eventSummary(event('rate_limited', {}))).toBe('rate limited');
+    expect(
+      eventSummary(
+        event('request_failed', {
+          model: 'anthropic/claude-sonnet-4.6',
+          http_status: 502,
+          error_class: 'upstream_error',
+        }),
+      ),
+    ).toBe('a request failed on anthropic/claude-sonnet-4.6 (502 upstream_error)');
+    expect(eventSummary(event('request_failed', null))).toBe('a request failed');
+  });
+
   it('summarises a balance_low event with its balance and threshold', () => {
     expect(
       eventSummary({
