@@ -178,6 +178,19 @@ describe('budget events over graphql-ws', () => {
     await all.close();
   });
 
+  /** A 402 of the sub-account's own cap, with nothing spent. */
+  const capRefusal = (subAccountId: string) =>
+    usage(cp.workspaceId, subAccountId, {
+      status: 'blocked',
+      errorClass: 'spend_cap_reached',
+      blockedScope: 'sub_account',
+      httpStatus: 402,
+      inputTokens: 0,
+      outputTokens: 0,
+      providerCostMicros: 0,
+      billedCostMicros: 0,
+    });
+
   it('a budget that refused a request before anything was spent on it warns, then is exhausted', async () => {
     // A 1-cent cap refuses a request whose smallest useful answer costs more: nothing in the books.
     const sa = (await cp.api('POST', '/v1/sub-accounts', { name: 'tiny', spend_cap_cents: 1 }))
@@ -185,18 +198,7 @@ describe('budget events over graphql-ws', () => {
     const mine = subscribe(cp.wsUrl, ADMIN_KEY, BUDGET_EVENTS, { id: sa.id });
     await mine.connected;
     await settle();
-    await cp.append([
-      usage(cp.workspaceId, sa.id, {
-        status: 'blocked',
-        errorClass: 'spend_cap_reached',
-        blockedScope: 'sub_account',
-        httpStatus: 402,
-        inputTokens: 0,
-        outputTokens: 0,
-        providerCostMicros: 0,
-        billedCostMicros: 0,
-      }),
-    ]);
+    await cp.append([capRefusal(sa.id)]);
     await waitFor(() => mine.received.length >= 2);
     await settle();
     const got = mine.received.map((r) => r.budgetEvents);
@@ -217,18 +219,7 @@ describe('budget events over graphql-ws', () => {
     const mine = subscribe(cp.wsUrl, ADMIN_KEY, BUDGET_EVENTS, { id: sa.id });
     await mine.connected;
     await settle();
-    await cp.append([
-      usage(cp.workspaceId, sa.id, {
-        status: 'blocked',
-        errorClass: 'spend_cap_reached',
-        blockedScope: 'sub_account',
-        httpStatus: 402,
-        inputTokens: 0,
-        outputTokens: 0,
-        providerCostMicros: 0,
-        billedCostMicros: 0,
-      }),
-    ]);
+    await cp.append([capRefusal(sa.id)]);
     await waitFor(() => mine.received.some((r) => r.budgetEvents.type === 'exhausted'));
     await settle();
     const got = mine.received.map((r) => r.budgetEvents);
