@@ -409,6 +409,25 @@ describe.each(KINDS)('REST façade on %s', (kind) => {
       // Replaying the same events counts nothing twice.
       expect(await writeUsage(h.prisma, events)).toHaveLength(0);
 
+      // A change answers the sub-account with its period's spend, as a read does.
+      const read = (await h.api('GET', `/v1/sub-accounts/${sa.id}`)).body;
+      expect(read.spent_cents).toBeGreaterThan(0);
+      const changed = await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, { default_tag: 'usage2' });
+      expect(changed.status).toBe(200);
+      expect(changed.body).toMatchObject({
+        default_tag: 'usage2',
+        spent_cents: read.spent_cents,
+        reserved_cents: 0,
+        resets_at: read.resets_at,
+        balance: null,
+      });
+      // A prepaid one answers its balance from its creation on.
+      const prepaid = await h.api('POST', '/v1/sub-accounts', { name: 'usage-pp', prepaid: true });
+      expect(prepaid.status).toBe(201);
+      expect(prepaid.body).toMatchObject({ spent_cents: 0, reserved_cents: 0 });
+      expect(prepaid.body.balance).toMatchObject({ balance_cents: 0, credits_micro_usd: 0 });
+      await h.api('PATCH', `/v1/sub-accounts/${sa.id}`, { default_tag: 'usage-co' });
+
       const u = await h.api('GET', `/v1/sub-accounts/${sa.id}/usage?window=30d`);
       expect(u.status).toBe(200);
       expect(u.body.summary).toEqual({

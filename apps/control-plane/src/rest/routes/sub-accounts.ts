@@ -5,6 +5,26 @@ import * as subAccounts from '../../services/sub-accounts.ts';
 import { created, ok, type Route } from '../route.ts';
 import * as json from '../serialize.ts';
 
+type Deps = Parameters<typeof periodSpend>[0];
+
+/**
+ * A sub-account as its own answers show it (create, read, update): its settings with the spend
+ * and reservations of the current period and, prepaid, its balance — so a PATCH that moves it to
+ * another plan shows the spend it carried over without another call.
+ */
+async function withSpend(deps: Deps, sa: Parameters<typeof periodSpend>[1]) {
+  const spend = await periodSpend(deps, sa);
+  // A prepaid sub-account's balance (credits − settled draws), as its ledger shows it.
+  const balance = sa.prepaid ? json.balanceJson(await credits.balanceOf(deps, sa.id)) : null;
+  return {
+    ...json.subAccountJson(sa),
+    spent_cents: Number(spend.spentMicros) / 10_000,
+    reserved_cents: Number(spend.reservedMicros) / 10_000,
+    resets_at: spend.resetsAt?.toISOString() ?? null,
+    balance,
+  };
+}
+
 /** Sub-accounts themselves; their keys, credits, provider keys and usage have their own modules. */
 export const SUB_ACCOUNT_ROUTES: Route[] = [
   {
@@ -13,7 +33,7 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     action: 'workspace.write',
     handle: async ({ deps, caller, body }) => {
       const r = await subAccounts.createSubAccount(deps, caller, await body());
-      return created({ ...json.subAccountJson(r.subAccount), key: r.key, key_id: r.keyId });
+      return created({ ...(await withSpend(deps, r.subAccount)), key: r.key, key_id: r.keyId });
     },
   },
   {
@@ -32,16 +52,9 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     action: 'workspace.read',
     handle: async ({ deps, caller, params }) => {
       const sa = await findSubAccount(deps, caller, params.id!);
-      const spend = await periodSpend(deps, sa);
       const saKeys = await keys.listKeys(deps, caller, sa.id);
-      // A prepaid sub-account's balance (credits − settled draws), as its ledger shows it.
-      const balance = sa.prepaid ? json.balanceJson(await credits.balanceOf(deps, sa.id)) : null;
       return ok({
-        ...json.subAccountJson(sa),
-        spent_cents: Number(spend.spentMicros) / 10_000,
-        reserved_cents: Number(spend.reservedMicros) / 10_000,
-        resets_at: spend.resetsAt?.toISOString() ?? null,
-        balance,
+        ...(await withSpend(deps, sa)),
         keys: saKeys.map(json.keyJson),
       });
     },
@@ -52,7 +65,8 @@ export const SUB_ACCOUNT_ROUTES: Route[] = [
     action: 'workspace.write',
     handle: async ({ deps, caller, params, body }) =>
       ok(
-        json.subAccountJson(
+        await withSpend(
+          deps,
           await subAccounts.updateSubAccount(deps, caller, params.id!, await body()),
         ),
       ),
