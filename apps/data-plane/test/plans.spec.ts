@@ -151,8 +151,38 @@ describe.each(['pglite', 'postgres'] as const)(
       expect((await admin('DELETE', `/v1/sub-accounts/${sa.id}`)).status).toBe(200);
       expect((await admin('DELETE', '/v1/plans/narrow')).status).toBe(200);
       expect((await admin('GET', '/v1/plans/narrow')).status).toBe(404);
+
+      // A plan change that would leave a sub-account's own fallback outside the allow-list it
+      // inherits is refused (it would never serve), and changes nothing.
+      expect((await admin('POST', '/v1/plans', { name: 'open' })).status).toBe(201);
+      const own = await newSubAccount({ name: 'own-fb', plan: 'open', fallback_model: SMALL });
+      const narrowed = await admin('PATCH', '/v1/plans/open', { allowed_models: [BIG] });
+      expect(narrowed.status).toBe(409);
+      expect(narrowed.body.error.message).toBe(
+        `sub-account 'own-fb' (${own.id}) on this plan would have its fallback model '${SMALL}' outside its allowed models: change its own settings first`,
+      );
+      expect((await admin('GET', '/v1/plans/open')).body.allowed_models).toEqual([]);
+      expect((await admin('GET', `/v1/sub-accounts/${own.id}`)).body).toMatchObject({
+        allowed_models: [],
+        fallback_model: SMALL,
+      });
+      // Including the fallback keeps the pair whole: accepted, and the sub-account follows.
+      const widened = await admin('PATCH', '/v1/plans/open', { allowed_models: [BIG, SMALL] });
+      expect(widened.status).toBe(200);
+      expect((await admin('GET', `/v1/sub-accounts/${own.id}`)).body.allowed_models).toEqual([
+        BIG,
+        SMALL,
+      ]);
+      expect((await admin('DELETE', `/v1/sub-accounts/${own.id}`)).status).toBe(200);
+      expect((await admin('DELETE', '/v1/plans/open')).status).toBe(200);
       const audit = await database.db.prisma.auditLog.findMany({ where: { targetType: 'plan' } });
-      expect(audit.map((a) => a.action).sort()).toEqual(['plan.create', 'plan.delete']);
+      expect(audit.map((a) => a.action).sort()).toEqual([
+        'plan.create',
+        'plan.create',
+        'plan.delete',
+        'plan.delete',
+        'plan.update',
+      ]);
     });
 
     it('a plan change reaches both data planes within a second; overrides win over the plan', async () => {

@@ -219,6 +219,24 @@ export async function updatePlan(deps: ServiceDeps, caller: Caller, ref: string,
           data: { [field]: value },
         });
       }
+      // A sub-account overriding one of the two keeps its own: the pair it ends with (its fallback
+      // inside its allow-list) must still hold, as it must when the sub-account itself is changed.
+      if (input.allowedModels !== undefined || input.fallbackModel !== undefined) {
+        const broken = (
+          await tx.subAccount.findMany({
+            where: { planId: plan.id, status: { not: 'deleted' }, fallbackModel: { not: null } },
+            select: { id: true, name: true, allowedModels: true, fallbackModel: true },
+            orderBy: { id: 'asc' },
+          })
+        ).find(
+          (sa) => sa.allowedModels.length > 0 && !sa.allowedModels.includes(sa.fallbackModel!),
+        );
+        if (broken !== undefined) {
+          throw new ConflictError(
+            `sub-account '${broken.name}' (${broken.id}) on this plan would have its fallback model '${broken.fallbackModel}' outside its allowed models: change its own settings first`,
+          );
+        }
+      }
       return plan;
     },
   );
