@@ -95,7 +95,13 @@ export async function handleModelRequest(
   const held = deps.policy();
   if (held === null) return sendError(res, NO_POLICY);
   const keyHash = endpoint.kind === 'messages' ? anthropicKeyHash(req) : bearerHash(req);
-  const policy = keyHash === null ? null : await policyKnowing(held, keyHash, req, deps);
+  // A known key (every request but a fresh key's first) takes no await: no promise on the hot path.
+  const policy =
+    keyHash === null
+      ? null
+      : held.keysByHash.get(keyHash) !== undefined
+        ? held
+        : await policyKnowing(held, keyHash, req, deps);
   if (keyHash === null || policy === null) return sendError(res, keyRefusal(req));
   // Every request with a known key leaves a record (SPEC §7), one whose body was refused too.
   const read = await readBody(req, deps.maxBodyBytes);

@@ -47,7 +47,12 @@ export function costPicos(price: ModelPrice, usage: TokenUsage): bigint {
  * would not fit a safe integer.
  */
 export function priceUsage(price: ModelPrice, usage: TokenUsage): number {
-  return toSafeNumber(ceilDiv(costPicos(price, usage), PER_MTOK), 'cost');
+  return microsOfPicos(costPicos(price, usage));
+}
+
+/** An exact cost in pico-USD as whole micro-USD, rounded up (never under-charges). */
+export function microsOfPicos(picos: bigint): number {
+  return toSafeNumber(ceilDiv(picos, PER_MTOK), 'cost');
 }
 
 /** The output tokens a request can produce: its own limit, never above the model's. */

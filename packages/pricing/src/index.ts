@@ -4,6 +4,7 @@ export {
   estimateMaxCost,
   maxOutputTokensWithin,
   maxOutputTokensWithinPicos,
+  microsOfPicos,
   priceUsage,
   type TokenUsage,
 } from './cost.ts';

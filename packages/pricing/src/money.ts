@@ -4,23 +4,16 @@ const BASIS_POINTS = 10_000n; // 100 % expressed in hundredths of a percent
 const MICROS_PER_CENT = 10_000;
 
 /**
- * Billed cost with the workspace markup: ceil(micros * (100 + markup) / 100). The markup may carry
- * up to two decimals (12.5 %), so it is read as an exact count of basis points and the product is
- * taken in BigInt; rounding goes up so a markup never bills less than the provider cost it is
- * applied to. A negative markup is refused: a discount is not a markup (SPEC §7), and allowing it
- * here would let billed cost fall under provider cost silently.
+ * Billed cost of a whole number of provider micros with the workspace markup:
+ * ceil(micros * (100 + markup) / 100) — `billedFromPicos` of that amount. The markup may carry up
+ * to two decimals (12.5 %), read as an exact count of basis points; rounding goes up so a markup
+ * never bills less than the provider cost it is applied to. A negative markup is refused: a
+ * discount is not a markup (SPEC §7), and allowing it here would let billed cost fall under
+ * provider cost silently.
  */
 export function applyMarkup(micros: number, markupPercent: number): number {
   assertCount(micros, 'micros');
-  const { factor, factorNum } = markupOf(markupPercent);
-  // The same ceil in `number` when the product is a safe integer (every realistic cost): integer
-  // products, remainders and the division of an exact multiple are all exact there.
-  if (micros <= Math.floor(Number.MAX_SAFE_INTEGER / factorNum)) {
-    const product = micros * factorNum;
-    const rest = product % 10_000;
-    return (product - rest) / 10_000 + (rest > 0 ? 1 : 0);
-  }
-  return toSafeNumber(ceilDiv(BigInt(micros) * factor, BASIS_POINTS), 'billed micros');
+  return billedFromPicos(BigInt(micros) * PICOS_PER_MICRO, markupPercent);
 }
 
 /**
@@ -50,23 +43,23 @@ export function picosWithin(billedMicros: number, markupPercent: number): bigint
   return scaled >= 0n ? scaled / factor : -1n;
 }
 
-const PICOS_X_BASIS_POINTS = 1_000_000n * BASIS_POINTS;
+const PICOS_PER_MICRO = 1_000_000n;
+const PICOS_X_BASIS_POINTS = PICOS_PER_MICRO * BASIS_POINTS;
 
 // Called several times per request with the workspace's one markup: its basis points are kept.
 // A refused markup throws before it is remembered.
-function markupOf(markupPercent: number): { factor: bigint; factorNum: number } {
+function markupOf(markupPercent: number): { factor: bigint } {
   if (markupPercent !== lastMarkup.percent) {
     const bp = scaleDecimal(markupPercent, 2, 'markupPercent');
     lastMarkup = {
       percent: markupPercent,
       factor: BASIS_POINTS + bp,
-      factorNum: Number(BASIS_POINTS + bp),
     };
   }
   return lastMarkup;
 }
 
-let lastMarkup = { percent: 0, factor: BASIS_POINTS, factorNum: 10_000 };
+let lastMarkup = { percent: 0, factor: BASIS_POINTS };
 
 /**
  * Wire format of money (SPEC §4): cents with up to four decimals, exactly `micros / 10_000`.

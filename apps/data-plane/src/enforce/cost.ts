@@ -5,8 +5,8 @@ import {
   costPicos,
   type ModelPrice,
   maxOutputTokensWithinPicos,
+  microsOfPicos,
   picosWithin,
-  priceUsage,
   type TokenUsage,
 } from '@tollgate/pricing';
 
@@ -83,7 +83,7 @@ export function settledCost(
 ): { providerMicros: number; billedMicros: number } {
   const exact = costPicos(price, usage);
   return {
-    providerMicros: priceUsage(price, usage),
+    providerMicros: microsOfPicos(exact),
     billedMicros: billedFromPicos(exact, markupPercent),
   };
 }

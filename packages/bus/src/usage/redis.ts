@@ -36,7 +36,14 @@ function entriesOf(reply: unknown): RawEntry[] {
   return (Array.isArray(first) ? first[1] : reply[1]) as RawEntry[];
 }
 
-/** The consumers of a group as XINFO CONSUMERS lists them (flat field/value arrays). */
+/** One entry of an XINFO reply (a flat field, value, field, value … array) as an object. */
+function fieldsOf(flat: unknown[]): Record<string, unknown> {
+  const f: Record<string, unknown> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) f[String(flat[i])] = flat[i + 1];
+  return f;
+}
+
+/** The consumers of a group as XINFO CONSUMERS lists them. */
 async function consumersOf(
   c: Redis,
   stream: string,
@@ -44,8 +51,7 @@ async function consumersOf(
 ): Promise<{ name: string; pending: number; idle: number }[]> {
   const raw = (await c.xinfo('CONSUMERS', stream, group)) as unknown[][];
   return raw.map((flat) => {
-    const f: Record<string, unknown> = {};
-    for (let i = 0; i + 1 < flat.length; i += 2) f[String(flat[i])] = flat[i + 1];
+    const f = fieldsOf(flat);
     return { name: String(f.name), pending: Number(f.pending ?? 0), idle: Number(f.idle ?? 0) };
   });
 }
@@ -185,8 +191,7 @@ export function createRedisUsageStream(opts: RedisUsageStreamOptions): UsageStre
       try {
         const groups = (await client.xinfo('GROUPS', stream)) as unknown[][];
         for (const flat of groups) {
-          const o: Record<string, unknown> = {};
-          for (let i = 0; i + 1 < flat.length; i += 2) o[String(flat[i])] = flat[i + 1];
+          const o = fieldsOf(flat);
           if (o.name === group) info = o;
         }
       } catch (err) {
