@@ -113,17 +113,25 @@ export function eventSummary(
     case 'exhausted':
       return `cap reached${amounts}`;
     case 'rate_limited': {
-      const d = (e.data ?? {}) as { limit?: unknown; model?: unknown };
-      const limit = typeof d.limit === 'string' ? ` (${LIMIT_NAMES[d.limit] ?? d.limit})` : '';
+      const d = (e.data ?? {}) as { limit?: unknown; limit_value?: unknown; model?: unknown };
+      const value = typeof d.limit_value === 'number' ? `${d.limit_value} ` : '';
+      const limit =
+        typeof d.limit === 'string' ? ` (${value}${LIMIT_NAMES[d.limit] ?? d.limit})` : '';
       const model = typeof d.model === 'string' && d.model !== '' ? ` on ${d.model}` : '';
       return `rate limited${limit}${model}`;
     }
     case 'request_failed': {
-      const d = (e.data ?? {}) as { model?: unknown; http_status?: unknown; error_class?: unknown };
+      const d = (e.data ?? {}) as {
+        model?: unknown;
+        http_status?: unknown;
+        error_class?: unknown;
+        provider_status?: unknown;
+      };
       const model = typeof d.model === 'string' && d.model !== '' ? ` on ${d.model}` : '';
       const why = [d.http_status, d.error_class].filter(
         (x) => typeof x === 'number' || (typeof x === 'string' && x !== ''),
       );
+      if (typeof d.provider_status === 'number') why.push(`— provider said ${d.provider_status}`);
       return `a request failed${model}${why.length > 0 ? ` (${why.join(' ')})` : ''}`;
     }
     case 'created':

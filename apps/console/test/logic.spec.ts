@@ -615,6 +615,18 @@ describe('plans, prepaid balances and the billing export', () => {
       eventSummary(event('rate_limited', { limit: 'rpm', model: 'openai/gpt-5.4-mini' })),
     ).toBe('rate limited (requests per minute) on openai/gpt-5.4-mini');
     expect(eventSummary(event('rate_limited', {}))).toBe('rate limited');
+    expect(eventSummary(event('rate_limited', { limit: 'tpm', limit_value: 5000 }))).toBe(
+      'rate limited (5000 tokens per minute)',
+    );
+    expect(
+      eventSummary(
+        event('request_failed', {
+          http_status: 502,
+          error_class: 'upstream_error',
+          provider_status: 503,
+        }),
+      ),
+    ).toBe('a request failed (502 upstream_error — provider said 503)');
     expect(
       eventSummary(
         event('request_failed', {

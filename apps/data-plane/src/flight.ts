@@ -66,6 +66,8 @@ export interface Outcome {
   outputEstimate: number;
   ttftMs: number | null;
   servedModel: string | null;
+  /** The provider's HTTP status when it refused or failed the request (not when it served it). */
+  upstreamStatus?: number;
 }
 
 export interface SettleDeps {
@@ -264,6 +266,7 @@ export async function finish(deps: SettleDeps, flight: Flight, o: Outcome): Prom
     errorClass: o.errorClass,
     blockedScope: null,
     httpStatus: o.httpStatus,
+    ...(o.upstreamStatus !== undefined ? { upstreamStatus: o.upstreamStatus } : {}),
     latencyMs: Math.max(0, nowMs - flight.startedMs),
     ttftMs: o.ttftMs,
     retries: flight.retries ?? 0,
@@ -291,6 +294,8 @@ export function blockedEvent(
     byok?: boolean;
     /** The budget that refused a 402 (see `blockedScopeOf`); absent or null otherwise. */
     blockedScope?: BlockedScope | null;
+    /** The rate limit that refused it, for the `rate_limited` event. */
+    rateLimit?: UsageEvent['rateLimit'];
   },
 ): UsageEvent {
   return {
@@ -316,6 +321,7 @@ export function blockedEvent(
     errorClass: fields.errorClass,
     blockedScope: fields.httpStatus === 402 ? (fields.blockedScope ?? null) : null,
     httpStatus: fields.httpStatus,
+    ...(fields.rateLimit ? { rateLimit: fields.rateLimit } : {}),
     latencyMs: Math.max(0, nowMs - startedMs),
     ttftMs: null,
     retries: 0,

@@ -136,6 +136,7 @@ export async function handleModelRequest(
         provider: b.provider ?? null,
         byok: b.byok ?? false,
         blockedScope: blockedScopeOf(b.blocked),
+        rateLimit: b.rateLimit,
       }),
     );
   };

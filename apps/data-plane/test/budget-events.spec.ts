@@ -105,5 +105,52 @@ describe.skipIf(skip)(
       expect(theirs.received).toEqual([]);
       await Promise.all([mine.close(), theirs.close()]);
     }, 60_000);
+
+    it('rate_limited says the limit and its Retry-After; request_failed the provider status', async () => {
+      const limited = (
+        await admin('POST', '/v1/sub-accounts', { name: 'limited', rate_limit_rpm: 1 })
+      ).body as { id: string; key: string };
+      const failing = (await admin('POST', '/v1/sub-accounts', { name: 'failing' })).body as {
+        id: string;
+        key: string;
+      };
+      const events = `subscription ($id: ID) { budgetEvents(subAccountId: $id) { type data } }`;
+      const ask = (key: string) =>
+        fetch(`${dpUrl}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'x' }] }),
+        });
+      for (const sa of [limited, failing])
+        await waitFor(async () => (await ask(sa.key)).status !== 401);
+      const onLimited = subscribe(wsB, ADMIN_KEY, events, { id: limited.id });
+      const onFailing = subscribe(wsB, ADMIN_KEY, events, { id: failing.id });
+      await Promise.all([onLimited.connected, onFailing.connected]);
+      await new Promise((r) => setTimeout(r, 300));
+
+      // One request a minute: the next one is refused (or the one after, if a minute began).
+      let refused = await ask(limited.key);
+      if (refused.status !== 429) refused = await ask(limited.key);
+      expect(refused.status).toBe(429);
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      stack.upstream.options.failWith = 503;
+      try {
+        expect((await ask(failing.key)).status).toBe(502);
+      } finally {
+        stack.upstream.options.failWith = undefined;
+      }
+      await dp.flushUsage();
+      await waitFor(() => onLimited.received.length >= 1 && onFailing.received.length >= 1);
+      expect(onLimited.received[0].budgetEvents).toMatchObject({
+        type: 'rate_limited',
+        data: { limit: 'rpm', limit_value: 1, retry_after_seconds: retryAfter },
+      });
+      expect(onFailing.received[0].budgetEvents).toMatchObject({
+        type: 'request_failed',
+        data: { error_class: 'upstream_error', http_status: 502, provider_status: 503 },
+      });
+      await Promise.all([onLimited.close(), onFailing.close()]);
+    }, 60_000);
   },
 );

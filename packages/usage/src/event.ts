@@ -99,6 +99,14 @@ export const UsageEventSchema = z.object({
   blockedScope: BlockedScopeSchema.nullable().optional(),
   /** HTTP status answered to the client (499 when the client went away first). */
   httpStatus: z.int().min(100).max(599),
+  /** HTTP status the provider answered when it refused or failed the request (the 502's
+   * `provider_status`, a passed-through 4xx); absent or null when it did not answer one (served,
+   * timed out, connection lost, blocked). Optional and additive (so still `v: 1`). */
+  upstreamStatus: z.int().min(100).max(599).nullable().optional(),
+  /** The limit that refused a request blocked by a rate limit (`errorClass` `rpm`, `rpd`, `tpm` or
+   * `concurrency`): its value and the `Retry-After` answered, in seconds (null when waiting cannot
+   * help: the request alone is over the limit). Optional and additive (so still `v: 1`). */
+  rateLimit: z.object({ value: COUNT, retryAfterSeconds: COUNT.nullable() }).nullable().optional(),
   /** From receiving the request to the end of the answer, ms. */
   latencyMs: COUNT,
   /** Time to the first streamed token (or the first response byte), ms; null if none came. */

@@ -357,7 +357,18 @@ function requestEvents(usage: readonly UsageEvent[]): EventDraft[] {
         type: 'rate_limited',
         eventType: 'sub_account.rate_limited',
         dedupeKey: `${e.workspaceId}:sa:${e.subAccountId}:rate_limited:${minute}`,
-        data: { ...request, limit: e.errorClass },
+        data: {
+          ...request,
+          limit: e.errorClass,
+          // From data planes that report it (older ones do not): the limit's value, and the
+          // Retry-After the request was answered (null: the request alone is over the limit).
+          ...(e.rateLimit
+            ? {
+                limit_value: e.rateLimit.value,
+                retry_after_seconds: e.rateLimit.retryAfterSeconds,
+              }
+            : {}),
+        },
       });
     } else if (e.status === 'error' && e.errorClass !== 'client_disconnected') {
       // A client that hung up is not a failed request of the provider's or ours.
@@ -366,7 +377,8 @@ function requestEvents(usage: readonly UsageEvent[]): EventDraft[] {
         type: 'request_failed',
         eventType: 'sub_account.request.failed',
         dedupeKey: `${e.workspaceId}:request_failed:${e.requestId}`,
-        data: request,
+        // The provider's own status when it answered one (a 502's `provider_status`).
+        data: { ...request, provider_status: e.upstreamStatus ?? null },
       });
     }
   }

@@ -21,6 +21,8 @@ export interface Blocked {
   provider?: string | null;
   /** The route it would have taken was the workspace's (or sub-account's) own provider key. */
   byok?: boolean;
+  /** A rate limit refused it: the limit's value and the Retry-After answered (null: none helps). */
+  rateLimit?: { value: number; retryAfterSeconds: number | null };
 }
 
 export interface Judged {

@@ -1,4 +1,4 @@
-import type { AdmitResult, Counter, Limiter, RateSnapshot } from '@tollgate/bus';
+import type { AdmitResult, Counter, Limiter, RateLimitName, RateSnapshot } from '@tollgate/bus';
 import { type BudgetPeriod, type KeyChain, periodWindow } from '@tollgate/policy';
 import { microsToCents } from '@tollgate/pricing';
 import { type BlockedScope, BlockedScopeSchema } from '@tollgate/usage';
@@ -63,6 +63,23 @@ export interface CounterInfo {
   prepaid?: boolean;
 }
 
+/** The `Retry-After` of a rate refusal: whole seconds, at least 1. */
+export function retryAfterSeconds(ms: number): number {
+  return Math.max(1, Math.ceil(ms / 1000));
+}
+
+/** The value of the sub-account's limit that refused a request. */
+export function limitValue(chain: KeyChain, limit: RateLimitName): number {
+  const sa = chain.subAccount;
+  const value = {
+    rpm: sa.rateLimitRpm,
+    rpd: sa.rateLimitRpd,
+    tpm: sa.rateLimitTpm,
+    concurrency: sa.maxConcurrent,
+  }[limit];
+  return value ?? 0;
+}
+
 /** SPEC §6's 402 and 429 bodies for a limiter refusal. */
 export function admitRefusal(
   result: Exclude<AdmitResult, { ok: true }>,
@@ -70,7 +87,7 @@ export function admitRefusal(
   nowMs: number,
 ): ErrorSpec {
   if (result.kind === 'rate') {
-    const seconds = Math.max(1, Math.ceil(result.retryAfterMs / 1000));
+    const seconds = retryAfterSeconds(result.retryAfterMs);
     return {
       status: 429,
       type: 'rate_limit_exceeded',

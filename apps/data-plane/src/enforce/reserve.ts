@@ -8,7 +8,7 @@ import type { EndpointSpec } from '../providers/types.ts';
 import { admit, spendCounters } from './admission.ts';
 import { billedWorstCase, type CostModel, modelPrice, perChoiceWithin } from './cost.ts';
 import type { Blocked, Judged } from './judge.ts';
-import { admitRefusal, tpmTooLarge } from './refusals.ts';
+import { admitRefusal, limitValue, retryAfterSeconds, tpmTooLarge } from './refusals.ts';
 
 /** The smallest output bound worth dispatching (also OpenAI's minimum for `max_output_tokens`). */
 const MIN_OUTPUT_TOKENS = 16;
@@ -43,7 +43,12 @@ export async function reserve(
   const estimatedTokens = cost.inputTokens + (parsed.maxOutput ?? 0) * cost.choices;
   const tpm = j.chain.subAccount.rateLimitTpm;
   if (tpm !== null && estimatedTokens > tpm) {
-    return { blocked: tpmTooLarge(estimatedTokens, tpm), errorClass: 'tpm', ...route };
+    return {
+      blocked: tpmTooLarge(estimatedTokens, tpm),
+      errorClass: 'tpm',
+      rateLimit: { value: tpm, retryAfterSeconds: null },
+      ...route,
+    };
   }
   const counters = spendCounters(policy, j.chain, j.tags, ids.nowMs);
   const result = await admit({
@@ -62,9 +67,14 @@ export async function reserve(
     return { blocked: LIMITER_DOWN, errorClass: 'limiter_unavailable', ...route };
   if (result !== 'unlimited' && !result.ok) {
     const blocked = admitRefusal(result, counters, ids.nowMs);
-    const errorClass =
-      result.kind === 'rate' ? result.limit : (blocked.code ?? 'spend_cap_reached');
-    return { blocked, errorClass, ...route };
+    if (result.kind === 'rate') {
+      const rateLimit = {
+        value: limitValue(j.chain, result.limit),
+        retryAfterSeconds: retryAfterSeconds(result.retryAfterMs),
+      };
+      return { blocked, errorClass: result.limit, rateLimit, ...route };
+    }
+    return { blocked, errorClass: blocked.code ?? 'spend_cap_reached', ...route };
   }
   const admitted = result !== 'unlimited';
   if (admitted) deps.metrics?.reservationOpened();

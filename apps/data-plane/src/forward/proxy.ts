@@ -206,7 +206,10 @@ export function createForwarder(opts: ForwarderOptions) {
       if (live.job.errorOf !== undefined) {
         const spec = live.job.errorOf(status, body);
         sendError(res, withRetryAfter(spec));
-        end(live, outcome({ status: 'error', errorClass, httpStatus: spec.status }));
+        end(
+          live,
+          outcome({ status: 'error', errorClass, httpStatus: spec.status, upstreamStatus: status }),
+        );
         return;
       }
       if (PASS_THROUGH.has(status) && body !== null) {
@@ -222,7 +225,7 @@ export function createForwarder(opts: ForwarderOptions) {
         });
       }
       const httpStatus = PASS_THROUGH.has(status) ? status : 502;
-      end(live, outcome({ status: 'error', errorClass, httpStatus }));
+      end(live, outcome({ status: 'error', errorClass, httpStatus, upstreamStatus: status }));
     });
   }
 
