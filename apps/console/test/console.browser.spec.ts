@@ -370,7 +370,10 @@ describe.skipIf(!run)('ops console in Chromium against tollgate start (embedded)
     });
     expect(made.status).toBe(201);
     await hookRow.getByRole('link', { name: 'Deliveries' }).click();
-    await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
+    // Headed by where the deliveries go, not only the endpoint's id.
+    await page
+      .getByRole('heading', { name: 'Deliveries to https://hooks.example.com/tollgate' })
+      .waitFor();
     const delivery = page.locator('tbody tr', { hasText: 'sub_account.created' });
     await poll(
       async () => {

@@ -55,4 +55,37 @@ describe.each(KINDS)('one budget, one webhook by id on %s', (kind) => {
       );
     },
   );
+
+  it.skipIf(skipKind(kind))(
+    'GraphQL budget(id) and webhook(id) answer them; NotFoundError elsewhere',
+    async () => {
+      const budget = await h.api('POST', '/v1/budgets', { tag: 'single-gql', cap_cents: 3 });
+      const hook = await h.api('POST', '/v1/webhooks', {
+        url: 'https://hooks.example.com/one',
+        events: ['sub_account.created'],
+      });
+      const query = `query ($b: ID!, $w: ID!) {
+        budget(id: $b) { __typename ... on TagBudget { id tag capCents } ... on NotFoundError { message } }
+        webhook(id: $w) { __typename ... on WebhookEndpoint { id url events } ... on NotFoundError { message } }
+      }`;
+      const vars = { b: budget.body.id, w: hook.body.id };
+      const mine = await h.gql(query, vars);
+      expect(mine.errors).toBeUndefined();
+      expect(mine.data.budget).toEqual({
+        __typename: 'TagBudget',
+        id: budget.body.id,
+        tag: 'single-gql',
+        capCents: 3,
+      });
+      expect(mine.data.webhook).toEqual({
+        __typename: 'WebhookEndpoint',
+        id: hook.body.id,
+        url: 'https://hooks.example.com/one',
+        events: ['sub_account.created'],
+      });
+      const theirs = await h.gql(query, vars, otherKey);
+      expect(theirs.data.budget.__typename).toBe('NotFoundError');
+      expect(theirs.data.webhook.__typename).toBe('NotFoundError');
+    },
+  );
 });

@@ -866,6 +866,13 @@ export const WebhooksQueryDocument = gql<WebhooksQuery, WebhooksQueryVariables>(
 `);
 
 export type WebhookDeliveriesQuery = {
+  webhook: {
+    __typename: 'NotFoundError';
+  } | {
+    __typename: 'WebhookEndpoint';
+    id: string;
+    url: string;
+  };
   webhookDeliveries: {
     __typename: 'NotFoundError';
     message: string;
@@ -906,6 +913,13 @@ export type WebhookDeliveriesQueryVariables = {
 
 export const WebhookDeliveriesQueryDocument = gql<WebhookDeliveriesQuery, WebhookDeliveriesQueryVariables>(`
   query WebhookDeliveries($webhookId: ID!) {
+    webhook(id: $webhookId) {
+      __typename
+      ... on WebhookEndpoint {
+        id
+        url
+      }
+    }
     webhookDeliveries(webhookId: $webhookId, first: 100) {
       __typename
       ... on WebhookDeliveryConnection {

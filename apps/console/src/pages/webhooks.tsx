@@ -206,13 +206,17 @@ export function WebhookPage({ id, report }: { id: string; report: Report }) {
   const [, replay] = useMutation(ReplayWebhookDeliveryMutationDocument);
   const [message, setMessage] = useState<string | null>(null);
   const out = result.data?.webhookDeliveries;
+  const endpoint = result.data?.webhook;
+  const url = endpoint?.__typename === 'WebhookEndpoint' ? endpoint.url : null;
   return (
     <section aria-labelledby="dl-h">
       <p className="crumbs">
         <a href="#/webhooks">Webhooks</a> / {id}
       </p>
       <div className="section-head">
-        <h1 id="dl-h">Deliveries</h1>
+        <h1 id="dl-h">
+          Deliveries{url !== null ? <span className="mono small muted"> to {url}</span> : null}
+        </h1>
         <button
           type="button"
           className="secondary"

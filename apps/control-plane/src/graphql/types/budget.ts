@@ -1,4 +1,4 @@
-import { ValidationError } from '../../lib/errors.ts';
+import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import { centsOf } from '../../lib/money.ts';
 import * as budgets from '../../services/budgets.ts';
 import { callerFor, serviceInput } from '../access.ts';
@@ -48,6 +48,14 @@ builder.queryFields((t) => ({
         }),
       );
     },
+  }),
+  budget: t.field({
+    type: TagBudget,
+    description: 'One tag budget, as `GET /v1/budgets/{id}`.',
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      budgets.findBudget(ctx.deps, callerFor(ctx, 'workspace.read'), id),
   }),
 }));
 

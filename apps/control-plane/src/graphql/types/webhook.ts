@@ -109,6 +109,14 @@ builder.queryFields((t) => ({
       );
     },
   }),
+  webhook: t.field({
+    type: WebhookEndpoint,
+    description: 'One webhook endpoint, as `GET /v1/webhooks/{id}`.',
+    errors: { types: [NotFoundError] },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, { id }, ctx) =>
+      webhooks.findWebhook(ctx.deps, callerFor(ctx, 'workspace.read'), id),
+  }),
   webhookDeliveries: t.field({
     type: WebhookDeliveryConnection,
     description:
