@@ -1,85 +1,253 @@
 import type { PrismaClient, Tx } from '@tollgate/db';
 import type { UsageEvent } from '@tollgate/usage';
 
+/** Events written per transaction: each chunk is three statements whatever its size, and commits
+ * on its own, so a large delivery (a backlog after an outage) makes progress chunk by chunk. */
+export const WRITE_CHUNK = 1_000;
+/** A chunk's transaction may take this long (Prisma's default, 5 s, is short for a busy database:
+ * a transaction that expires is rolled back and its delivery comes again, so a backlog that takes
+ * longer than that to write would never be written). */
+const CHUNK_TIMEOUT_MS = 60_000;
+
 /**
  * Writes usage events to the books: one record per request id (a replayed event is a no-op) and,
  * only for records actually inserted, the sub-account × model × day and tag × day rollups — in the
  * same transaction, so records and rollups never disagree. Returns the events that were new.
+ *
+ * Set-based: a chunk of events goes to PostgreSQL as one JSON document, inserted by one statement
+ * that returns the request ids it inserted; the rollups of those are summed here per row and
+ * upserted by one statement each (rows in key order, so two ingestors never lock two rollup rows
+ * in opposite orders). A statement per event would make a delivery's time grow with its size.
  */
 export async function writeUsage(
   prisma: PrismaClient,
   events: readonly UsageEvent[],
 ): Promise<UsageEvent[]> {
-  if (events.length === 0) return [];
-  return prisma.$transaction(async (tx: Tx) => {
-    const fresh: UsageEvent[] = [];
-    for (const e of events.map(storable)) {
-      const inserted = await tx.$executeRaw`
-        INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
-          "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
-          "providerCostMicros", "billedCostMicros", "cappedAtSettle", estimated, status, "errorClass", "httpStatus",
-          "latencyMs", "ttftMs", retries, stream, "startedAt", "finishedAt")
-        VALUES (${e.requestId}, ${e.attempt}, ${e.workspaceId}, ${e.subAccountId}, ${e.keyId}, ${e.tags}::text[],
-          ${e.model}, ${e.requestedModel ?? null}, ${e.servedModel}, ${e.provider}, ${e.byok}, ${e.inputTokens}, ${e.outputTokens},
-          ${e.cachedInputTokens}, ${e.cacheWriteTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)},
-          ${e.cappedAtSettle === true}, ${e.estimated}, ${e.status}, ${e.errorClass}, ${e.httpStatus}, ${e.latencyMs}, ${e.ttftMs}, ${e.retries},
-          ${e.stream}, ${new Date(e.startedAt)}, ${new Date(e.finishedAt)})
-        ON CONFLICT ("requestId") DO NOTHING`;
-      if (inserted === 0) continue;
-      fresh.push(e);
-      const day = e.startedAt.slice(0, 10);
-      if (e.subAccountId) {
-        await tx.$executeRaw`
-          INSERT INTO "UsageRollupDaily" ("workspaceId", "subAccountId", model, day, requests, errors, blocked,
-            "inputTokens", "outputTokens", "cachedInputTokens", "providerCostMicros", "billedCostMicros")
-          VALUES (${e.workspaceId}, ${e.subAccountId}, ${e.model}, ${day}::date, 1,
-            ${e.status === 'error' ? 1 : 0}, ${e.status === 'blocked' ? 1 : 0}, ${e.inputTokens}, ${e.outputTokens},
-            ${e.cachedInputTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)})
-          ON CONFLICT ("subAccountId", model, day) DO UPDATE SET
-            requests = "UsageRollupDaily".requests + 1,
-            errors = "UsageRollupDaily".errors + EXCLUDED.errors,
-            blocked = "UsageRollupDaily".blocked + EXCLUDED.blocked,
-            "inputTokens" = "UsageRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
-            "outputTokens" = "UsageRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
-            "cachedInputTokens" = "UsageRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
-            "providerCostMicros" = "UsageRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
-            "billedCostMicros" = "UsageRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
-      }
-      for (const tag of e.tags) {
-        await tx.$executeRaw`
-          INSERT INTO "TagRollupDaily" ("workspaceId", tag, day, requests, "inputTokens", "outputTokens",
-            "cachedInputTokens", "cacheWriteTokens", "providerCostMicros", "billedCostMicros")
-          VALUES (${e.workspaceId}, ${tag}, ${day}::date, 1, ${e.inputTokens}, ${e.outputTokens},
-            ${e.cachedInputTokens}, ${e.cacheWriteTokens}, ${BigInt(e.providerCostMicros)}, ${BigInt(e.billedCostMicros)})
-          ON CONFLICT ("workspaceId", tag, day) DO UPDATE SET
-            requests = "TagRollupDaily".requests + EXCLUDED.requests,
-            "inputTokens" = "TagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
-            "outputTokens" = "TagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
-            "cachedInputTokens" = "TagRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
-            "cacheWriteTokens" = "TagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
-            "providerCostMicros" = "TagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
-            "billedCostMicros" = "TagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
-      }
-    }
-    return fresh;
-  });
+  const fresh: UsageEvent[] = [];
+  for (let i = 0; i < events.length; i += WRITE_CHUNK) {
+    const chunk = events.slice(i, i + WRITE_CHUNK).map(storable);
+    fresh.push(
+      ...(await prisma.$transaction((tx: Tx) => writeChunk(tx, chunk), {
+        timeout: CHUNK_TIMEOUT_MS,
+        maxWait: CHUNK_TIMEOUT_MS,
+      })),
+    );
+  }
+  return fresh;
 }
 
-/** PostgreSQL text (and jsonb) cannot hold NUL: one such character (a data plane of an older
- * version let a client's through) would fail the whole batch on every redelivery and stall
- * ingestion for everyone. Replaced by U+FFFD, the rest kept. */
+async function writeChunk(tx: Tx, events: readonly UsageEvent[]): Promise<UsageEvent[]> {
+  // One record per request id: a request id twice in a chunk is a replay of its first event.
+  const byId = new Map<string, UsageEvent>();
+  for (const e of events) if (!byId.has(e.requestId)) byId.set(e.requestId, e);
+  const rows = [...byId.values()].map((e) => ({
+    requestId: e.requestId,
+    attempt: e.attempt,
+    workspaceId: e.workspaceId,
+    subAccountId: e.subAccountId,
+    keyId: e.keyId,
+    tags: e.tags,
+    model: e.model,
+    requestedModel: e.requestedModel ?? null,
+    servedModel: e.servedModel,
+    provider: e.provider,
+    byok: e.byok,
+    inputTokens: e.inputTokens,
+    outputTokens: e.outputTokens,
+    cachedInputTokens: e.cachedInputTokens,
+    cacheWriteTokens: e.cacheWriteTokens,
+    providerCostMicros: e.providerCostMicros,
+    billedCostMicros: e.billedCostMicros,
+    cappedAtSettle: e.cappedAtSettle === true,
+    estimated: e.estimated,
+    status: e.status,
+    errorClass: e.errorClass,
+    httpStatus: e.httpStatus,
+    latencyMs: e.latencyMs,
+    ttftMs: e.ttftMs,
+    retries: e.retries,
+    stream: e.stream,
+    // UTC wall time: a timestamp (without time zone) column ignores the trailing Z.
+    startedAt: e.startedAt,
+    finishedAt: e.finishedAt,
+  }));
+  const inserted: { requestId: string }[] = await tx.$queryRaw`
+    INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
+      "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens",
+      "cacheWriteTokens", "providerCostMicros", "billedCostMicros", "cappedAtSettle", estimated, status,
+      "errorClass", "httpStatus", "latencyMs", "ttftMs", retries, stream, "startedAt", "finishedAt")
+    SELECT r."requestId", r.attempt, r."workspaceId", r."subAccountId", r."keyId",
+      ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.model, r."requestedModel", r."servedModel",
+      r.provider, r.byok, r."inputTokens", r."outputTokens", r."cachedInputTokens", r."cacheWriteTokens",
+      r."providerCostMicros", r."billedCostMicros", r."cappedAtSettle", r.estimated, r.status,
+      r."errorClass", r."httpStatus", r."latencyMs", r."ttftMs", r.retries, r.stream,
+      r."startedAt"::timestamp(3), r."finishedAt"::timestamp(3)
+    FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r("requestId" text, attempt int,
+      "workspaceId" text, "subAccountId" text, "keyId" text, tags jsonb, model text,
+      "requestedModel" text, "servedModel" text, provider text, byok boolean, "inputTokens" int,
+      "outputTokens" int, "cachedInputTokens" int, "cacheWriteTokens" int, "providerCostMicros" bigint,
+      "billedCostMicros" bigint, "cappedAtSettle" boolean, estimated boolean, status text,
+      "errorClass" text, "httpStatus" int, "latencyMs" int, "ttftMs" int, retries int, stream boolean,
+      "startedAt" text, "finishedAt" text)
+    ON CONFLICT ("requestId") DO NOTHING
+    RETURNING "requestId"`;
+  if (inserted.length === 0) return [];
+  const insertedIds = new Set(inserted.map((r) => r.requestId));
+  const fresh = [...byId.values()].filter((e) => insertedIds.has(e.requestId));
+  await addToRollups(tx, fresh);
+  return fresh;
+}
+
+const SUMS = [
+  'requests',
+  'errors',
+  'blocked',
+  'inputTokens',
+  'outputTokens',
+  'cachedInputTokens',
+  'cacheWriteTokens',
+  'providerCostMicros',
+  'billedCostMicros',
+] as const;
+type Row = Record<string, string | bigint>;
+
+/** Adds one event to the sums of its rollup row (BigInt: a chunk's sums may pass 2^53). */
+function add(rows: Map<string, Row>, key: string, base: Record<string, string>, e: UsageEvent) {
+  let r = rows.get(key);
+  if (r === undefined) {
+    r = { ...base };
+    for (const k of SUMS) r[k] = 0n;
+    rows.set(key, r);
+  }
+  const one = {
+    requests: 1,
+    errors: e.status === 'error' ? 1 : 0,
+    blocked: e.status === 'blocked' ? 1 : 0,
+    inputTokens: e.inputTokens,
+    outputTokens: e.outputTokens,
+    cachedInputTokens: e.cachedInputTokens,
+    cacheWriteTokens: e.cacheWriteTokens,
+    providerCostMicros: e.providerCostMicros,
+    billedCostMicros: e.billedCostMicros,
+  };
+  for (const k of SUMS) r[k] = (r[k] as bigint) + BigInt(one[k]);
+}
+
+/** The rows as one JSON document, in key order (so two ingestors upsert shared rows in the same
+ * order and do not deadlock); sums as decimal strings, which PostgreSQL reads into bigint. */
+function inKeyOrder(rows: Map<string, Row>): string {
+  const sorted = [...rows.keys()].sort().map((k) => rows.get(k)!);
+  return JSON.stringify(sorted, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+}
+
+/** The sub-account × model × day and tag × day rollups of newly inserted records. */
+async function addToRollups(tx: Tx, fresh: readonly UsageEvent[]): Promise<void> {
+  const accounts = new Map<string, Row>();
+  const tags = new Map<string, Row>();
+  for (const e of fresh) {
+    const day = e.startedAt.slice(0, 10);
+    if (e.subAccountId) {
+      const base = {
+        workspaceId: e.workspaceId,
+        subAccountId: e.subAccountId,
+        model: e.model,
+        day,
+      };
+      add(accounts, JSON.stringify([e.subAccountId, e.model, day]), base, e);
+    }
+    for (const tag of new Set(e.tags)) {
+      add(
+        tags,
+        JSON.stringify([e.workspaceId, tag, day]),
+        { workspaceId: e.workspaceId, tag, day },
+        e,
+      );
+    }
+  }
+  if (accounts.size > 0) {
+    await tx.$executeRaw`
+      INSERT INTO "UsageRollupDaily" ("workspaceId", "subAccountId", model, day, requests, errors, blocked,
+        "inputTokens", "outputTokens", "cachedInputTokens", "providerCostMicros", "billedCostMicros")
+      SELECT r."workspaceId", r."subAccountId", r.model, r.day::date, r.requests, r.errors, r.blocked,
+        r."inputTokens", r."outputTokens", r."cachedInputTokens", r."providerCostMicros", r."billedCostMicros"
+      FROM jsonb_to_recordset(${inKeyOrder(accounts)}::jsonb) AS r("workspaceId" text,
+        "subAccountId" text, model text, day text, requests int, errors int, blocked int,
+        "inputTokens" bigint, "outputTokens" bigint, "cachedInputTokens" bigint,
+        "providerCostMicros" bigint, "billedCostMicros" bigint)
+      ON CONFLICT ("subAccountId", model, day) DO UPDATE SET
+        requests = "UsageRollupDaily".requests + EXCLUDED.requests,
+        errors = "UsageRollupDaily".errors + EXCLUDED.errors,
+        blocked = "UsageRollupDaily".blocked + EXCLUDED.blocked,
+        "inputTokens" = "UsageRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
+        "outputTokens" = "UsageRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
+        "cachedInputTokens" = "UsageRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
+        "providerCostMicros" = "UsageRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
+        "billedCostMicros" = "UsageRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
+  }
+  if (tags.size > 0) {
+    await tx.$executeRaw`
+      INSERT INTO "TagRollupDaily" ("workspaceId", tag, day, requests, "inputTokens", "outputTokens",
+        "cachedInputTokens", "cacheWriteTokens", "providerCostMicros", "billedCostMicros")
+      SELECT r."workspaceId", r.tag, r.day::date, r.requests, r."inputTokens", r."outputTokens",
+        r."cachedInputTokens", r."cacheWriteTokens", r."providerCostMicros", r."billedCostMicros"
+      FROM jsonb_to_recordset(${inKeyOrder(tags)}::jsonb) AS r("workspaceId" text,
+        tag text, day text, requests int, "inputTokens" bigint, "outputTokens" bigint,
+        "cachedInputTokens" bigint, "cacheWriteTokens" bigint, "providerCostMicros" bigint,
+        "billedCostMicros" bigint)
+      ON CONFLICT ("workspaceId", tag, day) DO UPDATE SET
+        requests = "TagRollupDaily".requests + EXCLUDED.requests,
+        "inputTokens" = "TagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
+        "outputTokens" = "TagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
+        "cachedInputTokens" = "TagRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
+        "cacheWriteTokens" = "TagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
+        "providerCostMicros" = "TagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
+        "billedCostMicros" = "TagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
+  }
+}
+
+/** The largest value of the records' integer columns (PostgreSQL `integer`). */
+const INT4_MAX = 2_147_483_647;
+const INT_FIELDS = [
+  'attempt',
+  'inputTokens',
+  'outputTokens',
+  'cachedInputTokens',
+  'cacheWriteTokens',
+  'latencyMs',
+  'ttftMs',
+  'retries',
+] as const;
+
+/**
+ * What the books can store, whatever a data plane sent. One unstorable event would fail its whole
+ * delivery on every redelivery and stall ingestion for everyone, so:
+ * - PostgreSQL text (and jsonb) cannot hold NUL (a data plane of an older version let a client's
+ *   through): replaced by U+FFFD, the rest kept;
+ * - counts above the records' `integer` columns (an upstream reporting billions of tokens: the event
+ *   schema takes any safe integer) are stored as that maximum — in the record and its rollups alike;
+ *   the cost, in `bigint`, is kept as billed.
+ */
 export function storable(e: UsageEvent): UsageEvent {
   const clean = (v: string) => (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v);
   const cleanOrNull = (v: string | null | undefined) => (v == null ? v : clean(v));
   const texts = [e.model, e.requestedModel, e.servedModel, e.provider, e.errorClass, ...e.tags];
-  if (!texts.some((t) => typeof t === 'string' && t.includes('\u0000'))) return e;
-  return {
-    ...e,
-    model: clean(e.model),
-    requestedModel: cleanOrNull(e.requestedModel),
-    servedModel: cleanOrNull(e.servedModel) ?? null,
-    provider: cleanOrNull(e.provider) ?? null,
-    errorClass: cleanOrNull(e.errorClass) ?? null,
-    tags: e.tags.map(clean),
-  };
+  const hasNul = texts.some((t) => typeof t === 'string' && t.includes('\u0000'));
+  const tooLarge = INT_FIELDS.some((k) => (e[k] ?? 0) > INT4_MAX);
+  if (!hasNul && !tooLarge) return e;
+  const out: UsageEvent = !hasNul
+    ? { ...e }
+    : {
+        ...e,
+        model: clean(e.model),
+        requestedModel: cleanOrNull(e.requestedModel),
+        servedModel: cleanOrNull(e.servedModel) ?? null,
+        provider: cleanOrNull(e.provider) ?? null,
+        errorClass: cleanOrNull(e.errorClass) ?? null,
+        tags: e.tags.map(clean),
+      };
+  for (const k of INT_FIELDS) {
+    const v = out[k];
+    if (v !== null && v > INT4_MAX) out[k] = INT4_MAX;
+  }
+  return out;
 }
