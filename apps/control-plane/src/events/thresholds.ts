@@ -186,7 +186,12 @@ export async function evaluateUsage(
   const drafts: EventDraft[] = await rateLimitedOncePerMinute(prisma, requestEvents(usage), nowMs);
   const spend: SpendUpdate[] = [];
   for (const [workspaceId, touched] of touchedByWorkspace(usage)) {
-    const balances = await booksBalances(prisma, workspaceId, nowMs);
+    // Only what this delivery touched (and the refusals name): not every counter of the workspace.
+    const balances = await booksBalances(prisma, workspaceId, nowMs, {
+      kind: 'touched',
+      subAccountIds: [...touched.subs],
+      tags: [...touched.tags],
+    });
     balances.push(...(await unspentRefusers(prisma, workspaceId, balances, touched, nowMs)));
     drafts.push(...thresholdDrafts(workspaceId, balances, touched, thresholds));
     if (touched.subs.size === 0) continue;

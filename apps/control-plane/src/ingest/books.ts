@@ -17,7 +17,11 @@ export type BooksScope =
   | { kind: 'sub_account'; id: string }
   | { kind: 'tag_budget'; id: string }
   | { kind: 'plan'; id: string }
-  | { kind: 'workspace' };
+  | { kind: 'workspace' }
+  /** What a delivery of usage touched: these sub-accounts' counters, the tag budgets of these
+   * tags, and the workspace's only when it has a cap (the threshold events; the books of every
+   * other counter are not read, however many the workspace has). */
+  | { kind: 'touched'; subAccountIds: string[]; tags: string[] };
 
 type PeriodStarts = Record<BudgetPeriod, Date>;
 
@@ -79,6 +83,7 @@ async function subAccountBalances(
       AND r.day >= ${startFor(Prisma.sql`sa."budgetPeriod"`, starts)}
       ${only?.kind === 'sub_account' ? Prisma.sql`AND sa.id = ${only.id}` : Prisma.empty}
       ${only?.kind === 'plan' ? Prisma.sql`AND sa."planId" = ${only.id}` : Prisma.empty}
+      ${only?.kind === 'touched' ? Prisma.sql`AND r."subAccountId" = ANY(${only.subAccountIds}::text[])` : Prisma.empty}
     GROUP BY sa.id, sa."budgetPeriod", sa."spendCapMicros"`;
   return rows.map((s) => balance(`sa:${s.id}`, s.cap, s.period, s.spent, nowMs)).filter(present);
 }
@@ -101,6 +106,7 @@ async function tagBudgetBalances(
     WHERE b."workspaceId" = ${workspaceId}
       AND r.day >= ${startFor(Prisma.sql`b."budgetPeriod"`, starts)}
       ${only?.kind === 'tag_budget' ? Prisma.sql`AND b.id = ${only.id}` : Prisma.empty}
+      ${only?.kind === 'touched' ? Prisma.sql`AND b.tag = ANY(${only.tags}::text[])` : Prisma.empty}
     GROUP BY b.tag, b."budgetPeriod", b."capMicros"`;
   return rows.map((t) => balance(`tag:${t.tag}`, t.cap, t.period, t.spent, nowMs)).filter(present);
 }
@@ -118,12 +124,13 @@ export async function booksBalances(
   if (!ws) return [];
   const starts = periodStarts(nowMs);
   const out: CounterBalanceFromBooks[] = [];
-  const wanted = (kind: BooksScope['kind']) => only === undefined || only.kind === kind;
+  const touched = only?.kind === 'touched';
+  const wanted = (kind: BooksScope['kind']) => only === undefined || only.kind === kind || touched;
   if (wanted('sub_account') || only?.kind === 'plan')
     out.push(...(await subAccountBalances(prisma, workspaceId, nowMs, starts, only)));
   if (wanted('tag_budget'))
     out.push(...(await tagBudgetBalances(prisma, workspaceId, nowMs, starts, only)));
-  if (!wanted('workspace')) return out;
+  if (!wanted('workspace') || (touched && ws.spendCapMicros === null)) return out;
   const total = await prisma.usageRollupDaily.aggregate({
     where: { workspaceId, day: { gte: starts[ws.budgetPeriod] } },
     _sum: { billedCostMicros: true },
