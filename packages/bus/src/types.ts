@@ -248,6 +248,9 @@ export interface UsageConsumerOptions {
   /** Other consumers of the group idle this long with nothing pending are removed from it when
    * this one starts (replicas gone for good; a graceful stop removes its own). Default 1 h. */
   forgetIdleMs?: number;
+  /** How often (at most) the entries every group has acknowledged are deleted from the stream
+   * (Redis; in memory they go at once). Default 5 000. */
+  trimEveryMs?: number;
   /** Pause after a failed handler call (or read) before trying again. Default 1 000. */
   retryDelayMs?: number;
   /** Told about every handler or store failure (the consumer keeps going). Default: ignored. */

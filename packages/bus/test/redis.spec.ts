@@ -157,6 +157,68 @@ describe('redis specifics', () => {
     await bus.close();
   });
 
+  it('deletes the entries every group has acknowledged; never one still pending or unread', async () => {
+    const p = prefix();
+    const stream = createKeys(p).usageStream();
+    const bus = createBus({ redisUrl: REDIS_URL, prefix: p });
+    // Another group that has read nothing yet (an auditor's, say): it needs every entry.
+    await client.xgroup('CREATE', stream, 'other', '0', 'MKSTREAM');
+    await bus.usage.append(Array.from({ length: 2_000 }, (_, i) => `e${i}`));
+    let handled = 0;
+    const c = bus.usage.createConsumer({
+      group: 'g',
+      consumer: 'c',
+      blockMs: 50,
+      trimEveryMs: 0,
+      handler: async (entries) => void (handled += entries.length),
+    });
+    await c.start();
+    const next = async (data: string) => {
+      const before = handled;
+      await bus.usage.append([data]);
+      await waitFor(() => handled > before, 5_000, data);
+      // The handler has run; its acknowledgement (and the trim after it) follow.
+      await sleep(200);
+    };
+    await waitFor(() => handled === 2_000, 10_000, 'the first 2 000');
+    await next('tick-1');
+    expect(await client.xlen(stream)).toBe(2_001);
+
+    // The other group reads the first 1 000 without acknowledging them: still all kept.
+    const read = (await client.xreadgroup(
+      'GROUP',
+      'other',
+      'o',
+      'COUNT',
+      1_000,
+      'STREAMS',
+      stream,
+      '>',
+    )) as [string, [string, string[]][]][];
+    const ids = read[0]![1].map(([id]) => id);
+    await next('tick-2');
+    expect(await client.xlen(stream)).toBe(2_002);
+    // Once it acknowledges them, what both groups are done with goes (whole stream nodes at a
+    // time: `~`), what it has not read stays.
+    await client.xack(stream, 'other', ...ids);
+    await next('tick-3');
+    const afterOther = await client.xlen(stream);
+    expect(afterOther).toBeGreaterThanOrEqual(1_003);
+    expect(afterOther).toBeLessThanOrEqual(1_003 + 100);
+    const first = (await client.xrange(stream, '-', '+', 'COUNT', 1))[0]![1][1];
+    expect(Number(first!.slice(1))).toBeGreaterThanOrEqual(900);
+    // Without it, the stream keeps only what the live group has not finished.
+    await client.xgroup('DESTROY', stream, 'other');
+    await next('tick-4');
+    let left = await client.xlen(stream);
+    for (let i = 0; i < 50 && left >= 150; i++) {
+      await sleep(100);
+      left = await client.xlen(stream);
+    }
+    expect(left).toBeLessThan(150);
+    await bus.close();
+  });
+
   it('recreates the usage stream and its group when Redis lost them, and keeps consuming', async () => {
     const p = prefix();
     const bus = createBus({ redisUrl: REDIS_URL, prefix: p });

@@ -16,7 +16,8 @@ export interface RedisUsageStreamOptions {
 const FIELD = 'd';
 type RawEntry = [id: string, fields: string[] | null];
 
-/** An entry whose fields are null was trimmed while pending: it can only be acked away. */
+/** An entry whose fields are null was trimmed while pending (the stream's length cap went past it
+ * unread): it can only be acked away — and said, since its usage is lost. */
 function toEntries(raw: RawEntry[]): { live: UsageEntry[]; gone: string[] } {
   const live: UsageEntry[] = [];
   const gone: string[] = [];
@@ -57,18 +58,55 @@ async function consumersOf(
 }
 
 const FORGET_IDLE_MS = 3_600_000;
+/** How often a consumer deletes the entries every group has acknowledged. */
+const TRIM_EVERY_MS = 5_000;
+
+/** Stream ids (`<ms>-<seq>`) in order. */
+function idBefore(a: string, b: string): boolean {
+  const [am = '0', as = '0'] = a.split('-');
+  const [bm = '0', bs = '0'] = b.split('-');
+  return am === bm ? BigInt(as) < BigInt(bs) : BigInt(am) < BigInt(bm);
+}
+
+/**
+ * Deletes the entries that every group of the stream is done with: those before each group's
+ * oldest pending entry (delivered, not yet acknowledged) or, with none pending, before the last
+ * entry it was given. An entry appended since is newer than both, so nothing unread goes. Without
+ * it the stream would keep every acknowledged batch until its length cap, however fast it is read.
+ */
+async function trimAcknowledged(c: Redis, stream: string): Promise<void> {
+  let floor: string | null = null;
+  for (const flat of (await c.xinfo('GROUPS', stream)) as unknown[][]) {
+    const g = fieldsOf(flat);
+    let needed = String(g['last-delivered-id'] ?? '0-0');
+    if (Number(g.pending ?? 0) > 0) {
+      const summary = (await c.xpending(stream, String(g.name))) as [number, string | null];
+      if (summary[1] && idBefore(summary[1], needed)) needed = summary[1];
+    }
+    if (floor === null || idBefore(needed, floor)) floor = needed;
+  }
+  if (floor !== null && floor !== '0-0') await c.xtrim(stream, 'MINID', '~', floor);
+}
 
 function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): ConsumerSource {
   // A blocking read holds its connection, so each consumer has its own.
   let conn: Redis | null = null;
   let claimCursor = '0-0';
+  let lastTrimAt = 0;
   const use = () => {
     if (!conn) throw new Error('usage consumer is not started');
     return conn;
   };
   async function live(raw: RawEntry[]) {
     const { live, gone } = toEntries(raw);
-    if (gone.length > 0) await use().xack(stream, o.group, ...gone);
+    if (gone.length > 0) {
+      await use().xack(stream, o.group, ...gone);
+      o.onError?.(
+        new Error(
+          `${gone.length} usage entries were trimmed from the stream before they were read (its length cap): their usage is lost`,
+        ),
+      );
+    }
     return live;
   }
   async function createGroup(c: Redis) {
@@ -141,6 +179,11 @@ function redisSource(client: Redis, stream: string, o: UsageConsumerOptions): Co
     readNew: (count, blockMs) => read(count, '>', blockMs),
     async ack(ids) {
       if (ids.length > 0) await use().xack(stream, o.group, ...ids);
+      const now = Date.now();
+      if (now - lastTrimAt < (o.trimEveryMs ?? TRIM_EVERY_MS)) return;
+      lastTrimAt = now;
+      // Best effort: entries left behind are deleted by the next trim.
+      await trimAcknowledged(use(), stream).catch((err) => o.onError?.(err));
     },
     interrupt() {
       // Rejects the blocked XREADGROUP at once; nothing is lost (unread entries stay in the stream).
