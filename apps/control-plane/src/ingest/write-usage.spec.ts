@@ -130,6 +130,23 @@ describe.each(KINDS)('writeUsage on %s', (kind) => {
     180_000,
   );
 
+  it.skipIf(skip)('a lone UTF-16 surrogate in a model name is stored as U+FFFD', async () => {
+    // A client's `"model": "gpt\ud800"` is refused (no such model) and recorded as sent.
+    const odd = usageEvent({
+      workspaceId: 'ws_w',
+      subAccountId: 'sa_1',
+      status: 'blocked',
+      errorClass: 'model_not_found',
+      model: 'gpt\ud800x\udc00',
+      servedModel: 'ok\ud83d\ude00',
+    });
+    expect(await writeUsage(t.db.prisma, [odd])).toHaveLength(1);
+    const row = await t.db.prisma.usageRecord.findUniqueOrThrow({
+      where: { requestId: odd.requestId },
+    });
+    expect([row.model, row.servedModel]).toEqual(['gpt\uFFFDx\uFFFD', 'ok\ud83d\ude00']);
+  });
+
   it.skipIf(skip)(
     'counts beyond the integer columns are stored at their maximum, not stalling the delivery',
     async () => {

@@ -205,6 +205,13 @@ async function addToRollups(tx: Tx, fresh: readonly UsageEvent[]): Promise<void>
   }
 }
 
+/** NUL, and a UTF-16 surrogate without its pair (a client's `"\ud800"` in a JSON body): neither
+ * has a UTF-8 form PostgreSQL text or jsonb will take. */
+const UNSTORABLE_SOURCE =
+  '\\u0000|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]';
+const UNSTORABLE = new RegExp(UNSTORABLE_SOURCE);
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE_SOURCE, 'g');
+
 /** The largest value of the records' integer columns (PostgreSQL `integer`). */
 const INT4_MAX = 2_147_483_647;
 const INT_FIELDS = [
@@ -222,19 +229,19 @@ const INT_FIELDS = [
  * What the books can store, whatever a data plane sent. One unstorable event would fail its whole
  * delivery on every redelivery and stall ingestion for everyone, so:
  * - PostgreSQL text (and jsonb) cannot hold NUL (a data plane of an older version let a client's
- *   through): replaced by U+FFFD, the rest kept;
+ *   through) nor a lone UTF-16 surrogate: each replaced by U+FFFD, the rest kept;
  * - counts above the records' `integer` columns (an upstream reporting billions of tokens: the event
  *   schema takes any safe integer) are stored as that maximum — in the record and its rollups alike;
  *   the cost, in `bigint`, is kept as billed.
  */
 export function storable(e: UsageEvent): UsageEvent {
-  const clean = (v: string) => (v.includes('\u0000') ? v.replaceAll('\u0000', '\uFFFD') : v);
+  const clean = (v: string) => (UNSTORABLE.test(v) ? v.replace(UNSTORABLE_ALL, '\uFFFD') : v);
   const cleanOrNull = (v: string | null | undefined) => (v == null ? v : clean(v));
   const texts = [e.model, e.requestedModel, e.servedModel, e.provider, e.errorClass, ...e.tags];
-  const hasNul = texts.some((t) => typeof t === 'string' && t.includes('\u0000'));
+  const badText = texts.some((t) => typeof t === 'string' && UNSTORABLE.test(t));
   const tooLarge = INT_FIELDS.some((k) => (e[k] ?? 0) > INT4_MAX);
-  if (!hasNul && !tooLarge) return e;
-  const out: UsageEvent = !hasNul
+  if (!badText && !tooLarge) return e;
+  const out: UsageEvent = !badText
     ? { ...e }
     : {
         ...e,
