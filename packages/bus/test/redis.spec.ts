@@ -170,7 +170,9 @@ describe('redis specifics', () => {
       consumer: 'c',
       blockMs: 50,
       trimEveryMs: 0,
-      handler: async (entries) => void (handled += entries.length),
+      handler: async (entries) => {
+        handled += entries.length;
+      },
     });
     await c.start();
     const next = async (data: string) => {
