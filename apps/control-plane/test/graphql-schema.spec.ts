@@ -66,6 +66,8 @@ describe('GraphQL schema', () => {
       [
         // The workspace's own admin keys (beyond SPEC §4: rotation and revocation).
         'adminKeys',
+        // One tag budget and one webhook by id, as GET /v1/budgets/{id} and /v1/webhooks/{id}.
+        'budget',
         'budgets',
         'plan',
         'plans',
@@ -76,6 +78,7 @@ describe('GraphQL schema', () => {
         'subAccountUsage',
         'subAccounts',
         'usageByTag',
+        'webhook',
         'webhookDeliveries',
         'webhooks',
         'workspace',
