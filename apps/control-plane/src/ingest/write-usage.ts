@@ -40,37 +40,10 @@ async function writeChunk(tx: Tx, events: readonly UsageEvent[]): Promise<UsageE
   // One record per request id: a request id twice in a chunk is a replay of its first event.
   const byId = new Map<string, UsageEvent>();
   for (const e of events) if (!byId.has(e.requestId)) byId.set(e.requestId, e);
-  const rows = [...byId.values()].map((e) => ({
-    requestId: e.requestId,
-    attempt: e.attempt,
-    workspaceId: e.workspaceId,
-    subAccountId: e.subAccountId,
-    keyId: e.keyId,
-    tags: e.tags,
-    model: e.model,
-    requestedModel: e.requestedModel ?? null,
-    servedModel: e.servedModel,
-    provider: e.provider,
-    byok: e.byok,
-    inputTokens: e.inputTokens,
-    outputTokens: e.outputTokens,
-    cachedInputTokens: e.cachedInputTokens,
-    cacheWriteTokens: e.cacheWriteTokens,
-    providerCostMicros: e.providerCostMicros,
-    billedCostMicros: e.billedCostMicros,
-    cappedAtSettle: e.cappedAtSettle === true,
-    estimated: e.estimated,
-    status: e.status,
-    errorClass: e.errorClass,
-    httpStatus: e.httpStatus,
-    latencyMs: e.latencyMs,
-    ttftMs: e.ttftMs,
-    retries: e.retries,
-    stream: e.stream,
-    // UTC wall time: a timestamp (without time zone) column ignores the trailing Z.
-    startedAt: e.startedAt,
-    finishedAt: e.finishedAt,
-  }));
+  // The events as they are: the statement reads the columns it names and ignores the rest (an
+  // absent optional field reads as NULL). Times are UTC ISO strings: a timestamp (without time
+  // zone) column ignores their trailing Z.
+  const rows = [...byId.values()];
   const inserted: { requestId: string }[] = await tx.$queryRaw`
     INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
       "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens",
@@ -79,7 +52,7 @@ async function writeChunk(tx: Tx, events: readonly UsageEvent[]): Promise<UsageE
     SELECT r."requestId", r.attempt, r."workspaceId", r."subAccountId", r."keyId",
       ARRAY(SELECT jsonb_array_elements_text(r.tags)), r.model, r."requestedModel", r."servedModel",
       r.provider, r.byok, r."inputTokens", r."outputTokens", r."cachedInputTokens", r."cacheWriteTokens",
-      r."providerCostMicros", r."billedCostMicros", r."cappedAtSettle", r.estimated, r.status,
+      r."providerCostMicros", r."billedCostMicros", coalesce(r."cappedAtSettle", false), r.estimated, r.status,
       r."errorClass", r."httpStatus", r."latencyMs", r."ttftMs", r.retries, r.stream,
       r."startedAt"::timestamp(3), r."finishedAt"::timestamp(3)
     FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS r("requestId" text, attempt int,
