@@ -250,4 +250,43 @@ describe.each(KINDS)('counter reconciler (books → counters) on %s', (kind) => 
       expect(await admit(tpm.id, { tpm: 100, estimatedTokens: 10 })).toMatchObject({ ok: true });
     },
   );
+
+  it.skipIf(skipKind(kind) || kind === 'pglite')(
+    'rebuilds the rate windows of a workspace with more rate-limited sub-accounts than a statement takes ids',
+    async () => {
+      const ws = h.workspaceId;
+      const now = Date.now();
+      const at = new Date(now).toISOString();
+      // 33 000 > PostgreSQL's 32 767 bind values: one id list per query failed every pass.
+      const many = Array.from({ length: 33_000 }, (_, i) => ({
+        id: `sa_many_${i}`,
+        workspaceId: ws,
+        name: `many-${i}`,
+        rateLimitRpm: 2,
+        rateLimitRpd: 1_000,
+      }));
+      await h.prisma.subAccount.createMany({ data: many });
+      const last = many.at(-1)!.id;
+      await writeUsage(h.prisma, [
+        event(ws, last, { startedAt: at, finishedAt: at }),
+        event(ws, last, { startedAt: at, finishedAt: at }),
+      ]);
+      const limiter = createMemoryLimiter({ requireRebuilt: true });
+      const reconciler = createCounterReconciler({ prisma: h.prisma, limiter, now: () => now });
+      expect(await reconciler.runOnce()).toContain(ws);
+      const refused = await limiter.admit({
+        workspaceId: ws,
+        subAccountId: last,
+        requestId: 'req_many_next',
+        nowMs: now,
+        rate: { rpm: 2, rpd: null, tpm: null, maxConcurrent: null, estimatedTokens: 0 },
+        spend: [{ scope: `sa:${last}`, capMicros: null, periodKey: periodKey('monthly', now) }],
+        worstCaseMicros: 1,
+        minMicros: 1,
+        reservationTtlMs: 30_000,
+      });
+      expect(refused).toMatchObject({ ok: false, kind: 'rate', limit: 'rpm' });
+    },
+    120_000,
+  );
 });

@@ -80,11 +80,11 @@ async function restoreRateWindows(
   const perMinute = limited
     .filter((s) => s.rateLimitRpm !== null || s.rateLimitTpm !== null)
     .map((s) => s.id);
-  if (daily.length > 0) {
-    const dayStart = new Date(Math.floor(nowMs / 86_400_000) * 86_400_000);
+  const dayStart = new Date(Math.floor(nowMs / 86_400_000) * 86_400_000);
+  for (const ids of inChunks(daily)) {
     const counts = await opts.prisma.usageRecord.groupBy({
       by: ['subAccountId'],
-      where: { subAccountId: { in: daily }, status: 'ok', startedAt: { gte: dayStart } },
+      where: { subAccountId: { in: ids }, status: 'ok', startedAt: { gte: dayStart } },
       _count: { _all: true },
     });
     for (const c of counts) {
@@ -92,7 +92,16 @@ async function restoreRateWindows(
       await opts.limiter.raiseRequestsToday(workspaceId, c.subAccountId, c._count._all, nowMs);
     }
   }
-  if (perMinute.length > 0) await restoreThisMinute(opts, workspaceId, perMinute, nowMs);
+  for (const ids of inChunks(perMinute)) await restoreThisMinute(opts, workspaceId, ids, nowMs);
+}
+
+/** Ids per query: PostgreSQL takes at most 32 767 bind values a statement, and a workspace may have
+ * more rate-limited sub-accounts than that (the rebuild failed on every pass, and the workspace
+ * stayed refused 503, above ~32 700). */
+export const IDS_PER_QUERY = 10_000;
+
+function* inChunks(ids: readonly string[]): Generator<string[]> {
+  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) yield ids.slice(i, i + IDS_PER_QUERY);
 }
 
 async function restoreThisMinute(
