@@ -58,6 +58,9 @@ export interface PolicyPublisherOptions {
   now?: () => Date;
 }
 
+/** How long the read of a full snapshot may hold its transaction. */
+const SNAPSHOT_READ_TIMEOUT_MS = 60_000;
+
 export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPublisher {
   const inlineLimit = opts.inlineLimit ?? 256 * 1024;
   const onError = opts.onError ?? (() => {});
@@ -95,15 +98,17 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   }
 
   async function snapshotNow(): Promise<{ revision: number; text: string }> {
-    return opts.prisma.$transaction(
+    // One consistent read; the encoding (seconds at 100k sub-accounts) after it, outside the
+    // transaction. Prisma's default 5 s limit expired such reads at that size, failing the publish.
+    const { revision, body } = await opts.prisma.$transaction(
       async (tx) => {
         const state = await tx.policyState.findUnique({ where: { id: 1 } });
         const revision = Number(state?.revision ?? 0n);
-        const body = await buildSnapshot(tx, revision, opts.now?.() ?? new Date());
-        return { revision, text: encodeSnapshot(body) };
+        return { revision, body: await buildSnapshot(tx, revision, opts.now?.() ?? new Date()) };
       },
-      { isolationLevel: 'RepeatableRead' },
+      { isolationLevel: 'RepeatableRead', timeout: SNAPSHOT_READ_TIMEOUT_MS },
     );
+    return { revision, text: encodeSnapshot(body) };
   }
 
   function forget(upTo: number) {
