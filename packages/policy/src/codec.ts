@@ -110,6 +110,19 @@ export function encodeSnapshot(snapshot: PolicySnapshotBody): string {
   return encodeWith(snapshot, PolicySnapshotSchema, snapshotProblem);
 }
 
+/** The start of a snapshot as `encodeSnapshot` writes it (the schema's order: version, revision). */
+const SNAPSHOT_HEAD = /^\{"version":\d+,"revision":(\d+),/;
+
+/**
+ * The revision an encoded snapshot claims, read from its head without decoding it (a reader that
+ * already holds that revision need not verify seconds of a large document again); null when the
+ * text does not start as this encoder writes it. Unverified: a newer one is decoded before use.
+ */
+export function snapshotRevisionOf(text: string): number | null {
+  const head = SNAPSHOT_HEAD.exec(text.slice(0, 64));
+  return head === null ? null : Number(head[1]);
+}
+
 /** Read a snapshot: version, checksum, schema and cross-entity rules, in that order. */
 export function decodeSnapshot(text: string): DecodeResult<PolicySnapshot> {
   const doc = parseObject(text);

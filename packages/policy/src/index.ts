@@ -15,6 +15,7 @@ export {
   encodeSnapshot,
   PolicyEncodeError,
   type PolicyMessage,
+  snapshotRevisionOf,
 } from './codec.ts';
 export {
   type BasePriceLookup,

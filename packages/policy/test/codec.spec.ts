@@ -7,10 +7,17 @@ import {
   encodeDelta,
   encodeSnapshot,
   PolicyEncodeError,
+  snapshotRevisionOf,
 } from '../src/index.ts';
 import { delta, hashOf, key, snapshot, subAccount } from './fixtures.ts';
 
 describe('snapshot codec', () => {
+  it('tells the revision of an encoded snapshot from its head; null for any other text', () => {
+    expect(snapshotRevisionOf(encodeSnapshot(snapshot({ revision: 4_321 })))).toBe(4_321);
+    expect(snapshotRevisionOf('{"revision":4,"version":1}')).toBeNull();
+    expect(snapshotRevisionOf('not json')).toBeNull();
+  });
+
   it('round-trips a snapshot', () => {
     const body = snapshot();
     const text = encodeSnapshot(body);

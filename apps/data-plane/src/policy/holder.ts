@@ -6,6 +6,7 @@ import {
   compile,
   decodePolicyMessage,
   decodeSnapshot,
+  snapshotRevisionOf,
 } from '@tollgate/policy';
 import type { Logger } from '../log.ts';
 
@@ -41,9 +42,6 @@ export interface PolicyHolderOptions {
   pollMs?: number;
   log: Logger;
 }
-
-/** The start of an encoded snapshot (`encodeSnapshot`: version, then revision). */
-const SNAPSHOT_HEAD = /^\{"version":\d+,"revision":(\d+),/;
 
 export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   const { bus, log } = opts;
@@ -87,11 +85,10 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
     const text = await bus.getLatest();
     syncedAt = Date.now();
     if (text === null) return;
-    // Most reads (the 5 s poll) find the snapshot already held: its revision, at the head of the
-    // text as the encoder writes it, says so without the decode — which verifies a checksum over
-    // the whole document and takes seconds at 100k sub-accounts. Any other head is decoded.
-    const head = SNAPSHOT_HEAD.exec(text.slice(0, 64));
-    if (head !== null && Number(head[1]) <= revision()) return;
+    // Most reads (the 5 s poll) find the snapshot already held: its head says so without the
+    // decode, which verifies a checksum over the whole document (seconds at 100k sub-accounts).
+    const claimed = snapshotRevisionOf(text);
+    if (claimed !== null && claimed <= revision()) return;
     const decoded = decodeSnapshot(text);
     if (!decoded.ok) {
       log.warn('latest policy refused; keeping last good', { reason: decoded.reason });
