@@ -98,7 +98,7 @@ const bus = createBus({
   usageMaxLen: 1_000,
 });
 const text = encodeSnapshot(body);
-await bus.policy.setLatest(text);
+await bus.policy.setLatest(text, body.revision);
 await bus.policy.publish(body.revision, text);
 
 const LOG_LEVEL = process.env.BENCH_LOG as LogLevel | undefined;

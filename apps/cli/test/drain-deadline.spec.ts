@@ -31,7 +31,7 @@ describe.skipIf(!redisAvailable())(
       let dp: Running | undefined;
       try {
         const { body, keys } = snapshot(1, [subAccount('sa_long')]);
-        await bus.policy.setLatest(encodedSnapshot(body));
+        await bus.policy.setLatest(encodedSnapshot(body), body.revision);
         dp = dataPlaneProcess(
           { redisUrl: redis.url, prefix, secretKey: SECRET, upstreamUrl: upstream.url },
           { TOLLGATE_DRAIN_TIMEOUT_SECONDS: '1' },

@@ -21,7 +21,7 @@ describe.skipIf(!redisAvailable())('tollgate data-plane: usage lost at stop', ()
     let dp: Running | undefined;
     try {
       const { body, keys } = snapshot(1, [subAccount('sa_free')]);
-      await bus.policy.setLatest(encodedSnapshot(body));
+      await bus.policy.setLatest(encodedSnapshot(body), body.revision);
       dp = dataPlaneProcess({
         redisUrl: redis.url,
         prefix,

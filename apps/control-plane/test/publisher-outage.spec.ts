@@ -6,7 +6,7 @@ import {
   createPolicyPublisher,
   ensureDefaultWorkspace,
 } from '@tollgate/control-plane';
-import { decodeSnapshot } from '@tollgate/policy';
+import { catchUp, compile, decodeSnapshot } from '@tollgate/policy';
 import { openTestDatabase, redisAvailable, startPrivateRedis, waitUntil } from '@tollgate/testkit';
 import { describe, expect, it } from 'vitest';
 import { ADMIN_KEY } from './harness.ts';
@@ -47,13 +47,19 @@ describe.runIf(redisAvailable())('policy publication across a Redis outage', () 
       });
       return { status: res.status, body: await res.json() };
     };
-    /** The sub-account's status in the snapshot stored as "latest" (undefined: none stored). */
+    /** The sub-account's status in "latest" — the base and the deltas logged after it, as a data
+     * plane starting now would read them (undefined: no base stored). */
     const latestStatus = async (id: string) => {
       const text = await bus.policy.getLatest().catch(() => null);
       if (text === null) return undefined;
       const decoded = decodeSnapshot(text);
       if (!decoded.ok) throw new Error(decoded.message);
-      return decoded.value.subAccounts.find((s) => s.id === id)?.status;
+      const base = compile(decoded.value);
+      const logged = await bus.policy.readDeltas(base.revision);
+      return catchUp(
+        base,
+        logged.map((d) => d.payload),
+      ).policy.subAccounts.get(id)?.status;
     };
     try {
       await publisher.publishNow();
@@ -84,6 +90,36 @@ describe.runIf(redisAvailable())('policy publication across a Redis outage', () 
       );
     } finally {
       await plane.stop();
+      await publisher.stop();
+      await bus.close();
+      await redis.stop();
+      await cleanup();
+    }
+  });
+
+  it('a base Redis lost with no admin change to follow is stored again', async () => {
+    const { db, cleanup } = await openTestDatabase('pglite');
+    const redis = await startPrivateRedis();
+    const prefix = `pubbase-${randomBytes(4).toString('hex')}`;
+    const bus = createBus({ redisUrl: redis.url, prefix });
+    const publisher = createPolicyPublisher({
+      prisma: db.prisma,
+      bus: bus.policy,
+      baseCheckMs: 100,
+      retryMs: { min: 50, max: 400 },
+    });
+    try {
+      const revision = await publisher.publishNow();
+      expect(await bus.policy.latestRevision()).toBe(revision);
+      // Restarted empty (a fresh redis-server without persistence): the base is gone, and nothing
+      // is committed afterwards to carry a new one.
+      await redis.restart();
+      await waitUntil(
+        'the base stored again',
+        async () => (await bus.policy.latestRevision()) === revision,
+      );
+      expect(decodeSnapshot((await bus.policy.getLatest())!).ok).toBe(true);
+    } finally {
       await publisher.stop();
       await bus.close();
       await redis.stop();

@@ -176,7 +176,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   const bus = newBus();
   const upstream = await startFakeUpstream(o.upstream);
   const { body, keys } = snapshot(1, o.subs, o);
-  await bus.policy.setLatest(encodeSnapshot(body));
+  await bus.policy.setLatest(encodeSnapshot(body), body.revision);
   const planes: DataPlane[] = [];
   const urls: string[] = [];
   for (let i = 0; i < (o.planes ?? 1); i++) {
@@ -215,7 +215,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
       new OpenAI({ apiKey: keys[subId]!, baseURL: `${urls[plane]}/v1`, maxRetries: 0 }),
     async publish(next) {
       const text = encodeSnapshot(next);
-      await bus.policy.setLatest(text);
+      await bus.policy.setLatest(text, next.revision);
       await bus.policy.publish(next.revision, text);
       const deadline = Date.now() + 2_000;
       while (planes.some((p) => p.policyRevision() < next.revision)) {

@@ -47,7 +47,7 @@ describe('data plane: policy propagation', () => {
     expect(h.planes[0]!.policyRevision()).toBe(rev);
     // A snapshot stored as latest but never announced (a dropped message) …
     const { body } = snapshot(rev + 5, [subAccount('sa_a'), subAccount('sa_b')]);
-    await h.bus.policy.setLatest(encodeSnapshot(body));
+    await h.bus.policy.setLatest(encodeSnapshot(body), body.revision);
     // … is picked up on the next announcement that reveals a gap (here: a bare announcement).
     await h.bus.policy.publish(rev + 6, '');
     const deadline = Date.now() + 1_000;
@@ -63,7 +63,7 @@ describe('data plane: policy propagation', () => {
     const rev = h.planes[0]!.policyRevision();
     const { body } = snapshot(rev + 1, [subAccount('sa_a', { status: 'suspended' })]);
     const text = encodeSnapshot(body).replace('"suspended"', '"active"');
-    await h.bus.policy.setLatest(text);
+    await h.bus.policy.setLatest(text, body.revision);
     await h.planes[0]!.refreshPolicy();
     expect(h.planes[0]!.policyRevision()).toBe(rev);
   });
@@ -88,7 +88,7 @@ describe('data plane: a key minted moments ago', () => {
   const announceLater = async (body: PolicySnapshotBody) => {
     await new Promise((r) => setTimeout(r, 200));
     const text = encodeSnapshot(body);
-    await h.bus.policy.setLatest(text);
+    await h.bus.policy.setLatest(text, body.revision);
     await h.bus.policy.publish(body.revision, text);
   };
 

@@ -34,7 +34,7 @@ describe('data plane while Redis is unreachable (TOLLGATE_REDIS_DOWN)', () => {
       subAccount('sa_free'),
     ]);
     keys = snap.keys;
-    await local.policy.setLatest(encodeSnapshot(snap.body));
+    await local.policy.setLatest(encodeSnapshot(snap.body), snap.body.revision);
     for (const mode of ['closed', 'open', 'bounded'] as const) {
       const plane = createDataPlane({
         bus: { policy: local.policy, usage: local.usage, limiter: dead.limiter },

@@ -7,6 +7,7 @@ export { createRedisLimiter, type RedisLimiterOptions } from './limiter/redis.ts
 export { CountersNotRebuiltError, counterKeyTtlMs } from './limits.ts';
 export { createMemoryPolicyBus } from './policy/memory.ts';
 export { createRedisPolicyBus, type RedisPolicyBusOptions } from './policy/redis.ts';
+export { DELTA_READ_LIMIT, MAX_LOGGED_DELTAS } from './policy/wire.ts';
 export type * from './types.ts';
 export { createMemoryUsageStream } from './usage/memory.ts';
 export { createRedisUsageStream, type RedisUsageStreamOptions } from './usage/redis.ts';

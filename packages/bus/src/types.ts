@@ -214,15 +214,41 @@ export interface Limiter {
 }
 
 /** Called for every announcement. revision -1 / payload null: an announcement may have been missed
- * (unreadable message, or the subscription reconnected) — the receiver re-reads `getLatest()`. */
+ * (unreadable message, or the subscription reconnected) — the receiver re-reads "latest". */
 export type PolicyAnnounce = (revision: number, payload: string | null) => void;
 
+/** A delta kept in the log beside the base snapshot. */
+export interface LoggedDelta {
+  revision: number;
+  payload: string;
+}
+
+/**
+ * How policy reaches data planes (SPEC §10). "Latest" is a base snapshot plus the log of deltas
+ * announced since it: a data plane that starts, or finds a gap, reads the base only when it is newer
+ * than what it holds, then applies the logged deltas after its revision. The publisher replaces the
+ * base now and then (compaction), which drops the deltas it covers; so an admin change costs one
+ * small delta, not a full snapshot, however many sub-accounts there are.
+ */
 export interface PolicyBus {
   /** Announce a revision to every subscriber (payload may be a delta). Fire-and-forget: a subscriber
    * that was away misses it and must detect the gap from revision numbers. */
   publish(revision: number, payload: string): Promise<void>;
-  setLatest(payload: string): Promise<void>;
+  /** Stores `payload`, the full snapshot at `revision`, as the base — unless the base stored is
+   * newer (two publishers racing) — and drops the logged deltas it covers (revision ≤ its own).
+   * Answers whether it was stored. */
+  setLatest(payload: string, revision: number): Promise<boolean>;
   getLatest(): Promise<string | null>;
+  /** The revision of the stored base, without fetching it; null when none is stored or its
+   * revision was not recorded (a base written by an older publisher: read it to know). */
+  latestRevision(): Promise<number | null>;
+  /** Logs a delta (replacing one logged at the same revision; not logged when the base covers it).
+   * The log keeps at most MAX_LOGGED_DELTAS, dropping the oldest: a reader then finds a gap and
+   * waits for the next base. Answers false when no base is stored (Redis lost it): the log alone
+   * is of no use to a reader starting now, so the publisher must store a base. */
+  appendDelta(revision: number, payload: string): Promise<boolean>;
+  /** Logged deltas with a revision above `after`, oldest first, at most `limit` (default 1,000). */
+  readDeltas(after: number, limit?: number): Promise<LoggedDelta[]>;
   /** Resolves once subscribed; the returned function unsubscribes. */
   subscribe(onAnnounce: PolicyAnnounce): Promise<() => Promise<void>>;
   close(): Promise<void>;

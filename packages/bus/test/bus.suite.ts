@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, it } from 'vitest';
+import { DELTA_READ_LIMIT, MAX_LOGGED_DELTAS } from '../src/index.ts';
 import type { UsageConsumer, UsageEntry } from '../src/types.ts';
 import { type Harness, type Impl, sleep, waitFor } from './harness.ts';
 
@@ -19,7 +20,7 @@ export function busSuite(impl: Impl) {
     expect(await h.policy.getLatest()).toBeNull();
     const seen: [number, string | null][] = [];
     const unsubscribe = await h.policy.subscribe((rev, payload) => seen.push([rev, payload]));
-    await h.policy.setLatest('{"revision":1}');
+    await h.policy.setLatest('{"revision":1}', 1);
     await h.policy.publish(1, '{"delta":true}');
     await h.policy.publish(2, '');
     await waitFor(() => seen.length === 2, 2_000, 'announcements');
@@ -32,6 +33,50 @@ export function busSuite(impl: Impl) {
     await h.policy.publish(3, 'x');
     await sleep(50);
     expect(seen).toHaveLength(2);
+  });
+
+  it('keeps "latest" as a base and the deltas logged after it', async () => {
+    expect(await h.policy.latestRevision()).toBeNull();
+    expect(await h.policy.readDeltas(-1)).toEqual([]);
+    expect(await h.policy.setLatest('base-5', 5)).toBe(true);
+    expect(await h.policy.latestRevision()).toBe(5);
+    // A delta the base covers is not logged; the others are read back in revision order.
+    await h.policy.appendDelta(5, 'd5');
+    await h.policy.appendDelta(7, 'd7');
+    await h.policy.appendDelta(6, 'd6');
+    await h.policy.appendDelta(8, 'd8');
+    expect(await h.policy.readDeltas(5)).toEqual([
+      { revision: 6, payload: 'd6' },
+      { revision: 7, payload: 'd7' },
+      { revision: 8, payload: 'd8' },
+    ]);
+    expect(await h.policy.readDeltas(6, 1)).toEqual([{ revision: 7, payload: 'd7' }]);
+    // The same revision logged again replaces the first.
+    await h.policy.appendDelta(7, 'd7-again');
+    expect((await h.policy.readDeltas(6)).map((d) => d.payload)).toEqual(['d7-again', 'd8']);
+    // A new base drops the deltas it covers; an older base (a racing publisher) is refused whole.
+    expect(await h.policy.setLatest('base-7', 7)).toBe(true);
+    expect(await h.policy.readDeltas(0)).toEqual([{ revision: 8, payload: 'd8' }]);
+    expect(await h.policy.setLatest('base-6', 6)).toBe(false);
+    expect(await h.policy.getLatest()).toBe('base-7');
+    expect(await h.policy.latestRevision()).toBe(7);
+    expect(await h.policy.readDeltas(0)).toEqual([{ revision: 8, payload: 'd8' }]);
+  });
+
+  it('bounds the log, dropping the oldest deltas', async () => {
+    await h.policy.setLatest('base', 0);
+    for (let rev = 1; rev <= MAX_LOGGED_DELTAS + 3; rev++) {
+      await h.policy.appendDelta(rev, `d${rev}`);
+    }
+    const first = await h.policy.readDeltas(0, 2);
+    expect(first.map((d) => d.revision)).toEqual([4, 5]);
+    const all = await h.policy.readDeltas(0, MAX_LOGGED_DELTAS + 10);
+    expect(all).toHaveLength(MAX_LOGGED_DELTAS);
+    expect(all.at(-1)).toEqual({
+      revision: MAX_LOGGED_DELTAS + 3,
+      payload: `d${MAX_LOGGED_DELTAS + 3}`,
+    });
+    expect(await h.policy.readDeltas(0)).toHaveLength(DELTA_READ_LIMIT);
   });
 
   const consume = (

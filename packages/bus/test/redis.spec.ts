@@ -86,7 +86,7 @@ describe('redis specifics', () => {
       settled: true,
       chargedMicros: 400,
     });
-    await bus.policy.setLatest('snap');
+    await bus.policy.setLatest('snap', 1);
     expect(await bus.policy.getLatest()).toBe('snap');
     await bus.close();
   });

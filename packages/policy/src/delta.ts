@@ -1,3 +1,4 @@
+import { decodeDelta } from './codec.ts';
 import { type CompiledKey, type CompiledPolicy, compileKey } from './compile.ts';
 import type { KeyPolicy, TagBudgetPolicy } from './entities.ts';
 import { pairKey } from './invariants.ts';
@@ -67,6 +68,52 @@ export function applyDelta(policy: CompiledPolicy, delta: PolicyDelta): ApplyDel
     ),
   };
   return { ok: true, policy: next };
+}
+
+export interface CatchUpResult {
+  /** The policy after the deltas that applied (the input itself when none did). */
+  policy: CompiledPolicy;
+  /** Deltas applied. */
+  applied: number;
+  /** Why the walk stopped before the end of the log: `gap`, a delta that does not chain from the
+   * policy reached (a revision is missing from the log); `refused`, one that does not decode. */
+  stopped?: { reason: 'gap' | 'refused'; revision: number; detail: string };
+}
+
+/**
+ * Applies a log of encoded deltas (oldest first) to `policy`: those it already reflects are skipped,
+ * the rest must chain one after the other. Stops at the first that does not; the policy reached so
+ * far is still good (each delta is a consistent step).
+ */
+export function catchUp(policy: CompiledPolicy, log: readonly string[]): CatchUpResult {
+  let current = policy;
+  let applied = 0;
+  for (const text of log) {
+    const decoded = decodeDelta(text);
+    if (!decoded.ok) {
+      return {
+        policy: current,
+        applied,
+        stopped: { reason: 'refused', revision: current.revision, detail: decoded.message },
+      };
+    }
+    const step = applyDelta(current, decoded.value);
+    if (step.ok) {
+      current = step.policy;
+      applied++;
+    } else if (step.reason === 'gap') {
+      return {
+        policy: current,
+        applied,
+        stopped: {
+          reason: 'gap',
+          revision: current.revision,
+          detail: `delta ${decoded.value.revision} builds on ${step.baseRevision}`,
+        },
+      };
+    }
+  }
+  return { policy: current, applied };
 }
 
 function editById<T extends { id: string }>(

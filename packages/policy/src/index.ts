@@ -13,6 +13,7 @@ export {
   decodeSnapshot,
   encodeDelta,
   encodeSnapshot,
+  encodeSnapshotInSlices,
   PolicyEncodeError,
   type PolicyMessage,
   snapshotRevisionOf,
@@ -43,7 +44,7 @@ export {
   type DenyType,
   decide,
 } from './decide.ts';
-export { type ApplyDeltaResult, applyDelta } from './delta.ts';
+export { type ApplyDeltaResult, applyDelta, type CatchUpResult, catchUp } from './delta.ts';
 export {
   type BudgetPeriod,
   BudgetPeriodSchema,

@@ -6,6 +6,7 @@ import {
   decodeSnapshot,
   encodeDelta,
   encodeSnapshot,
+  encodeSnapshotInSlices,
   PolicyEncodeError,
   snapshotRevisionOf,
 } from '../src/index.ts';
@@ -103,6 +104,106 @@ describe('snapshot codec', () => {
     expect(() => encodeSnapshot(snapshot({ keys: [key({ hash: 'ABC' })] }))).toThrow(
       PolicyEncodeError,
     );
+  });
+});
+
+describe('snapshot codec, a slice at a time (large policies)', () => {
+  /** Several entities per list, in no particular order, plans and sub-account routes included. */
+  const large = () => {
+    const subAccounts = Array.from({ length: 23 }, (_, i) =>
+      subAccount({
+        id: `sa_${(i * 7) % 23}`,
+        allowedModels: i % 2 === 0 ? ['openai/gpt-5.4-mini', 'openai/gpt-5.4'] : [],
+        ...(i % 5 === 0 ? { planId: 'plan_1', overrides: ['rateLimitRpm' as const] } : {}),
+        ...(i % 3 === 0 ? { prepaid: true } : {}),
+      }),
+    );
+    const keys = subAccounts.map((a, i) =>
+      key({ id: `key_${i}`, subAccountId: a.id, hash: hashOf(`k${i}`), revoked: i % 4 === 0 }),
+    );
+    return snapshot({
+      revision: 99,
+      subAccounts,
+      keys,
+      plans: [
+        {
+          id: 'plan_1',
+          workspaceId: 'ws_1',
+          spendCapMicros: 1_000,
+          budgetPeriod: 'daily',
+          rateLimitRpm: 5,
+          rateLimitRpd: null,
+          rateLimitTpm: null,
+          maxConcurrent: null,
+          allowedModels: [],
+          defaultTag: null,
+          markupPercent: null,
+          fallbackModel: null,
+        },
+      ],
+      subAccountRoutes: [
+        {
+          workspaceId: 'ws_1',
+          provider: 'openai',
+          baseUrl: null,
+          sealedApiKey: 'sealed:x',
+          subAccountId: 'sa_3',
+        },
+      ],
+    });
+  };
+
+  it('writes the text encodeSnapshot writes, byte for byte, across slice boundaries', async () => {
+    for (const body of [snapshot(), large(), { ...large(), extra: 'stripped' }]) {
+      const whole = encodeSnapshot(body);
+      for (const slice of [1, 4, 5, 1_000]) {
+        expect(await encodeSnapshotInSlices(body, slice)).toBe(whole);
+      }
+    }
+    const { plans: _p, subAccountRoutes: _r, ...withoutOptional } = large();
+    const plain = {
+      ...withoutOptional,
+      subAccounts: withoutOptional.subAccounts.map((a) => ({
+        ...a,
+        planId: undefined,
+        overrides: undefined,
+      })),
+    };
+    expect(await encodeSnapshotInSlices(plain, 3)).toBe(encodeSnapshot(plain));
+    expect(decodeSnapshot(await encodeSnapshotInSlices(large(), 4)).ok).toBe(true);
+  });
+
+  it('yields to the event loop between slices', async () => {
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const text = await encodeSnapshotInSlices(large(), 1);
+    running = false;
+    expect(decodeSnapshot(text).ok).toBe(true);
+    // 23 sub-accounts and 23 keys a slice each: other work ran in between, not only after.
+    expect(turns).toBeGreaterThan(40);
+  });
+
+  it('refuses what encodeSnapshot refuses, naming the entity by its place in the document', async () => {
+    const body = large();
+    body.subAccounts[17] = { ...body.subAccounts[17]!, spendCapMicros: 1.5 };
+    await expect(encodeSnapshotInSlices(body, 5)).rejects.toThrow(PolicyEncodeError);
+    await expect(encodeSnapshotInSlices(body, 5)).rejects.toThrow(
+      /subAccounts\.17\.spendCapMicros/,
+    );
+    const dangling = large();
+    dangling.keys[3] = { ...dangling.keys[3]!, subAccountId: 'sa_nobody' };
+    await expect(encodeSnapshotInSlices(dangling, 5)).rejects.toThrow(
+      /refers to unknown sa_nobody/,
+    );
+    const duplicate = large();
+    duplicate.keys[9] = { ...duplicate.keys[9]!, hash: duplicate.keys[2]!.hash };
+    await expect(encodeSnapshotInSlices(duplicate, 5)).rejects.toThrow(/duplicate key hash/);
   });
 });
 

@@ -48,8 +48,13 @@ export interface TollgateKeys {
   /** STRING: set once this workspace's spend counters hold the books' figures (after a rebuild from
    * PostgreSQL). Its absence means Redis lost (or never had) them: see RESTORE_LUA. */
   countersEpoch(workspaceId: string): string;
-  /** STRING: the latest full policy snapshot. */
+  /** STRING: the latest full policy snapshot (the base of "latest"). */
   policyLatest(): string;
+  /** STRING: the revision of `policyLatest`, so readers can tell without fetching the document.
+   * Named with `policyLatest` as its hash tag, like `policyDeltas`: one script writes all three. */
+  policyLatestRevision(): string;
+  /** ZSET: the deltas announced since the base, scored by revision (the rest of "latest"). */
+  policyDeltas(): string;
   /** Pub/sub channel: policy revision announcements. */
   policyChannel(): string;
   /** Pub/sub channel: budget events and spend updates, control plane → control planes. */
@@ -88,6 +93,9 @@ export function createKeys(prefix: string): TollgateKeys {
     settled: (ws, requestId) => `${tag(ws)}:done:${requestId}`,
     countersEpoch: (ws) => `${tag(ws)}:epoch`,
     policyLatest: () => `${root}:policy:latest`,
+    // Hash-tagged with the base's whole name, so the three share its slot (one script writes them).
+    policyLatestRevision: () => `{${root}:policy:latest}:revision`,
+    policyDeltas: () => `{${root}:policy:latest}:deltas`,
     policyChannel: () => `${root}:policy:announce`,
     eventsChannel: () => `${root}:events`,
     usageStream: () => `${root}:usage`,

@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
+import type { PolicyBus } from '@tollgate/bus';
 import { createBus } from '@tollgate/bus';
 import {
   applyDelta,
   type CompiledPolicy,
+  catchUp,
   compile,
   decide,
   decodePolicyMessage,
@@ -32,11 +34,7 @@ describe('policy publisher: deltas per committed change', () => {
     await bus.policy.subscribe((_rev, payload) => {
       if (payload) messages.push(payload);
     });
-    const publisher = createPolicyPublisher({
-      prisma: t.db.prisma,
-      bus: bus.policy,
-      latestDebounceMs: 20,
-    });
+    const publisher = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
     const base = await publisher.publishNow();
     const deps: ServiceDeps = {
       prisma: t.db.prisma,
@@ -75,20 +73,146 @@ describe('policy publisher: deltas per committed change', () => {
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.reason).toBe('sub_account_suspended');
     expect(policy!.subAccounts.get(created.subAccount.id)?.spendCapMicros).toBe(1_000_000);
-    // "latest" catches up after the debounce, for planes that missed a delta. The debounce is a
-    // timer, so on a loaded machine it is polled for rather than assumed done after a fixed sleep.
-    const latestRevision = async () => {
-      const text = await bus.policy.getLatest();
-      const latest = text === null ? null : decodeSnapshot(text);
-      return latest?.ok ? latest.value.revision : -1;
-    };
-    const deadline = Date.now() + 10_000;
-    while ((await latestRevision()) < base + 2 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 25));
-      await publisher.idle();
-    }
-    expect(await latestRevision()).toBe(base + 2);
+    // "Latest" is the base plus the log: the changes cost no new base, and a plane reading it
+    // (started late, or having missed an announcement) reaches the same policy from the log.
+    expect(await bus.policy.latestRevision()).toBe(base);
+    const logged = await bus.policy.readDeltas(base);
+    expect(logged.map((d) => d.revision)).toEqual([base + 1, base + 2]);
+    const late = latestPolicy(bus.policy);
+    expect((await late).revision).toBe(base + 2);
+    expect((await late).subAccounts.get(created.subAccount.id)?.status).toBe('suspended');
+    // Compaction folds the log into a new base.
+    expect(await publisher.compactNow()).toBe(base + 2);
+    expect(await bus.policy.latestRevision()).toBe(base + 2);
+    expect(await bus.policy.readDeltas(base)).toEqual([]);
+    const decoded = decodeSnapshot((await bus.policy.getLatest())!);
+    if (!decoded.ok) throw new Error(decoded.message);
+    expect(decoded.value.subAccounts.find((a) => a.id === created.subAccount.id)?.status).toBe(
+      'suspended',
+    );
     await publisher.stop();
     await bus.close();
+  });
+});
+
+/** What a data plane reading "latest" reaches: the base, then the logged deltas after it. */
+async function latestPolicy(bus: PolicyBus): Promise<CompiledPolicy> {
+  const decoded = decodeSnapshot((await bus.getLatest())!);
+  if (!decoded.ok) throw new Error(decoded.message);
+  const base = compile(decoded.value);
+  const caught = catchUp(
+    base,
+    (await bus.readDeltas(base.revision)).map((d) => d.payload),
+  );
+  if (caught.stopped) throw new Error(`log stopped: ${JSON.stringify(caught.stopped)}`);
+  return caught.policy;
+}
+
+describe('policy publisher: the log and compaction', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await openTestDatabase('pglite');
+    await t.db.prisma.workspace.create({ data: { id: 'ws_c', name: 'compaction' } });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('builds a new base after compactEvery deltas, and after compactAfterMs for fewer', async () => {
+    const bus = createBus({ prefix: 'compact-test' });
+    const publisher = createPolicyPublisher({
+      prisma: t.db.prisma,
+      bus: bus.policy,
+      compactEvery: 3,
+      compactAfterMs: 300,
+    });
+    try {
+      const base = await publisher.publishNow();
+      const deps: ServiceDeps = {
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        onPolicyChange: publisher.onPolicyChange,
+      };
+      const caller = { workspaceId: 'ws_c', actor: 'test' };
+      const a = await createSubAccount(deps, caller, { name: 'a' });
+      await updateSubAccount(deps, caller, a.subAccount.id, { spendCapCents: 100 });
+      await publisher.idle();
+      // Two deltas: logged, no new base.
+      expect(await bus.policy.latestRevision()).toBe(base);
+      expect((await bus.policy.readDeltas(base)).length).toBe(2);
+      await updateSubAccount(deps, caller, a.subAccount.id, { spendCapCents: 200 });
+      await publisher.idle();
+      // The third makes a base due: built, stored, the log folded into it.
+      expect(await bus.policy.latestRevision()).toBe(base + 3);
+      expect(await bus.policy.readDeltas(base)).toEqual([]);
+      // One more waits compactAfterMs, then is folded too.
+      await updateSubAccount(deps, caller, a.subAccount.id, { status: 'suspended' });
+      await publisher.idle();
+      expect((await bus.policy.readDeltas(base + 3)).length).toBe(1);
+      const deadline = Date.now() + 10_000;
+      while ((await bus.policy.latestRevision()) !== base + 4 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(await bus.policy.latestRevision()).toBe(base + 4);
+      expect((await latestPolicy(bus.policy)).subAccounts.get(a.subAccount.id)?.status).toBe(
+        'suspended',
+      );
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  });
+
+  it("two control planes: each takes the other's revisions from the log, not from a full snapshot", async () => {
+    const bus = createBus({ prefix: 'two-cp-test' });
+    const snapshots: number[] = [];
+    const deltas: number[] = [];
+    await bus.policy.subscribe((rev, payload) => {
+      if (!payload) return;
+      const m = decodePolicyMessage(payload);
+      if (m.ok) (m.value.kind === 'delta' ? deltas : snapshots).push(rev);
+    });
+    const one = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    const two = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      const start = await one.publishNow();
+      await two.publishNow();
+      const depsOf = (p: typeof one): ServiceDeps => ({
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        onPolicyChange: p.onPolicyChange,
+      });
+      const caller = { workspaceId: 'ws_c', actor: 'test' };
+      const made = await createSubAccount(depsOf(one), caller, { name: 'shared' });
+      const id = made.subAccount.id;
+      // Alternating control planes: every change after the first is preceded by the other's.
+      for (let i = 1; i <= 6; i++) {
+        await updateSubAccount(depsOf(i % 2 === 0 ? one : two), caller, id, {
+          spendCapCents: 100 * i,
+        });
+        await (i % 2 === 0 ? one : two).idle();
+      }
+      await one.idle();
+      await two.idle();
+      const last = start + 7;
+      for (const until = Date.now() + 10_000; deltas.length < 7 && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(deltas.sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 7 }, (_, i) => start + 1 + i),
+      );
+      // The start-up snapshots aside (revision `start`), nothing was published in full.
+      expect(snapshots.filter((r) => r > start)).toEqual([]);
+      // The last change was the first's; the second took the one before from the log.
+      expect(one.publishedRevision()).toBe(last);
+      expect(two.publishedRevision()).toBe(last - 1);
+      const policy = await latestPolicy(bus.policy);
+      expect(policy.revision).toBe(last);
+      expect(policy.subAccounts.get(id)?.spendCapMicros).toBe(6_000_000);
+    } finally {
+      await one.stop();
+      await two.stop();
+      await bus.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import type { PolicyBus } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
-import { encodeDelta, encodeSnapshot } from '@tollgate/policy';
+import { encodeDelta, encodeSnapshotInSlices } from '@tollgate/policy';
 import type { PolicyChange } from '../services/context.ts';
 import { buildDelta } from './delta.ts';
 import { buildSnapshot } from './snapshot.ts';
@@ -8,23 +8,23 @@ import { buildSnapshot } from './snapshot.ts';
 /**
  * Publishes the policy after committed admin changes (DESIGN: commit, then publish).
  *
- * - `onPolicyChange(change)` (wire it to ServiceDeps.onPolicyChange): each committed change is
- *   announced as a small delta chaining from the previous revision — O(entity), not O(policy), so
- *   100k sub-accounts do not cost a full rebuild per change. Changes are announced strictly in
- *   revision order; when one is missing (committed by another control plane, or a callback lost)
- *   for `gapWaitMs`, a full snapshot is published instead.
- * - "latest" (what data planes read on start, on a gap, on their slow timer) is rebuilt in full at
- *   most every `latestDebounceMs` after deltas, and announced bare so lagging planes re-read it.
+ * "Latest" — what data planes read on start, on a gap and on their slow timer — is a base snapshot
+ * plus the log of deltas announced since it (PolicyBus). So one admin change costs one delta, the
+ * size of the entity it touched, however many sub-accounts there are:
+ *
+ * - `onPolicyChange(change)` (wire it to ServiceDeps.onPolicyChange): each committed change is logged
+ *   and announced as a delta chaining from the previous revision. Changes are announced strictly in
+ *   revision order. A revision this process did not commit (another control plane's) is taken from
+ *   the shared log when it appears there within `gapWaitMs`; otherwise a full snapshot is published.
+ * - Compaction: a new base is built after `compactEvery` logged deltas, or `compactAfterMs` after the
+ *   first one, outside the announcement chain — deltas keep flowing while it is read and encoded —
+ *   and a slice at a time, so the event loop is never held for the whole of a large policy.
  * - `publishNow()` builds and publishes the full snapshot (start-up, recovery, tests).
  *
- * - A publication that fails (Redis away, the database busy) is not lost: a full snapshot is
- *   published again after `retryMs.min`, then at growing intervals up to `retryMs.max`, until one
- *   goes through — so a suspension or revocation committed during a Redis outage reaches every data
- *   plane once Redis is back, without waiting for the next admin change.
- *
- * Everything runs on one serial chain, so announcements never overtake each other. With several
- * control planes each sees gaps for the others' revisions and falls back to full snapshots: correct,
- * but heavier; a shared change feed would restore deltas there.
+ * A publication that fails (Redis away, the database busy) is not lost: a full snapshot is published
+ * again after `retryMs.min`, then at growing intervals up to `retryMs.max`, until one goes through —
+ * so a suspension or revocation committed during a Redis outage reaches every data plane once Redis
+ * is back, without waiting for the next admin change.
  */
 export interface PolicyPublisher {
   /** Builds and publishes the full snapshot; resolves with its revision. */
@@ -33,7 +33,9 @@ export interface PolicyPublisher {
   schedule(): void;
   /** Announce one committed change (as a delta when possible). */
   onPolicyChange(change: PolicyChange): void;
-  /** Waits until nothing is queued or running. */
+  /** Builds a new base now (as compaction does); resolves with its revision. */
+  compactNow(): Promise<number>;
+  /** Waits until nothing is queued or running (compaction included). */
   idle(): Promise<void>;
   /** The last revision this process announced; -1 before the first. */
   publishedRevision(): number;
@@ -48,9 +50,15 @@ export interface PolicyPublisherOptions {
   inlineLimit?: number;
   /** How long a missing revision is waited for before a full snapshot. Default 250 ms. */
   gapWaitMs?: number;
-  /** Delay before "latest" is rebuilt after deltas. Default 500 ms. */
-  latestDebounceMs?: number;
-  /** Told about each failed publication (it is retried). */
+  /** Logged deltas that make a new base due. Default 500. */
+  compactEvery?: number;
+  /** Longest a logged delta waits for a new base. Default 60 s. */
+  compactAfterMs?: number;
+  /** How often the base is checked to be still stored — Redis may lose it (restarted without
+   * persistence, flushed) with no admin change to follow — and stored again when it is not.
+   * Default 5 s. */
+  baseCheckMs?: number;
+  /** Told about each failed publication (it is retried) and each failed compaction. */
   onError?: (err: unknown) => void;
   /** Delays before a failed publication is retried (full snapshot), doubling from `min` to `max`.
    * Default 250 ms to 10 s. */
@@ -58,22 +66,44 @@ export interface PolicyPublisherOptions {
   now?: () => Date;
 }
 
+/** How often the log is read while a revision is missing. */
+const GAP_POLL_MS = 20;
+
 /** How long the read of a full snapshot may hold its transaction. */
 const SNAPSHOT_READ_TIMEOUT_MS = 60_000;
 
 export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPublisher {
   const inlineLimit = opts.inlineLimit ?? 256 * 1024;
+  const compactEvery = opts.compactEvery ?? 500;
+  const compactAfterMs = opts.compactAfterMs ?? 60_000;
   const onError = opts.onError ?? (() => {});
-  /** Last revision announced (delta or snapshot); -1 before the first. */
+  /** Last revision announced (delta or snapshot) or found in the log; -1 before the first. */
   let published = -1;
-  /** Revision of the snapshot stored as "latest" by this process. */
-  let latestRevision = -1;
+  /** Revision of the base this process stored. */
+  let baseRevision = -1;
+  /** Deltas logged since that base. */
+  let loggedSinceBase = 0;
   const pending = new Map<number, PolicyChange>();
   let chain: Promise<unknown> = Promise.resolve();
   let queuedFull: Promise<number> | null = null;
+  let compacting: Promise<number> | null = null;
   let gapTimer: NodeJS.Timeout | null = null;
-  let latestTimer: NodeJS.Timeout | null = null;
+  /** Since when the pending changes wait for a missing revision (null: none missing). */
+  let gapSince: number | null = null;
+  let compactTimer: NodeJS.Timeout | null = null;
   let retryTimer: NodeJS.Timeout | null = null;
+  const baseCheck = setInterval(() => {
+    if (published < 0 || compacting !== null || stopped) return;
+    opts.bus
+      .latestRevision()
+      .then((stored) => {
+        if (stored === null && !stopped) return compactNow();
+      })
+      .catch(() => {
+        // Redis away: checked again on the next tick; publications have their own retries.
+      });
+  }, opts.baseCheckMs ?? 5_000);
+  baseCheck.unref();
   const retryMin = opts.retryMs?.min ?? 250;
   const retryMax = opts.retryMs?.max ?? 10_000;
   let retryDelay = retryMin;
@@ -98,8 +128,8 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   }
 
   async function snapshotNow(): Promise<{ revision: number; text: string }> {
-    // One consistent read; the encoding (seconds at 100k sub-accounts) after it, outside the
-    // transaction. Prisma's default 5 s limit expired such reads at that size, failing the publish.
+    // One consistent read, a page at a time; the encoding after it, outside the transaction and a
+    // slice at a time (seconds at 100k sub-accounts, which must not hold the event loop).
     const { revision, body } = await opts.prisma.$transaction(
       async (tx) => {
         const state = await tx.policyState.findUnique({ where: { id: 1 } });
@@ -108,48 +138,71 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       },
       { isolationLevel: 'RepeatableRead', timeout: SNAPSHOT_READ_TIMEOUT_MS },
     );
-    return { revision, text: encodeSnapshot(body) };
+    return { revision, text: await encodeSnapshotInSlices(body) };
   }
 
   function forget(upTo: number) {
     for (const rev of pending.keys()) if (rev <= upTo) pending.delete(rev);
   }
 
+  /** Stores `text` as the base (the bus keeps the newer of two racing bases). */
+  async function storeBase(revision: number, text: string): Promise<void> {
+    if (revision < baseRevision) return;
+    await opts.bus.setLatest(text, revision);
+    baseRevision = revision;
+    loggedSinceBase = Math.max(0, published - revision);
+  }
+
   async function publishFull(): Promise<number> {
     const { revision, text } = await snapshotNow();
-    if (revision >= latestRevision) {
-      await opts.bus.setLatest(text);
-      latestRevision = revision;
-    }
+    await storeBase(revision, text);
     if (revision > published || published < 0) {
       await opts.bus.publish(revision, text.length <= inlineLimit ? text : '');
       published = Math.max(published, revision);
+      loggedSinceBase = 0;
     }
     forget(published);
     retryDelay = retryMin;
     return revision;
   }
 
-  /** "latest" after deltas: stored, then announced bare (planes already there ignore it). */
-  async function refreshLatest(): Promise<void> {
-    const { revision, text } = await snapshotNow();
-    if (revision <= latestRevision) return;
-    await opts.bus.setLatest(text);
-    latestRevision = revision;
-    await opts.bus.publish(revision, '');
+  /** Builds a base outside the chain; only storing it takes a turn on the chain. */
+  function compactNow(): Promise<number> {
+    if (compacting !== null) return compacting;
+    if (compactTimer !== null) clearTimeout(compactTimer);
+    compactTimer = null;
+    const run = (async () => {
+      const { revision, text } = await snapshotNow();
+      await enqueue(() => storeBase(revision, text));
+      return revision;
+    })();
+    compacting = run;
+    run.catch(onError).finally(() => {
+      compacting = null;
+      if (stopped) return;
+      if (loggedSinceBase >= compactEvery) void compactNow();
+      else if (loggedSinceBase > 0) armCompaction();
+    });
+    return run;
   }
 
-  function scheduleLatest() {
-    if (latestTimer !== null || stopped) return;
-    latestTimer = setTimeout(() => {
-      latestTimer = null;
-      enqueue(refreshLatest).catch(failed);
-    }, opts.latestDebounceMs ?? 500);
-    latestTimer.unref();
+  function armCompaction() {
+    if (compactTimer !== null || compacting !== null || stopped) return;
+    compactTimer = setTimeout(() => {
+      compactTimer = null;
+      void compactNow().catch(() => {});
+    }, compactAfterMs);
+    compactTimer.unref();
   }
 
-  async function drain(): Promise<void> {
-    if (published < 0) await publishFull();
+  function logged() {
+    loggedSinceBase++;
+    if (loggedSinceBase >= compactEvery && !stopped) void compactNow().catch(() => {});
+    else armCompaction();
+  }
+
+  /** Announces the pending changes that follow `published`, in order, as deltas. */
+  async function announceChain(): Promise<void> {
     for (
       let next = pending.get(published + 1);
       next !== undefined;
@@ -161,18 +214,72 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
         await publishFull();
         continue;
       }
-      await opts.bus.publish(delta.revision, encodeDelta(delta));
+      const text = encodeDelta(delta);
+      // Logged before it is announced: a plane that finds a gap in the announcements reads the log.
+      const based = await opts.bus.appendDelta(delta.revision, text);
+      await opts.bus.publish(delta.revision, text);
       published = delta.revision;
-      scheduleLatest();
+      logged();
+      // Redis lost the base (restarted empty, flushed): a plane starting now would find no policy.
+      if (!based) void compactNow().catch(() => {});
     }
     forget(published);
-    if (pending.size > 0 && gapTimer === null && !stopped) {
-      gapTimer = setTimeout(() => {
-        gapTimer = null;
-        if (pending.size > 0) publishNow().catch(failed);
-      }, opts.gapWaitMs ?? 250);
-      gapTimer.unref();
+  }
+
+  async function drain(): Promise<void> {
+    if (published < 0) await publishFull();
+    await announceChain();
+    if (pending.size > 0 && gapSince === null) {
+      gapSince = Date.now();
+      await fillGap();
     }
+  }
+
+  /**
+   * A revision before a pending one was not committed here (another control plane's) or its
+   * callback was lost. The revisions logged by whoever committed them are taken as published (their
+   * publisher announced them); the log is looked at again every GAP_POLL_MS while that makes
+   * progress, and a full snapshot is published once it has made none for `gapWaitMs`.
+   */
+  async function fillGap(): Promise<void> {
+    if (pending.size === 0) {
+      gapSince = null;
+      return;
+    }
+    const before = published;
+    for (const d of await opts.bus.readDeltas(published)) {
+      if (d.revision !== published + 1 || pending.has(d.revision)) break;
+      published = d.revision;
+      logged();
+    }
+    await announceChain();
+    const now = Date.now();
+    if (pending.size === 0) {
+      gapSince = null;
+    } else if (published > before) {
+      gapSince = now;
+      armGap();
+    } else if (now - (gapSince ?? now) >= (opts.gapWaitMs ?? 250)) {
+      await publishFull();
+      // Changes committed after the snapshot was read may still wait (one of them for another).
+      await announceChain();
+      gapSince = pending.size > 0 ? Date.now() : null;
+      if (gapSince !== null) armGap();
+    } else {
+      armGap();
+    }
+  }
+
+  function armGap() {
+    if (gapTimer !== null || stopped) return;
+    gapTimer = setTimeout(() => {
+      gapTimer = null;
+      enqueue(fillGap).catch((err) => {
+        gapSince = null;
+        failed(err);
+      });
+    }, GAP_POLL_MS);
+    gapTimer.unref();
   }
 
   function publishNow(): Promise<number> {
@@ -188,6 +295,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
 
   return {
     publishNow,
+    compactNow,
     publishedRevision: () => published,
     schedule() {
       publishNow().catch(failed);
@@ -200,19 +308,22 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     },
     async idle() {
       let seen: Promise<unknown> | null = null;
-      while (seen !== chain) {
+      while (seen !== chain || compacting !== null) {
         seen = chain;
         await chain;
+        await compacting?.catch(() => {});
       }
     },
     async stop() {
       stopped = true;
-      if (gapTimer !== null) clearTimeout(gapTimer);
-      if (latestTimer !== null) clearTimeout(latestTimer);
-      if (retryTimer !== null) clearTimeout(retryTimer);
+      clearInterval(baseCheck);
+      for (const timer of [gapTimer, compactTimer, retryTimer]) {
+        if (timer !== null) clearTimeout(timer);
+      }
       gapTimer = null;
-      latestTimer = null;
+      compactTimer = null;
       retryTimer = null;
+      await compacting?.catch(() => {});
       await chain;
     },
   };

@@ -167,20 +167,41 @@ export function toRoute(r: Row<'providerCredential'>): ProviderRoutePolicy {
   };
 }
 
+/** Rows read per query of a full snapshot: each page is turned into objects between two reads, so
+ * a policy of 100k sub-accounts is never materialised in one piece on the event loop. */
+const PAGE = 5_000;
+
+/** Every row of a table in id order, a page at a time (`read` answers the page after `after`). */
+async function readAll<R extends { id: string }>(
+  read: (after: string | undefined, take: number) => Promise<R[]>,
+): Promise<R[]> {
+  const rows: R[] = [];
+  for (let after: string | undefined; ; ) {
+    const page = await read(after, PAGE);
+    for (const row of page) rows.push(row);
+    if (page.length < PAGE) return rows;
+    after = page[page.length - 1]!.id;
+  }
+}
+
+const pageOf = (after: string | undefined, take: number) => ({
+  where: after === undefined ? {} : { id: { gt: after } },
+  orderBy: { id: 'asc' as const },
+  take,
+});
+
 export async function buildSnapshot(
   prisma: SnapshotReader,
   revision: number,
   now: Date = new Date(),
 ): Promise<PolicySnapshotBody> {
-  const [workspaces, subAccounts, keys, tagBudgets, prices, routes, plans] = await Promise.all([
-    prisma.workspace.findMany({ orderBy: { id: 'asc' } }),
-    prisma.subAccount.findMany({ orderBy: { id: 'asc' } }),
-    prisma.subAccountKey.findMany({ orderBy: { id: 'asc' } }),
-    prisma.tagBudget.findMany({ orderBy: { id: 'asc' } }),
-    prisma.modelPrice.findMany({ orderBy: { id: 'asc' } }),
-    prisma.providerCredential.findMany({ orderBy: { id: 'asc' } }),
-    prisma.plan.findMany({ orderBy: { id: 'asc' } }),
-  ]);
+  const workspaces = await readAll((a, n) => prisma.workspace.findMany(pageOf(a, n)));
+  const subAccounts = await readAll((a, n) => prisma.subAccount.findMany(pageOf(a, n)));
+  const keys = await readAll((a, n) => prisma.subAccountKey.findMany(pageOf(a, n)));
+  const tagBudgets = await readAll((a, n) => prisma.tagBudget.findMany(pageOf(a, n)));
+  const prices = await readAll((a, n) => prisma.modelPrice.findMany(pageOf(a, n)));
+  const routes = await readAll((a, n) => prisma.providerCredential.findMany(pageOf(a, n)));
+  const plans = await readAll((a, n) => prisma.plan.findMany(pageOf(a, n)));
   return {
     version: 1,
     revision,

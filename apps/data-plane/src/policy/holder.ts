@@ -1,8 +1,9 @@
-import type { PolicyBus } from '@tollgate/bus';
+import { DELTA_READ_LIMIT, type PolicyBus } from '@tollgate/bus';
 import {
   applyDelta,
   type BasePriceLookup,
   type CompiledPolicy,
+  catchUp,
   compile,
   decodePolicyMessage,
   decodeSnapshot,
@@ -11,9 +12,11 @@ import {
 import type { Logger } from '../log.ts';
 
 /**
- * Holds the data plane's compiled policy and keeps it current (SPEC §3, §10): "latest" is read on
- * start, on every gap, on an unreadable announcement and on a slow timer; announcements carrying a
- * newer snapshot or a chaining delta are applied in place. Whatever fails to decode is logged and
+ * Holds the data plane's compiled policy and keeps it current (SPEC §3, §10): "latest" — a base
+ * snapshot and the deltas logged since — is read on start, on every gap, on an unreadable
+ * announcement and on a slow timer: the base only when it is newer than the policy held, then the
+ * logged deltas after it. Announcements carrying a newer snapshot or a chaining delta are applied in
+ * place. Whatever fails to decode is logged and
  * ignored: the last good policy stays in force. The reference is swapped whole, so a request judged
  * against one revision never sees half of the next.
  */
@@ -82,11 +85,18 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   }
 
   async function readLatest(): Promise<void> {
-    const text = await bus.getLatest();
+    const base = await bus.latestRevision();
+    // Most reads (the 5 s poll) find the base already held (or passed by deltas): its revision says
+    // so without fetching it, let alone decoding it — a checksum over the whole document, seconds at
+    // 100k sub-accounts. A base stored without its revision (an older publisher) is fetched to know.
+    if (base === null || base > revision()) await readBase();
+    await readLog();
     syncedAt = Date.now();
+  }
+
+  async function readBase(): Promise<void> {
+    const text = await bus.getLatest();
     if (text === null) return;
-    // Most reads (the 5 s poll) find the snapshot already held: its head says so without the
-    // decode, which verifies a checksum over the whole document (seconds at 100k sub-accounts).
     const claimed = snapshotRevisionOf(text);
     if (claimed !== null && claimed <= revision()) return;
     const decoded = decodeSnapshot(text);
@@ -96,6 +106,31 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
     }
     if (decoded.value.revision <= revision()) return;
     swap(compile(decoded.value, { basePrices: opts.basePrices }), 'latest');
+  }
+
+  /** The deltas logged after the policy held, applied in order until one does not chain. */
+  async function readLog(): Promise<void> {
+    for (;;) {
+      const held = policy;
+      if (held === null) return;
+      const logged = await bus.readDeltas(held.revision);
+      if (logged.length === 0) return;
+      // Announcements may have moved the policy on during the read: continue from the newest.
+      const from = policy ?? held;
+      const caught = catchUp(
+        from,
+        logged.map((d) => d.payload),
+      );
+      if (caught.applied > 0) swap(caught.policy, 'log');
+      if (caught.stopped !== undefined) {
+        // A gap is normal for a moment (a revision published as a full snapshot, not logged): the
+        // announcement of that snapshot, or the next poll, brings it.
+        const level = caught.stopped.reason === 'refused' ? 'warn' : 'debug';
+        log[level]('policy log not applied past a revision', { ...caught.stopped });
+        return;
+      }
+      if (logged.length < DELTA_READ_LIMIT) return;
+    }
   }
 
   /** One read at a time; calls during a read share one follow-up read. */

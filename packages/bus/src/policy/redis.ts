@@ -1,7 +1,39 @@
 import { createKeys } from '@tollgate/redis';
 import type { Redis } from 'ioredis';
 import type { PolicyAnnounce, PolicyBus } from '../types.ts';
-import { decodeAnnouncement, encodeAnnouncement } from './wire.ts';
+import {
+  DELTA_READ_LIMIT,
+  decodeAnnouncement,
+  encodeAnnouncement,
+  MAX_LOGGED_DELTAS,
+} from './wire.ts';
+
+/** KEYS: base, its revision, the delta log. ARGV: snapshot, revision. Stores the base unless a newer
+ * one is stored, and drops the deltas it covers, in one step (so a reader never sees a base whose
+ * successors were dropped, or deltas dropped before their base is there). */
+const SET_LATEST_LUA = `
+local stored = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if stored > tonumber(ARGV[2]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
+return 1
+`;
+
+/** KEYS: the base's revision, the delta log. ARGV: revision, delta, most kept. A delta the base
+ * already covers is not logged; one at the same revision is replaced; the oldest go past the bound.
+ * Answers 0 when no base is stored. */
+const APPEND_DELTA_LUA = `
+local stored = redis.call('GET', KEYS[1])
+local base = tonumber(stored or '-1')
+if base >= tonumber(ARGV[1]) then return 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], ARGV[1], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if excess > 0 then redis.call('ZREMRANGEBYRANK', KEYS[2], 0, excess - 1) end
+if stored then return 1 end
+return 0
+`;
 
 export interface RedisPolicyBusOptions {
   client: Redis;
@@ -11,7 +43,8 @@ export interface RedisPolicyBusOptions {
 }
 
 /**
- * Latest snapshot in one key; announcements on one pub/sub channel. Each subscription has its own
+ * Latest snapshot in one key, its revision in another, the deltas since it in a sorted set scored by
+ * revision; announcements on one pub/sub channel. Each subscription has its own
  * connection (a subscribed connection can run nothing else); ioredis re-subscribes after a reconnect,
  * and what was published meanwhile is lost — so a reconnect is announced as (-1, null), and receivers
  * also detect gaps from revision numbers (SPEC §10).
@@ -55,11 +88,53 @@ export function createRedisPolicyBus(opts: RedisPolicyBusOptions): PolicyBus {
     async publish(revision, payload) {
       await client.publish(channel, encodeAnnouncement(revision, payload));
     },
-    async setLatest(payload) {
-      await client.set(keys.policyLatest(), payload);
+    async setLatest(payload, revision) {
+      const stored = await client.eval(
+        SET_LATEST_LUA,
+        3,
+        keys.policyLatest(),
+        keys.policyLatestRevision(),
+        keys.policyDeltas(),
+        payload,
+        String(revision),
+      );
+      return stored === 1;
     },
     async getLatest() {
       return client.get(keys.policyLatest());
+    },
+    async latestRevision() {
+      const text = await client.get(keys.policyLatestRevision());
+      const revision = text === null ? Number.NaN : Number(text);
+      return Number.isSafeInteger(revision) ? revision : null;
+    },
+    async appendDelta(revision, payload) {
+      const based = await client.eval(
+        APPEND_DELTA_LUA,
+        2,
+        keys.policyLatestRevision(),
+        keys.policyDeltas(),
+        String(revision),
+        payload,
+        String(MAX_LOGGED_DELTAS),
+      );
+      return based === 1;
+    },
+    async readDeltas(after, limit = DELTA_READ_LIMIT) {
+      const flat = await client.zrangebyscore(
+        keys.policyDeltas(),
+        `(${after}`,
+        '+inf',
+        'WITHSCORES',
+        'LIMIT',
+        0,
+        limit,
+      );
+      const out = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        out.push({ revision: Number(flat[i + 1]), payload: flat[i] as string });
+      }
+      return out;
     },
     subscribe,
     async close() {

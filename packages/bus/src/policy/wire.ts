@@ -19,3 +19,9 @@ export function decodeAnnouncement(message: string): { revision: number; payload
     return { revision: -1, payload: null };
   }
 }
+
+/** Most deltas the policy log holds (a safety bound: the publisher compacts long before). */
+export const MAX_LOGGED_DELTAS = 10_000;
+
+/** Most deltas one `readDeltas` answers unless told otherwise. */
+export const DELTA_READ_LIMIT = 1_000;
