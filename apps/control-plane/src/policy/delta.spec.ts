@@ -13,6 +13,8 @@ import {
 import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceDeps } from '../services/context.ts';
+import { deletePrice, setPrice } from '../services/prices.ts';
+import { deleteProviderKey, setProviderKey } from '../services/provider-keys.ts';
 import { createSubAccount, updateSubAccount } from '../services/sub-accounts.ts';
 import { createPolicyPublisher } from './publisher.ts';
 
@@ -92,6 +94,88 @@ describe('policy publisher: deltas per committed change', () => {
     );
     await publisher.stop();
     await bus.close();
+  });
+});
+
+describe('policy publisher: deletions outright are deltas too', () => {
+  let t: TestDatabase;
+  beforeAll(async () => {
+    t = await openTestDatabase('pglite');
+    await t.db.prisma.workspace.create({ data: { id: 'ws_x', name: 'deletions' } });
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('a price override or a provider key deleted is announced as a delta, not a full snapshot', async () => {
+    const bus = createBus({ prefix: 'delete-delta-test' });
+    const messages: string[] = [];
+    await bus.policy.subscribe((_rev, payload) => {
+      if (payload) messages.push(payload);
+    });
+    const publisher = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      const base = await publisher.publishNow();
+      const deps = {
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        allowPrivateUpstreams: true,
+        onPolicyChange: publisher.onPolicyChange,
+      };
+      const caller = { workspaceId: 'ws_x', actor: 'test' };
+      const sa = await createSubAccount(deps, caller, { name: 'byok' });
+      await setPrice(deps, caller, {
+        model: 'openai/gpt-5.4-mini',
+        inputPerMtokCents: 1,
+        outputPerMtokCents: 2,
+      });
+      const workspaceKey = await setProviderKey(deps, caller, {
+        provider: 'vllm',
+        apiKey: 'sk-workspace-key',
+        baseUrl: 'http://10.0.0.1:8000/v1',
+      });
+      const ownKey = await setProviderKey(
+        deps,
+        caller,
+        { provider: 'openai', apiKey: 'sk-own-key-123' },
+        sa.subAccount.id,
+      );
+      await publisher.idle();
+      const before = await latestPolicy(bus.policy);
+      expect(before.prices.get('ws_x')?.has('openai/gpt-5.4-mini')).toBe(true);
+      expect(before.providerRoutes.get('ws_x')?.has('vllm')).toBe(true);
+      expect(before.subAccountRoutes.get(sa.subAccount.id)?.has('openai')).toBe(true);
+
+      await deletePrice(deps, caller, 'openai/gpt-5.4-mini');
+      await deleteProviderKey(deps, caller, workspaceKey.id);
+      await deleteProviderKey(deps, caller, ownKey.id);
+      await publisher.idle();
+      for (const until = Date.now() + 10_000; messages.length < 8 && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const kinds = messages.map((m) => {
+        const decoded = decodePolicyMessage(m);
+        if (!decoded.ok) throw new Error(decoded.message);
+        return decoded.value.kind;
+      });
+      // The start-up snapshot, then one delta per change: 4 creations, 3 deletions.
+      expect(kinds).toEqual(['snapshot', ...Array(7).fill('delta')]);
+      const after = await latestPolicy(bus.policy);
+      expect(after.revision).toBe(base + 7);
+      expect(after.prices.get('ws_x')?.has('openai/gpt-5.4-mini') ?? false).toBe(false);
+      expect(after.providerRoutes.get('ws_x')?.has('vllm') ?? false).toBe(false);
+      expect(after.subAccountRoutes.get(sa.subAccount.id)?.has('openai') ?? false).toBe(false);
+      // The same as a fresh snapshot of the books says.
+      expect(await publisher.compactNow()).toBe(base + 7);
+      const fresh = decodeSnapshot((await bus.policy.getLatest())!);
+      if (!fresh.ok) throw new Error(fresh.message);
+      expect(fresh.value.prices).toEqual([]);
+      expect(fresh.value.providerRoutes).toEqual([]);
+      expect(fresh.value.subAccountRoutes ?? []).toEqual([]);
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
   });
 });
 

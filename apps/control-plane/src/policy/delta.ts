@@ -14,9 +14,9 @@ import {
 /**
  * The delta announcing one committed change: the touched entity read whole from the books as they
  * are now (so a delta may already carry a later change of the same entity — harmless, upserts are
- * whole entities). Null when the change cannot be expressed from what is left in the books (a
- * deleted price or provider key, whose identity died with its row): the caller publishes a full
- * snapshot instead.
+ * whole entities). A price or provider key deleted outright is named by the identity the change
+ * carries (`removed`). Null when the change cannot be expressed (a row gone with no identity
+ * given): the caller publishes a full snapshot instead.
  */
 export async function buildDelta(
   prisma: SnapshotReader,
@@ -56,11 +56,27 @@ export async function buildDelta(
     }
     case 'price': {
       const p = await prisma.modelPrice.findUnique({ where: { id: change.id } });
-      return p === null ? null : body({ prices: [toPrice(p)] });
+      if (p !== null) return body({ prices: [toPrice(p)] });
+      const gone = change.removed?.kind === 'price' ? change.removed : null;
+      return gone === null
+        ? null
+        : body({}, { prices: [{ workspaceId: change.workspaceId, model: gone.model }] });
     }
     case 'provider_key': {
       const r = await prisma.providerCredential.findUnique({ where: { id: change.id } });
-      if (r === null) return null;
+      if (r === null) {
+        const gone = change.removed?.kind === 'provider_key' ? change.removed : null;
+        if (gone === null) return null;
+        return gone.subAccountId === ''
+          ? body(
+              {},
+              { providerRoutes: [{ workspaceId: change.workspaceId, provider: gone.provider }] },
+            )
+          : body(
+              {},
+              { subAccountRoutes: [{ subAccountId: gone.subAccountId, provider: gone.provider }] },
+            );
+      }
       return r.subAccountId === ''
         ? body({ providerRoutes: [toRoute(r)] })
         : body({ subAccountRoutes: [toRoute(r)] });

@@ -9,7 +9,14 @@ export interface PolicyChange {
   kind: 'workspace' | 'sub_account' | 'key' | 'tag_budget' | 'price' | 'provider_key' | 'plan';
   id: string;
   revision: bigint;
+  /** An entity deleted outright, by its identity on the policy wire: prices and provider routes
+   * are known there by what they price or route, which dies with the row (`id` alone cannot say). */
+  removed?: PolicyRemoval;
 }
+
+export type PolicyRemoval =
+  | { kind: 'price'; model: string }
+  | { kind: 'provider_key'; provider: string; subAccountId: string };
 
 /**
  * The `sub_account.created` event (SPEC §8): stored, with its webhook deliveries, in the creation's
@@ -90,6 +97,7 @@ export async function mutate<T>(
   audit: (result: T) => Audit,
   policyKind: PolicyChange['kind'] | null,
   fn: (tx: Tx) => Promise<T>,
+  removed?: (result: T) => PolicyRemoval,
 ): Promise<T> {
   let revision = 0n;
   const result = await deps.prisma.$transaction(async (tx: Tx) => {
@@ -127,6 +135,7 @@ export async function mutate<T>(
       kind: policyKind,
       id: targetId,
       revision,
+      ...(removed ? { removed: removed(result) } : {}),
     });
   }
   return result;

@@ -84,6 +84,7 @@ export async function deletePrice(
       if (count === 0) throw missing();
       return row;
     },
+    (row) => ({ kind: 'price', model: row.model }),
   );
   return (await workspacePriceBook(deps, caller)).get(input.model) ?? null;
 }

@@ -182,6 +182,7 @@ export async function deleteProviderKey(deps: ServiceDeps, caller: Caller, id: s
     () => ({ action: 'provider_key.delete', targetType: 'provider_key', targetId: id }),
     'provider_key',
     (tx: Tx) => tx.providerCredential.delete({ where: { id } }),
+    (gone) => ({ kind: 'provider_key', provider: gone.provider, subAccountId: gone.subAccountId }),
   );
 }
 
