@@ -236,8 +236,10 @@ export interface PolicyBus {
   publish(revision: number, payload: string): Promise<void>;
   /** Stores `payload`, the full snapshot at `revision`, as the base — unless the base stored is
    * newer (two publishers racing) — and drops the logged deltas it covers (revision ≤ its own).
-   * Answers whether it was stored. */
-  setLatest(payload: string, revision: number): Promise<boolean>;
+   * `history` names the database's history of revisions: a base of another history (the database
+   * was replaced, Redis kept), whose revisions mean nothing here, is replaced whatever its revision,
+   * and its log emptied. Answers whether it was stored. */
+  setLatest(payload: string, revision: number, history?: string): Promise<boolean>;
   getLatest(): Promise<string | null>;
   /** The revision of the stored base, without fetching it; null when none is stored or its
    * revision was not recorded (a base written by an older publisher: read it to know). */

@@ -61,6 +61,16 @@ export function busSuite(impl: Impl) {
     expect(await h.policy.getLatest()).toBe('base-7');
     expect(await h.policy.latestRevision()).toBe(7);
     expect(await h.policy.readDeltas(0)).toEqual([{ revision: 8, payload: 'd8' }]);
+    // Another history (a new database, the same Redis) replaces it whatever its revision and
+    // empties the log, later revisions included.
+    expect(await h.policy.setLatest('other-3', 3, 'history-b')).toBe(true);
+    expect(await h.policy.latestRevision()).toBe(3);
+    expect(await h.policy.getLatest()).toBe('other-3');
+    expect(await h.policy.readDeltas(0)).toEqual([]);
+    // Within that history, the revision rules hold again.
+    await h.policy.appendDelta(4, 'b4');
+    expect(await h.policy.setLatest('other-2', 2, 'history-b')).toBe(false);
+    expect(await h.policy.readDeltas(0)).toEqual([{ revision: 4, payload: 'b4' }]);
   });
 
   it('bounds the log, dropping the oldest deltas', async () => {

@@ -55,6 +55,8 @@ export interface TollgateKeys {
   policyLatestRevision(): string;
   /** ZSET: the deltas announced since the base, scored by revision (the rest of "latest"). */
   policyDeltas(): string;
+  /** STRING: the history of revisions the base and its log belong to (PolicyState.history). */
+  policyHistory(): string;
   /** Pub/sub channel: policy revision announcements. */
   policyChannel(): string;
   /** Pub/sub channel: budget events and spend updates, control plane → control planes. */
@@ -96,6 +98,7 @@ export function createKeys(prefix: string): TollgateKeys {
     // Hash-tagged with the base's whole name, so the three share its slot (one script writes them).
     policyLatestRevision: () => `{${root}:policy:latest}:revision`,
     policyDeltas: () => `{${root}:policy:latest}:deltas`,
+    policyHistory: () => `{${root}:policy:latest}:history`,
     policyChannel: () => `${root}:policy:announce`,
     eventsChannel: () => `${root}:events`,
     usageStream: () => `${root}:usage`,

@@ -9,6 +9,8 @@ import {
   decide,
   decodePolicyMessage,
   decodeSnapshot,
+  encodeDelta,
+  encodeSnapshot,
 } from '@tollgate/policy';
 import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -241,6 +243,69 @@ describe('policy publisher: the log and compaction', () => {
       expect((await latestPolicy(bus.policy)).subAccounts.get(a.subAccount.id)?.status).toBe(
         'suspended',
       );
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  });
+
+  it('a base of another history in Redis (a new database, the same Redis) is replaced whole', async () => {
+    const bus = createBus({ prefix: 'other-history-test' });
+    // What an earlier installation left: a base far ahead of this database's revisions, and a log
+    // whose next delta would chain from it.
+    const other = encodeSnapshot({
+      version: 1,
+      revision: 5_000,
+      generatedAt: new Date().toISOString(),
+      workspaces: [],
+      subAccounts: [],
+      keys: [],
+      tagBudgets: [],
+      prices: [],
+      providerRoutes: [],
+    });
+    await bus.policy.setLatest(other, 5_000, 'an-earlier-installation');
+    await bus.policy.appendDelta(
+      5_001,
+      encodeDelta({
+        version: 1,
+        baseRevision: 5_000,
+        revision: 5_001,
+        upserts: {},
+        deletes: { workspaces: ['ws_c'] },
+      }),
+    );
+    const publisher = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      const base = await publisher.publishNow();
+      expect(base).toBeLessThan(5_000);
+      expect(await bus.policy.latestRevision()).toBe(base);
+      expect(await bus.policy.readDeltas(-1)).toEqual([]);
+      const deps: ServiceDeps = {
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        onPolicyChange: publisher.onPolicyChange,
+      };
+      const caller = { workspaceId: 'ws_c', actor: 'test' };
+      const made = await createSubAccount(deps, caller, { name: 'x' });
+      await publisher.idle();
+      const policy = await latestPolicy(bus.policy);
+      expect(policy.revision).toBe(base + 1);
+      expect(policy.workspaces.get('ws_c')).toBeDefined();
+      expect(policy.subAccounts.get(made.subAccount.id)).toBeDefined();
+      // A compaction of this history keeps the deltas logged after it.
+      await bus.policy.appendDelta(
+        base + 2,
+        encodeDelta({
+          version: 1,
+          baseRevision: base + 1,
+          revision: base + 2,
+          upserts: {},
+          deletes: {},
+        }),
+      );
+      expect(await publisher.compactNow()).toBe(base + 1);
+      expect((await bus.policy.readDeltas(base + 1)).map((d) => d.revision)).toEqual([base + 2]);
     } finally {
       await publisher.stop();
       await bus.close();

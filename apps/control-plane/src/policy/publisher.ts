@@ -66,6 +66,14 @@ export interface PolicyPublisherOptions {
   now?: () => Date;
 }
 
+/** A full snapshot read from the books, encoded. */
+interface Snapshot {
+  revision: number;
+  /** PolicyState.history: the history of revisions it belongs to. */
+  history: string;
+  text: string;
+}
+
 /** How often the log is read while a revision is missing. */
 const GAP_POLL_MS = 20;
 
@@ -108,6 +116,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   const retryMax = opts.retryMs?.max ?? 10_000;
   let retryDelay = retryMin;
   let stopped = false;
+  let stateExists = false;
 
   /** A publication failed: a full snapshot is published again later (see above). */
   function failed(err: unknown) {
@@ -127,35 +136,43 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     return run;
   }
 
-  async function snapshotNow(): Promise<{ revision: number; text: string }> {
+  async function snapshotNow(): Promise<Snapshot> {
     // One consistent read, a page at a time; the encoding after it, outside the transaction and a
     // slice at a time (seconds at 100k sub-accounts, which must not hold the event loop).
-    const { revision, body } = await opts.prisma.$transaction(
+    if (!stateExists) {
+      // The row carries the history: made now if no change ever made it, so the first base names
+      // the history every later one will (upsert: a racing control plane may make it too).
+      await opts.prisma.policyState.upsert({ where: { id: 1 }, create: { id: 1 }, update: {} });
+      stateExists = true;
+    }
+    const { revision, history, body } = await opts.prisma.$transaction(
       async (tx) => {
-        const state = await tx.policyState.findUnique({ where: { id: 1 } });
-        const revision = Number(state?.revision ?? 0n);
-        return { revision, body: await buildSnapshot(tx, revision, opts.now?.() ?? new Date()) };
+        const state = await tx.policyState.findUniqueOrThrow({ where: { id: 1 } });
+        const revision = Number(state.revision);
+        const body = await buildSnapshot(tx, revision, opts.now?.() ?? new Date());
+        return { revision, history: state.history, body };
       },
       { isolationLevel: 'RepeatableRead', timeout: SNAPSHOT_READ_TIMEOUT_MS },
     );
-    return { revision, text: await encodeSnapshotInSlices(body) };
+    return { revision, history, text: await encodeSnapshotInSlices(body) };
   }
 
   function forget(upTo: number) {
     for (const rev of pending.keys()) if (rev <= upTo) pending.delete(rev);
   }
 
-  /** Stores `text` as the base (the bus keeps the newer of two racing bases). */
-  async function storeBase(revision: number, text: string): Promise<void> {
-    if (revision < baseRevision) return;
-    await opts.bus.setLatest(text, revision);
-    baseRevision = revision;
-    loggedSinceBase = Math.max(0, published - revision);
+  /** Stores `text` as the base (the bus keeps the newer of two racing bases of one history). */
+  async function storeBase(snapshot: Snapshot): Promise<void> {
+    if (snapshot.revision < baseRevision) return;
+    await opts.bus.setLatest(snapshot.text, snapshot.revision, snapshot.history);
+    baseRevision = snapshot.revision;
+    loggedSinceBase = Math.max(0, published - snapshot.revision);
   }
 
   async function publishFull(): Promise<number> {
-    const { revision, text } = await snapshotNow();
-    await storeBase(revision, text);
+    const snapshot = await snapshotNow();
+    const { revision, text } = snapshot;
+    await storeBase(snapshot);
     if (revision > published || published < 0) {
       await opts.bus.publish(revision, text.length <= inlineLimit ? text : '');
       published = Math.max(published, revision);
@@ -172,9 +189,9 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     if (compactTimer !== null) clearTimeout(compactTimer);
     compactTimer = null;
     const run = (async () => {
-      const { revision, text } = await snapshotNow();
-      await enqueue(() => storeBase(revision, text));
-      return revision;
+      const snapshot = await snapshotNow();
+      await enqueue(() => storeBase(snapshot));
+      return snapshot.revision;
     })();
     compacting = run;
     run.catch(onError).finally(() => {

@@ -18,6 +18,7 @@ export function createMemoryPolicyBus(): PolicyBus {
   emitter.setMaxListeners(0);
   let latest: string | null = null;
   let latestRevision = -1;
+  let latestHistory = '';
   /** Oldest first, one per revision. */
   let log: LoggedDelta[] = [];
 
@@ -26,8 +27,11 @@ export function createMemoryPolicyBus(): PolicyBus {
       const message = encodeAnnouncement(revision, payload);
       setImmediate(() => emitter.emit('announce', message));
     },
-    async setLatest(payload, revision) {
-      if (latestRevision > revision) return false;
+    async setLatest(payload, revision, history = '') {
+      if (history !== latestHistory) {
+        log = [];
+        latestHistory = history;
+      } else if (latestRevision > revision) return false;
       latest = payload;
       latestRevision = revision;
       log = log.filter((d) => d.revision > revision);

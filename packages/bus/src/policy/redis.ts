@@ -8,12 +8,18 @@ import {
   MAX_LOGGED_DELTAS,
 } from './wire.ts';
 
-/** KEYS: base, its revision, the delta log. ARGV: snapshot, revision. Stores the base unless a newer
- * one is stored, and drops the deltas it covers, in one step (so a reader never sees a base whose
- * successors were dropped, or deltas dropped before their base is there). */
+/** KEYS: base, its revision, the delta log, its history. ARGV: snapshot, revision, history. Stores
+ * the base unless a newer one of the same history is stored, and drops the deltas it covers (all of
+ * them, for another history), in one step: a reader never sees a base whose successors were
+ * dropped, or deltas dropped before their base is there. */
 const SET_LATEST_LUA = `
 local stored = tonumber(redis.call('GET', KEYS[2]) or '-1')
-if stored > tonumber(ARGV[2]) then return 0 end
+if (redis.call('GET', KEYS[4]) or '') ~= ARGV[3] then
+  redis.call('DEL', KEYS[3])
+  redis.call('SET', KEYS[4], ARGV[3])
+elseif stored > tonumber(ARGV[2]) then
+  return 0
+end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
@@ -88,15 +94,17 @@ export function createRedisPolicyBus(opts: RedisPolicyBusOptions): PolicyBus {
     async publish(revision, payload) {
       await client.publish(channel, encodeAnnouncement(revision, payload));
     },
-    async setLatest(payload, revision) {
+    async setLatest(payload, revision, history = '') {
       const stored = await client.eval(
         SET_LATEST_LUA,
-        3,
+        4,
         keys.policyLatest(),
         keys.policyLatestRevision(),
         keys.policyDeltas(),
+        keys.policyHistory(),
         payload,
         String(revision),
+        history,
       );
       return stored === 1;
     },

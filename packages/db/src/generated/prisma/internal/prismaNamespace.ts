@@ -2104,6 +2104,7 @@ export type AuditLogScalarFieldEnum = (typeof AuditLogScalarFieldEnum)[keyof typ
 export const PolicyStateScalarFieldEnum = {
   id: 'id',
   revision: 'revision',
+  history: 'history',
   updatedAt: 'updatedAt'
 } as const
 

@@ -39,18 +39,21 @@ export type PolicyStateSumAggregateOutputType = {
 export type PolicyStateMinAggregateOutputType = {
   id: number | null
   revision: bigint | null
+  history: string | null
   updatedAt: Date | null
 }
 
 export type PolicyStateMaxAggregateOutputType = {
   id: number | null
   revision: bigint | null
+  history: string | null
   updatedAt: Date | null
 }
 
 export type PolicyStateCountAggregateOutputType = {
   id: number
   revision: number
+  history: number
   updatedAt: number
   _all: number
 }
@@ -69,18 +72,21 @@ export type PolicyStateSumAggregateInputType = {
 export type PolicyStateMinAggregateInputType = {
   id?: true
   revision?: true
+  history?: true
   updatedAt?: true
 }
 
 export type PolicyStateMaxAggregateInputType = {
   id?: true
   revision?: true
+  history?: true
   updatedAt?: true
 }
 
 export type PolicyStateCountAggregateInputType = {
   id?: true
   revision?: true
+  history?: true
   updatedAt?: true
   _all?: true
 }
@@ -174,6 +180,7 @@ export type PolicyStateGroupByArgs<ExtArgs extends runtime.Types.Extensions.Inte
 export type PolicyStateGroupByOutputType = {
   id: number
   revision: bigint
+  history: string
   updatedAt: Date
   _count: PolicyStateCountAggregateOutputType | null
   _avg: PolicyStateAvgAggregateOutputType | null
@@ -203,12 +210,14 @@ export type PolicyStateWhereInput = {
   NOT?: Prisma.PolicyStateWhereInput | Prisma.PolicyStateWhereInput[]
   id?: Prisma.IntFilter<"PolicyState"> | number
   revision?: Prisma.BigIntFilter<"PolicyState"> | bigint | number
+  history?: Prisma.StringFilter<"PolicyState"> | string
   updatedAt?: Prisma.DateTimeFilter<"PolicyState"> | Date | string
 }
 
 export type PolicyStateOrderByWithRelationInput = {
   id?: Prisma.SortOrder
   revision?: Prisma.SortOrder
+  history?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -218,12 +227,14 @@ export type PolicyStateWhereUniqueInput = Prisma.AtLeast<{
   OR?: Prisma.PolicyStateWhereInput[]
   NOT?: Prisma.PolicyStateWhereInput | Prisma.PolicyStateWhereInput[]
   revision?: Prisma.BigIntFilter<"PolicyState"> | bigint | number
+  history?: Prisma.StringFilter<"PolicyState"> | string
   updatedAt?: Prisma.DateTimeFilter<"PolicyState"> | Date | string
 }, "id">
 
 export type PolicyStateOrderByWithAggregationInput = {
   id?: Prisma.SortOrder
   revision?: Prisma.SortOrder
+  history?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.PolicyStateCountOrderByAggregateInput
   _avg?: Prisma.PolicyStateAvgOrderByAggregateInput
@@ -238,54 +249,63 @@ export type PolicyStateScalarWhereWithAggregatesInput = {
   NOT?: Prisma.PolicyStateScalarWhereWithAggregatesInput | Prisma.PolicyStateScalarWhereWithAggregatesInput[]
   id?: Prisma.IntWithAggregatesFilter<"PolicyState"> | number
   revision?: Prisma.BigIntWithAggregatesFilter<"PolicyState"> | bigint | number
+  history?: Prisma.StringWithAggregatesFilter<"PolicyState"> | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"PolicyState"> | Date | string
 }
 
 export type PolicyStateCreateInput = {
   id?: number
   revision?: bigint | number
+  history?: string
   updatedAt?: Date | string
 }
 
 export type PolicyStateUncheckedCreateInput = {
   id?: number
   revision?: bigint | number
+  history?: string
   updatedAt?: Date | string
 }
 
 export type PolicyStateUpdateInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   revision?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  history?: Prisma.StringFieldUpdateOperationsInput | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type PolicyStateUncheckedUpdateInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   revision?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  history?: Prisma.StringFieldUpdateOperationsInput | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type PolicyStateCreateManyInput = {
   id?: number
   revision?: bigint | number
+  history?: string
   updatedAt?: Date | string
 }
 
 export type PolicyStateUpdateManyMutationInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   revision?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  history?: Prisma.StringFieldUpdateOperationsInput | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type PolicyStateUncheckedUpdateManyInput = {
   id?: Prisma.IntFieldUpdateOperationsInput | number
   revision?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  history?: Prisma.StringFieldUpdateOperationsInput | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type PolicyStateCountOrderByAggregateInput = {
   id?: Prisma.SortOrder
   revision?: Prisma.SortOrder
+  history?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -297,12 +317,14 @@ export type PolicyStateAvgOrderByAggregateInput = {
 export type PolicyStateMaxOrderByAggregateInput = {
   id?: Prisma.SortOrder
   revision?: Prisma.SortOrder
+  history?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
 export type PolicyStateMinOrderByAggregateInput = {
   id?: Prisma.SortOrder
   revision?: Prisma.SortOrder
+  history?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -316,28 +338,32 @@ export type PolicyStateSumOrderByAggregateInput = {
 export type PolicyStateSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   revision?: boolean
+  history?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["policyState"]>
 
 export type PolicyStateSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   revision?: boolean
+  history?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["policyState"]>
 
 export type PolicyStateSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
   revision?: boolean
+  history?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["policyState"]>
 
 export type PolicyStateSelectScalar = {
   id?: boolean
   revision?: boolean
+  history?: boolean
   updatedAt?: boolean
 }
 
-export type PolicyStateOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "revision" | "updatedAt", ExtArgs["result"]["policyState"]>
+export type PolicyStateOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "revision" | "history" | "updatedAt", ExtArgs["result"]["policyState"]>
 
 export type $PolicyStatePayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "PolicyState"
@@ -345,6 +371,11 @@ export type $PolicyStatePayload<ExtArgs extends runtime.Types.Extensions.Interna
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: number
     revision: bigint
+    /**
+     * Names this database's history of revisions (random, set once): a control plane finding
+     * another history's policy in Redis (the database replaced, Redis kept) replaces it whole.
+     */
+    history: string
     updatedAt: Date
   }, ExtArgs["result"]["policyState"]>
   composites: {}
@@ -771,6 +802,7 @@ export interface Prisma__PolicyStateClient<T, Null = never, ExtArgs extends runt
 export interface PolicyStateFieldRefs {
   readonly id: Prisma.FieldRef<"PolicyState", 'Int'>
   readonly revision: Prisma.FieldRef<"PolicyState", 'BigInt'>
+  readonly history: Prisma.FieldRef<"PolicyState", 'String'>
   readonly updatedAt: Prisma.FieldRef<"PolicyState", 'DateTime'>
 }
     

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "PolicyState" ADD COLUMN     "history" TEXT NOT NULL DEFAULT (gen_random_uuid())::text;
