@@ -3,7 +3,7 @@ import {
   createAuthenticator,
   ensureDefaultWorkspace,
 } from '@tollgate/control-plane';
-import { openDatabase, type PrismaClient } from '@tollgate/db';
+import { openDatabase, type PrismaClient, type QueryListener } from '@tollgate/db';
 import {
   createPgDatabase,
   openTestDatabase,
@@ -66,11 +66,13 @@ export async function startHarness(
     connectTimeoutMs?: number;
     /** What the control plane logs (default: nothing kept). */
     log?: (level: string, msg: string, fields?: Record<string, unknown>) => void;
+    /** Told each SQL statement the control plane's Prisma client sends (not with `databaseUrl`). */
+    onQuery?: QueryListener;
   } = {},
 ): Promise<Harness> {
   const { db, cleanup } =
     opts.databaseUrl === undefined
-      ? await openTestDatabase(kind)
+      ? await openTestDatabase(kind, { onQuery: opts.onQuery })
       : await openRoutedPg(opts.databaseUrl, opts.connectTimeoutMs);
   const deps = {
     prisma: db.prisma,

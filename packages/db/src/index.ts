@@ -39,10 +39,25 @@ export interface Db {
  * request that needs a new connection, forever. */
 export const CONNECT_TIMEOUT_MS = 10_000;
 
-export type OpenDatabaseOptions =
+/** Told each SQL statement Prisma sends, with its parameters as JSON — for tests that check what a
+ * read costs (by EXPLAINing it); production passes none. */
+export type QueryListener = (statement: { query: string; params: string }) => void;
+
+export type OpenDatabaseOptions = (
   | { databaseUrl: string; connectTimeoutMs?: number }
   | { dataDir: string }
-  | { pglite: PGlite };
+  | { pglite: PGlite }
+) & { onQuery?: QueryListener };
+
+function prismaClient(
+  adapter: PrismaPg | PrismaPGlite,
+  onQuery: QueryListener | undefined,
+): PrismaClient {
+  if (!onQuery) return new PrismaClient({ adapter });
+  const prisma = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  prisma.$on('query', (e) => onQuery({ query: e.query, params: e.params }));
+  return prisma;
+}
 
 /**
  * Opens the database (without migrating it — see `migrate`):
@@ -53,12 +68,13 @@ export type OpenDatabaseOptions =
  */
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
   if ('databaseUrl' in opts) {
-    const prisma = new PrismaClient({
-      adapter: new PrismaPg({
+    const prisma = prismaClient(
+      new PrismaPg({
         connectionString: opts.databaseUrl,
         connectionTimeoutMillis: opts.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
       }),
-    });
+      opts.onQuery,
+    );
     return { prisma, kind: 'postgres', close: () => prisma.$disconnect() };
   }
   let pglite: PGlite;
@@ -80,7 +96,7 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<Db> {
     pglite = opts.pglite;
     await pglite.waitReady;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const prisma = prismaClient(new PrismaPGlite(pglite), opts.onQuery);
   return {
     prisma,
     kind: 'pglite',

@@ -4,7 +4,14 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { type Db, findPrismaPaths, hashMigrations, migrate, openDatabase } from '@tollgate/db';
+import {
+  type Db,
+  findPrismaPaths,
+  hashMigrations,
+  migrate,
+  openDatabase,
+  type QueryListener,
+} from '@tollgate/db';
 import pg from 'pg';
 
 /** The server tests create their databases on (trust auth, see ENVIRONMENT.md). */
@@ -114,11 +121,15 @@ export interface TestDatabase {
   cleanup(): Promise<void>;
 }
 
-/** A migrated database of the given kind with an open Prisma client. */
-export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<TestDatabase> {
+/** A migrated database of the given kind with an open Prisma client (telling `onQuery` each
+ * statement it sends, if given). */
+export async function openTestDatabase(
+  kind: 'pglite' | 'postgres',
+  opts: { onQuery?: QueryListener } = {},
+): Promise<TestDatabase> {
   if (kind === 'postgres') {
     const database = await createPgDatabase();
-    const db = await openDatabase({ databaseUrl: database.url });
+    const db = await openDatabase({ databaseUrl: database.url, onQuery: opts.onQuery });
     return {
       db,
       cleanup: async () => {
@@ -131,7 +142,7 @@ export async function openTestDatabase(kind: 'pglite' | 'postgres'): Promise<Tes
     };
   }
   const pglite = await createPgliteDatabase();
-  const db = await openDatabase({ pglite });
+  const db = await openDatabase({ pglite, onQuery: opts.onQuery });
   return {
     db,
     cleanup: async () => {
