@@ -20,7 +20,7 @@ import type { GraphQLContext } from './context.ts';
  */
 
 // Cursors are signed for their scope by services/pagination.ts, the same way as REST cursors.
-export { afterCreated, BY_CREATION } from '../services/pagination.ts';
+export { BY_CREATION } from '../services/pagination.ts';
 export type { CursorScope, Position, PositionShape };
 
 export interface PageBounds {

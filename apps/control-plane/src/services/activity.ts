@@ -1,7 +1,8 @@
-import type { BudgetEvent, Prisma } from '@tollgate/db';
+import { type BudgetEvent, Prisma } from '@tollgate/db';
 import type { BudgetEventType, StoredEvent } from '../events/types.ts';
 import type { ServiceDeps } from './context.ts';
-import { DEFAULT_PAGE, type ListPage } from './pagination.ts';
+import { type KeysetPage, keysetOrder, keysetPage } from './keyset.ts';
+import { DEFAULT_PAGE } from './pagination.ts';
 
 /**
  * What the ops console shows of a sub-account's activity beyond its usage report: its latest
@@ -9,17 +10,25 @@ import { DEFAULT_PAGE, type ListPage } from './pagination.ts';
  * sub-account is one already found in the caller's workspace.
  */
 
+const REQUESTS = keysetOrder('UsageRecord', 'startedAt', 'requestId', 'desc');
+const EVENTS = keysetOrder('BudgetEvent', 'createdAt', 'id', 'desc');
+
 /** Its usage records, newest first (`startedAt`, then `requestId`, descending). */
 export function requestsOf(
   deps: ServiceDeps,
   sa: { id: string; workspaceId: string },
-  page: ListPage<Prisma.UsageRecordWhereInput> = {},
+  page: KeysetPage = {},
 ) {
-  return deps.prisma.usageRecord.findMany({
-    where: { subAccountId: sa.id, workspaceId: sa.workspaceId, ...page.after },
-    orderBy: [{ startedAt: 'desc' }, { requestId: 'desc' }],
-    take: page.take ?? DEFAULT_PAGE,
-  });
+  return keysetPage(
+    deps.prisma,
+    REQUESTS,
+    Prisma.sql`"subAccountId" = ${sa.id} AND "workspaceId" = ${sa.workspaceId}`,
+    { after: page.after, take: page.take ?? DEFAULT_PAGE },
+    (ids) =>
+      deps.prisma.usageRecord.findMany({
+        where: { requestId: { in: ids }, workspaceId: sa.workspaceId },
+      }),
+  );
 }
 
 /** A stored row as the event it was published as. */
@@ -44,17 +53,16 @@ function storedEvent(e: BudgetEvent): StoredEvent {
 export async function budgetEventsOf(
   deps: ServiceDeps,
   sa: { id: string; workspaceId: string },
-  page: ListPage<Prisma.BudgetEventWhereInput> = {},
+  page: KeysetPage = {},
 ): Promise<StoredEvent[]> {
-  const found = await deps.prisma.budgetEvent.findMany({
-    where: {
-      subAccountId: sa.id,
-      workspaceId: sa.workspaceId,
-      type: { not: 'webhook_disabled' },
-      ...page.after,
-    },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: page.take ?? DEFAULT_PAGE,
-  });
+  const found = await keysetPage(
+    deps.prisma,
+    EVENTS,
+    Prisma.sql`"subAccountId" = ${sa.id} AND "workspaceId" = ${sa.workspaceId}
+      AND "type" <> 'webhook_disabled'`,
+    { after: page.after, take: page.take ?? DEFAULT_PAGE },
+    (ids) =>
+      deps.prisma.budgetEvent.findMany({ where: { id: { in: ids }, workspaceId: sa.workspaceId } }),
+  );
   return found.map(storedEvent);
 }

@@ -1,10 +1,10 @@
-import type { Prisma } from '@tollgate/db';
+import { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import { keyLifetimeField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import type { ListPage } from './pagination.ts';
+import { type KeysetPage, keysetOrder, keysetPage } from './keyset.ts';
 
 /** What the operator calls a key: shown beside its prefix, so keys can be told apart. */
 export const adminKeyNameField = z
@@ -55,17 +55,20 @@ export async function createAdminKey(deps: ServiceDeps, caller: Caller, raw: unk
   return { key, plaintext: minted.plaintext };
 }
 
+const ADMIN_KEYS = keysetOrder('AdminKey', 'createdAt', 'id', 'asc');
+
 /** The workspace's admin keys, revoked ones included, oldest first (creation time, then id). */
-export function listAdminKeys(
-  deps: ServiceDeps,
-  caller: Caller,
-  page: ListPage<Prisma.AdminKeyWhereInput> = {},
-) {
-  return deps.prisma.adminKey.findMany({
-    where: { workspaceId: caller.workspaceId, ...page.after },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: page.take,
-  });
+export function listAdminKeys(deps: ServiceDeps, caller: Caller, page: KeysetPage = {}) {
+  return keysetPage(
+    deps.prisma,
+    ADMIN_KEYS,
+    Prisma.sql`"workspaceId" = ${caller.workspaceId}`,
+    page,
+    (ids) =>
+      deps.prisma.adminKey.findMany({
+        where: { id: { in: ids }, workspaceId: caller.workspaceId },
+      }),
+  );
 }
 
 /**

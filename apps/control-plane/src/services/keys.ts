@@ -1,10 +1,10 @@
-import type { Prisma } from '@tollgate/db';
+import { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { NotFoundError } from '../lib/errors.ts';
 import { mintKey, newId } from '../lib/ids.ts';
 import { keyLifetimeField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import type { ListPage } from './pagination.ts';
+import { type KeysetPage, keysetOrder, keysetPage } from './keyset.ts';
 import { deletedError, findSubAccount } from './sub-account-reads.ts';
 
 const rotateSchema = z.strictObject({ expiresInSeconds: keyLifetimeField });
@@ -48,17 +48,25 @@ export async function listKeys(deps: ServiceDeps, caller: Caller, subAccountId: 
   return keysOf(deps, { id: subAccountId, workspaceId: caller.workspaceId });
 }
 
-/** A sub-account's keys (one already found), oldest first, revoked and expired included. */
+const KEYS = keysetOrder('SubAccountKey', 'createdAt', 'id', 'asc');
+
+/** A sub-account's keys (one already found), oldest first (creation time, then id), revoked and
+ * expired included. */
 export function keysOf(
   deps: ServiceDeps,
   sa: { id: string; workspaceId: string },
-  page: ListPage<Prisma.SubAccountKeyWhereInput> = {},
+  page: KeysetPage = {},
 ) {
-  return deps.prisma.subAccountKey.findMany({
-    where: { subAccountId: sa.id, workspaceId: sa.workspaceId, ...page.after },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: page.take,
-  });
+  return keysetPage(
+    deps.prisma,
+    KEYS,
+    Prisma.sql`"subAccountId" = ${sa.id} AND "workspaceId" = ${sa.workspaceId}`,
+    page,
+    (ids) =>
+      deps.prisma.subAccountKey.findMany({
+        where: { id: { in: ids }, workspaceId: sa.workspaceId },
+      }),
+  );
 }
 
 export async function revokeKey(

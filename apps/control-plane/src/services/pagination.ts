@@ -87,18 +87,10 @@ export function decodeCursor(secret: Buffer, scope: CursorScope, cursor: string)
   return { createdAt: new Date(Number(ms)), id: String(id) };
 }
 
-/** Prisma `where` for rows strictly after `[createdAt ms, id]` in `createdAt, id` order. */
-export function afterCreated(after: Position | null, direction: 'asc' | 'desc' = 'asc') {
-  if (after === null) return {};
-  const createdAt = new Date(Number(after[0]));
-  const id = String(after[1]);
-  return direction === 'asc'
-    ? { OR: [{ createdAt: { gt: createdAt } }, { createdAt, id: { gt: id } }] }
-    : { OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] };
-}
-
-/** A page of a list a service answers whole by default: rows after a position (a `where` on the
- * list's order columns, which the caller builds from its cursor) and how many. */
+/** A page of a list ordered by one unique column, which a service answers whole by default: rows
+ * after a position (a `where` on that column, which the caller builds from its cursor) and how
+ * many. Lists ordered by a timestamp and a key page with keyset.ts instead: Prisma's `where` cannot
+ * say "after (t, k)" in a form an index answers. */
 export interface ListPage<Where> {
   after?: Where;
   take?: number;

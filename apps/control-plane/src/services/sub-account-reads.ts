@@ -1,9 +1,10 @@
-import type { SubAccount } from '@tollgate/db';
+import { Prisma, type SubAccount } from '@tollgate/db';
 import { periodKey, periodWindow } from '@tollgate/policy';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { pageSizeField, parseInput, tagField } from '../lib/validation.ts';
 import type { Caller, ServiceDeps } from './context.ts';
+import { allOf, keysetOrder, keysetPage } from './keyset.ts';
 import {
   type CursorScope,
   DEFAULT_PAGE,
@@ -43,33 +44,34 @@ export const subAccountsCursorScope = (workspaceId: string): CursorScope => ({
   workspaceId,
 });
 
+/** Sub-accounts in creation order (creation time, then id). */
+const SUB_ACCOUNTS = keysetOrder('SubAccount', 'createdAt', 'id', 'asc');
+
 export async function listSubAccounts(deps: ServiceDeps, caller: Caller, raw: unknown) {
   const q = parseInput(listSchema, raw);
   const limit = q.limit ?? DEFAULT_PAGE;
   const scope = subAccountsCursorScope(caller.workspaceId);
   const after = q.cursor ? decodeCursor(deps.secretKey, scope, q.cursor) : null;
-  const rows = await deps.prisma.subAccount.findMany({
-    where: {
-      workspaceId: caller.workspaceId,
-      externalId: q.externalId,
-      defaultTag: q.tag,
-      status: q.status,
-      ...(q.search
-        ? { name: { contains: likeLiteral(q.search), mode: 'insensitive' as const } }
-        : {}),
-      ...(after
-        ? {
-            OR: [
-              { createdAt: { gt: after.createdAt } },
-              { createdAt: after.createdAt, id: { gt: after.id } },
-            ],
-          }
-        : {}),
-    },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: limit + 1,
-    include: withPlan,
-  });
+  // What Prisma's `equals` and `contains` (mode insensitive: ILIKE) said, in SQL. An absent
+  // filter filters nothing; an empty search too.
+  const filter = allOf(
+    Prisma.sql`"workspaceId" = ${caller.workspaceId}`,
+    q.externalId !== undefined && Prisma.sql`"externalId" = ${q.externalId}`,
+    q.tag !== undefined && Prisma.sql`"defaultTag" = ${q.tag}`,
+    q.status !== undefined && Prisma.sql`"status" = ${q.status}::"SubAccountStatus"`,
+    !!q.search && Prisma.sql`"name" ILIKE ${`%${likeLiteral(q.search)}%`}`,
+  );
+  const rows = await keysetPage(
+    deps.prisma,
+    SUB_ACCOUNTS,
+    filter,
+    { after: after && [after.createdAt.getTime(), after.id], take: limit + 1 },
+    (ids) =>
+      deps.prisma.subAccount.findMany({
+        where: { id: { in: ids }, workspaceId: caller.workspaceId },
+        include: withPlan,
+      }),
+  );
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   const nextCursor = rows.length > limit && last ? encodeCursor(deps.secretKey, scope, last) : null;
@@ -98,7 +100,7 @@ export async function periodSpend(deps: ServiceDeps, sa: SubAccount) {
   };
 }
 
-/** `contains` is a LIKE pattern underneath: a searched `%` or `_` is the character itself, not a
+/** A search is a LIKE pattern underneath: a searched `%` or `_` is the character itself, not a
  * wildcard (searching `%` listed every sub-account). */
 function likeLiteral(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);

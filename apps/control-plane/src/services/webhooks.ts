@@ -1,4 +1,4 @@
-import type { Prisma } from '@tollgate/db';
+import { Prisma } from '@tollgate/db';
 import { isPrivateHost } from '@tollgate/policy/private-address';
 import { z } from 'zod';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.ts';
@@ -6,7 +6,7 @@ import { newId, randomBase62 } from '../lib/ids.ts';
 import { seal } from '../lib/seal.ts';
 import { parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import type { ListPage } from './pagination.ts';
+import { type KeysetPage, keysetOrder, keysetPage } from './keyset.ts';
 import { httpUrl } from './provider-keys.ts';
 
 /** Event names of SPEC §8 that an endpoint may subscribe to. */
@@ -79,16 +79,21 @@ export async function createWebhook(deps: WebhookDeps, caller: Caller, raw: unkn
   return { endpoint, secret };
 }
 
-export function listWebhooks(
-  deps: ServiceDeps,
-  caller: Caller,
-  page: ListPage<Prisma.WebhookEndpointWhereInput> = {},
-) {
-  return deps.prisma.webhookEndpoint.findMany({
-    where: { workspaceId: caller.workspaceId, ...page.after },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: page.take,
-  });
+const ENDPOINTS = keysetOrder('WebhookEndpoint', 'createdAt', 'id', 'asc');
+const DELIVERIES = keysetOrder('WebhookDelivery', 'createdAt', 'id', 'desc');
+
+/** The workspace's endpoints, oldest first (creation time, then id). */
+export function listWebhooks(deps: ServiceDeps, caller: Caller, page: KeysetPage = {}) {
+  return keysetPage(
+    deps.prisma,
+    ENDPOINTS,
+    Prisma.sql`"workspaceId" = ${caller.workspaceId}`,
+    page,
+    (ids) =>
+      deps.prisma.webhookEndpoint.findMany({
+        where: { id: { in: ids }, workspaceId: caller.workspaceId },
+      }),
+  );
 }
 
 export async function findWebhook(deps: ServiceDeps, caller: Caller, id: string) {
@@ -110,20 +115,26 @@ export async function deleteWebhook(deps: ServiceDeps, caller: Caller, id: strin
   );
 }
 
-/** Newest first, with every attempt; the latest 100 unless `page` says otherwise. */
+/** Newest first (creation time, then id, descending), with every attempt; the latest 100 unless
+ * `page` says otherwise. */
 export async function listDeliveries(
   deps: ServiceDeps,
   caller: Caller,
   endpointId: string,
-  page: ListPage<Prisma.WebhookDeliveryWhereInput> = {},
+  page: KeysetPage = {},
 ) {
   await findWebhook(deps, caller, endpointId);
-  return deps.prisma.webhookDelivery.findMany({
-    where: { endpointId, workspaceId: caller.workspaceId, ...page.after },
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-    take: page.take ?? 100,
-    include: { log: { orderBy: { attempt: 'asc' } } },
-  });
+  return keysetPage(
+    deps.prisma,
+    DELIVERIES,
+    Prisma.sql`"endpointId" = ${endpointId} AND "workspaceId" = ${caller.workspaceId}`,
+    { after: page.after, take: page.take ?? 100 },
+    (ids) =>
+      deps.prisma.webhookDelivery.findMany({
+        where: { id: { in: ids }, workspaceId: caller.workspaceId },
+        include: { log: { orderBy: { attempt: 'asc' } } },
+      }),
+  );
 }
 
 /** Changes url, events or status (`disabled` stops deliveries; `enabled` resumes the pending ones). */

@@ -1,10 +1,9 @@
-import type { Prisma } from '@tollgate/db';
 import { z } from 'zod';
 import { ConflictError, NotFoundError } from '../lib/errors.ts';
 import { hashKey, mintKey, newId } from '../lib/ids.ts';
 import { budgetPeriodField, centsField, markupField, parseInput } from '../lib/validation.ts';
 import { type Caller, mutate, type ServiceDeps, type Tx } from './context.ts';
-import type { ListPage } from './pagination.ts';
+import { allOf, type KeysetPage, keysetOrder, keysetPage } from './keyset.ts';
 
 const createSchema = z.strictObject({
   name: z
@@ -77,12 +76,13 @@ export async function createWorkspace(
   return { workspace, adminKey: key.plaintext };
 }
 
-export function listWorkspaces(deps: ServiceDeps, page: ListPage<Prisma.WorkspaceWhereInput> = {}) {
-  return deps.prisma.workspace.findMany({
-    where: page.after,
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    take: page.take,
-  });
+const WORKSPACES = keysetOrder('Workspace', 'createdAt', 'id', 'asc');
+
+/** Every workspace (the root key's list), oldest first (creation time, then id). */
+export function listWorkspaces(deps: ServiceDeps, page: KeysetPage = {}) {
+  return keysetPage(deps.prisma, WORKSPACES, allOf(), page, (ids) =>
+    deps.prisma.workspace.findMany({ where: { id: { in: ids } } }),
+  );
 }
 
 export async function getWorkspace(deps: ServiceDeps, caller: Caller) {

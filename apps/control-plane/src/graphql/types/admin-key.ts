@@ -2,7 +2,7 @@ import { ValidationError } from '../../lib/errors.ts';
 import * as adminKeys from '../../services/admin-keys.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
-import { afterCreated, BY_CREATION, createdPosition, pageArgs, paginate } from '../connections.ts';
+import { BY_CREATION, createdPosition, pageArgs, paginate } from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
 export const AdminKey = builder.prismaObject('AdminKey', {
@@ -65,7 +65,7 @@ builder.queryFields((t) => ({
         position: createdPosition,
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        adminKeys.listAdminKeys(ctx.deps, caller, { after: afterCreated(after), take }),
+        adminKeys.listAdminKeys(ctx.deps, caller, { after, take }),
       );
     },
   }),

@@ -5,14 +5,7 @@ import { centsOf } from '../../lib/money.ts';
 import { budgetEventsOf, requestsOf } from '../../services/activity.ts';
 import { callerFor } from '../access.ts';
 import { builder } from '../builder.ts';
-import {
-  afterCreated,
-  BY_CREATION,
-  type Keyset,
-  type Position,
-  pageArgs,
-  paginate,
-} from '../connections.ts';
+import { BY_CREATION, type Keyset, type Position, pageArgs, paginate } from '../connections.ts';
 import { BudgetEvent, SpendUpdateRef } from './events.ts';
 import { SubAccount } from './sub-account.ts';
 
@@ -94,16 +87,6 @@ const BudgetEventConnection = builder.connectionObject({
   name: 'BudgetEventConnection',
 });
 
-/** Prisma `where` for requests strictly after `[startedAt ms, requestId]`, newest first. */
-function afterStarted(after: Position | null) {
-  if (after === null) return {};
-  const startedAt = new Date(Number(after[0]));
-  const requestId = String(after[1]);
-  return {
-    OR: [{ startedAt: { lt: startedAt } }, { startedAt, requestId: { lt: requestId } }],
-  };
-}
-
 builder.objectFields(SubAccount, (t) => ({
   recentRequests: t.field({
     type: RequestLogConnection,
@@ -117,7 +100,7 @@ builder.objectFields(SubAccount, (t) => ({
         position: (r) => [r.startedAt.getTime(), r.requestId],
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        requestsOf(ctx.deps, sa, { after: afterStarted(after), take }),
+        requestsOf(ctx.deps, sa, { after, take }),
       );
     },
   }),
@@ -133,7 +116,7 @@ builder.objectFields(SubAccount, (t) => ({
         position: (e) => [Date.parse(e.createdAt), e.id],
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        budgetEventsOf(ctx.deps, sa, { after: afterCreated(after, 'desc'), take }),
+        budgetEventsOf(ctx.deps, sa, { after, take }),
       );
     },
   }),

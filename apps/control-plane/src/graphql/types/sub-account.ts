@@ -13,7 +13,6 @@ import * as subAccounts from '../../services/sub-accounts.ts';
 import { callerFor, serviceInput, withInputErrors } from '../access.ts';
 import { builder } from '../builder.ts';
 import {
-  afterCreated,
   BY_CREATION,
   connectionOf,
   createdPosition,
@@ -113,9 +112,7 @@ export const SubAccount = builder.prismaObject('SubAccount', {
           shape: BY_CREATION,
           position: createdPosition,
         };
-        return paginate(ctx, keyset, args, (after, take) =>
-          keysOf(ctx.deps, sa, { after: afterCreated(after), take }),
-        );
+        return paginate(ctx, keyset, args, (after, take) => keysOf(ctx.deps, sa, { after, take }));
       },
     }),
   }),

@@ -2,14 +2,7 @@ import { NotFoundError, ValidationError } from '../../lib/errors.ts';
 import * as webhooks from '../../services/webhooks.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
-import {
-  afterCreated,
-  BY_CREATION,
-  createdPosition,
-  LIST_PAGE,
-  pageArgs,
-  paginate,
-} from '../connections.ts';
+import { BY_CREATION, createdPosition, LIST_PAGE, pageArgs, paginate } from '../connections.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
 export const WebhookEndpoint = builder.prismaObject('WebhookEndpoint', {
@@ -105,7 +98,7 @@ builder.queryFields((t) => ({
         position: createdPosition,
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        webhooks.listWebhooks(ctx.deps, caller, { after: afterCreated(after), take }),
+        webhooks.listWebhooks(ctx.deps, caller, { after, take }),
       );
     },
   }),
@@ -134,7 +127,7 @@ builder.queryFields((t) => ({
       };
       return paginate(ctx, keyset, args, (after, take) =>
         webhooks.listDeliveries(ctx.deps, caller, webhookId, {
-          after: afterCreated(after, 'desc'),
+          after,
           take,
         }),
       );

@@ -3,7 +3,7 @@ import { centsOf } from '../../lib/money.ts';
 import * as workspaces from '../../services/workspaces.ts';
 import { callerFor, serviceInput } from '../access.ts';
 import { builder } from '../builder.ts';
-import { afterCreated, BY_CREATION, createdPosition, pageArgs, paginate } from '../connections.ts';
+import { BY_CREATION, createdPosition, pageArgs, paginate } from '../connections.ts';
 import { BudgetPeriod } from './common.ts';
 import { MUTATION_ERRORS } from './errors.ts';
 
@@ -66,7 +66,7 @@ builder.queryFields((t) => ({
         position: createdPosition,
       };
       return paginate(ctx, keyset, args, (after, take) =>
-        workspaces.listWorkspaces(ctx.deps, { after: afterCreated(after), take }),
+        workspaces.listWorkspaces(ctx.deps, { after, take }),
       );
     },
   }),

@@ -1,4 +1,4 @@
-import { afterCreated, encodeCursor, MAX_PAGE, restListQuery } from '../../services/pagination.ts';
+import { encodeCursor, MAX_PAGE, restListQuery } from '../../services/pagination.ts';
 import * as webhooks from '../../services/webhooks.ts';
 import { created, ok, type Route } from '../route.ts';
 import * as json from '../serialize.ts';
@@ -79,7 +79,7 @@ export const WEBHOOK_ROUTES: Route[] = [
       };
       const { limit, after } = restListQuery(deps.secretKey, scope, query, DELIVERY_PAGE);
       const rows = await webhooks.listDeliveries(deps, caller, params.id!, {
-        after: afterCreated(after && [after.createdAt.getTime(), after.id], 'desc'),
+        after: after && [after.createdAt.getTime(), after.id],
         take: limit + 1,
       });
       const page = rows.slice(0, limit);
