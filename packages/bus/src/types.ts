@@ -151,6 +151,16 @@ export interface CounterBalanceFromBooks {
   spentMicros: number;
 }
 
+/** What `raiseMany` did. */
+export interface RaisedCounters {
+  /** False: the workspace's epoch marker was missing (its counters were lost, `restore` rebuilds
+   * them), so nothing was changed from the first chunk that found it missing on. */
+  sealed: boolean;
+  /** Per balance (input order): the figure the counter held before it was raised (0 when absent),
+   * or null when it was left alone (it held as much or more, or the marker was missing). */
+  before: (number | null)[];
+}
+
 export interface Limiter {
   /** One atomic check-and-reserve of rate limits and every spend counter. Rejects (throws) when the
    * store is unreachable: the caller decides to fail closed or open. With `requireRebuilt`, also
@@ -180,6 +190,13 @@ export interface Limiter {
    * the larger never overstates the period. Answers true when it raised the counter. Not for a
    * workspace whose epoch marker is missing: `restore` rebuilds those. */
   raise(workspaceId: string, counter: Counter, spentMicros: number): Promise<boolean>;
+  /** `raise` for many counters of one workspace at once (the control plane's top-up): each counter
+   * raised to its balance's figure when it holds less or none, never lowered, each atomically — in
+   * chunks of RAISE_CHUNK counters, one atomic step (a Lua script on Redis) each, rather than one
+   * step per counter. Only while the workspace's epoch marker is present (checked in the same
+   * atomic step as each chunk's raises): once the counters were lost, `restore` rebuilds them.
+   * Scopes must be distinct. */
+  raiseMany(workspaceId: string, balances: CounterBalanceFromBooks[]): Promise<RaisedCounters>;
   /** Rebuild after a loss: raises a sub-account's requests-per-day window of the UTC day holding
    * `nowMs` to at least `requests` (the books' count), never lowers it. True when it raised it. */
   raiseRequestsToday(

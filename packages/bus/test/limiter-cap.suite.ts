@@ -354,4 +354,35 @@ export function capSuite(impl: Impl) {
     expect(bal!.spentMicros).toBe(2_000);
     expect(bal!.reservedMicros).toBeGreaterThan(0);
   });
+  it('raises many counters at once, across chunks: those behind to the books, those ahead kept', async () => {
+    // 1 234 counters: two full chunks of RAISE_CHUNK (500) and a partial one. Every counter has a
+    // figure of its own, so a reply or a key paired with the wrong counter shows.
+    const n = 1_234;
+    const cs = Array.from({ length: n }, (_, i) => counter(`sa:sa_many_${i}`, 10_000_000));
+    const books = cs.map((c, i) => ({ counter: c, spentMicros: 3_000 + i }));
+    // Before the workspace's counters are in place (its marker is missing): nothing at all.
+    expect(await h.replicas[0].raiseMany(ws, books)).toEqual({
+      sealed: false,
+      before: books.map(() => null),
+    });
+    expect((await h.replicas[1].spent(ws, cs)).every((b) => b.spentMicros === 0)).toBe(true);
+    expect(await h.replicas[0].restore(ws, [], 'epoch-1')).toBe(true);
+    // i % 3 == 0: ahead of the books (settled, not ingested yet); 1: behind; 2: absent.
+    const held = (i: number) => (i % 3 === 0 ? 5_000_000 + i : i % 3 === 1 ? i : null);
+    for (const [i, c] of cs.entries()) {
+      const h0 = held(i);
+      if (h0 !== null) await h.replicas[1].raise(ws, c, h0);
+    }
+    const r = await h.replicas[0].raiseMany(ws, books);
+    expect(r.sealed).toBe(true);
+    expect(r.before).toEqual(cs.map((_, i) => (i % 3 === 0 ? null : (held(i) ?? 0))));
+    const after = await h.replicas[1].spent(ws, cs);
+    expect(after.map((b) => b.spentMicros)).toEqual(
+      cs.map((_, i) => (i % 3 === 0 ? 5_000_000 + i : 3_000 + i)),
+    );
+    // Again: every counter holds at least the books now.
+    expect((await h.replicas[1].raiseMany(ws, books)).before.every((b) => b === null)).toBe(true);
+    // Scopes must be distinct (one counter twice in a chunk would be raised twice).
+    await expect(h.replicas[0].raiseMany(ws, [books[0]!, books[0]!])).rejects.toThrow(/duplicate/);
+  });
 }

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import type { CounterKeys } from './keys.ts';
 import { ADMIT_LUA } from './lua/admit.ts';
-import { PEEK_LUA, RAISE_COUNT_LUA, RAISE_LUA, RESTORE_LUA, SEED_LUA } from './lua/peek.ts';
+import {
+  PEEK_LUA,
+  RAISE_COUNT_LUA,
+  RAISE_LUA,
+  RAISE_MANY_LUA,
+  RESTORE_LUA,
+  SEED_LUA,
+} from './lua/peek.ts';
 import { REINSTATE_LUA } from './lua/reinstate.ts';
 import { RENEW_LUA } from './lua/renew.ts';
 import { SETTLE_LUA } from './lua/settle.ts';
@@ -24,6 +31,7 @@ const SCRIPTS = {
   tollgatePeek: PEEK_LUA,
   tollgateSeed: SEED_LUA,
   tollgateRaise: RAISE_LUA,
+  tollgateRaiseMany: RAISE_MANY_LUA,
   tollgateRaiseCount: RAISE_COUNT_LUA,
   tollgateRestore: RESTORE_LUA,
 } as const;
@@ -332,6 +340,32 @@ export async function raiseScript(
   return (
     (await run(client, 'tollgateRaise', [counter.state], [arg(spentMicros), arg(keyTtlMs)])) === 1
   );
+}
+
+export interface RaiseManyScriptInput {
+  /** The workspace's counters-epoch marker: nothing is raised while it is missing. */
+  epochKey: string;
+  counters: { state: string; spentMicros: number; keyTtlMs: number }[];
+}
+
+/**
+ * See RAISE_MANY_LUA. Answers null when the marker was missing (nothing changed); else, per counter
+ * (input order), what it held before it was raised (0 when absent), or null when it was left alone.
+ */
+export async function raiseManyScript(
+  client: RedisClient,
+  input: RaiseManyScriptInput,
+): Promise<(number | null)[] | null> {
+  const keys = [input.epochKey, ...input.counters.map((c) => c.state)];
+  const args = [arg(input.counters.length)];
+  for (const c of input.counters) args.push(arg(c.spentMicros), arg(c.keyTtlMs));
+  const r = (await run(client, 'tollgateRaiseMany', keys, args)) as number[];
+  if (r[0] !== 1) return null;
+  return input.counters.map((_, i) => {
+    const before = r[i + 1];
+    if (before === undefined) throw new Error('raise-many: short reply');
+    return before < 0 ? null : before;
+  });
 }
 
 export interface RestoreScriptInput {

@@ -4,6 +4,7 @@ import {
   peekScript,
   type RedisClient,
   raiseCountScript,
+  raiseManyScript,
   raiseScript,
   reinstateScript,
   renewScript,
@@ -22,6 +23,7 @@ import {
   counterKeyTtlMs,
   DEFAULT_PURGE_LIMIT,
   DEFAULT_SETTLED_TTL_MS,
+  RAISE_CHUNK,
   RESTORE_CHUNK,
   rateSnapshot,
   windows,
@@ -32,6 +34,7 @@ import type {
   Counter,
   CounterBalanceFromBooks,
   Limiter,
+  RaisedCounters,
   RatesQuery,
   ReinstateRequest,
   RenewRequest,
@@ -259,6 +262,37 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     return raiseScript(client, k, spentMicros, counterKeyTtlMs(counter.periodKey));
   }
 
+  /** Chunk by chunk, each one script that checks the marker and raises its counters; a chunk that
+   * finds the marker missing changes nothing, and the rest is not sent. */
+  async function raiseMany(
+    ws: string,
+    balances: CounterBalanceFromBooks[],
+  ): Promise<RaisedCounters> {
+    for (const b of balances) checkUint('spentMicros', b.spentMicros);
+    checkCounters(balances.map((b) => b.counter));
+    const epochKey = keys.countersEpoch(ws);
+    const before: (number | null)[] = [];
+    let i = 0;
+    do {
+      const chunk = balances.slice(i, i + RAISE_CHUNK);
+      const done = await raiseManyScript(client, {
+        epochKey,
+        counters: chunk.map((b) => ({
+          state: keys.counter(ws, b.counter.scope, b.counter.periodKey).state,
+          spentMicros: b.spentMicros,
+          keyTtlMs: counterKeyTtlMs(b.counter.periodKey),
+        })),
+      });
+      if (done === null) {
+        for (let j = i; j < balances.length; j++) before.push(null);
+        return { sealed: false, before };
+      }
+      for (const d of done) before.push(d);
+      i += RAISE_CHUNK;
+    } while (i < balances.length);
+    return { sealed: true, before };
+  }
+
   async function raiseRequestsToday(ws: string, sa: string, requests: number, nowMs: number) {
     checkUint('requests', requests);
     const key = keys.rpdWindow(ws, sa, windows(nowMs).dayIndex);
@@ -340,6 +374,7 @@ export function createRedisLimiter(opts: RedisLimiterOptions): Limiter {
     rates,
     seed,
     raise,
+    raiseMany,
     raiseRequestsToday,
     raiseThisMinute,
     epochs,

@@ -57,6 +57,37 @@ return raised
 `;
 
 /**
+ * The top-up of many counters of one workspace (RAISE_LUA for each, in one script): every counter
+ * is raised to its books' figure when it holds less (or none), never lowered, each with RAISE_LUA's
+ * key lifetime. Only while the workspace's counters-epoch marker is present: once Redis lost the
+ * counters, the rebuild (RESTORE_LUA) gives them the books — a counter this script created then
+ * would carry no post-loss flag and the rebuild would leave it out. The caller sends a workspace's
+ * counters in chunks (one script each bounds its run time); the marker is checked by each.
+ *
+ * KEYS: 1 epoch marker, then 1 per counter: state hash.
+ * ARGV: 1 counter count, then 2 per counter: spentMicros, keyTtlMs.
+ * Reply: {0} marker missing (nothing changed); else {1, before1, before2, ...}: per counter, what it
+ * held before it was raised (0 when absent), or -1 when it was left alone.
+ */
+export const RAISE_MANY_LUA = `${COMMON_LUA}
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local n = tonumber(ARGV[1])
+local out = {1}
+for i = 1, n do
+  local st = KEYS[1 + i]
+  local cur = tonumber(redis.call('HGET', st, 'spent'))
+  if cur == nil or cur < tonumber(ARGV[i * 2]) then
+    redis.call('HSET', st, 'spent', ARGV[i * 2])
+    out[i + 1] = cur or 0
+  else
+    out[i + 1] = -1
+  end
+  extend(st, tonumber(ARGV[i * 2 + 1]))
+end
+return out
+`;
+
+/**
  * Rebuild of a count window (RPD, RPM, TPM) after Redis lost it: raises the count to at least the
  * books' figure, never lowers it (what was admitted since the loss is already in it).
  * KEYS: 1 window key. ARGV: 1 count, 2 key TTL ms. Reply: 1 raised, 0 left alone.
