@@ -16,7 +16,9 @@ import {
   createControlPlaneMetrics,
   createCounterCatchUp,
   createPolicyPublisher,
+  createTouchedCounters,
   ensureDefaultWorkspace,
+  type PolicyChange,
   type PolicyPublisher,
   reservationView,
   startCounterReconciler,
@@ -225,6 +227,8 @@ export async function startControlPlane(
     onError: (err) => log('error', 'event delivery failed', { error: String(err) }),
   });
   const metrics = createControlPlaneMetrics();
+  // The spend counters usage and policy changes touched: the minutely top-up reads only those.
+  const touched = createTouchedCounters();
   const deps = {
     ...events.deps,
     prisma: db.prisma,
@@ -241,7 +245,10 @@ export async function startControlPlane(
     metricsToken: env.TOLLGATE_METRICS_TOKEN,
     // `reserved_cents` of a sub-account: what its requests in flight hold on its counter now.
     reservations: reservationView(bus.limiter),
-    onPolicyChange: publisher.onPolicyChange,
+    onPolicyChange: (change: PolicyChange) => {
+      publisher.onPolicyChange(change);
+      touched.change(change);
+    },
     // A tag budget created or a budget period changed mid-period: its counters get the books'
     // figures inside the change's transaction, before any data plane can hear of it.
     catchUpCounters: createCounterCatchUp({
@@ -282,7 +289,10 @@ export async function startControlPlane(
     usage: bus.usage,
     group,
     consumer: `${hostname()}-${process.pid}`,
-    afterWrite: events.afterUsage,
+    afterWrite: async (usage) => {
+      touched.usage(usage);
+      await events.afterUsage(usage);
+    },
     onIngested: (fresh) => metrics.ingested.inc(fresh.length),
     onError: (err) => log('error', 'usage ingest failed', { error: String(err) }),
   });
@@ -294,13 +304,21 @@ export async function startControlPlane(
     prisma: db.prisma,
     limiter: bus.limiter,
     onError: (err) => log('error', 'counter rebuild failed', { error: String(err) }),
-    // Spend that reached the books but not the counters (a settle given up on during an outage).
-    onRaised: (workspaceId, scope, periodKey, spentMicros) =>
-      log('warn', 'spend counter behind the books: raised to them', {
+    touched,
+    // Spend that reached the books but not the counters (a settle given up on during an outage):
+    // one line per top-up pass, each counter at debug level.
+    onTopUp: (summary) => {
+      if (summary.raised > 0)
+        log('warn', 'spend counters behind the books: raised to them', { ...summary });
+      else log('debug', 'spend counters checked against the books', { ...summary });
+    },
+    onRaised: (workspaceId, scope, periodKey, spentMicros, beforeMicros) =>
+      log('debug', 'spend counter behind the books: raised to them', {
         workspaceId,
         scope,
         periodKey,
         spentMicros,
+        beforeMicros,
       }),
     onRebuilt: (workspaceId, counters) => {
       // After start, a workspace with spend whose counters vanished: Redis lost them. One with none

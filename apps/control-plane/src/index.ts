@@ -21,6 +21,13 @@ export {
   createCounterReconciler,
   startCounterReconciler,
 } from './ingest/reconcile.ts';
+export type { CounterTopUpSummary } from './ingest/top-up.ts';
+export {
+  createTouchedCounters,
+  TOUCHED_MAX,
+  type TouchedCounters,
+  type TouchingUsage,
+} from './ingest/touched.ts';
 export { writeUsage } from './ingest/write-usage.ts';
 export { type AuthenticatorOptions, createAuthenticator } from './lib/authz.ts';
 export {

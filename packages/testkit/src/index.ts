@@ -156,7 +156,13 @@ export async function openTestDatabase(
 }
 export { clearOfMinuteEdge } from './clock.ts';
 export { getFromAddress } from './from-address.ts';
-export { freePort, type PrivateRedis, refusedPort, startPrivateRedis } from './private-redis.ts';
+export {
+  freePort,
+  type PrivateRedis,
+  refusedPort,
+  scriptsRun,
+  startPrivateRedis,
+} from './private-redis.ts';
 export { type RawAnswer, rawHttp } from './raw-http.ts';
 export { startTcpForwarder, type TcpForwarder } from './tcp-forwarder.ts';
 export { usageEvent } from './usage-event.ts';

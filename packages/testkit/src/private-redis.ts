@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
 export function freePort(): Promise<number> {
@@ -82,4 +83,23 @@ export async function startPrivateRedis(
       child = await spawnRedis(port, args);
     },
   };
+}
+
+/**
+ * How many Lua scripts (EVALSHA and EVAL) a Redis server has run since it started, from `INFO
+ * commandstats`: a test on a server of its own (`startPrivateRedis`) counts the round trips a piece
+ * of code makes — the shared server's figures include every other test run. Calls that failed
+ * (an EVALSHA answered NOSCRIPT, before the EVAL that loads its script) are not counted.
+ */
+export async function scriptsRun(url: string): Promise<number> {
+  const client = new Redis(url);
+  try {
+    const stats = await client.info('commandstats');
+    let n = 0;
+    for (const m of stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+),.*failed_calls=(\d+)/g))
+      n += Number(m[1]) - Number(m[2]);
+    return n;
+  } finally {
+    client.disconnect();
+  }
 }

@@ -26,8 +26,10 @@ export interface CounterChange {
  * Never throws: a failure (Redis unreachable) is reported and the change goes on. Refusing the
  * change instead would block emergency edits (suspending a sub-account) during a Redis incident,
  * while the data planes fail closed then anyway; a lost Redis is rebuilt from the books by the
- * reconciler, which covers these counters too. Workspaces whose epoch marker is missing are skipped
- * for the same reason (and because `restore` adds the books to counters created after the loss).
+ * reconciler, which covers these counters too, and the reconciler's next top-up reads the changed
+ * entity's counters again once the change committed (touched.ts). Workspaces whose epoch marker is
+ * missing are skipped for the same reason (and because `restore` adds the books to counters created
+ * after the loss).
  *
  * Left open: spend of requests admitted before the data plane learns the change (or settled but
  * not ingested yet) is in neither figure; it is bounded by the requests in flight at that moment.
@@ -50,16 +52,22 @@ const CATCH_UP_KINDS: Record<string, (id: string) => BooksScope> = {
   plan: (id) => ({ kind: 'plan', id }),
 };
 
+/** The counters a policy change puts in force, as a books scope; null for a change that puts none
+ * in force (a key, a price, a provider key). */
+export function countersOfChange(change: CounterChange): BooksScope | null {
+  return CATCH_UP_KINDS[change.kind]?.(change.id) ?? null;
+}
+
 export function createCounterCatchUp(opts: CounterCatchUpOptions): CounterCatchUp {
   const now = opts.now ?? Date.now;
   return async (db, change) => {
-    const scopeOf = CATCH_UP_KINDS[change.kind];
-    if (!scopeOf) return;
+    const scope = countersOfChange(change);
+    if (scope === null) return;
     try {
       const [epoch] = await opts.limiter.epochs([change.workspaceId]);
       if (epoch === null || epoch === undefined) return;
       const nowMs = now();
-      const balances = await booksBalances(db, change.workspaceId, nowMs, scopeOf(change.id));
+      const balances = await booksBalances(db, change.workspaceId, nowMs, scope);
       for (const { counter, spentMicros } of balances) {
         if (await opts.limiter.raise(change.workspaceId, counter, spentMicros)) {
           opts.onRaised?.(change.workspaceId, counter.scope, counter.periodKey, spentMicros);

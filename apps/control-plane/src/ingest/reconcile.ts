@@ -2,6 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Limiter } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
 import { booksBalances } from './books.ts';
+import {
+  type CounterTopUpOptions,
+  type CounterTopUpSummary,
+  createCounterTopUp,
+  type WorkspaceEpoch,
+} from './top-up.ts';
+import type { TouchedCounters } from './touched.ts';
 
 /**
  * Counters rebuilt from PostgreSQL when Redis lost them (SPEC §10).
@@ -20,19 +27,34 @@ import { booksBalances } from './books.ts';
  * Meanwhile, data planes created with `requireRebuiltCounters` refuse capped requests of that
  * workspace (503, fail closed — as when Redis is down) instead of judging them against counters
  * that forgot the period's spend; without it they keep serving and the rebuild catches up.
+ *
+ * Every `topUpEveryMs` it also tops the counters in place up to the books (top-up.ts): spend that
+ * reached the books but not the counters.
  */
 export interface CounterReconcilerOptions {
   prisma: PrismaClient;
-  limiter: Pick<Limiter, 'epochs' | 'restore' | 'raise' | 'raiseRequestsToday' | 'raiseThisMinute'>;
+  limiter: Pick<
+    Limiter,
+    'epochs' | 'restore' | 'raiseMany' | 'raiseRequestsToday' | 'raiseThisMinute'
+  >;
   /** Marker check period. Default 2 000 ms. */
   checkEveryMs?: number;
   /** Top-up period (see `topUpOnce`). Default 60 000 ms. */
   topUpEveryMs?: number;
+  /** What usage and policy changes touched since the last top-up (fed by the ingest and the
+   * services): a top-up then reads only those counters, and every counter only on its slow full
+   * pass and under a new epoch (see top-up.ts). Absent: every top-up reads every counter. */
+  touched?: TouchedCounters;
+  /** Period of the full top-up when `touched` is given. Default 600 000 ms. */
+  fullTopUpEveryMs?: number;
   now?: () => number;
   /** Told about each workspace rebuilt (operators want to know Redis lost state). */
   onRebuilt?: (workspaceId: string, counters: number) => void;
-  /** Told about each counter a top-up raised (spend the counters had missed). */
-  onRaised?: (workspaceId: string, scope: string, periodKey: string, spentMicros: number) => void;
+  /** Told about each counter a top-up raised (spend the counters had missed), with what it held
+   * before: per-counter detail — `onTopUp` sums a pass up. */
+  onRaised?: CounterTopUpOptions['onRaised'];
+  /** Told once per top-up pass: how many counters it read and raised, by how much in all. */
+  onTopUp?: (summary: CounterTopUpSummary) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -41,12 +63,9 @@ export interface CounterReconciler {
    * of the workspaces this pass rebuilt. */
   runOnce(): Promise<string[]>;
   /**
-   * Counters reconciled up to the books (DESIGN: "reconciled on a timer"): every counter of every
-   * workspace whose counters are in place is raised to its books' figure when it holds less —
-   * spend that reached the books but never the counters (a settle given up on while Redis was
-   * away, a request served unreserved under `fail-open` that could not settle). Never lowered: a
-   * counter ahead of the books holds spend still on its way to them. Answers how many counters it
-   * raised. Workspaces whose marker is missing are left to the rebuild.
+   * Counters reconciled up to the books (see top-up.ts): each counter read is raised to its books'
+   * figure when it holds less, never lowered. Answers how many counters it raised (`onTopUp` gets
+   * the whole summary). Workspaces whose marker is missing are left to the rebuild.
    */
   topUpOnce(): Promise<number>;
   stop(): Promise<void>;
@@ -156,16 +175,16 @@ async function restoreThisMinute(
 export function createCounterReconciler(opts: CounterReconcilerOptions): CounterReconciler {
   const now = opts.now ?? Date.now;
   let inFlight: Promise<string[]> | null = null;
-  /** Every workspace, with whether its counters are in place (its epoch marker is set). */
-  async function workspaces(): Promise<{ id: string; sealed: boolean }[]> {
+  /** Every workspace, with its epoch marker (null: its counters are not in place). */
+  async function workspaces(): Promise<WorkspaceEpoch[]> {
     const rows = await opts.prisma.workspace.findMany({ select: { id: true } });
     const epochs = await opts.limiter.epochs(rows.map((w) => w.id));
-    return rows.map((w, i) => ({ id: w.id, sealed: epochs[i] !== null }));
+    return rows.map((w, i) => ({ id: w.id, epoch: epochs[i] ?? null }));
   }
   async function pass(): Promise<string[]> {
     const rebuilt: string[] = [];
-    for (const { id, sealed } of await workspaces()) {
-      if (sealed) continue;
+    for (const { id, epoch } of await workspaces()) {
+      if (epoch !== null) continue;
       try {
         const balances = await booksBalances(opts.prisma, id, now());
         // The rate windows first: rate-limited requests wait (fail closed) until the marker is set,
@@ -184,22 +203,11 @@ export function createCounterReconciler(opts: CounterReconcilerOptions): Counter
     }
     return rebuilt;
   }
+  const topUpPass = createCounterTopUp({ ...opts, now, fullEveryMs: opts.fullTopUpEveryMs });
   async function topUp(): Promise<number> {
-    let raised = 0;
-    for (const { id, sealed } of await workspaces()) {
-      if (!sealed) continue;
-      try {
-        for (const { counter, spentMicros } of await booksBalances(opts.prisma, id, now())) {
-          if (await opts.limiter.raise(id, counter, spentMicros)) {
-            raised++;
-            opts.onRaised?.(id, counter.scope, counter.periodKey, spentMicros);
-          }
-        }
-      } catch (err) {
-        opts.onError?.(err);
-      }
-    }
-    return raised;
+    const summary = await topUpPass(await workspaces());
+    opts.onTopUp?.(summary);
+    return summary.raised;
   }
   let topping: Promise<number> | null = null;
   return {
