@@ -281,7 +281,7 @@ export async function startControlPlane(
       'TOLLGATE_ADMIN_KEY has been revoked and is not accepted: unset it or set a current admin key',
     );
   }
-  const revision = await publisher.publishNow();
+  const revision = await publisher.start();
   log('info', 'policy published', { revision });
   const group = 'control-plane';
   const ingest = await startUsageIngest({

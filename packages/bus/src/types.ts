@@ -261,6 +261,8 @@ export interface PolicyBus {
   /** The revision of the stored base, without fetching it; null when none is stored or its
    * revision was not recorded (a base written by an older publisher: read it to know). */
   latestRevision(): Promise<number | null>;
+  /** The history the stored base belongs to (see setLatest); null when none is recorded. */
+  latestHistory(): Promise<string | null>;
   /** Logs a delta (replacing one logged at the same revision; not logged when the base covers it).
    * The log keeps at most MAX_LOGGED_DELTAS, dropping the oldest: a reader then finds a gap and
    * waits for the next base. Answers false when no base is stored (Redis lost it): the log alone

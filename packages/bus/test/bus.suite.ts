@@ -37,6 +37,7 @@ export function busSuite(impl: Impl) {
 
   it('keeps "latest" as a base and the deltas logged after it', async () => {
     expect(await h.policy.latestRevision()).toBeNull();
+    expect(await h.policy.latestHistory()).toBeNull();
     expect(await h.policy.readDeltas(-1)).toEqual([]);
     expect(await h.policy.setLatest('base-5', 5)).toBe(true);
     expect(await h.policy.latestRevision()).toBe(5);
@@ -63,7 +64,9 @@ export function busSuite(impl: Impl) {
     expect(await h.policy.readDeltas(0)).toEqual([{ revision: 8, payload: 'd8' }]);
     // Another history (a new database, the same Redis) replaces it whatever its revision and
     // empties the log, later revisions included.
+    expect(await h.policy.latestHistory()).toBe('');
     expect(await h.policy.setLatest('other-3', 3, 'history-b')).toBe(true);
+    expect(await h.policy.latestHistory()).toBe('history-b');
     expect(await h.policy.latestRevision()).toBe(3);
     expect(await h.policy.getLatest()).toBe('other-3');
     expect(await h.policy.readDeltas(0)).toEqual([]);

@@ -312,6 +312,60 @@ describe('policy publisher: the log and compaction', () => {
     }
   });
 
+  it('a restarted control plane takes up "latest" where it stands instead of publishing it in full', async () => {
+    const bus = createBus({ prefix: 'restart-test' });
+    const snapshots: number[] = [];
+    await bus.policy.subscribe((rev, payload) => {
+      if (!payload) return;
+      const m = decodePolicyMessage(payload);
+      if (m.ok && m.value.kind === 'snapshot') snapshots.push(rev);
+    });
+    const depsOf = (p: { onPolicyChange: ServiceDeps['onPolicyChange'] }): ServiceDeps => ({
+      prisma: t.db.prisma,
+      secretKey: Buffer.alloc(32, 1),
+      onPolicyChange: p.onPolicyChange,
+    });
+    const caller = { workspaceId: 'ws_c', actor: 'test' };
+    const before = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    const base = await before.start();
+    const made = await createSubAccount(depsOf(before), caller, { name: 'restart' });
+    await updateSubAccount(depsOf(before), caller, made.subAccount.id, { spendCapCents: 5 });
+    await before.idle();
+    await before.stop();
+    const after = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      expect(await after.start()).toBe(base + 2);
+      expect(after.publishedRevision()).toBe(base + 2);
+      // Nothing rebuilt or announced: the base and its log stand as they were.
+      expect(await bus.policy.latestRevision()).toBe(base);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(snapshots).toEqual([base]);
+      // And the next change chains on them as a delta.
+      await updateSubAccount(depsOf(after), caller, made.subAccount.id, { spendCapCents: 7 });
+      await after.idle();
+      const policy = await latestPolicy(bus.policy);
+      expect(policy.revision).toBe(base + 3);
+      expect(policy.subAccounts.get(made.subAccount.id)?.spendCapMicros).toBe(70_000);
+    } finally {
+      await after.stop();
+    }
+    // A revision missing from the log (here: committed while no publisher ran): the restart
+    // publishes in full.
+    await updateSubAccount(depsOf({ onPolicyChange: undefined }), caller, made.subAccount.id, {
+      spendCapCents: 9,
+    });
+    const again = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      expect(await again.start()).toBe(base + 4);
+      expect(await bus.policy.latestRevision()).toBe(base + 4);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(snapshots).toEqual([base, base + 4]);
+    } finally {
+      await again.stop();
+      await bus.close();
+    }
+  });
+
   it("two control planes: each takes the other's revisions from the log, not from a full snapshot", async () => {
     const bus = createBus({ prefix: 'two-cp-test' });
     const snapshots: number[] = [];

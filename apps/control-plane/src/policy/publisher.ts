@@ -27,6 +27,10 @@ import { buildSnapshot } from './snapshot.ts';
  * is back, without waiting for the next admin change.
  */
 export interface PolicyPublisher {
+  /** At start-up: takes up "latest" where it stands when Redis holds this database's history up to
+   * its current revision (a control plane restarting: no full snapshot to build, seconds at 100k
+   * sub-accounts), and publishes the full snapshot otherwise. Resolves with the revision. */
+  start(): Promise<number>;
   /** Builds and publishes the full snapshot; resolves with its revision. */
   publishNow(): Promise<number>;
   /** Fire-and-forget `publishNow`; failures go to `onError` and are retried. */
@@ -299,6 +303,35 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     gapTimer.unref();
   }
 
+  /** "Latest" as this process would leave it, found in Redis: the revision it reaches, or null. */
+  async function resume(): Promise<number | null> {
+    const state = await opts.prisma.policyState.findUnique({ where: { id: 1 } });
+    if (state === null) return null;
+    const [base, history] = await Promise.all([
+      opts.bus.latestRevision(),
+      opts.bus.latestHistory(),
+    ]);
+    if (base === null || history !== state.history) return null;
+    let reached = base;
+    let logged = 0;
+    for (let more = true; more; ) {
+      const page = await opts.bus.readDeltas(reached);
+      for (const d of page) {
+        if (d.revision !== reached + 1) break;
+        reached = d.revision;
+        logged++;
+      }
+      more = page.length > 0 && page.at(-1)!.revision === reached;
+    }
+    if (reached < Number(state.revision)) return null;
+    published = reached;
+    baseRevision = base;
+    loggedSinceBase = logged;
+    stateExists = true;
+    if (logged > 0) armCompaction();
+    return reached;
+  }
+
   function publishNow(): Promise<number> {
     // Calls made while a full publish is queued (not yet running) share it.
     if (queuedFull !== null) return queuedFull;
@@ -311,6 +344,8 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   }
 
   return {
+    start: () =>
+      enqueue(async () => (published < 0 ? await resume() : null) ?? (await publishFull())),
     publishNow,
     compactNow,
     publishedRevision: () => published,

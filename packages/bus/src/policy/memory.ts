@@ -43,6 +43,9 @@ export function createMemoryPolicyBus(): PolicyBus {
     async latestRevision() {
       return latest === null ? null : latestRevision;
     },
+    async latestHistory() {
+      return latest === null ? null : latestHistory;
+    },
     async appendDelta(revision, payload) {
       if (latest !== null && revision <= latestRevision) return true;
       log = log.filter((d) => d.revision !== revision);

@@ -16,10 +16,10 @@ const SET_LATEST_LUA = `
 local stored = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if (redis.call('GET', KEYS[4]) or '') ~= ARGV[3] then
   redis.call('DEL', KEYS[3])
-  redis.call('SET', KEYS[4], ARGV[3])
 elseif stored > tonumber(ARGV[2]) then
   return 0
 end
+redis.call('SET', KEYS[4], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[2])
@@ -115,6 +115,9 @@ export function createRedisPolicyBus(opts: RedisPolicyBusOptions): PolicyBus {
       const text = await client.get(keys.policyLatestRevision());
       const revision = text === null ? Number.NaN : Number(text);
       return Number.isSafeInteger(revision) ? revision : null;
+    },
+    async latestHistory() {
+      return client.get(keys.policyHistory());
     },
     async appendDelta(revision, payload) {
       const based = await client.eval(
