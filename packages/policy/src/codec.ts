@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { canonicalJson, computeChecksum } from './checksum.ts';
-import { deltaProblem, snapshotProblem } from './invariants.ts';
+import { deltaProblem, snapshotProblem, snapshotProblemInSlices } from './invariants.ts';
 import {
   POLICY_WIRE_VERSION,
   type PolicyDelta,
@@ -111,16 +111,19 @@ export function encodeSnapshot(snapshot: PolicySnapshotBody): string {
   return encodeWith(snapshot, PolicySnapshotSchema, snapshotProblem);
 }
 
-/** Entities `encodeSnapshotInSlices` handles between two yields to the event loop. */
-const SLICE = 2_000;
+/** Entities `encodeSnapshotInSlices` handles between two yields to the event loop: at 100k
+ * sub-accounts the longest hold measured 33 ms (131 ms at 2,000), the whole 10 % faster than one
+ * piece. */
+const SLICE = 500;
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * `encodeSnapshot` for large policies: the same text, byte for byte, but the entity lists are
  * validated, canonicalised and serialised a slice at a time, yielding to the event loop between
- * slices. At 100k sub-accounts the one-piece encoding holds the event loop for 3 s; a control plane
- * doing that cannot answer its API or announce a delta meanwhile. Throws PolicyEncodeError.
+ * slices — the cross-entity checks, the sort behind the checksum and the hash included. At 100k
+ * sub-accounts the one-piece encoding holds the event loop for 3 s; a control plane doing that
+ * cannot answer its API or announce a delta meanwhile. Throws PolicyEncodeError.
  */
 export async function encodeSnapshotInSlices(
   snapshot: PolicySnapshotBody,
@@ -155,33 +158,83 @@ export async function encodeSnapshotInSlices(
     parsed[field] = entities;
     lists.set(field, { canonical, json });
   }
-  const broken = snapshotProblem(parsed as PolicySnapshot);
+  const broken = await snapshotProblemInSlices(parsed as PolicySnapshot, slice);
   if (broken !== undefined) throw new PolicyEncodeError(broken);
-  // The checksum: computeChecksum's canonical text, assembled from the entities' (checksum.ts).
-  const members: string[] = [];
+  // The checksum: computeChecksum's canonical text, hashed piece by piece as it is assembled from
+  // the entities' canonical texts (checksum.ts), never joined into one string.
+  const hash = createHash('sha256');
+  hash.update('{');
+  let member = 0;
   for (const field of Object.keys(parsed).sort()) {
     if (field === 'checksum') continue;
+    hash.update(`${member++ === 0 ? '' : ','}${JSON.stringify(field)}:`);
     const list = lists.get(field);
-    const text =
-      list === undefined ? canonicalJson(parsed[field]) : `[${list.canonical.sort().join(',')}]`;
-    members.push(`${JSON.stringify(field)}:${text}`);
+    if (list === undefined) {
+      hash.update(canonicalJson(parsed[field]));
+      continue;
+    }
+    const sorted = await sortInSlices(list.canonical, slice);
+    hash.update('[');
+    for (let at = 0; at < sorted.length; at++) {
+      hash.update(at === 0 ? sorted[at]! : `,${sorted[at]}`);
+      if ((at + 1) % slice === 0) await nextTurn();
+    }
+    hash.update(']');
   }
-  const checksum = createHash('sha256')
-    .update(`{${members.join(',')}}`)
-    .digest('hex');
-  // The text: JSON.stringify's, fields in the schema's order (as the parsed copy has them).
-  const out: string[] = [];
+  hash.update('}');
+  const checksum = hash.digest('hex');
+  // The text: JSON.stringify's, fields in the schema's order (as the parsed copy has them), the
+  // lists joined a slice at a time.
+  let text = '{';
+  let first = true;
   for (const field of Object.keys(parsed)) {
+    text += `${first ? '' : ','}${JSON.stringify(field)}:`;
+    first = false;
     const list = lists.get(field);
-    const text =
-      field === 'checksum'
-        ? JSON.stringify(checksum)
-        : list === undefined
-          ? JSON.stringify(parsed[field])
-          : `[${list.json.join(',')}]`;
-    out.push(`${JSON.stringify(field)}:${text}`);
+    if (field === 'checksum') text += JSON.stringify(checksum);
+    else if (list === undefined) text += JSON.stringify(parsed[field]);
+    else {
+      text += '[';
+      for (let at = 0; at < list.json.length; at += slice) {
+        text += (at === 0 ? '' : ',') + list.json.slice(at, at + slice).join(',');
+        await nextTurn();
+      }
+      text += ']';
+    }
   }
-  return `{${out.join(',')}}`;
+  return `${text}}`;
+}
+
+/** `items.sort()` (UTF-16 code unit order) a slice at a time: runs sorted whole, then merged in
+ * pairs, the event loop let in every `slice` elements. */
+async function sortInSlices(items: readonly string[], slice: number): Promise<string[]> {
+  let runs: string[][] = [];
+  for (let at = 0; at < items.length; at += slice) {
+    runs.push(items.slice(at, at + slice).sort());
+    await nextTurn();
+  }
+  while (runs.length > 1) {
+    const merged: string[][] = [];
+    for (let i = 0; i < runs.length; i += 2) {
+      const [a, b] = [runs[i]!, runs[i + 1]];
+      merged.push(b === undefined ? a : await mergeInSlices(a, b, slice));
+    }
+    runs = merged;
+  }
+  return runs[0] ?? [];
+}
+
+async function mergeInSlices(a: string[], b: string[], slice: number): Promise<string[]> {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    out.push(a[i]! <= b[j]! ? a[i++]! : b[j++]!);
+    if (out.length % slice === 0) await nextTurn();
+  }
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
 }
 
 /** A schema failure inside one slice of an entity list, with the path from the document's root. */

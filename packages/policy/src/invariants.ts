@@ -21,44 +21,60 @@ export function pairKey(workspaceId: string, name: string): string {
   return `${workspaceId}\u0000${name}`;
 }
 
-function uniquenessProblem(s: PolicySnapshot): string | undefined {
-  const checks: [string, Iterable<string>][] = [
-    ['workspace id', s.workspaces.map((w) => w.id)],
-    ['sub-account id', s.subAccounts.map((a) => a.id)],
-    ['key id', s.keys.map((k) => k.id)],
-    ['key hash', s.keys.map((k) => k.hash)],
-    ['tag budget id', s.tagBudgets.map((b) => b.id)],
-    ['tag budget (workspace, tag)', s.tagBudgets.map((b) => pairKey(b.workspaceId, b.tag))],
-    ['price (workspace, model)', s.prices.map((p) => pairKey(p.workspaceId, p.model))],
-    [
-      'route (workspace, provider)',
-      s.providerRoutes.map((r) => pairKey(r.workspaceId, r.provider)),
-    ],
-    ['plan id', (s.plans ?? []).map((p) => p.id)],
-    [
-      'sub-account route (sub-account, provider)',
-      (s.subAccountRoutes ?? []).map((r) => pairKey(r.subAccountId ?? '', r.provider)),
-    ],
-  ];
-  for (const [what, identities] of checks) {
-    const duplicate = firstDuplicate(identities);
-    if (duplicate !== undefined) {
-      return `duplicate ${what}: ${JSON.stringify(duplicate.replace('\u0000', ' / '))}`;
-    }
-  }
-  return undefined;
+/** The identities of a list, one at a time. */
+function* each<T>(list: readonly T[] | undefined, identity: (entry: T) => string) {
+  for (const entry of list ?? []) yield identity(entry);
 }
 
-function referenceProblem(s: PolicySnapshot): string | undefined {
-  const workspaces = new Set(s.workspaces.map((w) => w.id));
-  const subAccounts = new Set(s.subAccounts.map((a) => a.id));
+/**
+ * The snapshot's cross-entity rules, as a walk that pauses (yields) every `every` entities: run
+ * whole by snapshotProblem, or with the event loop let in between by snapshotProblemInSlices. Its
+ * result is a description of the first broken rule, or undefined. O(n).
+ */
+function* snapshotChecks(s: PolicySnapshot, every: number): Generator<void, string | undefined> {
+  let steps = 0;
+  const pause = () => ++steps % every === 0;
+  const unique: [string, Iterable<string>][] = [
+    ['workspace id', each(s.workspaces, (w) => w.id)],
+    ['sub-account id', each(s.subAccounts, (a) => a.id)],
+    ['key id', each(s.keys, (k) => k.id)],
+    ['key hash', each(s.keys, (k) => k.hash)],
+    ['tag budget id', each(s.tagBudgets, (b) => b.id)],
+    ['tag budget (workspace, tag)', each(s.tagBudgets, (b) => pairKey(b.workspaceId, b.tag))],
+    ['price (workspace, model)', each(s.prices, (p) => pairKey(p.workspaceId, p.model))],
+    [
+      'route (workspace, provider)',
+      each(s.providerRoutes, (r) => pairKey(r.workspaceId, r.provider)),
+    ],
+    ['plan id', each(s.plans, (p) => p.id)],
+    [
+      'sub-account route (sub-account, provider)',
+      each(s.subAccountRoutes, (r) => pairKey(r.subAccountId ?? '', r.provider)),
+    ],
+  ];
+  for (const [what, identities] of unique) {
+    const seen = new Set<string>();
+    for (const identity of identities) {
+      if (seen.has(identity)) {
+        return `duplicate ${what}: ${JSON.stringify(identity.replace('\u0000', ' / '))}`;
+      }
+      seen.add(identity);
+      if (pause()) yield;
+    }
+  }
+
+  const workspaces = new Set(each(s.workspaces, (w) => w.id));
+  const subAccounts = new Set<string>();
   const dangling = (what: string, id: string, ref: string) =>
     `${what} ${id} refers to unknown ${ref}`;
   for (const a of s.subAccounts) {
     if (!workspaces.has(a.workspaceId)) return dangling('sub-account', a.id, a.workspaceId);
+    subAccounts.add(a.id);
+    if (pause()) yield;
   }
   for (const k of s.keys) {
     if (!subAccounts.has(k.subAccountId)) return dangling('key', k.id, k.subAccountId);
+    if (pause()) yield;
   }
   for (const b of s.tagBudgets) {
     if (!workspaces.has(b.workspaceId)) return dangling('tag budget', b.id, b.workspaceId);
@@ -77,6 +93,7 @@ function referenceProblem(s: PolicySnapshot): string | undefined {
   for (const a of s.subAccounts) {
     if (a.planId !== undefined && !plans.has(a.planId))
       return dangling('sub-account', a.id, a.planId);
+    if (pause()) yield;
   }
   for (const r of s.subAccountRoutes ?? []) {
     if (r.subAccountId === undefined) return `sub-account route ${r.provider} has no subAccountId`;
@@ -87,7 +104,20 @@ function referenceProblem(s: PolicySnapshot): string | undefined {
 
 /** A description of the first broken rule, or undefined when the snapshot is consistent. O(n). */
 export function snapshotProblem(s: PolicySnapshot): string | undefined {
-  return uniquenessProblem(s) ?? referenceProblem(s);
+  const walk = snapshotChecks(s, Number.POSITIVE_INFINITY);
+  for (let step = walk.next(); ; step = walk.next()) if (step.done) return step.value;
+}
+
+/** snapshotProblem, letting the event loop run every `every` entities. */
+export async function snapshotProblemInSlices(
+  s: PolicySnapshot,
+  every: number,
+): Promise<string | undefined> {
+  const walk = snapshotChecks(s, every);
+  for (let step = walk.next(); ; step = walk.next()) {
+    if (step.done) return step.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
 }
 
 /**

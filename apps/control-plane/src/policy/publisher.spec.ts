@@ -145,4 +145,39 @@ describe('policy publisher: snapshot from the books', () => {
     expect(Math.max(...revs)).toBe(43);
     await bus.close();
   });
+
+  it('reads every row of a policy larger than one page of the read', async () => {
+    const p = t.db.prisma;
+    const n = 2_345;
+    const ids = Array.from(
+      { length: n },
+      (_, i) => `sa_page_${String((i * 7919) % n).padStart(5, '0')}`,
+    );
+    await p.subAccount.createMany({
+      data: ids.map((id) => ({ id, workspaceId: 'ws_1', name: id })),
+    });
+    await p.subAccountKey.createMany({
+      data: ids.map((id, i) => ({
+        id: `key_page_${i}`,
+        subAccountId: id,
+        workspaceId: 'ws_1',
+        hash: hash(`sk-tg-page-${i}`),
+        prefix: 'sk-tg-p',
+      })),
+    });
+    const bus = createBus({ prefix: 'pub-pages' });
+    const publisher = createPolicyPublisher({ prisma: p, bus: bus.policy });
+    try {
+      await publisher.publishNow();
+      const decoded = decodeSnapshot((await bus.policy.getLatest())!);
+      if (!decoded.ok) throw new Error(decoded.message);
+      const subAccounts = decoded.value.subAccounts.map((a) => a.id);
+      expect(new Set(subAccounts).size).toBe(subAccounts.length);
+      expect(subAccounts.filter((id) => id.startsWith('sa_page_')).sort()).toEqual([...ids].sort());
+      expect(decoded.value.keys.filter((k) => k.id.startsWith('key_page_'))).toHaveLength(n);
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  });
 });

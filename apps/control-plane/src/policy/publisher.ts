@@ -16,9 +16,10 @@ import { buildSnapshot } from './snapshot.ts';
  *   and announced as a delta chaining from the previous revision. Changes are announced strictly in
  *   revision order. A revision this process did not commit (another control plane's) is taken from
  *   the shared log when it appears there within `gapWaitMs`; otherwise a full snapshot is published.
- * - Compaction: a new base is built after `compactEvery` logged deltas, or `compactAfterMs` after the
- *   first one, outside the announcement chain — deltas keep flowing while it is read and encoded —
- *   and a slice at a time, so the event loop is never held for the whole of a large policy.
+ * - Compaction: a new base is built after `compactEvery` logged deltas (more for a larger policy),
+ *   or `compactAfterMs` after the first one, outside the announcement chain — deltas keep flowing
+ *   while it is read and encoded — and a page and a slice at a time, so the event loop is never
+ *   held for the whole of a large policy (33 ms at most, measured at 100k sub-accounts).
  * - `publishNow()` builds and publishes the full snapshot (start-up, recovery, tests).
  *
  * A publication that fails (Redis away, the database busy) is not lost: a full snapshot is published
@@ -54,9 +55,11 @@ export interface PolicyPublisherOptions {
   inlineLimit?: number;
   /** How long a missing revision is waited for before a full snapshot. Default 250 ms. */
   gapWaitMs?: number;
-  /** Logged deltas that make a new base due. Default 500. */
+  /** Logged deltas that make a new base due. Default: one per 10 kB of the last base, between 500
+   * and 5,000 — a new base costs time in proportion to its size (about 5 s of one core at 100k
+   * sub-accounts, 42 MB), a logged delta about 50 µs to each data plane that starts. */
   compactEvery?: number;
-  /** Longest a logged delta waits for a new base. Default 60 s. */
+  /** Longest a logged delta waits for a new base. Default 5 min. */
   compactAfterMs?: number;
   /** How often the base is checked to be still stored — Redis may lose it (restarted without
    * persistence, flushed) with no admin change to follow — and stored again when it is not.
@@ -86,8 +89,8 @@ const SNAPSHOT_READ_TIMEOUT_MS = 60_000;
 
 export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPublisher {
   const inlineLimit = opts.inlineLimit ?? 256 * 1024;
-  const compactEvery = opts.compactEvery ?? 500;
-  const compactAfterMs = opts.compactAfterMs ?? 60_000;
+  let compactEvery = opts.compactEvery ?? 500;
+  const compactAfterMs = opts.compactAfterMs ?? 300_000;
   const onError = opts.onError ?? (() => {});
   /** Last revision announced (delta or snapshot) or found in the log; -1 before the first. */
   let published = -1;
@@ -170,6 +173,9 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     if (snapshot.revision < baseRevision) return;
     await opts.bus.setLatest(snapshot.text, snapshot.revision, snapshot.history);
     baseRevision = snapshot.revision;
+    if (opts.compactEvery === undefined) {
+      compactEvery = Math.min(5_000, Math.max(500, Math.floor(snapshot.text.length / 10_000)));
+    }
     loggedSinceBase = Math.max(0, published - snapshot.revision);
   }
 

@@ -167,19 +167,22 @@ export function toRoute(r: Row<'providerCredential'>): ProviderRoutePolicy {
   };
 }
 
-/** Rows read per query of a full snapshot: each page is turned into objects between two reads, so
- * a policy of 100k sub-accounts is never materialised in one piece on the event loop. */
-const PAGE = 5_000;
+/** Rows read per query of a full snapshot: each page is turned into objects, and those into policy
+ * entities, between two reads, so a policy of 100k sub-accounts is never materialised in one piece
+ * on the event loop. */
+const PAGE = 1_000;
 
-/** Every row of a table in id order, a page at a time (`read` answers the page after `after`). */
-async function readAll<R extends { id: string }>(
+/** Every row of a table in id order as `map` makes it, a page at a time (`read` answers the page
+ * after `after`). */
+async function readAll<R extends { id: string }, T>(
   read: (after: string | undefined, take: number) => Promise<R[]>,
-): Promise<R[]> {
-  const rows: R[] = [];
+  map: (row: R) => T,
+): Promise<T[]> {
+  const out: T[] = [];
   for (let after: string | undefined; ; ) {
     const page = await read(after, PAGE);
-    for (const row of page) rows.push(row);
-    if (page.length < PAGE) return rows;
+    for (const row of page) out.push(map(row));
+    if (page.length < PAGE) return out;
     after = page[page.length - 1]!.id;
   }
 }
@@ -195,25 +198,31 @@ export async function buildSnapshot(
   revision: number,
   now: Date = new Date(),
 ): Promise<PolicySnapshotBody> {
-  const workspaces = await readAll((a, n) => prisma.workspace.findMany(pageOf(a, n)));
-  const subAccounts = await readAll((a, n) => prisma.subAccount.findMany(pageOf(a, n)));
-  const keys = await readAll((a, n) => prisma.subAccountKey.findMany(pageOf(a, n)));
-  const tagBudgets = await readAll((a, n) => prisma.tagBudget.findMany(pageOf(a, n)));
-  const prices = await readAll((a, n) => prisma.modelPrice.findMany(pageOf(a, n)));
-  const routes = await readAll((a, n) => prisma.providerCredential.findMany(pageOf(a, n)));
-  const plans = await readAll((a, n) => prisma.plan.findMany(pageOf(a, n)));
+  const workspaces = await readAll((a, n) => prisma.workspace.findMany(pageOf(a, n)), toWorkspace);
+  const subAccounts = await readAll(
+    (a, n) => prisma.subAccount.findMany(pageOf(a, n)),
+    toSubAccount,
+  );
+  const keys = await readAll((a, n) => prisma.subAccountKey.findMany(pageOf(a, n)), toKey);
+  const tagBudgets = await readAll((a, n) => prisma.tagBudget.findMany(pageOf(a, n)), toTagBudget);
+  const prices = await readAll((a, n) => prisma.modelPrice.findMany(pageOf(a, n)), toPrice);
+  const routes = await readAll(
+    (a, n) => prisma.providerCredential.findMany(pageOf(a, n)),
+    (r) => r,
+  );
+  const plans = await readAll((a, n) => prisma.plan.findMany(pageOf(a, n)), toPlan);
   return {
     version: 1,
     revision,
     generatedAt: now.toISOString(),
-    workspaces: workspaces.map(toWorkspace),
-    subAccounts: subAccounts.map(toSubAccount),
-    keys: keys.map(toKey),
-    tagBudgets: tagBudgets.map(toTagBudget),
-    prices: prices.map(toPrice),
+    workspaces,
+    subAccounts,
+    keys,
+    tagBudgets,
+    prices,
     providerRoutes: routes.filter((r) => r.subAccountId === '').map(toRoute),
     // Written only when non-empty: snapshots without plans or sub-account keys stay as they were.
-    ...(plans.length > 0 ? { plans: plans.map(toPlan) } : {}),
+    ...(plans.length > 0 ? { plans } : {}),
     ...(routes.some((r) => r.subAccountId !== '')
       ? { subAccountRoutes: routes.filter((r) => r.subAccountId !== '').map(toRoute) }
       : {}),
