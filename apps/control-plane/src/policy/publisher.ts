@@ -248,7 +248,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       published = delta.revision;
       logged();
       // Redis lost the base (restarted empty, flushed): a plane starting now would find no policy.
-      if (!based) void compactNow().catch(() => {});
+      if (!based && !stopped) void compactNow().catch(() => {});
     }
     forget(published);
   }
