@@ -11,6 +11,7 @@ export {
   decodeDelta,
   decodePolicyMessage,
   decodeSnapshot,
+  decodeSnapshotInSlices,
   encodeDelta,
   encodeSnapshot,
   encodeSnapshotInSlices,

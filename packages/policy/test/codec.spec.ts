@@ -4,6 +4,7 @@ import {
   decodeDelta,
   decodePolicyMessage,
   decodeSnapshot,
+  decodeSnapshotInSlices,
   encodeDelta,
   encodeSnapshot,
   encodeSnapshotInSlices,
@@ -187,6 +188,50 @@ describe('snapshot codec, a slice at a time (large policies)', () => {
     expect(decodeSnapshot(text).ok).toBe(true);
     // 23 sub-accounts and 23 keys a slice each: other work ran in between, not only after.
     expect(turns).toBeGreaterThan(40);
+  });
+
+  it('decodes as decodeSnapshot does: the same snapshot, the same refusals', async () => {
+    const text = encodeSnapshot(large());
+    const doc = JSON.parse(text);
+    const withFuture = { ...doc, futureField: [3, 1, 2], subAccounts: [...doc.subAccounts] };
+    withFuture.subAccounts[4] = { ...withFuture.subAccounts[4], futureToo: { b: 1, a: [2, 1] } };
+    withFuture.checksum = computeChecksum(withFuture);
+    const tampered = JSON.parse(text);
+    tampered.keys[7].revoked = !tampered.keys[7].revoked;
+    const invalid = JSON.parse(text);
+    invalid.subAccounts[9].spendCapMicros = 1.5;
+    invalid.checksum = computeChecksum(invalid);
+    const dangling = JSON.parse(text);
+    dangling.keys[11].subAccountId = 'sa_nobody';
+    dangling.checksum = computeChecksum(dangling);
+    const missing = JSON.parse(text);
+    delete missing.keys;
+    missing.checksum = computeChecksum(missing);
+    const cases = [
+      text,
+      JSON.stringify(withFuture),
+      JSON.stringify(tampered),
+      JSON.stringify(invalid),
+      JSON.stringify(dangling),
+      JSON.stringify(missing),
+      JSON.stringify({ ...doc, version: 2 }),
+      text.slice(0, -3),
+      '[]',
+    ];
+    for (const one of cases) {
+      const whole = decodeSnapshot(one);
+      for (const slice of [1, 3, 1_000]) {
+        const sliced = await decodeSnapshotInSlices(one, slice);
+        expect(sliced.ok).toBe(whole.ok);
+        if (whole.ok && sliced.ok) expect(sliced.value).toEqual(whole.value);
+        if (!whole.ok && !sliced.ok) expect(sliced.reason).toBe(whole.reason);
+      }
+    }
+    // The refusals name what is wrong.
+    const refusal = await decodeSnapshotInSlices(JSON.stringify(dangling), 3);
+    expect(refusal.ok ? '' : refusal.message).toContain('refers to unknown sa_nobody');
+    const schema = await decodeSnapshotInSlices(JSON.stringify(invalid), 3);
+    expect(schema.ok ? '' : schema.message).toContain('subAccounts.9.spendCapMicros');
   });
 
   it('refuses what encodeSnapshot refuses, naming the entity by its place in the document', async () => {

@@ -6,7 +6,7 @@ import {
   catchUp,
   compile,
   decodePolicyMessage,
-  decodeSnapshot,
+  decodeSnapshotInSlices,
   snapshotRevisionOf,
 } from '@tollgate/policy';
 import type { Logger } from '../log.ts';
@@ -99,7 +99,8 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
     if (text === null) return;
     const claimed = snapshotRevisionOf(text);
     if (claimed !== null && claimed <= revision()) return;
-    const decoded = decodeSnapshot(text);
+    // A slice at a time: requests keep being served while a large base is checked.
+    const decoded = await decodeSnapshotInSlices(text);
     if (!decoded.ok) {
       log.warn('latest policy refused; keeping last good', { reason: decoded.reason });
       return;
