@@ -319,22 +319,22 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     ]);
     if (base === null || history !== state.history) return null;
     let reached = base;
-    let logged = 0;
+    let inLog = 0;
     for (let more = true; more; ) {
       const page = await opts.bus.readDeltas(reached);
       for (const d of page) {
         if (d.revision !== reached + 1) break;
         reached = d.revision;
-        logged++;
+        inLog++;
       }
       more = page.length > 0 && page.at(-1)!.revision === reached;
     }
     if (reached < Number(state.revision)) return null;
     published = reached;
     baseRevision = base;
-    loggedSinceBase = logged;
+    loggedSinceBase = inLog;
     stateExists = true;
-    if (logged > 0) armCompaction();
+    if (inLog > 0) armCompaction();
     return reached;
   }
 
