@@ -101,19 +101,23 @@ export function groupByWorkspace<T extends { workspaceId: string }>(
   return ShardedMap.from(groups);
 }
 
-/**
- * Compile a decoded (hence valid and consistent) snapshot. O(n) in the number of entities; builds
- * fresh indexes and shares the entity objects of the snapshot, which the caller must not mutate.
- */
-export function compile(snapshot: PolicySnapshot, options: CompileOptions = {}): CompiledPolicy {
-  const keys = snapshot.keys.map(compileKey);
+/** The indexes whose size is the installation's: built in one piece or a slice at a time. */
+interface LargeIndexes {
+  subAccounts: CompiledPolicy['subAccounts'];
+  keysById: CompiledPolicy['keysById'];
+  keysByHash: CompiledPolicy['keysByHash'];
+}
+
+function assemble(
+  snapshot: PolicySnapshot,
+  options: CompileOptions,
+  large: LargeIndexes,
+): CompiledPolicy {
   return {
     revision: snapshot.revision,
     snapshotGeneratedAt: snapshot.generatedAt,
     workspaces: ShardedMap.from(snapshot.workspaces.map((w) => [w.id, w] as const)),
-    subAccounts: ShardedMap.from(snapshot.subAccounts.map((a) => [a.id, a] as const)),
-    keysById: ShardedMap.from(keys.map((k) => [k.id, k] as const)),
-    keysByHash: ShardedMap.from(keys.map((k) => [k.hash, k] as const)),
+    ...large,
     tagBudgetsById: ShardedMap.from(snapshot.tagBudgets.map((b) => [b.id, b] as const)),
     tagBudgetsByTag: ShardedMap.from(
       snapshot.tagBudgets.map((b) => [pairKey(b.workspaceId, b.tag), b] as const),
@@ -124,6 +128,34 @@ export function compile(snapshot: PolicySnapshot, options: CompileOptions = {}):
     plans: ShardedMap.from((snapshot.plans ?? []).map((p) => [p.id, p] as const)),
     subAccountRoutes: groupBySubAccount(snapshot.subAccountRoutes ?? []),
   };
+}
+
+/**
+ * Compile a decoded (hence valid and consistent) snapshot. O(n) in the number of entities; builds
+ * fresh indexes and shares the entity objects of the snapshot, which the caller must not mutate.
+ */
+export function compile(snapshot: PolicySnapshot, options: CompileOptions = {}): CompiledPolicy {
+  const keys = snapshot.keys.map(compileKey);
+  return assemble(snapshot, options, {
+    subAccounts: ShardedMap.from(snapshot.subAccounts.map((a) => [a.id, a] as const)),
+    keysById: ShardedMap.from(keys.map((k) => [k.id, k] as const)),
+    keysByHash: ShardedMap.from(keys.map((k) => [k.hash, k] as const)),
+  });
+}
+
+/** `compile`, the sub-account and key indexes built `slice` entities between two yields to the
+ * event loop: a data plane installing a base of 100k sub-accounts held every request for 0.4 s. */
+export async function compileInSlices(
+  snapshot: PolicySnapshot,
+  options: CompileOptions = {},
+  slice = 2_000,
+): Promise<CompiledPolicy> {
+  const keys = snapshot.keys.map(compileKey);
+  return assemble(snapshot, options, {
+    subAccounts: await ShardedMap.fromInSlices(snapshot.subAccounts, (a) => [a.id, a], slice),
+    keysById: await ShardedMap.fromInSlices(keys, (k) => [k.id, k], slice),
+    keysByHash: await ShardedMap.fromInSlices(keys, (k) => [k.hash, k], slice),
+  });
 }
 
 /** Sub-account routes grouped subAccountId → provider → route. */

@@ -25,6 +25,7 @@ export {
   type CompiledPolicy,
   type CompileOptions,
   compile,
+  compileInSlices,
   effectiveSubAccount,
   type KeyChain,
   lookupKey,

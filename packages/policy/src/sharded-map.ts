@@ -57,6 +57,24 @@ export class ShardedMap<V> {
     return new ShardedMap<V>(shards, size);
   }
 
+  /** `from` over a list, `slice` entries between two yields to the event loop (large policies). */
+  static async fromInSlices<T, V>(
+    list: readonly T[],
+    entry: (item: T) => readonly [string, V],
+    slice: number,
+  ): Promise<ShardedMap<V>> {
+    const shards = Array.from({ length: SHARDS }, () => new Map<string, V>());
+    let size = 0;
+    for (let at = 0; at < list.length; at++) {
+      const [key, value] = entry(list[at]!);
+      const shard = shards[shardOf(key)]!;
+      if (!shard.has(key)) size++;
+      shard.set(key, value);
+      if ((at + 1) % slice === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return new ShardedMap<V>(shards, size);
+  }
+
   static empty<V>(): ShardedMap<V> {
     return new ShardedMap<V>(new Array(SHARDS).fill(EMPTY_SHARD), 0);
   }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   compile,
+  compileInSlices,
   lookupKey,
   type PolicySnapshot,
   priceFor,
@@ -8,7 +9,7 @@ import {
   tagBudgetFor,
   workspacePrices,
 } from '../src/index.ts';
-import { basePrices, hashOf, key, snapshot } from './fixtures.ts';
+import { basePrices, hashOf, key, snapshot, subAccount } from './fixtures.ts';
 
 const withChecksum = (body = snapshot()): PolicySnapshot => ({ ...body, checksum: '0'.repeat(64) });
 
@@ -62,5 +63,39 @@ describe('compile', () => {
     expect(providerRouteFor(policy, 'ws_1', 'anthropic')).toBeUndefined();
     expect([...workspacePrices(policy, 'ws_1').keys()]).toEqual(['self/llama']);
     expect(workspacePrices(policy, 'ws_2').size).toBe(0);
+  });
+});
+
+describe('compile, a slice at a time (large policies)', () => {
+  it('builds the same indexes as compile, yielding in between', async () => {
+    const subAccounts = Array.from({ length: 57 }, (_, i) => subAccount({ id: `sa_${i}` }));
+    const keys = subAccounts.map((a, i) =>
+      key({ id: `key_${i}`, subAccountId: a.id, hash: hashOf(`k${i}`), revoked: i % 5 === 0 }),
+    );
+    const body = withChecksum(snapshot({ subAccounts, keys }));
+    const whole = compile(body, { basePrices });
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      if (!running) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    const sliced = await compileInSlices(body, { basePrices }, 4);
+    running = false;
+    expect(turns).toBeGreaterThan(20);
+    for (const index of ['subAccounts', 'keysById', 'keysByHash', 'workspaces'] as const) {
+      expect(sliced[index].size).toBe(whole[index].size);
+      expect([...sliced[index].values()]).toEqual(
+        expect.arrayContaining([...whole[index].values()]),
+      );
+    }
+    for (let i = 0; i < keys.length; i++) {
+      expect(lookupKey(sliced, hashOf(`k${i}`))).toEqual(lookupKey(whole, hashOf(`k${i}`)));
+    }
+    const { subAccounts: _a, keysById: _b, keysByHash: _c, ...rest } = sliced;
+    const { subAccounts: _d, keysById: _e, keysByHash: _f, ...restWhole } = whole;
+    expect(rest).toEqual(restWhole);
   });
 });

@@ -5,6 +5,7 @@ import {
   type CompiledPolicy,
   catchUp,
   compile,
+  compileInSlices,
   decodePolicyMessage,
   decodeSnapshotInSlices,
   snapshotRevisionOf,
@@ -106,7 +107,7 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
       return;
     }
     if (decoded.value.revision <= revision()) return;
-    swap(compile(decoded.value, { basePrices: opts.basePrices }), 'latest');
+    swap(await compileInSlices(decoded.value, { basePrices: opts.basePrices }), 'latest');
   }
 
   /** The deltas logged after the policy held, applied in order until one does not chain. */
