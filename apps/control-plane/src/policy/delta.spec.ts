@@ -12,7 +12,7 @@ import {
   encodeDelta,
   encodeSnapshot,
 } from '@tollgate/policy';
-import { openTestDatabase, type TestDatabase } from '@tollgate/testkit';
+import { openTestDatabase, pgAvailable, type TestDatabase } from '@tollgate/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceDeps } from '../services/context.ts';
 import { deletePrice, setPrice } from '../services/prices.ts';
@@ -418,4 +418,76 @@ describe('policy publisher: the log and compaction', () => {
       await bus.close();
     }
   });
+});
+
+describe.skipIf(!pgAvailable())('policy publisher: compaction beside the announcements', () => {
+  let t: TestDatabase;
+  const n = 20_000;
+  beforeAll(async () => {
+    t = await openTestDatabase('postgres');
+    const p = t.db.prisma;
+    await p.workspace.create({ data: { id: 'ws_big', name: 'big' } });
+    const ids = Array.from({ length: n }, (_, i) => `sa_big_${i}`);
+    for (let at = 0; at < n; at += 5_000) {
+      const part = ids.slice(at, at + 5_000);
+      await p.subAccount.createMany({
+        data: part.map((id) => ({ id, workspaceId: 'ws_big', name: id })),
+      });
+      await p.subAccountKey.createMany({
+        data: part.map((id) => ({
+          id: `key_${id}`,
+          subAccountId: id,
+          workspaceId: 'ws_big',
+          hash: hash(id),
+          prefix: 'sk-tg-b',
+        })),
+      });
+    }
+  }, 120_000);
+  afterAll(async () => {
+    await t?.cleanup();
+  });
+
+  it('a change is announced while a new base is still being built, not after it', async () => {
+    const bus = createBus({ prefix: 'compact-beside' });
+    const publisher = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    const deltaAt: number[] = [];
+    await bus.policy.subscribe((_rev, payload) => {
+      if (!payload) return;
+      const m = decodePolicyMessage(payload);
+      if (m.ok && m.value.kind === 'delta') deltaAt.push(Date.now());
+    });
+    try {
+      const base = await publisher.publishNow();
+      const deps: ServiceDeps = {
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        onPolicyChange: publisher.onPolicyChange,
+      };
+      // A base of 20,000 sub-accounts and keys takes a while to read and encode; the suspension
+      // committed meanwhile does not wait for it.
+      let compactedAt = 0;
+      const compaction = publisher.compactNow().then((rev) => {
+        compactedAt = Date.now();
+        return rev;
+      });
+      await updateSubAccount(deps, { workspaceId: 'ws_big', actor: 'test' }, 'sa_big_7', {
+        status: 'suspended',
+      });
+      for (const until = Date.now() + 10_000; deltaAt.length === 0 && Date.now() < until; ) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(deltaAt).toHaveLength(1);
+      // The base read the books as they were when it began: before the change, or just after.
+      expect([base, base + 1]).toContain(await compaction);
+      expect(deltaAt[0]!).toBeLessThan(compactedAt);
+      const policy = await latestPolicy(bus.policy);
+      expect(policy.revision).toBe(base + 1);
+      expect(policy.subAccounts.get('sa_big_7')?.status).toBe('suspended');
+      expect(policy.subAccounts.size).toBe(n);
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  }, 120_000);
 });
