@@ -1,7 +1,7 @@
 import type { PrismaClient, Tx } from '@tollgate/db';
 import type { UsageEvent } from '@tollgate/usage';
 
-/** Events written per transaction: each chunk is three statements whatever its size, and commits
+/** Events written per transaction: each chunk is four statements whatever its size, and commits
  * on its own, so a large delivery (a backlog after an outage) makes progress chunk by chunk. */
 export const WRITE_CHUNK = 1_000;
 /** A chunk's transaction may take this long (Prisma's default, 5 s, is short for a busy database:
@@ -11,8 +11,9 @@ const CHUNK_TIMEOUT_MS = 60_000;
 
 /**
  * Writes usage events to the books: one record per request id (a replayed event is a no-op) and,
- * only for records actually inserted, the sub-account × model × day and tag × day rollups — in the
- * same transaction, so records and rollups never disagree. Returns the events that were new.
+ * only for records actually inserted, the sub-account × model × day, tag × day and sub-account × tag
+ * × day rollups — in the same transaction, so records and rollups never disagree. Returns the
+ * events that were new.
  *
  * Set-based: a chunk of events goes to PostgreSQL as one JSON document, inserted by one statement
  * that returns the request ids it inserted; the rollups of those are summed here per row and
@@ -44,7 +45,9 @@ async function writeChunk(tx: Tx, events: readonly UsageEvent[]): Promise<UsageE
   // absent optional field reads as NULL). Times are UTC ISO strings: a timestamp (without time
   // zone) column ignores their trailing Z.
   const rows = [...byId.values()];
-  const inserted: { requestId: string }[] = await tx.$queryRaw`
+  // Each inserted record's UTC day as stored (`startedAt` rounded to milliseconds, as the column
+  // holds it): its rollups' day, so the rollups sum exactly the records a day's range selects.
+  const inserted: { requestId: string; day: string }[] = await tx.$queryRaw`
     INSERT INTO "UsageRecord" ("requestId", attempt, "workspaceId", "subAccountId", "keyId", tags, model,
       "requestedModel", "servedModel", provider, byok, "inputTokens", "outputTokens", "cachedInputTokens",
       "cacheWriteTokens", "providerCostMicros", "billedCostMicros", "cappedAtSettle", estimated, status,
@@ -63,11 +66,11 @@ async function writeChunk(tx: Tx, events: readonly UsageEvent[]): Promise<UsageE
       "errorClass" text, "httpStatus" int, "latencyMs" int, "ttftMs" int, retries int, stream boolean,
       "startedAt" text, "finishedAt" text)
     ON CONFLICT ("requestId") DO NOTHING
-    RETURNING "requestId"`;
+    RETURNING "requestId", to_char("startedAt", 'YYYY-MM-DD') AS day`;
   if (inserted.length === 0) return [];
-  const insertedIds = new Set(inserted.map((r) => r.requestId));
-  const fresh = [...byId.values()].filter((e) => insertedIds.has(e.requestId));
-  await addToRollups(tx, fresh);
+  const days = new Map(inserted.map((r) => [r.requestId, r.day]));
+  const fresh = [...byId.values()].filter((e) => days.has(e.requestId));
+  await addToRollups(tx, fresh, days);
   return fresh;
 }
 
@@ -75,6 +78,7 @@ const SUMS = [
   'requests',
   'errors',
   'blocked',
+  'downgraded',
   'inputTokens',
   'outputTokens',
   'cachedInputTokens',
@@ -96,6 +100,8 @@ function add(rows: Map<string, Row>, key: string, base: Record<string, string>, 
     requests: 1,
     errors: e.status === 'error' ? 1 : 0,
     blocked: e.status === 'blocked' ? 1 : 0,
+    // As the report counts it from the records: `requestedModel` set and not the model that served.
+    downgraded: e.requestedModel != null && e.requestedModel !== e.model ? 1 : 0,
     inputTokens: e.inputTokens,
     outputTokens: e.outputTokens,
     cachedInputTokens: e.cachedInputTokens,
@@ -113,12 +119,18 @@ function inKeyOrder(rows: Map<string, Row>): string {
   return JSON.stringify(sorted, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 }
 
-/** The sub-account × model × day and tag × day rollups of newly inserted records. */
-async function addToRollups(tx: Tx, fresh: readonly UsageEvent[]): Promise<void> {
+/** The sub-account × model × day, tag × day and sub-account × tag × day rollups of newly inserted
+ * records (`days`: each one's UTC day as stored). */
+async function addToRollups(
+  tx: Tx,
+  fresh: readonly UsageEvent[],
+  days: ReadonlyMap<string, string>,
+): Promise<void> {
   const accounts = new Map<string, Row>();
   const tags = new Map<string, Row>();
+  const accountTags = new Map<string, Row>();
   for (const e of fresh) {
-    const day = e.startedAt.slice(0, 10);
+    const day = days.get(e.requestId)!;
     if (e.subAccountId) {
       const base = {
         workspaceId: e.workspaceId,
@@ -127,6 +139,12 @@ async function addToRollups(tx: Tx, fresh: readonly UsageEvent[]): Promise<void>
         day,
       };
       add(accounts, JSON.stringify([e.subAccountId, e.model, day]), base, e);
+      // Once per tag as the record lists it (a tag listed twice counts twice, as the report's
+      // unnest of the record's tags does).
+      for (const tag of e.tags) {
+        const tagBase = { workspaceId: e.workspaceId, subAccountId: e.subAccountId, tag, day };
+        add(accountTags, JSON.stringify([e.subAccountId, tag, day]), tagBase, e);
+      }
     }
     for (const tag of new Set(e.tags)) {
       add(
@@ -140,20 +158,24 @@ async function addToRollups(tx: Tx, fresh: readonly UsageEvent[]): Promise<void>
   if (accounts.size > 0) {
     await tx.$executeRaw`
       INSERT INTO "UsageRollupDaily" ("workspaceId", "subAccountId", model, day, requests, errors, blocked,
-        "inputTokens", "outputTokens", "cachedInputTokens", "providerCostMicros", "billedCostMicros")
+        downgraded, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
+        "providerCostMicros", "billedCostMicros")
       SELECT r."workspaceId", r."subAccountId", r.model, r.day::date, r.requests, r.errors, r.blocked,
-        r."inputTokens", r."outputTokens", r."cachedInputTokens", r."providerCostMicros", r."billedCostMicros"
+        r.downgraded, r."inputTokens", r."outputTokens", r."cachedInputTokens", r."cacheWriteTokens",
+        r."providerCostMicros", r."billedCostMicros"
       FROM jsonb_to_recordset(${inKeyOrder(accounts)}::jsonb) AS r("workspaceId" text,
         "subAccountId" text, model text, day text, requests int, errors int, blocked int,
-        "inputTokens" bigint, "outputTokens" bigint, "cachedInputTokens" bigint,
-        "providerCostMicros" bigint, "billedCostMicros" bigint)
+        downgraded int, "inputTokens" bigint, "outputTokens" bigint, "cachedInputTokens" bigint,
+        "cacheWriteTokens" bigint, "providerCostMicros" bigint, "billedCostMicros" bigint)
       ON CONFLICT ("subAccountId", model, day) DO UPDATE SET
         requests = "UsageRollupDaily".requests + EXCLUDED.requests,
         errors = "UsageRollupDaily".errors + EXCLUDED.errors,
         blocked = "UsageRollupDaily".blocked + EXCLUDED.blocked,
+        downgraded = "UsageRollupDaily".downgraded + EXCLUDED.downgraded,
         "inputTokens" = "UsageRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
         "outputTokens" = "UsageRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
         "cachedInputTokens" = "UsageRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
+        "cacheWriteTokens" = "UsageRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
         "providerCostMicros" = "UsageRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
         "billedCostMicros" = "UsageRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
   }
@@ -175,6 +197,27 @@ async function addToRollups(tx: Tx, fresh: readonly UsageEvent[]): Promise<void>
         "cacheWriteTokens" = "TagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
         "providerCostMicros" = "TagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
         "billedCostMicros" = "TagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
+  }
+  if (accountTags.size > 0) {
+    await tx.$executeRaw`
+      INSERT INTO "SubAccountTagRollupDaily" ("workspaceId", "subAccountId", tag, day, requests,
+        "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "providerCostMicros",
+        "billedCostMicros")
+      SELECT r."workspaceId", r."subAccountId", r.tag, r.day::date, r.requests, r."inputTokens",
+        r."outputTokens", r."cachedInputTokens", r."cacheWriteTokens", r."providerCostMicros",
+        r."billedCostMicros"
+      FROM jsonb_to_recordset(${inKeyOrder(accountTags)}::jsonb) AS r("workspaceId" text,
+        "subAccountId" text, tag text, day text, requests int, "inputTokens" bigint,
+        "outputTokens" bigint, "cachedInputTokens" bigint, "cacheWriteTokens" bigint,
+        "providerCostMicros" bigint, "billedCostMicros" bigint)
+      ON CONFLICT ("subAccountId", tag, day) DO UPDATE SET
+        requests = "SubAccountTagRollupDaily".requests + EXCLUDED.requests,
+        "inputTokens" = "SubAccountTagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
+        "outputTokens" = "SubAccountTagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
+        "cachedInputTokens" = "SubAccountTagRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
+        "cacheWriteTokens" = "SubAccountTagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
+        "providerCostMicros" = "SubAccountTagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
+        "billedCostMicros" = "SubAccountTagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
   }
 }
 

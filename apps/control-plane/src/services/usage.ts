@@ -1,4 +1,4 @@
-import { Prisma } from '@tollgate/db';
+import { Prisma, type PrismaClient } from '@tollgate/db';
 import { z } from 'zod';
 import { PermissionError, ValidationError } from '../lib/errors.ts';
 import { parseInput, tagField } from '../lib/validation.ts';
@@ -67,7 +67,7 @@ interface Totals {
   cacheWriteTokens: bigint;
 }
 
-/** Usage of one sub-account, exact over raw records for the range (SPEC §4 usage answer). */
+/** Usage of one sub-account, exact for the range (SPEC §4 usage answer). */
 export async function subAccountUsage(
   deps: ServiceDeps,
   caller: Caller,
@@ -95,37 +95,118 @@ export async function ownUsage(deps: ServiceDeps, caller: Caller, raw: unknown) 
   return subAccountUsage(deps, caller, caller.subAccountId, raw);
 }
 
+/**
+ * The UTC days wholly inside a range, `[first, end)` (none when the range holds no whole day), and
+ * the rest of the range: at most a partial day at either edge, or the whole range when it holds no
+ * whole day.
+ */
+function splitByDay(range: Range): { days: [Date, Date] | null; edges: [Date, Date][] } {
+  const first = new Date(Math.ceil(range.from.getTime() / DAY) * DAY);
+  const end = new Date(Math.floor(range.to.getTime() / DAY) * DAY);
+  if (first >= end) return { days: null, edges: [[range.from, range.to]] };
+  const edges: [Date, Date][] = [
+    [range.from, first],
+    [end, range.to],
+  ];
+  return { days: [first, end], edges: edges.filter(([a, b]) => a < b) };
+}
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+const SUMS = Prisma.sql`coalesce(sum(requests),0)::int AS requests, coalesce(sum(cost),0)::bigint AS "costMicros",
+  coalesce(sum(input),0)::bigint AS "inputTokens", coalesce(sum(output),0)::bigint AS "outputTokens",
+  coalesce(sum(cached),0)::bigint AS "cachedInputTokens", coalesce(sum(written),0)::bigint AS "cacheWriteTokens"`;
+
+const totalsOf = (t: Totals): Totals => ({
+  requests: t.requests,
+  costMicros: t.costMicros,
+  inputTokens: t.inputTokens,
+  outputTokens: t.outputTokens,
+  cachedInputTokens: t.cachedInputTokens,
+  cacheWriteTokens: t.cacheWriteTokens,
+});
+
+interface GroupedRow extends Totals {
+  /** GROUPING(model, day): 3 the total, 1 a model's, 2 a day's. */
+  g: number;
+  model: string;
+  day: string;
+  errors: number;
+  blocked: number;
+  downgraded: number;
+}
+
+/** Summary, by model and by day, in one pass over the rollup rows and edge records (`rollups`,
+ * `records`: which of each): one grouping set each, told apart by GROUPING(model, day). */
+async function summaryByModelByDay(db: PrismaClient, rollups: Prisma.Sql, records: Prisma.Sql) {
+  const rows = await db.$queryRaw<GroupedRow[]>`
+    SELECT GROUPING(model, day)::int AS g, model, day, ${SUMS}, coalesce(sum(errors),0)::int AS errors,
+      coalesce(sum(blocked),0)::int AS blocked, coalesce(sum(downgraded),0)::int AS downgraded
+    FROM (
+      SELECT to_char(day, 'YYYY-MM-DD') AS day, model, requests, errors, blocked, downgraded,
+        "billedCostMicros" AS cost, "inputTokens" AS input, "outputTokens" AS output,
+        "cachedInputTokens" AS cached, "cacheWriteTokens" AS written
+      FROM "UsageRollupDaily" WHERE ${rollups}
+      UNION ALL
+      SELECT to_char("startedAt", 'YYYY-MM-DD'), model, 1, (status = 'error')::int,
+        (status = 'blocked')::int, ("requestedModel" IS NOT NULL AND "requestedModel" <> model)::int,
+        "billedCostMicros", "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens"
+      FROM "UsageRecord" WHERE ${records}
+    ) AS u
+    GROUP BY GROUPING SETS ((), (model), (day)) ORDER BY g DESC, model, day`;
+  // g: 3 = the total (there is always one), 1 = per model, 2 = per day.
+  const total = rows.find((r) => r.g === 3)!;
+  const zero = { inputTokens: 0n, outputTokens: 0n, cachedInputTokens: 0n, cacheWriteTokens: 0n };
+  return {
+    summary: { ...totalsOf(total), errors: total.errors, blocked: total.blocked },
+    byModel: rows
+      .filter((r) => r.g === 1)
+      .map(({ model, downgraded, ...t }) => {
+        const { requests, ...rest } = totalsOf(t);
+        return { model, requests, downgraded, ...rest };
+      }),
+    byDay: rows
+      .filter((r) => r.g === 2)
+      .map((r) => ({ day: r.day, requests: r.requests, costMicros: r.costMicros, ...zero })),
+  };
+}
+
+/**
+ * A sub-account's usage over exactly the range asked (by start time): whole UTC days from the
+ * sub-account × model × day and sub-account × tag × day rollups, the partial days at either edge
+ * from the records. Each figure is summed in SQL over both, so it equals the sum over the records
+ * alone (the rollups hold exactly their records' sums) — and the lists keep the database's order.
+ * Its cost grows with the days and models asked about and the records of the edge days, not with
+ * all the records of the range.
+ */
 export async function usageReport(
   deps: ServiceDeps,
   workspaceId: string,
   subAccountId: string,
   range: Range,
 ) {
-  const where = Prisma.sql`"workspaceId" = ${workspaceId} AND "subAccountId" = ${subAccountId} AND "startedAt" >= ${range.from} AND "startedAt" < ${range.to}`;
-  const db = deps.prisma;
-  const [summary] = await db.$queryRaw<(Totals & { errors: number; blocked: number })[]>`
-    SELECT count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
-      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
-      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens",
-      count(*) FILTER (WHERE status = 'error')::int AS errors, count(*) FILTER (WHERE status = 'blocked')::int AS blocked
-    FROM "UsageRecord" WHERE ${where}`;
-  const byModel = await db.$queryRaw<(Totals & { model: string; downgraded: number })[]>`
-    SELECT model, count(*)::int AS requests,
-      count(*) FILTER (WHERE "requestedModel" IS NOT NULL AND "requestedModel" <> model)::int AS downgraded, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
-      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
-      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens"
-    FROM "UsageRecord" WHERE ${where} GROUP BY model ORDER BY model`;
-  const byDay = await db.$queryRaw<(Totals & { day: string })[]>`
-    SELECT to_char(date_trunc('day', "startedAt"), 'YYYY-MM-DD') AS day, count(*)::int AS requests,
-      coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros", 0::bigint AS "inputTokens", 0::bigint AS "outputTokens",
-      0::bigint AS "cachedInputTokens", 0::bigint AS "cacheWriteTokens"
-    FROM "UsageRecord" WHERE ${where} GROUP BY 1 ORDER BY 1`;
-  const byTag = await db.$queryRaw<(Totals & { tag: string })[]>`
-    SELECT t.tag, count(*)::int AS requests, coalesce(sum("billedCostMicros"),0)::bigint AS "costMicros",
-      coalesce(sum("inputTokens"),0)::bigint AS "inputTokens", coalesce(sum("outputTokens"),0)::bigint AS "outputTokens",
-      coalesce(sum("cachedInputTokens"),0)::bigint AS "cachedInputTokens", coalesce(sum("cacheWriteTokens"),0)::bigint AS "cacheWriteTokens"
-    FROM "UsageRecord", unnest(tags) AS t(tag) WHERE ${where} GROUP BY t.tag ORDER BY t.tag`;
-  return { range, summary: summary!, byModel, byDay, byTag };
+  const { days, edges } = splitByDay(range);
+  const account = Prisma.sql`"workspaceId" = ${workspaceId} AND "subAccountId" = ${subAccountId}`;
+  const rollups = days
+    ? Prisma.sql`${account} AND day >= ${isoDay(days[0])}::date AND day < ${isoDay(days[1])}::date`
+    : Prisma.sql`false`;
+  const spans = edges.map(([a, b]) => Prisma.sql`("startedAt" >= ${a} AND "startedAt" < ${b})`);
+  const records =
+    spans.length > 0
+      ? Prisma.sql`${account} AND (${Prisma.join(spans, ' OR ')})`
+      : Prisma.sql`false`;
+  const { summary, byModel, byDay } = await summaryByModelByDay(deps.prisma, rollups, records);
+  const byTag = await deps.prisma.$queryRaw<(Totals & { tag: string })[]>`
+    SELECT tag, ${SUMS} FROM (
+      SELECT tag, requests, "billedCostMicros" AS cost, "inputTokens" AS input,
+        "outputTokens" AS output, "cachedInputTokens" AS cached, "cacheWriteTokens" AS written
+      FROM "SubAccountTagRollupDaily" WHERE ${rollups}
+      UNION ALL
+      SELECT t.tag, 1, "billedCostMicros", "inputTokens", "outputTokens", "cachedInputTokens",
+        "cacheWriteTokens"
+      FROM "UsageRecord", unnest(tags) AS t(tag) WHERE ${records}
+    ) AS u GROUP BY tag ORDER BY tag`;
+  return { range, summary, byModel, byDay, byTag };
 }
 
 const byTagSchema = z.strictObject({

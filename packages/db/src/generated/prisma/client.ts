@@ -94,9 +94,16 @@ export type ModelPrice = Prisma.ModelPriceModel
 export type UsageRecord = Prisma.UsageRecordModel
 /**
  * Model UsageRollupDaily
- * Daily rollup per sub-account × model (UTC day). Serves the usage analytics.
+ * Daily rollup per sub-account × model (UTC day of `startedAt`). Serves the usage analytics: the
+ * sub-account report reads its whole days here, so it must sum exactly what the records hold.
  */
 export type UsageRollupDaily = Prisma.UsageRollupDailyModel
+/**
+ * Model SubAccountTagRollupDaily
+ * Daily rollup per sub-account × tag (UTC day of `startedAt`): the sub-account report's `by_tag`
+ * for whole days. A request counts once per tag it carries, as the records' tags list them.
+ */
+export type SubAccountTagRollupDaily = Prisma.SubAccountTagRollupDailyModel
 /**
  * Model TagRollupDaily
  * Daily rollup per tag (UTC day); a request with several tags counts in each.

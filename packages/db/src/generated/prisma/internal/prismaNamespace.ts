@@ -408,6 +408,7 @@ export const ModelName = {
   ModelPrice: 'ModelPrice',
   UsageRecord: 'UsageRecord',
   UsageRollupDaily: 'UsageRollupDaily',
+  SubAccountTagRollupDaily: 'SubAccountTagRollupDaily',
   TagRollupDaily: 'TagRollupDaily',
   WebhookEndpoint: 'WebhookEndpoint',
   WebhookDelivery: 'WebhookDelivery',
@@ -430,7 +431,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "workspace" | "adminKey" | "subAccount" | "plan" | "subAccountKey" | "credit" | "tagBudget" | "providerCredential" | "modelPrice" | "usageRecord" | "usageRollupDaily" | "tagRollupDaily" | "webhookEndpoint" | "webhookDelivery" | "webhookAttempt" | "budgetEvent" | "auditLog" | "policyState"
+    modelProps: "workspace" | "adminKey" | "subAccount" | "plan" | "subAccountKey" | "credit" | "tagBudget" | "providerCredential" | "modelPrice" | "usageRecord" | "usageRollupDaily" | "subAccountTagRollupDaily" | "tagRollupDaily" | "webhookEndpoint" | "webhookDelivery" | "webhookAttempt" | "budgetEvent" | "auditLog" | "policyState"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1248,6 +1249,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SubAccountTagRollupDaily: {
+      payload: Prisma.$SubAccountTagRollupDailyPayload<ExtArgs>
+      fields: Prisma.SubAccountTagRollupDailyFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SubAccountTagRollupDailyFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SubAccountTagRollupDailyFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>
+        }
+        findFirst: {
+          args: Prisma.SubAccountTagRollupDailyFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SubAccountTagRollupDailyFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>
+        }
+        findMany: {
+          args: Prisma.SubAccountTagRollupDailyFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>[]
+        }
+        create: {
+          args: Prisma.SubAccountTagRollupDailyCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>
+        }
+        createMany: {
+          args: Prisma.SubAccountTagRollupDailyCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SubAccountTagRollupDailyCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>[]
+        }
+        delete: {
+          args: Prisma.SubAccountTagRollupDailyDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>
+        }
+        update: {
+          args: Prisma.SubAccountTagRollupDailyUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>
+        }
+        deleteMany: {
+          args: Prisma.SubAccountTagRollupDailyDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SubAccountTagRollupDailyUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SubAccountTagRollupDailyUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>[]
+        }
+        upsert: {
+          args: Prisma.SubAccountTagRollupDailyUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SubAccountTagRollupDailyPayload>
+        }
+        aggregate: {
+          args: Prisma.SubAccountTagRollupDailyAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSubAccountTagRollupDaily>
+        }
+        groupBy: {
+          args: Prisma.SubAccountTagRollupDailyGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SubAccountTagRollupDailyGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SubAccountTagRollupDailyCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SubAccountTagRollupDailyCountAggregateOutputType> | number
+        }
+      }
+    }
     TagRollupDaily: {
       payload: Prisma.$TagRollupDailyPayload<ExtArgs>
       fields: Prisma.TagRollupDailyFieldRefs
@@ -1999,14 +2074,33 @@ export const UsageRollupDailyScalarFieldEnum = {
   requests: 'requests',
   errors: 'errors',
   blocked: 'blocked',
+  downgraded: 'downgraded',
   inputTokens: 'inputTokens',
   outputTokens: 'outputTokens',
   cachedInputTokens: 'cachedInputTokens',
+  cacheWriteTokens: 'cacheWriteTokens',
   providerCostMicros: 'providerCostMicros',
   billedCostMicros: 'billedCostMicros'
 } as const
 
 export type UsageRollupDailyScalarFieldEnum = (typeof UsageRollupDailyScalarFieldEnum)[keyof typeof UsageRollupDailyScalarFieldEnum]
+
+
+export const SubAccountTagRollupDailyScalarFieldEnum = {
+  workspaceId: 'workspaceId',
+  subAccountId: 'subAccountId',
+  tag: 'tag',
+  day: 'day',
+  requests: 'requests',
+  inputTokens: 'inputTokens',
+  outputTokens: 'outputTokens',
+  cachedInputTokens: 'cachedInputTokens',
+  cacheWriteTokens: 'cacheWriteTokens',
+  providerCostMicros: 'providerCostMicros',
+  billedCostMicros: 'billedCostMicros'
+} as const
+
+export type SubAccountTagRollupDailyScalarFieldEnum = (typeof SubAccountTagRollupDailyScalarFieldEnum)[keyof typeof SubAccountTagRollupDailyScalarFieldEnum]
 
 
 export const TagRollupDailyScalarFieldEnum = {
@@ -2437,6 +2531,7 @@ export type GlobalOmitConfig = {
   modelPrice?: Prisma.ModelPriceOmit
   usageRecord?: Prisma.UsageRecordOmit
   usageRollupDaily?: Prisma.UsageRollupDailyOmit
+  subAccountTagRollupDaily?: Prisma.SubAccountTagRollupDailyOmit
   tagRollupDaily?: Prisma.TagRollupDailyOmit
   webhookEndpoint?: Prisma.WebhookEndpointOmit
   webhookDelivery?: Prisma.WebhookDeliveryOmit

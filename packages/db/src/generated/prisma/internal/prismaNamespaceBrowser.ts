@@ -62,6 +62,7 @@ export const ModelName = {
   ModelPrice: 'ModelPrice',
   UsageRecord: 'UsageRecord',
   UsageRollupDaily: 'UsageRollupDaily',
+  SubAccountTagRollupDaily: 'SubAccountTagRollupDaily',
   TagRollupDaily: 'TagRollupDaily',
   WebhookEndpoint: 'WebhookEndpoint',
   WebhookDelivery: 'WebhookDelivery',
@@ -281,14 +282,33 @@ export const UsageRollupDailyScalarFieldEnum = {
   requests: 'requests',
   errors: 'errors',
   blocked: 'blocked',
+  downgraded: 'downgraded',
   inputTokens: 'inputTokens',
   outputTokens: 'outputTokens',
   cachedInputTokens: 'cachedInputTokens',
+  cacheWriteTokens: 'cacheWriteTokens',
   providerCostMicros: 'providerCostMicros',
   billedCostMicros: 'billedCostMicros'
 } as const
 
 export type UsageRollupDailyScalarFieldEnum = (typeof UsageRollupDailyScalarFieldEnum)[keyof typeof UsageRollupDailyScalarFieldEnum]
+
+
+export const SubAccountTagRollupDailyScalarFieldEnum = {
+  workspaceId: 'workspaceId',
+  subAccountId: 'subAccountId',
+  tag: 'tag',
+  day: 'day',
+  requests: 'requests',
+  inputTokens: 'inputTokens',
+  outputTokens: 'outputTokens',
+  cachedInputTokens: 'cachedInputTokens',
+  cacheWriteTokens: 'cacheWriteTokens',
+  providerCostMicros: 'providerCostMicros',
+  billedCostMicros: 'billedCostMicros'
+} as const
+
+export type SubAccountTagRollupDailyScalarFieldEnum = (typeof SubAccountTagRollupDailyScalarFieldEnum)[keyof typeof SubAccountTagRollupDailyScalarFieldEnum]
 
 
 export const TagRollupDailyScalarFieldEnum = {

@@ -14,7 +14,8 @@ import type * as Prisma from "../internal/prismaNamespace.ts"
 
 /**
  * Model UsageRollupDaily
- * Daily rollup per sub-account × model (UTC day). Serves the usage analytics.
+ * Daily rollup per sub-account × model (UTC day of `startedAt`). Serves the usage analytics: the
+ * sub-account report reads its whole days here, so it must sum exactly what the records hold.
  */
 export type UsageRollupDailyModel = runtime.Types.Result.DefaultSelection<Prisma.$UsageRollupDailyPayload>
 
@@ -30,9 +31,11 @@ export type UsageRollupDailyAvgAggregateOutputType = {
   requests: number | null
   errors: number | null
   blocked: number | null
+  downgraded: number | null
   inputTokens: number | null
   outputTokens: number | null
   cachedInputTokens: number | null
+  cacheWriteTokens: number | null
   providerCostMicros: number | null
   billedCostMicros: number | null
 }
@@ -41,9 +44,11 @@ export type UsageRollupDailySumAggregateOutputType = {
   requests: number | null
   errors: number | null
   blocked: number | null
+  downgraded: number | null
   inputTokens: bigint | null
   outputTokens: bigint | null
   cachedInputTokens: bigint | null
+  cacheWriteTokens: bigint | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
 }
@@ -56,9 +61,11 @@ export type UsageRollupDailyMinAggregateOutputType = {
   requests: number | null
   errors: number | null
   blocked: number | null
+  downgraded: number | null
   inputTokens: bigint | null
   outputTokens: bigint | null
   cachedInputTokens: bigint | null
+  cacheWriteTokens: bigint | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
 }
@@ -71,9 +78,11 @@ export type UsageRollupDailyMaxAggregateOutputType = {
   requests: number | null
   errors: number | null
   blocked: number | null
+  downgraded: number | null
   inputTokens: bigint | null
   outputTokens: bigint | null
   cachedInputTokens: bigint | null
+  cacheWriteTokens: bigint | null
   providerCostMicros: bigint | null
   billedCostMicros: bigint | null
 }
@@ -86,9 +95,11 @@ export type UsageRollupDailyCountAggregateOutputType = {
   requests: number
   errors: number
   blocked: number
+  downgraded: number
   inputTokens: number
   outputTokens: number
   cachedInputTokens: number
+  cacheWriteTokens: number
   providerCostMicros: number
   billedCostMicros: number
   _all: number
@@ -99,9 +110,11 @@ export type UsageRollupDailyAvgAggregateInputType = {
   requests?: true
   errors?: true
   blocked?: true
+  downgraded?: true
   inputTokens?: true
   outputTokens?: true
   cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -110,9 +123,11 @@ export type UsageRollupDailySumAggregateInputType = {
   requests?: true
   errors?: true
   blocked?: true
+  downgraded?: true
   inputTokens?: true
   outputTokens?: true
   cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -125,9 +140,11 @@ export type UsageRollupDailyMinAggregateInputType = {
   requests?: true
   errors?: true
   blocked?: true
+  downgraded?: true
   inputTokens?: true
   outputTokens?: true
   cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -140,9 +157,11 @@ export type UsageRollupDailyMaxAggregateInputType = {
   requests?: true
   errors?: true
   blocked?: true
+  downgraded?: true
   inputTokens?: true
   outputTokens?: true
   cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
 }
@@ -155,9 +174,11 @@ export type UsageRollupDailyCountAggregateInputType = {
   requests?: true
   errors?: true
   blocked?: true
+  downgraded?: true
   inputTokens?: true
   outputTokens?: true
   cachedInputTokens?: true
+  cacheWriteTokens?: true
   providerCostMicros?: true
   billedCostMicros?: true
   _all?: true
@@ -257,9 +278,11 @@ export type UsageRollupDailyGroupByOutputType = {
   requests: number
   errors: number
   blocked: number
+  downgraded: number
   inputTokens: bigint
   outputTokens: bigint
   cachedInputTokens: bigint
+  cacheWriteTokens: bigint
   providerCostMicros: bigint
   billedCostMicros: bigint
   _count: UsageRollupDailyCountAggregateOutputType | null
@@ -295,9 +318,11 @@ export type UsageRollupDailyWhereInput = {
   requests?: Prisma.IntFilter<"UsageRollupDaily"> | number
   errors?: Prisma.IntFilter<"UsageRollupDaily"> | number
   blocked?: Prisma.IntFilter<"UsageRollupDaily"> | number
+  downgraded?: Prisma.IntFilter<"UsageRollupDaily"> | number
   inputTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   outputTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   cachedInputTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   providerCostMicros?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   billedCostMicros?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
 }
@@ -310,9 +335,11 @@ export type UsageRollupDailyOrderByWithRelationInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -329,9 +356,11 @@ export type UsageRollupDailyWhereUniqueInput = Prisma.AtLeast<{
   requests?: Prisma.IntFilter<"UsageRollupDaily"> | number
   errors?: Prisma.IntFilter<"UsageRollupDaily"> | number
   blocked?: Prisma.IntFilter<"UsageRollupDaily"> | number
+  downgraded?: Prisma.IntFilter<"UsageRollupDaily"> | number
   inputTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   outputTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   cachedInputTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   providerCostMicros?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
   billedCostMicros?: Prisma.BigIntFilter<"UsageRollupDaily"> | bigint | number
 }, "subAccountId_model_day">
@@ -344,9 +373,11 @@ export type UsageRollupDailyOrderByWithAggregationInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
   _count?: Prisma.UsageRollupDailyCountOrderByAggregateInput
@@ -367,9 +398,11 @@ export type UsageRollupDailyScalarWhereWithAggregatesInput = {
   requests?: Prisma.IntWithAggregatesFilter<"UsageRollupDaily"> | number
   errors?: Prisma.IntWithAggregatesFilter<"UsageRollupDaily"> | number
   blocked?: Prisma.IntWithAggregatesFilter<"UsageRollupDaily"> | number
+  downgraded?: Prisma.IntWithAggregatesFilter<"UsageRollupDaily"> | number
   inputTokens?: Prisma.BigIntWithAggregatesFilter<"UsageRollupDaily"> | bigint | number
   outputTokens?: Prisma.BigIntWithAggregatesFilter<"UsageRollupDaily"> | bigint | number
   cachedInputTokens?: Prisma.BigIntWithAggregatesFilter<"UsageRollupDaily"> | bigint | number
+  cacheWriteTokens?: Prisma.BigIntWithAggregatesFilter<"UsageRollupDaily"> | bigint | number
   providerCostMicros?: Prisma.BigIntWithAggregatesFilter<"UsageRollupDaily"> | bigint | number
   billedCostMicros?: Prisma.BigIntWithAggregatesFilter<"UsageRollupDaily"> | bigint | number
 }
@@ -382,9 +415,11 @@ export type UsageRollupDailyCreateInput = {
   requests?: number
   errors?: number
   blocked?: number
+  downgraded?: number
   inputTokens?: bigint | number
   outputTokens?: bigint | number
   cachedInputTokens?: bigint | number
+  cacheWriteTokens?: bigint | number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
 }
@@ -397,9 +432,11 @@ export type UsageRollupDailyUncheckedCreateInput = {
   requests?: number
   errors?: number
   blocked?: number
+  downgraded?: number
   inputTokens?: bigint | number
   outputTokens?: bigint | number
   cachedInputTokens?: bigint | number
+  cacheWriteTokens?: bigint | number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
 }
@@ -412,9 +449,11 @@ export type UsageRollupDailyUpdateInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   errors?: Prisma.IntFieldUpdateOperationsInput | number
   blocked?: Prisma.IntFieldUpdateOperationsInput | number
+  downgraded?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -427,9 +466,11 @@ export type UsageRollupDailyUncheckedUpdateInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   errors?: Prisma.IntFieldUpdateOperationsInput | number
   blocked?: Prisma.IntFieldUpdateOperationsInput | number
+  downgraded?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -442,9 +483,11 @@ export type UsageRollupDailyCreateManyInput = {
   requests?: number
   errors?: number
   blocked?: number
+  downgraded?: number
   inputTokens?: bigint | number
   outputTokens?: bigint | number
   cachedInputTokens?: bigint | number
+  cacheWriteTokens?: bigint | number
   providerCostMicros?: bigint | number
   billedCostMicros?: bigint | number
 }
@@ -457,9 +500,11 @@ export type UsageRollupDailyUpdateManyMutationInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   errors?: Prisma.IntFieldUpdateOperationsInput | number
   blocked?: Prisma.IntFieldUpdateOperationsInput | number
+  downgraded?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -472,9 +517,11 @@ export type UsageRollupDailyUncheckedUpdateManyInput = {
   requests?: Prisma.IntFieldUpdateOperationsInput | number
   errors?: Prisma.IntFieldUpdateOperationsInput | number
   blocked?: Prisma.IntFieldUpdateOperationsInput | number
+  downgraded?: Prisma.IntFieldUpdateOperationsInput | number
   inputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   outputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   cachedInputTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
+  cacheWriteTokens?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   providerCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
   billedCostMicros?: Prisma.BigIntFieldUpdateOperationsInput | bigint | number
 }
@@ -493,9 +540,11 @@ export type UsageRollupDailyCountOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -504,9 +553,11 @@ export type UsageRollupDailyAvgOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -519,9 +570,11 @@ export type UsageRollupDailyMaxOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -534,9 +587,11 @@ export type UsageRollupDailyMinOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -545,9 +600,11 @@ export type UsageRollupDailySumOrderByAggregateInput = {
   requests?: Prisma.SortOrder
   errors?: Prisma.SortOrder
   blocked?: Prisma.SortOrder
+  downgraded?: Prisma.SortOrder
   inputTokens?: Prisma.SortOrder
   outputTokens?: Prisma.SortOrder
   cachedInputTokens?: Prisma.SortOrder
+  cacheWriteTokens?: Prisma.SortOrder
   providerCostMicros?: Prisma.SortOrder
   billedCostMicros?: Prisma.SortOrder
 }
@@ -562,9 +619,11 @@ export type UsageRollupDailySelect<ExtArgs extends runtime.Types.Extensions.Inte
   requests?: boolean
   errors?: boolean
   blocked?: boolean
+  downgraded?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
   cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }, ExtArgs["result"]["usageRollupDaily"]>
@@ -577,9 +636,11 @@ export type UsageRollupDailySelectCreateManyAndReturn<ExtArgs extends runtime.Ty
   requests?: boolean
   errors?: boolean
   blocked?: boolean
+  downgraded?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
   cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }, ExtArgs["result"]["usageRollupDaily"]>
@@ -592,9 +653,11 @@ export type UsageRollupDailySelectUpdateManyAndReturn<ExtArgs extends runtime.Ty
   requests?: boolean
   errors?: boolean
   blocked?: boolean
+  downgraded?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
   cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }, ExtArgs["result"]["usageRollupDaily"]>
@@ -607,14 +670,16 @@ export type UsageRollupDailySelectScalar = {
   requests?: boolean
   errors?: boolean
   blocked?: boolean
+  downgraded?: boolean
   inputTokens?: boolean
   outputTokens?: boolean
   cachedInputTokens?: boolean
+  cacheWriteTokens?: boolean
   providerCostMicros?: boolean
   billedCostMicros?: boolean
 }
 
-export type UsageRollupDailyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workspaceId" | "subAccountId" | "model" | "day" | "requests" | "errors" | "blocked" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "providerCostMicros" | "billedCostMicros", ExtArgs["result"]["usageRollupDaily"]>
+export type UsageRollupDailyOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"workspaceId" | "subAccountId" | "model" | "day" | "requests" | "errors" | "blocked" | "downgraded" | "inputTokens" | "outputTokens" | "cachedInputTokens" | "cacheWriteTokens" | "providerCostMicros" | "billedCostMicros", ExtArgs["result"]["usageRollupDaily"]>
 
 export type $UsageRollupDailyPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "UsageRollupDaily"
@@ -627,9 +692,17 @@ export type $UsageRollupDailyPayload<ExtArgs extends runtime.Types.Extensions.In
     requests: number
     errors: number
     blocked: number
+    /**
+     * Requests downgrade routing served with another model (`requestedModel` set and not `model`).
+     */
+    downgraded: number
     inputTokens: bigint
     outputTokens: bigint
     cachedInputTokens: bigint
+    /**
+     * Input tokens written to the provider's prompt cache.
+     */
+    cacheWriteTokens: bigint
     providerCostMicros: bigint
     billedCostMicros: bigint
   }, ExtArgs["result"]["usageRollupDaily"]>
@@ -1062,9 +1135,11 @@ export interface UsageRollupDailyFieldRefs {
   readonly requests: Prisma.FieldRef<"UsageRollupDaily", 'Int'>
   readonly errors: Prisma.FieldRef<"UsageRollupDaily", 'Int'>
   readonly blocked: Prisma.FieldRef<"UsageRollupDaily", 'Int'>
+  readonly downgraded: Prisma.FieldRef<"UsageRollupDaily", 'Int'>
   readonly inputTokens: Prisma.FieldRef<"UsageRollupDaily", 'BigInt'>
   readonly outputTokens: Prisma.FieldRef<"UsageRollupDaily", 'BigInt'>
   readonly cachedInputTokens: Prisma.FieldRef<"UsageRollupDaily", 'BigInt'>
+  readonly cacheWriteTokens: Prisma.FieldRef<"UsageRollupDaily", 'BigInt'>
   readonly providerCostMicros: Prisma.FieldRef<"UsageRollupDaily", 'BigInt'>
   readonly billedCostMicros: Prisma.FieldRef<"UsageRollupDaily", 'BigInt'>
 }
