@@ -421,7 +421,13 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
       expect(ledger.balance_micro_usd).toBe(10_000 - after.spent);
       expect(ledger.balance_micro_usd).toBeGreaterThanOrEqual(0);
 
-      // Drained: refused on both planes until a top-up, which unblocks both.
+      // Drained: refused on both planes until a top-up, which unblocks both. What the burst left
+      // (requests refused while others' worst cases were reserved, settled lower afterwards) is
+      // used up one request at a time first — on a loaded host the burst spreads out and can leave
+      // more than one worst case.
+      let drain = 0;
+      while (drain < 40 && (await chatOn(dpUrl)).status === 200) drain++;
+      expect(drain).toBeLessThan(40);
       for (const url of [dpUrl, dp2Url]) expect((await chatOn(url)).status).toBe(402);
       const revision = dp.policyRevision();
       expect(
@@ -442,7 +448,7 @@ describe.skipIf(skip)('data plane + control plane on real Redis', () => {
       await dp.flushUsage();
       await dp2.flushUsage();
       const month = new Date().toISOString().slice(0, 7);
-      const books = await ingested(sa.id, 1 + 300 + 2 + 2);
+      const books = await ingested(sa.id, 1 + 300 + drain + 1 + 2 + 2);
       const res = await fetch(`${dp2Url}/v1/usage/export?month=${month}&format=jsonl`, {
         headers: { authorization: `Bearer ${ADMIN_KEY}` },
       });
