@@ -263,6 +263,8 @@ export interface PolicyBus {
   latestRevision(): Promise<number | null>;
   /** The history the stored base belongs to (see setLatest); null when none is recorded. */
   latestHistory(): Promise<string | null>;
+  /** The stored base's length in characters, without fetching it; 0 when none is stored. */
+  latestLength(): Promise<number>;
   /** Logs a delta (replacing one logged at the same revision; not logged when the base covers it).
    * The log keeps at most MAX_LOGGED_DELTAS, dropping the oldest: a reader then finds a gap and
    * waits for the next base. Answers false when no base is stored (Redis lost it): the log alone

@@ -39,8 +39,10 @@ export function busSuite(impl: Impl) {
     expect(await h.policy.latestRevision()).toBeNull();
     expect(await h.policy.latestHistory()).toBeNull();
     expect(await h.policy.readDeltas(-1)).toEqual([]);
+    expect(await h.policy.latestLength()).toBe(0);
     expect(await h.policy.setLatest('base-5', 5)).toBe(true);
     expect(await h.policy.latestRevision()).toBe(5);
+    expect(await h.policy.latestLength()).toBe('base-5'.length);
     // A delta the base covers is not logged; the others are read back in revision order.
     await h.policy.appendDelta(5, 'd5');
     await h.policy.appendDelta(7, 'd7');

@@ -366,6 +366,41 @@ describe('policy publisher: the log and compaction', () => {
     }
   });
 
+  it('a restarted control plane sizes compaction by the base it takes up', async () => {
+    const bus = createBus({ prefix: 'restart-size-test' });
+    const state = await t.db.prisma.policyState.upsert({
+      where: { id: 1 },
+      create: { id: 1 },
+      update: {},
+    });
+    const base = Number(state.revision);
+    // What an earlier process of this history left: a base of 8 MB (one delta per 10 kB: 800
+    // before a new one is due) and 600 deltas after it. Neither is read as policy by the publisher.
+    await bus.policy.setLatest('x'.repeat(8_000_000), base, state.history);
+    for (let rev = base + 1; rev <= base + 600; rev++) await bus.policy.appendDelta(rev, `d${rev}`);
+    await t.db.prisma.policyState.update({
+      where: { id: 1 },
+      data: { revision: BigInt(base + 600) },
+    });
+    const publisher = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      expect(await publisher.start()).toBe(base + 600);
+      const deps: ServiceDeps = {
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        onPolicyChange: publisher.onPolicyChange,
+      };
+      await createSubAccount(deps, { workspaceId: 'ws_c', actor: 'test' }, { name: 'sized' });
+      await publisher.idle();
+      // 601 logged: not yet due for this base (it would be at the small-policy default of 500).
+      expect((await bus.policy.readDeltas(base)).length).toBe(601);
+      expect(await bus.policy.latestRevision()).toBe(base);
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  });
+
   it("two control planes: each takes the other's revisions from the log, not from a full snapshot", async () => {
     const bus = createBus({ prefix: 'two-cp-test' });
     const snapshots: number[] = [];

@@ -173,10 +173,14 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     if (snapshot.revision < baseRevision) return;
     await opts.bus.setLatest(snapshot.text, snapshot.revision, snapshot.history);
     baseRevision = snapshot.revision;
-    if (opts.compactEvery === undefined) {
-      compactEvery = Math.min(5_000, Math.max(500, Math.floor(snapshot.text.length / 10_000)));
-    }
+    sizeCompaction(snapshot.text.length);
     loggedSinceBase = Math.max(0, published - snapshot.revision);
+  }
+
+  /** Unless given, compactEvery follows the size of the base: one delta per 10 kB of it. */
+  function sizeCompaction(baseLength: number) {
+    if (opts.compactEvery !== undefined) return;
+    compactEvery = Math.min(5_000, Math.max(500, Math.floor(baseLength / 10_000)));
   }
 
   async function publishFull(): Promise<number> {
@@ -330,6 +334,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       more = page.length > 0 && page.at(-1)!.revision === reached;
     }
     if (reached < Number(state.revision)) return null;
+    sizeCompaction(await opts.bus.latestLength());
     published = reached;
     baseRevision = base;
     loggedSinceBase = inLog;

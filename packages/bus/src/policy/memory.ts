@@ -46,6 +46,9 @@ export function createMemoryPolicyBus(): PolicyBus {
     async latestHistory() {
       return latest === null ? null : latestHistory;
     },
+    async latestLength() {
+      return latest?.length ?? 0;
+    },
     async appendDelta(revision, payload) {
       if (latest !== null && revision <= latestRevision) return true;
       log = log.filter((d) => d.revision !== revision);

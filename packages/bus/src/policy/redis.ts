@@ -119,6 +119,11 @@ export function createRedisPolicyBus(opts: RedisPolicyBusOptions): PolicyBus {
     async latestHistory() {
       return client.get(keys.policyHistory());
     },
+    async latestLength() {
+      // STRLEN counts bytes; the snapshot is JSON of ASCII ids, hashes and numbers (and names
+      // would only make it longer): close enough to size compaction by.
+      return client.strlen(keys.policyLatest());
+    },
     async appendDelta(revision, payload) {
       const based = await client.eval(
         APPEND_DELTA_LUA,
