@@ -109,10 +109,11 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   let retryTimer: NodeJS.Timeout | null = null;
   const baseCheck = setInterval(() => {
     if (published < 0 || compacting !== null || stopped) return;
+    // The document itself, not its revision: a Redis evicting single keys could drop the one.
     opts.bus
-      .latestRevision()
-      .then((stored) => {
-        if (stored === null && !stopped) return compactNow();
+      .latestLength()
+      .then((length) => {
+        if (length === 0 && !stopped) return compactNow();
       })
       .catch(() => {
         // Redis away: checked again on the next tick; publications have their own retries.
