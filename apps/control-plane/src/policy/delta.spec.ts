@@ -525,4 +525,36 @@ describe.skipIf(!pgAvailable())('policy publisher: compaction beside the announc
       await bus.close();
     }
   }, 120_000);
+
+  it('stopping abandons a compaction between two reads instead of waiting for it', async () => {
+    const bus = createBus({ prefix: 'compact-stop' });
+    const errors: unknown[] = [];
+    const publisher = createPolicyPublisher({
+      prisma: t.db.prisma,
+      bus: bus.policy,
+      onError: (err) => errors.push(err),
+    });
+    try {
+      await publisher.publishNow();
+      const began = Date.now();
+      await publisher.compactNow();
+      const whole = Date.now() - began;
+      await publisher.idle();
+      const second = publisher.compactNow().then(
+        () => 'stored',
+        (e) => `failed: ${e}`,
+      );
+      await new Promise((r) => setTimeout(r, 20));
+      const stopping = Date.now();
+      await publisher.stop();
+      // A page or two of the read, not the whole of a base of 20,000 sub-accounts and keys.
+      expect(Date.now() - stopping).toBeLessThan(whole / 2);
+      // Abandoned, not stored, and not reported as a failure.
+      expect(await second).toBe('failed: SnapshotCancelled');
+      expect(errors).toEqual([]);
+    } finally {
+      await publisher.stop();
+      await bus.close();
+    }
+  }, 120_000);
 });

@@ -3,7 +3,7 @@ import type { PrismaClient } from '@tollgate/db';
 import { encodeDelta, encodeSnapshotInSlices } from '@tollgate/policy';
 import type { PolicyChange } from '../services/context.ts';
 import { buildDelta } from './delta.ts';
-import { buildSnapshot } from './snapshot.ts';
+import { buildSnapshot, SnapshotCancelled } from './snapshot.ts';
 
 /**
  * Publishes the policy after committed admin changes (DESIGN: commit, then publish).
@@ -144,7 +144,10 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     return run;
   }
 
-  async function snapshotNow(): Promise<Snapshot> {
+  /** `cancellable`: a compaction, which stopping abandons (SnapshotCancelled) rather than waits for;
+   * a publication is always finished. */
+  async function snapshotNow(cancellable = false): Promise<Snapshot> {
+    const cancelled = () => cancellable && stopped;
     // One consistent read, a page at a time; the encoding after it, outside the transaction and a
     // slice at a time (seconds at 100k sub-accounts, which must not hold the event loop).
     if (!stateExists) {
@@ -157,11 +160,12 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       async (tx) => {
         const state = await tx.policyState.findUniqueOrThrow({ where: { id: 1 } });
         const revision = Number(state.revision);
-        const body = await buildSnapshot(tx, revision, opts.now?.() ?? new Date());
+        const body = await buildSnapshot(tx, revision, opts.now?.() ?? new Date(), cancelled);
         return { revision, history: state.history, body };
       },
       { isolationLevel: 'RepeatableRead', timeout: SNAPSHOT_READ_TIMEOUT_MS },
     );
+    if (cancelled()) throw new SnapshotCancelled();
     return { revision, history, text: await encodeSnapshotInSlices(body) };
   }
 
@@ -204,17 +208,21 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     if (compactTimer !== null) clearTimeout(compactTimer);
     compactTimer = null;
     const run = (async () => {
-      const snapshot = await snapshotNow();
+      const snapshot = await snapshotNow(true);
       await enqueue(() => storeBase(snapshot));
       return snapshot.revision;
     })();
     compacting = run;
-    run.catch(onError).finally(() => {
-      compacting = null;
-      if (stopped) return;
-      if (loggedSinceBase >= compactEvery) void compactNow();
-      else if (loggedSinceBase > 0) armCompaction();
-    });
+    run
+      .catch((err) => {
+        if (!(err instanceof SnapshotCancelled)) onError(err);
+      })
+      .finally(() => {
+        compacting = null;
+        if (stopped) return;
+        if (loggedSinceBase >= compactEvery) void compactNow();
+        else if (loggedSinceBase > 0) armCompaction();
+      });
     return run;
   }
 

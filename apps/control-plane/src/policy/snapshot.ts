@@ -177,14 +177,21 @@ const PAGE = 1_000;
 async function readAll<R extends { id: string }, T>(
   read: (after: string | undefined, take: number) => Promise<R[]>,
   map: (row: R) => T,
+  cancelled: () => boolean,
 ): Promise<T[]> {
   const out: T[] = [];
   for (let after: string | undefined; ; ) {
+    if (cancelled()) throw new SnapshotCancelled();
     const page = await read(after, PAGE);
     for (const row of page) out.push(map(row));
     if (page.length < PAGE) return out;
     after = page[page.length - 1]!.id;
   }
+}
+
+/** Thrown by buildSnapshot when `cancelled` answers true between two reads. */
+export class SnapshotCancelled extends Error {
+  override readonly name = 'SnapshotCancelled';
 }
 
 const pageOf = (after: string | undefined, take: number) => ({
@@ -197,20 +204,24 @@ export async function buildSnapshot(
   prisma: SnapshotReader,
   revision: number,
   now: Date = new Date(),
+  /** Asked between reads; true stops the build (SnapshotCancelled): a control plane stopping does
+   * not wait seconds for a base it will not store. */
+  cancelled: () => boolean = () => false,
 ): Promise<PolicySnapshotBody> {
-  const workspaces = await readAll((a, n) => prisma.workspace.findMany(pageOf(a, n)), toWorkspace);
-  const subAccounts = await readAll(
-    (a, n) => prisma.subAccount.findMany(pageOf(a, n)),
-    toSubAccount,
-  );
-  const keys = await readAll((a, n) => prisma.subAccountKey.findMany(pageOf(a, n)), toKey);
-  const tagBudgets = await readAll((a, n) => prisma.tagBudget.findMany(pageOf(a, n)), toTagBudget);
-  const prices = await readAll((a, n) => prisma.modelPrice.findMany(pageOf(a, n)), toPrice);
-  const routes = await readAll(
+  const all = <R extends { id: string }, T>(
+    read: (after: string | undefined, take: number) => Promise<R[]>,
+    map: (row: R) => T,
+  ) => readAll(read, map, cancelled);
+  const workspaces = await all((a, n) => prisma.workspace.findMany(pageOf(a, n)), toWorkspace);
+  const subAccounts = await all((a, n) => prisma.subAccount.findMany(pageOf(a, n)), toSubAccount);
+  const keys = await all((a, n) => prisma.subAccountKey.findMany(pageOf(a, n)), toKey);
+  const tagBudgets = await all((a, n) => prisma.tagBudget.findMany(pageOf(a, n)), toTagBudget);
+  const prices = await all((a, n) => prisma.modelPrice.findMany(pageOf(a, n)), toPrice);
+  const routes = await all(
     (a, n) => prisma.providerCredential.findMany(pageOf(a, n)),
     (r) => r,
   );
-  const plans = await readAll((a, n) => prisma.plan.findMany(pageOf(a, n)), toPlan);
+  const plans = await all((a, n) => prisma.plan.findMany(pageOf(a, n)), toPlan);
   return {
     version: 1,
     revision,
