@@ -36,7 +36,11 @@ export interface CreatedEvents {
 
 /** Optional view of live reservations (Redis or in-process counters), for `reserved_cents`. */
 export interface ReservationView {
-  reservedMicros(workspaceId: string, scope: string, period: string): Promise<number>;
+  /** What is reserved on each counter (`scope` in `period`) of one workspace, in one read. */
+  reservedMicros(
+    workspaceId: string,
+    counters: readonly { scope: string; period: string }[],
+  ): Promise<number[]>;
 }
 
 /**
@@ -46,10 +50,10 @@ export interface ReservationView {
  */
 export function reservationView(limiter: Pick<Limiter, 'spent'>): ReservationView {
   return {
-    async reservedMicros(workspaceId, scope, period) {
-      const counter = { scope, capMicros: null, periodKey: period };
-      const balances = await limiter.spent(workspaceId, [counter]).catch(() => []);
-      return balances[0]?.reservedMicros ?? 0;
+    async reservedMicros(workspaceId, counters) {
+      const asked = counters.map((c) => ({ scope: c.scope, capMicros: null, periodKey: c.period }));
+      const balances = await limiter.spent(workspaceId, asked).catch(() => []);
+      return counters.map((_, i) => balances[i]?.reservedMicros ?? 0);
     },
   };
 }

@@ -6,7 +6,9 @@ import { inheritedFields } from '../../services/sub-account-plan.ts';
 import {
   findSubAccount,
   listSubAccounts,
-  periodSpend,
+  type PeriodSpendOf,
+  type periodSpend,
+  periodSpends,
   subAccountsCursorScope,
 } from '../../services/sub-account-reads.ts';
 import * as subAccounts from '../../services/sub-accounts.ts';
@@ -27,7 +29,6 @@ import { MUTATION_ERRORS } from './errors.ts';
 import { SubAccountKey } from './sub-account-key.ts';
 
 type SubAccountRow = Parameters<typeof periodSpend>[1];
-type PeriodSpend = ReturnType<typeof periodSpend>;
 type KeyRow = typeof SubAccountKey.$inferType;
 
 const SubAccountKeyConnection = builder.connectionObject({
@@ -35,14 +36,48 @@ const SubAccountKeyConnection = builder.connectionObject({
   name: 'SubAccountKeyConnection',
 });
 
-/** periodSpend once per sub-account per request, however many of its three fields are asked. */
-const spendByRequest = new WeakMap<GraphQLContext, Map<string, PeriodSpend>>();
-function spendOf(ctx: GraphQLContext, sa: SubAccountRow): PeriodSpend {
-  const cache = spendByRequest.get(ctx) ?? new Map<string, PeriodSpend>();
-  spendByRequest.set(ctx, cache);
-  const spend = cache.get(sa.id) ?? periodSpend(ctx.deps, sa);
-  cache.set(sa.id, spend);
+/** A request's spend reads: each sub-account's once, however many of its three fields are asked,
+ * and those asked in one turn — the rows of a page — read together (periodSpends). */
+interface SpendReads {
+  read: Map<string, Promise<PeriodSpendOf>>;
+  queued: {
+    sa: SubAccountRow;
+    done: (spend: PeriodSpendOf) => void;
+    fail: (err: unknown) => void;
+  }[];
+}
+const spendByRequest = new WeakMap<GraphQLContext, SpendReads>();
+function spendOf(ctx: GraphQLContext, sa: SubAccountRow): Promise<PeriodSpendOf> {
+  let reads = spendByRequest.get(ctx);
+  if (reads === undefined) {
+    reads = { read: new Map(), queued: [] };
+    spendByRequest.set(ctx, reads);
+  }
+  const known = reads.read.get(sa.id);
+  if (known !== undefined) return known;
+  const state = reads;
+  const spend = new Promise<PeriodSpendOf>((done, fail) => {
+    // The first of a turn schedules the read of all of them, after the turn's resolvers have run.
+    if (state.queued.length === 0) setImmediate(() => readQueued(ctx, state));
+    state.queued.push({ sa, done, fail });
+  });
+  reads.read.set(sa.id, spend);
   return spend;
+}
+
+function readQueued(ctx: GraphQLContext, reads: SpendReads) {
+  const batch = reads.queued.splice(0);
+  periodSpends(
+    ctx.deps,
+    batch.map((b) => b.sa),
+  ).then(
+    (spends) => {
+      for (const b of batch) b.done(spends.get(b.sa.id)!);
+    },
+    (err) => {
+      for (const b of batch) b.fail(err);
+    },
+  );
 }
 
 export const SubAccount = builder.prismaObject('SubAccount', {
