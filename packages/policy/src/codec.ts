@@ -58,6 +58,19 @@ function parseObject(text: string): DecodeResult<Record<string, unknown>> {
   return { ok: true, value: raw as Record<string, unknown> };
 }
 
+/** The version and the presence of a checksum, checked first by every decoder. */
+function headProblem(doc: Record<string, unknown>): DecodeFailure | undefined {
+  if (typeof doc.version !== 'number') return fail('invalid', 'missing numeric version');
+  if (doc.version !== POLICY_WIRE_VERSION) {
+    return fail(
+      'unknown_version',
+      `version ${doc.version} (this build reads ${POLICY_WIRE_VERSION})`,
+    );
+  }
+  if (typeof doc.checksum !== 'string') return fail('invalid', 'missing checksum');
+  return undefined;
+}
+
 /**
  * The checks common to both messages, in an order that gives the most useful reason: version before
  * shape (a v2 message would fail v1's schema, and the operator needs to know it is an upgrade
@@ -69,14 +82,8 @@ function verify<T>(
   schema: z.ZodType<T>,
   problem: (value: T) => string | undefined,
 ): DecodeResult<T> {
-  if (typeof doc.version !== 'number') return fail('invalid', 'missing numeric version');
-  if (doc.version !== POLICY_WIRE_VERSION) {
-    return fail(
-      'unknown_version',
-      `version ${doc.version} (this build reads ${POLICY_WIRE_VERSION})`,
-    );
-  }
-  if (typeof doc.checksum !== 'string') return fail('invalid', 'missing checksum');
+  const head = headProblem(doc);
+  if (head !== undefined) return head;
   const actual = computeChecksum(doc);
   if (actual !== doc.checksum) {
     return fail('bad_checksum', `checksum ${doc.checksum} does not match content (${actual})`);
@@ -119,6 +126,43 @@ const SLICE = 500;
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
+ * The snapshot schema applied field by field, entity lists a slice at a time (yielding between
+ * slices), `each` told every entity of a list as parsed. Answers the parsed document (unknown fields
+ * stripped, fields in the schema's order) or what is wrong, with its path from the root.
+ */
+async function parseSnapshotInSlices(
+  doc: Record<string, unknown>,
+  slice: number,
+  each: (field: string, entity: unknown) => void = () => {},
+): Promise<{ parsed: Record<string, unknown> } | { problem: string }> {
+  const parsed: Record<string, unknown> = {};
+  for (const [field, schema] of Object.entries(PolicySnapshotSchema.shape) as [
+    string,
+    z.ZodType,
+  ][]) {
+    const value = doc[field];
+    if (!Array.isArray(value)) {
+      const one = schema.safeParse(value);
+      if (!one.success) return { problem: describeAt(field, 0, one.error) };
+      if (one.data !== undefined) parsed[field] = one.data;
+      continue;
+    }
+    const entities: unknown[] = [];
+    for (let at = 0; at < value.length; at += slice) {
+      const part = schema.safeParse(value.slice(at, at + slice));
+      if (!part.success) return { problem: describeAt(field, at, part.error) };
+      for (const entity of part.data as unknown[]) {
+        entities.push(entity);
+        each(field, entity);
+      }
+      await nextTurn();
+    }
+    parsed[field] = entities;
+  }
+  return { parsed };
+}
+
+/**
  * `encodeSnapshot` for large policies: the same text, byte for byte, but the entity lists are
  * validated, canonicalised and serialised a slice at a time, yielding to the event loop between
  * slices — the cross-entity checks, the sort behind the checksum and the hash included. At 100k
@@ -129,35 +173,26 @@ export async function encodeSnapshotInSlices(
   snapshot: PolicySnapshotBody,
   slice: number = SLICE,
 ): Promise<string> {
-  const shape = PolicySnapshotSchema.shape;
   const input = { ...snapshot, checksum: '0'.repeat(64) } as Record<string, unknown>;
-  const parsed: Record<string, unknown> = {};
   /** Per entity list: each entity's canonical text and JSON text. */
   const lists = new Map<string, { canonical: string[]; json: string[] }>();
-  for (const [field, schema] of Object.entries(shape) as [string, z.ZodType][]) {
-    const value = input[field];
-    if (!Array.isArray(value)) {
-      const one = schema.safeParse(value);
-      if (!one.success) throw new PolicyEncodeError(describeAt(field, 0, one.error));
-      if (one.data !== undefined) parsed[field] = one.data;
-      continue;
+  const listOf = (field: string) => {
+    let list = lists.get(field);
+    if (list === undefined) {
+      list = { canonical: [], json: [] };
+      lists.set(field, list);
     }
-    const entities: unknown[] = [];
-    const canonical: string[] = [];
-    const json: string[] = [];
-    for (let at = 0; at < value.length; at += slice) {
-      const part = schema.safeParse(value.slice(at, at + slice));
-      if (!part.success) throw new PolicyEncodeError(describeAt(field, at, part.error));
-      for (const entity of part.data as unknown[]) {
-        entities.push(entity);
-        canonical.push(canonicalJson(entity));
-        json.push(JSON.stringify(entity));
-      }
-      await nextTurn();
-    }
-    parsed[field] = entities;
-    lists.set(field, { canonical, json });
-  }
+    return list;
+  };
+  const result = await parseSnapshotInSlices(input, slice, (field, entity) => {
+    const list = listOf(field);
+    list.canonical.push(canonicalJson(entity));
+    list.json.push(JSON.stringify(entity));
+  });
+  if ('problem' in result) throw new PolicyEncodeError(result.problem);
+  const { parsed } = result;
+  // An empty list is a list too (its text is `[]`, its canonical text as well).
+  for (const [field, value] of Object.entries(parsed)) if (Array.isArray(value)) listOf(field);
   const broken = await snapshotProblemInSlices(parsed as PolicySnapshot, slice);
   if (broken !== undefined) throw new PolicyEncodeError(broken);
   const canonical = new Map([...lists].map(([field, list]) => [field, list.canonical]));
@@ -230,14 +265,8 @@ export async function decodeSnapshotInSlices(
   const parsedText = parseObject(text);
   if (!parsedText.ok) return parsedText;
   const doc = parsedText.value;
-  if (typeof doc.version !== 'number') return fail('invalid', 'missing numeric version');
-  if (doc.version !== POLICY_WIRE_VERSION) {
-    return fail(
-      'unknown_version',
-      `version ${doc.version} (this build reads ${POLICY_WIRE_VERSION})`,
-    );
-  }
-  if (typeof doc.checksum !== 'string') return fail('invalid', 'missing checksum');
+  const head = headProblem(doc);
+  if (head !== undefined) return head;
   // The checksum over the document as received (unknown fields included), as verify() does.
   const canonical = new Map<string, string[]>();
   for (const [field, value] of Object.entries(doc)) {
@@ -253,27 +282,9 @@ export async function decodeSnapshotInSlices(
   if (actual !== doc.checksum) {
     return fail('bad_checksum', `checksum ${doc.checksum} does not match content (${actual})`);
   }
-  const parsed: Record<string, unknown> = {};
-  for (const [field, schema] of Object.entries(PolicySnapshotSchema.shape) as [
-    string,
-    z.ZodType,
-  ][]) {
-    const value = doc[field];
-    if (!Array.isArray(value)) {
-      const one = schema.safeParse(value);
-      if (!one.success) return fail('invalid', describeAt(field, 0, one.error));
-      if (one.data !== undefined) parsed[field] = one.data;
-      continue;
-    }
-    const entities: unknown[] = [];
-    for (let at = 0; at < value.length; at += slice) {
-      const part = schema.safeParse(value.slice(at, at + slice));
-      if (!part.success) return fail('invalid', describeAt(field, at, part.error));
-      for (const entity of part.data as unknown[]) entities.push(entity);
-      await nextTurn();
-    }
-    parsed[field] = entities;
-  }
+  const result = await parseSnapshotInSlices(doc, slice);
+  if ('problem' in result) return fail('invalid', result.problem);
+  const { parsed } = result;
   const snapshot = parsed as PolicySnapshot;
   const broken = await snapshotProblemInSlices(snapshot, slice);
   return broken === undefined ? { ok: true, value: snapshot } : fail('invalid', broken);

@@ -11,7 +11,7 @@ import {
   PolicyEncodeError,
   snapshotRevisionOf,
 } from '../src/index.ts';
-import { delta, hashOf, key, snapshot, subAccount } from './fixtures.ts';
+import { delta, hashOf, key, snapshot, subAccount, turnsDuring } from './fixtures.ts';
 
 describe('snapshot codec', () => {
   it('tells the revision of an encoded snapshot from its head; null for any other text', () => {
@@ -175,16 +175,7 @@ describe('snapshot codec, a slice at a time (large policies)', () => {
   });
 
   it('yields to the event loop between slices', async () => {
-    let turns = 0;
-    let running = true;
-    const tick = () => {
-      if (!running) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    const text = await encodeSnapshotInSlices(large(), 1);
-    running = false;
+    const { value: text, turns } = await turnsDuring(() => encodeSnapshotInSlices(large(), 1));
     expect(decodeSnapshot(text).ok).toBe(true);
     // 23 sub-accounts and 23 keys a slice each: other work ran in between, not only after.
     expect(turns).toBeGreaterThan(40);

@@ -9,7 +9,7 @@ import {
   tagBudgetFor,
   workspacePrices,
 } from '../src/index.ts';
-import { basePrices, hashOf, key, snapshot, subAccount } from './fixtures.ts';
+import { basePrices, hashOf, key, snapshot, subAccount, turnsDuring } from './fixtures.ts';
 
 const withChecksum = (body = snapshot()): PolicySnapshot => ({ ...body, checksum: '0'.repeat(64) });
 
@@ -74,16 +74,9 @@ describe('compile, a slice at a time (large policies)', () => {
     );
     const body = withChecksum(snapshot({ subAccounts, keys }));
     const whole = compile(body, { basePrices });
-    let turns = 0;
-    let running = true;
-    const tick = () => {
-      if (!running) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
-    const sliced = await compileInSlices(body, { basePrices }, 4);
-    running = false;
+    const { value: sliced, turns } = await turnsDuring(() =>
+      compileInSlices(body, { basePrices }, 4),
+    );
     expect(turns).toBeGreaterThan(20);
     for (const index of ['subAccounts', 'keysById', 'keysByHash', 'workspaces'] as const) {
       expect(sliced[index].size).toBe(whole[index].size);

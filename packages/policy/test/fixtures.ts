@@ -109,3 +109,21 @@ export const basePrices = (model: string) =>
         cacheWritePerMTok: 250_000,
       }
     : undefined;
+
+/** Runs `work`, counting the turns of the event loop other work got meanwhile (a chain of
+ * setImmediate callbacks): more than a few means `work` yielded, not only finished. */
+export async function turnsDuring<T>(work: () => Promise<T>): Promise<{ value: T; turns: number }> {
+  let turns = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    return { value: await work(), turns };
+  } finally {
+    running = false;
+  }
+}
