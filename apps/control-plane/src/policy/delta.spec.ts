@@ -401,6 +401,94 @@ describe('policy publisher: the log and compaction', () => {
     }
   });
 
+  it('a control plane behind a base the other built takes it up, not a full snapshot of its own', async () => {
+    const bus = createBus({ prefix: 'two-cp-compact-test' });
+    const snapshots: number[] = [];
+    await bus.policy.subscribe((rev, payload) => {
+      if (!payload) return;
+      const m = decodePolicyMessage(payload);
+      if (m.ok && m.value.kind === 'snapshot') snapshots.push(rev);
+    });
+    const one = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy, compactEvery: 3 });
+    const two = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy, gapWaitMs: 2_000 });
+    try {
+      await one.start();
+      const start = await two.start();
+      const depsOf = (p: typeof one): ServiceDeps => ({
+        prisma: t.db.prisma,
+        secretKey: Buffer.alloc(32, 1),
+        onPolicyChange: p.onPolicyChange,
+      });
+      const caller = { workspaceId: 'ws_c', actor: 'test' };
+      const made = await createSubAccount(depsOf(one), caller, { name: 'behind' });
+      for (let i = 1; i <= 3; i++) {
+        await updateSubAccount(depsOf(one), caller, made.subAccount.id, { spendCapCents: i });
+      }
+      await one.idle();
+      // The first compacted past the second: the deltas after `start` are gone from the log.
+      expect(await bus.policy.latestRevision()).toBe(start + 4);
+      expect(await bus.policy.readDeltas(start)).toEqual([]);
+      const began = Date.now();
+      await updateSubAccount(depsOf(two), caller, made.subAccount.id, { status: 'suspended' });
+      await two.idle();
+      // Announced as a delta on the base, well before the 2 s after which it would publish in full.
+      expect(two.publishedRevision()).toBe(start + 5);
+      expect(Date.now() - began).toBeLessThan(1_500);
+      await new Promise((r) => setTimeout(r, 20));
+      expect(snapshots.filter((r) => r > start)).toEqual([]);
+      const policy = await latestPolicy(bus.policy);
+      expect(policy.revision).toBe(start + 5);
+      expect(policy.subAccounts.get(made.subAccount.id)?.status).toBe('suspended');
+    } finally {
+      await one.stop();
+      await two.stop();
+      await bus.close();
+    }
+  });
+
+  it('a database restored behind what Redis saw forks its history: the next base replaces the log', async () => {
+    const bus = createBus({ prefix: 'restored-test' });
+    const depsOf = (p: { onPolicyChange: ServiceDeps['onPolicyChange'] }): ServiceDeps => ({
+      prisma: t.db.prisma,
+      secretKey: Buffer.alloc(32, 1),
+      onPolicyChange: p.onPolicyChange,
+    });
+    const caller = { workspaceId: 'ws_c', actor: 'test' };
+    const before = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    const base = await before.start();
+    const made = await createSubAccount(depsOf(before), caller, { name: 'restored' });
+    const backup = await t.db.prisma.policyState.findUniqueOrThrow({ where: { id: 1 } });
+    for (let i = 1; i <= 3; i++) {
+      await updateSubAccount(depsOf(before), caller, made.subAccount.id, { spendCapCents: i });
+    }
+    await before.idle();
+    await before.stop();
+    expect((await bus.policy.readDeltas(base)).length).toBe(4);
+    // The database goes back to the backup's revision (as a restore would); Redis keeps the log.
+    await t.db.prisma.policyState.update({
+      where: { id: 1 },
+      data: { revision: backup.revision },
+    });
+    const after = createPolicyPublisher({ prisma: t.db.prisma, bus: bus.policy });
+    try {
+      expect(await after.start()).toBe(Number(backup.revision));
+      const state = await t.db.prisma.policyState.findUniqueOrThrow({ where: { id: 1 } });
+      expect(state.history).not.toBe(backup.history);
+      expect(await bus.policy.latestHistory()).toBe(state.history);
+      expect(await bus.policy.latestRevision()).toBe(Number(backup.revision));
+      expect(await bus.policy.readDeltas(-1)).toEqual([]);
+      // The next change reuses a revision the old log had: announced, logged and in force.
+      await updateSubAccount(depsOf(after), caller, made.subAccount.id, { status: 'suspended' });
+      await after.idle();
+      const policy = await latestPolicy(bus.policy);
+      expect(policy.revision).toBe(Number(backup.revision) + 1);
+      expect(policy.subAccounts.get(made.subAccount.id)?.status).toBe('suspended');
+    } finally {
+      await after.stop();
+      await bus.close();
+    }
+  });
+
   it("two control planes: each takes the other's revisions from the log, not from a full snapshot", async () => {
     const bus = createBus({ prefix: 'two-cp-test' });
     const snapshots: number[] = [];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { PolicyBus } from '@tollgate/bus';
 import type { PrismaClient } from '@tollgate/db';
 import { encodeDelta, encodeSnapshotInSlices } from '@tollgate/policy';
@@ -125,6 +126,8 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   let retryDelay = retryMin;
   let stopped = false;
   let stateExists = false;
+  /** PolicyState.history as last read (null before the first read). */
+  let knownHistory: string | null = null;
 
   /** A publication failed: a full snapshot is published again later (see above). */
   function failed(err: unknown) {
@@ -166,6 +169,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       { isolationLevel: 'RepeatableRead', timeout: SNAPSHOT_READ_TIMEOUT_MS },
     );
     if (cancelled()) throw new SnapshotCancelled();
+    knownHistory = history;
     return { revision, history, text: await encodeSnapshotInSlices(body) };
   }
 
@@ -287,6 +291,7 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       return;
     }
     const before = published;
+    await adoptNewerBase();
     for (const d of await opts.bus.readDeltas(published)) {
       if (d.revision !== published + 1 || pending.has(d.revision)) break;
       published = d.revision;
@@ -308,6 +313,26 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     } else {
       armGap();
     }
+  }
+
+  /**
+   * Another control plane's compaction may have folded the deltas after `published` into a base (and
+   * dropped them from the log): that base, of this history, stands for them. Its revisions are taken
+   * as published — this process's own changes among them included, which the base carries — and
+   * announced bare, so data planes behind it read it now rather than at their next poll.
+   */
+  async function adoptNewerBase(): Promise<void> {
+    if (knownHistory === null) return;
+    const [base, history] = await Promise.all([
+      opts.bus.latestRevision(),
+      opts.bus.latestHistory(),
+    ]);
+    if (base === null || base <= published || history !== knownHistory) return;
+    published = base;
+    baseRevision = Math.max(baseRevision, base);
+    loggedSinceBase = 0;
+    forget(published);
+    await opts.bus.publish(base, '');
   }
 
   function armGap() {
@@ -343,6 +368,18 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
       more = page.length > 0 && page.at(-1)!.revision === reached;
     }
     if (reached < Number(state.revision)) return null;
+    // Revisions the database never committed (a delta is logged after its commit): the database was
+    // restored from a backup behind what Redis saw. Its history forks here — a new id, so the base
+    // published next replaces the one stored and empties the log (whose revisions it will reuse).
+    const now = await opts.prisma.policyState.findUniqueOrThrow({ where: { id: 1 } });
+    if (reached > Number(now.revision)) {
+      await opts.prisma.policyState.update({
+        where: { id: 1 },
+        data: { history: randomUUID() },
+      });
+      return null;
+    }
+    knownHistory = state.history;
     sizeCompaction(await opts.bus.latestLength());
     published = reached;
     baseRevision = base;
