@@ -95,4 +95,45 @@ describe('policy holder: the poll of "latest"', () => {
       await holder.stop();
     }
   });
+
+  it('replaces the policy with a base of another history, whatever its revision', async () => {
+    const bus = createMemoryPolicyBus();
+    const warnings: string[] = [];
+    const log: Logger = {
+      debug() {},
+      info() {},
+      warn: (msg) => void warnings.push(msg),
+      error() {},
+    };
+    await bus.setLatest(encodeSnapshot(snapshot(50, [subAccount('sa_a')]).body), 50, 'first');
+    const holder = createPolicyHolder({ bus, basePrices: () => undefined, log, pollMs: 60_000 });
+    await holder.start();
+    try {
+      expect(holder.revision()).toBe(50);
+      // The database replaced (or restored) behind the same Redis: a new history from revision 3.
+      await bus.setLatest(encodeSnapshot(snapshot(3, [subAccount('sa_b')]).body), 3, 'second');
+      await bus.appendDelta(
+        4,
+        encodeDelta({
+          version: 1,
+          baseRevision: 3,
+          revision: 4,
+          upserts: { subAccounts: [subAccount('sa_b', { status: 'suspended' })] },
+          deletes: {},
+        }),
+      );
+      await holder.refresh();
+      // Its base, then its log.
+      expect(holder.revision()).toBe(4);
+      expect(holder.current()?.subAccounts.get('sa_a')).toBeUndefined();
+      expect(holder.current()?.subAccounts.get('sa_b')?.status).toBe('suspended');
+      expect(warnings).toEqual(['policy of another history installed']);
+      // Within one history, a lower revision is still refused.
+      await bus.setLatest(encodeSnapshot(snapshot(2, [subAccount('sa_c')]).body), 2, 'second');
+      await holder.refresh();
+      expect(holder.revision()).toBe(4);
+    } finally {
+      await holder.stop();
+    }
+  });
 });

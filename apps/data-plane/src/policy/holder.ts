@@ -60,8 +60,13 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   const revision = () => policy?.revision ?? -1;
   const waiters = new Set<{ after: number; done: (newer: boolean) => void }>();
 
-  function swap(next: CompiledPolicy, how: string) {
-    if (policy !== null && next.revision <= policy.revision) return;
+  /** The history of revisions the policy held belongs to, as "latest" named it when its base was
+   * read (null: not known — a base stored by an older control plane). */
+  let history: string | null = null;
+
+  /** `replace`: a base of another history, whose revisions do not compare with the held ones. */
+  function swap(next: CompiledPolicy, how: string, replace = false) {
+    if (!replace && policy !== null && next.revision <= policy.revision) return;
     policy = next;
     installedAt = Date.now();
     log.debug('policy applied', { revision: next.revision, how });
@@ -86,28 +91,36 @@ export function createPolicyHolder(opts: PolicyHolderOptions): PolicyHolder {
   }
 
   async function readLatest(): Promise<void> {
-    const base = await bus.latestRevision();
+    const [base, stored] = await Promise.all([bus.latestRevision(), bus.latestHistory()]);
+    // A base of another history (the database replaced or restored behind the same Redis): its
+    // revisions say nothing against the held ones, so it replaces the policy whatever they are.
+    const otherHistory = stored !== null && history !== null && stored !== history;
     // Most reads (the 5 s poll) find the base already held (or passed by deltas): its revision says
     // so without fetching it, let alone decoding it — a checksum over the whole document, seconds at
     // 100k sub-accounts. A base stored without its revision (an older publisher) is fetched to know.
-    if (base === null || base > revision()) await readBase();
+    if (otherHistory || base === null || base > revision()) await readBase(stored, otherHistory);
     await readLog();
     syncedAt = Date.now();
   }
 
-  async function readBase(): Promise<void> {
+  async function readBase(stored: string | null, replace: boolean): Promise<void> {
     const text = await bus.getLatest();
     if (text === null) return;
     const claimed = snapshotRevisionOf(text);
-    if (claimed !== null && claimed <= revision()) return;
+    if (!replace && claimed !== null && claimed <= revision()) {
+      history ??= stored;
+      return;
+    }
     // A slice at a time: requests keep being served while a large base is checked.
     const decoded = await decodeSnapshotInSlices(text);
     if (!decoded.ok) {
       log.warn('latest policy refused; keeping last good', { reason: decoded.reason });
       return;
     }
-    if (decoded.value.revision <= revision()) return;
-    swap(await compileInSlices(decoded.value, { basePrices: opts.basePrices }), 'latest');
+    if (!replace && decoded.value.revision <= revision()) return;
+    swap(await compileInSlices(decoded.value, { basePrices: opts.basePrices }), 'latest', replace);
+    history = stored;
+    if (replace) log.warn('policy of another history installed', { revision: revision() });
   }
 
   /** The deltas logged after the policy held, applied in order until one does not chain. */
