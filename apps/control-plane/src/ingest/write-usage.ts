@@ -1,4 +1,4 @@
-import type { PrismaClient, Tx } from '@tollgate/db';
+import { Prisma, type PrismaClient, type Tx } from '@tollgate/db';
 import type { UsageEvent } from '@tollgate/usage';
 
 /** Events written per transaction: each chunk is four statements whatever its size, and commits
@@ -155,70 +155,70 @@ async function addToRollups(
       );
     }
   }
-  if (accounts.size > 0) {
-    await tx.$executeRaw`
-      INSERT INTO "UsageRollupDaily" ("workspaceId", "subAccountId", model, day, requests, errors, blocked,
-        downgraded, "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens",
-        "providerCostMicros", "billedCostMicros")
-      SELECT r."workspaceId", r."subAccountId", r.model, r.day::date, r.requests, r.errors, r.blocked,
-        r.downgraded, r."inputTokens", r."outputTokens", r."cachedInputTokens", r."cacheWriteTokens",
-        r."providerCostMicros", r."billedCostMicros"
-      FROM jsonb_to_recordset(${inKeyOrder(accounts)}::jsonb) AS r("workspaceId" text,
-        "subAccountId" text, model text, day text, requests int, errors int, blocked int,
-        downgraded int, "inputTokens" bigint, "outputTokens" bigint, "cachedInputTokens" bigint,
-        "cacheWriteTokens" bigint, "providerCostMicros" bigint, "billedCostMicros" bigint)
-      ON CONFLICT ("subAccountId", model, day) DO UPDATE SET
-        requests = "UsageRollupDaily".requests + EXCLUDED.requests,
-        errors = "UsageRollupDaily".errors + EXCLUDED.errors,
-        blocked = "UsageRollupDaily".blocked + EXCLUDED.blocked,
-        downgraded = "UsageRollupDaily".downgraded + EXCLUDED.downgraded,
-        "inputTokens" = "UsageRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
-        "outputTokens" = "UsageRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
-        "cachedInputTokens" = "UsageRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
-        "cacheWriteTokens" = "UsageRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
-        "providerCostMicros" = "UsageRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
-        "billedCostMicros" = "UsageRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
-  }
-  if (tags.size > 0) {
-    await tx.$executeRaw`
-      INSERT INTO "TagRollupDaily" ("workspaceId", tag, day, requests, "inputTokens", "outputTokens",
-        "cachedInputTokens", "cacheWriteTokens", "providerCostMicros", "billedCostMicros")
-      SELECT r."workspaceId", r.tag, r.day::date, r.requests, r."inputTokens", r."outputTokens",
-        r."cachedInputTokens", r."cacheWriteTokens", r."providerCostMicros", r."billedCostMicros"
-      FROM jsonb_to_recordset(${inKeyOrder(tags)}::jsonb) AS r("workspaceId" text,
-        tag text, day text, requests int, "inputTokens" bigint, "outputTokens" bigint,
-        "cachedInputTokens" bigint, "cacheWriteTokens" bigint, "providerCostMicros" bigint,
-        "billedCostMicros" bigint)
-      ON CONFLICT ("workspaceId", tag, day) DO UPDATE SET
-        requests = "TagRollupDaily".requests + EXCLUDED.requests,
-        "inputTokens" = "TagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
-        "outputTokens" = "TagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
-        "cachedInputTokens" = "TagRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
-        "cacheWriteTokens" = "TagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
-        "providerCostMicros" = "TagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
-        "billedCostMicros" = "TagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
-  }
-  if (accountTags.size > 0) {
-    await tx.$executeRaw`
-      INSERT INTO "SubAccountTagRollupDaily" ("workspaceId", "subAccountId", tag, day, requests,
-        "inputTokens", "outputTokens", "cachedInputTokens", "cacheWriteTokens", "providerCostMicros",
-        "billedCostMicros")
-      SELECT r."workspaceId", r."subAccountId", r.tag, r.day::date, r.requests, r."inputTokens",
-        r."outputTokens", r."cachedInputTokens", r."cacheWriteTokens", r."providerCostMicros",
-        r."billedCostMicros"
-      FROM jsonb_to_recordset(${inKeyOrder(accountTags)}::jsonb) AS r("workspaceId" text,
-        "subAccountId" text, tag text, day text, requests int, "inputTokens" bigint,
-        "outputTokens" bigint, "cachedInputTokens" bigint, "cacheWriteTokens" bigint,
-        "providerCostMicros" bigint, "billedCostMicros" bigint)
-      ON CONFLICT ("subAccountId", tag, day) DO UPDATE SET
-        requests = "SubAccountTagRollupDaily".requests + EXCLUDED.requests,
-        "inputTokens" = "SubAccountTagRollupDaily"."inputTokens" + EXCLUDED."inputTokens",
-        "outputTokens" = "SubAccountTagRollupDaily"."outputTokens" + EXCLUDED."outputTokens",
-        "cachedInputTokens" = "SubAccountTagRollupDaily"."cachedInputTokens" + EXCLUDED."cachedInputTokens",
-        "cacheWriteTokens" = "SubAccountTagRollupDaily"."cacheWriteTokens" + EXCLUDED."cacheWriteTokens",
-        "providerCostMicros" = "SubAccountTagRollupDaily"."providerCostMicros" + EXCLUDED."providerCostMicros",
-        "billedCostMicros" = "SubAccountTagRollupDaily"."billedCostMicros" + EXCLUDED."billedCostMicros"`;
-  }
+  await upsertRollups(tx, USAGE_ROLLUP, accounts);
+  await upsertRollups(tx, TAG_ROLLUP, tags);
+  await upsertRollups(tx, ACCOUNT_TAG_ROLLUP, accountTags);
+}
+
+/** A rollup table: its identity columns (text, but `day`), the columns its conflict is on, and the
+ * sums its rows add up. Names are the schema's, never input. */
+interface RollupTable {
+  table: string;
+  keys: readonly string[];
+  conflict: readonly string[];
+  sums: readonly (readonly [column: string, type: 'int' | 'bigint'])[];
+}
+
+const TOKENS_AND_COST = [
+  ['inputTokens', 'bigint'],
+  ['outputTokens', 'bigint'],
+  ['cachedInputTokens', 'bigint'],
+  ['cacheWriteTokens', 'bigint'],
+  ['providerCostMicros', 'bigint'],
+  ['billedCostMicros', 'bigint'],
+] as const;
+
+const USAGE_ROLLUP: RollupTable = {
+  table: 'UsageRollupDaily',
+  keys: ['workspaceId', 'subAccountId', 'model', 'day'],
+  conflict: ['subAccountId', 'model', 'day'],
+  sums: [
+    ['requests', 'int'],
+    ['errors', 'int'],
+    ['blocked', 'int'],
+    ['downgraded', 'int'],
+    ...TOKENS_AND_COST,
+  ],
+};
+const TAG_ROLLUP: RollupTable = {
+  table: 'TagRollupDaily',
+  keys: ['workspaceId', 'tag', 'day'],
+  conflict: ['workspaceId', 'tag', 'day'],
+  sums: [['requests', 'int'], ...TOKENS_AND_COST],
+};
+const ACCOUNT_TAG_ROLLUP: RollupTable = {
+  table: 'SubAccountTagRollupDaily',
+  keys: ['workspaceId', 'subAccountId', 'tag', 'day'],
+  conflict: ['subAccountId', 'tag', 'day'],
+  sums: [['requests', 'int'], ...TOKENS_AND_COST],
+};
+
+/** Adds `rows` to their rollup rows in one statement: inserted where new, summed where present. */
+async function upsertRollups(tx: Tx, t: RollupTable, rows: Map<string, Row>): Promise<void> {
+  if (rows.size === 0) return;
+  const name = (column: string) => Prisma.raw(`"${column}"`);
+  const columns = [...t.keys, ...t.sums.map(([c]) => c)];
+  const types = [
+    ...t.keys.map((c) => `"${c}" ${c === 'day' ? 'date' : 'text'}`),
+    ...t.sums.map(([c, type]) => `"${c}" ${type}`),
+  ];
+  await tx.$executeRaw`
+    INSERT INTO ${name(t.table)} (${Prisma.join(columns.map(name))})
+    SELECT ${Prisma.join(columns.map((c) => Prisma.raw(`r."${c}"`)))}
+    FROM jsonb_to_recordset(${inKeyOrder(rows)}::jsonb) AS r(${Prisma.raw(types.join(', '))})
+    ON CONFLICT (${Prisma.join(t.conflict.map(name))}) DO UPDATE SET ${Prisma.join(
+      t.sums.map(([c]) => Prisma.raw(`"${c}" = "${t.table}"."${c}" + EXCLUDED."${c}"`)),
+    )}`;
 }
 
 /** NUL, and a UTF-16 surrogate without its pair (a client's `"\ud800"` in a JSON body): neither

@@ -125,7 +125,6 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
   const retryMax = opts.retryMs?.max ?? 10_000;
   let retryDelay = retryMin;
   let stopped = false;
-  let stateExists = false;
   /** PolicyState.history as last read (null before the first read). */
   let knownHistory: string | null = null;
 
@@ -153,11 +152,10 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     const cancelled = () => cancellable && stopped;
     // One consistent read, a page at a time; the encoding after it, outside the transaction and a
     // slice at a time (seconds at 100k sub-accounts, which must not hold the event loop).
-    if (!stateExists) {
+    if (knownHistory === null) {
       // The row carries the history: made now if no change ever made it, so the first base names
       // the history every later one will (upsert: a racing control plane may make it too).
       await opts.prisma.policyState.upsert({ where: { id: 1 }, create: { id: 1 }, update: {} });
-      stateExists = true;
     }
     const { revision, history, body } = await opts.prisma.$transaction(
       async (tx) => {
@@ -384,7 +382,6 @@ export function createPolicyPublisher(opts: PolicyPublisherOptions): PolicyPubli
     published = reached;
     baseRevision = base;
     loggedSinceBase = inLog;
-    stateExists = true;
     if (inLog > 0) armCompaction();
     return reached;
   }
